@@ -1,0 +1,163 @@
+//! How each backend spells SQL: placeholders, quoting, LIKE, regex, limits, types.
+
+use crate::value::SqlType;
+
+/// The SQL dialect of a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+/// The name of the SQL function that the SQLite backend registers on every connection to
+/// fold case the same way [`fold_case`] does (SQLite's own `lower()` only folds ASCII).
+pub const SQLITE_FOLD_CASE_FN: &str = "orm_fold_case";
+
+/// Unicode simple case folding to lower case, one character to one character: the
+/// mapping PostgreSQL's `lower()`/`ILIKE` apply, and the one the SQLite backend
+/// registers, so case-insensitive lookups agree across backends.
+pub fn fold_case(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        // Only U+0130 (İ) lowercases to two characters; its simple mapping is 'i'.
+        (Some(l), Some(_)) => l,
+        (None, _) => c,
+    }
+}
+
+impl Dialect {
+    /// The backend's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Mysql => "MySQL/MariaDB",
+        }
+    }
+
+    /// Write an identifier, quoted; embedded quote characters are doubled.
+    pub fn quote_into(self, out: &mut String, ident: &str) {
+        let q = match self {
+            Dialect::Mysql => '`',
+            Dialect::Sqlite | Dialect::Postgres => '"',
+        };
+        out.push(q);
+        for c in ident.chars() {
+            if c == q {
+                out.push(q);
+            }
+            out.push(c);
+        }
+        out.push(q);
+    }
+
+    /// Write the placeholder of the `n`th (1-based) parameter.
+    pub fn placeholder_into(self, out: &mut String, n: usize) {
+        match self {
+            Dialect::Postgres => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            Dialect::Sqlite | Dialect::Mysql => out.push('?'),
+        }
+    }
+
+    /// The most parameters one statement may bind.
+    pub fn max_params(self) -> usize {
+        match self {
+            // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32 (the bundled build is newer).
+            Dialect::Sqlite => 32_766,
+            Dialect::Postgres | Dialect::Mysql => 65_535,
+        }
+    }
+
+    /// Whether `INSERT … RETURNING` is available.
+    pub fn supports_returning(self) -> bool {
+        !matches!(self, Dialect::Mysql)
+    }
+
+    /// The column type in `CREATE TABLE`.
+    pub fn column_type(self, ty: SqlType) -> &'static str {
+        use Dialect::*;
+        use SqlType::*;
+        match (self, ty) {
+            (Sqlite, Bool) => "BOOLEAN",
+            (Postgres, Bool) => "BOOLEAN",
+            (Mysql, Bool) => "BOOL",
+            (_, I16) => "SMALLINT",
+            (_, I32) => "INTEGER",
+            (_, I64) => "BIGINT",
+            (Postgres, F32) => "REAL",
+            (Sqlite, F32) => "REAL",
+            (Mysql, F32) => "FLOAT",
+            (Sqlite, F64) => "REAL",
+            (_, F64) => "DOUBLE PRECISION",
+            (Mysql, Text) => "LONGTEXT",
+            (_, Text) => "TEXT",
+            (Postgres, Bytes) => "BYTEA",
+            (_, Bytes) => "BLOB",
+            (Sqlite, Date) => "TEXT",
+            (_, Date) => "DATE",
+            (Sqlite, Time) => "TEXT",
+            (_, Time) => "TIME",
+            (Sqlite, DateTime) => "TEXT",
+            (Postgres, DateTime) => "TIMESTAMP",
+            (Mysql, DateTime) => "DATETIME(6)",
+            (Sqlite, DateTimeTz) => "TEXT",
+            (Postgres, DateTimeTz) => "TIMESTAMPTZ",
+            (Mysql, DateTimeTz) => "TIMESTAMP(6)",
+            (Postgres, Uuid) => "UUID",
+            (Sqlite, Uuid) => "BLOB",
+            (Mysql, Uuid) => "BINARY(16)",
+            (Postgres, Decimal) => "NUMERIC",
+            (Sqlite, Decimal) => "TEXT",
+            (Mysql, Decimal) => "DECIMAL(65, 30)",
+            (Postgres, Json) => "JSONB",
+            (Sqlite, Json) => "TEXT",
+            (Mysql, Json) => "JSON",
+        }
+    }
+
+    /// The column definition of an auto-increment primary key of type `ty`.
+    pub fn auto_pk(self, ty: SqlType) -> &'static str {
+        match (self, ty) {
+            (Dialect::Sqlite, _) => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            (Dialect::Postgres, SqlType::I16 | SqlType::I32) => "SERIAL PRIMARY KEY",
+            (Dialect::Postgres, _) => "BIGSERIAL PRIMARY KEY",
+            (Dialect::Mysql, SqlType::I16 | SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
+            (Dialect::Mysql, _) => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_the_quote_character() {
+        let mut s = String::new();
+        Dialect::Postgres.quote_into(&mut s, r#"we"ird"#);
+        assert_eq!(s, r#""we""ird""#);
+        let mut s = String::new();
+        Dialect::Mysql.quote_into(&mut s, "a`b");
+        assert_eq!(s, "`a``b`");
+    }
+
+    #[test]
+    fn fold_case_is_one_to_one() {
+        assert_eq!(fold_case("ÀΣÉİ Straße"), "àσéi straße");
+        for c in ['İ', 'Σ', 'ẞ', 'A'] {
+            assert_eq!(fold_case(&c.to_string()).chars().count(), 1);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The one error type every fallible call returns.
+
+use std::fmt;
+
+/// Everything that can go wrong between building a queryset and reading its rows.
+///
+/// Messages are written for the person who reads them: each says what happened and,
+/// where there is one, what to do instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `get()` found no row (Django's `Model.DoesNotExist`).
+    #[error("{model} matching query does not exist")]
+    DoesNotExist { model: &'static str },
+
+    /// `get()` found more than one row (Django's `MultipleObjectsReturned`).
+    #[error("get() returned more than one {model} -- it returned {}!", count_text(*.count, *.more))]
+    MultipleObjectsReturned {
+        model: &'static str,
+        count: usize,
+        /// True when the count is a lower bound (the query stopped at its limit).
+        more: bool,
+    },
+
+    /// `get_index(i)` on a queryset with fewer than `i + 1` rows.
+    #[error("no row at index {index}: the {model} queryset has fewer rows")]
+    IndexOutOfRange { model: &'static str, index: usize },
+
+    /// An operation that a sliced queryset cannot take (filter, order_by, update, delete…).
+    #[error("{0}")]
+    Sliced(SlicedOp),
+
+    /// `iterator(0)`: a chunk must hold at least one row.
+    #[error("chunk_size must be at least 1 (got 0)")]
+    ZeroChunkSize,
+
+    /// A relation path deeper than the query model supports.
+    #[error("relation path `{path}` is deeper than the {max} hops a query can span")]
+    PathTooDeep { path: String, max: usize },
+
+    /// Awaiting a queryset directly needs a default database, and none was registered.
+    #[error(
+        "no default database is registered: call `Db::set_default()` at start-up, \
+         or evaluate with an explicit executor (`qs.fetch(&db)`)"
+    )]
+    NoDefaultDatabase,
+
+    /// A column could not be read into the model's field type.
+    #[error("cannot read column {index} as {expected}: {message}")]
+    Decode {
+        index: usize,
+        expected: &'static str,
+        message: String,
+    },
+
+    /// A value type this backend (or this build's features) cannot store.
+    #[error("{what} is not supported by the {backend} backend{hint}")]
+    Unsupported {
+        what: String,
+        backend: &'static str,
+        hint: &'static str,
+    },
+
+    /// Connecting failed (the URL is shown without its password).
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The database rejected a statement or the connection broke.
+    #[error("database error: {source}\n  in: {sql}")]
+    Database {
+        sql: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A value the caller passed cannot be used (for example an empty field list to update).
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+fn count_text(count: usize, more: bool) -> String {
+    if more {
+        format!("more than {}", count - 1)
+    } else {
+        count.to_string()
+    }
+}
+
+/// Which operation was refused on a sliced queryset, with Django's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlicedOp {
+    Filter,
+    Reorder,
+    Reverse,
+    Distinct,
+    Update,
+    Delete,
+}
+
+impl fmt::Display for SlicedOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SlicedOp::Filter => "cannot filter a query once a slice has been taken",
+            SlicedOp::Reorder => "cannot reorder a query once a slice has been taken",
+            SlicedOp::Reverse => "cannot reverse a query once a slice has been taken",
+            SlicedOp::Distinct => "cannot create distinct fields once a slice has been taken",
+            SlicedOp::Update => "cannot update a query once a slice has been taken",
+            SlicedOp::Delete => "cannot use a slice (limit/offset) with delete()",
+        })
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

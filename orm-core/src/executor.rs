@@ -1,0 +1,130 @@
+//! What a backend implements to run compiled statements, and the process-wide default
+//! database that lets a queryset be awaited directly.
+
+use std::sync::{Arc, RwLock};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+
+use crate::compiler::Statement;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::row::{FromRow, Row};
+
+/// The outcome of a statement that returns no rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    pub rows_affected: u64,
+    /// The id the database generated, on backends that report one (MySQL).
+    pub last_insert_id: Option<i64>,
+}
+
+/// Something statements can run on: a database, a pool, a connection or a transaction.
+///
+/// Implemented by the backends (`orm-sqlx`). Every statement the ORM sends goes through
+/// one of these methods, which is where backends count and capture queries.
+pub trait Executor: Send {
+    fn dialect(&self) -> Dialect;
+
+    /// Run a query and decode every row.
+    fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>>;
+
+    /// Run a query and hand every row to `each`, in order.
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Run a statement that returns no rows.
+    fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
+
+    /// Run a query and decode rows one at a time as the driver delivers them.
+    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>>;
+
+    /// [`stream`](Executor::stream), owning the executor (a `&Db`, a `&mut` connection).
+    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    where
+        Self: Sized + 'e;
+}
+
+/// The object-safe side of a database, used for the process-wide default that makes
+/// `QuerySet: IntoFuture` work (`Book::objects().filter(…).await?`).
+pub trait DefaultDatabase: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// Run a query and hand every row to `each`.
+    fn fetch_rows<'a>(
+        &'a self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+static DEFAULT: RwLock<Option<Arc<dyn DefaultDatabase>>> = RwLock::new(None);
+
+/// Register the database that awaited querysets use. Backends wrap this
+/// (`Db::set_default()`); setting it again replaces the previous one.
+pub fn set_default_database(db: Arc<dyn DefaultDatabase>) {
+    let mut slot = DEFAULT.write().unwrap_or_else(|e| e.into_inner());
+    *slot = Some(db);
+}
+
+/// The registered default database, or [`Error::NoDefaultDatabase`].
+pub fn default_database() -> Result<Arc<dyn DefaultDatabase>> {
+    DEFAULT
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or(Error::NoDefaultDatabase)
+}
+
+/// The default database's dialect, if one is registered.
+pub fn default_dialect() -> Option<Dialect> {
+    DEFAULT
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|d| d.dialect())
+}
+
+/// Fetch all rows of `stmt` from the default database.
+pub(crate) async fn fetch_all_default<T: FromRow>(
+    db: Arc<dyn DefaultDatabase>,
+    stmt: Statement,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut each = |row: &dyn Row| -> Result<()> {
+        out.push(T::from_row(row, 0)?);
+        Ok(())
+    };
+    db.fetch_rows(stmt, &mut each).await?;
+    Ok(out)
+}
+
+impl<E: Executor + ?Sized> Executor for &mut E {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+    fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
+        (**self).fetch_all(stmt)
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        (**self).for_each_row(stmt, each)
+    }
+    fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        (**self).execute(stmt)
+    }
+    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
+        (**self).stream(stmt)
+    }
+    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    where
+        Self: Sized + 'e,
+    {
+        (*self).stream(stmt)
+    }
+}

@@ -1,0 +1,277 @@
+//! Expressions: column references (Django's `F()`), bound values and arithmetic.
+
+use std::marker::PhantomData;
+use std::ops::{Add, Div, Mul, Sub};
+
+use crate::field::Field;
+use crate::value::{FieldType, IntoValue, Numeric, Value};
+
+/// The most relation hops one column reference can span (`a().b().c()…`).
+pub const MAX_PATH_DEPTH: usize = 6;
+
+/// A relation hop, described by the model that declares it. Relations come with their
+/// own issue; the path type already carries them so field handles can span joins.
+#[derive(Debug)]
+pub struct RelationMeta {
+    pub name: &'static str,
+    pub from_column: &'static str,
+    pub to_table: &'static str,
+    pub to_column: &'static str,
+    pub nullable: bool,
+}
+
+/// The chain of relation hops from the queryset's model to a column's model. `Copy`, so
+/// field handles are `Copy` and read naturally in closures (`b.pages * 2`).
+#[derive(Clone, Copy)]
+pub struct RelPath {
+    hops: [Option<&'static RelationMeta>; MAX_PATH_DEPTH],
+    len: u8,
+    overflowed: bool,
+}
+
+impl RelPath {
+    /// The queryset's own model.
+    pub const ROOT: RelPath = RelPath {
+        hops: [None; MAX_PATH_DEPTH],
+        len: 0,
+        overflowed: false,
+    };
+
+    pub fn is_root(&self) -> bool {
+        self.len == 0
+    }
+
+    /// This path followed by one more hop. A path past [`MAX_PATH_DEPTH`] is remembered as
+    /// overflowed and refused when the query is compiled (no panic here).
+    pub const fn join(mut self, hop: &'static RelationMeta) -> RelPath {
+        if (self.len as usize) < MAX_PATH_DEPTH {
+            self.hops[self.len as usize] = Some(hop);
+            self.len += 1;
+        } else {
+            self.overflowed = true;
+        }
+        self
+    }
+
+    pub fn hops(&self) -> impl Iterator<Item = &'static RelationMeta> + '_ {
+        self.hops[..self.len as usize].iter().flatten().copied()
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+}
+
+impl std::fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.hops().map(|h| h.name).collect();
+        write!(f, "{}", names.join("__"))
+    }
+}
+
+impl PartialEq for RelPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && self.overflowed == other.overflowed
+            && self
+                .hops()
+                .zip(other.hops())
+                .all(|(a, b)| std::ptr::eq(a, b))
+    }
+}
+
+/// A column of the queryset's model or of a related one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ColumnRef {
+    pub path: RelPath,
+    pub column: &'static str,
+    pub nullable: bool,
+}
+
+/// Arithmetic operators in expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl ArithOp {
+    pub fn sql(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+        }
+    }
+}
+
+/// An untyped SQL expression: what typed handles and expressions compile down to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    Column(ColumnRef),
+    Value(Value),
+    Arith(Box<Term>, ArithOp, Box<Term>),
+}
+
+impl Term {
+    /// The first column this term reads, if any (used for NULL handling under NOT).
+    pub(crate) fn nullable_columns(&self, out: &mut Vec<ColumnRef>) {
+        match self {
+            Term::Column(c) if c.nullable => out.push(*c),
+            Term::Column(_) | Term::Value(_) => {}
+            Term::Arith(a, _, b) => {
+                a.nullable_columns(out);
+                b.nullable_columns(out);
+            }
+        }
+    }
+}
+
+/// A typed expression over the queryset's model `R`, producing a `T`: Django's
+/// `F("pages") * 2`. Built from field handles with `+ - * /`.
+pub struct Expr<R, T> {
+    pub(crate) term: Term,
+    _p: PhantomData<fn() -> (R, T)>,
+}
+
+impl<R, T> Clone for Expr<R, T> {
+    fn clone(&self) -> Self {
+        Expr::from_term(self.term.clone())
+    }
+}
+
+impl<R, T> std::fmt::Debug for Expr<R, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.term.fmt(f)
+    }
+}
+
+impl<R, T> Expr<R, T> {
+    pub(crate) fn from_term(term: Term) -> Self {
+        Expr {
+            term,
+            _p: PhantomData,
+        }
+    }
+    pub fn term(&self) -> &Term {
+        &self.term
+    }
+}
+
+/// Anything that can stand on the right-hand side of a lookup or an assignment on a field
+/// of type `T` in a query over `R`: a plain value, another field, or an expression.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` cannot be compared with or stored in a field of type `{T}`",
+    label = "expected a value of type `{T}`",
+    note = "pass a `{T}` value, another field of the same type, or an expression built from one"
+)]
+pub trait Operand<R, T> {
+    fn into_term(self) -> Term;
+}
+
+macro_rules! value_operand {
+    ($($t:ty),* $(,)?) => { $(
+        impl<R, T> Operand<R, T> for $t where $t: IntoValue<T> {
+            fn into_term(self) -> Term {
+                Term::Value(self.into_value())
+            }
+        }
+        impl<R, T> Operand<R, T> for Option<$t> where Option<$t>: IntoValue<T> {
+            fn into_term(self) -> Term {
+                Term::Value(self.into_value())
+            }
+        }
+    )* };
+}
+value_operand!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
+
+impl<'s, R, T> Operand<R, T> for &'s str
+where
+    &'s str: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
+impl<'s, R, T> Operand<R, T> for Option<&'s str>
+where
+    Option<&'s str>: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
+#[cfg(feature = "chrono")]
+value_operand!(
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>
+);
+#[cfg(feature = "uuid")]
+value_operand!(uuid::Uuid);
+#[cfg(feature = "decimal")]
+value_operand!(rust_decimal::Decimal);
+#[cfg(feature = "json")]
+value_operand!(serde_json::Value);
+
+impl<'s, R, T> Operand<R, T> for &'s String
+where
+    &'s String: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
+impl<'s, R, T> Operand<R, T> for &'s [u8]
+where
+    &'s [u8]: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
+
+impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Field<R, U> {
+    fn into_term(self) -> Term {
+        Term::Column(self.column_ref())
+    }
+}
+
+impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Expr<R, U> {
+    fn into_term(self) -> Term {
+        self.term
+    }
+}
+
+macro_rules! arith {
+    ($tr:ident, $m:ident, $op:ident) => {
+        impl<R, T: Numeric, V: Operand<R, T>> $tr<V> for Field<R, T> {
+            type Output = Expr<R, T>;
+            fn $m(self, rhs: V) -> Expr<R, T> {
+                Expr::from_term(Term::Arith(
+                    Box::new(Term::Column(self.column_ref())),
+                    ArithOp::$op,
+                    Box::new(rhs.into_term()),
+                ))
+            }
+        }
+        impl<R, T: Numeric, V: Operand<R, T>> $tr<V> for Expr<R, T> {
+            type Output = Expr<R, T>;
+            fn $m(self, rhs: V) -> Expr<R, T> {
+                Expr::from_term(Term::Arith(
+                    Box::new(self.term),
+                    ArithOp::$op,
+                    Box::new(rhs.into_term()),
+                ))
+            }
+        }
+    };
+}
+arith!(Add, add, Add);
+arith!(Sub, sub, Sub);
+arith!(Mul, mul, Mul);
+arith!(Div, div, Div);

@@ -1,0 +1,86 @@
+//! What `#[derive(Model)]` implements: the table description and the row mapping.
+
+use crate::error::Result;
+use crate::queryset::QuerySet;
+use crate::row::Row;
+use crate::value::{SqlType, Value};
+
+/// The static description of a model's table.
+#[derive(Debug)]
+pub struct ModelMeta {
+    /// The Rust type's name, used in messages ("Book matching query does not exist").
+    pub name: &'static str,
+    pub table: &'static str,
+    /// Every column, in select order.
+    pub columns: &'static [ColumnMeta],
+    /// Index of the primary key in `columns`.
+    pub pk: usize,
+}
+
+impl ModelMeta {
+    pub fn pk_column(&self) -> &'static ColumnMeta {
+        &self.columns[self.pk]
+    }
+    /// Whether the database assigns the primary key (an auto-increment integer `id`).
+    pub fn has_auto_pk(&self) -> bool {
+        self.columns[self.pk].auto
+    }
+}
+
+/// The static description of one column.
+#[derive(Debug)]
+pub struct ColumnMeta {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The column name in the database.
+    pub column: &'static str,
+    pub sql_type: SqlType,
+    pub nullable: bool,
+    pub primary_key: bool,
+    /// Assigned by the database on insert (auto-increment).
+    pub auto: bool,
+}
+
+/// A database table mapped onto a Rust struct. Implement it with `#[derive(Model)]`.
+pub trait Model: Sized + Send + Sync + Unpin + 'static {
+    /// The typed field handles (`BookFields`), rooted at this model.
+    type Fields;
+    /// The primary key's Rust type.
+    type Pk: crate::value::FieldType + crate::row::FromRow + Clone + PartialEq;
+
+    const META: &'static ModelMeta;
+
+    /// The field handles that `filter`, `order_by` and friends pass to their closures.
+    fn fields() -> Self::Fields;
+
+    /// Read one instance from the columns of `row` starting at `offset`, in `META.columns` order.
+    fn from_row_at<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self>;
+
+    /// The value of every column, in `META.columns` order.
+    fn column_values(&self) -> Vec<Value>;
+
+    /// Read column `column` (an index into `META.columns`) from `row` at `idx` into this instance.
+    fn set_column_from_row<R: Row + ?Sized>(
+        &mut self,
+        column: usize,
+        row: &R,
+        idx: usize,
+    ) -> Result<()>;
+
+    fn pk(&self) -> &Self::Pk;
+    fn set_pk(&mut self, pk: Self::Pk);
+
+    /// All rows of this model's table, as a lazy queryset (Django's `Model.objects.all()`).
+    fn objects() -> QuerySet<Self> {
+        QuerySet::new()
+    }
+}
+
+impl<M: Model> crate::row::FromRow for M {
+    fn width() -> usize {
+        M::META.columns.len()
+    }
+    fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
+        M::from_row_at(row, offset)
+    }
+}

@@ -1,0 +1,176 @@
+//! Conditions (Django's `Q` objects): lookups combined with `&`, `|` and `!`.
+
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use crate::expr::Term;
+use crate::value::Value;
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// Where a LIKE pattern is anchored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LikeKind {
+    /// The whole value (`iexact`).
+    Exact,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// A condition tree. Built through typed field handles; compiled per dialect.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Compare {
+        lhs: Term,
+        op: CmpOp,
+        rhs: Term,
+    },
+    IsNull {
+        lhs: Term,
+        is_null: bool,
+    },
+    Like {
+        lhs: Term,
+        kind: LikeKind,
+        case_insensitive: bool,
+        /// The raw text the user gave; escaped when compiled.
+        value: String,
+    },
+    In {
+        lhs: Term,
+        values: Vec<Value>,
+    },
+    Between {
+        lhs: Term,
+        low: Term,
+        high: Term,
+    },
+    Regex {
+        lhs: Term,
+        pattern: String,
+        case_insensitive: bool,
+    },
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    /// Always true or always false: `is_in([])` is `Const(false)`; such queries never run.
+    Const(bool),
+}
+
+impl Cond {
+    /// Fold constants so that an always-false condition is seen before any query (S17).
+    pub fn simplify(self) -> Cond {
+        match self {
+            Cond::And(parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for p in parts {
+                    match p.simplify() {
+                        Cond::Const(true) => {}
+                        Cond::Const(false) => return Cond::Const(false),
+                        Cond::And(inner) => out.extend(inner),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Cond::Const(true),
+                    1 => out.pop().expect("one element"),
+                    _ => Cond::And(out),
+                }
+            }
+            Cond::Or(parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for p in parts {
+                    match p.simplify() {
+                        Cond::Const(false) => {}
+                        Cond::Const(true) => return Cond::Const(true),
+                        Cond::Or(inner) => out.extend(inner),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Cond::Const(false),
+                    1 => out.pop().expect("one element"),
+                    _ => Cond::Or(out),
+                }
+            }
+            Cond::Not(inner) => match inner.simplify() {
+                Cond::Const(b) => Cond::Const(!b),
+                other => Cond::Not(Box::new(other)),
+            },
+            Cond::In { values, .. } if values.is_empty() => Cond::Const(false),
+            other => other,
+        }
+    }
+}
+
+/// A condition over the rows of model `R`, built from `R`'s field handles.
+///
+/// Combine with `&` (AND), `|` (OR) and `!` (NOT), exactly like Django's `Q` objects:
+/// `b.title.icontains("rust") & !b.pages.lt(100)`.
+#[must_use = "a condition does nothing until passed to filter() or exclude()"]
+pub struct Q<R> {
+    pub(crate) cond: Cond,
+    _p: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for Q<R> {
+    fn clone(&self) -> Self {
+        Q::new(self.cond.clone())
+    }
+}
+
+impl<R> std::fmt::Debug for Q<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.cond.fmt(f)
+    }
+}
+
+impl<R> Q<R> {
+    pub(crate) fn new(cond: Cond) -> Self {
+        Q {
+            cond,
+            _p: PhantomData,
+        }
+    }
+    /// A condition every row meets (the neutral element of `&`).
+    pub fn all() -> Self {
+        Q::new(Cond::Const(true))
+    }
+    /// A condition no row meets (the neutral element of `|`).
+    pub fn none() -> Self {
+        Q::new(Cond::Const(false))
+    }
+    pub fn cond(&self) -> &Cond {
+        &self.cond
+    }
+}
+
+impl<R> BitAnd for Q<R> {
+    type Output = Q<R>;
+    fn bitand(self, rhs: Q<R>) -> Q<R> {
+        Q::new(Cond::And(vec![self.cond, rhs.cond]))
+    }
+}
+
+impl<R> BitOr for Q<R> {
+    type Output = Q<R>;
+    fn bitor(self, rhs: Q<R>) -> Q<R> {
+        Q::new(Cond::Or(vec![self.cond, rhs.cond]))
+    }
+}
+
+impl<R> Not for Q<R> {
+    type Output = Q<R>;
+    fn not(self) -> Q<R> {
+        Q::new(Cond::Not(Box::new(self.cond)))
+    }
+}

@@ -1,0 +1,118 @@
+//! The description of one SELECT: what a queryset compiles from.
+
+use crate::expr::Term;
+use crate::model::ModelMeta;
+use crate::ordering::OrderTerm;
+use crate::q::Cond;
+
+/// What the SELECT list holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Select {
+    /// Every column of the model, in `ModelMeta::columns` order.
+    Model,
+    /// A typed projection (`values`).
+    Terms(Vec<Term>),
+}
+
+/// A SELECT over one model's table, built up by chaining and compiled per dialect.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub meta: &'static ModelMeta,
+    pub select: Select,
+    /// Conditions ANDed together (each `filter`/`exclude` call adds one).
+    pub filter: Vec<Cond>,
+    pub order_by: Vec<OrderTerm>,
+    /// False after an odd number of `reverse()` calls.
+    pub standard_ordering: bool,
+    pub distinct: bool,
+    /// `OFFSET`.
+    pub low: u64,
+    /// `OFFSET + LIMIT`, if sliced with an end.
+    pub high: Option<u64>,
+    /// `none()`, an empty slice, or a condition that is always false: no query runs.
+    pub empty: bool,
+}
+
+impl Query {
+    pub fn new(meta: &'static ModelMeta) -> Self {
+        Query {
+            meta,
+            select: Select::Model,
+            filter: Vec::new(),
+            order_by: Vec::new(),
+            standard_ordering: true,
+            distinct: false,
+            low: 0,
+            high: None,
+            empty: false,
+        }
+    }
+
+    pub fn is_sliced(&self) -> bool {
+        self.low != 0 || self.high.is_some()
+    }
+
+    pub fn is_ordered(&self) -> bool {
+        !self.order_by.is_empty()
+    }
+
+    /// Add a condition, folding constants: an always-false one makes the query empty.
+    pub fn add_filter(&mut self, cond: Cond) {
+        match cond.simplify() {
+            Cond::Const(true) => {}
+            Cond::Const(false) => self.empty = true,
+            other => self.filter.push(other),
+        }
+    }
+
+    /// Django's `set_limits`: slices of slices compose; an empty window empties the query.
+    pub fn set_limits(&mut self, low: Option<u64>, high: Option<u64>) {
+        if let Some(h) = high {
+            self.high = Some(match self.high {
+                Some(cur) => cur.min(self.low.saturating_add(h)),
+                None => self.low.saturating_add(h),
+            });
+        }
+        if let Some(l) = low {
+            self.low = match self.high {
+                Some(cur) => cur.min(self.low.saturating_add(l)),
+                None => self.low.saturating_add(l),
+            };
+        }
+        if Some(self.low) == self.high {
+            self.empty = true;
+        }
+    }
+
+    /// The ordering as it will be written (reversed if `reverse()` was applied).
+    pub fn effective_ordering(&self) -> Vec<OrderTerm> {
+        if self.standard_ordering {
+            self.order_by.clone()
+        } else {
+            self.order_by.iter().map(OrderTerm::reversed).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static META: ModelMeta = ModelMeta {
+        name: "T",
+        table: "t",
+        columns: &[],
+        pk: 0,
+    };
+
+    #[test]
+    fn slices_of_slices_compose_like_django() {
+        let mut q = Query::new(&META);
+        q.set_limits(Some(5), Some(20)); // [5:20]
+        q.set_limits(Some(2), Some(10)); // [2:10] of that
+        assert_eq!((q.low, q.high), (7, Some(15)));
+        q.set_limits(Some(100), None); // past the end
+        assert_eq!((q.low, q.high), (15, Some(15)));
+        assert!(q.empty);
+    }
+}

@@ -1,0 +1,834 @@
+//! The lazy, immutable, chainable `QuerySet` and its result cache.
+
+use std::collections::BTreeMap;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use tokio::sync::OnceCell;
+
+use crate::compiler::{self, Statement};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result, SlicedOp};
+use crate::executor::{self, Executor};
+use crate::expr::{ColumnRef, RelPath, Term};
+use crate::model::Model;
+use crate::ordering::{IntoOrdering, OrderTerm};
+use crate::projection::Projection;
+use crate::q::{CmpOp, Cond, Q};
+use crate::query::{Query, Select};
+use crate::row::FromRow;
+use crate::update::IntoAssignments;
+use crate::value::FieldType;
+
+/// Django's `MAX_GET_RESULTS`: `get()` reads at most this many rows to report a count.
+const MAX_GET_RESULTS: u64 = 21;
+
+/// A lazy, immutable query over model `M` whose rows read as `T` (the model itself, or a
+/// typed projection after [`values`](QuerySet::values)).
+///
+/// Building a chain costs nothing; every chain step returns a new queryset with an empty
+/// cache and leaves the original untouched. The first full evaluation ([`fetch`],
+/// [`len`], [`is_empty`]) runs one query and stores the rows in this queryset's cache;
+/// later evaluations of the same queryset read the cache.
+///
+/// [`fetch`]: QuerySet::fetch
+/// [`len`]: QuerySet::len
+/// [`is_empty`]: QuerySet::is_empty
+pub struct QuerySet<M: Model, T: FromRow = M> {
+    query: Query,
+    /// An operation refused on a sliced queryset: reported by every evaluation, before any
+    /// query, so chains stay infallible to write.
+    refused: Option<SlicedOp>,
+    cache: OnceCell<Vec<T>>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M: Model, T: FromRow + Clone> Clone for QuerySet<M, T> {
+    /// A copy with the same query and a copy of the cached rows, if any.
+    fn clone(&self) -> Self {
+        let cache = match self.cache.get() {
+            Some(rows) => OnceCell::from(rows.clone()),
+            None => OnceCell::new(),
+        };
+        QuerySet {
+            query: self.query.clone(),
+            refused: self.refused,
+            cache,
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, T: FromRow> std::fmt::Debug for QuerySet<M, T> {
+    /// Shows the query, never runs it (Django's `repr` runs `LIMIT 21`; ours does not).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("QuerySet");
+        d.field("model", &M::META.name);
+        match self.statement(self.display_dialect()) {
+            Ok(Some(stmt)) => d.field("sql", &stmt.sql).field("params", &stmt.params),
+            Ok(None) => d.field("sql", &"<empty: no query>"),
+            Err(e) => d.field("error", &e.to_string()),
+        };
+        match self.cache.get() {
+            Some(rows) => d.field("cached_rows", &rows.len()),
+            None => d.field("cached_rows", &"<not evaluated>"),
+        };
+        d.finish()
+    }
+}
+
+impl<M: Model> QuerySet<M, M> {
+    /// All rows of `M` (what `M::objects()` returns).
+    pub fn new() -> Self {
+        QuerySet::from_query(Query::new(M::META))
+    }
+}
+
+impl<M: Model> Default for QuerySet<M, M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn pk_term<M: Model>() -> Term {
+    Term::Column(ColumnRef {
+        path: RelPath::ROOT,
+        column: M::META.pk_column().column,
+        nullable: false,
+    })
+}
+
+impl<M: Model, T: FromRow> QuerySet<M, T> {
+    fn from_query(query: Query) -> Self {
+        QuerySet {
+            query,
+            refused: None,
+            cache: OnceCell::new(),
+            _m: PhantomData,
+        }
+    }
+
+    /// A new queryset with this one's query (and refusal), an empty cache, changed by `f`.
+    fn chain(&self, f: impl FnOnce(&mut Query)) -> Self {
+        let mut query = self.query.clone();
+        f(&mut query);
+        QuerySet {
+            query,
+            refused: self.refused,
+            cache: OnceCell::new(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Like `chain`, but refused (reported at evaluation) if the query is sliced.
+    fn chain_unsliced(&self, op: SlicedOp, f: impl FnOnce(&mut Query)) -> Self {
+        if self.query.is_sliced() {
+            let mut qs = self.chain(|_| {});
+            qs.refused.get_or_insert(op);
+            qs
+        } else {
+            self.chain(f)
+        }
+    }
+
+    /// The query model this queryset compiles from.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    // ---- chaining (no query) -------------------------------------------------------
+
+    /// Rows matching the condition (Django's `filter`). Several calls are ANDed.
+    pub fn filter(&self, f: impl FnOnce(&M::Fields) -> Q<M>) -> Self {
+        let cond = f(&M::fields()).cond;
+        self.chain_unsliced(SlicedOp::Filter, |q| q.add_filter(cond))
+    }
+
+    /// Rows not matching the condition (Django's `exclude`).
+    pub fn exclude(&self, f: impl FnOnce(&M::Fields) -> Q<M>) -> Self {
+        let cond = f(&M::fields()).cond;
+        self.chain_unsliced(SlicedOp::Filter, |q| {
+            q.add_filter(Cond::Not(Box::new(cond)))
+        })
+    }
+
+    /// Replace the ordering: `order_by(|b| [b.pages.desc(), b.title.asc()])`.
+    /// `order_by(|_| ())` clears it.
+    pub fn order_by<O: IntoOrdering<M>>(&self, f: impl FnOnce(&M::Fields) -> O) -> Self {
+        let terms: Vec<OrderTerm> = f(&M::fields()).into_terms();
+        self.chain_unsliced(SlicedOp::Reorder, |q| {
+            q.order_by = terms;
+            q.standard_ordering = true;
+        })
+    }
+
+    /// Reverse the ordering (no effect on an unordered queryset, as in Django).
+    pub fn reverse(&self) -> Self {
+        self.chain_unsliced(SlicedOp::Reverse, |q| {
+            q.standard_ordering = !q.standard_ordering
+        })
+    }
+
+    /// `SELECT DISTINCT`.
+    pub fn distinct(&self) -> Self {
+        self.chain_unsliced(SlicedOp::Distinct, |q| q.distinct = true)
+    }
+
+    /// A copy with an empty cache (Django's `all()`): evaluating it queries again.
+    pub fn all(&self) -> Self {
+        self.chain(|_| {})
+    }
+
+    /// A queryset that matches nothing and never queries (Django's `none()`).
+    pub fn none(&self) -> Self {
+        self.chain(|q| q.empty = true)
+    }
+
+    /// A lazy slice, `LIMIT`/`OFFSET` (Django's `qs[a:b]`). Slices of slices compose.
+    /// Slicing an evaluated queryset slices its cached rows: no query.
+    pub fn slice(&self, range: impl RangeBounds<usize>) -> Self
+    where
+        T: Clone,
+    {
+        let low = match range.start_bound() {
+            Bound::Included(&a) => Some(a as u64),
+            Bound::Excluded(&a) => Some(a as u64 + 1),
+            Bound::Unbounded => None,
+        };
+        let high = match range.end_bound() {
+            Bound::Included(&b) => Some(b as u64 + 1),
+            Bound::Excluded(&b) => Some(b as u64),
+            Bound::Unbounded => None,
+        };
+        let qs = self.chain(|q| q.set_limits(low, high));
+        if let Some(rows) = self.cache.get() {
+            let len = rows.len();
+            let a = (low.unwrap_or(0) as usize).min(len);
+            let b = high.map_or(len, |h| (h as usize).min(len)).max(a);
+            let _ = qs.cache.set(rows[a..b].to_vec());
+        }
+        qs
+    }
+
+    /// Select only some columns, read as a typed tuple: `values(|b| (b.id, b.title))`
+    /// gives a `QuerySet<Book, (i64, String)>` (Django's `values_list`).
+    pub fn values<P: Projection<M>>(
+        &self,
+        f: impl FnOnce(&M::Fields) -> P,
+    ) -> QuerySet<M, P::Output> {
+        let terms = f(&M::fields()).into_terms();
+        let mut query = self.query.clone();
+        query.select = Select::Terms(terms);
+        QuerySet {
+            query,
+            refused: self.refused,
+            cache: OnceCell::new(),
+            _m: PhantomData,
+        }
+    }
+
+    // ---- SQL, without a query -----------------------------------------------------
+
+    fn check(&self) -> Result<()> {
+        match self.refused {
+            Some(op) => Err(Error::Sliced(op)),
+            None => Ok(()),
+        }
+    }
+
+    /// The SELECT this queryset runs when evaluated, or `None` if it never reaches the
+    /// database (`none()`, an empty `is_in`, an empty slice).
+    pub fn statement(&self, dialect: Dialect) -> Result<Option<Statement>> {
+        self.check()?;
+        if self.query.empty {
+            return Ok(None);
+        }
+        compiler::select(&self.query, dialect).map(Some)
+    }
+
+    /// The SQL of this queryset, for reading (no query runs). Uses the default database's
+    /// dialect if one is registered, SQLite's otherwise.
+    pub fn sql(&self) -> String {
+        self.sql_for(self.display_dialect())
+    }
+
+    /// The SQL of this queryset in the given dialect, for reading.
+    pub fn sql_for(&self, dialect: Dialect) -> String {
+        match self.statement(dialect) {
+            Ok(Some(stmt)) => stmt.to_string(),
+            Ok(None) => "-- empty queryset: no query".to_owned(),
+            Err(e) => format!("-- error: {e}"),
+        }
+    }
+
+    fn display_dialect(&self) -> Dialect {
+        executor::default_dialect().unwrap_or(Dialect::Sqlite)
+    }
+
+    /// Whether this queryset's rows are cached (it has been fully evaluated).
+    pub fn is_evaluated(&self) -> bool {
+        self.cache.initialized()
+    }
+
+    /// Whether the queryset has an ordering (Django's `ordered`).
+    pub fn is_ordered(&self) -> bool {
+        self.query.is_ordered()
+    }
+
+    // ---- evaluation ---------------------------------------------------------------
+
+    /// Every row, cached: the first call runs one query, later calls read the cache.
+    ///
+    /// Concurrent calls on the same queryset run one query between them; a call that is
+    /// cancelled (its future dropped) leaves the cache empty.
+    pub async fn fetch<E: Executor>(&self, mut ex: E) -> Result<&[T]> {
+        self.check()?;
+        let rows = self
+            .cache
+            .get_or_try_init(|| async {
+                match self.statement(ex.dialect())? {
+                    None => Ok(Vec::new()),
+                    Some(stmt) => ex.fetch_all::<T>(stmt).await,
+                }
+            })
+            .await?;
+        Ok(rows.as_slice())
+    }
+
+    /// The number of rows, by fully evaluating (and caching) the queryset.
+    pub async fn len<E: Executor>(&self, ex: E) -> Result<usize> {
+        Ok(self.fetch(ex).await?.len())
+    }
+
+    /// Whether there are no rows, by fully evaluating (and caching) the queryset.
+    pub async fn is_empty<E: Executor>(&self, ex: E) -> Result<bool> {
+        Ok(self.fetch(ex).await?.is_empty())
+    }
+
+    /// `SELECT COUNT(*)`; the cached length if evaluated (even if the table has changed).
+    pub async fn count<E: Executor>(&self, mut ex: E) -> Result<u64> {
+        self.check()?;
+        if let Some(rows) = self.cache.get() {
+            return Ok(rows.len() as u64);
+        }
+        if self.query.empty {
+            return Ok(0);
+        }
+        let stmt = compiler::count(&self.query, ex.dialect())?;
+        let n: Vec<i64> = ex.fetch_all(stmt).await?;
+        Ok(n.first().copied().unwrap_or(0).max(0) as u64)
+    }
+
+    /// Whether any row matches: `SELECT 1 … LIMIT 1`, or the cache if evaluated.
+    pub async fn exists<E: Executor>(&self, mut ex: E) -> Result<bool> {
+        self.check()?;
+        if let Some(rows) = self.cache.get() {
+            return Ok(!rows.is_empty());
+        }
+        if self.query.empty {
+            return Ok(false);
+        }
+        let stmt = compiler::exists(&self.query, ex.dialect())?;
+        let rows: Vec<i32> = ex.fetch_all(stmt).await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The row at `index` (Django's `qs[i]`): from the cache if evaluated, otherwise
+    /// `LIMIT 1 OFFSET index` every call, without filling the cache.
+    pub async fn get_index<E: Executor>(&self, index: usize, mut ex: E) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        let out_of_range = || Error::IndexOutOfRange {
+            model: M::META.name,
+            index,
+        };
+        if let Some(rows) = self.cache.get() {
+            return rows.get(index).cloned().ok_or_else(out_of_range);
+        }
+        let mut q = self.query.clone();
+        q.set_limits(Some(index as u64), Some(index as u64 + 1));
+        if q.empty {
+            return Err(out_of_range());
+        }
+        let stmt = compiler::select(&q, ex.dialect())?;
+        let mut rows: Vec<T> = ex.fetch_all(stmt).await?;
+        rows.pop().ok_or_else(out_of_range)
+    }
+
+    /// The first row, or `None`. An unordered queryset is ordered by primary key first.
+    pub async fn first<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        if self.is_ordered() {
+            if let Some(rows) = self.cache.get() {
+                return Ok(rows.first().cloned());
+            }
+            self.one_row(&self.query, ex).await
+        } else {
+            let qs = self.chain_unsliced(SlicedOp::Reorder, |q| {
+                q.order_by = vec![OrderTerm {
+                    term: pk_term::<M>(),
+                    descending: false,
+                }];
+                q.standard_ordering = true;
+            });
+            qs.check()?;
+            self.one_row(&qs.query, ex).await
+        }
+    }
+
+    /// The last row, or `None`: the ordering reversed (primary key descending if unordered).
+    pub async fn last<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        let qs = if self.is_ordered() {
+            self.reverse()
+        } else {
+            self.chain_unsliced(SlicedOp::Reorder, |q| {
+                q.order_by = vec![OrderTerm {
+                    term: pk_term::<M>(),
+                    descending: true,
+                }];
+                q.standard_ordering = true;
+            })
+        };
+        qs.check()?;
+        self.one_row(&qs.query, ex).await
+    }
+
+    async fn one_row<E: Executor>(&self, query: &Query, mut ex: E) -> Result<Option<T>> {
+        let mut q = query.clone();
+        q.set_limits(None, Some(1));
+        if q.empty {
+            return Ok(None);
+        }
+        let stmt = compiler::select(&q, ex.dialect())?;
+        let mut rows: Vec<T> = ex.fetch_all(stmt).await?;
+        Ok(rows.pop())
+    }
+
+    /// Exactly one row: [`Error::DoesNotExist`] if none matches,
+    /// [`Error::MultipleObjectsReturned`] if several do. One query, `LIMIT 21`.
+    pub async fn get<E: Executor>(&self, mut ex: E) -> Result<T> {
+        self.check()?;
+        let mut q = self.query.clone();
+        if !q.is_sliced() {
+            q.order_by.clear();
+        }
+        q.set_limits(None, Some(MAX_GET_RESULTS));
+        let mut rows: Vec<T> = if q.empty {
+            Vec::new()
+        } else {
+            let stmt = compiler::select(&q, ex.dialect())?;
+            ex.fetch_all(stmt).await?
+        };
+        match rows.len() {
+            1 => Ok(rows.pop().expect("one row")),
+            0 => Err(Error::DoesNotExist {
+                model: M::META.name,
+            }),
+            n => Err(Error::MultipleObjectsReturned {
+                model: M::META.name,
+                count: n,
+                more: n as u64 == MAX_GET_RESULTS,
+            }),
+        }
+    }
+
+    /// Stream the rows without touching the cache (it is neither read nor filled): one
+    /// query per call, rows decoded as the driver delivers them, so memory stays bounded.
+    /// `chunk_size` is how many rows are handled as one batch (prefetching works per
+    /// chunk); 0 is an error.
+    pub fn iterator<'e, E: Executor + 'e>(
+        &self,
+        ex: E,
+        chunk_size: usize,
+    ) -> BoxStream<'e, Result<T>> {
+        if chunk_size == 0 {
+            return stream::once(async { Err(Error::ZeroChunkSize) }).boxed();
+        }
+        match self.statement(ex.dialect()) {
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+            Ok(None) => stream::empty().boxed(),
+            Ok(Some(stmt)) => ex.into_stream::<T>(stmt),
+        }
+    }
+}
+
+/// What `delete()` removed: the total and the count per model (Django's return value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub total: u64,
+    pub per_model: BTreeMap<&'static str, u64>,
+}
+
+impl Deleted {
+    fn of<M: Model>(n: u64) -> Self {
+        let mut per_model = BTreeMap::new();
+        if n > 0 {
+            per_model.insert(M::META.name, n);
+        }
+        Deleted {
+            total: n,
+            per_model,
+        }
+    }
+}
+
+impl<M: Model> QuerySet<M, M> {
+    /// Whether `obj` is among the rows: from the cache if evaluated, otherwise one
+    /// `filter(pk = obj.pk).exists()` query per call (Django's `contains`).
+    pub async fn contains<E: Executor>(&self, obj: &M, ex: E) -> Result<bool> {
+        self.check()?;
+        if let Some(rows) = self.cache.get() {
+            return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
+        }
+        let pk = obj.pk().to_value();
+        let qs = self.chain(|q| {
+            q.filter.push(Cond::Compare {
+                lhs: pk_term::<M>(),
+                op: CmpOp::Eq,
+                rhs: Term::Value(pk),
+            })
+        });
+        qs.exists(ex).await
+    }
+
+    /// `UPDATE … SET … WHERE …` on the matched rows; returns how many matched. Clears
+    /// this queryset's cache. `update(|b| [b.pages.set(b.pages * 2)], &db)`.
+    pub async fn update<A: IntoAssignments<M>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&M::Fields) -> A,
+        mut ex: E,
+    ) -> Result<u64> {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Update));
+        }
+        let assignments = f(&M::fields()).into_assignments();
+        let stmt = compiler::update(&self.query, &assignments, ex.dialect())?;
+        self.cache.take();
+        if self.query.empty {
+            return Ok(0);
+        }
+        Ok(ex.execute(stmt).await?.rows_affected)
+    }
+
+    /// `DELETE … WHERE …` on the matched rows. Clears this queryset's cache.
+    pub async fn delete<E: Executor>(&mut self, mut ex: E) -> Result<Deleted> {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Delete));
+        }
+        self.cache.take();
+        if self.query.empty {
+            return Ok(Deleted::default());
+        }
+        let stmt = compiler::delete(&self.query, ex.dialect())?;
+        let n = ex.execute(stmt).await?.rows_affected;
+        Ok(Deleted::of::<M>(n))
+    }
+
+    /// Insert many instances: one multi-row INSERT per batch (batches sized to the
+    /// backend's parameter limit), primary keys set on the instances. No query for an
+    /// empty slice.
+    pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
+        if objs.is_empty() {
+            return Ok(());
+        }
+        let dialect = ex.dialect();
+        let meta = M::META;
+        let auto = meta.has_auto_pk();
+        let per_row = meta.columns.len() - usize::from(auto);
+        let batch = (dialect.max_params() / per_row.max(1)).max(1);
+        for chunk in objs.chunks_mut(batch) {
+            let rows: Vec<_> = chunk.iter().map(Model::column_values).collect();
+            let stmt = compiler::insert(meta, &rows, auto, dialect);
+            if dialect.supports_returning() {
+                let pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
+                if pks.len() != chunk.len() {
+                    return Err(Error::InvalidInput(format!(
+                        "bulk_create inserted {} rows but the database returned {} keys",
+                        chunk.len(),
+                        pks.len()
+                    )));
+                }
+                for (obj, pk) in chunk.iter_mut().zip(pks) {
+                    obj.set_pk(pk);
+                }
+            } else {
+                ex.execute(stmt).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The instances with these primary keys, keyed by primary key; the key list is split
+    /// into batches that fit the backend's parameter limit. No query for an empty list.
+    pub async fn in_bulk<E: Executor>(
+        &self,
+        pks: impl IntoIterator<Item = M::Pk>,
+        mut ex: E,
+    ) -> Result<Vec<M>> {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Filter));
+        }
+        let pks: Vec<_> = pks.into_iter().map(|p| p.to_value()).collect();
+        let dialect = ex.dialect();
+        let mut out = Vec::new();
+        if self.query.empty {
+            return Ok(out);
+        }
+        let limit = dialect.max_params().saturating_sub(64).max(1);
+        for chunk in pks.chunks(limit) {
+            let mut q = self.query.clone();
+            q.filter.push(Cond::In {
+                lhs: pk_term::<M>(),
+                values: chunk.to_vec(),
+            });
+            let stmt = compiler::select(&q, dialect)?;
+            out.extend(ex.fetch_all::<M>(stmt).await?);
+        }
+        Ok(out)
+    }
+}
+
+impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
+    type Output = Result<Vec<T>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<T>>>;
+
+    /// Await a queryset directly on the default database (`Db::set_default()`): the
+    /// rows, or the cached rows if it was already evaluated.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.check()?;
+            let QuerySet { query, cache, .. } = self;
+            if let Some(rows) = cache.into_inner() {
+                return Ok(rows);
+            }
+            let db = executor::default_database()?;
+            if query.empty {
+                return Ok(Vec::new());
+            }
+            let stmt = compiler::select(&query, db.dialect())?;
+            executor::fetch_all_default::<T>(db, stmt).await
+        })
+    }
+}
+
+/// Instance-level operations: Django's `save()`, `delete()` and `refresh_from_db()`.
+pub trait ModelExt: Model {
+    /// Insert this instance; an auto primary key is left to the database and set on the
+    /// instance afterwards. One query (two on backends without `RETURNING`).
+    fn insert<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Django's `save()`: insert if the auto primary key is unset (0), otherwise update
+    /// the row and insert it if no row was updated.
+    fn save<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Delete this instance's row.
+    fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> + Send;
+    /// Reload every column from the database: one query.
+    fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Reload only some columns: `refresh_from_db_fields(|b| (b.title, b.pages), &db)`.
+    /// An empty list, `|_| ()`, costs no query.
+    fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+fn by_pk<M: Model>(obj: &M) -> QuerySet<M, M> {
+    let pk = obj.pk().to_value();
+    QuerySet::<M, M>::new().chain(|q| {
+        q.filter.push(Cond::Compare {
+            lhs: pk_term::<M>(),
+            op: CmpOp::Eq,
+            rhs: Term::Value(pk),
+        })
+    })
+}
+
+impl<M: Model> ModelExt for M {
+    async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
+        let meta = M::META;
+        let dialect = ex.dialect();
+        let stmt = compiler::insert(meta, &[self.column_values()], meta.has_auto_pk(), dialect);
+        if dialect.supports_returning() {
+            let mut pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
+            if let Some(pk) = pks.pop() {
+                self.set_pk(pk);
+            }
+        } else {
+            let res = ex.execute(stmt).await?;
+            if let (true, Some(id)) = (meta.has_auto_pk(), res.last_insert_id) {
+                let pk = <M::Pk as FromRow>::from_row(&IdRow(id), 0)?;
+                self.set_pk(pk);
+            }
+        }
+        Ok(())
+    }
+
+    async fn save<E: Executor>(&mut self, mut ex: E) -> Result<()> {
+        if M::META.has_auto_pk() && is_unset_pk(self) {
+            return self.insert(ex).await;
+        }
+        let values = self.column_values();
+        let mut qs = by_pk(self);
+        let assignments: Vec<_> = M::META
+            .columns
+            .iter()
+            .zip(values)
+            .filter(|(c, _)| !c.primary_key)
+            .map(|(c, v)| {
+                crate::update::Assignment::<M>::new(
+                    ColumnRef {
+                        path: RelPath::ROOT,
+                        column: c.column,
+                        nullable: c.nullable,
+                    },
+                    Term::Value(v),
+                )
+            })
+            .collect();
+        let updated = if assignments.is_empty() {
+            qs.count(&mut ex).await?
+        } else {
+            qs.update(|_| assignments, &mut ex).await?
+        };
+        if updated == 0 {
+            self.insert(ex).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete<E: Executor>(&self, ex: E) -> Result<Deleted> {
+        by_pk(self).delete(ex).await
+    }
+
+    async fn refresh_from_db<E: Executor>(&mut self, ex: E) -> Result<()> {
+        *self = by_pk(self).get(ex).await?;
+        Ok(())
+    }
+
+    async fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        mut ex: E,
+    ) -> Result<()> {
+        let terms = f(&M::fields()).into_terms();
+        if terms.is_empty() {
+            return Ok(());
+        }
+        let mut indices = Vec::with_capacity(terms.len());
+        for t in &terms {
+            let Term::Column(c) = t else {
+                return Err(unreachable_projection());
+            };
+            let idx = M::META
+                .columns
+                .iter()
+                .position(|m| m.column == c.column && c.path.is_root())
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "refresh_from_db_fields: `{}` is not a column of {}",
+                        c.column,
+                        M::META.name
+                    ))
+                })?;
+            indices.push(idx);
+        }
+        let mut q = by_pk(self).query.clone();
+        q.select = Select::Terms(terms);
+        q.set_limits(None, Some(MAX_GET_RESULTS));
+        let stmt = compiler::select(&q, ex.dialect())?;
+        let mut seen = 0usize;
+        ex.for_each_row(stmt, &mut |row| {
+            seen += 1;
+            if seen == 1 {
+                for (pos, &col) in indices.iter().enumerate() {
+                    self.set_column_from_row(col, row, pos)?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        match seen {
+            1 => Ok(()),
+            0 => Err(Error::DoesNotExist {
+                model: M::META.name,
+            }),
+            n => Err(Error::MultipleObjectsReturned {
+                model: M::META.name,
+                count: n,
+                more: false,
+            }),
+        }
+    }
+}
+
+fn unreachable_projection() -> Error {
+    Error::InvalidInput("refresh_from_db_fields takes fields, not expressions".into())
+}
+
+fn is_unset_pk<M: Model>(obj: &M) -> bool {
+    match obj.pk().to_value() {
+        crate::value::Value::I16(0) | crate::value::Value::I32(0) | crate::value::Value::I64(0) => {
+            true
+        }
+        v => v.is_null(),
+    }
+}
+
+/// A one-column row holding a generated id (MySQL's `last_insert_id`).
+struct IdRow(i64);
+
+impl crate::row::Row for IdRow {
+    fn backend(&self) -> &'static str {
+        "last_insert_id"
+    }
+    fn is_null(&self, _: usize) -> Result<bool> {
+        Ok(false)
+    }
+    fn get_bool(&self, _: usize) -> Result<bool> {
+        Ok(self.0 != 0)
+    }
+    fn get_i16(&self, _: usize) -> Result<i16> {
+        i16::try_from(self.0).map_err(|e| decode_err("i16", e))
+    }
+    fn get_i32(&self, _: usize) -> Result<i32> {
+        i32::try_from(self.0).map_err(|e| decode_err("i32", e))
+    }
+    fn get_i64(&self, _: usize) -> Result<i64> {
+        Ok(self.0)
+    }
+    fn get_f32(&self, _: usize) -> Result<f32> {
+        Err(decode_err("f32", "an id is an integer"))
+    }
+    fn get_f64(&self, _: usize) -> Result<f64> {
+        Err(decode_err("f64", "an id is an integer"))
+    }
+    fn get_string(&self, _: usize) -> Result<String> {
+        Err(decode_err("String", "an id is an integer"))
+    }
+    fn get_bytes(&self, _: usize) -> Result<Vec<u8>> {
+        Err(decode_err("Vec<u8>", "an id is an integer"))
+    }
+}
+
+fn decode_err(expected: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        index: 0,
+        expected,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,86 @@
+//! Reading result rows by column position, without knowing the driver.
+
+use crate::error::{Error, Result};
+
+/// One result row, read by column position.
+///
+/// Backends implement this for their row type; generated model code reads each column
+/// with the method for its type, in select order, so no cell is looked up by name.
+/// Methods for optional types have default bodies that refuse, so a backend built
+/// without a feature still compiles and says what is missing.
+pub trait Row {
+    /// Name of the backend, for error messages.
+    fn backend(&self) -> &'static str;
+    fn is_null(&self, idx: usize) -> Result<bool>;
+    fn get_bool(&self, idx: usize) -> Result<bool>;
+    fn get_i16(&self, idx: usize) -> Result<i16>;
+    fn get_i32(&self, idx: usize) -> Result<i32>;
+    fn get_i64(&self, idx: usize) -> Result<i64>;
+    fn get_f32(&self, idx: usize) -> Result<f32>;
+    fn get_f64(&self, idx: usize) -> Result<f64>;
+    fn get_string(&self, idx: usize) -> Result<String>;
+    fn get_bytes(&self, idx: usize) -> Result<Vec<u8>>;
+
+    #[cfg(feature = "chrono")]
+    fn get_date(&self, idx: usize) -> Result<chrono::NaiveDate> {
+        let _ = idx;
+        Err(unsupported("chrono::NaiveDate", self.backend()))
+    }
+    #[cfg(feature = "chrono")]
+    fn get_time(&self, idx: usize) -> Result<chrono::NaiveTime> {
+        let _ = idx;
+        Err(unsupported("chrono::NaiveTime", self.backend()))
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime(&self, idx: usize) -> Result<chrono::NaiveDateTime> {
+        let _ = idx;
+        Err(unsupported("chrono::NaiveDateTime", self.backend()))
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime_utc(&self, idx: usize) -> Result<chrono::DateTime<chrono::Utc>> {
+        let _ = idx;
+        Err(unsupported("chrono::DateTime<Utc>", self.backend()))
+    }
+    #[cfg(feature = "uuid")]
+    fn get_uuid(&self, idx: usize) -> Result<uuid::Uuid> {
+        let _ = idx;
+        Err(unsupported("uuid::Uuid", self.backend()))
+    }
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        let _ = idx;
+        Err(unsupported("rust_decimal::Decimal", self.backend()))
+    }
+    #[cfg(feature = "json")]
+    fn get_json(&self, idx: usize) -> Result<serde_json::Value> {
+        let _ = idx;
+        Err(unsupported("serde_json::Value", self.backend()))
+    }
+}
+
+#[allow(dead_code)] // used only when an optional type feature is on
+fn unsupported(what: &str, backend: &'static str) -> Error {
+    Error::Unsupported {
+        what: what.to_owned(),
+        backend,
+        hint: " in this build: enable the orm-sqlx feature of the same name",
+    }
+}
+
+/// A type that can be built from a whole result row: models, scalars and tuples
+/// (typed projections).
+pub trait FromRow: Sized + Send + 'static {
+    /// How many columns one value reads.
+    fn width() -> usize;
+    /// Build a value from the columns starting at `offset`.
+    fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self>;
+}
+
+impl FromRow for () {
+    fn width() -> usize {
+        0
+    }
+    fn from_row<R: Row + ?Sized>(_row: &R, _offset: usize) -> Result<Self> {
+        Ok(())
+    }
+}

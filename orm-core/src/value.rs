@@ -1,0 +1,309 @@
+//! Values bound to statements, the SQL types of columns, and the Rust field types
+//! that map onto them.
+
+use crate::error::Result;
+use crate::row::{FromRow, Row};
+
+/// The SQL type of a column, independent of the backend; each dialect spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    Bool,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Text,
+    Bytes,
+    Date,
+    Time,
+    DateTime,
+    DateTimeTz,
+    Uuid,
+    Decimal,
+    Json,
+}
+
+/// A value bound to a statement parameter. Values are always bound, never spliced into SQL.
+///
+/// `Null` carries the column's type so that backends with strict parameter typing
+/// (PostgreSQL) bind a NULL of the right type.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    Null(SqlType),
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    #[cfg(feature = "chrono")]
+    Date(chrono::NaiveDate),
+    #[cfg(feature = "chrono")]
+    Time(chrono::NaiveTime),
+    #[cfg(feature = "chrono")]
+    DateTime(chrono::NaiveDateTime),
+    #[cfg(feature = "chrono")]
+    DateTimeTz(chrono::DateTime<chrono::Utc>),
+    #[cfg(feature = "uuid")]
+    Uuid(uuid::Uuid),
+    #[cfg(feature = "decimal")]
+    Decimal(rust_decimal::Decimal),
+    #[cfg(feature = "json")]
+    Json(serde_json::Value),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null(_))
+    }
+}
+
+/// A Rust type that can be a model field: it knows its SQL type, how to become a bound
+/// [`Value`] and how to read itself from a row.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a model field",
+    label = "unsupported field type",
+    note = "supported field types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, and `Option<T>` of those for NULL columns",
+    note = "chrono (NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>), uuid::Uuid, rust_decimal::Decimal and serde_json::Value need the orm-sqlx feature of the same name (`decimal` for rust_decimal)"
+)]
+pub trait FieldType: Sized + Send + Sync + 'static {
+    /// The non-null type behind this one (`Option<T>` has `T`'s).
+    type Base: FieldType;
+    const SQL_TYPE: SqlType;
+    const NULLABLE: bool = false;
+    /// The type's name in messages.
+    const NAME: &'static str;
+    fn to_value(&self) -> Value;
+    fn decode<R: Row + ?Sized>(row: &R, idx: usize) -> Result<Self>;
+}
+
+/// Marker for field types that the text lookups (`contains`, `icontains`, `regex`…) accept.
+#[diagnostic::on_unimplemented(
+    message = "text lookups (`contains`, `icontains`, `startswith`, `iexact`, `regex`…) need a text field, and this field holds `{Self}`",
+    label = "not a text field",
+    note = "compare numbers and other values with `eq`, `gt`, `gte`, `lt`, `lte`, `range` or `is_in`"
+)]
+pub trait TextField: FieldType {}
+impl TextField for String {}
+impl TextField for Option<String> {}
+
+/// Marker for field types that support arithmetic (`+ - * /`) in F-expressions.
+#[diagnostic::on_unimplemented(
+    message = "arithmetic needs a numeric field, and this field holds `{Self}`",
+    label = "not a numeric field"
+)]
+pub trait Numeric: FieldType {}
+
+macro_rules! scalar {
+    ($t:ty, $sql:ident, $get:ident, $name:expr, |$v:ident| $to:expr) => {
+        impl FieldType for $t {
+            type Base = $t;
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            const NAME: &'static str = $name;
+            fn to_value(&self) -> Value {
+                let $v = self;
+                $to
+            }
+            fn decode<R: Row + ?Sized>(row: &R, idx: usize) -> Result<Self> {
+                row.$get(idx)
+            }
+        }
+        impl FieldType for Option<$t> {
+            type Base = $t;
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            const NULLABLE: bool = true;
+            const NAME: &'static str = concat!("Option<", $name, ">");
+            fn to_value(&self) -> Value {
+                match self {
+                    Some(v) => v.to_value(),
+                    None => Value::Null(SqlType::$sql),
+                }
+            }
+            fn decode<R: Row + ?Sized>(row: &R, idx: usize) -> Result<Self> {
+                if row.is_null(idx)? {
+                    Ok(None)
+                } else {
+                    row.$get(idx).map(Some)
+                }
+            }
+        }
+        impl FromRow for $t {
+            fn width() -> usize {
+                1
+            }
+            fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
+                <$t as FieldType>::decode(row, offset)
+            }
+        }
+        impl FromRow for Option<$t> {
+            fn width() -> usize {
+                1
+            }
+            fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
+                <Option<$t> as FieldType>::decode(row, offset)
+            }
+        }
+    };
+}
+
+scalar!(bool, Bool, get_bool, "bool", |v| Value::Bool(*v));
+scalar!(i16, I16, get_i16, "i16", |v| Value::I16(*v));
+scalar!(i32, I32, get_i32, "i32", |v| Value::I32(*v));
+scalar!(i64, I64, get_i64, "i64", |v| Value::I64(*v));
+scalar!(f32, F32, get_f32, "f32", |v| Value::F32(*v));
+scalar!(f64, F64, get_f64, "f64", |v| Value::F64(*v));
+scalar!(String, Text, get_string, "String", |v| Value::Text(
+    v.clone()
+));
+scalar!(Vec<u8>, Bytes, get_bytes, "Vec<u8>", |v| Value::Bytes(
+    v.clone()
+));
+#[cfg(feature = "chrono")]
+scalar!(chrono::NaiveDate, Date, get_date, "NaiveDate", |v| {
+    Value::Date(*v)
+});
+#[cfg(feature = "chrono")]
+scalar!(chrono::NaiveTime, Time, get_time, "NaiveTime", |v| {
+    Value::Time(*v)
+});
+#[cfg(feature = "chrono")]
+scalar!(
+    chrono::NaiveDateTime,
+    DateTime,
+    get_datetime,
+    "NaiveDateTime",
+    |v| { Value::DateTime(*v) }
+);
+#[cfg(feature = "chrono")]
+scalar!(
+    chrono::DateTime<chrono::Utc>,
+    DateTimeTz,
+    get_datetime_utc,
+    "DateTime<Utc>",
+    |v| Value::DateTimeTz(*v)
+);
+#[cfg(feature = "uuid")]
+scalar!(uuid::Uuid, Uuid, get_uuid, "Uuid", |v| Value::Uuid(*v));
+#[cfg(feature = "decimal")]
+scalar!(
+    rust_decimal::Decimal,
+    Decimal,
+    get_decimal,
+    "Decimal",
+    |v| { Value::Decimal(*v) }
+);
+#[cfg(feature = "json")]
+scalar!(
+    serde_json::Value,
+    Json,
+    get_json,
+    "serde_json::Value",
+    |v| { Value::Json(v.clone()) }
+);
+
+macro_rules! numeric {
+    ($($t:ty),*) => { $( impl Numeric for $t {} impl Numeric for Option<$t> {} )* };
+}
+numeric!(i16, i32, i64, f32, f64);
+#[cfg(feature = "decimal")]
+numeric!(rust_decimal::Decimal);
+
+/// Conversion of a Rust value into the bound value of a column of type `T`.
+///
+/// Implemented for `T` itself, for `&str` where `T` is text, and, for nullable columns,
+/// for the inner type and `Option` of it.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` cannot be compared with or stored in a field of type `{T}`",
+    label = "expected a value of type `{T}`",
+    note = "pass a `{T}` value, another field of the same type, or an expression built from one"
+)]
+pub trait IntoValue<T> {
+    fn into_value(self) -> Value;
+}
+
+impl<T: FieldType> IntoValue<T> for T {
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+macro_rules! into_nullable {
+    ($($t:ty),*) => { $(
+        impl IntoValue<Option<$t>> for $t {
+            fn into_value(self) -> Value { self.to_value() }
+        }
+    )* };
+}
+into_nullable!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
+#[cfg(feature = "chrono")]
+into_nullable!(
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>
+);
+#[cfg(feature = "uuid")]
+into_nullable!(uuid::Uuid);
+#[cfg(feature = "decimal")]
+into_nullable!(rust_decimal::Decimal);
+#[cfg(feature = "json")]
+into_nullable!(serde_json::Value);
+
+impl IntoValue<String> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+impl IntoValue<String> for &String {
+    fn into_value(self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+impl IntoValue<Option<String>> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+impl IntoValue<Option<String>> for Option<&str> {
+    fn into_value(self) -> Value {
+        match self {
+            Some(s) => Value::Text(s.to_owned()),
+            None => Value::Null(SqlType::Text),
+        }
+    }
+}
+impl IntoValue<Vec<u8>> for &[u8] {
+    fn into_value(self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($n:ident),+) => {
+        impl<$($n: FromRow),+> FromRow for ($($n,)+) {
+            fn width() -> usize {
+                0 $(+ $n::width())+
+            }
+            #[allow(unused_assignments)]
+            fn from_row<Rw: Row + ?Sized>(row: &Rw, offset: usize) -> Result<Self> {
+                let mut at = offset;
+                Ok(($({
+                    let v = $n::from_row(row, at)?;
+                    at += $n::width();
+                    v
+                },)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A);
+tuple_from_row!(A, B);
+tuple_from_row!(A, B, C);
+tuple_from_row!(A, B, C, D);
+tuple_from_row!(A, B, C, D, E);
+tuple_from_row!(A, B, C, D, E, F);
+tuple_from_row!(A, B, C, D, E, F, G);
+tuple_from_row!(A, B, C, D, E, F, G, H);
