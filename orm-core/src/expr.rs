@@ -196,14 +196,7 @@ where
         Term::Value(self.into_value())
     }
 }
-impl<'s, R, T> Operand<R, T> for Option<&'s str>
-where
-    Option<&'s str>: IntoValue<T>,
-{
-    fn into_term(self) -> Term {
-        Term::Value(self.into_value())
-    }
-}
+
 #[cfg(feature = "chrono")]
 value_operand!(
     chrono::NaiveDate,

@@ -539,37 +539,17 @@ impl<M: Model> QuerySet<M, M> {
     }
 
     /// Insert many instances: one multi-row INSERT per batch (batches sized to the
-    /// backend's parameter limit), primary keys set on the instances. No query for an
-    /// empty slice.
+    /// backend's parameter limit), primary keys set on the instances. Instances whose auto
+    /// primary key is already set are inserted with it, in batches of their own. No query
+    /// for an empty slice.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
-        if objs.is_empty() {
-            return Ok(());
+        if !M::META.has_auto_pk() {
+            return insert_batches(objs.iter_mut().collect(), false, &mut ex).await;
         }
-        let dialect = ex.dialect();
-        let meta = M::META;
-        let auto = meta.has_auto_pk();
-        let per_row = meta.columns.len() - usize::from(auto);
-        let batch = (dialect.max_params() / per_row.max(1)).max(1);
-        for chunk in objs.chunks_mut(batch) {
-            let rows: Vec<_> = chunk.iter().map(Model::column_values).collect();
-            let stmt = compiler::insert(meta, &rows, auto, dialect);
-            if dialect.supports_returning() {
-                let pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
-                if pks.len() != chunk.len() {
-                    return Err(Error::InvalidInput(format!(
-                        "bulk_create inserted {} rows but the database returned {} keys",
-                        chunk.len(),
-                        pks.len()
-                    )));
-                }
-                for (obj, pk) in chunk.iter_mut().zip(pks) {
-                    obj.set_pk(pk);
-                }
-            } else {
-                ex.execute(stmt).await?;
-            }
-        }
-        Ok(())
+        let (unset, set): (Vec<&mut M>, Vec<&mut M>) =
+            objs.iter_mut().partition(|o| is_unset_pk(&**o));
+        insert_batches(set, false, &mut ex).await?;
+        insert_batches(unset, true, &mut ex).await
     }
 
     /// The instances with these primary keys, keyed by primary key; the key list is split
@@ -662,7 +642,8 @@ impl<M: Model> ModelExt for M {
     async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
         let meta = M::META;
         let dialect = ex.dialect();
-        let stmt = compiler::insert(meta, &[self.column_values()], meta.has_auto_pk(), dialect);
+        let skip_pk = meta.has_auto_pk() && is_unset_pk(self);
+        let stmt = compiler::insert(meta, &[self.column_values()], skip_pk, dialect);
         if dialect.supports_returning() {
             let mut pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
             if let Some(pk) = pks.pop() {
@@ -670,7 +651,7 @@ impl<M: Model> ModelExt for M {
             }
         } else {
             let res = ex.execute(stmt).await?;
-            if let (true, Some(id)) = (meta.has_auto_pk(), res.last_insert_id) {
+            if let (true, Some(id)) = (skip_pk, res.last_insert_id) {
                 let pk = <M::Pk as FromRow>::from_row(&IdRow(id), 0)?;
                 self.set_pk(pk);
             }
@@ -774,6 +755,42 @@ impl<M: Model> ModelExt for M {
             }),
         }
     }
+}
+
+/// Insert `objs` in multi-row batches that fit the parameter limit; `skip_pk` leaves the
+/// auto primary key to the database and reads it back.
+async fn insert_batches<M: Model, E: Executor>(
+    mut objs: Vec<&mut M>,
+    skip_pk: bool,
+    ex: &mut E,
+) -> Result<()> {
+    if objs.is_empty() {
+        return Ok(());
+    }
+    let dialect = ex.dialect();
+    let meta = M::META;
+    let per_row = meta.columns.len() - usize::from(skip_pk);
+    let batch = (dialect.max_params() / per_row.max(1)).max(1);
+    for chunk in objs.chunks_mut(batch) {
+        let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
+        let stmt = compiler::insert(meta, &rows, skip_pk, dialect);
+        if dialect.supports_returning() {
+            let pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
+            if pks.len() != chunk.len() {
+                return Err(Error::InvalidInput(format!(
+                    "inserted {} rows but the database returned {} keys",
+                    chunk.len(),
+                    pks.len()
+                )));
+            }
+            for (obj, pk) in chunk.iter_mut().zip(pks) {
+                obj.set_pk(pk);
+            }
+        } else {
+            ex.execute(stmt).await?;
+        }
+    }
+    Ok(())
 }
 
 fn unreachable_projection() -> Error {

@@ -69,6 +69,11 @@ fn unsupported(what: &str, backend: &'static str) -> Error {
 
 /// A type that can be built from a whole result row: models, scalars and tuples
 /// (typed projections).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from a result row",
+    label = "not a model, a field type or a tuple of them",
+    note = "rows read as a model (`#[derive(Model)]`), a field type (i64, String, Option<f64>…) or a tuple of those"
+)]
 pub trait FromRow: Sized + Send + 'static {
     /// How many columns one value reads.
     fn width() -> usize;

@@ -176,7 +176,7 @@ scalar!(
     DateTime,
     get_datetime,
     "NaiveDateTime",
-    |v| { Value::DateTime(*v) }
+    |v| Value::DateTime(*v)
 );
 #[cfg(feature = "chrono")]
 scalar!(
@@ -194,7 +194,7 @@ scalar!(
     Decimal,
     get_decimal,
     "Decimal",
-    |v| { Value::Decimal(*v) }
+    |v| Value::Decimal(*v)
 );
 #[cfg(feature = "json")]
 scalar!(
@@ -202,7 +202,7 @@ scalar!(
     Json,
     get_json,
     "serde_json::Value",
-    |v| { Value::Json(v.clone()) }
+    |v| Value::Json(v.clone())
 );
 
 macro_rules! numeric {
@@ -265,14 +265,6 @@ impl IntoValue<String> for &String {
 impl IntoValue<Option<String>> for &str {
     fn into_value(self) -> Value {
         Value::Text(self.to_owned())
-    }
-}
-impl IntoValue<Option<String>> for Option<&str> {
-    fn into_value(self) -> Value {
-        match self {
-            Some(s) => Value::Text(s.to_owned()),
-            None => Value::Null(SqlType::Text),
-        }
     }
 }
 impl IntoValue<Vec<u8>> for &[u8] {

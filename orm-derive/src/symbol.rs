@@ -1,0 +1,80 @@
+//! The names the derive understands, in one place.
+
+use std::fmt;
+
+use syn::{Ident, Path};
+
+#[derive(Clone, Copy)]
+pub(crate) struct Symbol(&'static str);
+
+/// The attribute itself: `#[orm(...)]`.
+pub(crate) const ORM: Symbol = Symbol("orm");
+
+// Struct attributes.
+pub(crate) const TABLE: Symbol = Symbol("table");
+pub(crate) const CRATE: Symbol = Symbol("crate");
+
+// Field attributes.
+pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
+pub(crate) const AUTO: Symbol = Symbol("auto");
+pub(crate) const COLUMN: Symbol = Symbol("column");
+
+/// Every struct attribute, in the order error messages list them.
+pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE];
+/// Every field attribute, in the order error messages list them.
+pub(crate) const FIELD_ATTRS: &[Symbol] = &[PRIMARY_KEY, AUTO, COLUMN];
+
+/// The field that is the primary key when no field says `#[orm(primary_key)]`.
+pub(crate) const ID: Symbol = Symbol("id");
+
+/// The crate whose `__private` module generated code uses (as `::orm_sqlx`), unless
+/// `#[orm(crate = ...)]` says otherwise.
+pub(crate) const DEFAULT_CRATE: Symbol = Symbol("orm_sqlx");
+
+/// The module of the ORM crate that generated code uses, and nothing else.
+pub(crate) const PRIVATE: Symbol = Symbol("__private");
+
+impl Symbol {
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// "`table`, `crate`": for "expected one of ..." messages.
+pub(crate) fn list(symbols: &[Symbol]) -> String {
+    symbols
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, symbol: &Symbol) -> bool {
+        self == symbol.0
+    }
+}
+
+impl PartialEq<Symbol> for &Ident {
+    fn eq(&self, symbol: &Symbol) -> bool {
+        *self == symbol.0
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, symbol: &Symbol) -> bool {
+        self.is_ident(symbol.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, symbol: &Symbol) -> bool {
+        self.is_ident(symbol.0)
+    }
+}

@@ -1,0 +1,285 @@
+//! What every sqlx backend shares: running a compiled statement and decoding its rows.
+//! This is the chokepoint: every function here records the statement before sending it.
+
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, StreamExt};
+use orm_core::executor::ExecResult;
+use orm_core::{Dialect, Error, FromRow, Result, Statement, Value};
+use sqlx::AssertSqlSafe;
+
+use crate::query_log::record;
+
+/// A sqlx database this crate runs on.
+pub(crate) trait Backend: sqlx::Database {
+    const DIALECT: Dialect;
+    fn arguments(params: Vec<Value>) -> Result<Self::Arguments>;
+    fn decode<T: FromRow>(row: &Self::Row) -> Result<T>;
+    fn visit(
+        row: &Self::Row,
+        each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> Result<()>;
+    fn exec_result(r: &Self::QueryResult) -> ExecResult;
+}
+
+pub(crate) fn db_error(sql: &str, e: sqlx::Error) -> Error {
+    Error::Database {
+        sql: sql.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
+    Error::InvalidInput(format!("cannot bind a parameter: {e}"))
+}
+
+pub(crate) fn fetch_all<'c, DB, E, T>(ex: E, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+    T: FromRow,
+{
+    Box::pin(async move {
+        let sql: Arc<str> = stmt.sql.into();
+        let args = DB::arguments(stmt.params)?;
+        record(&sql);
+        let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+            out.push(DB::decode::<T>(&row)?);
+        }
+        Ok(out)
+    })
+}
+
+pub(crate) fn for_each_row<'c, 'a, DB, E>(
+    ex: E,
+    stmt: Statement,
+    each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+) -> BoxFuture<'a, Result<()>>
+where
+    'c: 'a,
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'a,
+{
+    Box::pin(async move {
+        let sql: Arc<str> = stmt.sql.into();
+        let args = DB::arguments(stmt.params)?;
+        record(&sql);
+        let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
+        while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+            DB::visit(&row, each)?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn execute<'c, DB, E>(ex: E, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+{
+    Box::pin(async move {
+        let sql: Arc<str> = stmt.sql.into();
+        let args = DB::arguments(stmt.params)?;
+        record(&sql);
+        let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+            .execute(ex)
+            .await
+            .map_err(|e| db_error(&sql, e))?;
+        Ok(DB::exec_result(&res))
+    })
+}
+
+pub(crate) fn stream<'c, DB, E, T>(ex: E, stmt: Statement) -> BoxStream<'c, Result<T>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+    T: FromRow,
+{
+    let sql: Arc<str> = stmt.sql.into();
+    let args = match DB::arguments(stmt.params) {
+        Ok(a) => a,
+        Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+    };
+    record(&sql);
+    sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+        .fetch(ex)
+        .map(move |row| match row {
+            Ok(row) => DB::decode::<T>(&row),
+            Err(e) => Err(db_error(&sql, e)),
+        })
+        .boxed()
+}
+
+/// Implement `orm_core::Row` for a backend row type, reading by position with sqlx's
+/// type-checked `try_get`. Extra methods (optional types) are passed in.
+macro_rules! impl_row {
+    ($wrapper:ident, $row:ty, $name:expr, { $($extra:item)* }) => {
+        pub(crate) struct $wrapper<'r>(pub(crate) &'r $row);
+
+        impl $wrapper<'_> {
+            fn get<'r, T>(&'r self, idx: usize) -> orm_core::Result<T>
+            where
+                T: sqlx::Decode<'r, <$row as sqlx::Row>::Database>
+                    + sqlx::Type<<$row as sqlx::Row>::Database>,
+            {
+                sqlx::Row::try_get::<T, usize>(self.0, idx).map_err(|e| orm_core::Error::Decode {
+                    index: idx,
+                    expected: std::any::type_name::<T>(),
+                    message: e.to_string(),
+                })
+            }
+        }
+
+        impl orm_core::Row for $wrapper<'_> {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+            fn is_null(&self, idx: usize) -> orm_core::Result<bool> {
+                use sqlx::ValueRef;
+                sqlx::Row::try_get_raw(self.0, idx)
+                    .map(|v| v.is_null())
+                    .map_err(|e| orm_core::Error::Decode {
+                        index: idx,
+                        expected: "a column",
+                        message: e.to_string(),
+                    })
+            }
+            fn get_bool(&self, idx: usize) -> orm_core::Result<bool> {
+                self.get(idx)
+            }
+            fn get_i16(&self, idx: usize) -> orm_core::Result<i16> {
+                self.get(idx)
+            }
+            fn get_i32(&self, idx: usize) -> orm_core::Result<i32> {
+                self.get(idx)
+            }
+            fn get_i64(&self, idx: usize) -> orm_core::Result<i64> {
+                self.get(idx)
+            }
+            fn get_f32(&self, idx: usize) -> orm_core::Result<f32> {
+                self.get(idx)
+            }
+            fn get_f64(&self, idx: usize) -> orm_core::Result<f64> {
+                self.get(idx)
+            }
+            fn get_string(&self, idx: usize) -> orm_core::Result<String> {
+                self.get(idx)
+            }
+            fn get_bytes(&self, idx: usize) -> orm_core::Result<Vec<u8>> {
+                self.get(idx)
+            }
+            #[cfg(feature = "chrono")]
+            fn get_date(&self, idx: usize) -> orm_core::Result<chrono::NaiveDate> {
+                self.get(idx)
+            }
+            #[cfg(feature = "chrono")]
+            fn get_time(&self, idx: usize) -> orm_core::Result<chrono::NaiveTime> {
+                self.get(idx)
+            }
+            #[cfg(feature = "chrono")]
+            fn get_datetime(&self, idx: usize) -> orm_core::Result<chrono::NaiveDateTime> {
+                self.get(idx)
+            }
+            #[cfg(feature = "chrono")]
+            fn get_datetime_utc(
+                &self,
+                idx: usize,
+            ) -> orm_core::Result<chrono::DateTime<chrono::Utc>> {
+                self.get(idx)
+            }
+            #[cfg(feature = "uuid")]
+            fn get_uuid(&self, idx: usize) -> orm_core::Result<uuid::Uuid> {
+                self.get(idx)
+            }
+            #[cfg(feature = "json")]
+            fn get_json(&self, idx: usize) -> orm_core::Result<serde_json::Value> {
+                self.get(idx)
+            }
+            $($extra)*
+        }
+    };
+}
+pub(crate) use impl_row;
+
+/// Bind one value with `add`, mapping each variant to its Rust type; `$decimal` decides
+/// how a decimal is bound (SQLite has no decimal type: it is stored as text).
+macro_rules! bind_values {
+    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr) => {{
+        use orm_core::{SqlType, Value};
+        use sqlx::Arguments as _;
+        for v in $params {
+            let r = match v {
+                Value::Null(ty) => match ty {
+                    SqlType::Bool => $args.add(None::<bool>),
+                    SqlType::I16 => $args.add(None::<i16>),
+                    SqlType::I32 => $args.add(None::<i32>),
+                    SqlType::I64 => $args.add(None::<i64>),
+                    SqlType::F32 => $args.add(None::<f32>),
+                    SqlType::F64 => $args.add(None::<f64>),
+                    SqlType::Bytes => $args.add(None::<Vec<u8>>),
+                    #[cfg(feature = "chrono")]
+                    SqlType::Date => $args.add(None::<chrono::NaiveDate>),
+                    #[cfg(feature = "chrono")]
+                    SqlType::Time => $args.add(None::<chrono::NaiveTime>),
+                    #[cfg(feature = "chrono")]
+                    SqlType::DateTime => $args.add(None::<chrono::NaiveDateTime>),
+                    #[cfg(feature = "chrono")]
+                    SqlType::DateTimeTz => $args.add(None::<chrono::DateTime<chrono::Utc>>),
+                    #[cfg(feature = "uuid")]
+                    SqlType::Uuid => $args.add(None::<uuid::Uuid>),
+                    #[cfg(feature = "json")]
+                    SqlType::Json => $args.add(None::<serde_json::Value>),
+                    #[cfg(feature = "decimal")]
+                    SqlType::Decimal => {
+                        let $d: Option<rust_decimal::Decimal> = None;
+                        $decimal
+                    }
+                    _ => $args.add(None::<String>),
+                },
+                Value::Bool(x) => $args.add(x),
+                Value::I16(x) => $args.add(x),
+                Value::I32(x) => $args.add(x),
+                Value::I64(x) => $args.add(x),
+                Value::F32(x) => $args.add(x),
+                Value::F64(x) => $args.add(x),
+                Value::Text(x) => $args.add(x),
+                Value::Bytes(x) => $args.add(x),
+                #[cfg(feature = "chrono")]
+                Value::Date(x) => $args.add(x),
+                #[cfg(feature = "chrono")]
+                Value::Time(x) => $args.add(x),
+                #[cfg(feature = "chrono")]
+                Value::DateTime(x) => $args.add(x),
+                #[cfg(feature = "chrono")]
+                Value::DateTimeTz(x) => $args.add(x),
+                #[cfg(feature = "uuid")]
+                Value::Uuid(x) => $args.add(x),
+                #[cfg(feature = "json")]
+                Value::Json(x) => $args.add(x),
+                #[cfg(feature = "decimal")]
+                Value::Decimal(x) => {
+                    let $d = Some(x);
+                    $decimal
+                }
+                #[allow(unreachable_patterns)]
+                other => {
+                    return Err(orm_core::Error::Unsupported {
+                        what: format!("the value {other:?}"),
+                        backend: $backend,
+                        hint: " in this build: enable the orm-sqlx feature of the same name",
+                    });
+                }
+            };
+            r.map_err($crate::backend::bind_error)?;
+        }
+    }};
+}
+pub(crate) use bind_values;

@@ -1,0 +1,295 @@
+//! Single connections and transactions as executors.
+//!
+//! `orm_core::Executor` cannot be implemented for sqlx's own types here (both are foreign
+//! to this crate), so a borrowed sqlx connection is wrapped in [`ConnRef`], and
+//! [`Transaction`] and [`Connection`] own theirs.
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use orm_core::executor::ExecResult;
+use orm_core::{Dialect, Executor, FromRow, Result, Statement};
+
+use crate::backend;
+
+/// A borrowed sqlx connection of any enabled backend, usable as an executor:
+/// `qs.fetch(ConnRef::from(&mut *sqlx_tx))`.
+#[derive(Debug)]
+pub enum ConnRef<'c> {
+    #[cfg(feature = "sqlite")]
+    Sqlite(&'c mut sqlx::SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(&'c mut sqlx::PgConnection),
+}
+
+#[cfg(feature = "sqlite")]
+impl<'c> From<&'c mut sqlx::SqliteConnection> for ConnRef<'c> {
+    fn from(c: &'c mut sqlx::SqliteConnection) -> Self {
+        ConnRef::Sqlite(c)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl<'c> From<&'c mut sqlx::PgConnection> for ConnRef<'c> {
+    fn from(c: &'c mut sqlx::PgConnection) -> Self {
+        ConnRef::Postgres(c)
+    }
+}
+
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident, $B:ident| $body:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite($c) => {
+                type $B = sqlx::Sqlite;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres($c) => {
+                type $B = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+impl<'c> ConnRef<'c> {
+    fn reborrow(&mut self) -> ConnRef<'_> {
+        on_conn!(self, |c, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            ConnRef::from(&mut **c)
+        })
+    }
+
+    fn dialect_of(&self) -> Dialect {
+        on_conn!(self, |_c, B| <B as backend::Backend>::DIALECT)
+    }
+
+    fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
+        on_conn!(self, |c, B| backend::fetch_all::<B, _, T>(c, stmt))
+    }
+
+    fn for_each_row_owned<'a>(
+        self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>>
+    where
+        'c: 'a,
+    {
+        on_conn!(self, |c, B| backend::for_each_row::<B, _>(c, stmt, each))
+    }
+
+    fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {
+        on_conn!(self, |c, B| backend::execute::<B, _>(c, stmt))
+    }
+
+    fn stream_owned<T: FromRow>(self, stmt: Statement) -> BoxStream<'c, Result<T>> {
+        on_conn!(self, |c, B| backend::stream::<B, _, T>(c, stmt))
+    }
+}
+
+/// Implement `Executor` for a type that can lend a [`ConnRef`].
+macro_rules! executor_via_conn {
+    ($ty:ty, |$s:ident| $lend:expr) => {
+        impl Executor for $ty {
+            fn dialect(&self) -> Dialect {
+                (**self).dialect()
+            }
+            fn fetch_all<'a, T: FromRow>(
+                &'a mut self,
+                stmt: Statement,
+            ) -> BoxFuture<'a, Result<Vec<T>>> {
+                let $s = self;
+                $lend.fetch_all_owned(stmt)
+            }
+            fn for_each_row<'a>(
+                &'a mut self,
+                stmt: Statement,
+                each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+            ) -> BoxFuture<'a, Result<()>> {
+                let $s = self;
+                $lend.for_each_row_owned(stmt, each)
+            }
+            fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+                let $s = self;
+                $lend.execute_owned(stmt)
+            }
+            fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
+                let $s = self;
+                $lend.stream_owned(stmt)
+            }
+            fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+            where
+                Self: 'e,
+            {
+                let $s = self;
+                $lend.stream_owned(stmt)
+            }
+        }
+    };
+}
+
+impl Executor for ConnRef<'_> {
+    fn dialect(&self) -> Dialect {
+        self.dialect_of()
+    }
+    fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
+        self.reborrow().fetch_all_owned(stmt)
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        self.reborrow().for_each_row_owned(stmt, each)
+    }
+    fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        self.reborrow().execute_owned(stmt)
+    }
+    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
+        self.reborrow().stream_owned(stmt)
+    }
+    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    where
+        Self: 'e,
+    {
+        self.stream_owned(stmt)
+    }
+}
+
+/// A transaction on any enabled backend (from [`Db::begin`](crate::Db::begin)). Pass
+/// `&mut tx` as the executor; [`commit`](Transaction::commit) to keep the changes. Dropped
+/// without a commit, it rolls back.
+#[derive(Debug)]
+pub struct Transaction {
+    inner: TxInner,
+}
+
+#[derive(Debug)]
+enum TxInner {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
+        Transaction {
+            inner: TxInner::Sqlite(tx),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::Transaction<'static, sqlx::Postgres>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Self {
+        Transaction {
+            inner: TxInner::Postgres(tx),
+        }
+    }
+}
+
+impl Transaction {
+    /// The SQL dialect of the transaction's database.
+    pub fn dialect(&self) -> Dialect {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The transaction's connection, borrowed.
+    pub fn conn(&mut self) -> ConnRef<'_> {
+        match &mut self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => ConnRef::Postgres(tx),
+        }
+    }
+
+    /// Make the changes permanent.
+    pub async fn commit(self) -> Result<()> {
+        let r = match self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => tx.commit().await,
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => tx.commit().await,
+        };
+        r.map_err(|e| backend::db_error("COMMIT", e))
+    }
+
+    /// Undo the changes.
+    pub async fn rollback(self) -> Result<()> {
+        let r = match self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => tx.rollback().await,
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => tx.rollback().await,
+        };
+        r.map_err(|e| backend::db_error("ROLLBACK", e))
+    }
+}
+
+executor_via_conn!(&mut Transaction, |s| s.conn());
+
+/// One connection taken from the pool (from [`Db::acquire`](crate::Db::acquire)),
+/// returned to it when dropped. Pass `&mut conn` as the executor.
+#[derive(Debug)]
+pub struct Connection {
+    inner: PoolConnInner,
+}
+
+#[derive(Debug)]
+enum PoolConnInner {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for Connection {
+    fn from(c: sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Self {
+        Connection {
+            inner: PoolConnInner::Sqlite(c),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
+    fn from(c: sqlx::pool::PoolConnection<sqlx::Postgres>) -> Self {
+        Connection {
+            inner: PoolConnInner::Postgres(c),
+        }
+    }
+}
+
+impl Connection {
+    /// The SQL dialect of the connection's database.
+    pub fn dialect(&self) -> Dialect {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            PoolConnInner::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            PoolConnInner::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The connection, borrowed.
+    pub fn conn(&mut self) -> ConnRef<'_> {
+        match &mut self.inner {
+            #[cfg(feature = "sqlite")]
+            PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
+            #[cfg(feature = "postgres")]
+            PoolConnInner::Postgres(c) => ConnRef::Postgres(c),
+        }
+    }
+}
+
+executor_via_conn!(&mut Connection, |s| s.conn());

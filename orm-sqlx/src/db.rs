@@ -1,0 +1,308 @@
+//! `Db`: a connection pool of any enabled backend, the usual way to run querysets.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use orm_core::executor::{DefaultDatabase, ExecResult};
+use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
+
+use crate::backend;
+use crate::conn::{Connection, Transaction};
+
+/// A pool of connections to one database, on any enabled backend. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo() -> orm_sqlx::Result<()> {
+/// let db = orm_sqlx::Db::connect("sqlite::memory:").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Connect by URL: `sqlite::memory:`, `sqlite://path/to/file.db`,
+    /// `postgres://user@host/db`. The backend must be enabled as a feature.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
+            url: redact(url),
+            source,
+        };
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => crate::sqlite::connect(url)
+                .await
+                .map(Db::from)
+                .map_err(|e| connect_error(Box::new(e))),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => sqlx::postgres::PgPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map(Db::from)
+                .map_err(|e| connect_error(Box::new(e))),
+            other => Err(connect_error(
+                format!(
+                    "unknown or disabled backend `{other}`: this build supports {}",
+                    Self::enabled_backends().join(", ")
+                )
+                .into(),
+            )),
+        }
+    }
+
+    /// The URL schemes this build can connect to.
+    pub fn enabled_backends() -> Vec<&'static str> {
+        [
+            #[cfg(feature = "sqlite")]
+            "sqlite",
+            #[cfg(feature = "postgres")]
+            "postgres",
+        ]
+        .to_vec()
+    }
+
+    /// The SQL dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Make this the database that querysets use when awaited directly
+    /// (`Book::objects().filter(…).await?`), as in a web handler.
+    pub fn set_default(&self) {
+        orm_core::executor::set_default_database(Arc::new(self.clone()));
+    }
+
+    /// The SQLite pool, if this is a SQLite database.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        #[allow(irrefutable_let_patterns)]
+        if let Pool::Sqlite(p) = &self.pool {
+            Some(p)
+        } else {
+            None
+        }
+    }
+
+    /// The PostgreSQL pool, if this is a PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        #[allow(irrefutable_let_patterns)]
+        if let Pool::Postgres(p) = &self.pool {
+            Some(p)
+        } else {
+            None
+        }
+    }
+
+    /// Create the tables of a set of models (`CREATE TABLE IF NOT EXISTS`), in order:
+    /// `db.create_tables::<(Author, Book)>()`. For tests and examples; real schemas
+    /// want migrations.
+    pub async fn create_tables<S: ModelSet>(&self) -> Result<()> {
+        let mut ex = self;
+        for stmt in S::create_statements(self.dialect()) {
+            ex.execute(stmt).await?;
+        }
+        Ok(())
+    }
+
+    /// Create one model's table (`CREATE TABLE IF NOT EXISTS`).
+    pub async fn create_table<M: Model>(&self) -> Result<()> {
+        self.create_tables::<(M,)>().await
+    }
+
+    /// Run raw SQL that returns no rows (DDL, fixtures). It is counted like every other
+    /// statement. The text is sent as it is: never build it from user input.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        let mut ex = self;
+        Ok(ex
+            .execute(Statement {
+                sql: sql.to_owned(),
+                params: Vec::new(),
+            })
+            .await?
+            .rows_affected)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for Db {
+    /// Wrap an existing pool. Build it with [`crate::sqlite::pool_options`] (or call
+    /// [`crate::sqlite::register_functions`] in your `after_connect`) so that
+    /// case-insensitive lookups work.
+    fn from(pool: sqlx::SqlitePool) -> Db {
+        Db {
+            pool: Pool::Sqlite(pool),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for Db {
+    fn from(pool: sqlx::PgPool) -> Db {
+        Db {
+            pool: Pool::Postgres(pool),
+        }
+    }
+}
+
+/// A tuple of models whose tables `create_tables` creates, in order.
+pub trait ModelSet {
+    fn create_statements(dialect: Dialect) -> Vec<Statement>;
+}
+
+macro_rules! model_set {
+    ($($m:ident),+) => {
+        impl<$($m: Model),+> ModelSet for ($($m,)+) {
+            fn create_statements(dialect: Dialect) -> Vec<Statement> {
+                vec![$(orm_core::compiler::create_table($m::META, dialect)),+]
+            }
+        }
+    };
+}
+model_set!(A);
+model_set!(A, B);
+model_set!(A, B, C);
+model_set!(A, B, C, D);
+model_set!(A, B, C, D, E);
+model_set!(A, B, C, D, E, F);
+model_set!(A, B, C, D, E, F, G);
+model_set!(A, B, C, D, E, F, G, H);
+
+/// Run `$body` with `$p` bound to the pool of whichever backend this is, and `$B` to its
+/// sqlx database type.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident, $B:ident| $body:expr) => {
+        match $pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite($p) => {
+                type $B = sqlx::Sqlite;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres($p) => {
+                type $B = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+impl Executor for &Db {
+    fn dialect(&self) -> Dialect {
+        Db::dialect(self)
+    }
+    fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
+        on_pool!(&self.pool, |p, B| backend::fetch_all::<B, _, T>(p, stmt))
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        on_pool!(&self.pool, |p, B| backend::for_each_row::<B, _>(
+            p, stmt, each
+        ))
+    }
+    fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        on_pool!(&self.pool, |p, B| backend::execute::<B, _>(p, stmt))
+    }
+    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
+        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(p, stmt))
+    }
+    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    where
+        Self: 'e,
+    {
+        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(p, stmt))
+    }
+}
+
+impl Db {
+    /// Start a transaction; pass `&mut tx` wherever an executor is taken, then
+    /// `tx.commit()`. Dropped without commit, it rolls back.
+    pub async fn begin(&self) -> Result<Transaction> {
+        on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            p.begin()
+                .await
+                .map(Transaction::from)
+                .map_err(|e| backend::db_error("BEGIN", e))
+        })
+    }
+
+    /// Take one connection out of the pool, to run several statements on it.
+    pub async fn acquire(&self) -> Result<Connection> {
+        on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            p.acquire()
+                .await
+                .map(Connection::from)
+                .map_err(|e| backend::db_error("-- acquire a connection", e))
+        })
+    }
+}
+
+impl DefaultDatabase for Db {
+    fn dialect(&self) -> Dialect {
+        Db::dialect(self)
+    }
+    fn fetch_rows<'a>(
+        &'a self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        let mut ex = self;
+        Box::pin(async move { ex.for_each_row(stmt, each).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+    }
+}

@@ -1,0 +1,42 @@
+//! The PostgreSQL backend.
+
+use orm_core::executor::ExecResult;
+use orm_core::{Dialect, FromRow, Result, Value};
+use sqlx::postgres::{PgArguments, PgRow, Postgres};
+
+use crate::backend::{Backend, bind_values, impl_row};
+
+impl Backend for Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    fn arguments(params: Vec<Value>) -> Result<PgArguments> {
+        let mut args = PgArguments::default();
+        bind_values!(args, params, "PostgreSQL", |d| args.add(d));
+        Ok(args)
+    }
+
+    fn decode<T: FromRow>(row: &PgRow) -> Result<T> {
+        T::from_row(&PgRowRef(row), 0)
+    }
+
+    fn visit(
+        row: &PgRow,
+        each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> Result<()> {
+        each(&PgRowRef(row))
+    }
+
+    fn exec_result(r: &sqlx::postgres::PgQueryResult) -> ExecResult {
+        ExecResult {
+            rows_affected: r.rows_affected(),
+            last_insert_id: None,
+        }
+    }
+}
+
+impl_row!(PgRowRef, PgRow, "PostgreSQL", {
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        self.get(idx)
+    }
+});

@@ -1,0 +1,155 @@
+//! The SQLite backend (embedded, the default).
+
+use std::ffi::c_int;
+use std::str::FromStr;
+
+use futures_util::future::BoxFuture;
+use orm_core::dialect::{SQLITE_FOLD_CASE_FN, fold_case};
+use orm_core::executor::ExecResult;
+use orm_core::{Dialect, FromRow, Result, Value};
+use sqlx::sqlite::{
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions,
+    SqliteRow,
+};
+
+use crate::backend::{Backend, bind_values, impl_row};
+
+impl Backend for Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn arguments(params: Vec<Value>) -> Result<SqliteArguments> {
+        let mut args = SqliteArguments::default();
+        bind_values!(args, params, "SQLite", |d| args
+            .add(d.map(|d| d.to_string())));
+        Ok(args)
+    }
+
+    fn decode<T: FromRow>(row: &SqliteRow) -> Result<T> {
+        T::from_row(&SqliteRowRef(row), 0)
+    }
+
+    fn visit(
+        row: &SqliteRow,
+        each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> Result<()> {
+        each(&SqliteRowRef(row))
+    }
+
+    fn exec_result(r: &sqlx::sqlite::SqliteQueryResult) -> ExecResult {
+        ExecResult {
+            rows_affected: r.rows_affected(),
+            last_insert_id: Some(r.last_insert_rowid()),
+        }
+    }
+}
+
+impl_row!(SqliteRowRef, SqliteRow, "SQLite", {
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        // SQLite has no decimal type: decimals are stored as text to keep every digit.
+        let text: String = self.get(idx)?;
+        rust_decimal::Decimal::from_str(&text).map_err(|e| orm_core::Error::Decode {
+            index: idx,
+            expected: "rust_decimal::Decimal",
+            message: e.to_string(),
+        })
+    }
+});
+
+/// Connection options for an ORM-ready SQLite pool: foreign keys on, the `REGEXP` function
+/// for `regex` lookups, and a file created if missing.
+pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .with_regexp())
+}
+
+/// Pool options that register, on every new connection, the case-folding function the
+/// case-insensitive lookups use. Build your own pool from these to wrap it with
+/// `Db::from_sqlite_pool`.
+pub fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
+}
+
+/// Register the ORM's SQL functions on one connection (what [`pool_options`] does on
+/// connect). Call it in your own `after_connect` if you build the pool yourself.
+pub fn register_functions(conn: &mut SqliteConnection) -> BoxFuture<'_, sqlx::Result<()>> {
+    Box::pin(async move {
+        let mut handle = conn.lock_handle().await?;
+        let db = handle.as_raw_handle().as_ptr();
+        let name = std::ffi::CString::new(SQLITE_FOLD_CASE_FN).expect("no NUL in the name");
+        // SAFETY: `db` is a valid connection handle, locked for the duration of this call;
+        // the function pointer has the signature SQLite expects and touches only its
+        // arguments and context; no user data pointer is registered.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_create_function_v2(
+                db,
+                name.as_ptr(),
+                1,
+                libsqlite3_sys::SQLITE_UTF8 | libsqlite3_sys::SQLITE_DETERMINISTIC,
+                std::ptr::null_mut(),
+                Some(fold_case_fn),
+                None,
+                None,
+                None,
+            )
+        };
+        if rc == libsqlite3_sys::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(sqlx::Error::Configuration(
+                format!("cannot register {SQLITE_FOLD_CASE_FN}: SQLite error {rc}").into(),
+            ))
+        }
+    })
+}
+
+/// `orm_fold_case(text)`: Unicode simple lower-case folding (SQLite's `lower()` folds
+/// ASCII only). NULL in, NULL out; a blob is folded as if it were text.
+unsafe extern "C" fn fold_case_fn(
+    ctx: *mut libsqlite3_sys::sqlite3_context,
+    argc: c_int,
+    argv: *mut *mut libsqlite3_sys::sqlite3_value,
+) {
+    // SAFETY: SQLite passes `argc` valid value pointers in `argv` and a valid context.
+    unsafe {
+        if argc != 1 {
+            libsqlite3_sys::sqlite3_result_null(ctx);
+            return;
+        }
+        let value = *argv;
+        let text = libsqlite3_sys::sqlite3_value_text(value);
+        if text.is_null() {
+            libsqlite3_sys::sqlite3_result_null(ctx);
+            return;
+        }
+        let len = libsqlite3_sys::sqlite3_value_bytes(value);
+        let bytes = std::slice::from_raw_parts(text, len.max(0) as usize);
+        let folded = fold_case(&String::from_utf8_lossy(bytes));
+        // SQLITE_TRANSIENT: SQLite copies the text before this function returns.
+        libsqlite3_sys::sqlite3_result_text(
+            ctx,
+            folded.as_ptr().cast(),
+            folded.len() as c_int,
+            libsqlite3_sys::SQLITE_TRANSIENT(),
+        );
+    }
+}
+
+/// Open a pool: an in-memory database gets one connection that is never closed (each
+/// connection to `:memory:` would be a different, empty database).
+pub(crate) async fn connect(url: &str) -> std::result::Result<SqlitePool, sqlx::Error> {
+    let options = connect_options(url)?;
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let pool = if memory {
+        pool_options()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        pool_options()
+    };
+    pool.connect_with(options).await
+}

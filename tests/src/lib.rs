@@ -1,0 +1,173 @@
+//! The test harness: one isolated database per test on every backend the run requires,
+//! and the fixture of `shared/docs/SEMANTICS.md` (without relations, which come later).
+//!
+//! Which backends run is set by `ORM_TEST_BACKENDS` (comma-separated: `sqlite`,
+//! `postgres`); by default both. A backend that is listed but unreachable fails the test
+//! loudly: it is never skipped.
+
+pub mod fixture;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use orm_sqlx::Db;
+
+/// A backend the suite runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The backends this run requires (`ORM_TEST_BACKENDS`, default `sqlite,postgres`).
+pub fn required_backends() -> Vec<Backend> {
+    let spec = std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut out = Vec::new();
+    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match name {
+            "sqlite" => out.push(Backend::Sqlite),
+            "postgres" | "postgresql" => out.push(Backend::Postgres),
+            other => panic!(
+                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite and/or postgres"
+            ),
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres)"
+    );
+    out
+}
+
+/// The PostgreSQL server the suite uses (`ORM_TEST_POSTGRES_URL`).
+pub fn postgres_url() -> String {
+    std::env::var("ORM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// One test's own database: a fresh SQLite file, or a fresh PostgreSQL schema. Dropped
+/// with [`TestDb::cleanup`].
+pub struct TestDb {
+    pub db: Db,
+    pub backend: Backend,
+    schema: Option<String>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl TestDb {
+    pub async fn open(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{}.db", unique("orm_test")));
+                let url = format!("sqlite://{}", path.display());
+                let db = Db::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot open SQLite test database {url}: {e}"));
+                TestDb {
+                    db,
+                    backend,
+                    schema: None,
+                    file: Some(path),
+                }
+            }
+            Backend::Postgres => {
+                let url = postgres_url();
+                let schema = unique("orm_test");
+                let admin = Db::connect(&url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required by this run but unreachable: {e}\n\
+                         Start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start), \
+                         point ORM_TEST_POSTGRES_URL at a server, or opt out with ORM_TEST_BACKENDS=sqlite"
+                    )
+                });
+                admin
+                    .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
+                    .await
+                    .expect("create the test schema");
+                admin.pg_pool().expect("a PostgreSQL pool").close().await;
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+                let db = Db::connect(&scoped)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to the test schema: {e}"));
+                TestDb {
+                    db,
+                    backend,
+                    schema: Some(schema),
+                    file: None,
+                }
+            }
+        }
+    }
+
+    /// Drop the schema or delete the file.
+    pub async fn cleanup(self) {
+        if let Some(schema) = &self.schema {
+            let _ = self
+                .db
+                .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                .await;
+        }
+        if let Some(pool) = self.db.pg_pool() {
+            pool.close().await;
+        }
+        if let Some(pool) = self.db.sqlite_pool() {
+            pool.close().await;
+        }
+        if let Some(path) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// Run `test` once per required backend, each on its own fresh database.
+pub async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Db, Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in required_backends() {
+        let t = TestDb::open(backend).await;
+        eprintln!("-- on {}", backend.name());
+        test(t.db.clone(), backend).await;
+        t.cleanup().await;
+    }
+}
+
+/// Like [`on_each_backend`], with the fixture of SEMANTICS.md loaded first.
+pub async fn with_fixture<F, Fut>(test: F)
+where
+    F: Fn(Db, Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    on_each_backend(|db, backend| {
+        let test = &test;
+        async move {
+            fixture::load(&db).await;
+            test(db, backend).await;
+        }
+    })
+    .await;
+}
