@@ -65,9 +65,7 @@ impl Db {
                 .map(Db::from)
                 .map_err(|e| connect_error(Box::new(e))),
             #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => sqlx::postgres::PgPoolOptions::new()
-                .acquire_timeout(std::time::Duration::from_secs(10))
-                .connect(url)
+            "postgres" | "postgresql" => crate::postgres::connect(url)
                 .await
                 .map(Db::from)
                 .map_err(|e| connect_error(Box::new(e))),

@@ -40,3 +40,12 @@ impl_row!(PgRowRef, PgRow, "PostgreSQL", {
         self.get(idx)
     }
 });
+
+/// Open a pool. One connection is made first, outside the pool, so that an unreachable
+/// server or a bad password is reported at once instead of after the pool's retries.
+pub(crate) async fn connect(url: &str) -> std::result::Result<sqlx::PgPool, sqlx::Error> {
+    use sqlx::{ConnectOptions, Connection};
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    options.connect().await?.close().await?;
+    Ok(sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options))
+}

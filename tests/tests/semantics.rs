@@ -581,26 +581,71 @@ async fn s17_empty_querysets_never_reach_the_database() {
 
 #[tokio::test]
 async fn s18_concurrent_evaluations_share_one_query_and_cancellation_leaves_no_cache() {
-    with_fixture(|db, _| async move {
+    with_fixture(|db, backend| async move {
         let qs = by_title();
         let ((a, b), q) = counted(async { tokio::join!(qs.fetch(&db), qs.fetch(&db)) }).await;
         assert_eq!((a.unwrap().len(), b.unwrap().len()), (3, 3));
         assert_eq!(q.len(), 1, "two concurrent evaluations run one query");
 
+        // Cancelled while waiting for a connection: every pooled connection is held.
+        let max = match (db.sqlite_pool(), db.pg_pool()) {
+            (Some(p), _) => p.options().get_max_connections(),
+            (_, Some(p)) => p.options().get_max_connections(),
+            _ => unreachable!("a test database has a pool"),
+        };
+        let mut held = Vec::new();
+        for _ in 0..max {
+            held.push(db.acquire().await.unwrap());
+        }
         let qs = by_title();
         let polled_once = qs.fetch(&db).now_or_never();
         assert!(
             polled_once.is_none(),
-            "the query was still running when it was dropped"
+            "no connection was free, so it could not finish"
         );
+        drop(held);
         assert!(
             !qs.is_evaluated(),
             "a cancelled evaluation leaves the cache empty"
         );
         let (rows, q) = counted(qs.fetch(&db)).await;
         assert_eq!((rows.unwrap().len(), q.len()), (3, 1));
+
+        // Cancelled mid-query (PostgreSQL): the SELECT is sent and blocks on a table lock.
+        if backend == Backend::Postgres {
+            let mut locker = db.begin().await.unwrap();
+            orm_sqlx::sqlx::query("LOCK TABLE books IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *pg_conn(&mut locker))
+                .await
+                .unwrap();
+            let qs = by_title();
+            let (polled, q) = counted(async {
+                let fut = qs.fetch(&db);
+                tokio::time::timeout(std::time::Duration::from_millis(300), fut).await
+            })
+            .await;
+            assert!(
+                polled.is_err(),
+                "the SELECT was blocked by the lock and then dropped"
+            );
+            assert_eq!(q.len(), 1, "the statement had been sent");
+            locker.rollback().await.unwrap();
+            assert!(
+                !qs.is_evaluated(),
+                "a query dropped mid-flight leaves the cache empty"
+            );
+            let (rows, q) = counted(qs.fetch(&db)).await;
+            assert_eq!((rows.unwrap().len(), q.len()), (3, 1));
+        }
     })
     .await;
+}
+
+fn pg_conn(tx: &mut orm_sqlx::Transaction) -> &mut orm_sqlx::sqlx::PgConnection {
+    match tx.conn() {
+        orm_sqlx::ConnRef::Postgres(c) => c,
+        _ => unreachable!("a PostgreSQL transaction"),
+    }
 }
 
 /// The futures are `Send + 'static`-spawnable under the bounds web frameworks put on
