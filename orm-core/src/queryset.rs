@@ -372,16 +372,21 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             }
             self.one_row(&self.query, ex).await
         } else {
-            let qs = self.chain_unsliced(SlicedOp::Reorder, |q| {
-                q.order_by = vec![OrderTerm {
-                    term: pk_term::<M>(),
-                    descending: false,
-                }];
-                q.standard_ordering = true;
-            });
+            let qs = self.ordered_by_pk(false);
             qs.check()?;
             self.one_row(&qs.query, ex).await
         }
+    }
+
+    /// Ordered by primary key (Django's `order_by("pk")` / `order_by("-pk")`).
+    fn ordered_by_pk(&self, descending: bool) -> Self {
+        self.chain_unsliced(SlicedOp::Reorder, |q| {
+            q.order_by = vec![OrderTerm {
+                term: pk_term::<M>(),
+                descending,
+            }];
+            q.standard_ordering = true;
+        })
     }
 
     /// The last row, or `None`: the ordering reversed (primary key descending if unordered).
@@ -393,13 +398,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         let qs = if self.is_ordered() {
             self.reverse()
         } else {
-            self.chain_unsliced(SlicedOp::Reorder, |q| {
-                q.order_by = vec![OrderTerm {
-                    term: pk_term::<M>(),
-                    descending: true,
-                }];
-                q.standard_ordering = true;
-            })
+            self.ordered_by_pk(true)
         };
         qs.check()?;
         self.one_row(&qs.query, ex).await
