@@ -2,11 +2,14 @@
 
 use crate::dialect::{Dialect, fold_case};
 use crate::error::{Error, Result};
-use crate::expr::{ColumnRef, MAX_PATH_DEPTH, Term};
+use crate::expr::{ColumnRef, RelPath, Term};
+use crate::join::{Aliases, Frame, JoinKind};
 use crate::model::ModelMeta;
 use crate::ordering::OrderTerm;
 use crate::q::{CmpOp, Cond, LikeKind};
 use crate::query::{Query, Select};
+use crate::relation::{JoinOn, ThroughMeta};
+use crate::select_related::SelectNode;
 use crate::update::Assignment;
 use crate::value::Value;
 
@@ -32,19 +35,30 @@ pub struct SqlWriter {
     pub dialect: Dialect,
     pub sql: String,
     pub params: Vec<Value>,
-    root: &'static ModelMeta,
-    /// Whether column references are written with their table name.
-    qualify: bool,
+    /// The FROM clauses being written: the main query's, then any subquery's inside it.
+    frames: Vec<Frame>,
+    aliases: Aliases,
+    /// Which `filter()` call is being written (joins through many-valued relations are
+    /// per call).
+    scope: Option<usize>,
+    /// SQLite stores decimals as text (to keep every digit); comparisons and ordering read
+    /// them as numbers.
+    cast_decimals: bool,
 }
 
 impl SqlWriter {
     pub fn new(dialect: Dialect, root: &'static ModelMeta) -> Self {
+        let mut aliases = Aliases::default();
+        let root_alias = aliases.take(root.table);
+        let cast_decimals = dialect == Dialect::Sqlite;
         SqlWriter {
             dialect,
             sql: String::with_capacity(128),
             params: Vec::new(),
-            root,
-            qualify: true,
+            frames: vec![Frame::new(root, root_alias, RelPath::ROOT)],
+            aliases,
+            scope: None,
+            cast_decimals,
         }
     }
 
@@ -69,31 +83,237 @@ impl SqlWriter {
             .placeholder_into(&mut self.sql, self.params.len());
     }
 
+    fn frame(&self) -> &Frame {
+        self.frames
+            .last()
+            .expect("a writer always has its main frame")
+    }
+
+    fn frame_mut(&mut self) -> &mut Frame {
+        self.frames
+            .last_mut()
+            .expect("a writer always has its main frame")
+    }
+
+    fn qualified(&mut self, alias: &str, column: &str) {
+        self.dialect.quote_into(&mut self.sql, alias);
+        self.sql.push('.');
+        self.dialect.quote_into(&mut self.sql, column);
+    }
+
     fn column(&mut self, c: &ColumnRef) -> Result<()> {
-        if c.path.overflowed() {
-            return Err(Error::PathTooDeep {
-                path: format!("{:?}", c.path),
-                max: MAX_PATH_DEPTH,
-            });
-        }
-        if !c.path.is_root() {
-            return Err(Error::Unsupported {
-                what: format!("the lookup across the relation `{:?}`", c.path),
-                backend: self.dialect.name(),
-                hint: ": relation joins are not built yet",
-            });
-        }
-        if self.qualify {
-            self.ident(self.root.table);
-            self.sql.push('.');
-        }
-        self.ident(c.column);
+        let frame = self.frame();
+        let rel = frame.relative(&c.path)?;
+        let alias = frame.alias(&rel, self.scope)?.to_owned();
+        self.qualified(&alias, c.column);
         Ok(())
+    }
+
+    /// Join what a term reads.
+    fn register_term(&mut self, t: &Term, demand_inner: bool) -> Result<()> {
+        let mut cols = Vec::new();
+        t.columns(&mut cols);
+        for c in cols {
+            let rel = self.frame().relative(&c.path)?;
+            if !rel.is_root() {
+                let scope = self.scope;
+                let mut aliases = std::mem::take(&mut self.aliases);
+                let r = self
+                    .frame_mut()
+                    .ensure(&rel, scope, demand_inner, &mut aliases);
+                self.aliases = aliases;
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Join what a condition reads. `positive`: reached through ANDs only, where a row
+    /// without a related match is dropped anyway (so the join may be INNER).
+    fn register_cond(&mut self, c: &Cond, positive: bool, negated: bool) -> Result<()> {
+        match c {
+            Cond::And(parts) => {
+                for p in parts {
+                    self.register_cond(p, positive, negated)?;
+                }
+                Ok(())
+            }
+            Cond::Or(parts) => {
+                for p in parts {
+                    self.register_cond(p, false, negated)?;
+                }
+                Ok(())
+            }
+            Cond::Not(inner) => self.register_cond(inner, false, !negated),
+            Cond::Const(_) => Ok(()),
+            leaf => {
+                let mut terms = Vec::new();
+                leaf_terms(leaf, |t| terms.push(t.clone()));
+                let demand = positive && !matches!(leaf, Cond::IsNull { is_null: true, .. });
+                for t in terms {
+                    let mut cols = Vec::new();
+                    t.columns(&mut cols);
+                    for col in cols {
+                        let rel = self.frame().relative(&col.path)?;
+                        match negated.then(|| many_prefix(&rel)).flatten() {
+                            // Written as an EXISTS subquery: only the part before the
+                            // many-valued hop is joined out here.
+                            Some(prefix) => {
+                                let outer = prefix.prefix(prefix.len() - 1);
+                                let outer_abs = self.absolute(&outer);
+                                self.register_term(
+                                    &Term::Column(ColumnRef {
+                                        path: outer_abs,
+                                        ..col
+                                    }),
+                                    false,
+                                )?;
+                            }
+                            None => self.register_term(&Term::Column(col), demand)?,
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn absolute(&self, rel: &RelPath) -> RelPath {
+        let mut p = self.frame().base;
+        for hop in rel.hops() {
+            p = p.join(hop);
+        }
+        p
+    }
+
+    /// Write `FROM root` and the joins of the current frame.
+    fn write_from_and_joins(&mut self) -> Result<()> {
+        let (table, alias) = {
+            let f = self.frame();
+            (f.root.table, f.root_alias.clone())
+        };
+        self.sql.push_str(" FROM ");
+        self.table_as(table, &alias);
+        self.frame_mut().resolve_kinds();
+        let joins = self.frame().joins.clone();
+        for j in &joins {
+            for step in self.frame().steps(j)? {
+                self.sql.push_str(match step.kind {
+                    JoinKind::Inner => " INNER JOIN ",
+                    JoinKind::LeftOuter => " LEFT OUTER JOIN ",
+                });
+                self.table_as(step.table, &step.alias);
+                self.sql.push_str(" ON (");
+                self.qualified(&step.left.0, step.left.1);
+                self.sql.push_str(" = ");
+                self.qualified(&step.right.0, step.right.1);
+                self.sql.push(')');
+            }
+        }
+        Ok(())
+    }
+
+    fn table_as(&mut self, table: &str, alias: &str) {
+        self.ident(table);
+        if alias != table {
+            self.sql.push(' ');
+            self.ident(alias);
+        }
+    }
+
+    /// `EXISTS (SELECT 1 FROM target … WHERE correlation AND cond)`: a condition across a
+    /// many-valued relation under NOT (Django's exclude across a reverse relation).
+    fn exists_subquery(&mut self, prefix: &RelPath, cond: &Cond) -> Result<()> {
+        let hop = prefix
+            .last()
+            .ok_or_else(|| Error::InvalidInput("an empty relation path has no subquery".into()))?;
+        let outer = prefix.prefix(prefix.len() - 1);
+        let outer_alias = self.frame().alias(&outer, self.scope)?.to_owned();
+        let target = (hop.target)();
+        let alias = self.aliases.take(target.table);
+        let base = self.absolute(prefix);
+        self.frames.push(Frame::new(target, alias.clone(), base));
+        let saved_scope = self.scope.take();
+        let result = (|| {
+            self.register_cond(cond, true, false)?;
+            self.sql.push_str("EXISTS (SELECT 1");
+            let through_alias;
+            match hop.join_on()? {
+                JoinOn::Direct {
+                    parent_column,
+                    target_column,
+                } => {
+                    self.write_from_and_joins()?;
+                    self.sql.push_str(" WHERE ");
+                    self.qualified(&alias, target_column);
+                    self.sql.push_str(" = ");
+                    self.qualified(&outer_alias, parent_column);
+                }
+                JoinOn::Through {
+                    through,
+                    parent_pk,
+                    target_pk,
+                } => {
+                    through_alias = self.aliases.take(through.table);
+                    self.write_from_and_joins()?;
+                    self.sql.push_str(" INNER JOIN ");
+                    self.table_as(through.table, &through_alias);
+                    self.sql.push_str(" ON (");
+                    self.qualified(&through_alias, through.target_column);
+                    self.sql.push_str(" = ");
+                    self.qualified(&alias, target_pk);
+                    self.sql.push_str(") WHERE ");
+                    self.qualified(&through_alias, through.parent_column);
+                    self.sql.push_str(" = ");
+                    self.qualified(&outer_alias, parent_pk);
+                }
+            }
+            self.sql.push_str(" AND ");
+            self.cond(cond, false)?;
+            self.sql.push(')');
+            Ok(())
+        })();
+        self.scope = saved_scope;
+        self.frames.pop();
+        result
+    }
+
+    /// Whether `c` holds a decimal (looked up in the model it belongs to).
+    fn is_decimal(&self, c: &ColumnRef) -> bool {
+        let meta = match c.path.last() {
+            Some(hop) => (hop.target)(),
+            None => self.frames[0].root,
+        };
+        meta.columns
+            .iter()
+            .any(|m| m.column == c.column && m.sql_type == crate::value::SqlType::Decimal)
+    }
+
+    /// Write `t`, reading decimals as numbers where `cast_decimals` asks for it.
+    fn compared_term(&mut self, t: &Term) -> Result<()> {
+        let cast = self.cast_decimals
+            && match t {
+                Term::Column(c) => self.is_decimal(c),
+                Term::Value(v) => v.is_decimal(),
+                _ => false,
+            };
+        if cast {
+            self.sql.push_str("CAST(");
+            self.term(t)?;
+            self.sql.push_str(" AS REAL)");
+            Ok(())
+        } else {
+            self.term(t)
+        }
     }
 
     pub fn term(&mut self, t: &Term) -> Result<()> {
         match t {
             Term::Column(c) => self.column(c),
+            Term::TableColumn { table, column } => {
+                self.qualified(table, column);
+                Ok(())
+            }
             Term::Value(v) => {
                 self.bind(v.clone());
                 Ok(())
@@ -134,7 +354,12 @@ impl SqlWriter {
             }
             Cond::Not(inner) => {
                 self.sql.push_str("NOT (");
-                self.cond(inner, !negated)?;
+                match self.shared_many_prefix(inner)? {
+                    // Every column under the NOT is across the same many-valued relation:
+                    // one subquery, so that all its lookups refer to the same related row.
+                    Some(prefix) if !negated => self.exists_subquery(&prefix, inner)?,
+                    _ => self.cond(inner, !negated)?,
+                }
                 self.sql.push(')');
                 Ok(())
             }
@@ -151,6 +376,10 @@ impl SqlWriter {
                 self.sql
                     .push_str(if *is_null { " IS NULL" } else { " IS NOT NULL" });
                 Ok(())
+            }
+            leaf if negated && self.leaf_many_prefix(leaf)?.is_some() => {
+                let prefix = self.leaf_many_prefix(leaf)?.expect("checked by the guard");
+                self.exists_subquery(&prefix, leaf)
             }
             leaf => {
                 let mut nullable = Vec::new();
@@ -174,6 +403,36 @@ impl SqlWriter {
         }
     }
 
+    /// The many-valued prefix of the first column of a leaf that crosses one (relative to
+    /// the current frame).
+    fn leaf_many_prefix(&self, leaf: &Cond) -> Result<Option<RelPath>> {
+        let mut cols = Vec::new();
+        leaf_terms(leaf, |t| t.columns(&mut cols));
+        for c in cols {
+            if let Some(p) = many_prefix(&self.frame().relative(&c.path)?) {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
+    /// If every column `c` reads crosses the same many-valued relation, its prefix.
+    fn shared_many_prefix(&self, c: &Cond) -> Result<Option<RelPath>> {
+        let mut cols = Vec::new();
+        cond_columns(c, &mut cols);
+        let mut shared: Option<RelPath> = None;
+        for col in cols {
+            let rel = self.frame().relative(&col.path)?;
+            match (many_prefix(&rel), shared) {
+                (None, _) => return Ok(None),
+                (Some(p), None) => shared = Some(p),
+                (Some(p), Some(s)) if p == s => {}
+                (Some(_), Some(_)) => return Ok(None),
+            }
+        }
+        Ok(shared)
+    }
+
     fn leaf(&mut self, c: &Cond) -> Result<()> {
         match c {
             Cond::Compare { lhs, op, rhs } => {
@@ -184,7 +443,7 @@ impl SqlWriter {
                             .into(),
                     ));
                 }
-                self.term(lhs)?;
+                self.compared_term(lhs)?;
                 self.sql.push_str(match op {
                     CmpOp::Eq => " = ",
                     CmpOp::Gt => " > ",
@@ -192,14 +451,14 @@ impl SqlWriter {
                     CmpOp::Lt => " < ",
                     CmpOp::Lte => " <= ",
                 });
-                self.term(rhs)
+                self.compared_term(rhs)
             }
             Cond::Between { lhs, low, high } => {
-                self.term(lhs)?;
+                self.compared_term(lhs)?;
                 self.sql.push_str(" BETWEEN ");
-                self.term(low)?;
+                self.compared_term(low)?;
                 self.sql.push_str(" AND ");
-                self.term(high)
+                self.compared_term(high)
             }
             Cond::In { lhs, values } => {
                 // Django drops None from `in` lists: NULL never equals anything.
@@ -208,13 +467,13 @@ impl SqlWriter {
                     self.sql.push_str("1 = 0");
                     return Ok(());
                 }
-                self.term(lhs)?;
+                self.compared_term(lhs)?;
                 self.sql.push_str(" IN (");
                 for (i, v) in values.into_iter().enumerate() {
                     if i > 0 {
                         self.sql.push_str(", ");
                     }
-                    self.bind(v.clone());
+                    self.compared_term(&Term::Value(v.clone()))?;
                 }
                 self.sql.push(')');
                 Ok(())
@@ -306,7 +565,7 @@ impl SqlWriter {
             if i > 0 {
                 self.sql.push_str(", ");
             }
-            self.term(&t.term)?;
+            self.compared_term(&t.term)?;
             self.sql
                 .push_str(if t.descending { " DESC" } else { " ASC" });
         }
@@ -314,10 +573,13 @@ impl SqlWriter {
     }
 
     fn limits(&mut self, low: u64, high: Option<u64>) {
+        // Databases take signed 64-bit limits; past that a window is as good as unbounded.
+        let cap = i64::MAX as u64;
+        let (low, high) = (low.min(cap), high.map(|h| h.min(cap)));
         match (high, self.dialect) {
             (Some(h), _) => {
                 self.sql.push_str(" LIMIT ");
-                self.sql.push_str(&(h - low).to_string());
+                self.sql.push_str(&h.saturating_sub(low).to_string());
             }
             (None, Dialect::Sqlite) if low > 0 => self.sql.push_str(" LIMIT -1"),
             (None, Dialect::Mysql) if low > 0 => self.sql.push_str(" LIMIT 18446744073709551615"),
@@ -329,6 +591,15 @@ impl SqlWriter {
         }
     }
 
+    fn register_filter(&mut self, filter: &[Cond]) -> Result<()> {
+        for (i, c) in filter.iter().enumerate() {
+            self.scope = Some(i);
+            self.register_cond(c, true, false)?;
+        }
+        self.scope = None;
+        Ok(())
+    }
+
     fn where_clause(&mut self, filter: &[Cond]) -> Result<()> {
         if filter.is_empty() {
             return Ok(());
@@ -338,38 +609,78 @@ impl SqlWriter {
             if i > 0 {
                 self.sql.push_str(" AND ");
             }
+            self.scope = Some(i);
             self.cond(c, false)?;
         }
+        self.scope = None;
         Ok(())
     }
 
-    fn select_list(&mut self, q: &Query) -> Result<()> {
+    fn select_list(&mut self, q: &Query, selected: &[SelectNode]) -> Result<()> {
+        let mut first = true;
+        let mut sep = |w: &mut SqlWriter| {
+            if !std::mem::take(&mut first) {
+                w.sql.push_str(", ");
+            }
+        };
         match &q.select {
             Select::Model => {
-                for (i, c) in q.meta.columns.iter().enumerate() {
-                    if i > 0 {
-                        self.sql.push_str(", ");
+                let alias = self.frame().root_alias.clone();
+                for c in q.meta.columns {
+                    sep(self);
+                    self.qualified(&alias, c.column);
+                }
+                for node in crate::select_related::flatten(selected) {
+                    let alias = self.frame().alias(&node.path, None)?.to_owned();
+                    for c in (node.rel.target)().columns {
+                        sep(self);
+                        self.qualified(&alias, c.column);
                     }
-                    self.ident(q.meta.table);
-                    self.sql.push('.');
-                    self.ident(c.column);
                 }
             }
             Select::Terms(terms) => {
-                for (i, t) in terms.iter().enumerate() {
-                    if i > 0 {
-                        self.sql.push_str(", ");
-                    }
+                for t in terms {
+                    sep(self);
                     self.term(t)?;
                 }
             }
         }
+        for t in &q.extra {
+            sep(self);
+            self.term(t)?;
+        }
         Ok(())
     }
 
-    fn from(&mut self, meta: &ModelMeta) {
-        self.sql.push_str(" FROM ");
-        self.ident(meta.table);
+    /// `FROM root`, the many-to-many join table if any, and every join.
+    fn from(&mut self, q: &Query) -> Result<()> {
+        self.write_from_and_joins()?;
+        if let Some(tj) = q.through {
+            let root_alias = self.frame().root_alias.clone();
+            self.sql.push_str(" INNER JOIN ");
+            self.ident(tj.through.table);
+            self.sql.push_str(" ON (");
+            self.qualified(tj.through.table, tj.through.target_column);
+            self.sql.push_str(" = ");
+            self.qualified(&root_alias, tj.target_pk);
+            self.sql.push(')');
+        }
+        Ok(())
+    }
+}
+
+/// The prefix of `rel` up to and including its first many-valued hop.
+fn many_prefix(rel: &RelPath) -> Option<RelPath> {
+    let i = rel.hops().position(|h| h.kind.is_many())?;
+    Some(rel.prefix(i + 1))
+}
+
+fn cond_columns(c: &Cond, out: &mut Vec<ColumnRef>) {
+    match c {
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| cond_columns(p, out)),
+        Cond::Not(inner) => cond_columns(inner, out),
+        Cond::Const(_) => {}
+        leaf => leaf_terms(leaf, |t| t.columns(out)),
     }
 }
 
@@ -384,7 +695,10 @@ fn leaf_terms(c: &Cond, mut f: impl FnMut(&Term)) {
             f(low);
             f(high);
         }
-        Cond::In { lhs, .. } | Cond::Like { lhs, .. } | Cond::Regex { lhs, .. } => f(lhs),
+        Cond::In { lhs, .. }
+        | Cond::Like { lhs, .. }
+        | Cond::Regex { lhs, .. }
+        | Cond::IsNull { lhs, .. } => f(lhs),
         _ => {}
     }
 }
@@ -429,23 +743,75 @@ fn wrap(kind: LikeKind, escaped: &str, any: char) -> String {
 
 /// `SELECT … FROM … WHERE … ORDER BY … LIMIT … OFFSET …`
 pub fn select(q: &Query, dialect: Dialect) -> Result<Statement> {
-    let mut w = SqlWriter::new(dialect, q.meta);
-    write_select(&mut w, q)?;
-    Ok(w.finish())
+    select_with_plan(q, dialect).map(|(stmt, _)| stmt)
 }
 
-fn write_select(w: &mut SqlWriter, q: &Query) -> Result<()> {
+/// The SELECT and where each `select_related` model's columns start in its rows.
+pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<SelectNode>)> {
+    let mut w = SqlWriter::new(dialect, q.meta);
+    let selected = write_select(&mut w, q, true)?;
+    Ok((w.finish(), selected))
+}
+
+fn write_select(w: &mut SqlWriter, q: &Query, with_related: bool) -> Result<Vec<SelectNode>> {
+    let selected = if with_related && q.select == Select::Model {
+        crate::select_related::plan(&q.select_related, q.meta.columns.len()).0
+    } else {
+        Vec::new()
+    };
+    // Plan every join before writing: the FROM clause comes first in the text.
+    for node in crate::select_related::flatten(&selected) {
+        let mut aliases = std::mem::take(&mut w.aliases);
+        let r = w.frame_mut().ensure(&node.path, None, false, &mut aliases);
+        w.aliases = aliases;
+        r?;
+    }
+    w.register_filter(&q.filter)?;
+    if let Select::Terms(terms) = &q.select {
+        for t in terms {
+            w.register_term(t, false)?;
+        }
+    }
+    let ordering = q.effective_ordering();
+    for o in &ordering {
+        w.register_term(&o.term, false)?;
+    }
     w.push(if q.distinct {
         "SELECT DISTINCT "
     } else {
         "SELECT "
     });
-    w.select_list(q)?;
-    w.from(q.meta);
+    w.select_list(q, &selected)?;
+    if q.distinct {
+        // PostgreSQL requires ORDER BY terms of a DISTINCT query in its SELECT list; as in
+        // Django, those not already there are added (after every decoded column).
+        let selected_terms: Vec<Term> = match &q.select {
+            Select::Terms(t) => t.clone(),
+            Select::Model => q
+                .meta
+                .columns
+                .iter()
+                .map(|c| {
+                    Term::Column(ColumnRef {
+                        path: RelPath::ROOT,
+                        column: c.column,
+                        nullable: c.nullable,
+                    })
+                })
+                .collect(),
+        };
+        for o in &ordering {
+            if !selected_terms.contains(&o.term) && !q.extra.contains(&o.term) {
+                w.push(", ");
+                w.term(&o.term)?;
+            }
+        }
+    }
+    w.from(q)?;
     w.where_clause(&q.filter)?;
-    w.order_by(&q.effective_ordering())?;
+    w.order_by(&ordering)?;
     w.limits(q.low, q.high);
-    Ok(())
+    Ok(selected)
 }
 
 /// `SELECT COUNT(*) …`; over a subquery when the query is sliced or distinct.
@@ -457,12 +823,13 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
             inner.order_by.clear();
         }
         w.push("SELECT COUNT(*) FROM (");
-        write_select(&mut w, &inner)?;
+        write_select(&mut w, &inner, false)?;
         w.push(") ");
         w.ident("subquery");
     } else {
+        w.register_filter(&q.filter)?;
         w.push("SELECT COUNT(*)");
-        w.from(q.meta);
+        w.from(q)?;
         w.where_clause(&q.filter)?;
     }
     Ok(w.finish())
@@ -476,17 +843,45 @@ pub fn exists(q: &Query, dialect: Dialect) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, q.meta);
     if inner.distinct {
         w.push("SELECT 1 FROM (");
-        write_select(&mut w, &inner)?;
+        write_select(&mut w, &inner, false)?;
         w.push(") ");
         w.ident("subquery");
     } else {
+        w.register_filter(&inner.filter)?;
         w.push("SELECT 1 AS ");
         w.ident("a");
-        w.from(q.meta);
+        w.from(&inner)?;
         w.where_clause(&inner.filter)?;
         w.limits(inner.low, inner.high);
     }
     Ok(w.finish())
+}
+
+/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
+/// `pk IN (SELECT pk … joins …)`.
+fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
+    let mut probe = SqlWriter::new(w.dialect, q.meta);
+    probe.register_filter(&q.filter)?;
+    if probe.frame().joins.is_empty() && q.through.is_none() {
+        w.register_filter(&q.filter)?;
+        return w.where_clause(&q.filter);
+    }
+    let pk = q.meta.pk_column().column;
+    let table = q.meta.table;
+    w.push(" WHERE ");
+    w.qualified(table, pk);
+    w.push(" IN (SELECT ");
+    let mut inner = SqlWriter::new(w.dialect, q.meta);
+    inner.params = std::mem::take(&mut w.params);
+    inner.register_filter(&q.filter)?;
+    let alias = inner.frame().root_alias.clone();
+    inner.qualified(&alias, pk);
+    inner.from(q)?;
+    inner.where_clause(&q.filter)?;
+    w.sql.push_str(&inner.sql);
+    w.params = inner.params;
+    w.push(")");
+    Ok(())
 }
 
 /// `UPDATE … SET … WHERE …`
@@ -507,6 +902,14 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
                 q.meta.name, a.column.path, a.column.column
             )));
         }
+        let mut cols = Vec::new();
+        a.value.columns(&mut cols);
+        if cols.iter().any(|c| !c.path.is_root()) {
+            return Err(Error::InvalidInput(format!(
+                "update() values can only read columns of {} itself (Django: joined field references are not permitted in this query)",
+                q.meta.name
+            )));
+        }
         if i > 0 {
             w.push(", ");
         }
@@ -514,18 +917,89 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
         w.push(" = ");
         w.term(&a.value)?;
     }
-    w.where_clause(&q.filter)?;
+    write_dml_where(&mut w, q)?;
     Ok(w.finish())
 }
 
 /// `DELETE FROM … WHERE …`
 pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, q.meta);
-    w.push("DELETE");
-    w.from(q.meta);
-    w.where_clause(&q.filter)?;
+    w.push("DELETE FROM ");
+    w.ident(q.meta.table);
+    write_dml_where(&mut w, q)?;
     Ok(w.finish())
 }
+
+/// Link a parent to targets in a many-to-many join table; pairs already there are kept.
+pub fn link(
+    through: &ThroughMeta,
+    parent: Value,
+    targets: impl Iterator<Item = Value>,
+    dialect: Dialect,
+) -> Statement {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push(if dialect == Dialect::Mysql {
+        "INSERT IGNORE INTO "
+    } else {
+        "INSERT INTO "
+    });
+    w.ident(through.table);
+    w.push(" (");
+    w.ident(through.parent_column);
+    w.push(", ");
+    w.ident(through.target_column);
+    w.push(") VALUES ");
+    for (i, t) in targets.enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.push("(");
+        w.bind(parent.clone());
+        w.push(", ");
+        w.bind(t);
+        w.push(")");
+    }
+    if dialect != Dialect::Mysql {
+        w.push(" ON CONFLICT DO NOTHING");
+    }
+    w.finish()
+}
+
+/// Unlink a parent from targets in a many-to-many join table.
+pub fn unlink(
+    through: &ThroughMeta,
+    parent: Value,
+    targets: Vec<Value>,
+    dialect: Dialect,
+) -> Statement {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push("DELETE FROM ");
+    w.ident(through.table);
+    w.push(" WHERE ");
+    w.ident(through.parent_column);
+    w.push(" = ");
+    w.bind(parent);
+    w.push(" AND ");
+    w.ident(through.target_column);
+    w.push(" IN (");
+    for (i, t) in targets.into_iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.bind(t);
+    }
+    w.push(")");
+    w.finish()
+}
+
+/// A writer for statements on a join table, which has no model of its own.
+static EMPTY_META: ModelMeta = ModelMeta {
+    name: "",
+    table: "",
+    columns: &[],
+    pk: 0,
+    relations: &[],
+};
 
 /// A multi-row `INSERT`, leaving out the auto primary key when `skip_auto_pk`, with
 /// `RETURNING` the primary key when the dialect has it.
@@ -573,7 +1047,8 @@ pub fn insert(
     w.finish()
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for a model.
+/// `CREATE TABLE IF NOT EXISTS` for a model, with a foreign key constraint (deferred to
+/// the end of the transaction, as Django declares them) on every relation key column.
 pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
     let mut w = SqlWriter::new(dialect, meta);
     w.push("CREATE TABLE IF NOT EXISTS ");
@@ -595,9 +1070,62 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
                 w.push(" NOT NULL");
             }
         }
+        let rel = meta.relations.iter().find(|r| r.key_column == Some(i));
+        if let Some(rel) = rel {
+            if rel.kind == crate::relation::RelationKind::OneToOne {
+                w.push(" UNIQUE");
+            }
+            let target = (rel.target)();
+            references(&mut w, target);
+        }
     }
     w.push(")");
     w.finish()
+}
+
+fn references(w: &mut SqlWriter, target: &ModelMeta) {
+    w.push(" REFERENCES ");
+    w.ident(target.table);
+    w.push(" (");
+    w.ident(target.pk_column().column);
+    w.push(")");
+    if w.dialect != Dialect::Mysql {
+        w.push(" DEFERRABLE INITIALLY DEFERRED");
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for the join tables of a model's many-to-many relations.
+pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
+    let mut out = Vec::new();
+    for rel in meta.relations {
+        let Some(th) = &rel.through else { continue };
+        if rel.kind != crate::relation::RelationKind::ManyToMany {
+            continue;
+        }
+        let target = (rel.target)();
+        let mut w = SqlWriter::new(dialect, meta);
+        w.push("CREATE TABLE IF NOT EXISTS ");
+        w.ident(th.table);
+        w.push(" (");
+        w.ident("id");
+        w.push(" ");
+        w.push(dialect.auto_pk(crate::value::SqlType::I64));
+        for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
+            w.push(", ");
+            w.ident(col);
+            w.push(" ");
+            w.push(dialect.column_type(side.pk_column().sql_type));
+            w.push(" NOT NULL");
+            references(&mut w, side);
+        }
+        w.push(", UNIQUE (");
+        w.ident(th.parent_column);
+        w.push(", ");
+        w.ident(th.target_column);
+        w.push("))");
+        out.push(w.finish());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -119,6 +119,8 @@ impl Dialect {
             (Sqlite, Uuid) => "BLOB",
             (Mysql, Uuid) => "BINARY(16)",
             (Postgres, Decimal) => "NUMERIC",
+            // Text keeps every digit (NUMERIC affinity would round past 15 of them); the
+            // compiler reads the text as a number wherever values are compared or sorted.
             (Sqlite, Decimal) => "TEXT",
             (Mysql, Decimal) => "DECIMAL(65, 30)",
             (Postgres, Json) => "JSONB",
@@ -131,7 +133,8 @@ impl Dialect {
     pub fn auto_pk(self, ty: SqlType) -> &'static str {
         match (self, ty) {
             (Dialect::Sqlite, _) => "INTEGER PRIMARY KEY AUTOINCREMENT",
-            (Dialect::Postgres, SqlType::I16 | SqlType::I32) => "SERIAL PRIMARY KEY",
+            (Dialect::Postgres, SqlType::I16) => "SMALLSERIAL PRIMARY KEY",
+            (Dialect::Postgres, SqlType::I32) => "SERIAL PRIMARY KEY",
             (Dialect::Postgres, _) => "BIGSERIAL PRIMARY KEY",
             (Dialect::Mysql, SqlType::I16 | SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
             (Dialect::Mysql, _) => "BIGINT AUTO_INCREMENT PRIMARY KEY",

@@ -34,6 +34,13 @@ pub enum Error {
     #[error("chunk_size must be at least 1 (got 0)")]
     ZeroChunkSize,
 
+    /// A relation read without loading it first.
+    #[error(
+        "the relation {relation} was not loaded: add it to select_related() or prefetch_related(), \
+         or load it explicitly with `.load(&db).await`"
+    )]
+    NotLoaded { relation: String },
+
     /// A relation path deeper than the query model supports.
     #[error("relation path `{path}` is deeper than the {max} hops a query can span")]
     PathTooDeep { path: String, max: usize },

@@ -10,6 +10,7 @@ use crate::compiler::Statement;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::row::{FromRow, Row};
+use crate::select_related::SelectNode;
 
 /// The outcome of a statement that returns no rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,13 +40,31 @@ pub trait Executor: Send {
     /// Run a statement that returns no rows.
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
 
-    /// Run a query and decode rows one at a time as the driver delivers them.
-    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>>;
+    /// Run a query and decode rows one at a time as the driver delivers them, attaching
+    /// the relations `selected` read in the same row.
+    fn stream<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'a, Result<T>>;
 
     /// [`stream`](Executor::stream), owning the executor (a `&Db`, a `&mut` connection).
-    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    fn into_stream<'e, T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'e, Result<T>>
     where
         Self: Sized + 'e;
+
+    /// A second handle on the same database, for queries that must run while a stream is
+    /// open (prefetching per chunk). Pools have one; a single connection does not.
+    fn fork(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// The object-safe side of a database, used for the process-wide default that makes
@@ -58,6 +77,8 @@ pub trait DefaultDatabase: Send + Sync + 'static {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>>;
+    /// Run a statement that returns no rows.
+    fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
 }
 
 static DEFAULT: RwLock<Option<Arc<dyn DefaultDatabase>>> = RwLock::new(None);
@@ -87,18 +108,79 @@ pub fn default_dialect() -> Option<Dialect> {
         .map(|d| d.dialect())
 }
 
-/// Fetch all rows of `stmt` from the default database.
-pub(crate) async fn fetch_all_default<T: FromRow>(
-    db: Arc<dyn DefaultDatabase>,
-    stmt: Statement,
-) -> Result<Vec<T>> {
-    let mut out = Vec::new();
-    let mut each = |row: &dyn Row| -> Result<()> {
-        out.push(T::from_row(row, 0)?);
-        Ok(())
-    };
-    db.fetch_rows(stmt, &mut each).await?;
-    Ok(out)
+/// The default database as an [`Executor`] (what an awaited queryset runs on).
+#[derive(Clone)]
+pub struct DefaultHandle(pub Arc<dyn DefaultDatabase>);
+
+impl DefaultHandle {
+    /// The registered default database, or [`Error::NoDefaultDatabase`].
+    pub fn get() -> Result<Self> {
+        default_database().map(DefaultHandle)
+    }
+}
+
+impl Executor for DefaultHandle {
+    fn dialect(&self) -> Dialect {
+        self.0.dialect()
+    }
+    fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut each = |row: &dyn Row| -> Result<()> {
+                out.push(T::from_row(row, 0)?);
+                Ok(())
+            };
+            self.0.fetch_rows(stmt, &mut each).await?;
+            Ok(out)
+        })
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        self.0.fetch_rows(stmt, each)
+    }
+    fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        self.0.execute(stmt)
+    }
+    fn stream<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'a, Result<T>> {
+        self.clone().into_stream(stmt, selected)
+    }
+    fn into_stream<'e, T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'e, Result<T>>
+    where
+        Self: Sized + 'e,
+    {
+        // The object-safe default cannot stream; it reads the rows and hands them out.
+        use futures_util::StreamExt;
+        let this = self;
+        futures_util::stream::once(async move {
+            let mut out = Vec::new();
+            let mut each = |row: &dyn Row| -> Result<()> {
+                let mut v = T::from_row(row, 0)?;
+                v.load_selected(&selected, row)?;
+                out.push(Ok(v));
+                Ok(())
+            };
+            match this.0.fetch_rows(stmt, &mut each).await {
+                Ok(()) => futures_util::stream::iter(out),
+                Err(e) => futures_util::stream::iter(vec![Err(e)]),
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+    fn fork(&self) -> Option<Self> {
+        Some(self.clone())
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for &mut E {
@@ -118,13 +200,45 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         (**self).execute(stmt)
     }
-    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
-        (**self).stream(stmt)
+    fn stream<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'a, Result<T>> {
+        (**self).stream(stmt, selected)
     }
-    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    fn into_stream<'e, T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'e, Result<T>>
     where
         Self: Sized + 'e,
     {
-        (*self).stream(stmt)
+        (*self).stream(stmt, selected)
+    }
+}
+
+/// The object-safe part of an [`Executor`]: enough to run the prefetch queries of a
+/// queryset whose target types are only known at run time.
+pub trait RowSource: Send {
+    fn dialect(&self) -> Dialect;
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+impl<E: Executor> RowSource for E {
+    fn dialect(&self) -> Dialect {
+        Executor::dialect(self)
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        Executor::for_each_row(self, stmt, each)
     }
 }

@@ -4,21 +4,11 @@ use std::marker::PhantomData;
 use std::ops::{Add, Div, Mul, Sub};
 
 use crate::field::Field;
+pub use crate::relation::RelationMeta;
 use crate::value::{FieldType, IntoValue, Numeric, Value};
 
 /// The most relation hops one column reference can span (`a().b().c()…`).
 pub const MAX_PATH_DEPTH: usize = 6;
-
-/// A relation hop, described by the model that declares it. Relations come with their
-/// own issue; the path type already carries them so field handles can span joins.
-#[derive(Debug)]
-pub struct RelationMeta {
-    pub name: &'static str,
-    pub from_column: &'static str,
-    pub to_table: &'static str,
-    pub to_column: &'static str,
-    pub nullable: bool,
-}
 
 /// The chain of relation hops from the queryset's model to a column's model. `Copy`, so
 /// field handles are `Copy` and read naturally in closures (`b.pages * 2`).
@@ -55,6 +45,39 @@ impl RelPath {
 
     pub fn hops(&self) -> impl Iterator<Item = &'static RelationMeta> + '_ {
         self.hops[..self.len as usize].iter().flatten().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the path has no hop (the queryset's own model); same as [`is_root`](Self::is_root).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first `n` hops.
+    pub fn prefix(&self, n: usize) -> RelPath {
+        let mut p = RelPath::ROOT;
+        for hop in self.hops().take(n) {
+            p = p.join(hop);
+        }
+        p
+    }
+
+    /// The hops after the first `n`.
+    pub fn suffix(&self, n: usize) -> RelPath {
+        let mut p = RelPath::ROOT;
+        for hop in self.hops().skip(n) {
+            p = p.join(hop);
+        }
+        p.overflowed = self.overflowed;
+        p
+    }
+
+    /// The last hop, if any.
+    pub fn last(&self) -> Option<&'static RelationMeta> {
+        self.hops().last()
     }
 
     pub fn overflowed(&self) -> bool {
@@ -112,16 +135,33 @@ impl ArithOp {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Term {
     Column(ColumnRef),
+    /// A column of a table joined by name (a many-to-many join table), not through a path.
+    TableColumn {
+        table: &'static str,
+        column: &'static str,
+    },
     Value(Value),
     Arith(Box<Term>, ArithOp, Box<Term>),
 }
 
 impl Term {
-    /// The first column this term reads, if any (used for NULL handling under NOT).
+    /// Every column reference in this term.
+    pub fn columns(&self, out: &mut Vec<ColumnRef>) {
+        match self {
+            Term::Column(c) => out.push(*c),
+            Term::Value(_) | Term::TableColumn { .. } => {}
+            Term::Arith(a, _, b) => {
+                a.columns(out);
+                b.columns(out);
+            }
+        }
+    }
+
+    /// The nullable columns this term reads (used for NULL handling under NOT).
     pub(crate) fn nullable_columns(&self, out: &mut Vec<ColumnRef>) {
         match self {
             Term::Column(c) if c.nullable => out.push(*c),
-            Term::Column(_) | Term::Value(_) => {}
+            Term::Column(_) | Term::Value(_) | Term::TableColumn { .. } => {}
             Term::Arith(a, _, b) => {
                 a.nullable_columns(out);
                 b.nullable_columns(out);
@@ -210,6 +250,16 @@ value_operand!(uuid::Uuid);
 value_operand!(rust_decimal::Decimal);
 #[cfg(feature = "json")]
 value_operand!(serde_json::Value);
+
+/// A model instance stands for its primary key: `b.author.eq(&alice)`.
+impl<'m, R, T, M: crate::model::Model> Operand<R, T> for &'m M
+where
+    &'m M: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
 
 impl<'s, R, T> Operand<R, T> for &'s String
 where

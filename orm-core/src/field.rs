@@ -225,3 +225,59 @@ impl<R, T: FieldType> Field<R, T> {
         Assignment::new(self.column_ref(), value.into_term())
     }
 }
+
+/// Marks field handles reached from the queryset's model through forward relations only
+/// (foreign keys, one-to-one): such a path can be passed to `select_related`.
+#[derive(Clone, Copy, Debug)]
+pub struct Single;
+
+/// Marks field handles reached through a reverse or many-to-many relation: lookups through
+/// them may match several related rows (and repeat the parent row until `distinct()`), and
+/// the relation can be prefetched but not `select_related`.
+#[derive(Clone, Copy, Debug)]
+pub struct Many;
+
+/// Implemented by every generated `XFields<R, K>`: the handles of one model, reached from
+/// the queryset's model `R` along a relation path.
+pub trait RelationPath {
+    /// The queryset's model.
+    type Root;
+    /// [`Single`] or [`Many`].
+    type Kind;
+    /// The relation hops from the root to this model.
+    fn rel_path(&self) -> RelPath;
+}
+
+/// What `select_related` accepts: a chain of forward relations of `R`
+/// (`|b| b.author().country()`).
+#[diagnostic::on_unimplemented(
+    message = "select_related follows foreign keys and one-to-one relations of `{R}`; this is not one",
+    label = "expected a forward relation path such as `|b| b.author()`",
+    note = "a reverse or many-to-many relation is loaded with `prefetch_related` instead; a plain field is not a relation"
+)]
+pub trait SelectPath<R> {
+    fn select_path(&self) -> RelPath;
+}
+
+impl<R, P: RelationPath<Root = R, Kind = Single>> SelectPath<R> for P {
+    fn select_path(&self) -> RelPath {
+        self.rel_path()
+    }
+}
+
+/// What `prefetch_related` accepts: a chain of relations of `R`, of any kind
+/// (`|a| a.books().tags()`).
+#[diagnostic::on_unimplemented(
+    message = "prefetch_related takes a relation path of `{R}`; this is not one",
+    label = "expected a relation path such as `|a| a.books()` starting from the queryset's model",
+    note = "the closure receives the queryset's field handles; a plain field is not a relation"
+)]
+pub trait PrefetchPath<R> {
+    fn prefetch_path(&self) -> RelPath;
+}
+
+impl<R, P: RelationPath<Root = R>> PrefetchPath<R> for P {
+    fn prefetch_path(&self) -> RelPath {
+        self.rel_path()
+    }
+}

@@ -9,13 +9,17 @@ pub mod error;
 pub mod executor;
 pub mod expr;
 pub mod field;
+pub mod join;
 pub mod model;
 pub mod ordering;
+pub mod prefetch;
 pub mod projection;
 pub mod q;
 pub mod query;
 pub mod queryset;
+pub mod relation;
 pub mod row;
+pub mod select_related;
 pub mod update;
 pub mod value;
 
@@ -39,9 +43,59 @@ pub use value::{FieldType, SqlType, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::error::{Error, Result};
-    pub use crate::expr::{RelPath, RelationMeta};
-    pub use crate::field::Field;
+    pub use crate::expr::RelPath;
+    pub use crate::field::{Field, Many, RelationPath, Single};
     pub use crate::model::{ColumnMeta, Model, ModelMeta};
+    pub use crate::prefetch::fetch;
+    pub use crate::queryset::QuerySet;
+    pub use crate::relation::{
+        OnDelete, RelatedSet, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
+    };
     pub use crate::row::{FromRow, Row};
     pub use crate::value::{FieldType, SqlType, Value};
+
+    use crate::relation::ForeignKey;
+
+    /// What generated code does to a forward relation field, `ForeignKey<T>` or
+    /// `Option<ForeignKey<T>>`, whichever it is.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is written like a foreign key, but it is not the ORM's `ForeignKey<T>` or `Option<ForeignKey<T>>`",
+        label = "a field whose type is written `ForeignKey<T>` or `OneToOne<T>` is a foreign key"
+    )]
+    pub trait ForwardKey: Sized {
+        /// The key, knowing which relation it belongs to.
+        fn __with_meta(self, meta: &'static RelationMeta) -> Self;
+        /// The key without what was loaded through it.
+        fn __key_only(&self) -> Self;
+    }
+
+    impl<T: Model> ForwardKey for ForeignKey<T> {
+        fn __with_meta(self, meta: &'static RelationMeta) -> Self {
+            ForeignKey::__with_meta(self, meta)
+        }
+        fn __key_only(&self) -> Self {
+            ForeignKey::__key_only(self)
+        }
+    }
+
+    impl<T: Model> ForwardKey for Option<ForeignKey<T>> {
+        fn __with_meta(self, meta: &'static RelationMeta) -> Self {
+            self.map(|key| key.__with_meta(meta))
+        }
+        fn __key_only(&self) -> Self {
+            self.as_ref().map(ForeignKey::__key_only)
+        }
+    }
+
+    /// A forward relation field pointing at `M`: what `#[orm(reverse(T::field))]` must name.
+    #[diagnostic::on_unimplemented(
+        message = "`reverse(...)` must name a foreign key to `{M}`; this field is `{Self}`",
+        label = "expected a `ForeignKey<{M}>` or `Option<ForeignKey<{M}>>` field"
+    )]
+    pub trait RelationTo<M> {}
+    impl<M: Model> RelationTo<M> for ForeignKey<M> {}
+    impl<M: Model> RelationTo<M> for Option<ForeignKey<M>> {}
+
+    /// Compiles only if `field` is a foreign key to `M` (generated for `reverse(...)`).
+    pub fn assert_relation_to<M: Model, F: RelationTo<M>>(_field: &F) {}
 }

@@ -1,8 +1,15 @@
 //! What `#[derive(Model)]` implements: the table description and the row mapping.
 
+use futures_util::future::BoxFuture;
+
 use crate::error::Result;
+use crate::executor::RowSource;
+use crate::expr::RelPath;
+use crate::prefetch::PrefetchNode;
 use crate::queryset::QuerySet;
+use crate::relation::{RelationMeta, RelationSlot};
 use crate::row::Row;
+use crate::select_related::SelectNode;
 use crate::value::{SqlType, Value};
 
 /// The static description of a model's table.
@@ -15,12 +22,19 @@ pub struct ModelMeta {
     pub columns: &'static [ColumnMeta],
     /// Index of the primary key in `columns`.
     pub pk: usize,
+    /// Every relation field (forward, reverse and many-to-many), in declaration order.
+    pub relations: &'static [&'static RelationMeta],
 }
 
 impl ModelMeta {
     pub fn pk_column(&self) -> &'static ColumnMeta {
         &self.columns[self.pk]
     }
+    /// The relation field called `name`.
+    pub fn relation(&self, name: &str) -> Option<&'static RelationMeta> {
+        self.relations.iter().copied().find(|r| r.name == name)
+    }
+
     /// Whether the database assigns the primary key (an auto-increment integer `id`).
     pub fn has_auto_pk(&self) -> bool {
         self.columns[self.pk].auto
@@ -45,6 +59,9 @@ pub struct ColumnMeta {
 pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The typed field handles (`BookFields`), rooted at this model.
     type Fields;
+    /// The same handles seen from a queryset over `R` through a relation path; `K` is
+    /// [`Single`](crate::field::Single) or [`Many`](crate::field::Many).
+    type FieldsAt<R, K>;
     /// The primary key's Rust type.
     type Pk: crate::value::FieldType + crate::row::FromRow + Clone + PartialEq;
 
@@ -52,6 +69,17 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
 
     /// The field handles that `filter`, `order_by` and friends pass to their closures.
     fn fields() -> Self::Fields;
+
+    /// The handles reached through `path` from a queryset over `R`.
+    fn fields_at<R, K>(path: RelPath) -> Self::FieldsAt<R, K>;
+
+    /// The relation field at `index` in `META.relations`, type-erased, for prefetching and
+    /// `select_related`.
+    fn relation_mut(&mut self, index: usize) -> Option<&mut dyn RelationSlot>;
+
+    /// A copy of the columns, without anything loaded through relations (for back
+    /// references).
+    fn shallow_clone(&self) -> Self;
 
     /// Read one instance from the columns of `row` starting at `offset`, in `META.columns` order.
     fn from_row_at<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self>;
@@ -82,5 +110,15 @@ impl<M: Model> crate::row::FromRow for M {
     }
     fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
         M::from_row_at(row, offset)
+    }
+    fn load_selected(&mut self, nodes: &[SelectNode], row: &dyn Row) -> Result<()> {
+        crate::select_related::load_nodes(nodes, self, row)
+    }
+    fn prefetch_rows<'a>(
+        rows: &'a mut [Self],
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<()>> {
+        crate::prefetch::prefetch_into(rows, nodes, ex)
     }
 }

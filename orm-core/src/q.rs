@@ -106,7 +106,16 @@ impl Cond {
                 Cond::Const(b) => Cond::Const(!b),
                 other => Cond::Not(Box::new(other)),
             },
-            Cond::In { values, .. } if values.is_empty() => Cond::Const(false),
+            // Django drops None from `in` lists (NULL equals nothing); an empty list matches
+            // nothing and never reaches the database.
+            Cond::In { lhs, values } => {
+                let values: Vec<_> = values.into_iter().filter(|v| !v.is_null()).collect();
+                if values.is_empty() {
+                    Cond::Const(false)
+                } else {
+                    Cond::In { lhs, values }
+                }
+            }
             other => other,
         }
     }

@@ -1,9 +1,11 @@
 //! The description of one SELECT: what a queryset compiles from.
 
-use crate::expr::Term;
+use crate::expr::{RelPath, Term};
 use crate::model::ModelMeta;
 use crate::ordering::OrderTerm;
+use crate::prefetch::PrefetchNode;
 use crate::q::Cond;
+use crate::relation::ThroughMeta;
 
 /// What the SELECT list holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,21 @@ pub struct Query {
     pub high: Option<u64>,
     /// `none()`, an empty slice, or a condition that is always false: no query runs.
     pub empty: bool,
+    /// Relation paths read in the same query through JOINs.
+    pub select_related: Vec<RelPath>,
+    /// Relations fetched by one more query per level after the rows.
+    pub prefetch: Vec<PrefetchNode>,
+    /// Terms appended to the SELECT list (the parent key of prefetched rows).
+    pub extra: Vec<Term>,
+    /// A many-to-many join table joined to the root (prefetching a many-to-many relation).
+    pub through: Option<ThroughJoin>,
+}
+
+/// `INNER JOIN through ON through.target_column = root.target_pk`.
+#[derive(Clone, Copy, Debug)]
+pub struct ThroughJoin {
+    pub through: &'static ThroughMeta,
+    pub target_pk: &'static str,
 }
 
 impl Query {
@@ -45,6 +62,10 @@ impl Query {
             low: 0,
             high: None,
             empty: false,
+            select_related: Vec::new(),
+            prefetch: Vec::new(),
+            extra: Vec::new(),
+            through: None,
         }
     }
 
@@ -103,6 +124,7 @@ mod tests {
         table: "t",
         columns: &[],
         pk: 0,
+        relations: &[],
     };
 
     #[test]

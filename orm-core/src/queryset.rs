@@ -1,7 +1,8 @@
 //! The lazy, immutable, chainable `QuerySet` and its result cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
@@ -14,14 +15,16 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result, SlicedOp};
 use crate::executor::{self, Executor};
 use crate::expr::{ColumnRef, RelPath, Term};
+use crate::field::{PrefetchPath, SelectPath};
 use crate::model::Model;
 use crate::ordering::{IntoOrdering, OrderTerm};
 use crate::projection::Projection;
 use crate::q::{CmpOp, Cond, Q};
 use crate::query::{Query, Select};
+use crate::relation::{JoinOn, RelationKind, RelationMeta};
 use crate::row::FromRow;
 use crate::update::IntoAssignments;
-use crate::value::FieldType;
+use crate::value::{FieldType, Value};
 
 /// Django's `MAX_GET_RESULTS`: `get()` reads at most this many rows to report a count.
 const MAX_GET_RESULTS: u64 = 21;
@@ -42,6 +45,8 @@ pub struct QuerySet<M: Model, T: FromRow = M> {
     /// An operation refused on a sliced queryset: reported by every evaluation, before any
     /// query, so chains stay infallible to write.
     refused: Option<SlicedOp>,
+    /// Any other misuse found while chaining, reported the same way.
+    refused_other: Option<String>,
     cache: OnceCell<Vec<T>>,
     _m: PhantomData<fn() -> M>,
 }
@@ -56,6 +61,7 @@ impl<M: Model, T: FromRow + Clone> Clone for QuerySet<M, T> {
         QuerySet {
             query: self.query.clone(),
             refused: self.refused,
+            refused_other: self.refused_other.clone(),
             cache,
             _m: PhantomData,
         }
@@ -81,6 +87,46 @@ impl<M: Model, T: FromRow> std::fmt::Debug for QuerySet<M, T> {
 }
 
 impl<M: Model> QuerySet<M, M> {
+    /// A related manager: the rows of `M` that the parent row with primary key
+    /// `parent_pk` reaches through `rel`, a reverse or many-to-many relation declared on
+    /// the parent (`author.books()`). Generated code calls it; it queries every time it is
+    /// evaluated, like any queryset.
+    #[doc(hidden)]
+    pub fn __related(rel: &'static RelationMeta, parent_pk: Value) -> Self {
+        let mut qs = Self::new();
+        match rel.join_on() {
+            Ok(JoinOn::Direct { target_column, .. }) => qs.query.filter.push(Cond::Compare {
+                lhs: Term::Column(ColumnRef {
+                    path: RelPath::ROOT,
+                    column: target_column,
+                    nullable: false,
+                }),
+                op: CmpOp::Eq,
+                rhs: Term::Value(parent_pk),
+            }),
+            Ok(JoinOn::Through {
+                through, target_pk, ..
+            }) => {
+                qs.query.through = Some(crate::query::ThroughJoin { through, target_pk });
+                qs.query.filter.push(Cond::Compare {
+                    lhs: Term::TableColumn {
+                        table: through.table,
+                        column: through.parent_column,
+                    },
+                    op: CmpOp::Eq,
+                    rhs: Term::Value(parent_pk),
+                });
+            }
+            Err(e) => qs.refused_other = Some(e.to_string()),
+        }
+        qs
+    }
+
+    /// The rows whose primary key is `pk`.
+    pub(crate) fn filter_pk(&self, pk: crate::value::Value) -> Self {
+        self.chain(|q| q.filter.push(pk_eq::<M>(pk)))
+    }
+
     /// All rows of `M` (what `M::objects()` returns).
     pub fn new() -> Self {
         QuerySet::from_query(Query::new(M::META))
@@ -90,6 +136,14 @@ impl<M: Model> QuerySet<M, M> {
 impl<M: Model> Default for QuerySet<M, M> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+fn pk_eq<M: Model>(pk: crate::value::Value) -> Cond {
+    Cond::Compare {
+        lhs: pk_term::<M>(),
+        op: CmpOp::Eq,
+        rhs: Term::Value(pk),
     }
 }
 
@@ -106,6 +160,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         QuerySet {
             query,
             refused: None,
+            refused_other: None,
             cache: OnceCell::new(),
             _m: PhantomData,
         }
@@ -118,6 +173,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         QuerySet {
             query,
             refused: self.refused,
+            refused_other: self.refused_other.clone(),
             cache: OnceCell::new(),
             _m: PhantomData,
         }
@@ -159,10 +215,8 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// `order_by(|_| ())` clears it.
     pub fn order_by<O: IntoOrdering<M>>(&self, f: impl FnOnce(&M::Fields) -> O) -> Self {
         let terms: Vec<OrderTerm> = f(&M::fields()).into_terms();
-        self.chain_unsliced(SlicedOp::Reorder, |q| {
-            q.order_by = terms;
-            q.standard_ordering = true;
-        })
+        // Django's clear_ordering keeps `standard_ordering`: reverse() survives order_by().
+        self.chain_unsliced(SlicedOp::Reorder, |q| q.order_by = terms)
     }
 
     /// Reverse the ordering (no effect on an unordered queryset, as in Django).
@@ -195,11 +249,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     {
         let low = match range.start_bound() {
             Bound::Included(&a) => Some(a as u64),
-            Bound::Excluded(&a) => Some(a as u64 + 1),
+            Bound::Excluded(&a) => Some((a as u64).saturating_add(1)),
             Bound::Unbounded => None,
         };
         let high = match range.end_bound() {
-            Bound::Included(&b) => Some(b as u64 + 1),
+            Bound::Included(&b) => Some((b as u64).saturating_add(1)),
             Bound::Excluded(&b) => Some(b as u64),
             Bound::Unbounded => None,
         };
@@ -209,6 +263,62 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             let a = (low.unwrap_or(0) as usize).min(len);
             let b = high.map_or(len, |h| (h as usize).min(len)).max(a);
             let _ = qs.cache.set(rows[a..b].to_vec());
+        }
+        qs
+    }
+
+    /// Read these forward relations in the same query, through JOINs (Django's
+    /// `select_related`): `select_related(|b| b.author().country())` selects every hop on
+    /// the path. Several calls accumulate. Reverse and many-to-many relations do not
+    /// compile here: prefetch them.
+    pub fn select_related<P: SelectPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self {
+        let path = f(&M::fields()).select_path();
+        self.chain(|q| {
+            if !path.is_root() && !q.select_related.contains(&path) {
+                q.select_related.push(path);
+            }
+        })
+    }
+
+    /// Forget every `select_related` path (Django's `select_related(None)`).
+    pub fn clear_select_related(&self) -> Self {
+        self.chain(|q| q.select_related.clear())
+    }
+
+    /// Fetch these relations with one more query per level once the rows are read
+    /// (Django's `prefetch_related`): `prefetch_related(|a| a.books().tags())` fetches both
+    /// levels. Naming a level twice fetches it once.
+    pub fn prefetch_related<P: PrefetchPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self {
+        let path = f(&M::fields()).prefetch_path();
+        self.chain(|q| {
+            crate::prefetch::add_path(&mut q.prefetch, &path);
+        })
+    }
+
+    /// Prefetch a relation with a queryset of your own (Django's `Prefetch(lookup,
+    /// queryset=…)`): its filter and ordering are ANDed with the key condition, and what it
+    /// returns is what the relation holds.
+    pub fn prefetch<P: PrefetchPath<M>, U: Model>(
+        &self,
+        f: impl FnOnce(&M::Fields) -> P,
+        queryset: QuerySet<U>,
+    ) -> Self {
+        let path = f(&M::fields()).prefetch_path();
+        let target_ok = path
+            .last()
+            .is_some_and(|r| std::ptr::eq((r.target)(), U::META));
+        let mut qs = self.chain(|q| {
+            if let Some(node) = crate::prefetch::add_path(&mut q.prefetch, &path) {
+                node.custom = Some(queryset.query.clone());
+            }
+        });
+        if !target_ok {
+            qs.refused_other = Some(format!(
+                "prefetch(): the queryset is over {}, but the relation `{:?}` holds {}",
+                U::META.name,
+                path,
+                path.last().map_or("nothing", |r| (r.target)().name)
+            ));
         }
         qs
     }
@@ -225,6 +335,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         QuerySet {
             query,
             refused: self.refused,
+            refused_other: self.refused_other.clone(),
             cache: OnceCell::new(),
             _m: PhantomData,
         }
@@ -233,10 +344,39 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     // ---- SQL, without a query -----------------------------------------------------
 
     fn check(&self) -> Result<()> {
-        match self.refused {
-            Some(op) => Err(Error::Sliced(op)),
+        if let Some(op) = self.refused {
+            return Err(Error::Sliced(op));
+        }
+        match &self.refused_other {
+            Some(msg) => Err(Error::InvalidInput(msg.clone())),
             None => Ok(()),
         }
+    }
+
+    /// Run a SELECT built from `query`: decode the rows (and the relations
+    /// `select_related` read with them), then run the prefetch queries.
+    async fn run<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
+        if query.empty {
+            return Ok(Vec::new());
+        }
+        let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
+        let mut rows: Vec<T> = if selected.is_empty() {
+            ex.fetch_all::<T>(stmt).await?
+        } else {
+            let mut out = Vec::new();
+            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+                let mut v = T::from_row(row, 0)?;
+                v.load_selected(&selected, row)?;
+                out.push(v);
+                Ok(())
+            };
+            Executor::for_each_row(ex, stmt, &mut each).await?;
+            out
+        };
+        if !query.prefetch.is_empty() {
+            T::prefetch_rows(&mut rows, &query.prefetch, ex).await?;
+        }
+        Ok(rows)
     }
 
     /// The SELECT this queryset runs when evaluated, or `None` if it never reaches the
@@ -288,12 +428,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         self.check()?;
         let rows = self
             .cache
-            .get_or_try_init(|| async {
-                match self.statement(ex.dialect())? {
-                    None => Ok(Vec::new()),
-                    Some(stmt) => ex.fetch_all::<T>(stmt).await,
-                }
-            })
+            .get_or_try_init(|| async { Self::run(&self.query, &mut ex).await })
             .await?;
         Ok(rows.as_slice())
     }
@@ -351,12 +486,12 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             return rows.get(index).cloned().ok_or_else(out_of_range);
         }
         let mut q = self.query.clone();
-        q.set_limits(Some(index as u64), Some(index as u64 + 1));
+        let at = index as u64;
+        q.set_limits(Some(at), Some(at.saturating_add(1)));
         if q.empty {
             return Err(out_of_range());
         }
-        let stmt = compiler::select(&q, ex.dialect())?;
-        let mut rows: Vec<T> = ex.fetch_all(stmt).await?;
+        let mut rows = Self::run(&q, &mut ex).await?;
         rows.pop().ok_or_else(out_of_range)
     }
 
@@ -385,7 +520,6 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
                 term: pk_term::<M>(),
                 descending,
             }];
-            q.standard_ordering = true;
         })
     }
 
@@ -407,11 +541,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     async fn one_row<E: Executor>(&self, query: &Query, mut ex: E) -> Result<Option<T>> {
         let mut q = query.clone();
         q.set_limits(None, Some(1));
-        if q.empty {
-            return Ok(None);
-        }
-        let stmt = compiler::select(&q, ex.dialect())?;
-        let mut rows: Vec<T> = ex.fetch_all(stmt).await?;
+        let mut rows = Self::run(&q, &mut ex).await?;
         Ok(rows.pop())
     }
 
@@ -424,12 +554,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             q.order_by.clear();
         }
         q.set_limits(None, Some(MAX_GET_RESULTS));
-        let mut rows: Vec<T> = if q.empty {
-            Vec::new()
-        } else {
-            let stmt = compiler::select(&q, ex.dialect())?;
-            ex.fetch_all(stmt).await?
-        };
+        let mut rows = Self::run(&q, &mut ex).await?;
         match rows.len() {
             1 => Ok(rows.pop().expect("one row")),
             0 => Err(Error::DoesNotExist {
@@ -452,15 +577,83 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         ex: E,
         chunk_size: usize,
     ) -> BoxStream<'e, Result<T>> {
+        let fail = |e: Error| stream::once(async move { Err(e) }).boxed();
         if chunk_size == 0 {
-            return stream::once(async { Err(Error::ZeroChunkSize) }).boxed();
+            return fail(Error::ZeroChunkSize);
         }
-        match self.statement(ex.dialect()) {
-            Err(e) => stream::once(async move { Err(e) }).boxed(),
-            Ok(None) => stream::empty().boxed(),
-            Ok(Some(stmt)) => ex.into_stream::<T>(stmt),
+        if let Err(e) = self.check() {
+            return fail(e);
         }
+        if self.query.empty {
+            return stream::empty().boxed();
+        }
+        let (stmt, selected) = match compiler::select_with_plan(&self.query, ex.dialect()) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let nodes = self.query.prefetch.clone();
+        if nodes.is_empty() {
+            return ex.into_stream::<T>(stmt, selected);
+        }
+        // Prefetching runs per chunk, while the main query streams: on a second handle.
+        let Some(side) = ex.fork() else {
+            return fail(Error::InvalidInput(
+                "iterator() with prefetch_related needs a pool (`&db`): a single connection \
+                 cannot run the prefetch queries while it streams the rows"
+                    .into(),
+            ));
+        };
+        let rows = ex.into_stream::<T>(stmt, selected);
+        let state = Chunked {
+            rows,
+            side,
+            nodes,
+            chunk_size,
+            buffer: std::collections::VecDeque::new(),
+            done: false,
+        };
+        stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(v) = st.buffer.pop_front() {
+                    return Some((Ok(v), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let mut chunk = Vec::with_capacity(st.chunk_size);
+                while chunk.len() < st.chunk_size {
+                    match st.rows.next().await {
+                        Some(Ok(v)) => chunk.push(v),
+                        Some(Err(e)) => {
+                            st.done = true;
+                            return Some((Err(e), st));
+                        }
+                        None => {
+                            st.done = true;
+                            break;
+                        }
+                    }
+                }
+                if let Err(e) = T::prefetch_rows(&mut chunk, &st.nodes, &mut st.side).await {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                st.buffer.extend(chunk);
+            }
+        })
+        .boxed()
     }
+}
+
+/// The state of `iterator()` with prefetching: rows are read a chunk at a time, the chunk
+/// is prefetched, then handed out.
+struct Chunked<'e, T, E> {
+    rows: BoxStream<'e, Result<T>>,
+    side: E,
+    nodes: Vec<crate::prefetch::PrefetchNode>,
+    chunk_size: usize,
+    buffer: std::collections::VecDeque<T>,
+    done: bool,
 }
 
 /// What `delete()` removed: the total and the count per model (Django's return value).
@@ -488,17 +681,18 @@ impl<M: Model> QuerySet<M, M> {
     /// `filter(pk = obj.pk).exists()` query per call (Django's `contains`).
     pub async fn contains<E: Executor>(&self, obj: &M, ex: E) -> Result<bool> {
         self.check()?;
+        if M::META.has_auto_pk() && is_unset_pk(obj) {
+            return Err(Error::InvalidInput(
+                "contains() cannot be used on unsaved objects".into(),
+            ));
+        }
         if let Some(rows) = self.cache.get() {
             return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
         }
-        let pk = obj.pk().to_value();
-        let qs = self.chain(|q| {
-            q.filter.push(Cond::Compare {
-                lhs: pk_term::<M>(),
-                op: CmpOp::Eq,
-                rhs: Term::Value(pk),
-            })
+        let qs = self.chain_unsliced(SlicedOp::Filter, |q| {
+            q.filter.push(pk_eq::<M>(obj.pk().to_value()))
         });
+        qs.check()?;
         qs.exists(ex).await
     }
 
@@ -551,32 +745,38 @@ impl<M: Model> QuerySet<M, M> {
         insert_batches(unset, true, &mut ex).await
     }
 
-    /// The instances with these primary keys, keyed by primary key; the key list is split
-    /// into batches that fit the backend's parameter limit. No query for an empty list.
+    /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);
+    /// the key list is split into batches that fit the backend's parameter limit. No query
+    /// for an empty list.
     pub async fn in_bulk<E: Executor>(
         &self,
         pks: impl IntoIterator<Item = M::Pk>,
         mut ex: E,
-    ) -> Result<Vec<M>> {
+    ) -> Result<HashMap<M::Pk, M>>
+    where
+        M::Pk: Hash + Eq,
+    {
         self.check()?;
         if self.query.is_sliced() {
             return Err(Error::Sliced(SlicedOp::Filter));
         }
         let pks: Vec<_> = pks.into_iter().map(|p| p.to_value()).collect();
         let dialect = ex.dialect();
-        let mut out = Vec::new();
-        if self.query.empty {
+        let mut out = HashMap::new();
+        if self.query.empty || pks.is_empty() {
             return Ok(out);
         }
-        let limit = dialect.max_params().saturating_sub(64).max(1);
+        let own = compiler::select(&self.query, dialect)?.params.len();
+        let limit = dialect.max_params().saturating_sub(own).max(1);
         for chunk in pks.chunks(limit) {
             let mut q = self.query.clone();
             q.filter.push(Cond::In {
                 lhs: pk_term::<M>(),
                 values: chunk.to_vec(),
             });
-            let stmt = compiler::select(&q, dialect)?;
-            out.extend(ex.fetch_all::<M>(stmt).await?);
+            for obj in Self::run(&q, &mut ex).await? {
+                out.insert(obj.pk().clone(), obj);
+            }
         }
         Ok(out)
     }
@@ -595,12 +795,8 @@ impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
             if let Some(rows) = cache.into_inner() {
                 return Ok(rows);
             }
-            let db = executor::default_database()?;
-            if query.empty {
-                return Ok(Vec::new());
-            }
-            let stmt = compiler::select(&query, db.dialect())?;
-            executor::fetch_all_default::<T>(db, stmt).await
+            let mut db = executor::DefaultHandle::get()?;
+            Self::run(&query, &mut db).await
         })
     }
 }
@@ -617,6 +813,23 @@ pub trait ModelExt: Model {
     fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> + Send;
     /// Reload every column from the database: one query.
     fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Link `targets` to this instance through a many-to-many relation (rows already linked
+    /// are left alone) or a reverse foreign key (their key is set to this instance). One
+    /// query; clears what was prefetched into the relation. Django's `relation.add()`.
+    fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Unlink `targets`: delete the join rows of a many-to-many relation, or set a nullable
+    /// reverse foreign key to NULL. One query; clears the prefetched rows.
+    fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Reload only some columns: `refresh_from_db_fields(|b| (b.title, b.pages), &db)`.
     /// An empty list, `|_| ()`, costs no query.
     fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
@@ -700,6 +913,110 @@ impl<M: Model> ModelExt for M {
         Ok(())
     }
 
+    async fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = direct_relation::<Self, T>(f(&Self::fields()).prefetch_path())?;
+        if let Some(slot) = self.relation_mut(rel.index) {
+            slot.clear();
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let dialect = ex.dialect();
+        let pk = self.pk().to_value();
+        let stmt = match rel.join_on()? {
+            JoinOn::Through { through, .. } => crate::compiler::link(
+                through,
+                pk,
+                targets.iter().map(|t| t.pk().to_value()),
+                dialect,
+            ),
+            JoinOn::Direct { target_column, .. } => {
+                let mut q = Query::new(T::META);
+                q.filter.push(Cond::In {
+                    lhs: pk_term::<T>(),
+                    values: targets.iter().map(|t| t.pk().to_value()).collect(),
+                });
+                let set = [crate::update::Assignment::<T>::new(
+                    ColumnRef {
+                        path: RelPath::ROOT,
+                        column: target_column,
+                        nullable: false,
+                    },
+                    Term::Value(pk),
+                )];
+                compiler::update(&q, &set, dialect)?
+            }
+        };
+        ex.execute(stmt).await?;
+        Ok(())
+    }
+
+    async fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = direct_relation::<Self, T>(f(&Self::fields()).prefetch_path())?;
+        if let Some(slot) = self.relation_mut(rel.index) {
+            slot.clear();
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let dialect = ex.dialect();
+        let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
+        let stmt = match rel.join_on()? {
+            JoinOn::Through { through, .. } => {
+                crate::compiler::unlink(through, self.pk().to_value(), keys, dialect)
+            }
+            JoinOn::Direct { target_column, .. } => {
+                let forward = rel.forward_relation()?;
+                if !forward.nullable {
+                    return Err(Error::InvalidInput(format!(
+                        "remove_related: {} cannot be NULL; delete the rows or point them elsewhere",
+                        forward.label()
+                    )));
+                }
+                let mut q = Query::new(T::META);
+                q.filter.push(Cond::In {
+                    lhs: pk_term::<T>(),
+                    values: keys,
+                });
+                q.filter.push(Cond::Compare {
+                    lhs: Term::Column(ColumnRef {
+                        path: RelPath::ROOT,
+                        column: target_column,
+                        nullable: true,
+                    }),
+                    op: CmpOp::Eq,
+                    rhs: Term::Value(self.pk().to_value()),
+                });
+                let ty = T::META
+                    .columns
+                    .iter()
+                    .find(|c| c.column == target_column)
+                    .map_or(crate::value::SqlType::I64, |c| c.sql_type);
+                let set = [crate::update::Assignment::<T>::new(
+                    ColumnRef {
+                        path: RelPath::ROOT,
+                        column: target_column,
+                        nullable: true,
+                    },
+                    Term::Value(Value::Null(ty)),
+                )];
+                compiler::update(&q, &set, dialect)?
+            }
+        };
+        ex.execute(stmt).await?;
+        Ok(())
+    }
+
     async fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
@@ -769,7 +1086,11 @@ async fn insert_batches<M: Model, E: Executor>(
     let dialect = ex.dialect();
     let meta = M::META;
     let per_row = meta.columns.len() - usize::from(skip_pk);
-    let batch = (dialect.max_params() / per_row.max(1)).max(1);
+    // A row with no column to bind is `DEFAULT VALUES`, which inserts one row at a time.
+    let batch = dialect
+        .max_params()
+        .checked_div(per_row)
+        .map_or(1, |rows| rows.max(1));
     for chunk in objs.chunks_mut(batch) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
         let stmt = compiler::insert(meta, &rows, skip_pk, dialect);
@@ -790,6 +1111,34 @@ async fn insert_batches<M: Model, E: Executor>(
         }
     }
     Ok(())
+}
+
+/// The one reverse or many-to-many relation of `M` that `path` names, holding `T`s.
+fn direct_relation<M: Model, T: Model>(path: RelPath) -> Result<&'static RelationMeta> {
+    let rel = match (path.len(), path.last()) {
+        (1, Some(rel)) => rel,
+        _ => {
+            return Err(Error::InvalidInput(format!(
+                "add_related/remove_related take one relation of {}, not `{path:?}`",
+                M::META.name
+            )));
+        }
+    };
+    if !matches!(rel.kind, RelationKind::Reverse | RelationKind::ManyToMany) {
+        return Err(Error::InvalidInput(format!(
+            "{} is a foreign key: set its key instead of adding to it",
+            rel.label()
+        )));
+    }
+    if !std::ptr::eq((rel.target)(), T::META) {
+        return Err(Error::InvalidInput(format!(
+            "{} holds {}, not {}",
+            rel.label(),
+            (rel.target)().name,
+            T::META.name
+        )));
+    }
+    Ok(rel)
 }
 
 fn unreachable_projection() -> Error {

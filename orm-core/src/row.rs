@@ -1,6 +1,11 @@
 //! Reading result rows by column position, without knowing the driver.
 
+use futures_util::future::BoxFuture;
+
 use crate::error::{Error, Result};
+use crate::executor::RowSource;
+use crate::prefetch::PrefetchNode;
+use crate::select_related::SelectNode;
 
 /// One result row, read by column position.
 ///
@@ -79,6 +84,24 @@ pub trait FromRow: Sized + Send + 'static {
     fn width() -> usize;
     /// Build a value from the columns starting at `offset`.
     fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self>;
+
+    /// Attach the relations `select_related` read in the same row (models only).
+    #[doc(hidden)]
+    fn load_selected(&mut self, nodes: &[SelectNode], row: &dyn Row) -> Result<()> {
+        let _ = (nodes, row);
+        Ok(())
+    }
+
+    /// Run `prefetch_related` for these rows (models only).
+    #[doc(hidden)]
+    fn prefetch_rows<'a>(
+        rows: &'a mut [Self],
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (rows, nodes, ex);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl FromRow for () {

@@ -60,6 +60,16 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null(_))
     }
+
+    /// Whether this is a decimal (or a NULL of the decimal type).
+    pub fn is_decimal(&self) -> bool {
+        match self {
+            Value::Null(SqlType::Decimal) => true,
+            #[cfg(feature = "decimal")]
+            Value::Decimal(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A Rust type that can be a model field: it knows its SQL type, how to become a bound

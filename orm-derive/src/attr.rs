@@ -6,11 +6,13 @@
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    self, AUTO, COLUMN, CRATE, FIELD_ATTRS, ORM, PRIMARY_KEY, STRUCT_ATTRS, Symbol, TABLE,
+    self, AUTO, COLUMN, CRATE, FIELD_ATTRS, MANY_TO_MANY, ON_DELETE, ON_DELETE_VALUES, ORM,
+    PRIMARY_KEY, REVERSE, STRUCT_ATTRS, Symbol, TABLE, THROUGH,
 };
 
 /// `#[orm(...)]` on the struct.
@@ -31,6 +33,32 @@ pub(crate) struct Field {
     pub(crate) auto: Option<Path>,
     /// `column = "name"`.
     pub(crate) column: Option<LitStr>,
+    /// `on_delete = "cascade"`, with a known value.
+    pub(crate) on_delete: Option<OnDelete>,
+    /// `reverse(Book::author)`.
+    pub(crate) reverse: Option<Reverse>,
+    /// `through = "books_tags"`, and the `through` token.
+    pub(crate) through: Option<(Path, LitStr)>,
+    /// `many_to_many`: the token.
+    pub(crate) many_to_many: Option<Path>,
+}
+
+/// `on_delete = "..."`.
+pub(crate) struct OnDelete {
+    /// The `on_delete` token.
+    pub(crate) name: Path,
+    /// The value as written.
+    pub(crate) lit: LitStr,
+    /// The `OnDelete` variant it means (`SetNull`).
+    pub(crate) variant: &'static str,
+}
+
+/// `reverse(Book::author)`.
+pub(crate) struct Reverse {
+    /// The `reverse` token.
+    pub(crate) name: Path,
+    /// `Book::author`: the model, then its foreign key.
+    pub(crate) path: Path,
 }
 
 impl Struct {
@@ -77,6 +105,30 @@ impl Field {
             } else if meta.path == COLUMN {
                 if let Some(lit) = string_value(cx, meta, COLUMN, "column_name")? {
                     set_once(cx, &mut out.column, COLUMN, &meta.path, lit);
+                }
+            } else if meta.path == ON_DELETE {
+                if let Some(lit) = string_value(cx, meta, ON_DELETE, "cascade")?
+                    && let Some(on_delete) = on_delete_value(cx, &meta.path, lit)
+                {
+                    set_once(cx, &mut out.on_delete, ON_DELETE, &meta.path, on_delete);
+                }
+            } else if meta.path == REVERSE {
+                if let Some(path) = reverse_path(cx, meta)? {
+                    let reverse = Reverse {
+                        name: meta.path.clone(),
+                        path,
+                    };
+                    set_once(cx, &mut out.reverse, REVERSE, &meta.path, reverse);
+                }
+            } else if meta.path == THROUGH {
+                if let Some(lit) = string_value(cx, meta, THROUGH, "books_tags")? {
+                    let through = (meta.path.clone(), lit);
+                    set_once(cx, &mut out.through, THROUGH, &meta.path, through);
+                }
+            } else if meta.path == MANY_TO_MANY {
+                if flag(cx, meta, MANY_TO_MANY)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.many_to_many, MANY_TO_MANY, token);
                 }
             } else {
                 unknown(cx, meta, Position::Field)?;
@@ -133,6 +185,66 @@ fn string_value(
                 other,
                 format!("`{name}` takes a string literal: write `{name} = \"{example}\"`"),
             );
+            Ok(None)
+        }
+    }
+}
+
+/// Checks an `on_delete` value against the known ones; an unknown one is reported on the
+/// value.
+fn on_delete_value(cx: &Ctxt, name: &Path, lit: LitStr) -> Option<OnDelete> {
+    let value = lit.value();
+    match ON_DELETE_VALUES
+        .iter()
+        .find(|(symbol, _)| symbol.as_str() == value)
+    {
+        Some(&(_, variant)) => Some(OnDelete {
+            name: name.clone(),
+            lit,
+            variant,
+        }),
+        None => {
+            let known: Vec<_> = ON_DELETE_VALUES
+                .iter()
+                .map(|(symbol, _)| format!("\"{symbol}\""))
+                .collect();
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "unknown `on_delete` value {value:?}; expected one of {}",
+                    known.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Reads `reverse(Model::field)`. Any other form is reported and skipped: `Ok(None)`.
+fn reverse_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Path>> {
+    const HOW: &str = "`reverse` names the foreign key this field mirrors, as \
+                       `reverse(Model::field)`: write `reverse(Book::author)` for the books \
+                       whose `author` is this model";
+    if !meta.input.peek(syn::token::Paren) {
+        let rest = skip_value(meta)?;
+        if rest.is_empty() {
+            cx.error_spanned_by(&meta.path, HOW);
+        } else {
+            cx.error_spanned_by(rest, HOW);
+        }
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let tokens: TokenStream = content.parse()?;
+    match Path::parse_mod_style.parse2(tokens.clone()) {
+        Ok(path) if path.segments.len() >= 2 => Ok(Some(path)),
+        _ if tokens.is_empty() => {
+            cx.error_spanned_by(&meta.path, HOW);
+            Ok(None)
+        }
+        _ => {
+            cx.error_spanned_by(tokens, HOW);
             Ok(None)
         }
     }

@@ -6,15 +6,19 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::Span;
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{GenericArgument, Path, PathArguments, PathSegment, Type};
 
 use crate::ast::{Field, Input};
+use crate::attr;
 use crate::ctxt::Ctxt;
-use crate::model::{Column, Key, Model};
-use crate::symbol::{DEFAULT_CRATE, ID};
+use crate::model::{Column, Key, Model, Relation, RelationKind};
+use crate::symbol::{
+    DEFAULT_CRATE, FOREIGN_KEY, ID, MANY_TO_MANY_TYPE, ONE_TO_ONE, RELATED_SET, REVERSE_TYPE,
+    Symbol,
+};
 
 /// Validates `input`. `None` when nothing sensible can be generated (a generic struct, a
 /// struct without fields); otherwise a model to expand, even if errors were reported, so
@@ -27,35 +31,482 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
         .crate_path
         .as_ref()
         .map_or_else(default_crate, Clone::clone);
-    let names = column_names(cx, input);
-    let key = primary_key(cx, input);
-    let auto = auto_flags(cx, input, key);
+    let shapes: Vec<Shape> = input
+        .fields
+        .iter()
+        .map(|field| classify(cx, input, field))
+        .collect();
+    for (field, shape) in input.fields.iter().zip(&shapes) {
+        check_relation_attrs(cx, field, shape);
+    }
+    let names = column_names(cx, input, &shapes);
+    let key = primary_key(cx, input, &shapes);
+    let auto = auto_flags(cx, input, &shapes, key);
     check_key_not_nullable(cx, input, key);
 
     if generic || input.fields.is_empty() {
         return None;
     }
-    let columns = input
-        .fields
-        .iter()
-        .zip(names)
-        .zip(auto)
-        .enumerate()
-        .map(|(index, ((field, column), auto))| Column {
+    let mut columns = Vec::new();
+    let mut relations = Vec::new();
+    let mut ignored = Vec::new();
+    let mut key_column = None;
+    let fields = input.fields.iter().zip(shapes).zip(names).zip(auto);
+    for (index, (((field, shape), name), auto)) in fields.enumerate() {
+        let ident = field.ident.clone();
+        let column = |relation| Column {
             ident: field.ident.clone(),
-            column,
-            ty: field.ty.clone(),
+            column: name.clone().unwrap_or_default(),
+            ty: replace_self(field.ty, input.ident),
             primary_key: key == Some(index),
             auto,
-        })
-        .collect();
+            relation,
+        };
+        match shape {
+            Shape::Column => {
+                if key == Some(index) {
+                    key_column = Some(columns.len());
+                }
+                columns.push(column(None));
+            }
+            Shape::Forward {
+                one_to_one,
+                nullable,
+                target,
+            } => {
+                let on_delete = field
+                    .attrs
+                    .on_delete
+                    .as_ref()
+                    .map_or("Cascade", |on_delete| on_delete.variant);
+                relations.push(Relation {
+                    ident,
+                    target: replace_self(target, input.ident),
+                    kind: RelationKind::Forward {
+                        one_to_one,
+                        column: columns.len(),
+                        nullable,
+                        on_delete,
+                    },
+                });
+                columns.push(column(Some(relations.len() - 1)));
+            }
+            Shape::Reverse { target, forward } => relations.push(Relation {
+                ident,
+                target: replace_self(target, input.ident),
+                kind: RelationKind::Reverse { forward },
+            }),
+            Shape::ManyToMany { target } => {
+                let kind = through(input, field, &table, target);
+                relations.push(Relation {
+                    ident,
+                    target: replace_self(target, input.ident),
+                    kind,
+                });
+            }
+            Shape::Invalid => ignored.push(ident),
+        }
+    }
     Some(Model {
         ident: input.ident.clone(),
         vis: input.vis.clone(),
         table,
         crate_path,
         columns,
-        key: key.map_or(Key::Missing, Key::Column),
+        relations,
+        ignored,
+        key: key_column.map_or(Key::Missing, Key::Column),
+    })
+}
+
+/// What a field is, decided by how its type is written (the last segment of its path):
+/// the macro cannot see through aliases.
+enum Shape<'a> {
+    /// An ordinary column.
+    Column,
+    /// `ForeignKey<T>` or `OneToOne<T>`, `nullable` when written in an `Option`: a column,
+    /// and a relation.
+    Forward {
+        one_to_one: bool,
+        nullable: bool,
+        target: &'a Type,
+    },
+    /// `Reverse<T>` with `#[orm(reverse(T::forward))]`.
+    Reverse { target: &'a Type, forward: Ident },
+    /// `ManyToMany<T>`.
+    ManyToMany { target: &'a Type },
+    /// A relation written wrongly (reported): neither a column nor a relation.
+    Invalid,
+}
+
+impl Shape<'_> {
+    fn is_relation(&self) -> bool {
+        !matches!(self, Shape::Column)
+    }
+}
+
+/// The relation types, as the last segment of a field's type names them.
+#[derive(Clone, Copy, PartialEq)]
+enum RelationType {
+    ForeignKey,
+    OneToOne,
+    Reverse,
+    ManyToMany,
+    RelatedSet,
+}
+
+impl RelationType {
+    fn of(segment: &PathSegment) -> Option<RelationType> {
+        let ident = &segment.ident;
+        [
+            (FOREIGN_KEY, RelationType::ForeignKey),
+            (ONE_TO_ONE, RelationType::OneToOne),
+            (REVERSE_TYPE, RelationType::Reverse),
+            (MANY_TO_MANY_TYPE, RelationType::ManyToMany),
+            (RELATED_SET, RelationType::RelatedSet),
+        ]
+        .into_iter()
+        .find_map(|(symbol, kind)| (ident == symbol).then_some(kind))
+    }
+
+    fn name(self) -> Symbol {
+        match self {
+            RelationType::ForeignKey => FOREIGN_KEY,
+            RelationType::OneToOne => ONE_TO_ONE,
+            RelationType::Reverse => REVERSE_TYPE,
+            RelationType::ManyToMany => MANY_TO_MANY_TYPE,
+            RelationType::RelatedSet => RELATED_SET,
+        }
+    }
+
+    /// How to write it, for messages.
+    fn example(self) -> &'static str {
+        match self {
+            RelationType::ForeignKey => "ForeignKey<Author>",
+            RelationType::OneToOne => "OneToOne<Profile>",
+            RelationType::Reverse => "Reverse<Book>",
+            RelationType::ManyToMany => "ManyToMany<Tag>",
+            RelationType::RelatedSet => "RelatedSet<Book>",
+        }
+    }
+}
+
+/// The last segment of a type written as a path to one of the relation types.
+fn relation_type(ty: &Type) -> Option<(RelationType, &PathSegment)> {
+    let Type::Path(ty) = ty else {
+        return None;
+    };
+    if ty.qself.is_some() {
+        return None;
+    }
+    let segment = ty.path.segments.last()?;
+    Some((RelationType::of(segment)?, segment))
+}
+
+/// Decides what `field` is, and reports a relation type written wrongly.
+fn classify<'a>(cx: &Ctxt, input: &Input<'_>, field: &Field<'a>) -> Shape<'a> {
+    if let Some(inner) = option_inner(field.ty) {
+        let Some((kind, segment)) = relation_type(inner) else {
+            return Shape::Column;
+        };
+        if let RelationType::ForeignKey | RelationType::OneToOne = kind {
+            return match relation_target(cx, kind, segment) {
+                Some(target) => Shape::Forward {
+                    one_to_one: kind == RelationType::OneToOne,
+                    nullable: true,
+                    target,
+                },
+                None => Shape::Invalid,
+            };
+        }
+        let what = match kind {
+            RelationType::Reverse => {
+                "a reverse relation is never NULL (it holds no rows when nothing points here)"
+            }
+            RelationType::ManyToMany => {
+                "a many-to-many relation is never NULL (it holds no rows when none are linked)"
+            }
+            _ => "a `RelatedSet` is never NULL (it holds no rows when there are none)",
+        };
+        cx.error_spanned_by(
+            field.ty,
+            format!("{what}; remove the `Option`: write `{}`", type_name(inner)),
+        );
+        return Shape::Invalid;
+    }
+    let Some((kind, segment)) = relation_type(field.ty) else {
+        return Shape::Column;
+    };
+    let Some(target) = relation_target(cx, kind, segment) else {
+        return Shape::Invalid;
+    };
+    let attrs = &field.attrs;
+    match kind {
+        RelationType::ForeignKey | RelationType::OneToOne => Shape::Forward {
+            one_to_one: kind == RelationType::OneToOne,
+            nullable: false,
+            target,
+        },
+        RelationType::ManyToMany => Shape::ManyToMany { target },
+        RelationType::RelatedSet if attrs.reverse.is_none() && attrs.many_to_many.is_some() => {
+            Shape::ManyToMany { target }
+        }
+        RelationType::Reverse | RelationType::RelatedSet => match &attrs.reverse {
+            Some(reverse) => reverse_shape(cx, input, reverse, target),
+            None if kind == RelationType::Reverse => {
+                cx.error_spanned_by(
+                    field.ty,
+                    "a `Reverse<T>` field needs `#[orm(reverse(T::field))]` naming the foreign \
+                     key on `T` that points here",
+                );
+                Shape::Invalid
+            }
+            None => {
+                cx.error_spanned_by(
+                    field.ty,
+                    "a `RelatedSet<T>` field must say which relation it holds: write \
+                     `Reverse<T>` with `#[orm(reverse(T::field))]` for the rows of `T` whose \
+                     foreign key points here, or `ManyToMany<T>`",
+                );
+                Shape::Invalid
+            }
+        },
+    }
+}
+
+/// `T` in `ForeignKey<T>`, which must be a model named by its path.
+fn relation_target<'a>(
+    cx: &Ctxt,
+    kind: RelationType,
+    segment: &'a PathSegment,
+) -> Option<&'a Type> {
+    if let PathArguments::AngleBracketed(args) = &segment.arguments
+        && let [GenericArgument::Type(target @ Type::Path(path))] =
+            args.args.iter().collect::<Vec<_>>().as_slice()
+        && path.qself.is_none()
+    {
+        return Some(target);
+    }
+    let name = kind.name();
+    let takes = match kind {
+        RelationType::ForeignKey | RelationType::OneToOne => "the model it points at",
+        RelationType::Reverse => "the model whose foreign key points here",
+        RelationType::ManyToMany => "the model it links to",
+        RelationType::RelatedSet => "the related model",
+    };
+    cx.error_spanned_by(
+        segment,
+        format!(
+            "`{name}` takes one type argument, {takes}, by name: write `{}`",
+            kind.example()
+        ),
+    );
+    None
+}
+
+/// `reverse(Book::author)` on a `Reverse<Book>`: the path must name a field of the written
+/// model. (That the field is a foreign key to this model is left to the type checker.)
+fn reverse_shape<'a>(
+    cx: &Ctxt,
+    input: &Input<'_>,
+    reverse: &attr::Reverse,
+    target: &'a Type,
+) -> Shape<'a> {
+    let segments = &reverse.path.segments;
+    let forward = segments[segments.len() - 1].ident.clone();
+    let model = &segments[segments.len() - 2].ident;
+    let written = match target {
+        Type::Path(path) => path.path.segments.last().map(|s| &s.ident),
+        _ => None,
+    };
+    let resolve = |ident: &Ident| {
+        if ident == "Self" {
+            input.ident.unraw().to_string()
+        } else {
+            ident.unraw().to_string()
+        }
+    };
+    if written.map(resolve) != Some(resolve(model)) {
+        let prefix: Vec<_> = segments.iter().take(segments.len() - 1).collect();
+        let target = type_name(target);
+        cx.error_spanned_by(
+            quote::quote!(#(#prefix)::*),
+            format!(
+                "`reverse` must name a field of `{target}`, the model this field holds; write \
+                 `reverse({target}::{})`",
+                forward.unraw()
+            ),
+        );
+    }
+    Shape::Reverse { target, forward }
+}
+
+/// Relation attributes where they do not apply, and `on_delete = "set_null"` on a key that
+/// cannot be NULL.
+fn check_relation_attrs(cx: &Ctxt, field: &Field<'_>, shape: &Shape<'_>) {
+    let name = field.ident.unraw();
+    let ty = type_name(field.ty);
+    let attrs = &field.attrs;
+    if let Some(token) = &attrs.primary_key
+        && shape.is_relation()
+    {
+        cx.error_spanned_by(
+            token,
+            format!(
+                "a relation cannot be the primary key, and `{name}` is `{ty}`; give the \
+                     model its own key (such as `id: i64`) and remove `primary_key` here"
+            ),
+        );
+    }
+    if let Some(on_delete) = &attrs.on_delete {
+        match shape {
+            Shape::Column => cx.error_spanned_by(
+                &on_delete.name,
+                format!(
+                    "`on_delete` says what deleting the referenced row does to this one, and \
+                     `{name}` is not a foreign key; remove `on_delete`"
+                ),
+            ),
+            Shape::Reverse { .. } => cx.error_spanned_by(
+                &on_delete.name,
+                format!(
+                    "`on_delete` belongs on the foreign key, and `{name}` is the reverse side \
+                     of one; write it on the field that `reverse(...)` names"
+                ),
+            ),
+            Shape::ManyToMany { .. } => cx.error_spanned_by(
+                &on_delete.name,
+                format!(
+                    "`on_delete` applies to foreign keys, and `{name}` is a many-to-many \
+                     relation, whose links are deleted with either side; remove `on_delete`"
+                ),
+            ),
+            Shape::Forward {
+                nullable: false, ..
+            } if on_delete.variant == "SetNull" => cx.error_spanned_by(
+                &on_delete.lit,
+                format!(
+                    "`on_delete = \"set_null\"` needs a key that can be NULL, and `{name}` is \
+                     `{ty}`; make the field `Option<{ty}>`"
+                ),
+            ),
+            Shape::Forward { .. } | Shape::Invalid => {}
+        }
+    }
+    if let Some(reverse) = &attrs.reverse
+        && !matches!(shape, Shape::Reverse { .. } | Shape::Invalid)
+    {
+        cx.error_spanned_by(
+            &reverse.name,
+            format!(
+                "`reverse` applies to a `Reverse<T>` field, and `{name}` is `{ty}`; remove \
+                     `reverse`"
+            ),
+        );
+    }
+    if let Some((token, lit)) = &attrs.through {
+        if !matches!(shape, Shape::ManyToMany { .. } | Shape::Invalid) {
+            cx.error_spanned_by(
+                token,
+                format!(
+                    "`through` names the join table of a `ManyToMany<T>` field, and `{name}` is \
+                     `{ty}`; remove `through`"
+                ),
+            );
+        } else if lit.value().is_empty() {
+            cx.error_spanned_by(
+                lit,
+                "a join table name cannot be empty; write the table's name, or remove \
+                 `through` to use `<table>_<field>`",
+            );
+        }
+    }
+    if let Some(token) = &attrs.many_to_many
+        && !matches!(shape, Shape::ManyToMany { .. } | Shape::Invalid)
+    {
+        cx.error_spanned_by(
+            token,
+            format!(
+                "`many_to_many` marks a `ManyToMany<T>` field, and `{name}` is `{ty}`; \
+                     remove `many_to_many`"
+            ),
+        );
+    }
+    if let Some(lit) = &attrs.column {
+        let what = match shape {
+            Shape::Reverse { .. } => "a reverse relation",
+            Shape::ManyToMany { .. } => "a many-to-many relation",
+            _ => return,
+        };
+        cx.error_spanned_by(
+            lit,
+            format!("`{name}` is {what}, which has no column in this table; remove `column`"),
+        );
+    }
+}
+
+/// The join table of a many-to-many relation: `#[orm(through = "...")]` or
+/// `<table>_<field>`, holding `<model>_id` and `<target>_id` (in snake case). A model
+/// linked to itself gets `from_<model>_id` and `to_<model>_id`, as in Django.
+fn through(input: &Input<'_>, field: &Field<'_>, table: &str, target: &Type) -> RelationKind {
+    let table = match &field.attrs.through {
+        Some((_, lit)) => lit.value(),
+        None => format!("{table}_{}", field.ident.unraw()),
+    };
+    let parent = snake_case(&input.ident.unraw().to_string());
+    let target = match target {
+        Type::Path(path) => match path.path.segments.last() {
+            Some(segment) if segment.ident == "Self" => parent.clone(),
+            Some(segment) => snake_case(&segment.ident.unraw().to_string()),
+            None => String::new(),
+        },
+        _ => String::new(),
+    };
+    let (parent_column, target_column) = if parent == target {
+        (format!("from_{parent}_id"), format!("to_{target}_id"))
+    } else {
+        (format!("{parent}_id"), format!("{target}_id"))
+    };
+    RelationKind::ManyToMany {
+        table,
+        parent_column,
+        target_column,
+    }
+}
+
+/// `ty` with every `Self` replaced by the model's name: generated code uses field types
+/// outside the struct, where `Self` means something else or nothing.
+fn replace_self(ty: &Type, model: &Ident) -> Type {
+    fn walk(tokens: TokenStream, model: &Ident) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|tree| match tree {
+                TokenTree::Ident(ident) if ident == "Self" => {
+                    let mut model = model.clone();
+                    model.set_span(ident.span());
+                    TokenTree::Ident(model)
+                }
+                TokenTree::Group(group) => {
+                    let mut out = Group::new(group.delimiter(), walk(group.stream(), model));
+                    out.set_span(group.span());
+                    TokenTree::Group(out)
+                }
+                other => other,
+            })
+            .collect()
+    }
+    let tokens = ty.to_token_stream();
+    if !mentions_self(tokens.clone()) {
+        return ty.clone();
+    }
+    syn::parse2(walk(tokens, model)).unwrap_or_else(|_| ty.clone())
+}
+
+fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "Self",
+        TokenTree::Group(group) => mentions_self(group.stream()),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
     })
 }
 
@@ -101,26 +552,41 @@ fn table_name(cx: &Ctxt, input: &Input<'_>) -> String {
     }
 }
 
-/// Each column is `#[orm(column = "...")]` or the field's name. Names must be non-empty,
-/// and unique ignoring ASCII case: two fields on one column would insert it twice, and
-/// SQLite and MySQL compare column names case-insensitively even when quoted.
-fn column_names(cx: &Ctxt, input: &Input<'_>) -> Vec<String> {
+/// Each column is `#[orm(column = "...")]` or the field's name (`<field>_id` for a foreign
+/// key). Names must be non-empty, and unique ignoring ASCII case: two fields on one column
+/// would insert it twice, and SQLite and MySQL compare column names case-insensitively even
+/// when quoted. `None` for a field that is not a column.
+fn column_names(cx: &Ctxt, input: &Input<'_>, shapes: &[Shape<'_>]) -> Vec<Option<String>> {
     let mut seen: HashMap<String, &Field<'_>> = HashMap::new();
     let mut names = Vec::with_capacity(input.fields.len());
-    for field in &input.fields {
+    for (field, shape) in input.fields.iter().zip(shapes) {
+        let default = match shape {
+            Shape::Column => field.ident.unraw().to_string(),
+            Shape::Forward { .. } => format!("{}_id", field.ident.unraw()),
+            Shape::Reverse { .. } | Shape::ManyToMany { .. } | Shape::Invalid => {
+                names.push(None);
+                continue;
+            }
+        };
         let name = match &field.attrs.column {
             Some(lit) => {
                 let name = lit.value();
                 if name.is_empty() {
+                    let default = match shape {
+                        Shape::Forward { .. } => format!("`{default}`"),
+                        _ => "the field's name".to_owned(),
+                    };
                     cx.error_spanned_by(
                         lit,
-                        "a column name cannot be empty; write the column's name, or remove \
-                         `column` to use the field's name",
+                        format!(
+                            "a column name cannot be empty; write the column's name, or \
+                             remove `column` to use {default}"
+                        ),
                     );
                 }
                 name
             }
-            None => field.ident.unraw().to_string(),
+            None => default,
         };
         if !name.is_empty() {
             match seen.get(&name.to_ascii_lowercase()) {
@@ -140,7 +606,7 @@ fn column_names(cx: &Ctxt, input: &Input<'_>) -> Vec<String> {
                 }
             }
         }
-        names.push(name);
+        names.push(Some(name));
     }
     names
 }
@@ -148,13 +614,16 @@ fn column_names(cx: &Ctxt, input: &Input<'_>) -> Vec<String> {
 /// A model has exactly one primary key: every query by key, `save` and relation needs to
 /// know which column it is. It is the field marked `#[orm(primary_key)]`, or else the
 /// field named `id` (which is then an ordinary column when another field is marked).
-/// Returns the key's index in `input.fields`.
-fn primary_key(cx: &Ctxt, input: &Input<'_>) -> Option<usize> {
+/// Returns the key's index in `input.fields`. A relation is never the key (a relation
+/// marked `primary_key` is reported by `check_relation_attrs`).
+fn primary_key(cx: &Ctxt, input: &Input<'_>, shapes: &[Shape<'_>]) -> Option<usize> {
     let mut marked = input
         .fields
         .iter()
+        .zip(shapes)
         .enumerate()
-        .filter_map(|(index, field)| Some((index, field.attrs.primary_key.as_ref()?)));
+        .filter(|(_, (_, shape))| !shape.is_relation())
+        .filter_map(|(index, (field, _))| Some((index, field.attrs.primary_key.as_ref()?)));
     if let Some((first, _)) = marked.next() {
         let name = input.fields[first].ident.unraw();
         for (_, token) in marked {
@@ -169,7 +638,27 @@ fn primary_key(cx: &Ctxt, input: &Input<'_>) -> Option<usize> {
         return Some(first);
     }
     if let Some(index) = input.fields.iter().position(|f| f.ident.unraw() == ID) {
-        return Some(index);
+        if !shapes[index].is_relation() {
+            return Some(index);
+        }
+        if input.fields[index].attrs.primary_key.is_none() {
+            cx.error_spanned_by(
+                input.fields[index].ident,
+                "a field named `id` is the primary key unless another field is marked \
+                 `#[orm(primary_key)]`, and this `id` is a relation, which cannot be the key; \
+                 rename it, or mark the key with `#[orm(primary_key)]`",
+            );
+        }
+        return None;
+    }
+    if input
+        .fields
+        .iter()
+        .zip(shapes)
+        .any(|(field, shape)| shape.is_relation() && field.attrs.primary_key.is_some())
+    {
+        // A relation marked as the key was reported; "no primary key" would repeat it.
+        return None;
     }
     cx.error_spanned_by(
         input.ident,
@@ -189,15 +678,18 @@ fn primary_key(cx: &Ctxt, input: &Input<'_>) -> Option<usize> {
 ///
 /// The implicit `id` key is auto when it is such an integer; a marked key is auto only
 /// with `#[orm(primary_key, auto)]`.
-fn auto_flags(cx: &Ctxt, input: &Input<'_>, key: Option<usize>) -> Vec<bool> {
+fn auto_flags(cx: &Ctxt, input: &Input<'_>, shapes: &[Shape<'_>], key: Option<usize>) -> Vec<bool> {
     input
         .fields
         .iter()
+        .zip(shapes)
         .enumerate()
-        .map(|(index, field)| {
+        .map(|(index, (field, shape))| {
             let is_key = key == Some(index);
             let integer = is_integer(field.ty);
             match &field.attrs.auto {
+                // A relation marked as the key was reported; its `auto` goes with it.
+                Some(_) if shape.is_relation() && field.attrs.primary_key.is_some() => false,
                 Some(token) if !is_key => {
                     let name = field.ident.unraw();
                     let message = match key {

@@ -60,13 +60,17 @@ fn model_code(model: &Model) -> TokenStream {
     let fields_struct = fields::fields_struct(model);
     let fields_impls = fields::fields_impls(model);
     let meta = meta::statics(model);
+    let reverse_checks = field_types::reverse_checks(model);
     let model_impl = model_impl::model_impl(model);
+    let related_managers = model_impl::related_managers(model);
     quote! {
         #fields_struct
         const _: () = {
             #fields_impls
             #meta
+            #reverse_checks
             #model_impl
+            #related_managers
         };
     }
 }

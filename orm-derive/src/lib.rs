@@ -57,8 +57,65 @@ use proc_macro::TokenStream;
 ///   already; a marked key (even one named `id`) is `auto` only if it says so.
 /// - `#[orm(column = "name")]`: the column. Default: the field's name.
 ///
+/// - `#[orm(on_delete = "...")]` on a foreign key: what deleting the row it points at does
+///   to this one: `"cascade"` (the default), `"set_null"` (the key must be an `Option`),
+///   `"protect"`, `"restrict"` or `"do_nothing"`.
+/// - `#[orm(reverse(T::field))]` on a `Reverse<T>` field (required): the foreign key on `T`
+///   that points here.
+/// - `#[orm(through = "name")]` on a `ManyToMany<T>` field: the join table. Default:
+///   `<table>_<field>`. `#[orm(many_to_many)]` is accepted and changes nothing.
+///
+/// # Relations
+///
+/// A field is a relation when its type is written (last path segment) as:
+///
+/// - `ForeignKey<T>` or `OneToOne<T>`, or either in an `Option` for a nullable key: a
+///   column, named `<field>_id` unless `column` says otherwise, holding `T`'s primary key.
+/// - `Reverse<T>` with `#[orm(reverse(T::field))]`: the rows of `T` whose foreign key
+///   `field` points here. Not a column.
+/// - `ManyToMany<T>`: rows of `T` linked through a join table holding `<model>_id` and
+///   `<t>_id` (in snake case; `from_<model>_id` and `to_<model>_id` for a model linked to
+///   itself). Not a column.
+///
+/// Each relation gets a method on the field handles that follows it
+/// (`Book::fields().author().name`); reverse and many-to-many relations also get a related
+/// manager on the model (`author.books()`, a queryset).
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::Model;
+/// use orm_sqlx::Model;
+/// use orm_sqlx::relation::{ForeignKey, ManyToMany, Reverse};
+///
+/// #[derive(Model)]
+/// pub struct Author {
+///     pub id: i64,
+///     #[orm(reverse(Book::author))]
+///     pub books: Reverse<Book>,
+/// }
+///
+/// #[derive(Model)]
+/// pub struct Book {
+///     pub id: i64,
+///     pub author: ForeignKey<Author>,
+///     #[orm(on_delete = "set_null")]
+///     pub publisher: Option<ForeignKey<Publisher>>,
+///     pub tags: ManyToMany<Tag>,
+/// }
+/// # #[derive(Model)] pub struct Publisher { pub id: i64 }
+/// # #[derive(Model)] pub struct Tag { pub id: i64 }
+///
+/// # fn main() {
+/// assert_eq!(Book::fields().author.column_name(), "author_id");
+/// assert_eq!(Book::fields().author().id.column_name(), "id");
+/// let tags = Book::META.relation("tags").and_then(|r| r.through.as_ref()).unwrap();
+/// assert_eq!((tags.table, tags.parent_column, tags.target_column), ("book_tags", "book_id", "tag_id"));
+/// # }
+/// ```
+///
 /// A field's type must implement `FieldType`; the compiler says so on the field otherwise.
-/// A model cannot be generic, and its primary key cannot be an `Option`.
+/// A model cannot be generic, its primary key cannot be an `Option`, and a relation cannot
+/// be the primary key.
 #[proc_macro_derive(Model, attributes(orm))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     expand::derive(input.into()).into()

@@ -12,8 +12,15 @@ pub(crate) struct Model {
     pub(crate) table: String,
     /// The crate that holds `__private` (`::orm_sqlx` unless `#[orm(crate = ...)]`).
     pub(crate) crate_path: Path,
-    /// In declaration order, which is `ModelMeta.columns` order.
+    /// In declaration order, which is `ModelMeta.columns` order. Forward relation fields
+    /// (`ForeignKey<T>`) are columns too.
     pub(crate) columns: Vec<Column>,
+    /// Every relation field, forward or not, in declaration order, which is
+    /// `ModelMeta.relations` order.
+    pub(crate) relations: Vec<Relation>,
+    /// Fields that are neither (their mistake was reported): initialised with
+    /// `Default::default()` so that the mistake does not cascade.
+    pub(crate) ignored: Vec<Ident>,
     pub(crate) key: Key,
 }
 
@@ -24,6 +31,37 @@ pub(crate) struct Column {
     pub(crate) primary_key: bool,
     /// The database assigns the value on insert.
     pub(crate) auto: bool,
+    /// For a foreign key: its index in `Model::relations`.
+    pub(crate) relation: Option<usize>,
+}
+
+/// A relation field.
+pub(crate) struct Relation {
+    pub(crate) ident: Ident,
+    /// The model it reaches: `Author` in `ForeignKey<Author>`.
+    pub(crate) target: Type,
+    pub(crate) kind: RelationKind,
+}
+
+pub(crate) enum RelationKind {
+    /// `ForeignKey<T>` or `OneToOne<T>`, optionally in an `Option`: a column too.
+    Forward {
+        one_to_one: bool,
+        /// The index of the key column in `Model::columns`.
+        column: usize,
+        /// Written as `Option<...>`.
+        nullable: bool,
+        /// The `OnDelete` variant: `Cascade`.
+        on_delete: &'static str,
+    },
+    /// `Reverse<T>`: the rows of `T` whose foreign key `forward` points here.
+    Reverse { forward: Ident },
+    /// `ManyToMany<T>`, through a join table.
+    ManyToMany {
+        table: String,
+        parent_column: String,
+        target_column: String,
+    },
 }
 
 /// The primary key.
@@ -52,6 +90,37 @@ impl Model {
             Key::Column(index) => self.columns.get(index),
             Key::Missing => None,
         }
+    }
+}
+
+impl Relation {
+    /// The field's name as users see it (`r#` stripped).
+    pub(crate) fn name(&self) -> String {
+        self.ident.unraw().to_string()
+    }
+
+    /// `__REL_author`: the `static` holding its `RelationMeta`.
+    pub(crate) fn static_ident(&self) -> Ident {
+        format_ident!("__REL_{}", self.ident.unraw())
+    }
+
+    /// The `RelationKind` variant.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            RelationKind::Forward {
+                one_to_one: false, ..
+            } => "ForeignKey",
+            RelationKind::Forward {
+                one_to_one: true, ..
+            } => "OneToOne",
+            RelationKind::Reverse { .. } => "Reverse",
+            RelationKind::ManyToMany { .. } => "ManyToMany",
+        }
+    }
+
+    /// Reverse and many-to-many relations reach several rows.
+    pub(crate) fn is_many(&self) -> bool {
+        !matches!(self.kind, RelationKind::Forward { .. })
     }
 }
 

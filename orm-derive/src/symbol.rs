@@ -18,11 +18,40 @@ pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
 pub(crate) const AUTO: Symbol = Symbol("auto");
 pub(crate) const COLUMN: Symbol = Symbol("column");
+pub(crate) const ON_DELETE: Symbol = Symbol("on_delete");
+pub(crate) const REVERSE: Symbol = Symbol("reverse");
+pub(crate) const THROUGH: Symbol = Symbol("through");
+pub(crate) const MANY_TO_MANY: Symbol = Symbol("many_to_many");
 
 /// Every struct attribute, in the order error messages list them.
 pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE];
 /// Every field attribute, in the order error messages list them.
-pub(crate) const FIELD_ATTRS: &[Symbol] = &[PRIMARY_KEY, AUTO, COLUMN];
+pub(crate) const FIELD_ATTRS: &[Symbol] = &[
+    PRIMARY_KEY,
+    AUTO,
+    COLUMN,
+    ON_DELETE,
+    REVERSE,
+    THROUGH,
+    MANY_TO_MANY,
+];
+
+// Relation field types, recognised by the last segment of the type as written.
+pub(crate) const FOREIGN_KEY: Symbol = Symbol("ForeignKey");
+pub(crate) const ONE_TO_ONE: Symbol = Symbol("OneToOne");
+pub(crate) const REVERSE_TYPE: Symbol = Symbol("Reverse");
+pub(crate) const MANY_TO_MANY_TYPE: Symbol = Symbol("ManyToMany");
+pub(crate) const RELATED_SET: Symbol = Symbol("RelatedSet");
+
+/// The `on_delete` values, in the order error messages list them, with the `OnDelete`
+/// variant each one means.
+pub(crate) const ON_DELETE_VALUES: &[(Symbol, &str)] = &[
+    (Symbol("cascade"), "Cascade"),
+    (Symbol("set_null"), "SetNull"),
+    (Symbol("protect"), "Protect"),
+    (Symbol("restrict"), "Restrict"),
+    (Symbol("do_nothing"), "DoNothing"),
+];
 
 /// The field that is the primary key when no field says `#[orm(primary_key)]`.
 pub(crate) const ID: Symbol = Symbol("id");

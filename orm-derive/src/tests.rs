@@ -3,6 +3,7 @@
 
 mod attributes;
 mod expansion;
+mod relations;
 mod rules;
 
 use proc_macro2::TokenStream;

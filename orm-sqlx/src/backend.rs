@@ -7,6 +7,7 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, StreamExt};
 use orm_core::executor::ExecResult;
+use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, FromRow, Result, Statement, Value};
 use sqlx::AssertSqlSafe;
 
@@ -17,6 +18,14 @@ pub(crate) trait Backend: sqlx::Database {
     const DIALECT: Dialect;
     fn arguments(params: Vec<Value>) -> Result<Self::Arguments>;
     fn decode<T: FromRow>(row: &Self::Row) -> Result<T>;
+    /// Decode, then attach the relations `select_related` read in the same row.
+    fn decode_with<T: FromRow>(row: &Self::Row, selected: &[SelectNode]) -> Result<T> {
+        let mut v = Self::decode::<T>(row)?;
+        if !selected.is_empty() {
+            Self::visit(row, &mut |r| v.load_selected(selected, r))?;
+        }
+        Ok(v)
+    }
     fn visit(
         row: &Self::Row,
         each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
@@ -96,26 +105,35 @@ where
     })
 }
 
-pub(crate) fn stream<'c, DB, E, T>(ex: E, stmt: Statement) -> BoxStream<'c, Result<T>>
+pub(crate) fn stream<'c, DB, E, T>(
+    ex: E,
+    stmt: Statement,
+    selected: Vec<SelectNode>,
+) -> BoxStream<'c, Result<T>>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     E: sqlx::Executor<'c, Database = DB> + 'c,
     T: FromRow,
 {
-    let sql: Arc<str> = stmt.sql.into();
-    let args = match DB::arguments(stmt.params) {
-        Ok(a) => a,
-        Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
-    };
-    record(&sql);
-    sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
-        .fetch(ex)
-        .map(move |row| match row {
-            Ok(row) => DB::decode::<T>(&row),
-            Err(e) => Err(db_error(&sql, e)),
-        })
-        .boxed()
+    // Built (and counted) when first polled: a stream that is never read sends nothing.
+    futures_util::stream::once(async move {
+        let sql: Arc<str> = stmt.sql.into();
+        let args = match DB::arguments(stmt.params) {
+            Ok(a) => a,
+            Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+        };
+        record(&sql);
+        sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+            .fetch(ex)
+            .map(move |row| match row {
+                Ok(row) => DB::decode_with::<T>(&row, &selected),
+                Err(e) => Err(db_error(&sql, e)),
+            })
+            .boxed()
+    })
+    .flatten()
+    .boxed()
 }
 
 /// Implement `orm_core::Row` for a backend row type, reading by position with sqlx's

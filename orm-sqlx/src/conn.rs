@@ -7,6 +7,7 @@
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use orm_core::executor::ExecResult;
+use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Executor, FromRow, Result, Statement};
 
 use crate::backend;
@@ -83,8 +84,12 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |c, B| backend::execute::<B, _>(c, stmt))
     }
 
-    fn stream_owned<T: FromRow>(self, stmt: Statement) -> BoxStream<'c, Result<T>> {
-        on_conn!(self, |c, B| backend::stream::<B, _, T>(c, stmt))
+    fn stream_owned<T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'c, Result<T>> {
+        on_conn!(self, |c, B| backend::stream::<B, _, T>(c, stmt, selected))
     }
 }
 
@@ -114,16 +119,24 @@ macro_rules! executor_via_conn {
                 let $s = self;
                 $lend.execute_owned(stmt)
             }
-            fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
+            fn stream<'a, T: FromRow>(
+                &'a mut self,
+                stmt: Statement,
+                selected: Vec<SelectNode>,
+            ) -> BoxStream<'a, Result<T>> {
                 let $s = self;
-                $lend.stream_owned(stmt)
+                $lend.stream_owned(stmt, selected)
             }
-            fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+            fn into_stream<'e, T: FromRow>(
+                self,
+                stmt: Statement,
+                selected: Vec<SelectNode>,
+            ) -> BoxStream<'e, Result<T>>
             where
                 Self: 'e,
             {
                 let $s = self;
-                $lend.stream_owned(stmt)
+                $lend.stream_owned(stmt, selected)
             }
         }
     };
@@ -146,14 +159,22 @@ impl Executor for ConnRef<'_> {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         self.reborrow().execute_owned(stmt)
     }
-    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
-        self.reborrow().stream_owned(stmt)
+    fn stream<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'a, Result<T>> {
+        self.reborrow().stream_owned(stmt, selected)
     }
-    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    fn into_stream<'e, T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'e, Result<T>>
     where
         Self: 'e,
     {
-        self.stream_owned(stmt)
+        self.stream_owned(stmt, selected)
     }
 }
 

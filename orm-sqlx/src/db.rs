@@ -5,6 +5,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use orm_core::executor::{DefaultDatabase, ExecResult};
+use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
 use crate::backend;
@@ -134,7 +135,7 @@ impl Db {
     pub async fn create_tables<S: ModelSet>(&self) -> Result<()> {
         let mut ex = self;
         for stmt in S::create_statements(self.dialect()) {
-            ex.execute(stmt).await?;
+            Executor::execute(&mut ex, stmt).await?;
         }
         Ok(())
     }
@@ -148,13 +149,11 @@ impl Db {
     /// statement. The text is sent as it is: never build it from user input.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
         let mut ex = self;
-        Ok(ex
-            .execute(Statement {
-                sql: sql.to_owned(),
-                params: Vec::new(),
-            })
-            .await?
-            .rows_affected)
+        let stmt = Statement {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        };
+        Ok(Executor::execute(&mut ex, stmt).await?.rows_affected)
     }
 }
 
@@ -188,7 +187,9 @@ macro_rules! model_set {
     ($($m:ident),+) => {
         impl<$($m: Model),+> ModelSet for ($($m,)+) {
             fn create_statements(dialect: Dialect) -> Vec<Statement> {
-                vec![$(orm_core::compiler::create_table($m::META, dialect)),+]
+                let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect)),+];
+                $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect));)+
+                out
             }
         }
     };
@@ -240,14 +241,29 @@ impl Executor for &Db {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         on_pool!(&self.pool, |p, B| backend::execute::<B, _>(p, stmt))
     }
-    fn stream<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxStream<'a, Result<T>> {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(p, stmt))
+    fn stream<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'a, Result<T>> {
+        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+            p, stmt, selected
+        ))
     }
-    fn into_stream<'e, T: FromRow>(self, stmt: Statement) -> BoxStream<'e, Result<T>>
+    fn into_stream<'e, T: FromRow>(
+        self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'e, Result<T>>
     where
         Self: 'e,
     {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(p, stmt))
+        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+            p, stmt, selected
+        ))
+    }
+    fn fork(&self) -> Option<Self> {
+        Some(self)
     }
 }
 
@@ -286,7 +302,11 @@ impl DefaultDatabase for Db {
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
         let mut ex = self;
-        Box::pin(async move { ex.for_each_row(stmt, each).await })
+        Box::pin(async move { Executor::for_each_row(&mut ex, stmt, each).await })
+    }
+    fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        let mut ex = self;
+        Box::pin(async move { Executor::execute(&mut ex, stmt).await })
     }
 }
 

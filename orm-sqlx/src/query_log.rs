@@ -56,6 +56,19 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
             (out, queries)
         })
         .await
+        .inspect_outer()
+}
+
+trait InspectOuter {
+    fn inspect_outer(self) -> Self;
+}
+
+impl<T> InspectOuter for (T, Vec<CapturedQuery>) {
+    /// An enclosing capture sees what an inner one saw, as Django's nested contexts do.
+    fn inspect_outer(self) -> Self {
+        let _ = CAPTURED.try_with(|c| c.borrow_mut().extend(self.1.iter().cloned()));
+        self
+    }
 }
 
 /// Run `fut` and panic, listing the statements, unless it sent exactly `expected` of them

@@ -46,8 +46,16 @@ impl Backend for Sqlite {
 impl_row!(SqliteRowRef, SqliteRow, "SQLite", {
     #[cfg(feature = "decimal")]
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
-        // SQLite has no decimal type: decimals are stored as text to keep every digit.
-        let text: String = self.get(idx)?;
+        // Decimals are stored as text (every digit kept); a value written by other means
+        // as an integer or a real is rendered as text by SQLite too.
+        let text: String =
+            sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx).map_err(|e| {
+                orm_core::Error::Decode {
+                    index: idx,
+                    expected: "rust_decimal::Decimal",
+                    message: e.to_string(),
+                }
+            })?;
         rust_decimal::Decimal::from_str(&text).map_err(|e| orm_core::Error::Decode {
             index: idx,
             expected: "rust_decimal::Decimal",

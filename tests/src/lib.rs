@@ -6,6 +6,7 @@
 //! loudly: it is never skipped.
 
 pub mod fixture;
+pub mod library;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -154,6 +155,22 @@ where
         test(t.db.clone(), backend).await;
         t.cleanup().await;
     }
+}
+
+/// Like [`on_each_backend`], with the relations fixture ([`library`]) loaded first.
+pub async fn with_library<F, Fut>(test: F)
+where
+    F: Fn(Db, Backend, library::Library) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    on_each_backend(|db, backend| {
+        let test = &test;
+        async move {
+            let lib = library::load(&db).await;
+            test(db, backend, lib).await;
+        }
+    })
+    .await;
 }
 
 /// Like [`on_each_backend`], with the fixture of SEMANTICS.md loaded first.

@@ -145,6 +145,14 @@ async fn s05_indexing_queries_each_time_until_evaluated() {
         );
         assert!(err.to_string().contains("no row at index 7"), "{err}");
 
+        // indices past anything a database can hold are just out of range, never a panic
+        let (b, q) = counted(qs.get_index(usize::MAX, &db)).await;
+        assert!(matches!(b, Err(Error::IndexOutOfRange { .. })), "{b:?}");
+        assert_eq!(q.len(), 0, "the window is empty once clamped: no query");
+        let huge = qs.slice(usize::MAX - 1..=usize::MAX);
+        let (rows, q) = counted(huge.fetch(&db)).await;
+        assert_eq!((rows.unwrap().len(), q.len()), (0, 1));
+
         qs.fetch(&db).await.unwrap();
         let (b, q) = counted(qs.get_index(0, &db)).await;
         assert_eq!((b.unwrap().title.as_str(), q.len()), ("B1", 0));
@@ -242,8 +250,8 @@ async fn s08_count_queries_until_evaluated_then_answers_from_the_cache() {
         let (n, q) = counted(by_title().slice(1..).count(&db)).await;
         assert_eq!((n.unwrap(), q.len()), (2, 1));
         assert!(q[0].sql.contains("FROM (SELECT") && q[0].sql.contains("OFFSET 1"));
-        let (n, _) = counted(by_title().slice(0..2).count(&db)).await;
-        assert_eq!(n.unwrap(), 2);
+        let (n, q) = counted(by_title().slice(0..2).count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (2, 1));
 
         qs.fetch(&db).await.unwrap();
         Book::objects()
@@ -304,6 +312,14 @@ async fn s10_contains_queries_by_primary_key_until_evaluated() {
         let (no, q) = counted(long.contains(&b2, &db)).await;
         assert_eq!((no.unwrap(), q.len()), (false, 1));
         assert!(!long.is_evaluated());
+        // a slice cannot be filtered, so contains() on one is refused (as in Django)
+        let (r, q) = counted(by_title().slice(0..1).contains(&b1, &db)).await;
+        assert!(matches!(r, Err(Error::Sliced(SlicedOp::Filter))), "{r:?}");
+        assert_eq!(q.len(), 0);
+        // an unsaved instance has no key to look for
+        let (r, q) = counted(long.contains(&book("new", 1, 1, None), &db)).await;
+        assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+        assert_eq!(q.len(), 0);
         long.fetch(&db).await.unwrap();
         let (yes, q) = counted(long.contains(&b1, &db)).await;
         let (no, q2) = counted(long.contains(&b2, &db)).await;
@@ -342,6 +358,17 @@ async fn s11_first_and_last_order_by_primary_key_when_unordered() {
         assert!(
             q[0].sql
                 .contains(r#"ORDER BY "books"."pages" DESC LIMIT 1"#)
+        );
+
+        // reverse() survives a later order_by(), as in Django
+        let rev = Book::objects().reverse().order_by(|b| b.title.asc());
+        let (b, q) = counted(rev.first(&db)).await;
+        assert_eq!((b.unwrap().unwrap().title.as_str(), q.len()), ("B3", 1));
+        let (b, _) = counted(Book::objects().reverse().first(&db)).await;
+        assert_eq!(
+            b.unwrap().unwrap().title,
+            "B3",
+            "reverse().first() orders by -pk"
         );
 
         let (none, q) = counted(Book::objects().filter(|b| b.pages.gt(999)).first(&db)).await;
@@ -431,10 +458,18 @@ async fn s13_iterator_streams_and_bypasses_the_cache_both_ways() {
         assert!(matches!(r, Err(Error::ZeroChunkSize)));
         assert_eq!(q.len(), 0);
 
-        // a stream read one row at a time
-        let mut s = Book::objects().order_by(|b| b.pages.asc()).iterator(&db, 1);
-        assert_eq!(s.try_next().await.unwrap().unwrap().title, "B2");
-        assert_eq!(s.try_next().await.unwrap().unwrap().title, "B3");
+        // a stream read one row at a time: one query, sent when it is first read
+        let (first_two, q) = counted(async {
+            let mut s = Book::objects().order_by(|b| b.pages.asc()).iterator(&db, 1);
+            let a = s.try_next().await.unwrap().unwrap().title;
+            let b = s.try_next().await.unwrap().unwrap().title;
+            (a, b)
+        })
+        .await;
+        assert_eq!(first_two, ("B2".to_string(), "B3".to_string()));
+        assert_eq!(q.len(), 1);
+        let (_, q) = counted(async { drop(Book::objects().iterator(&db, 10)) }).await;
+        assert_eq!(q.len(), 0, "a stream that is never read sends nothing");
     })
     .await;
 }
@@ -546,8 +581,9 @@ async fn s16_refresh_from_db_reloads_all_or_some_columns() {
             .delete(&db)
             .await
             .unwrap();
-        let e = b1.refresh_from_db(&db).await.unwrap_err();
-        assert!(matches!(e, Error::DoesNotExist { model: "Book" }));
+        let (e, q) = counted(b1.refresh_from_db(&db)).await;
+        assert!(matches!(e, Err(Error::DoesNotExist { model: "Book" })));
+        assert_eq!(q.len(), 1);
     })
     .await;
 }
@@ -572,6 +608,14 @@ async fn s17_empty_querysets_never_reach_the_database() {
             assert_eq!(res, (0, false, 0));
             assert_eq!(q.len(), 0, "{q:?}");
         }
+        // None is dropped from an IN list, so [None] is empty too
+        let (n, q) = counted(
+            Book::objects()
+                .filter(|b| b.publisher.is_in([None::<String>]))
+                .count(&db),
+        )
+        .await;
+        assert_eq!((n.unwrap(), q.len()), (0, 0));
         // the negation of an empty IN matches everything
         let all = Book::objects().exclude(|b| b.id.is_in(Vec::<i64>::new()));
         assert_eq!(all.count(&db).await.unwrap(), 3);
@@ -711,14 +755,24 @@ async fn s32_values_select_only_the_named_columns_and_cache() {
         let publishers = Book::objects()
             .order_by(|b| b.id.asc())
             .values(|b| b.publisher);
+        let (rows, q) = counted(publishers.fetch(&db)).await;
         assert_eq!(
-            publishers.fetch(&db).await.unwrap(),
+            rows.unwrap(),
             [
                 Some("Penguin".to_string()),
                 None,
                 Some("Harper".to_string())
             ]
         );
+        assert_eq!(q.len(), 1);
+        // DISTINCT over a projection ordered by a column outside it (PostgreSQL needs the
+        // column in the SELECT list; it is added there, as Django does).
+        let distinct = Book::objects()
+            .values(|b| b.author_id)
+            .distinct()
+            .order_by(|b| b.pages.asc());
+        let (rows, q) = counted(distinct.fetch(&db)).await;
+        assert_eq!((rows.unwrap().len(), q.len()), (3, 1));
     })
     .await;
 }
@@ -878,18 +932,22 @@ async fn s34_insert_and_save_set_and_use_the_primary_key() {
 async fn s36_in_bulk_batches_by_the_bind_limit() {
     with_fixture(|db, backend| async move {
         let (found, q) = counted(Book::objects().in_bulk([1, 3], &db)).await;
-        let mut found: Vec<_> = found.unwrap().into_iter().map(|b| b.title).collect();
-        found.sort();
+        let found = found.unwrap();
+        assert_eq!(q.len(), 1);
         assert_eq!(
-            (found, q.len()),
-            (vec!["B1".to_string(), "B3".to_string()], 1)
+            (
+                found[&1].title.as_str(),
+                found[&3].title.as_str(),
+                found.len()
+            ),
+            ("B1", "B3", 2)
         );
         let (found, q) = counted(Book::objects().in_bulk(Vec::<i64>::new(), &db)).await;
         assert_eq!((found.unwrap().len(), q.len()), (0, 0));
 
         let per_query = match backend {
-            Backend::Sqlite => 32_766 - 64,
-            Backend::Postgres => 65_535 - 64,
+            Backend::Sqlite => 32_766,
+            Backend::Postgres => 65_535,
         };
         let ids: Vec<i64> = (1..=(2 * per_query as i64 + 5)).collect();
         let (found, q) = counted(Book::objects().in_bulk(ids, &db)).await;
@@ -904,15 +962,18 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
         let or = by_title().filter(|b| b.title.eq("B1") | b.pages.lt(160));
         assert!(or.sql().contains(r#"("books"."title" = "#), "{}", or.sql());
         assert!(or.sql().contains(" OR "));
-        assert_eq!(titles(or.fetch(&db).await.unwrap()), ["B1", "B2"]);
+        let (rows, q) = counted(or.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1", "B2"], 1));
 
         let and_not = by_title().filter(|b| b.pages.gt(100) & !b.title.eq("B3"));
         assert!(and_not.sql().contains(" AND NOT ("), "{}", and_not.sql());
-        assert_eq!(titles(and_not.fetch(&db).await.unwrap()), ["B1", "B2"]);
+        let (rows, q) = counted(and_not.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1", "B2"], 1));
 
         let excl = by_title().exclude(|b| b.title.eq("B1") | b.title.eq("B2"));
         assert!(excl.sql().contains("WHERE NOT (("), "{}", excl.sql());
-        assert_eq!(titles(excl.fetch(&db).await.unwrap()), ["B3"]);
+        let (rows, q) = counted(excl.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B3"], 1));
 
         // F(): column against column, and arithmetic
         let twice = by_title().filter(|b| b.pages.gte(b.pages * 2 - 200));
@@ -942,7 +1003,8 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
 
         // exclude on a nullable column keeps the NULL rows, as in Django
         let not_penguin = by_title().exclude(|b| b.publisher.eq("Penguin"));
-        assert_eq!(titles(not_penguin.fetch(&db).await.unwrap()), ["B2", "B3"]);
+        let (rows, q) = counted(not_penguin.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B2", "B3"], 1));
         let not_30 = Author::objects()
             .exclude(|a| a.age.eq(30))
             .order_by(|a| a.name.asc());
@@ -954,6 +1016,16 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
             .map(|a| a.name.clone())
             .collect();
         assert_eq!(names, ["Bob", "Carol"]);
+        let not_in = Author::objects()
+            .exclude(|a| a.age.is_in([30, 45]))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(not_in.fetch(&db)).await;
+        let names: Vec<_> = rows.unwrap().iter().map(|a| a.name.clone()).collect();
+        assert_eq!(
+            (names, q.len()),
+            (vec!["Carol".to_string()], 1),
+            "NULL ages are kept"
+        );
     })
     .await;
 }
@@ -970,15 +1042,14 @@ async fn s38_every_lookup_returns_what_django_returns() {
             book("Straße ÀΣ", 123, 3, Some("Ü")),
         ];
         Book::objects().bulk_create(&mut rows, &db).await.unwrap();
+        // Each lookup: its rows, in one query.
         let t = |qs: QuerySet<Book>| {
             let db = db.clone();
             async move {
-                let rows = qs
-                    .order_by(|b| b.id.asc())
-                    .fetch(&db)
-                    .await
-                    .unwrap()
-                    .to_vec();
+                let qs = qs.order_by(|b| b.id.asc());
+                let (rows, q) = counted(qs.fetch(&db)).await;
+                assert_eq!(q.len(), 1, "{}", qs.sql());
+                let rows = rows.unwrap().to_vec();
                 rows.into_iter().map(|b| b.title).collect::<Vec<_>>()
             }
         };

@@ -1,4 +1,5 @@
-//! One check per field that its type can be a column.
+//! One check per field that its type can be a column, and one per reverse relation that it
+//! mirrors a foreign key to this model.
 //!
 //! The macro cannot tell from a type's name whether it implements `FieldType`; the type
 //! checker can, and its error (written by `#[diagnostic::on_unimplemented]` on the trait)
@@ -16,7 +17,7 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 
 use super::private;
-use crate::model::Model;
+use crate::model::{Model, RelationKind};
 
 /// `let _ = <Type as FieldType>::NULLABLE;` for each field: statements for `__at`.
 pub(super) fn checks(model: &Model) -> TokenStream {
@@ -27,6 +28,30 @@ pub(super) fn checks(model: &Model) -> TokenStream {
         .map(|column| {
             let ty = &column.ty;
             quote_spanned!(ty.span()=> let _ = <#ty as #orm::FieldType>::NULLABLE;)
+        })
+        .collect()
+}
+
+/// For each `#[orm(reverse(T::field))]`: a check that `T::field` is a foreign key to this
+/// model, spanned at `field` in the attribute, where the type checker reports a missing
+/// field or a field of another type. A `const` holding a closure: never called, and never
+/// reported as unused.
+pub(super) fn reverse_checks(model: &Model) -> TokenStream {
+    let orm = private(model);
+    let parent = &model.ident;
+    model
+        .relations
+        .iter()
+        .filter_map(|relation| {
+            let RelationKind::Reverse { forward } = &relation.kind else {
+                return None;
+            };
+            let target = &relation.target;
+            Some(quote_spanned! {forward.span()=>
+                const _: fn(&#target) = |__target: &#target| {
+                    #orm::assert_relation_to::<#parent, _>(&__target.#forward)
+                };
+            })
         })
         .collect()
 }

@@ -1,4 +1,5 @@
-//! `<Model>Fields<R>`: one typed handle per field, for `filter`, `order_by` and friends.
+//! `<Model>Fields<R, K>`: one typed handle per column, for `filter`, `order_by` and
+//! friends, and one method per relation, which follows it to the related model's handles.
 
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
@@ -11,7 +12,7 @@ pub(super) fn fields_struct(model: &Model) -> TokenStream {
     let orm = private(model);
     let vis = &model.vis;
     let name = model.fields_ident();
-    let root = root_param(model);
+    let Params { root, kind } = Params::of(model);
     let doc = format!(
         "Typed field handles of [`{}`] for `filter`, `exclude`, `order_by` and `values` closures.",
         model.name()
@@ -19,7 +20,15 @@ pub(super) fn fields_struct(model: &Model) -> TokenStream {
     let handles = model.columns.iter().map(|column| {
         let ident = &column.ident;
         let ty = &column.ty;
-        let doc = format!("`{}`: column `{}`.", column.name(), column.column);
+        let doc = match column.relation {
+            Some(_) => format!(
+                "`{}`: column `{}`, the key; `{}()` follows the relation.",
+                column.name(),
+                column.column,
+                column.name()
+            ),
+            None => format!("`{}`: column `{}`.", column.name(), column.column),
+        };
         quote! {
             #[doc = #doc]
             #vis #ident: #orm::Field<#root, #ty>
@@ -27,18 +36,26 @@ pub(super) fn fields_struct(model: &Model) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
-        #vis struct #name<#root> {
+        #vis struct #name<#root, #kind = #orm::Single> {
             #(#handles,)*
+            /// The relation hops from the queryset's model to this one.
+            #[doc(hidden)]
+            pub __path: #orm::RelPath,
+            /// The root model and whether the path can reach several rows.
+            #[doc(hidden)]
+            pub __kind: ::core::marker::PhantomData<fn() -> (#root, #kind)>,
         }
     }
 }
 
-/// `__at` (the handles reached through a relation path), `Clone` and `Copy` (without the
-/// `R: Clone` bound `#[derive]` would add). Inside the `const _` block.
+/// `__at` (the handles reached through a relation path), the relation methods, `Clone` and
+/// `Copy` (without the bounds `#[derive]` would add) and `RelationPath`. Inside the
+/// `const _` block, where the relations' `static`s are.
 pub(super) fn fields_impls(model: &Model) -> TokenStream {
     let orm = private(model);
+    let vis = &model.vis;
     let name = model.fields_ident();
-    let root = root_param(model);
+    let Params { root, kind } = Params::of(model);
     let checks = field_types::checks(model);
     let inits = model.columns.iter().map(|column| {
         let ident = &column.ident;
@@ -48,6 +65,35 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         // where `checks` already reported it (see `field_types`).
         quote!(#ident: __orm_field::<#root, #ty>(#name, __path))
     });
+    let methods = model.relations.iter().map(|relation| {
+        let ident = &relation.ident;
+        let target = &relation.target;
+        let meta = relation.static_ident();
+        let (reached, doc) = if relation.is_many() {
+            (
+                quote!(#orm::Many),
+                format!(
+                    "Follows `{}` to the handles of the related rows (several per row: \
+                     filtering on them may repeat this model's rows).",
+                    relation.name()
+                ),
+            )
+        } else {
+            (
+                quote!(#kind),
+                format!(
+                    "Follows `{}` to the handles of the row it points at.",
+                    relation.name()
+                ),
+            )
+        };
+        quote! {
+            #[doc = #doc]
+            #vis fn #ident(&self) -> <#target as #orm::Model>::FieldsAt<#root, #reached> {
+                <#target as #orm::Model>::fields_at(self.__path.join(&#meta))
+            }
+        }
+    });
     quote! {
         const fn __orm_field<#root, T: #orm::FieldType>(
             __column: &'static str,
@@ -56,18 +102,22 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
             #orm::Field::new(__column, __path)
         }
 
-        impl<#root> #name<#root> {
+        impl<#root, #kind> #name<#root, #kind> {
             #[doc(hidden)]
             pub const fn __at(__path: #orm::RelPath) -> Self {
                 #checks
                 #name {
                     #(#inits,)*
+                    __path,
+                    __kind: ::core::marker::PhantomData,
                 }
             }
+
+            #(#methods)*
         }
 
         #[automatically_derived]
-        impl<#root> ::core::clone::Clone for #name<#root> {
+        impl<#root, #kind> ::core::clone::Clone for #name<#root, #kind> {
             #[inline]
             fn clone(&self) -> Self {
                 *self
@@ -75,19 +125,45 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl<#root> ::core::marker::Copy for #name<#root> {}
+        impl<#root, #kind> ::core::marker::Copy for #name<#root, #kind> {}
+
+        #[automatically_derived]
+        impl<#root, #kind> #orm::RelationPath for #name<#root, #kind> {
+            type Root = #root;
+            type Kind = #kind;
+
+            fn rel_path(&self) -> #orm::RelPath {
+                self.__path
+            }
+        }
     }
 }
 
-/// The name of the handles' root-model parameter: `R`, unless a field's type mentions
-/// an `R` of its own, which the parameter would shadow.
-fn root_param(model: &Model) -> Ident {
-    let clashes = model
-        .columns
-        .iter()
-        .any(|column| mentions(column.ty.to_token_stream(), "R"));
-    let name = if clashes { "__OrmRoot" } else { "R" };
-    Ident::new(name, Span::call_site())
+/// The names of the handles' parameters: `R` (the queryset's model) and `K` (`Single` or
+/// `Many`), unless a field's type mentions an `R` or a `K` of its own, which the parameter
+/// would shadow.
+struct Params {
+    root: Ident,
+    kind: Ident,
+}
+
+impl Params {
+    fn of(model: &Model) -> Params {
+        let types: Vec<TokenStream> = model
+            .columns
+            .iter()
+            .map(|column| column.ty.to_token_stream())
+            .chain(model.relations.iter().map(|r| r.target.to_token_stream()))
+            .collect();
+        let pick = |name: &str, fallback: &str| {
+            let clashes = types.iter().any(|ty| mentions(ty.clone(), name));
+            Ident::new(if clashes { fallback } else { name }, Span::call_site())
+        };
+        Params {
+            root: pick("R", "__OrmRoot"),
+            kind: pick("K", "__OrmKind"),
+        }
+    }
 }
 
 fn mentions(tokens: TokenStream, name: &str) -> bool {

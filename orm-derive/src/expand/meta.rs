@@ -1,10 +1,11 @@
-//! The `static` table description behind `Model::META`.
+//! The `static` table description behind `Model::META`, and one `static RelationMeta` per
+//! relation field.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::private;
-use crate::model::{Key, Model};
+use crate::model::{Key, Model, Relation, RelationKind};
 
 pub(super) fn statics(model: &Model) -> TokenStream {
     let orm = private(model);
@@ -26,6 +27,15 @@ pub(super) fn statics(model: &Model) -> TokenStream {
             }
         }
     });
+    let relations = model
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(index, relation)| relation_static(model, index, relation));
+    let relation_refs = model.relations.iter().map(|relation| {
+        let meta = relation.static_ident();
+        quote!(&#meta)
+    });
     let model_name = model.name();
     let table = &model.table;
     // A missing key was reported; index 0 only keeps the stub well-formed.
@@ -35,11 +45,78 @@ pub(super) fn statics(model: &Model) -> TokenStream {
     };
     quote! {
         static __COLUMNS: [#orm::ColumnMeta; #count] = [#(#columns),*];
+        #(#relations)*
         static __META: #orm::ModelMeta = #orm::ModelMeta {
             name: #model_name,
             table: #table,
             columns: &__COLUMNS,
             pk: #pk,
+            relations: &[#(#relation_refs),*],
+        };
+    }
+}
+
+/// `static __REL_author: RelationMeta = ...;`
+fn relation_static(model: &Model, index: usize, relation: &Relation) -> TokenStream {
+    let orm = private(model);
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let meta = relation.static_ident();
+    let name = relation.name();
+    let kind = Ident::new(relation.kind_name(), proc_macro2::Span::call_site());
+    let parent = &model.ident;
+    let target = &relation.target;
+    let (key_column, nullable, forward, through, on_delete) = match &relation.kind {
+        RelationKind::Forward {
+            column,
+            nullable,
+            on_delete,
+            ..
+        } => (
+            some(quote!(#column)),
+            *nullable,
+            none.clone(),
+            none,
+            *on_delete,
+        ),
+        RelationKind::Reverse { forward } => {
+            let forward = forward.to_string();
+            let forward = forward.strip_prefix("r#").unwrap_or(&forward);
+            (none.clone(), false, some(quote!(#forward)), none, "Cascade")
+        }
+        RelationKind::ManyToMany {
+            table,
+            parent_column,
+            target_column,
+        } => (
+            none.clone(),
+            false,
+            none,
+            some(quote! {
+                #orm::ThroughMeta {
+                    table: #table,
+                    parent_column: #parent_column,
+                    target_column: #target_column,
+                }
+            }),
+            "Cascade",
+        ),
+    };
+    let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
+    quote! {
+        #[allow(non_upper_case_globals)]
+        static #meta: #orm::RelationMeta = #orm::RelationMeta {
+            name: #name,
+            kind: #orm::RelationKind::#kind,
+            index: #index,
+            parent: || <#parent as #orm::Model>::META,
+            target: || <#target as #orm::Model>::META,
+            key_column: #key_column,
+            nullable: #nullable,
+            forward: #forward,
+            through: #through,
+            on_delete: #orm::OnDelete::#on_delete,
+            fetch: #orm::fetch::<#target>,
         };
     }
 }

@@ -1,21 +1,54 @@
-//! `impl Model`: the row mapping.
+//! `impl Model`: the row mapping, the handles and the relation slots.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::private;
-use crate::model::Model;
+use crate::model::{Column, Model};
 
 pub(super) fn model_impl(model: &Model) -> TokenStream {
     let orm = private(model);
     let ident = &model.ident;
     let fields = model.fields_ident();
 
+    // A foreign key read from a row carries its relation's description, for messages and
+    // for loading it.
+    let read = |column: &Column, value: TokenStream| match column.relation {
+        Some(index) => {
+            let ty = &column.ty;
+            let meta = model.relations[index].static_ident();
+            quote!(<#ty as #orm::ForwardKey>::__with_meta(#value, &#meta))
+        }
+        None => value,
+    };
     let decode = model.columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
         let ty = &column.ty;
-        quote!(#field: <#ty as #orm::FieldType>::decode(__row, __offset + #index)?)
+        let value = read(
+            column,
+            quote!(<#ty as #orm::FieldType>::decode(__row, __offset + #index)?),
+        );
+        quote!(#field: #value)
     });
+    // Reverse and many-to-many relations start empty; fields whose mistake was reported
+    // start as their default.
+    let empty: Vec<TokenStream> = model
+        .relations
+        .iter()
+        .filter(|relation| relation.is_many())
+        .map(|relation| {
+            let field = &relation.ident;
+            let meta = relation.static_ident();
+            quote!(#field: #orm::RelatedSet::__with_meta(&#meta))
+        })
+        .chain(
+            model
+                .ignored
+                .iter()
+                .map(|field| quote!(#field: ::core::default::Default::default())),
+        )
+        .collect();
     let values = model.columns.iter().map(|column| {
         let field = &column.ident;
         let ty = &column.ty;
@@ -24,8 +57,48 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
     let set_column = model.columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
         let ty = &column.ty;
-        quote!(#index => self.#field = <#ty as #orm::FieldType>::decode(__row, __idx)?)
+        let value = read(
+            column,
+            quote!(<#ty as #orm::FieldType>::decode(__row, __idx)?),
+        );
+        quote!(#index => self.#field = #value)
     });
+    let shallow = model.columns.iter().map(|column| {
+        let field = &column.ident;
+        let ty = &column.ty;
+        match column.relation {
+            Some(_) => quote!(#field: <#ty as #orm::ForwardKey>::__key_only(&self.#field)),
+            None => quote_spanned!(ty.span()=>
+                #field: <#ty as ::core::clone::Clone>::clone(&self.#field)
+            ),
+        }
+    });
+    let relation_mut = if model.relations.is_empty() {
+        quote! {
+            fn relation_mut(
+                &mut self,
+                _: usize,
+            ) -> ::core::option::Option<&mut dyn #orm::RelationSlot> {
+                ::core::option::Option::None
+            }
+        }
+    } else {
+        let arms = model.relations.iter().enumerate().map(|(index, relation)| {
+            let field = &relation.ident;
+            quote!(#index => ::core::option::Option::Some(&mut self.#field))
+        });
+        quote! {
+            fn relation_mut(
+                &mut self,
+                __index: usize,
+            ) -> ::core::option::Option<&mut dyn #orm::RelationSlot> {
+                match __index {
+                    #(#arms,)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    };
     let key = match model.key_column() {
         Some(column) => {
             let field = &column.ident;
@@ -53,11 +126,11 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
             fn set_pk(&mut self, _: Self::Pk) {}
         },
     };
-
     quote! {
         #[automatically_derived]
         impl #orm::Model for #ident {
             type Fields = #fields<#ident>;
+            type FieldsAt<__R, __K> = #fields<__R, __K>;
             #key
 
             const META: &'static #orm::ModelMeta = &__META;
@@ -66,12 +139,26 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
                 #fields::__at(#orm::RelPath::ROOT)
             }
 
+            fn fields_at<__R, __K>(__path: #orm::RelPath) -> Self::FieldsAt<__R, __K> {
+                #fields::__at(__path)
+            }
+
+            #relation_mut
+
+            fn shallow_clone(&self) -> Self {
+                #ident {
+                    #(#shallow,)*
+                    #(#empty,)*
+                }
+            }
+
             fn from_row_at<__R: #orm::Row + ?Sized>(
                 __row: &__R,
                 __offset: usize,
             ) -> #orm::Result<Self> {
                 ::core::result::Result::Ok(#ident {
                     #(#decode,)*
+                    #(#empty,)*
                 })
             }
 
@@ -91,6 +178,51 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
                 }
                 ::core::result::Result::Ok(())
             }
+        }
+    }
+}
+
+/// A related manager per reverse and many-to-many relation: `author.books()`, the related
+/// rows as a queryset, which queries each time it is evaluated (the field itself holds
+/// what `prefetch_related` loaded). Nothing for a model without a key (reported).
+pub(super) fn related_managers(model: &Model) -> TokenStream {
+    if model.key_column().is_none() {
+        return TokenStream::new();
+    }
+    let orm = private(model);
+    let ident = &model.ident;
+    let vis = &model.vis;
+    let methods: Vec<TokenStream> = model
+        .relations
+        .iter()
+        .filter(|relation| relation.is_many())
+        .map(|relation| {
+            let field = &relation.ident;
+            let target = &relation.target;
+            let meta = relation.static_ident();
+            let doc = format!(
+                "The rows of `{}`, as a queryset that queries each time it is evaluated (a \
+                 related manager). The field `{}` holds what `prefetch_related` loaded.",
+                relation.name(),
+                relation.name()
+            );
+            quote! {
+                #[doc = #doc]
+                #vis fn #field(&self) -> #orm::QuerySet<#target> {
+                    #orm::QuerySet::__related(
+                        &#meta,
+                        #orm::FieldType::to_value(<Self as #orm::Model>::pk(self)),
+                    )
+                }
+            }
+        })
+        .collect();
+    if methods.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        impl #ident {
+            #(#methods)*
         }
     }
 }

@@ -26,7 +26,8 @@ fn unknown_field_attribute_names_the_known_ones() {
     );
     assert_eq!(
         message,
-        "unknown `orm` attribute `primary_ky`; expected one of `primary_key`, `auto`, `column`"
+        "unknown `orm` attribute `primary_ky`; expected one of `primary_key`, `auto`, `column`, \
+         `on_delete`, `reverse`, `through`, `many_to_many`"
     );
     assert_eq!(at, "primary_ky");
 }
@@ -40,7 +41,8 @@ fn struct_attribute_on_a_field_says_where_it_belongs() {
     );
     assert_eq!(
         message,
-        "`table` belongs on the struct, not on a field; a field takes one of `primary_key`, `auto`, `column`"
+        "`table` belongs on the struct, not on a field; a field takes one of `primary_key`, \
+         `auto`, `column`, `on_delete`, `reverse`, `through`, `many_to_many`"
     );
     assert_eq!(at, "table");
 }
@@ -231,5 +233,83 @@ fn every_mistake_is_reported_at_once() {
             "auto"
         ],
         "{found:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_on_delete_value_names_the_known_ones() {
+    let (message, at) = error(
+        r#"
+        struct Book { id: i64, #[orm(on_delete = "nullify")] author: ForeignKey<Author> }
+        "#,
+    );
+    assert_eq!(
+        message,
+        r#"unknown `on_delete` value "nullify"; expected one of "cascade", "set_null", "protect", "restrict", "do_nothing""#
+    );
+    assert_eq!(at, r#""nullify""#);
+    let (message, at) = error(
+        r#"
+        struct Book { id: i64, #[orm(on_delete)] author: ForeignKey<Author> }
+        "#,
+    );
+    assert_eq!(
+        message,
+        r#"`on_delete` needs a string value: write `on_delete = "cascade"`"#
+    );
+    assert_eq!(at, "on_delete");
+}
+
+#[test]
+fn reverse_needs_a_path_in_parentheses() {
+    let how = "`reverse` names the foreign key this field mirrors, as `reverse(Model::field)`: \
+               write `reverse(Book::author)` for the books whose `author` is this model";
+    for (attr, at) in [
+        (r#"reverse = "Book::author""#, r#"= "Book::author""#),
+        ("reverse", "reverse"),
+        ("reverse()", "reverse"),
+        ("reverse(author)", "author"),
+        ("reverse(Book::author, x)", "Book::author, x"),
+        ("reverse(Book::<T>::author)", "Book::<T>::author"),
+        ("reverse(\"Book::author\")", "\"Book::author\""),
+    ] {
+        let found = errors(&format!(
+            "struct Author {{ id: i64, #[orm({attr})] books: Reverse<Book> }}"
+        ));
+        assert_eq!(found[0], (how.to_owned(), at.to_owned()), "{attr}");
+    }
+}
+
+#[test]
+fn relation_attributes_are_read_once() {
+    let found = errors(
+        r#"
+        struct Book {
+            id: i64,
+            #[orm(on_delete = "cascade", on_delete = "protect")] author: ForeignKey<Author>,
+            #[orm(through = "a", through = "b", many_to_many, many_to_many)] tags: ManyToMany<Tag>,
+        }
+        "#,
+    );
+    let messages: Vec<_> = found
+        .iter()
+        .map(|(m, at)| (m.as_str(), at.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                "duplicate `orm` attribute `on_delete`; remove this one",
+                "on_delete"
+            ),
+            (
+                "duplicate `orm` attribute `through`; remove this one",
+                "through"
+            ),
+            (
+                "duplicate `orm` attribute `many_to_many`; remove this one",
+                "many_to_many"
+            ),
+        ]
     );
 }

@@ -20,11 +20,17 @@ fn generated_code_has_the_documented_shape() {
     );
     let expected = quote! {
         #[doc = "Typed field handles of [`Book`] for `filter`, `exclude`, `order_by` and `values` closures."]
-        pub struct BookFields<R> {
+        pub struct BookFields<R, K = my::orm::__private::Single> {
             #[doc = "`id`: column `id`."]
             pub id: my::orm::__private::Field<R, i64>,
             #[doc = "`title`: column `book_title`."]
             pub title: my::orm::__private::Field<R, Option<String> >,
+            /// The relation hops from the queryset's model to this one.
+            #[doc(hidden)]
+            pub __path: my::orm::__private::RelPath,
+            /// The root model and whether the path can reach several rows.
+            #[doc(hidden)]
+            pub __kind: ::core::marker::PhantomData<fn() -> (R, K)>,
         }
         const _: () = {
             const fn __orm_field<R, T: my::orm::__private::FieldType>(
@@ -34,7 +40,7 @@ fn generated_code_has_the_documented_shape() {
                 my::orm::__private::Field::new(__column, __path)
             }
 
-            impl<R> BookFields<R> {
+            impl<R, K> BookFields<R, K> {
                 #[doc(hidden)]
                 pub const fn __at(__path: my::orm::__private::RelPath) -> Self {
                     let _ = <i64 as my::orm::__private::FieldType>::NULLABLE;
@@ -42,12 +48,14 @@ fn generated_code_has_the_documented_shape() {
                     BookFields {
                         id: __orm_field::<R, i64>("id", __path),
                         title: __orm_field::<R, Option<String> >("book_title", __path),
+                        __path,
+                        __kind: ::core::marker::PhantomData,
                     }
                 }
             }
 
             #[automatically_derived]
-            impl<R> ::core::clone::Clone for BookFields<R> {
+            impl<R, K> ::core::clone::Clone for BookFields<R, K> {
                 #[inline]
                 fn clone(&self) -> Self {
                     *self
@@ -55,7 +63,17 @@ fn generated_code_has_the_documented_shape() {
             }
 
             #[automatically_derived]
-            impl<R> ::core::marker::Copy for BookFields<R> {}
+            impl<R, K> ::core::marker::Copy for BookFields<R, K> {}
+
+            #[automatically_derived]
+            impl<R, K> my::orm::__private::RelationPath for BookFields<R, K> {
+                type Root = R;
+                type Kind = K;
+
+                fn rel_path(&self) -> my::orm::__private::RelPath {
+                    self.__path
+                }
+            }
 
             static __COLUMNS: [my::orm::__private::ColumnMeta; 2usize] = [
                 my::orm::__private::ColumnMeta {
@@ -80,11 +98,13 @@ fn generated_code_has_the_documented_shape() {
                 table: "books",
                 columns: &__COLUMNS,
                 pk: 0usize,
+                relations: &[],
             };
 
             #[automatically_derived]
             impl my::orm::__private::Model for Book {
                 type Fields = BookFields<Book>;
+                type FieldsAt<__R, __K> = BookFields<__R, __K>;
 
                 type Pk = i64;
 
@@ -100,6 +120,24 @@ fn generated_code_has_the_documented_shape() {
 
                 fn fields() -> Self::Fields {
                     BookFields::__at(my::orm::__private::RelPath::ROOT)
+                }
+
+                fn fields_at<__R, __K>(__path: my::orm::__private::RelPath) -> Self::FieldsAt<__R, __K> {
+                    BookFields::__at(__path)
+                }
+
+                fn relation_mut(
+                    &mut self,
+                    _: usize,
+                ) -> ::core::option::Option<&mut dyn my::orm::__private::RelationSlot> {
+                    ::core::option::Option::None
+                }
+
+                fn shallow_clone(&self) -> Self {
+                    Book {
+                        id: <i64 as ::core::clone::Clone>::clone(&self.id),
+                        title: <Option<String> as ::core::clone::Clone>::clone(&self.title),
+                    }
                 }
 
                 fn from_row_at<__R: my::orm::__private::Row + ?Sized>(
@@ -150,7 +188,10 @@ fn the_default_crate_is_orm_sqlx() {
 #[test]
 fn visibility_of_the_handles_follows_the_model() {
     let out = code("pub(crate) struct A { id: i64 }");
-    assert!(out.contains("pub (crate) struct AFields < R >"), "{out}");
+    assert!(
+        out.contains("pub (crate) struct AFields < R , K = :: orm_sqlx :: __private :: Single >"),
+        "{out}"
+    );
     assert!(out.contains("pub (crate) id : :: orm_sqlx"), "{out}");
     let out = code("struct A { id: i64 }");
     assert!(!out.contains("pub struct AFields"), "{out}");
@@ -160,8 +201,14 @@ fn visibility_of_the_handles_follows_the_model() {
 #[test]
 fn the_root_parameter_avoids_a_field_type_named_r() {
     let out = code("struct A { id: i64, r: Vec<R> }");
-    assert!(out.contains("struct AFields < __OrmRoot >"), "{out}");
+    assert!(out.contains("struct AFields < __OrmRoot , K ="), "{out}");
     assert!(!out.contains("< R ,"), "{out}");
+    let out = code("struct A { id: i64, k: Vec<K>, b: ForeignKey<R> }");
+    assert!(
+        out.contains("struct AFields < __OrmRoot , __OrmKind ="),
+        "{out}"
+    );
+    assert!(out.contains("FieldsAt < __OrmRoot , __OrmKind >"), "{out}");
 }
 
 #[test]
@@ -169,7 +216,7 @@ fn a_missing_key_still_emits_handles_and_a_stub_impl() {
     let expansion = run("struct A { title: String }");
     assert!(expansion.errors.is_some());
     let out = expansion.code.to_string();
-    assert!(out.contains("struct AFields < R >"), "{out}");
+    assert!(out.contains("struct AFields < R , K"), "{out}");
     assert!(out.contains("type Pk = i64"), "{out}");
     assert!(out.contains(":: core :: unreachable ! ()"), "{out}");
     assert!(out.contains("pk : 0usize"), "{out}");

@@ -1,0 +1,233 @@
+//! Where the JOINs are built: one join per relation hop a query reads, with Django's
+//! choice of INNER or LEFT OUTER and distinct aliases for a table joined twice.
+
+use crate::error::{Error, Result};
+use crate::expr::{MAX_PATH_DEPTH, RelPath};
+use crate::model::ModelMeta;
+use crate::relation::{JoinOn, RelationMeta};
+
+/// INNER or LEFT OUTER.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    LeftOuter,
+}
+
+/// One joined table.
+#[derive(Clone, Debug)]
+pub struct Join {
+    /// The path from the frame's root to this join's table.
+    pub path: RelPath,
+    /// For paths through a many-valued relation inside a filter: which `filter()` call the
+    /// join belongs to (Django joins a multi-valued relation afresh for each call).
+    pub scope: Option<usize>,
+    pub rel: &'static RelationMeta,
+    /// The join this one hangs from (`None`: the frame's root).
+    pub parent: Option<usize>,
+    pub alias: String,
+    /// Many-to-many: the alias of the join table.
+    pub through_alias: Option<String>,
+    /// A filter in a positive AND context uses it: rows without a match are dropped anyway,
+    /// so it can be INNER even if the hop may be empty.
+    pub demand_inner: bool,
+    pub kind: JoinKind,
+}
+
+/// Alias names, shared by every frame of one statement: a table's own name the first time,
+/// `T<n>` after that (as Django names them).
+#[derive(Default, Debug)]
+pub struct Aliases {
+    used: Vec<String>,
+}
+
+impl Aliases {
+    pub fn take(&mut self, table: &str) -> String {
+        let alias = if self.used.iter().any(|u| u == table) {
+            format!("T{}", self.used.len() + 1)
+        } else {
+            table.to_owned()
+        };
+        self.used.push(alias.clone());
+        alias
+    }
+}
+
+/// The joins of one FROM clause (the main query's, or a subquery's).
+#[derive(Debug)]
+pub struct Frame {
+    pub root: &'static ModelMeta,
+    pub root_alias: String,
+    /// The absolute path of this frame's root (empty for the main query).
+    pub base: RelPath,
+    pub joins: Vec<Join>,
+}
+
+fn has_many(path: &RelPath) -> bool {
+    path.hops().any(|h| h.kind.is_many())
+}
+
+impl Frame {
+    pub fn new(root: &'static ModelMeta, root_alias: String, base: RelPath) -> Self {
+        Frame {
+            root,
+            root_alias,
+            base,
+            joins: Vec::new(),
+        }
+    }
+
+    /// The path relative to this frame's root, or an error if it does not start there.
+    pub fn relative(&self, path: &RelPath) -> Result<RelPath> {
+        if path.overflowed() {
+            return Err(Error::PathTooDeep {
+                path: format!("{path:?}"),
+                max: MAX_PATH_DEPTH,
+            });
+        }
+        let n = self.base.len();
+        if path.len() < n || path.prefix(n) != self.base {
+            return Err(Error::InvalidInput(format!(
+                "the column path `{path:?}` does not start at `{:?}`",
+                self.base
+            )));
+        }
+        Ok(path.suffix(n))
+    }
+
+    fn find(&self, rel_path: &RelPath, scope: Option<usize>) -> Option<usize> {
+        let scope = if has_many(rel_path) { scope } else { None };
+        self.joins
+            .iter()
+            .position(|j| j.path == *rel_path && j.scope == scope)
+    }
+
+    /// Make sure every hop of `rel_path` (relative to this frame) is joined.
+    pub fn ensure(
+        &mut self,
+        rel_path: &RelPath,
+        scope: Option<usize>,
+        demand_inner: bool,
+        aliases: &mut Aliases,
+    ) -> Result<()> {
+        let mut parent = None;
+        for i in 1..=rel_path.len() {
+            let prefix = rel_path.prefix(i);
+            let idx = match self.find(&prefix, scope) {
+                Some(idx) => idx,
+                None => {
+                    let rel = prefix.last().ok_or_else(|| {
+                        Error::InvalidInput("an empty relation path has no join".into())
+                    })?;
+                    let through_alias = rel.through.as_ref().map(|t| aliases.take(t.table));
+                    let alias = aliases.take((rel.target)().table);
+                    self.joins.push(Join {
+                        path: prefix,
+                        scope: if has_many(&prefix) { scope } else { None },
+                        rel,
+                        parent,
+                        alias,
+                        through_alias,
+                        demand_inner: false,
+                        kind: JoinKind::Inner,
+                    });
+                    self.joins.len() - 1
+                }
+            };
+            if demand_inner {
+                self.joins[idx].demand_inner = true;
+            }
+            parent = Some(idx);
+        }
+        Ok(())
+    }
+
+    /// Decide INNER or LEFT OUTER: LEFT when the hop may find no row (a nullable key, a
+    /// reverse or many-to-many relation) or hangs from a LEFT join, unless a filter demands
+    /// a match.
+    pub fn resolve_kinds(&mut self) {
+        for i in 0..self.joins.len() {
+            let parent_left = self.joins[i]
+                .parent
+                .is_some_and(|p| self.joins[p].kind == JoinKind::LeftOuter);
+            let j = &mut self.joins[i];
+            j.kind = if !j.demand_inner && (j.rel.may_be_empty() || parent_left) {
+                JoinKind::LeftOuter
+            } else {
+                JoinKind::Inner
+            };
+        }
+    }
+
+    /// The alias of the table at `rel_path` (relative to this frame).
+    pub fn alias(&self, rel_path: &RelPath, scope: Option<usize>) -> Result<&str> {
+        if rel_path.is_root() {
+            return Ok(&self.root_alias);
+        }
+        self.find(rel_path, scope)
+            .map(|i| self.joins[i].alias.as_str())
+            .ok_or_else(|| Error::InvalidInput(format!("no join was planned for `{rel_path:?}`")))
+    }
+
+    /// The parent alias of a join.
+    pub fn parent_alias(&self, join: &Join) -> &str {
+        match join.parent {
+            Some(p) => &self.joins[p].alias,
+            None => &self.root_alias,
+        }
+    }
+
+    /// The join conditions of one join, as (`kind`, table, alias, ON pairs) steps: a
+    /// many-to-many hop is two steps (the join table, then the target).
+    pub fn steps(&self, join: &Join) -> Result<Vec<JoinStep>> {
+        let parent_alias = self.parent_alias(join).to_owned();
+        let target = (join.rel.target)();
+        Ok(match join.rel.join_on()? {
+            JoinOn::Direct {
+                parent_column,
+                target_column,
+            } => vec![JoinStep {
+                kind: join.kind,
+                table: target.table,
+                alias: join.alias.clone(),
+                left: (join.alias.clone(), target_column),
+                right: (parent_alias, parent_column),
+            }],
+            JoinOn::Through {
+                through,
+                parent_pk,
+                target_pk,
+            } => {
+                let th = join
+                    .through_alias
+                    .clone()
+                    .unwrap_or_else(|| through.table.to_owned());
+                vec![
+                    JoinStep {
+                        kind: join.kind,
+                        table: through.table,
+                        alias: th.clone(),
+                        left: (th.clone(), through.parent_column),
+                        right: (parent_alias, parent_pk),
+                    },
+                    JoinStep {
+                        kind: join.kind,
+                        table: target.table,
+                        alias: join.alias.clone(),
+                        left: (join.alias.clone(), target_pk),
+                        right: (th, through.target_column),
+                    },
+                ]
+            }
+        })
+    }
+}
+
+/// `{kind} JOIN table alias ON left = right`.
+#[derive(Debug)]
+pub struct JoinStep {
+    pub kind: JoinKind,
+    pub table: &'static str,
+    pub alias: String,
+    pub left: (String, &'static str),
+    pub right: (String, &'static str),
+}

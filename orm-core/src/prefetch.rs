@@ -1,0 +1,278 @@
+//! `prefetch_related`: one query per relation level, `IN` lists split to fit the backend's
+//! parameter limit, rows grouped by parent key and handed to each parent.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::compiler;
+use crate::error::{Error, Result};
+use crate::executor::RowSource;
+use crate::expr::{ColumnRef, RelPath, Term};
+use crate::model::Model;
+use crate::q::Cond;
+use crate::query::{Query, ThroughJoin};
+use crate::relation::{Group, JoinOn, KeyRepr, RelationKind, RelationMeta};
+use crate::row::Row;
+use crate::select_related;
+use crate::value::FieldType;
+use crate::value::Value;
+
+/// One relation to prefetch, with the relations to prefetch below it.
+#[derive(Clone, Debug)]
+pub struct PrefetchNode {
+    pub rel: &'static RelationMeta,
+    /// A custom queryset's query (Django's `Prefetch(queryset=…)`): its filters and
+    /// ordering are ANDed with the key condition.
+    pub custom: Option<Query>,
+    pub children: Vec<PrefetchNode>,
+}
+
+impl PrefetchNode {
+    fn new(rel: &'static RelationMeta) -> Self {
+        PrefetchNode {
+            rel,
+            custom: None,
+            children: Vec::new(),
+        }
+    }
+}
+
+/// Merge `path` into the prefetch tree, so a level named twice is fetched once.
+/// Returns the node of the path's last hop (`None` for an empty path).
+pub fn add_path<'a>(
+    tree: &'a mut Vec<PrefetchNode>,
+    path: &RelPath,
+) -> Option<&'a mut PrefetchNode> {
+    let first = path.hops().next()?;
+    let pos = match tree.iter().position(|n| std::ptr::eq(n.rel, first)) {
+        Some(pos) => pos,
+        None => {
+            tree.push(PrefetchNode::new(first));
+            tree.len() - 1
+        }
+    };
+    let node = &mut tree[pos];
+    if path.len() == 1 {
+        Some(node)
+    } else {
+        add_path(&mut node.children, &path.suffix(1))
+    }
+}
+
+/// The rows fetched for one relation level, grouped by parent key, type-erased.
+pub struct Fetched {
+    data: Box<dyn Any + Send + Sync>,
+    /// Reverse relations: the index of the forward relation on the children that points
+    /// back at the parent, to fill with the parent (S24's back references).
+    pub back_reference: Option<usize>,
+}
+
+impl Fetched {
+    pub fn downcast_mut<X: 'static>(&mut self) -> Result<&mut X> {
+        self.data
+            .downcast_mut::<X>()
+            .ok_or_else(|| Error::InvalidInput("prefetched rows of an unexpected type".into()))
+    }
+}
+
+/// Prefetch every relation in `nodes` into `parents` (and below them), one query per level
+/// and batch. No query when there are no parents.
+pub fn prefetch_into<'a, P: Model>(
+    parents: &'a mut [P],
+    nodes: &'a [PrefetchNode],
+    ex: &'a mut (dyn RowSource + 'a),
+) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        if parents.is_empty() {
+            return Ok(());
+        }
+        for node in nodes {
+            let rel = node.rel;
+            let forward = !rel.kind.is_many();
+            // The key each parent contributes: its foreign key, or its own primary key.
+            let mut keys: Vec<Option<KeyRepr>> = Vec::with_capacity(parents.len());
+            let mut wanted: Vec<Value> = Vec::new();
+            let mut seen: HashSet<KeyRepr> = HashSet::new();
+            let mut all_loaded = true;
+            for p in parents.iter_mut() {
+                let value = if forward {
+                    let Some(slot) = p.relation_mut(rel.index) else {
+                        keys.push(None);
+                        continue;
+                    };
+                    all_loaded &= slot.is_loaded();
+                    slot.key_value()
+                } else {
+                    all_loaded = false;
+                    Some(p.pk().to_value())
+                };
+                let key = value.as_ref().and_then(KeyRepr::of);
+                if let (Some(k), Some(v)) = (&key, value)
+                    && seen.insert(k.clone())
+                {
+                    wanted.push(v);
+                }
+                keys.push(key);
+            }
+            // Hops already loaded by select_related are not fetched again (S30).
+            if forward && all_loaded && node.children.is_empty() {
+                continue;
+            }
+            if wanted.is_empty() {
+                // Every key is NULL: nothing to fetch, and no parent to hand anything to.
+                continue;
+            }
+            let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
+            let back = fetched.back_reference.is_some();
+            for (p, key) in parents.iter_mut().zip(&keys) {
+                let Some(key) = key else { continue };
+                let snapshot: Option<Arc<dyn Any + Send + Sync>> = if back {
+                    Some(Arc::new(p.shallow_clone()))
+                } else {
+                    None
+                };
+                let parent = move || -> Arc<dyn Any + Send + Sync> {
+                    snapshot.clone().unwrap_or_else(|| Arc::new(()))
+                };
+                if let Some(slot) = p.relation_mut(rel.index) {
+                    slot.assign(&mut fetched, key, &parent)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Fetch the rows of `node.rel`'s target `T` for `keys`: one query per batch of keys that
+/// fits the backend's parameter limit; then prefetch their own children, and group them
+/// by the parent key. Generated relation metadata points `fetch` here.
+pub fn fetch<'a, T: Model>(
+    ex: &'a mut (dyn RowSource + 'a),
+    node: &'a PrefetchNode,
+    keys: Vec<Value>,
+) -> BoxFuture<'a, Result<Fetched>> {
+    Box::pin(async move {
+        let rel = node.rel;
+        let target = T::META;
+        let mut base = node.custom.clone().unwrap_or_else(|| Query::new(target));
+        base.prefetch.clear();
+        // The column whose value says which parent a row belongs to, selected last.
+        let (key_term, key_type) = match rel.join_on()? {
+            JoinOn::Direct { target_column, .. } => {
+                let col = target
+                    .columns
+                    .iter()
+                    .find(|c| c.column == target_column)
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "{} has no column {target_column}",
+                            target.name
+                        ))
+                    })?;
+                (
+                    Term::Column(ColumnRef {
+                        path: RelPath::ROOT,
+                        column: col.column,
+                        nullable: col.nullable,
+                    }),
+                    col.sql_type,
+                )
+            }
+            JoinOn::Through {
+                through, parent_pk, ..
+            } => {
+                base.through = Some(ThroughJoin {
+                    through,
+                    target_pk: target.pk_column().column,
+                });
+                let parent = (rel.parent)();
+                let ty = parent
+                    .columns
+                    .iter()
+                    .find(|c| c.column == parent_pk)
+                    .map(|c| c.sql_type)
+                    .unwrap_or(crate::value::SqlType::I64);
+                (
+                    Term::TableColumn {
+                        table: through.table,
+                        column: through.parent_column,
+                    },
+                    ty,
+                )
+            }
+        };
+        base.extra = vec![key_term.clone()];
+        let dialect = ex.dialect();
+        let (select_nodes, _) = select_related::plan(&base.select_related, target.columns.len());
+        let key_index = target.columns.len()
+            + select_related::flatten(&select_nodes)
+                .iter()
+                .map(|n| (n.rel.target)().columns.len())
+                .sum::<usize>();
+        let budget = dialect
+            .max_params()
+            .saturating_sub(count_params(&base, dialect)?)
+            .max(1);
+        let mut children: Vec<T> = Vec::new();
+        let mut child_keys: Vec<KeyRepr> = Vec::new();
+        for batch in keys.chunks(budget) {
+            let mut q = base.clone();
+            q.filter.push(Cond::In {
+                lhs: key_term.clone(),
+                values: batch.to_vec(),
+            });
+            let (stmt, _) = compiler::select_with_plan(&q, dialect)?;
+            let mut each = |row: &dyn Row| -> Result<()> {
+                let Some(key) = KeyRepr::read(row, key_index, key_type)? else {
+                    return Ok(());
+                };
+                let mut obj = T::from_row_at(row, 0)?;
+                select_related::load_nodes(&select_nodes, &mut obj, row)?;
+                children.push(obj);
+                child_keys.push(key);
+                Ok(())
+            };
+            ex.for_each_row(stmt, &mut each).await?;
+        }
+        prefetch_into(&mut children, &node.children, &mut *ex).await?;
+        Ok(match rel.kind {
+            RelationKind::ForeignKey | RelationKind::OneToOne => {
+                let map: HashMap<KeyRepr, Arc<T>> = child_keys
+                    .into_iter()
+                    .zip(children)
+                    .map(|(k, c)| (k, Arc::new(c)))
+                    .collect();
+                Fetched {
+                    data: Box::new(map),
+                    back_reference: None,
+                }
+            }
+            RelationKind::Reverse | RelationKind::ManyToMany => {
+                let mut map: HashMap<KeyRepr, Vec<T>> = HashMap::new();
+                for (k, c) in child_keys.into_iter().zip(children) {
+                    map.entry(k).or_default().push(c);
+                }
+                let map: HashMap<KeyRepr, Group<T>> = map
+                    .into_iter()
+                    .map(|(k, v)| (k, Group::Pending(v)))
+                    .collect();
+                let back_reference = match rel.kind {
+                    RelationKind::Reverse => Some(rel.forward_relation()?.index),
+                    _ => None,
+                };
+                Fetched {
+                    data: Box::new(map),
+                    back_reference,
+                }
+            }
+        })
+    })
+}
+
+/// How many parameters `q` binds before any key is added.
+fn count_params(q: &Query, dialect: crate::dialect::Dialect) -> Result<usize> {
+    Ok(compiler::select(q, dialect)?.params.len())
+}

@@ -1,0 +1,194 @@
+//! The relations fixture of SEMANTICS.md: Country; Publisher; Author (country → Country,
+//! nullable; reverse `books`); Tag; Book (author → Author, publisher → Publisher nullable,
+//! tags ↔ Tag); and Employee (boss → Employee, nullable) for self relations.
+//!
+//! Alice (UK) wrote B1 (Penguin; tags sf, classic) and B2 (no publisher, no tags); Bob
+//! (no country) wrote B3 (Harper; tag sf); Carol wrote nothing. Employees: Ann (no boss)
+//! ← Ben ← Cy.
+
+use orm_sqlx::core::relation::{ForeignKey, ManyToMany, Reverse};
+use orm_sqlx::prelude::*;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "countries")]
+pub struct Country {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "publishers")]
+pub struct Publisher {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "authors")]
+pub struct Author {
+    pub id: i64,
+    pub name: String,
+    pub age: Option<i32>,
+    pub country: Option<ForeignKey<Country>>,
+    #[orm(reverse(Book::author))]
+    pub books: Reverse<Book>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "tags")]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "books")]
+pub struct Book {
+    pub id: i64,
+    pub title: String,
+    pub pages: i32,
+    pub author: ForeignKey<Author>,
+    pub publisher: Option<ForeignKey<Publisher>>,
+    pub tags: ManyToMany<Tag>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "employees")]
+pub struct Employee {
+    pub id: i64,
+    pub name: String,
+    pub boss: Option<ForeignKey<Employee>>,
+}
+
+/// The rows, by name, as loaded.
+pub struct Library {
+    pub uk: Country,
+    pub penguin: Publisher,
+    pub harper: Publisher,
+    pub alice: Author,
+    pub bob: Author,
+    pub carol: Author,
+    pub sf: Tag,
+    pub classic: Tag,
+    pub b1: Book,
+    pub b2: Book,
+    pub b3: Book,
+}
+
+fn author(name: &str, age: Option<i32>, country: Option<&Country>) -> Author {
+    Author {
+        id: 0,
+        name: name.into(),
+        age,
+        country: country.map(|c| ForeignKey::new(c.id)),
+        books: Reverse::default(),
+    }
+}
+
+fn book(title: &str, pages: i32, author: &Author, publisher: Option<&Publisher>) -> Book {
+    Book {
+        id: 0,
+        title: title.into(),
+        pages,
+        author: ForeignKey::new(author.id),
+        publisher: publisher.map(|p| ForeignKey::new(p.id)),
+        tags: ManyToMany::default(),
+    }
+}
+
+/// Create the tables and rows (not counted by the tests: they capture after this).
+pub async fn load(db: &Db) -> Library {
+    db.create_tables::<(Country, Publisher, Author, Tag, Book, Employee)>()
+        .await
+        .expect("create the library tables");
+    let mut uk = Country {
+        id: 0,
+        name: "UK".into(),
+    };
+    uk.insert(db).await.unwrap();
+    let mut pubs = vec![
+        Publisher {
+            id: 0,
+            name: "Penguin".into(),
+        },
+        Publisher {
+            id: 0,
+            name: "Harper".into(),
+        },
+    ];
+    Publisher::objects()
+        .bulk_create(&mut pubs, db)
+        .await
+        .unwrap();
+    let (penguin, harper) = (pubs[0].clone(), pubs[1].clone());
+    let mut authors = vec![
+        author("Alice", Some(30), Some(&uk)),
+        author("Bob", Some(45), None),
+        author("Carol", None, None),
+    ];
+    Author::objects()
+        .bulk_create(&mut authors, db)
+        .await
+        .unwrap();
+    let mut tags = vec![
+        Tag {
+            id: 0,
+            name: "sf".into(),
+        },
+        Tag {
+            id: 0,
+            name: "classic".into(),
+        },
+    ];
+    Tag::objects().bulk_create(&mut tags, db).await.unwrap();
+    let mut books = vec![
+        book("B1", 300, &authors[0], Some(&penguin)),
+        book("B2", 150, &authors[0], None),
+        book("B3", 200, &authors[1], Some(&harper)),
+    ];
+    Book::objects().bulk_create(&mut books, db).await.unwrap();
+    books[0]
+        .add_related(|b| b.tags(), &[&tags[0], &tags[1]], db)
+        .await
+        .unwrap();
+    books[2]
+        .add_related(|b| b.tags(), &[&tags[0]], db)
+        .await
+        .unwrap();
+
+    let mut ann = Employee {
+        id: 0,
+        name: "Ann".into(),
+        boss: None,
+    };
+    ann.insert(db).await.unwrap();
+    let mut ben = Employee {
+        id: 0,
+        name: "Ben".into(),
+        boss: Some(ForeignKey::new(ann.id)),
+    };
+    ben.insert(db).await.unwrap();
+    let mut cy = Employee {
+        id: 0,
+        name: "Cy".into(),
+        boss: Some(ForeignKey::new(ben.id)),
+    };
+    cy.insert(db).await.unwrap();
+
+    let mut a = authors.into_iter();
+    let mut b = books.into_iter();
+    let mut t = tags.into_iter();
+    Library {
+        uk,
+        penguin,
+        harper,
+        alice: a.next().unwrap(),
+        bob: a.next().unwrap(),
+        carol: a.next().unwrap(),
+        sf: t.next().unwrap(),
+        classic: t.next().unwrap(),
+        b1: b.next().unwrap(),
+        b2: b.next().unwrap(),
+        b3: b.next().unwrap(),
+    }
+}

@@ -1,0 +1,109 @@
+//! Key types, decimal arithmetic and counting details that a Django user relies on without
+//! thinking about them, on every backend.
+
+use orm_sqlx::prelude::*;
+use orm_tests::fixture::Book;
+use orm_tests::{on_each_backend, with_fixture};
+use rust_decimal::Decimal;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "prices")]
+struct Price {
+    id: i64,
+    amount: Decimal,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "small_keys")]
+struct SmallKey {
+    id: i16,
+    label: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "only_ids")]
+struct OnlyId {
+    id: i64,
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn decimals_compare_and_sort_as_numbers() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<Price>().await.unwrap();
+        let mut rows: Vec<Price> = ["10", "9", "-5", "-0.5", "100.25"]
+            .iter()
+            .map(|a| Price {
+                id: 0,
+                amount: dec(a),
+            })
+            .collect();
+        Price::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let big = Price::objects()
+            .filter(|p| p.amount.gt(dec("2")))
+            .order_by(|p| p.amount.asc())
+            .values(|p| p.amount);
+        let (got, q) = capture_queries(big.fetch(&db)).await;
+        assert_eq!(got.unwrap(), [dec("9"), dec("10"), dec("100.25")]);
+        assert_eq!(q.len(), 1);
+        let all = Price::objects()
+            .order_by(|p| p.amount.desc())
+            .values(|p| p.amount);
+        assert_eq!(
+            all.fetch(&db).await.unwrap(),
+            [dec("100.25"), dec("10"), dec("9"), dec("-0.5"), dec("-5")]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn small_integer_keys_work_everywhere() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<SmallKey>().await.unwrap();
+        let mut a = SmallKey {
+            id: 0,
+            label: "a".into(),
+        };
+        a.save(&db).await.unwrap();
+        assert!(a.id > 0);
+        let back = SmallKey::objects()
+            .filter(|k| k.id.eq(a.id))
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(back, a);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_model_with_only_an_auto_key_can_be_bulk_created() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<OnlyId>().await.unwrap();
+        let mut rows = vec![OnlyId { id: 0 }, OnlyId { id: 0 }, OnlyId { id: 0 }];
+        let (r, q) = capture_queries(OnlyId::objects().bulk_create(&mut rows, &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 3, "DEFAULT VALUES inserts one row a statement");
+        assert!(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+        assert_eq!(OnlyId::objects().count(&db).await.unwrap(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_enclosing_capture_sees_what_an_inner_one_saw() {
+    with_fixture(|db, _| async move {
+        let ((inner, n), outer) = capture_queries(async {
+            let (_, inner) = capture_queries(Book::objects().count(&db)).await;
+            let n = Book::objects().count(&db).await.unwrap();
+            (inner.len(), n)
+        })
+        .await;
+        assert_eq!((inner, n, outer.len()), (1, 3, 2));
+    })
+    .await;
+}

@@ -1,0 +1,731 @@
+//! Relations (SEMANTICS.md S13, S19–S31, S38): each rule's result and exact query count,
+//! on every backend, on the library fixture (`orm_tests::library`).
+
+use futures_util::TryStreamExt;
+use orm_sqlx::CapturedQuery;
+use orm_sqlx::prelude::*;
+use orm_tests::library::{Author, Book, Employee, Tag};
+use orm_tests::{Backend, on_each_backend, with_library};
+
+async fn counted<T>(fut: impl std::future::Future<Output = T>) -> (T, Vec<CapturedQuery>) {
+    capture_queries(fut).await
+}
+
+/// How many parameters a statement binds (`?` on SQLite, `$n` on PostgreSQL).
+fn placeholders(sql: &str) -> usize {
+    sql.matches('?').count() + sql.matches('$').count()
+}
+
+fn names(authors: &[Author]) -> Vec<&str> {
+    authors.iter().map(|a| a.name.as_str()).collect()
+}
+
+fn titles(books: &[Book]) -> Vec<&str> {
+    books.iter().map(|b| b.title.as_str()).collect()
+}
+
+// ---- S19, S20: lazy relation access ---------------------------------------------------
+
+#[tokio::test]
+async fn s19_a_forward_key_loads_once_on_request_and_reads_its_raw_key_for_free() {
+    with_library(|db, _, lib| async move {
+        let mut b1 = Book::objects()
+            .filter(|b| b.title.eq("B1"))
+            .get(&db)
+            .await
+            .unwrap();
+        let (key, q) = counted(async { *b1.author.key() }).await;
+        assert_eq!(
+            (key, q.len()),
+            (lib.alice.id, 0),
+            "the raw key never queries"
+        );
+
+        let e = b1.author.get().unwrap_err();
+        assert!(matches!(e, Error::NotLoaded { .. }));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("Book.author") && msg.contains("select_related"),
+            "{msg}"
+        );
+
+        let (name, q) = counted(async { b1.author.load(&db).await.map(|a| a.name.clone()) }).await;
+        assert_eq!((name.unwrap().as_str(), q.len()), ("Alice", 1));
+        let (name, q) = counted(async { b1.author.load(&db).await.map(|a| a.name.clone()) }).await;
+        assert_eq!(
+            (name.unwrap().as_str(), q.len()),
+            ("Alice", 0),
+            "cached on the instance"
+        );
+        assert_eq!(b1.author.get().unwrap().name, "Alice");
+
+        // a NULL nullable key reads as None at no cost
+        let b2 = Book::objects()
+            .filter(|b| b.title.eq("B2"))
+            .get(&db)
+            .await
+            .unwrap();
+        let (p, q) = counted(async { b2.publisher.is_none() }).await;
+        assert_eq!((p, q.len()), (true, 0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s20_a_related_manager_queries_each_time_it_is_evaluated() {
+    with_library(|db, _, lib| async move {
+        for _ in 0..2 {
+            let books = lib.alice.books();
+            let (rows, q) = counted(books.fetch(&db)).await;
+            let mut got = titles(rows.unwrap()).to_vec();
+            got.sort();
+            assert_eq!((got, q.len()), (vec!["B1", "B2"], 1));
+            assert!(
+                q[0].sql.contains(r#"WHERE "books"."author_id" = "#),
+                "{}",
+                q[0].sql
+            );
+        }
+        let (n, q) = counted(lib.carol.books().count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (0, 1));
+        let (tags, q) = counted(async {
+            lib.b1
+                .tags()
+                .order_by(|t| t.name.asc())
+                .fetch(&db)
+                .await
+                .map(|t| t.len())
+        })
+        .await;
+        assert_eq!((tags.unwrap(), q.len()), (2, 1));
+    })
+    .await;
+}
+
+// ---- S21–S23: select_related --------------------------------------------------------------
+
+#[tokio::test]
+async fn s21_select_related_joins_in_one_query_inner_or_left_by_nullability() {
+    with_library(|db, _, _| async move {
+        let qs = Book::objects()
+            .select_related(|b| b.author().country())
+            .select_related(|b| b.publisher())
+            .order_by(|b| b.title.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        let sql = &q[0].sql;
+        assert!(sql.contains(r#"INNER JOIN "authors" ON"#), "{sql}");
+        assert!(sql.contains(r#"LEFT OUTER JOIN "countries" ON"#), "{sql}");
+        assert!(sql.contains(r#"LEFT OUTER JOIN "publishers" ON"#), "{sql}");
+        let (seen, q) = counted(async {
+            rows.iter()
+                .map(|b| {
+                    let a = b.author.get().unwrap();
+                    let country = a.country.as_ref().map(|c| c.get().unwrap().name.clone());
+                    let publisher = b.publisher.as_ref().map(|p| p.get().unwrap().name.clone());
+                    (b.title.clone(), a.name.clone(), country, publisher)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        assert_eq!(
+            q.len(),
+            0,
+            "every relation read is free after select_related"
+        );
+        assert_eq!(
+            seen,
+            [
+                (
+                    "B1".into(),
+                    "Alice".into(),
+                    Some("UK".into()),
+                    Some("Penguin".into())
+                ),
+                ("B2".into(), "Alice".into(), Some("UK".into()), None),
+                ("B3".into(), "Bob".into(), None, Some("Harper".into())),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s22_a_filter_promotes_the_left_join_and_a_table_joined_twice_gets_aliases() {
+    with_library(|db, _, _| async move {
+        let qs = Book::objects()
+            .select_related(|b| b.publisher())
+            .filter(|b| b.publisher().name.eq("Penguin"));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1"], 1));
+        assert!(
+            q[0].sql.contains(r#"INNER JOIN "publishers""#),
+            "{}",
+            q[0].sql
+        );
+        assert!(!q[0].sql.contains("LEFT OUTER"), "{}", q[0].sql);
+
+        // employee → boss → boss: the same table three times
+        let qs = Employee::objects()
+            .select_related(|e| e.boss().boss())
+            .filter(|e| e.name.eq("Cy"));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let cy = &rows.unwrap()[0];
+        assert_eq!(q.len(), 1);
+        assert!(
+            q[0].sql.contains(r#"LEFT OUTER JOIN "employees" "T2""#),
+            "{}",
+            q[0].sql
+        );
+        assert!(
+            q[0].sql.contains(r#"LEFT OUTER JOIN "employees" "T3""#),
+            "{}",
+            q[0].sql
+        );
+        let boss = cy.boss.as_ref().unwrap().get().unwrap();
+        let grand = boss.boss.as_ref().unwrap().get().unwrap();
+        assert_eq!((boss.name.as_str(), grand.name.as_str()), ("Ben", "Ann"));
+        assert!(grand.boss.is_none());
+
+        let ceo = Employee::objects()
+            .filter(|e| e.boss().name.eq("Ben"))
+            .values(|e| e.name);
+        let (rows, q) = counted(ceo.fetch(&db)).await;
+        assert_eq!(
+            (rows.unwrap().to_vec(), q.len()),
+            (vec!["Cy".to_string()], 1)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s23_select_related_accumulates_clears_and_leaves_the_rest_unloaded() {
+    with_library(|db, _, _| async move {
+        let both = Book::objects()
+            .select_related(|b| b.author())
+            .select_related(|b| b.publisher())
+            .order_by(|b| b.id.asc());
+        let (rows, q) = counted(both.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(rows[0].author.is_loaded() && rows[0].publisher.as_ref().unwrap().is_loaded());
+
+        let cleared = both.clear_select_related();
+        let (rows, q) = counted(cleared.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(!q[0].sql.contains("JOIN"), "{}", q[0].sql);
+        assert!(!rows[0].author.is_loaded());
+
+        // not named: one query per row to load it
+        let only_author = Book::objects()
+            .select_related(|b| b.author())
+            .order_by(|b| b.id.asc());
+        let mut rows = only_author.fetch(&db).await.unwrap().to_vec();
+        let (loaded, q) = counted(async {
+            let mut n = 0;
+            for b in &mut rows {
+                if let Some(p) = &mut b.publisher {
+                    p.load(&db).await.unwrap();
+                    n += 1;
+                }
+            }
+            n
+        })
+        .await;
+        assert_eq!((loaded, q.len()), (2, 2));
+    })
+    .await;
+}
+
+// ---- S24–S31: prefetch_related ------------------------------------------------------------
+
+#[tokio::test]
+async fn s24_reverse_prefetch_is_one_in_query_and_fills_back_references() {
+    with_library(|db, _, lib| async move {
+        let qs = Author::objects()
+            .prefetch_related(|a| a.books())
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(
+            q[1].sql.contains(r#""books"."author_id" IN ("#),
+            "{}",
+            q[1].sql
+        );
+        assert_eq!(names(rows), ["Alice", "Bob", "Carol"]);
+        let (seen, q) = counted(async {
+            rows.iter()
+                .map(|a| {
+                    let books = a.books.all().unwrap();
+                    let back: Vec<String> = books
+                        .iter()
+                        .map(|b| b.author.get().unwrap().name.clone())
+                        .collect();
+                    (
+                        a.books.count().unwrap(),
+                        a.books.exists().unwrap(),
+                        titles(books)
+                            .iter()
+                            .map(|t| t.to_string())
+                            .collect::<Vec<_>>(),
+                        back,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        assert_eq!(q.len(), 0);
+        let mut alice_books = seen[0].2.clone();
+        alice_books.sort();
+        assert_eq!(alice_books, ["B1", "B2"]);
+        assert_eq!((seen[0].0, seen[0].1), (2, true));
+        assert_eq!(
+            seen[0].3,
+            ["Alice", "Alice"],
+            "each book's author is its parent"
+        );
+        assert_eq!((seen[1].0, seen[1].2.clone()), (1, vec!["B3".to_string()]));
+        assert_eq!(
+            (seen[2].0, seen[2].1),
+            (0, false),
+            "no children: an empty list"
+        );
+        let _ = lib;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s25_many_to_many_and_forward_prefetch_are_one_query_each() {
+    with_library(|db, _, _| async move {
+        let qs = Book::objects()
+            .prefetch_related(|b| b.tags())
+            .order_by(|b| b.id.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(
+            q[1].sql.contains(r#"INNER JOIN "books_tags""#),
+            "{}",
+            q[1].sql
+        );
+        let tags: Vec<Vec<String>> = rows
+            .iter()
+            .map(|b| {
+                let mut t: Vec<String> = b
+                    .tags
+                    .all()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect();
+                t.sort();
+                t
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                vec!["classic".to_string(), "sf".into()],
+                vec![],
+                vec!["sf".into()]
+            ]
+        );
+
+        let qs = Book::objects()
+            .prefetch_related(|b| b.author())
+            .order_by(|b| b.id.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(!q[1].sql.contains("ORDER BY"), "{}", q[1].sql);
+        assert_eq!(
+            q[1].sql.matches('?').count() + q[1].sql.matches('$').count(),
+            2,
+            "ids de-duplicated: {}",
+            q[1].sql
+        );
+        let authors: Vec<&str> = rows
+            .iter()
+            .map(|b| b.author.get().unwrap().name.as_str())
+            .collect();
+        assert_eq!(authors, ["Alice", "Alice", "Bob"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s26_nested_prefetch_is_one_query_per_level_and_works_after_get_first_and_slices() {
+    with_library(|db, _, _| async move {
+        let qs = Author::objects()
+            .prefetch_related(|a| a.books().publisher())
+            .prefetch_related(|a| a.books().tags())
+            .prefetch_related(|a| a.books())
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 4, "authors, books, publishers, tags: {q:#?}");
+        let alice = &rows[0];
+        let mut seen: Vec<(String, Option<String>, usize)> = alice
+            .books
+            .all()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b.title.clone(),
+                    b.publisher.as_ref().map(|p| p.get().unwrap().name.clone()),
+                    b.tags.count().unwrap(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("B1".into(), Some("Penguin".into()), 2),
+                ("B2".into(), None, 0)
+            ]
+        );
+
+        let (a, q) = counted(
+            Author::objects()
+                .prefetch_related(|a| a.books())
+                .filter(|a| a.name.eq("Bob"))
+                .get(&db),
+        )
+        .await;
+        assert_eq!((a.unwrap().books.count().unwrap(), q.len()), (1, 2));
+        let (a, q) = counted(Author::objects().prefetch_related(|a| a.books()).first(&db)).await;
+        assert_eq!(
+            (a.unwrap().unwrap().books.count().unwrap(), q.len()),
+            (2, 2)
+        );
+        let page = Author::objects()
+            .prefetch_related(|a| a.books())
+            .order_by(|a| a.name.asc())
+            .slice(1..);
+        let (rows, q) = counted(page.fetch(&db)).await;
+        assert_eq!(q.len(), 2);
+        assert_eq!(
+            placeholders(&q[1].sql),
+            2,
+            "the IN covers only the fetched rows: {}",
+            q[1].sql
+        );
+        assert_eq!(names(rows.unwrap()), ["Bob", "Carol"]);
+
+        // count() and exists() never prefetch
+        let (n, q) = counted(qs.all().count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (3, 1));
+        let (e, q) = counted(qs.all().exists(&db)).await;
+        assert_eq!((e.unwrap(), q.len()), (true, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s27_a_custom_prefetch_queryset_filters_and_orders_the_related_rows() {
+    with_library(|db, _, _| async move {
+        let long_first = Book::objects()
+            .filter(|b| b.pages.gte(200))
+            .order_by(|b| b.pages.desc());
+        let qs = Author::objects()
+            .prefetch(|a| a.books(), long_first)
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2);
+        let sql = &q[1].sql;
+        assert!(
+            sql.contains(r#""books"."pages" >= "#) && sql.contains(r#""books"."author_id" IN ("#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"ORDER BY "books"."pages" DESC"#), "{sql}");
+        assert_eq!(titles(rows[0].books.all().unwrap()), ["B1"]);
+        assert_eq!(titles(rows[1].books.all().unwrap()), ["B3"]);
+
+        // a select_related inside the custom queryset folds that hop into the same query
+        let with_publisher = Book::objects().select_related(|b| b.publisher());
+        let qs = Author::objects().prefetch(|a| a.books(), with_publisher);
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(q.len(), 2);
+        assert!(
+            q[1].sql.contains(r#"LEFT OUTER JOIN "publishers""#),
+            "{}",
+            q[1].sql
+        );
+        let published: usize = rows
+            .unwrap()
+            .iter()
+            .flat_map(|a| a.books.all().unwrap())
+            .filter(|b| b.publisher.as_ref().is_some_and(|p| p.get().is_ok()))
+            .count();
+        assert_eq!(published, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s28_chaining_on_a_relation_queries_and_writes_clear_the_prefetch() {
+    with_library(|db, _, lib| async move {
+        let mut alice = Author::objects()
+            .prefetch_related(|a| a.books())
+            .filter(|a| a.name.eq("Alice"))
+            .get(&db)
+            .await
+            .unwrap();
+        let (rows, q) = counted(async {
+            alice
+                .books()
+                .filter(|b| b.pages.gt(200))
+                .fetch(&db)
+                .await
+                .map(|r| r.len())
+        })
+        .await;
+        assert_eq!((rows.unwrap(), q.len()), (1, 1));
+        assert_eq!(
+            alice.books.count().unwrap(),
+            2,
+            "the prefetched rows are untouched"
+        );
+
+        let mut b2 = lib.b2.clone();
+        let (r, q) = counted(b2.add_related(|b| b.tags(), &[&lib.classic], &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        let mut b2 = Book::objects()
+            .prefetch_related(|b| b.tags())
+            .filter(|b| b.id.eq(b2.id))
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(b2.tags.count().unwrap(), 1);
+        b2.remove_related(|b| b.tags(), &[&lib.classic], &db)
+            .await
+            .unwrap();
+        assert!(
+            !b2.tags.is_loaded(),
+            "a write through the relation clears its prefetched rows"
+        );
+        assert_eq!(b2.tags().count(&db).await.unwrap(), 0);
+        let _ = &mut alice;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s29_no_parents_no_prefetch_queries() {
+    with_library(|db, _, _| async move {
+        let qs = Author::objects()
+            .filter(|a| a.name.eq("Nobody"))
+            .prefetch_related(|a| a.books().tags());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((rows.unwrap().len(), q.len()), (0, 1));
+        // deeper levels stop once a level is empty: Carol has no books
+        let qs = Author::objects()
+            .filter(|a| a.name.eq("Carol"))
+            .prefetch_related(|a| a.books().tags());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((rows.unwrap()[0].books.count().unwrap(), q.len()), (0, 2));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s30_relations_already_selected_are_not_prefetched_again() {
+    with_library(|db, _, _| async move {
+        let qs = Book::objects()
+            .select_related(|b| b.author())
+            .prefetch_related(|b| b.author());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(q.len(), 1);
+        assert!(rows.unwrap().iter().all(|b| b.author.is_loaded()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s31_prefetching_for_100000_parents_splits_the_in_list() {
+    on_each_backend(|db, backend| async move {
+        db.create_tables::<(
+            orm_tests::library::Country,
+            orm_tests::library::Publisher,
+            Author,
+            Tag,
+            Book,
+        )>()
+        .await
+        .unwrap();
+        let n = 100_000usize;
+        let mut authors: Vec<Author> = (0..n)
+            .map(|i| Author {
+                id: 0,
+                name: format!("a{i}"),
+                age: None,
+                country: None,
+                books: Default::default(),
+            })
+            .collect();
+        Author::objects()
+            .bulk_create(&mut authors, &db)
+            .await
+            .unwrap();
+        let mut books: Vec<Book> = authors
+            .iter()
+            .step_by(1000)
+            .map(|a| Book {
+                id: 0,
+                title: format!("by {}", a.name),
+                pages: 1,
+                author: orm_sqlx::core::relation::ForeignKey::new(a.id),
+                publisher: None,
+                tags: Default::default(),
+            })
+            .collect();
+        Book::objects().bulk_create(&mut books, &db).await.unwrap();
+        let qs = Author::objects().prefetch_related(|a| a.books());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        let per_query = match backend {
+            Backend::Sqlite => 32_766,
+            Backend::Postgres => 65_535,
+        };
+        assert_eq!(rows.len(), n);
+        assert_eq!(q.len(), 1 + n.div_ceil(per_query));
+        let with_books = rows
+            .iter()
+            .filter(|a| a.books.count().unwrap() == 1)
+            .count();
+        assert_eq!(with_books, 100);
+    })
+    .await;
+}
+
+// ---- S13: iterator prefetches per chunk -----------------------------------------------------
+
+#[tokio::test]
+async fn s13_iterator_prefetches_each_chunk_separately() {
+    with_library(|db, _, _| async move {
+        let qs = Author::objects()
+            .prefetch_related(|a| a.books())
+            .order_by(|a| a.id.asc());
+        let (rows, q) =
+            counted(async { qs.iterator(&db, 2).try_collect::<Vec<Author>>().await }).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 3, "main, IN (1, 2), IN (3): {q:#?}");
+        assert_eq!(
+            rows.iter()
+                .map(|a| a.books.count().unwrap())
+                .collect::<Vec<_>>(),
+            [2, 1, 0]
+        );
+
+        let mut tx = db.begin().await.unwrap();
+        let r = qs.iterator(&mut tx, 2).try_collect::<Vec<Author>>().await;
+        assert!(
+            matches!(r, Err(Error::InvalidInput(_))),
+            "one connection cannot prefetch while streaming"
+        );
+    })
+    .await;
+}
+
+// ---- S38: lookups across relations ---------------------------------------------------------
+
+#[tokio::test]
+async fn s38_lookups_span_relations_forward_and_reverse() {
+    with_library(|db, _, _| async move {
+        let uk_books = Book::objects()
+            .filter(|b| b.author().country().name.eq("UK"))
+            .order_by(|b| b.title.asc());
+        let (rows, q) = counted(uk_books.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1", "B2"], 1));
+        assert!(
+            q[0].sql.contains(r#"INNER JOIN "authors""#)
+                && q[0].sql.contains(r#"INNER JOIN "countries""#),
+            "{}",
+            q[0].sql
+        );
+
+        // across a reverse relation rows repeat until distinct()
+        let with_long = Author::objects()
+            .filter(|a| a.books().pages.gte(150))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(with_long.fetch(&db)).await;
+        assert_eq!(
+            (names(rows.unwrap()), q.len()),
+            (vec!["Alice", "Alice", "Bob"], 1)
+        );
+        let distinct = with_long.distinct();
+        let (rows, q) = counted(distinct.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
+
+        // exclude across a reverse relation: NOT EXISTS, authors with no such book (Carol too)
+        let without_short = Author::objects()
+            .exclude(|a| a.books().pages.lt(160))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(without_short.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob", "Carol"], 1));
+        assert!(
+            q[0].sql.contains("NOT (EXISTS (SELECT 1 FROM"),
+            "{}",
+            q[0].sql
+        );
+
+        // both lookups in one exclude() refer to the same book
+        let same_book = Author::objects()
+            .exclude(|a| a.books().pages.gt(250) & a.books().title.eq("B2"))
+            .order_by(|a| a.name.asc());
+        let (rows, _) = counted(same_book.fetch(&db)).await;
+        assert_eq!(names(rows.unwrap()), ["Alice", "Bob", "Carol"]);
+
+        // many-to-many
+        let sf = Book::objects()
+            .filter(|b| b.tags().name.eq("sf"))
+            .order_by(|b| b.title.asc());
+        let (rows, q) = counted(sf.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1", "B3"], 1));
+        let not_sf = Book::objects().exclude(|b| b.tags().name.eq("sf"));
+        let (rows, q) = counted(not_sf.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B2"], 1));
+
+        // a key compared with an instance or a raw value
+        let alice = Author::objects()
+            .filter(|a| a.name.eq("Alice"))
+            .get(&db)
+            .await
+            .unwrap();
+        let n = Book::objects()
+            .filter(|b| b.author.eq(&alice))
+            .count(&db)
+            .await
+            .unwrap();
+        let m = Book::objects()
+            .filter(|b| b.author.eq(alice.id))
+            .count(&db)
+            .await
+            .unwrap();
+        let none = Book::objects()
+            .filter(|b| b.publisher.is_null(true))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!((n, m, none), (2, 2, 1));
+        // a NULL key one hop away
+        let (n, q) = counted(
+            Book::objects()
+                .filter(|b| b.author().country.is_null(true))
+                .count(&db),
+        )
+        .await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1));
+        let _: Option<Tag> = None;
+    })
+    .await;
+}
