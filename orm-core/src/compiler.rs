@@ -992,6 +992,29 @@ pub fn unlink(
     w.finish()
 }
 
+/// Drop every link of the parents `keys` (column `col`) in a join table.
+pub fn unlink_all(
+    through: &ThroughMeta,
+    col: &str,
+    keys: Vec<Value>,
+    dialect: Dialect,
+) -> Statement {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push("DELETE FROM ");
+    w.ident(through.table);
+    w.push(" WHERE ");
+    w.ident(col);
+    w.push(" IN (");
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.bind(k);
+    }
+    w.push(")");
+    w.finish()
+}
+
 /// A writer for statements on a join table, which has no model of its own.
 static EMPTY_META: ModelMeta = ModelMeta {
     name: "",

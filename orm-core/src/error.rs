@@ -34,6 +34,19 @@ pub enum Error {
     #[error("chunk_size must be at least 1 (got 0)")]
     ZeroChunkSize,
 
+    /// Deleting would leave rows pointing at nothing, and their key is `PROTECT` or
+    /// `RESTRICT` (Django's `ProtectedError` / `RestrictedError`).
+    #[error(
+        "cannot delete {model}: {count} row(s) still point at it through {relation}, which is {}",
+        if *restrict { "RESTRICT" } else { "PROTECT" }
+    )]
+    Protected {
+        model: &'static str,
+        relation: String,
+        count: usize,
+        restrict: bool,
+    },
+
     /// A relation read without loading it first.
     #[error(
         "the relation {relation} was not loaded: add it to select_related() or prefetch_related(), \

@@ -57,6 +57,11 @@ pub trait Executor: Send {
     where
         Self: Sized + 'e;
 
+    /// Open an atomic block on this executor: a transaction, or a savepoint when it
+    /// already is one. Writes that take several statements (a cascading delete, a
+    /// `bulk_create` in batches) run inside one.
+    fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>>;
+
     /// A second handle on the same database, for queries that must run while a stream is
     /// open (prefetching per chunk). Pools have one; a single connection does not.
     fn fork(&self) -> Option<Self>
@@ -178,6 +183,15 @@ impl Executor for DefaultHandle {
         .flatten()
         .boxed()
     }
+    fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        Box::pin(async {
+            Err(Error::InvalidInput(
+                "writes that take several statements need an explicit executor (`&db`), not the \
+                 default database of an awaited queryset"
+                    .into(),
+            ))
+        })
+    }
     fn fork(&self) -> Option<Self> {
         Some(self.clone())
     }
@@ -199,6 +213,9 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         (**self).execute(stmt)
+    }
+    fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        (**self).atomic()
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,
@@ -228,6 +245,7 @@ pub trait RowSource: Send {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>>;
+    fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
 }
 
 impl<E: Executor> RowSource for E {
@@ -241,4 +259,14 @@ impl<E: Executor> RowSource for E {
     ) -> BoxFuture<'a, Result<()>> {
         Executor::for_each_row(self, stmt, each)
     }
+    fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        Executor::execute(self, stmt)
+    }
+}
+
+/// Statements that succeed or fail together (Django's `transaction.atomic`): a
+/// transaction on a pool, a savepoint inside a transaction. Dropped without
+/// [`commit`](Atomic::commit), it rolls back.
+pub trait Atomic<'a>: RowSource {
+    fn commit(self: Box<Self>) -> BoxFuture<'a, Result<()>>;
 }

@@ -4,6 +4,7 @@
 //! (see `orm-sqlx`).
 
 pub mod compiler;
+mod deletion;
 pub mod dialect;
 pub mod error;
 pub mod executor;

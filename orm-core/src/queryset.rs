@@ -726,9 +726,19 @@ impl<M: Model> QuerySet<M, M> {
         if self.query.empty {
             return Ok(Deleted::default());
         }
-        let stmt = compiler::delete(&self.query, ex.dialect())?;
-        let n = ex.execute(stmt).await?.rows_affected;
-        Ok(Deleted::of::<M>(n))
+        if !crate::deletion::has_dependents(M::META) {
+            // Nothing else to follow: one DELETE (Django's fast delete).
+            let stmt = compiler::delete(&self.query, ex.dialect())?;
+            let n = ex.execute(stmt).await?.rows_affected;
+            return Ok(Deleted::of::<M>(n));
+        }
+        let mut atomic = ex.atomic().await?;
+        let per_model = crate::deletion::delete_cascading(&self.query, &mut *atomic).await?;
+        atomic.commit().await?;
+        Ok(Deleted {
+            total: per_model.values().sum(),
+            per_model,
+        })
     }
 
     /// Insert many instances: one multi-row INSERT per batch (batches sized to the
@@ -736,13 +746,21 @@ impl<M: Model> QuerySet<M, M> {
     /// primary key is already set are inserted with it, in batches of their own. No query
     /// for an empty slice.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
-        if !M::META.has_auto_pk() {
-            return insert_batches(objs.iter_mut().collect(), false, &mut ex).await;
-        }
+        let auto = M::META.has_auto_pk();
         let (unset, set): (Vec<&mut M>, Vec<&mut M>) =
-            objs.iter_mut().partition(|o| is_unset_pk(&**o));
-        insert_batches(set, false, &mut ex).await?;
-        insert_batches(unset, true, &mut ex).await
+            objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
+        let dialect = ex.dialect();
+        let statements = batch_count::<M>(set.len(), false, dialect)
+            + batch_count::<M>(unset.len(), true, dialect);
+        if statements <= 1 {
+            insert_batches(set, false, &mut ex).await?;
+            return insert_batches(unset, true, &mut ex).await;
+        }
+        // Several statements: all of them or none (Django wraps bulk_create in atomic()).
+        let mut atomic = ex.atomic().await?;
+        insert_batches(set, false, &mut *atomic).await?;
+        insert_batches(unset, true, &mut *atomic).await?;
+        atomic.commit().await
     }
 
     /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);
@@ -809,7 +827,7 @@ pub trait ModelExt: Model {
     /// Django's `save()`: insert if the auto primary key is unset (0), otherwise update
     /// the row and insert it if no row was updated.
     fn save<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
-    /// Delete this instance's row.
+    /// Delete this instance's row, and what its on-delete rules reach.
     fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> + Send;
     /// Reload every column from the database: one query.
     fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
@@ -1073,29 +1091,42 @@ impl<M: Model> ModelExt for M {
     }
 }
 
+/// Rows an INSERT of `M` can hold: the parameter limit over the columns bound per row
+/// (`DEFAULT VALUES`, with no column to bind, inserts one row at a time).
+fn batch_size<M: Model>(skip_pk: bool, dialect: Dialect) -> usize {
+    let per_row = M::META.columns.len() - usize::from(skip_pk);
+    dialect
+        .max_params()
+        .checked_div(per_row)
+        .map_or(1, |rows| rows.max(1))
+}
+
+fn batch_count<M: Model>(rows: usize, skip_pk: bool, dialect: Dialect) -> usize {
+    rows.div_ceil(batch_size::<M>(skip_pk, dialect))
+}
+
 /// Insert `objs` in multi-row batches that fit the parameter limit; `skip_pk` leaves the
 /// auto primary key to the database and reads it back.
-async fn insert_batches<M: Model, E: Executor>(
+async fn insert_batches<M: Model>(
     mut objs: Vec<&mut M>,
     skip_pk: bool,
-    ex: &mut E,
+    ex: &mut (dyn crate::executor::RowSource + '_),
 ) -> Result<()> {
     if objs.is_empty() {
         return Ok(());
     }
     let dialect = ex.dialect();
     let meta = M::META;
-    let per_row = meta.columns.len() - usize::from(skip_pk);
-    // A row with no column to bind is `DEFAULT VALUES`, which inserts one row at a time.
-    let batch = dialect
-        .max_params()
-        .checked_div(per_row)
-        .map_or(1, |rows| rows.max(1));
-    for chunk in objs.chunks_mut(batch) {
+    for chunk in objs.chunks_mut(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
         let stmt = compiler::insert(meta, &rows, skip_pk, dialect);
         if dialect.supports_returning() {
-            let pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
+            let mut pks: Vec<M::Pk> = Vec::with_capacity(chunk.len());
+            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+                pks.push(<M::Pk as FromRow>::from_row(row, 0)?);
+                Ok(())
+            };
+            ex.for_each_row(stmt, &mut each).await?;
             if pks.len() != chunk.len() {
                 return Err(Error::InvalidInput(format!(
                     "inserted {} rows but the database returned {} keys",
@@ -1107,7 +1138,7 @@ async fn insert_batches<M: Model, E: Executor>(
                 obj.set_pk(pk);
             }
         } else {
-            ex.execute(stmt).await?;
+            ex.execute_stmt(stmt).await?;
         }
     }
     Ok(())

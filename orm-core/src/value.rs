@@ -61,6 +61,45 @@ impl Value {
         matches!(self, Value::Null(_))
     }
 
+    /// Read column `idx` of `row` as a value of type `ty`.
+    pub fn read<R: Row + ?Sized>(row: &R, idx: usize, ty: SqlType) -> Result<Value> {
+        if row.is_null(idx)? {
+            return Ok(Value::Null(ty));
+        }
+        Ok(match ty {
+            SqlType::Bool => Value::Bool(row.get_bool(idx)?),
+            SqlType::I16 => Value::I16(row.get_i16(idx)?),
+            SqlType::I32 => Value::I32(row.get_i32(idx)?),
+            SqlType::I64 => Value::I64(row.get_i64(idx)?),
+            SqlType::F32 => Value::F32(row.get_f32(idx)?),
+            SqlType::F64 => Value::F64(row.get_f64(idx)?),
+            SqlType::Text => Value::Text(row.get_string(idx)?),
+            SqlType::Bytes => Value::Bytes(row.get_bytes(idx)?),
+            #[cfg(feature = "chrono")]
+            SqlType::Date => Value::Date(row.get_date(idx)?),
+            #[cfg(feature = "chrono")]
+            SqlType::Time => Value::Time(row.get_time(idx)?),
+            #[cfg(feature = "chrono")]
+            SqlType::DateTime => Value::DateTime(row.get_datetime(idx)?),
+            #[cfg(feature = "chrono")]
+            SqlType::DateTimeTz => Value::DateTimeTz(row.get_datetime_utc(idx)?),
+            #[cfg(feature = "uuid")]
+            SqlType::Uuid => Value::Uuid(row.get_uuid(idx)?),
+            #[cfg(feature = "decimal")]
+            SqlType::Decimal => Value::Decimal(row.get_decimal(idx)?),
+            #[cfg(feature = "json")]
+            SqlType::Json => Value::Json(row.get_json(idx)?),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(crate::error::Error::Unsupported {
+                    what: format!("a {other:?} value"),
+                    backend: row.backend(),
+                    hint: " in this build: enable the orm-sqlx feature of the same name",
+                });
+            }
+        })
+    }
+
     /// Whether this is a decimal (or a NULL of the decimal type).
     pub fn is_decimal(&self) -> bool {
         match self {

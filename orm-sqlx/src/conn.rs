@@ -6,7 +6,7 @@
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use orm_core::executor::ExecResult;
+use orm_core::executor::{Atomic, ExecResult, RowSource};
 use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Executor, FromRow, Result, Statement};
 
@@ -84,6 +84,15 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |c, B| backend::execute::<B, _>(c, stmt))
     }
 
+    fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
+        on_conn!(self, |c, B| Box::pin(async move {
+            let tx = sqlx::Connection::begin(c)
+                .await
+                .map_err(|e| backend::db_error("BEGIN", e))?;
+            Ok(Box::new(TxScope::<B>(tx)) as Box<dyn Atomic<'c> + 'c>)
+        }))
+    }
+
     fn stream_owned<T: FromRow>(
         self,
         stmt: Statement,
@@ -118,6 +127,10 @@ macro_rules! executor_via_conn {
             fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
                 let $s = self;
                 $lend.execute_owned(stmt)
+            }
+            fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+                let $s = self;
+                $lend.atomic_owned()
             }
             fn stream<'a, T: FromRow>(
                 &'a mut self,
@@ -158,6 +171,9 @@ impl Executor for ConnRef<'_> {
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         self.reborrow().execute_owned(stmt)
+    }
+    fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        self.reborrow().atomic_owned()
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,
@@ -314,3 +330,45 @@ impl Connection {
 }
 
 executor_via_conn!(&mut Connection, |s| s.conn());
+
+/// An atomic block: a sqlx transaction, which is a savepoint when its connection is
+/// already in one. Dropped without `commit`, sqlx rolls it back.
+pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) sqlx::Transaction<'a, DB>);
+
+macro_rules! tx_scope {
+    ($db:ty) => {
+        impl RowSource for TxScope<'_, $db> {
+            fn dialect(&self) -> Dialect {
+                <$db as backend::Backend>::DIALECT
+            }
+            fn for_each_row<'b>(
+                &'b mut self,
+                stmt: Statement,
+                each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+            ) -> BoxFuture<'b, Result<()>> {
+                backend::for_each_row::<$db, _>(&mut *self.0, stmt, each)
+            }
+            fn execute_stmt<'b>(
+                &'b mut self,
+                stmt: Statement,
+            ) -> BoxFuture<'b, Result<ExecResult>> {
+                backend::execute::<$db, _>(&mut *self.0, stmt)
+            }
+        }
+
+        impl<'a> Atomic<'a> for TxScope<'a, $db> {
+            fn commit(self: Box<Self>) -> BoxFuture<'a, Result<()>> {
+                Box::pin(async move {
+                    self.0
+                        .commit()
+                        .await
+                        .map_err(|e| backend::db_error("COMMIT", e))
+                })
+            }
+        }
+    };
+}
+#[cfg(feature = "sqlite")]
+tx_scope!(sqlx::Sqlite);
+#[cfg(feature = "postgres")]
+tx_scope!(sqlx::Postgres);

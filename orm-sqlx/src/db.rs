@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use orm_core::executor::{DefaultDatabase, ExecResult};
+use orm_core::executor::{Atomic, DefaultDatabase, ExecResult};
 use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
@@ -261,6 +261,12 @@ impl Executor for &Db {
         on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
             p, stmt, selected
         ))
+    }
+    fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        on_pool!(&self.pool, |p, B| Box::pin(async move {
+            let tx = p.begin().await.map_err(|e| backend::db_error("BEGIN", e))?;
+            Ok(Box::new(crate::conn::TxScope::<B>(tx)) as Box<dyn Atomic<'a> + 'a>)
+        }))
     }
     fn fork(&self) -> Option<Self> {
         Some(self)

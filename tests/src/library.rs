@@ -14,6 +14,9 @@ use orm_sqlx::prelude::*;
 pub struct Country {
     pub id: i64,
     pub name: String,
+    /// `Author.country` is PROTECT: a country with authors cannot be deleted.
+    #[orm(reverse(Author::country))]
+    pub authors: Reverse<Author>,
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -21,6 +24,9 @@ pub struct Country {
 pub struct Publisher {
     pub id: i64,
     pub name: String,
+    /// `Book.publisher` is SET NULL.
+    #[orm(reverse(Book::publisher))]
+    pub books: Reverse<Book>,
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -29,6 +35,7 @@ pub struct Author {
     pub id: i64,
     pub name: String,
     pub age: Option<i32>,
+    #[orm(on_delete = "protect")]
     pub country: Option<ForeignKey<Country>>,
     #[orm(reverse(Book::author))]
     pub books: Reverse<Book>,
@@ -48,6 +55,7 @@ pub struct Book {
     pub title: String,
     pub pages: i32,
     pub author: ForeignKey<Author>,
+    #[orm(on_delete = "set_null")]
     pub publisher: Option<ForeignKey<Publisher>>,
     pub tags: ManyToMany<Tag>,
 }
@@ -58,6 +66,8 @@ pub struct Employee {
     pub id: i64,
     pub name: String,
     pub boss: Option<ForeignKey<Employee>>,
+    #[orm(reverse(Employee::boss))]
+    pub reports: Reverse<Employee>,
 }
 
 /// The rows, by name, as loaded.
@@ -104,18 +114,15 @@ pub async fn load(db: &Db) -> Library {
     let mut uk = Country {
         id: 0,
         name: "UK".into(),
+        authors: Reverse::default(),
     };
     uk.insert(db).await.unwrap();
-    let mut pubs = vec![
-        Publisher {
-            id: 0,
-            name: "Penguin".into(),
-        },
-        Publisher {
-            id: 0,
-            name: "Harper".into(),
-        },
-    ];
+    let publisher = |name: &str| Publisher {
+        id: 0,
+        name: name.into(),
+        books: Reverse::default(),
+    };
+    let mut pubs = vec![publisher("Penguin"), publisher("Harper")];
     Publisher::objects()
         .bulk_create(&mut pubs, db)
         .await
@@ -156,23 +163,17 @@ pub async fn load(db: &Db) -> Library {
         .await
         .unwrap();
 
-    let mut ann = Employee {
+    let employee = |name: &str, boss: Option<&Employee>| Employee {
         id: 0,
-        name: "Ann".into(),
-        boss: None,
+        name: name.into(),
+        boss: boss.map(|b| ForeignKey::new(b.id)),
+        reports: Reverse::default(),
     };
+    let mut ann = employee("Ann", None);
     ann.insert(db).await.unwrap();
-    let mut ben = Employee {
-        id: 0,
-        name: "Ben".into(),
-        boss: Some(ForeignKey::new(ann.id)),
-    };
+    let mut ben = employee("Ben", Some(&ann));
     ben.insert(db).await.unwrap();
-    let mut cy = Employee {
-        id: 0,
-        name: "Cy".into(),
-        boss: Some(ForeignKey::new(ben.id)),
-    };
+    let mut cy = employee("Cy", Some(&ben));
     cy.insert(db).await.unwrap();
 
     let mut a = authors.into_iter();

@@ -729,3 +729,62 @@ async fn s38_lookups_span_relations_forward_and_reverse() {
     })
     .await;
 }
+
+// ---- S33: delete() follows the on-delete rules -----------------------------------------------
+
+#[tokio::test]
+async fn s33_delete_cascades_sets_null_and_protects_like_django() {
+    with_library(|db, _, lib| async move {
+        // CASCADE: Alice's books go with her, and their tag links with them.
+        let (d, q) = counted(lib.alice.delete(&db)).await;
+        let d = d.unwrap();
+        assert_eq!(d.per_model.get("Author"), Some(&1));
+        assert_eq!(d.per_model.get("Book"), Some(&2));
+        assert_eq!(d.per_model.get("books_tags"), Some(&2));
+        assert_eq!(d.total, 5);
+        assert_eq!(
+            q.len(),
+            5,
+            "keys, the books' keys, the links, the books, the author: {q:#?}"
+        );
+        assert_eq!(Book::objects().count(&db).await.unwrap(), 1);
+
+        // SET NULL: Harper's book stays, without a publisher.
+        let (d, q) = counted(lib.harper.delete(&db)).await;
+        assert_eq!((d.unwrap().total, q.len()), (1, 3));
+        let b3 = Book::objects().get(&db).await.unwrap();
+        assert!(b3.publisher.is_none());
+
+        // PROTECT: the UK still has an author (Alice is gone, but Bob has no country, so
+        // add one), and nothing is deleted.
+        let mut bob = lib.bob.clone();
+        bob.country = Some(orm_sqlx::core::relation::ForeignKey::new(lib.uk.id));
+        bob.save(&db).await.unwrap();
+        let (e, _) = counted(lib.uk.delete(&db)).await;
+        let e = e.unwrap_err();
+        assert!(matches!(e, Error::Protected { count: 1, .. }), "{e}");
+        assert!(e.to_string().contains("Author.country"), "{e}");
+        assert_eq!(
+            orm_tests::library::Country::objects()
+                .count(&db)
+                .await
+                .unwrap(),
+            1
+        );
+
+        // A self relation cascades down the chain: Ann, Ben, Cy.
+        let ann = Employee::objects()
+            .filter(|e| e.name.eq("Ann"))
+            .get(&db)
+            .await
+            .unwrap();
+        let (d, _) = counted(ann.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+
+        // A queryset delete with no dependents is one statement.
+        let (d, q) = counted(Tag::objects().filter(|t| t.name.eq("classic")).delete(&db)).await;
+        assert_eq!((d.unwrap().total, q.len()), (1, 1));
+    })
+    .await;
+}

@@ -1,0 +1,228 @@
+//! `delete()` with Django's on-delete rules: what deleting rows does to the rows that point
+//! at them (CASCADE, SET NULL, PROTECT, RESTRICT, DO NOTHING) and to many-to-many links.
+//!
+//! Only relations a model knows about are followed: its many-to-many fields, and the
+//! reverse sides it declares (`#[orm(reverse(Book::author))]`). A foreign key from a model
+//! whose reverse side is not declared is still guarded by the database's constraint: the
+//! delete fails with a database error instead of leaving a dangling key.
+
+use std::collections::BTreeMap;
+
+use crate::compiler::{self, Statement};
+use crate::error::{Error, Result};
+use crate::executor::RowSource;
+use crate::expr::{ColumnRef, RelPath, Term};
+use crate::model::ModelMeta;
+use crate::q::Cond;
+use crate::query::{Query, Select};
+use crate::relation::{OnDelete, RelationKind, ThroughMeta};
+use crate::value::{SqlType, Value};
+
+/// Whether deleting rows of `meta` may touch other tables.
+pub(crate) fn has_dependents(meta: &ModelMeta) -> bool {
+    meta.relations
+        .iter()
+        .any(|r| matches!(r.kind, RelationKind::Reverse | RelationKind::ManyToMany))
+}
+
+fn column(name: &'static str, nullable: bool) -> Term {
+    Term::Column(ColumnRef {
+        path: RelPath::ROOT,
+        column: name,
+        nullable,
+    })
+}
+
+/// What one delete will do, gathered before anything is changed.
+#[derive(Default)]
+struct Plan {
+    /// Rows to delete, by model, in the order found (parents before children).
+    deletes: Vec<(&'static ModelMeta, Vec<Value>)>,
+    /// `DELETE FROM child WHERE fk IN (parent keys)` for children with nothing below them.
+    fast_deletes: Vec<(&'static ModelMeta, &'static str, Vec<Value>)>,
+    /// `UPDATE child SET fk = NULL WHERE fk IN (parent keys)`.
+    set_nulls: Vec<(&'static ModelMeta, &'static str, SqlType, Vec<Value>)>,
+    /// Many-to-many links to drop.
+    unlinks: Vec<(&'static ThroughMeta, &'static str, Vec<Value>)>,
+}
+
+/// Read the primary keys `query` matches.
+async fn keys_of(query: &Query, ex: &mut (dyn RowSource + '_)) -> Result<Vec<Value>> {
+    let meta = query.meta;
+    let pk = meta.pk_column();
+    let mut q = query.clone();
+    q.select = Select::Terms(vec![column(pk.column, false)]);
+    q.order_by.clear();
+    q.select_related.clear();
+    q.prefetch.clear();
+    let stmt = compiler::select(&q, ex.dialect())?;
+    let mut out = Vec::new();
+    let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+        out.push(Value::read(row, 0, pk.sql_type)?);
+        Ok(())
+    };
+    ex.for_each_row(stmt, &mut each).await?;
+    Ok(out)
+}
+
+/// `SELECT pk FROM meta WHERE col IN (keys)`, batched.
+async fn keys_where_in(
+    meta: &'static ModelMeta,
+    col: &'static str,
+    keys: &[Value],
+    ex: &mut (dyn RowSource + '_),
+) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for batch in keys.chunks(ex.dialect().max_params()) {
+        let mut q = Query::new(meta);
+        q.filter.push(Cond::In {
+            lhs: column(col, true),
+            values: batch.to_vec(),
+        });
+        out.extend(keys_of(&q, ex).await?);
+    }
+    Ok(out)
+}
+
+/// Follow the relations of `meta` from the rows `keys`, depth first.
+fn collect<'a>(
+    plan: &'a mut Plan,
+    meta: &'static ModelMeta,
+    keys: Vec<Value>,
+    ex: &'a mut (dyn RowSource + '_),
+) -> futures_util::future::BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for rel in meta.relations {
+            match rel.kind {
+                RelationKind::ManyToMany => {
+                    if let Some(th) = &rel.through {
+                        plan.unlinks.push((th, th.parent_column, keys.clone()));
+                    }
+                }
+                RelationKind::Reverse => {
+                    let forward = rel.forward_relation()?;
+                    let child = (rel.target)();
+                    let fk = forward
+                        .key_column
+                        .and_then(|i| child.columns.get(i))
+                        .ok_or_else(|| {
+                            Error::InvalidInput(format!("{} has no key column", forward.label()))
+                        })?;
+                    match forward.on_delete {
+                        OnDelete::DoNothing => {}
+                        OnDelete::SetNull => {
+                            plan.set_nulls
+                                .push((child, fk.column, fk.sql_type, keys.clone()))
+                        }
+                        OnDelete::Protect | OnDelete::Restrict => {
+                            let found = keys_where_in(child, fk.column, &keys, ex).await?;
+                            if !found.is_empty() {
+                                return Err(Error::Protected {
+                                    model: (rel.parent)().name,
+                                    relation: forward.label(),
+                                    count: found.len(),
+                                    restrict: forward.on_delete == OnDelete::Restrict,
+                                });
+                            }
+                        }
+                        OnDelete::Cascade => {
+                            if has_dependents(child) {
+                                let found = keys_where_in(child, fk.column, &keys, ex).await?;
+                                plan.deletes.push((child, Vec::new()));
+                                let slot = plan.deletes.len() - 1;
+                                plan.deletes[slot].1 = found.clone();
+                                collect(plan, child, found, ex).await?;
+                            } else {
+                                plan.fast_deletes.push((child, fk.column, keys.clone()));
+                            }
+                        }
+                    }
+                }
+                RelationKind::ForeignKey | RelationKind::OneToOne => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+fn where_in(
+    dialect: crate::dialect::Dialect,
+    meta: &'static ModelMeta,
+    col: &'static str,
+    keys: &[Value],
+    f: impl Fn(&Query) -> Result<Statement>,
+) -> Result<Vec<Statement>> {
+    keys.chunks(dialect.max_params().saturating_sub(1).max(1))
+        .map(|batch| {
+            let mut q = Query::new(meta);
+            q.filter.push(Cond::In {
+                lhs: column(col, true),
+                values: batch.to_vec(),
+            });
+            f(&q)
+        })
+        .collect()
+}
+
+/// Delete what `query` matches and everything its on-delete rules reach, inside `ex`
+/// (an atomic block). Returns the count per model (and per join table).
+pub(crate) async fn delete_cascading(
+    query: &Query,
+    ex: &mut (dyn RowSource + '_),
+) -> Result<BTreeMap<&'static str, u64>> {
+    let meta = query.meta;
+    let dialect = ex.dialect();
+    let root_keys = keys_of(query, ex).await?;
+    let mut plan = Plan::default();
+    plan.deletes.push((meta, root_keys.clone()));
+    collect(&mut plan, meta, root_keys, ex).await?;
+
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (child, col, ty, keys) in &plan.set_nulls {
+        let stmts = where_in(dialect, child, col, keys, |q| {
+            let set = [crate::update::Assignment::<()>::new(
+                ColumnRef {
+                    path: RelPath::ROOT,
+                    column: col,
+                    nullable: true,
+                },
+                Term::Value(Value::Null(*ty)),
+            )];
+            compiler::update(q, &set, dialect)
+        })?;
+        for stmt in stmts {
+            ex.execute_stmt(stmt).await?;
+        }
+    }
+    for (through, col, keys) in &plan.unlinks {
+        for batch in keys.chunks(dialect.max_params()) {
+            let stmt = compiler::unlink_all(through, col, batch.to_vec(), dialect);
+            let n = ex.execute_stmt(stmt).await?.rows_affected;
+            if n > 0 {
+                *counts.entry(through.table).or_default() += n;
+            }
+        }
+    }
+    for (child, col, keys) in &plan.fast_deletes {
+        for stmt in where_in(dialect, child, col, keys, |q| compiler::delete(q, dialect))? {
+            let n = ex.execute_stmt(stmt).await?.rows_affected;
+            if n > 0 {
+                *counts.entry(child.name).or_default() += n;
+            }
+        }
+    }
+    // Children before parents.
+    for (m, keys) in plan.deletes.iter().rev() {
+        let pk = m.pk_column().column;
+        for stmt in where_in(dialect, m, pk, keys, |q| compiler::delete(q, dialect))? {
+            let n = ex.execute_stmt(stmt).await?.rows_affected;
+            if n > 0 {
+                *counts.entry(m.name).or_default() += n;
+            }
+        }
+    }
+    Ok(counts)
+}
