@@ -95,6 +95,7 @@ fn collect<'a>(
         if keys.is_empty() {
             return Ok(());
         }
+        let mut followed: Vec<&'static crate::relation::RelationMeta> = Vec::new();
         for rel in meta.relations {
             match rel.kind {
                 RelationKind::ManyToMany => {
@@ -104,6 +105,12 @@ fn collect<'a>(
                 }
                 RelationKind::Reverse => {
                     let forward = rel.forward_relation()?;
+                    // Two reverse fields may mirror one key (one of them a prefetch
+                    // target): the key's rule is applied once.
+                    if followed.iter().any(|f| std::ptr::eq(*f, forward)) {
+                        continue;
+                    }
+                    followed.push(forward);
                     let child = (rel.target)();
                     let fk = forward
                         .key_column

@@ -39,6 +39,10 @@ pub struct Author {
     pub country: Option<ForeignKey<Country>>,
     #[orm(reverse(Book::author))]
     pub books: Reverse<Book>,
+    /// The same key again: a separate target for a custom prefetch (Django's
+    /// `Prefetch("books", queryset=…, to_attr="long_books")`).
+    #[orm(reverse(Book::author))]
+    pub long_books: Reverse<Book>,
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -92,6 +96,7 @@ fn author(name: &str, age: Option<i32>, country: Option<&Country>) -> Author {
         age,
         country: country.map(|c| ForeignKey::new(c.id)),
         books: Reverse::default(),
+        long_books: Reverse::default(),
     }
 }
 

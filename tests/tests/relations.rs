@@ -449,6 +449,18 @@ async fn s27_a_custom_prefetch_queryset_filters_and_orders_the_related_rows() {
         assert_eq!(titles(rows[0].books.all().unwrap()), ["B1"]);
         assert_eq!(titles(rows[1].books.all().unwrap()), ["B3"]);
 
+        // a separate target: the relation itself stays unprefetched
+        let long = Book::objects().filter(|b| b.pages.gte(200));
+        let qs = Author::objects()
+            .prefetch(|a| a.long_books(), long)
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(titles(rows[0].long_books.all().unwrap()), ["B1"]);
+        assert!(!rows[0].books.is_loaded());
+        assert!(matches!(rows[0].books.all(), Err(Error::NotLoaded { .. })));
+
         // a select_related inside the custom queryset folds that hop into the same query
         let with_publisher = Book::objects().select_related(|b| b.publisher());
         let qs = Author::objects().prefetch(|a| a.books(), with_publisher);
@@ -570,6 +582,7 @@ async fn s31_prefetching_for_100000_parents_splits_the_in_list() {
                 age: None,
                 country: None,
                 books: Default::default(),
+                long_books: Default::default(),
             })
             .collect();
         Author::objects()
@@ -785,6 +798,31 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         // A queryset delete with no dependents is one statement.
         let (d, q) = counted(Tag::objects().filter(|t| t.name.eq("classic")).delete(&db)).await;
         assert_eq!((d.unwrap().total, q.len()), (1, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s16_refresh_from_db_drops_cached_relations() {
+    with_library(|db, _, _| async move {
+        let mut b1 = Book::objects()
+            .select_related(|b| b.author())
+            .prefetch_related(|b| b.tags())
+            .filter(|b| b.title.eq("B1"))
+            .get(&db)
+            .await
+            .unwrap();
+        assert!(b1.author.is_loaded() && b1.tags.is_loaded());
+        let (r, q) = counted(b1.refresh_from_db(&db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(!b1.author.is_loaded() && !b1.tags.is_loaded());
+        let (a, q) = counted(async { b1.author.load(&db).await.map(|a| a.name.clone()) }).await;
+        assert_eq!(
+            (a.unwrap().as_str(), q.len()),
+            ("Alice", 1),
+            "the next access queries again"
+        );
     })
     .await;
 }
