@@ -730,6 +730,19 @@ async fn s38_lookups_span_relations_forward_and_reverse() {
             .await
             .unwrap();
         assert_eq!((n, m, none), (2, 2, 1));
+        // update() and delete() filtered across a relation: `pk IN (SELECT … JOIN …)`
+        let mut bobs = Book::objects().filter(|b| b.author().name.eq("Bob"));
+        let (n, q) = counted(bobs.update(|b| b.pages.set(1), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1));
+        assert!(
+            q[0].sql
+                .contains(r#"IN (SELECT "books"."id" FROM "books" INNER JOIN "authors""#),
+            "{}",
+            q[0].sql
+        );
+        let (n, q) = counted(Book::objects().filter(|b| b.pages.eq(1)).count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1));
+
         // a NULL key one hop away
         let (n, q) = counted(
             Book::objects()
