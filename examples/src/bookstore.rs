@@ -1,6 +1,8 @@
 //! A small bookstore on embedded SQLite, walking through Django's QuerySet laziness and
 //! caching the way the Django articles do: each step prints the SQL it sent and how many
-//! queries it cost.
+//! queries it cost. The last chapter is the N+1 problem (a query per row to read its
+//! author) and its two fixes, `select_related` (a JOIN) and `prefetch_related` (one more
+//! query per level).
 //!
 //! Run it with `cargo run -p examples --bin bookstore` (no setup: the database lives in
 //! memory).
@@ -15,6 +17,16 @@ pub struct Author {
     pub id: i64,
     pub name: String,
     pub country: Option<String>,
+    /// No column: the books whose `author` points here, once prefetched.
+    #[orm(reverse(Book::author))]
+    pub books: Reverse<Book>,
+}
+
+#[derive(Model, Debug, Clone)]
+#[orm(table = "tags")]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
 }
 
 #[derive(Model, Debug, Clone)]
@@ -23,8 +35,11 @@ pub struct Book {
     pub id: i64,
     pub title: String,
     pub pages: i32,
-    pub author_id: i64,
+    /// Column `author_id`; `b.author.key()` reads it, `b.author.get()` the loaded author.
+    pub author: ForeignKey<Author>,
     pub rating: Option<f64>,
+    /// Through the join table `books_tags`, created with the schema.
+    pub tags: ManyToMany<Tag>,
 }
 
 /// Print a step's title, then every statement it sent and the count.
@@ -36,33 +51,35 @@ fn report(title: &str, queries: &[CapturedQuery]) {
     println!("   queries: {}", queries.len());
 }
 
+fn author(name: &str, country: &str) -> Author {
+    Author {
+        id: 0,
+        name: name.into(),
+        country: Some(country.into()),
+        books: Reverse::default(),
+    }
+}
+
 fn book(title: &str, pages: i32, author_id: i64, rating: Option<f64>) -> Book {
     Book {
         id: 0,
         title: title.into(),
         pages,
-        author_id,
+        author: ForeignKey::new(author_id),
         rating,
+        tags: ManyToMany::default(),
     }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let db = Db::connect("sqlite::memory:").await?;
-    db.create_tables::<(Author, Book)>().await?;
+    db.create_tables::<(Author, Tag, Book)>().await?;
 
     let ((), q) = capture_queries(async {
         let mut authors = vec![
-            Author {
-                id: 0,
-                name: "Ursula K. Le Guin".into(),
-                country: Some("US".into()),
-            },
-            Author {
-                id: 0,
-                name: "Terry Pratchett".into(),
-                country: Some("UK".into()),
-            },
+            author("Ursula K. Le Guin", "US"),
+            author("Terry Pratchett", "UK"),
         ];
         Author::objects()
             .bulk_create(&mut authors, &db)
@@ -247,11 +264,184 @@ async fn main() -> Result<()> {
     let (e, q) = capture_queries(Book::objects().filter(|b| b.title.eq("Mort")).get(&db)).await;
     report("9a. get() with no match", &q);
     println!("   error: {}", e.unwrap_err());
-    let (e, q) = capture_queries(Book::objects().filter(|b| b.author_id.eq(1)).get(&db)).await;
+    let (e, q) = capture_queries(Book::objects().filter(|b| b.author.eq(1)).get(&db)).await;
     report("9b. get() with several matches", &q);
     println!("   error: {}", e.unwrap_err());
     let (e, q) = capture_queries(by_title.slice(0..2).filter(|b| b.pages.gt(1)).count(&db)).await;
     report("9c. filtering a slice is refused before any query", &q);
     println!("   error: {}", e.unwrap_err());
+
+    the_n_plus_one_problem(&db).await
+}
+
+/// Chapter 10: reading each book's author in a loop costs a query per book (N+1);
+/// `select_related` joins instead (1 query), `prefetch_related` adds one query per level.
+async fn the_n_plus_one_problem(db: &Db) -> Result<()> {
+    println!("\n\n######## 10. The N+1 problem and its two fixes");
+
+    let (n, q) = capture_queries(async {
+        let mut tags = vec![tag("fantasy"), tag("satire"), tag("classic")];
+        Tag::objects().bulk_create(&mut tags, db).await?;
+        let (fantasy, satire, classic) = (&tags[0], &tags[1], &tags[2]);
+        let mut books = Book::objects()
+            .filter(|b| b.title.is_in(["A Wizard of Earthsea", "Small Gods"]))
+            .fetch(db)
+            .await?
+            .to_vec();
+        for b in &mut books {
+            let tags: &[&Tag] = if b.title == "Small Gods" {
+                &[fantasy, satire]
+            } else {
+                &[fantasy, classic]
+            };
+            b.add_related(|b| b.tags(), tags, db).await?;
+        }
+        Ok::<_, Error>(books.len())
+    })
+    .await;
+    let n = n?;
+    report(
+        &format!(
+            "10a. Setup: three tags (one INSERT), two books to tag (one SELECT), \
+             add_related (one INSERT per book): 2 + {n} queries"
+        ),
+        &q,
+    );
+
+    // The problem: the author is not loaded, and reading it will not query behind your back.
+    let (r, q) = capture_queries(async {
+        let books = Book::objects()
+            .order_by(|b| b.title.asc())
+            .fetch(db)
+            .await?
+            .to_vec();
+        let read = books[0].author.get().map(|a| a.name.clone()); // no query
+        Ok::<_, Error>((books, read))
+    })
+    .await;
+    let (mut books, read) = r?;
+    report(
+        "10b. One SELECT for the books; reading b.author then is an error, not a hidden query",
+        &q,
+    );
+    println!(
+        "   key: {} (free), error: {}",
+        books[0].author.key(),
+        read.unwrap_err()
+    );
+
+    let (pairs, q) = capture_queries(async {
+        let mut books = Book::objects()
+            .order_by(|b| b.title.asc())
+            .fetch(db)
+            .await?
+            .to_vec();
+        let mut pairs = Vec::new();
+        for b in &mut books {
+            let author = b.author.load(db).await?; // one SELECT per book
+            pairs.push((b.title.clone(), author.name.clone()));
+        }
+        Ok::<_, Error>(pairs)
+    })
+    .await;
+    let pairs = pairs?;
+    report(
+        &format!(
+            "10c. N+1: one SELECT for the books, then b.author.load() per book: 1 + {} queries",
+            pairs.len()
+        ),
+        &q,
+    );
+    print_pairs(&pairs);
+    let (names, q) = capture_queries(async {
+        let first = books[0].author.load(db).await?.name.clone(); // one SELECT
+        let again = books[0].author.load(db).await?.name.clone(); // cached: no query
+        Ok::<_, Error>((first, again))
+    })
+    .await;
+    report(
+        "10d. load() twice on one book: 1 query, then it is cached on the instance",
+        &q,
+    );
+    println!("   {:?}", names?);
+
+    // Fix 1: follow the foreign key in the same query, with a JOIN.
+    let joined = Book::objects()
+        .select_related(|b| b.author())
+        .order_by(|b| b.title.asc());
+    let (pairs, q) = capture_queries(async {
+        let books = joined.fetch(db).await?;
+        books
+            .iter()
+            .map(|b| Ok((b.title.clone(), b.author.get()?.name.clone()))) // no query
+            .collect::<Result<Vec<_>>>()
+    })
+    .await;
+    report(
+        "10e. select_related(|b| b.author()): one SELECT with an INNER JOIN, 1 query",
+        &q,
+    );
+    print_pairs(&pairs?);
+
+    // Fix 2: one more query per relation, with the parents' keys in an IN list. This also
+    // works backwards (author → books) and for many-to-many, where a JOIN would repeat rows.
+    let authors = Author::objects()
+        .prefetch_related(|a| a.books())
+        .order_by(|a| a.name.asc());
+    let (shelves, q) = capture_queries(async {
+        let authors = authors.fetch(db).await?;
+        authors
+            .iter()
+            .map(|a| {
+                let titles = a.books.all()?.iter().map(|b| b.title.clone()).collect();
+                Ok((a.name.clone(), titles)) // a.books.all() is no query
+            })
+            .collect::<Result<Vec<(String, Vec<String>)>>>()
+    })
+    .await;
+    report(
+        "10f. prefetch_related(|a| a.books()) from the authors: authors, then their books, 2 queries",
+        &q,
+    );
+    for (name, titles) in shelves? {
+        println!("   {name}: {titles:?}");
+    }
+
+    // Nested: every level is one more query, however many rows each level has.
+    let authors = Author::objects()
+        .prefetch_related(|a| a.books().tags())
+        .order_by(|a| a.name.asc());
+    let (shelves, q) = capture_queries(async {
+        let authors = authors.fetch(db).await?;
+        let mut out = Vec::new();
+        for a in authors {
+            for b in a.books.all()? {
+                let tags: Vec<&str> = b.tags.all()?.iter().map(|t| t.name.as_str()).collect();
+                out.push(format!("{} / {} / {tags:?}", a.name, b.title));
+            }
+        }
+        Ok::<_, Error>(out)
+    })
+    .await;
+    report(
+        "10g. prefetch_related(|a| a.books().tags()): authors, books, tags, 3 queries",
+        &q,
+    );
+    for line in shelves? {
+        println!("   {line}");
+    }
     Ok(())
+}
+
+fn tag(name: &str) -> Tag {
+    Tag {
+        id: 0,
+        name: name.into(),
+    }
+}
+
+fn print_pairs(pairs: &[(String, String)]) {
+    for (title, author) in pairs {
+        println!("   {title} by {author}");
+    }
 }

@@ -244,6 +244,8 @@ pub trait RelationPath {
     type Root;
     /// [`Single`] or [`Many`].
     type Kind;
+    /// The model at the end of the path.
+    type Target;
     /// The relation hops from the root to this model.
     fn rel_path(&self) -> RelPath;
 }
@@ -259,7 +261,43 @@ pub trait SelectPath<R> {
     fn select_path(&self) -> RelPath;
 }
 
-impl<R, P: RelationPath<Root = R, Kind = Single>> SelectPath<R> for P {
+/// `{Self}` is `{T}`: a bound with its own message, where an associated-type equality
+/// would only print a bare type mismatch.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "this relation path starts at `{Self}`, but the queryset is over `{T}`",
+    label = "expected a path of `{T}`: build it from the closure's argument",
+    note = "the closure receives the queryset's own field handles: `|x| x.relation()`, not `Other::fields().relation()`"
+)]
+pub trait SameModel<T> {}
+impl<T> SameModel<T> for T {}
+
+/// `{Self}` is `{T}`, for a custom prefetch queryset.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the relation holds `{Self}`, but the prefetch queryset is over `{T}`",
+    label = "expected a queryset over `{Self}`",
+    note = "write the custom queryset over the related model: `prefetch(|a| a.books(), Book::objects().filter(…))`"
+)]
+pub trait HeldBy<T> {}
+impl<T> HeldBy<T> for T {}
+
+/// Implemented by [`Single`] only: the path crosses no many-valued relation.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "select_related cannot follow a reverse or many-to-many relation; use prefetch_related",
+    label = "this path reaches several rows per row, which one JOIN cannot load",
+    note = "`prefetch_related` with the same path loads it with one more query"
+)]
+pub trait ForwardOnly {}
+impl ForwardOnly for Single {}
+
+impl<R, P> SelectPath<R> for P
+where
+    P: RelationPath,
+    P::Root: SameModel<R>,
+    P::Kind: ForwardOnly,
+{
     fn select_path(&self) -> RelPath {
         self.rel_path()
     }
@@ -276,7 +314,11 @@ pub trait PrefetchPath<R> {
     fn prefetch_path(&self) -> RelPath;
 }
 
-impl<R, P: RelationPath<Root = R>> PrefetchPath<R> for P {
+impl<R, P> PrefetchPath<R> for P
+where
+    P: RelationPath,
+    P::Root: SameModel<R>,
+{
     fn prefetch_path(&self) -> RelPath {
         self.rel_path()
     }

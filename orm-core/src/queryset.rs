@@ -15,7 +15,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result, SlicedOp};
 use crate::executor::{self, Executor};
 use crate::expr::{ColumnRef, RelPath, Term};
-use crate::field::{PrefetchPath, SelectPath};
+use crate::field::{HeldBy, PrefetchPath, RelationPath, SelectPath};
 use crate::model::Model;
 use crate::ordering::{IntoOrdering, OrderTerm};
 use crate::projection::Projection;
@@ -298,29 +298,18 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// Prefetch a relation with a queryset of your own (Django's `Prefetch(lookup,
     /// queryset=…)`): its filter and ordering are ANDed with the key condition, and what it
     /// returns is what the relation holds.
-    pub fn prefetch<P: PrefetchPath<M>, U: Model>(
-        &self,
-        f: impl FnOnce(&M::Fields) -> P,
-        queryset: QuerySet<U>,
-    ) -> Self {
+    pub fn prefetch<P, U>(&self, f: impl FnOnce(&M::Fields) -> P, queryset: QuerySet<U>) -> Self
+    where
+        P: PrefetchPath<M> + RelationPath,
+        U: Model,
+        P::Target: HeldBy<U>,
+    {
         let path = f(&M::fields()).prefetch_path();
-        let target_ok = path
-            .last()
-            .is_some_and(|r| std::ptr::eq((r.target)(), U::META));
-        let mut qs = self.chain(|q| {
+        self.chain(|q| {
             if let Some(node) = crate::prefetch::add_path(&mut q.prefetch, &path) {
                 node.custom = Some(queryset.query.clone());
             }
-        });
-        if !target_ok {
-            qs.refused_other = Some(format!(
-                "prefetch(): the queryset is over {}, but the relation `{:?}` holds {}",
-                U::META.name,
-                path,
-                path.last().map_or("nothing", |r| (r.target)().name)
-            ));
-        }
-        qs
+        })
     }
 
     /// Select only some columns, read as a typed tuple: `values(|b| (b.id, b.title))`

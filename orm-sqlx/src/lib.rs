@@ -48,6 +48,10 @@ pub use orm_core::{
 };
 pub use orm_derive::Model;
 
+/// The relation field types: a model declares `author: ForeignKey<Author>`,
+/// `#[orm(reverse(Book::author))] books: Reverse<Book>`, `tags: ManyToMany<Tag>`.
+pub use orm_core::relation::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+
 /// The query model, for readers who want the pieces (`orm_sqlx::core::compiler`, …).
 pub use orm_core as core;
 
@@ -57,6 +61,7 @@ pub use sqlx;
 /// Everything a model file and a handler need: `use orm_sqlx::prelude::*;`.
 pub mod prelude {
     pub use crate::{Db, Error, Model, ModelExt, Q, QuerySet, Result};
+    pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
     pub use crate::{assert_num_queries, capture_queries};
 }
 

@@ -56,6 +56,7 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
     let vis = &model.vis;
     let name = model.fields_ident();
     let Params { root, kind } = Params::of(model);
+    let model_ident = &model.ident;
     let checks = field_types::checks(model);
     let inits = model.columns.iter().map(|column| {
         let ident = &column.ident;
@@ -131,6 +132,7 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         impl<#root, #kind> #orm::RelationPath for #name<#root, #kind> {
             type Root = #root;
             type Kind = #kind;
+            type Target = #model_ident;
 
             fn rel_path(&self) -> #orm::RelPath {
                 self.__path

@@ -69,6 +69,7 @@ fn generated_code_has_the_documented_shape() {
             impl<R, K> my::orm::__private::RelationPath for BookFields<R, K> {
                 type Root = R;
                 type Kind = K;
+                type Target = Book;
 
                 fn rel_path(&self) -> my::orm::__private::RelPath {
                     self.__path
