@@ -1,0 +1,182 @@
+//! The relation shapes beyond the library fixture: a one-to-one key and a many-to-many
+//! relation through an explicit model with fields of its own (Django's `through=`).
+
+use orm_sqlx::prelude::*;
+use orm_tests::on_each_backend;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "people")]
+struct Person {
+    id: i64,
+    name: String,
+    /// Through the explicit `Membership` model: its table and its two key columns
+    /// (`person_id`, `club_id`) are the join table.
+    #[orm(many_to_many, through = "memberships")]
+    clubs: ManyToMany<Club>,
+    #[orm(reverse(Passport::holder))]
+    passport: Reverse<Passport>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "clubs")]
+struct Club {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "memberships")]
+struct Membership {
+    id: i64,
+    person: ForeignKey<Person>,
+    club: ForeignKey<Club>,
+    role: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "passports")]
+struct Passport {
+    id: i64,
+    number: String,
+    holder: OneToOne<Person>,
+}
+
+fn person(name: &str) -> Person {
+    Person {
+        id: 0,
+        name: name.into(),
+        clubs: Default::default(),
+        passport: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn one_to_one_is_a_unique_key_that_joins_like_a_foreign_key() {
+    on_each_backend(|db, _| async move {
+        db.create_tables::<(Person, Club, Membership, Passport)>()
+            .await
+            .unwrap();
+        let mut ann = person("Ann");
+        ann.insert(&db).await.unwrap();
+        let mut p = Passport {
+            id: 0,
+            number: "X1".into(),
+            holder: OneToOne::new(ann.id),
+        };
+        p.insert(&db).await.unwrap();
+
+        let (got, q) = capture_queries(
+            Passport::objects()
+                .select_related(|p| p.holder())
+                .filter(|p| p.holder().name.eq("Ann"))
+                .get(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(got.unwrap().holder.get().unwrap().name, "Ann");
+
+        // a second passport for the same person breaks the UNIQUE constraint
+        let mut again = Passport {
+            id: 0,
+            number: "X2".into(),
+            holder: OneToOne::new(ann.id),
+        };
+        let e = again.insert(&db).await.unwrap_err();
+        assert!(matches!(e, Error::Database { .. }), "{e}");
+
+        // the reverse side prefetches like any reverse relation
+        let (people, q) = capture_queries(
+            Person::objects()
+                .prefetch_related(|p| p.passport())
+                .get(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 2);
+        assert_eq!(people.unwrap().passport.all().unwrap()[0].number, "X1");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn many_to_many_through_an_explicit_model() {
+    on_each_backend(|db, _| async move {
+        db.create_tables::<(Person, Club, Membership, Passport)>()
+            .await
+            .unwrap();
+        let mut people = vec![person("Ann"), person("Bob")];
+        Person::objects()
+            .bulk_create(&mut people, &db)
+            .await
+            .unwrap();
+        let mut clubs = vec![
+            Club {
+                id: 0,
+                name: "chess".into(),
+            },
+            Club {
+                id: 0,
+                name: "rowing".into(),
+            },
+        ];
+        Club::objects().bulk_create(&mut clubs, &db).await.unwrap();
+        let membership = |p: &Person, c: &Club, role: &str| Membership {
+            id: 0,
+            person: ForeignKey::new(p.id),
+            club: ForeignKey::new(c.id),
+            role: role.into(),
+        };
+        let mut links = vec![
+            membership(&people[0], &clubs[0], "captain"),
+            membership(&people[0], &clubs[1], "member"),
+            membership(&people[1], &clubs[0], "member"),
+        ];
+        Membership::objects()
+            .bulk_create(&mut links, &db)
+            .await
+            .unwrap();
+
+        // the relation reads the through model's rows
+        let (rows, q) = capture_queries(async {
+            Person::objects()
+                .prefetch_related(|p| p.clubs())
+                .order_by(|p| p.name.asc())
+                .fetch(&db)
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|p| p.clubs.count().unwrap())
+                        .collect::<Vec<_>>()
+                })
+        })
+        .await;
+        assert_eq!((rows.unwrap(), q.len()), (vec![2, 1], 2));
+        let chess = Person::objects()
+            .filter(|p| p.clubs().name.eq("chess"))
+            .order_by(|p| p.name.asc())
+            .values(|p| p.name);
+        assert_eq!(chess.fetch(&db).await.unwrap(), ["Ann", "Bob"]);
+
+        // and the through model's own fields are a queryset away
+        let captains = Membership::objects()
+            .filter(|m| m.role.eq("captain"))
+            .select_related(|m| m.person())
+            .select_related(|m| m.club())
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                captains.person.get().unwrap().name.as_str(),
+                captains.club.get().unwrap().name.as_str()
+            ),
+            ("Ann", "chess")
+        );
+
+        // deleting a person drops their links (the join table is the through model's)
+        let (d, _) = capture_queries(people[0].delete(&db)).await;
+        let d = d.unwrap();
+        assert_eq!(d.per_model.get("memberships"), Some(&2));
+        assert_eq!(Membership::objects().count(&db).await.unwrap(), 1);
+    })
+    .await;
+}
