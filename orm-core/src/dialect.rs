@@ -64,8 +64,9 @@ impl Dialect {
     pub fn placeholder_into(self, out: &mut String, n: usize) {
         match self {
             Dialect::Postgres => {
-                out.push('$');
-                out.push_str(&n.to_string());
+                use std::fmt::Write;
+                // Written in place: a long IN list would otherwise allocate per parameter.
+                let _ = write!(out, "${n}");
             }
             Dialect::Sqlite | Dialect::Mysql => out.push('?'),
         }

@@ -2,7 +2,6 @@
 //! parameter limit, rows grouped by parent key and handed to each parent.
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -14,7 +13,7 @@ use crate::expr::{ColumnRef, RelPath, Term};
 use crate::model::Model;
 use crate::q::Cond;
 use crate::query::{Query, ThroughJoin};
-use crate::relation::{Group, JoinOn, KeyRepr, RelationKind, RelationMeta};
+use crate::relation::{Group, JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
 use crate::row::Row;
 use crate::select_related;
 use crate::value::FieldType;
@@ -68,6 +67,8 @@ pub struct Fetched {
     /// Reverse relations: the index of the forward relation on the children that points
     /// back at the parent, to fill with the parent (S24's back references).
     pub back_reference: Option<usize>,
+    /// The keys whose group still needs its back references (a copy of the parent).
+    pending: KeySet,
 }
 
 impl Fetched {
@@ -95,7 +96,7 @@ pub fn prefetch_into<'a, P: Model>(
             // The key each parent contributes: its foreign key, or its own primary key.
             let mut keys: Vec<Option<KeyRepr>> = Vec::with_capacity(parents.len());
             let mut wanted: Vec<Value> = Vec::new();
-            let mut seen: HashSet<KeyRepr> = HashSet::new();
+            let mut seen = KeySet::default();
             let mut all_loaded = true;
             for p in parents.iter_mut() {
                 let value = if forward {
@@ -126,10 +127,11 @@ pub fn prefetch_into<'a, P: Model>(
                 continue;
             }
             let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
-            let back = fetched.back_reference.is_some();
             for (p, key) in parents.iter_mut().zip(&keys) {
                 let Some(key) = key else { continue };
-                let snapshot: Option<Arc<dyn Any + Send + Sync>> = if back {
+                // A copy of the parent for its children's back references, made only for the
+                // first parent that claims a group.
+                let snapshot: Option<Arc<dyn Any + Send + Sync>> = if fetched.pending.remove(key) {
                     Some(Arc::new(p.shallow_clone()))
                 } else {
                     None
@@ -159,27 +161,30 @@ pub fn fetch<'a, T: Model>(
         let target = T::META;
         let mut base = node.custom.clone().unwrap_or_else(|| Query::new(target));
         base.prefetch.clear();
-        // The column whose value says which parent a row belongs to, selected last.
-        let (key_term, key_type) = match rel.join_on()? {
+        // The column whose value says which parent a row belongs to: one of the target's
+        // own columns for a key on either side, the join table's column (selected last) for
+        // a many-to-many relation.
+        let dialect = ex.dialect();
+        let (select_nodes, _) = select_related::plan(&base.select_related, target.columns.len());
+        let (key_term, key_type, key_index) = match rel.join_on()? {
             JoinOn::Direct { target_column, .. } => {
-                let col = target
+                let (idx, col) = target
                     .columns
                     .iter()
-                    .find(|c| c.column == target_column)
+                    .enumerate()
+                    .find(|(_, c)| c.column == target_column)
                     .ok_or_else(|| {
                         Error::InvalidInput(format!(
                             "{} has no column {target_column}",
                             target.name
                         ))
                     })?;
-                (
-                    Term::Column(ColumnRef {
-                        path: RelPath::ROOT,
-                        column: col.column,
-                        nullable: col.nullable,
-                    }),
-                    col.sql_type,
-                )
+                let term = Term::Column(ColumnRef {
+                    path: RelPath::ROOT,
+                    column: col.column,
+                    nullable: col.nullable,
+                });
+                (term, col.sql_type, idx)
             }
             JoinOn::Through {
                 through, parent_pk, ..
@@ -195,23 +200,18 @@ pub fn fetch<'a, T: Model>(
                     .find(|c| c.column == parent_pk)
                     .map(|c| c.sql_type)
                     .unwrap_or(crate::value::SqlType::I64);
-                (
-                    Term::TableColumn {
-                        table: through.table,
-                        column: through.parent_column,
-                    },
-                    ty,
-                )
+                let term = Term::TableColumn {
+                    table: through.table,
+                    column: through.parent_column,
+                };
+                base.extra = vec![term.clone()];
+                let after_related: usize = select_related::flatten(&select_nodes)
+                    .iter()
+                    .map(|n| (n.rel.target)().columns.len())
+                    .sum();
+                (term, ty, target.columns.len() + after_related)
             }
         };
-        base.extra = vec![key_term.clone()];
-        let dialect = ex.dialect();
-        let (select_nodes, _) = select_related::plan(&base.select_related, target.columns.len());
-        let key_index = target.columns.len()
-            + select_related::flatten(&select_nodes)
-                .iter()
-                .map(|n| (n.rel.target)().columns.len())
-                .sum::<usize>();
         let budget = dialect
             .max_params()
             .saturating_sub(count_params(&base, dialect)?)
@@ -240,7 +240,7 @@ pub fn fetch<'a, T: Model>(
         prefetch_into(&mut children, &node.children, &mut *ex).await?;
         Ok(match rel.kind {
             RelationKind::ForeignKey | RelationKind::OneToOne => {
-                let map: HashMap<KeyRepr, Arc<T>> = child_keys
+                let map: KeyMap<Arc<T>> = child_keys
                     .into_iter()
                     .zip(children)
                     .map(|(k, c)| (k, Arc::new(c)))
@@ -248,24 +248,31 @@ pub fn fetch<'a, T: Model>(
                 Fetched {
                     data: Box::new(map),
                     back_reference: None,
+                    pending: KeySet::default(),
                 }
             }
             RelationKind::Reverse | RelationKind::ManyToMany => {
-                let mut map: HashMap<KeyRepr, Vec<T>> = HashMap::new();
+                let mut map: KeyMap<Group<T>> = KeyMap::default();
                 for (k, c) in child_keys.into_iter().zip(children) {
-                    map.entry(k).or_default().push(c);
+                    if let Group::Pending(rows) =
+                        map.entry(k).or_insert_with(|| Group::Pending(Vec::new()))
+                    {
+                        rows.push(c);
+                    }
                 }
-                let map: HashMap<KeyRepr, Group<T>> = map
-                    .into_iter()
-                    .map(|(k, v)| (k, Group::Pending(v)))
-                    .collect();
                 let back_reference = match rel.kind {
                     RelationKind::Reverse => Some(rel.forward_relation()?.index),
                     _ => None,
                 };
+                let pending = if back_reference.is_some() {
+                    map.keys().cloned().collect()
+                } else {
+                    KeySet::default()
+                };
                 Fetched {
                     data: Box::new(map),
                     back_reference,
+                    pending,
                 }
             }
         })
