@@ -17,17 +17,25 @@ use crate::query_log::record;
 pub(crate) trait Backend: sqlx::Database {
     const DIALECT: Dialect;
     fn arguments(params: Vec<Value>) -> Result<Self::Arguments>;
-    fn decode<T: FromRow>(row: &Self::Row) -> Result<T>;
+    /// Decode one row. `seen` remembers which columns of this result set already passed
+    /// sqlx's type check, so a backend whose column types are fixed per result set can
+    /// skip it for the rows after the first.
+    fn decode<T: FromRow>(row: &Self::Row, seen: &CheckedColumns) -> Result<T>;
     /// Decode, then attach the relations `select_related` read in the same row.
-    fn decode_with<T: FromRow>(row: &Self::Row, selected: &[SelectNode]) -> Result<T> {
-        let mut v = Self::decode::<T>(row)?;
+    fn decode_with<T: FromRow>(
+        row: &Self::Row,
+        seen: &CheckedColumns,
+        selected: &[SelectNode],
+    ) -> Result<T> {
+        let mut v = Self::decode::<T>(row, seen)?;
         if !selected.is_empty() {
-            Self::visit(row, &mut |r| v.load_selected(selected, r))?;
+            Self::visit(row, seen, &mut |r| v.load_selected(selected, r))?;
         }
         Ok(v)
     }
     fn visit(
         row: &Self::Row,
+        seen: &CheckedColumns,
         each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> Result<()>;
     fn exec_result(r: &Self::QueryResult) -> ExecResult;
@@ -57,8 +65,9 @@ where
         record(&sql);
         let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
         let mut out = Vec::new();
+        let seen = CheckedColumns::default();
         while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-            out.push(DB::decode::<T>(&row)?);
+            out.push(DB::decode::<T>(&row, &seen)?);
         }
         Ok(out)
     })
@@ -80,8 +89,9 @@ where
         let args = DB::arguments(stmt.params)?;
         record(&sql);
         let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
+        let seen = CheckedColumns::default();
         while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-            DB::visit(&row, each)?;
+            DB::visit(&row, &seen, each)?;
         }
         Ok(())
     })
@@ -124,10 +134,11 @@ where
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
         record(&sql);
+        let seen = CheckedColumns::default();
         sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
             .fetch(ex)
             .map(move |row| match row {
-                Ok(row) => DB::decode_with::<T>(&row, &selected),
+                Ok(row) => DB::decode_with::<T>(&row, &seen, &selected),
                 Err(e) => Err(db_error(&sql, e)),
             })
             .boxed()
@@ -136,11 +147,32 @@ where
     .boxed()
 }
 
-/// Implement `orm_core::Row` for a backend row type, reading by position with sqlx's
-/// type-checked `try_get`. Extra methods (optional types) are passed in.
+/// The columns of one result set whose type already passed sqlx's check (the first 128).
+#[derive(Default)]
+pub(crate) struct CheckedColumns(std::cell::Cell<u128>);
+
+impl CheckedColumns {
+    pub(crate) fn has(&self, idx: usize) -> bool {
+        idx < 128 && self.0.get() & (1u128 << idx) != 0
+    }
+    pub(crate) fn mark(&self, idx: usize) {
+        if idx < 128 {
+            self.0.set(self.0.get() | (1u128 << idx));
+        }
+    }
+}
+
+/// Implement `orm_core::Row` for a backend row type, reading by position. With
+/// `fixed_types: true` (column types fixed per result set, as on PostgreSQL) a column is
+/// type-checked on its first non-NULL value and read unchecked after that; otherwise
+/// (SQLite, where every value carries its own type) every read is checked. Extra methods
+/// (optional types) are passed in.
 macro_rules! impl_row {
-    ($wrapper:ident, $row:ty, $name:expr, { $($extra:item)* }) => {
-        pub(crate) struct $wrapper<'r>(pub(crate) &'r $row);
+    ($wrapper:ident, $row:ty, $name:expr, fixed_types: $fixed:expr, { $($extra:item)* }) => {
+        pub(crate) struct $wrapper<'r>(
+            pub(crate) &'r $row,
+            pub(crate) &'r $crate::backend::CheckedColumns,
+        );
 
         impl $wrapper<'_> {
             fn get<'r, T>(&'r self, idx: usize) -> orm_core::Result<T>
@@ -148,7 +180,16 @@ macro_rules! impl_row {
                 T: sqlx::Decode<'r, <$row as sqlx::Row>::Database>
                     + sqlx::Type<<$row as sqlx::Row>::Database>,
             {
-                sqlx::Row::try_get::<T, usize>(self.0, idx).map_err(|e| orm_core::Error::Decode {
+                let decoded = if $fixed && self.1.has(idx) {
+                    sqlx::Row::try_get_unchecked::<T, usize>(self.0, idx)
+                } else {
+                    let r = sqlx::Row::try_get::<T, usize>(self.0, idx);
+                    if $fixed && r.is_ok() {
+                        self.1.mark(idx);
+                    }
+                    r
+                };
+                decoded.map_err(|e| orm_core::Error::Decode {
                     index: idx,
                     expected: std::any::type_name::<T>(),
                     message: e.to_string(),

@@ -4,7 +4,7 @@ use orm_core::executor::ExecResult;
 use orm_core::{Dialect, FromRow, Result, Value};
 use sqlx::postgres::{PgArguments, PgRow, Postgres};
 
-use crate::backend::{Backend, bind_values, impl_row};
+use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
 impl Backend for Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
@@ -15,15 +15,16 @@ impl Backend for Postgres {
         Ok(args)
     }
 
-    fn decode<T: FromRow>(row: &PgRow) -> Result<T> {
-        T::from_row(&PgRowRef(row), 0)
+    fn decode<T: FromRow>(row: &PgRow, seen: &CheckedColumns) -> Result<T> {
+        T::from_row(&PgRowRef(row, seen), 0)
     }
 
     fn visit(
         row: &PgRow,
+        seen: &CheckedColumns,
         each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> Result<()> {
-        each(&PgRowRef(row))
+        each(&PgRowRef(row, seen))
     }
 
     fn exec_result(r: &sqlx::postgres::PgQueryResult) -> ExecResult {
@@ -34,7 +35,7 @@ impl Backend for Postgres {
     }
 }
 
-impl_row!(PgRowRef, PgRow, "PostgreSQL", {
+impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
     #[cfg(feature = "decimal")]
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
         self.get(idx)

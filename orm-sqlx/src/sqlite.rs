@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteRow,
 };
 
-use crate::backend::{Backend, bind_values, impl_row};
+use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
@@ -24,15 +24,16 @@ impl Backend for Sqlite {
         Ok(args)
     }
 
-    fn decode<T: FromRow>(row: &SqliteRow) -> Result<T> {
-        T::from_row(&SqliteRowRef(row), 0)
+    fn decode<T: FromRow>(row: &SqliteRow, seen: &CheckedColumns) -> Result<T> {
+        T::from_row(&SqliteRowRef(row, seen), 0)
     }
 
     fn visit(
         row: &SqliteRow,
+        seen: &CheckedColumns,
         each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> Result<()> {
-        each(&SqliteRowRef(row))
+        each(&SqliteRowRef(row, seen))
     }
 
     fn exec_result(r: &sqlx::sqlite::SqliteQueryResult) -> ExecResult {
@@ -43,7 +44,7 @@ impl Backend for Sqlite {
     }
 }
 
-impl_row!(SqliteRowRef, SqliteRow, "SQLite", {
+impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
     #[cfg(feature = "decimal")]
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
         // Decimals are stored as text (every digit kept); a value written by other means

@@ -107,3 +107,45 @@ async fn an_enclosing_capture_sees_what_an_inner_one_saw() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "wide")]
+struct Narrow {
+    id: i64,
+    n: i32,
+}
+
+/// A column whose values do not fit the field is a typed error, never a silently wrong
+/// value: PostgreSQL types are checked on a column's first value (they are fixed for the
+/// result set), SQLite's on every value (each carries its own type).
+#[tokio::test]
+async fn a_column_of_another_type_is_a_decode_error() {
+    on_each_backend(|db, backend| async move {
+        match backend {
+            orm_tests::Backend::Postgres => {
+                db.execute_raw("CREATE TABLE wide (id BIGINT PRIMARY KEY, n BIGINT)")
+                    .await
+                    .unwrap();
+                db.execute_raw("INSERT INTO wide VALUES (1, 5), (2, 1099511627776)")
+                    .await
+                    .unwrap();
+            }
+            orm_tests::Backend::Sqlite => {
+                db.execute_raw("CREATE TABLE wide (id INTEGER PRIMARY KEY, n INTEGER)")
+                    .await
+                    .unwrap();
+                db.execute_raw("INSERT INTO wide VALUES (1, 5), (2, 'five')")
+                    .await
+                    .unwrap();
+            }
+        }
+        let e = Narrow::objects()
+            .order_by(|w| w.id.asc())
+            .fetch(&db)
+            .await
+            .map(|rows| rows.to_vec())
+            .unwrap_err();
+        assert!(matches!(e, Error::Decode { index: 1, .. }), "{e}");
+    })
+    .await;
+}
