@@ -587,8 +587,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         // Prefetching runs per chunk, while the main query streams: on a second handle.
         let Some(side) = ex.fork() else {
             return fail(Error::InvalidInput(
-                "iterator() with prefetch_related needs a pool (`&db`): a single connection \
-                 cannot run the prefetch queries while it streams the rows"
+                "iterator() with prefetch_related needs a pool of two or more connections \
+                 (`&db`): one connection cannot run the prefetch queries while it streams the \
+                 rows (an in-memory SQLite database has one; use a file)"
                     .into(),
             ));
         };

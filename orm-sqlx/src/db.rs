@@ -269,7 +269,13 @@ impl Executor for &Db {
         }))
     }
     fn fork(&self) -> Option<Self> {
-        Some(self)
+        // A pool of one connection (an in-memory SQLite database) cannot lend a second one
+        // while the first streams: waiting for it would never end.
+        let max = on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            p.options().get_max_connections()
+        });
+        (max > 1).then_some(self)
     }
 }
 

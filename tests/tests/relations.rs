@@ -839,3 +839,26 @@ async fn s16_refresh_from_db_drops_cached_relations() {
     })
     .await;
 }
+
+/// An in-memory SQLite database has a single connection, which cannot lend a second one
+/// for per-chunk prefetching: a typed error at once, not a wait that never ends.
+#[tokio::test]
+async fn iterator_with_prefetch_on_a_one_connection_pool_is_an_error() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    orm_tests::library::load(&db).await;
+    let qs = Author::objects().prefetch_related(|a| a.books());
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        qs.iterator(&db, 2).try_collect::<Vec<Author>>(),
+    )
+    .await
+    .expect("answers at once");
+    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    // without prefetching it streams as usual
+    let n = Author::objects()
+        .iterator(&db, 2)
+        .try_collect::<Vec<Author>>()
+        .await
+        .unwrap();
+    assert_eq!(n.len(), 3);
+}
