@@ -83,6 +83,18 @@ impl SqlWriter {
             .placeholder_into(&mut self.sql, self.params.len());
     }
 
+    /// `(p1, p2, …)`: every value bound, in parentheses.
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = Value>) {
+        self.sql.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.sql.push(')');
+    }
+
     fn frame(&self) -> &Frame {
         self.frames
             .last()
@@ -981,14 +993,8 @@ pub fn unlink(
     w.bind(parent);
     w.push(" AND ");
     w.ident(through.target_column);
-    w.push(" IN (");
-    for (i, t) in targets.into_iter().enumerate() {
-        if i > 0 {
-            w.push(", ");
-        }
-        w.bind(t);
-    }
-    w.push(")");
+    w.push(" IN ");
+    w.bind_list(targets);
     w.finish()
 }
 
@@ -1004,14 +1010,8 @@ pub fn unlink_all(
     w.ident(through.table);
     w.push(" WHERE ");
     w.ident(col);
-    w.push(" IN (");
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            w.push(", ");
-        }
-        w.bind(k);
-    }
-    w.push(")");
+    w.push(" IN ");
+    w.bind_list(keys);
     w.finish()
 }
 

@@ -927,10 +927,7 @@ impl<M: Model> ModelExt for M {
         targets: &[&T],
         mut ex: E,
     ) -> Result<()> {
-        let rel = direct_relation::<Self, T>(f(&Self::fields()).prefetch_path())?;
-        if let Some(slot) = self.relation_mut(rel.index) {
-            slot.clear();
-        }
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
         if targets.is_empty() {
             return Ok(());
         }
@@ -943,22 +940,13 @@ impl<M: Model> ModelExt for M {
                 targets.iter().map(|t| t.pk().to_value()),
                 dialect,
             ),
-            JoinOn::Direct { target_column, .. } => {
-                let mut q = Query::new(T::META);
-                q.filter.push(Cond::In {
-                    lhs: pk_term::<T>(),
-                    values: targets.iter().map(|t| t.pk().to_value()).collect(),
-                });
-                let set = [crate::update::Assignment::<T>::new(
-                    ColumnRef {
-                        path: RelPath::ROOT,
-                        column: target_column,
-                        nullable: false,
-                    },
-                    Term::Value(pk),
-                )];
-                compiler::update(&q, &set, dialect)?
-            }
+            JoinOn::Direct { target_column, .. } => set_child_keys::<T>(
+                targets.iter().map(|t| t.pk().to_value()).collect(),
+                target_column,
+                pk,
+                None,
+                dialect,
+            )?,
         };
         ex.execute(stmt).await?;
         Ok(())
@@ -970,10 +958,7 @@ impl<M: Model> ModelExt for M {
         targets: &[&T],
         mut ex: E,
     ) -> Result<()> {
-        let rel = direct_relation::<Self, T>(f(&Self::fields()).prefetch_path())?;
-        if let Some(slot) = self.relation_mut(rel.index) {
-            slot.clear();
-        }
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
         if targets.is_empty() {
             return Ok(());
         }
@@ -991,34 +976,13 @@ impl<M: Model> ModelExt for M {
                         forward.label()
                     )));
                 }
-                let mut q = Query::new(T::META);
-                q.filter.push(Cond::In {
-                    lhs: pk_term::<T>(),
-                    values: keys,
-                });
-                q.filter.push(Cond::Compare {
-                    lhs: Term::Column(ColumnRef {
-                        path: RelPath::ROOT,
-                        column: target_column,
-                        nullable: true,
-                    }),
-                    op: CmpOp::Eq,
-                    rhs: Term::Value(self.pk().to_value()),
-                });
                 let ty = T::META
                     .columns
                     .iter()
                     .find(|c| c.column == target_column)
                     .map_or(crate::value::SqlType::I64, |c| c.sql_type);
-                let set = [crate::update::Assignment::<T>::new(
-                    ColumnRef {
-                        path: RelPath::ROOT,
-                        column: target_column,
-                        nullable: true,
-                    },
-                    Term::Value(Value::Null(ty)),
-                )];
-                compiler::update(&q, &set, dialect)?
+                let parent = Some(self.pk().to_value());
+                set_child_keys::<T>(keys, target_column, Value::Null(ty), parent, dialect)?
             }
         };
         ex.execute(stmt).await?;
@@ -1132,6 +1096,49 @@ async fn insert_batches<M: Model>(
         }
     }
     Ok(())
+}
+
+/// The relation `path` names on `obj`, its prefetched rows forgotten: a write through it
+/// makes them stale (S28).
+fn relation_for_write<M: Model, T: Model>(
+    obj: &mut M,
+    path: RelPath,
+) -> Result<&'static RelationMeta> {
+    let rel = direct_relation::<M, T>(path)?;
+    if let Some(slot) = obj.relation_mut(rel.index) {
+        slot.clear();
+    }
+    Ok(rel)
+}
+
+/// `UPDATE target SET column = value WHERE pk IN (keys) [AND column = only_if]`: point rows
+/// of `T` at a parent (or at NULL).
+fn set_child_keys<T: Model>(
+    keys: Vec<Value>,
+    column: &'static str,
+    value: Value,
+    only_if: Option<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let col = ColumnRef {
+        path: RelPath::ROOT,
+        column,
+        nullable: true,
+    };
+    let mut q = Query::new(T::META);
+    q.filter.push(Cond::In {
+        lhs: pk_term::<T>(),
+        values: keys,
+    });
+    if let Some(v) = only_if {
+        q.filter.push(Cond::Compare {
+            lhs: Term::Column(col),
+            op: CmpOp::Eq,
+            rhs: Term::Value(v),
+        });
+    }
+    let set = [crate::update::Assignment::<T>::new(col, Term::Value(value))];
+    compiler::update(&q, &set, dialect)
 }
 
 /// The one reverse or many-to-many relation of `M` that `path` names, holding `T`s.

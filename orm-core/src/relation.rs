@@ -285,6 +285,16 @@ pub trait RelationSlot: Send {
     fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()>;
 }
 
+/// The error for reading a relation that was not loaded, naming it as well as it is known.
+fn not_loaded(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error {
+    Error::NotLoaded {
+        relation: match meta {
+            Some(m) => m.label(),
+            None => format!("to {}", target.name),
+        },
+    }
+}
+
 // ---- ForeignKey -------------------------------------------------------------------------
 
 /// A foreign key to `T`: the key value (the column) and, once loaded, the `T` it points at.
@@ -363,12 +373,9 @@ impl<T: Model> ForeignKey<T> {
     /// The related object, if it was loaded; otherwise [`Error::NotLoaded`], which names the
     /// relation and the ways to load it.
     pub fn get(&self) -> Result<&T> {
-        self.loaded.as_deref().ok_or_else(|| Error::NotLoaded {
-            relation: match self.meta {
-                Some(m) => m.label(),
-                None => format!("to {}", T::META.name),
-            },
-        })
+        self.loaded
+            .as_deref()
+            .ok_or_else(|| not_loaded(self.meta, T::META))
     }
 
     /// Whether the related object is loaded.
@@ -616,12 +623,7 @@ impl<T: Model> RelatedSet<T> {
         self.rows
             .as_deref()
             .map(Vec::as_slice)
-            .ok_or_else(|| Error::NotLoaded {
-                relation: match self.meta {
-                    Some(m) => m.label(),
-                    None => format!("to {}", T::META.name),
-                },
-            })
+            .ok_or_else(|| not_loaded(self.meta, T::META))
     }
     /// How many rows were prefetched.
     pub fn count(&self) -> Result<usize> {
