@@ -198,6 +198,14 @@ impl SqlWriter {
         p
     }
 
+    /// A many-to-many join table joined to the root by name takes its alias first, so a
+    /// relation join through the same table (a self many-to-many) gets a `T<n>` alias.
+    fn reserve_through(&mut self, q: &Query) {
+        if let Some(tj) = q.through {
+            self.aliases.take(tj.through.table);
+        }
+    }
+
     /// Write `FROM root` and the joins of the current frame.
     fn write_from_and_joins(&mut self) -> Result<()> {
         let (table, alias) = {
@@ -347,6 +355,12 @@ impl SqlWriter {
     /// a nullable column also requires the column to be NOT NULL, so that `exclude(age = 5)`
     /// keeps the rows whose age is NULL, as Django does.
     pub fn cond(&mut self, c: &Cond, negated: bool) -> Result<()> {
+        let is_leaf = !matches!(
+            c,
+            Cond::And(_) | Cond::Or(_) | Cond::Not(_) | Cond::Const(_)
+        );
+        // A leaf across a many-valued relation under NOT becomes a subquery.
+        let negated_many = negated && is_leaf && self.leaf_many_prefix(c)?.is_some();
         match c {
             Cond::And(parts) | Cond::Or(parts) => {
                 let sep = if matches!(c, Cond::And(_)) {
@@ -369,7 +383,10 @@ impl SqlWriter {
                 match self.shared_many_prefix(inner)? {
                     // Every column under the NOT is across the same many-valued relation:
                     // one subquery, so that all its lookups refer to the same related row.
-                    Some(prefix) if !negated => self.exists_subquery(&prefix, inner)?,
+                    // (`is_null(true)` there means "no related row", written per leaf.)
+                    Some(prefix) if !negated && !has_is_null_true(inner) => {
+                        self.exists_subquery(&prefix, inner)?
+                    }
                     _ => self.cond(inner, !negated)?,
                 }
                 self.sql.push(')');
@@ -383,20 +400,40 @@ impl SqlWriter {
                 self.sql.push_str("1 = 0");
                 Ok(())
             }
-            Cond::IsNull { lhs, is_null } => {
+            Cond::IsNull { lhs, is_null } if !negated_many => {
                 self.term(lhs)?;
                 self.sql
                     .push_str(if *is_null { " IS NULL" } else { " IS NOT NULL" });
                 Ok(())
             }
-            leaf if negated && self.leaf_many_prefix(leaf)?.is_some() => {
+            leaf if negated_many => {
                 let prefix = self.leaf_many_prefix(leaf)?.expect("checked by the guard");
-                self.exists_subquery(&prefix, leaf)
+                if let Cond::IsNull { lhs, is_null: true } = leaf {
+                    // "no related row has a value here": no such row exists at all.
+                    self.sql.push_str("NOT (");
+                    let some = Cond::IsNull {
+                        lhs: lhs.clone(),
+                        is_null: false,
+                    };
+                    self.exists_subquery(&prefix, &some)?;
+                    self.sql.push(')');
+                    Ok(())
+                } else {
+                    self.exists_subquery(&prefix, leaf)
+                }
             }
             leaf => {
                 let mut nullable = Vec::new();
                 if negated {
-                    leaf_terms(leaf, |t| t.nullable_columns(&mut nullable));
+                    // A column can be NULL because it is nullable, or because a hop on its
+                    // path may find no row (a LEFT JOIN): either way `NOT (x = v)` alone
+                    // would drop the row where Django keeps it.
+                    let mut cols = Vec::new();
+                    leaf_terms(leaf, |t| t.columns(&mut cols));
+                    nullable.extend(
+                        cols.into_iter()
+                            .filter(|c| c.nullable || c.path.hops().any(|h| h.may_be_empty())),
+                    );
                 }
                 if nullable.is_empty() {
                     self.leaf(leaf)
@@ -687,6 +724,15 @@ fn many_prefix(rel: &RelPath) -> Option<RelPath> {
     Some(rel.prefix(i + 1))
 }
 
+fn has_is_null_true(c: &Cond) -> bool {
+    match c {
+        Cond::IsNull { is_null, .. } => *is_null,
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().any(has_is_null_true),
+        Cond::Not(inner) => has_is_null_true(inner),
+        _ => false,
+    }
+}
+
 fn cond_columns(c: &Cond, out: &mut Vec<ColumnRef>) {
     match c {
         Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| cond_columns(p, out)),
@@ -766,6 +812,7 @@ pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<S
 }
 
 fn write_select(w: &mut SqlWriter, q: &Query, with_related: bool) -> Result<Vec<SelectNode>> {
+    w.reserve_through(q);
     let selected = if with_related && q.select == Select::Model {
         crate::select_related::plan(&q.select_related, q.meta.columns.len()).0
     } else {
@@ -839,6 +886,7 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.push(") ");
         w.ident("subquery");
     } else {
+        w.reserve_through(q);
         w.register_filter(&q.filter)?;
         w.push("SELECT COUNT(*)");
         w.from(q)?;
@@ -859,6 +907,7 @@ pub fn exists(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.push(") ");
         w.ident("subquery");
     } else {
+        w.reserve_through(&inner);
         w.register_filter(&inner.filter)?;
         w.push("SELECT 1 AS ");
         w.ident("a");
@@ -885,6 +934,7 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     w.push(" IN (SELECT ");
     let mut inner = SqlWriter::new(w.dialect, q.meta);
     inner.params = std::mem::take(&mut w.params);
+    inner.reserve_through(q);
     inner.register_filter(&q.filter)?;
     let alias = inner.frame().root_alias.clone();
     inner.qualified(&alias, pk);

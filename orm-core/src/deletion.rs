@@ -15,7 +15,7 @@ use crate::expr::{ColumnRef, RelPath, Term};
 use crate::model::ModelMeta;
 use crate::q::Cond;
 use crate::query::{Query, Select};
-use crate::relation::{OnDelete, RelationKind, ThroughMeta};
+use crate::relation::{KeyRepr, KeySet, OnDelete, RelationKind, ThroughMeta};
 use crate::value::{SqlType, Value};
 
 /// Whether deleting rows of `meta` may touch other tables.
@@ -84,16 +84,33 @@ async fn keys_where_in(
     Ok(out)
 }
 
-/// Follow the relations of `meta` from the rows `keys`, depth first.
-fn collect<'a>(
-    plan: &'a mut Plan,
+/// Follow the relations from the rows `keys` of `meta`, breadth first with a work queue
+/// and the keys already collected per model, so a cycle (an employee who is their own
+/// boss) or a long chain ends instead of recursing without bound.
+async fn collect(
+    plan: &mut Plan,
     meta: &'static ModelMeta,
     keys: Vec<Value>,
-    ex: &'a mut (dyn RowSource + '_),
-) -> futures_util::future::BoxFuture<'a, Result<()>> {
-    Box::pin(async move {
+    ex: &mut (dyn RowSource + '_),
+) -> Result<()> {
+    let mut seen: Vec<(&'static ModelMeta, KeySet)> = Vec::new();
+    let mut mark = |m: &'static ModelMeta, keys: Vec<Value>| -> Vec<Value> {
+        let set = match seen.iter().position(|(s, _)| std::ptr::eq(*s, m)) {
+            Some(i) => &mut seen[i].1,
+            None => {
+                seen.push((m, KeySet::default()));
+                &mut seen.last_mut().expect("just pushed").1
+            }
+        };
+        keys.into_iter()
+            .filter(|k| KeyRepr::of(k).is_none_or(|r| set.insert(r)))
+            .collect()
+    };
+    let mut queue = std::collections::VecDeque::new();
+    queue.push_back((meta, mark(meta, keys)));
+    while let Some((meta, keys)) = queue.pop_front() {
         if keys.is_empty() {
-            return Ok(());
+            continue;
         }
         let mut followed: Vec<&'static crate::relation::RelationMeta> = Vec::new();
         for rel in meta.relations {
@@ -138,10 +155,11 @@ fn collect<'a>(
                         OnDelete::Cascade => {
                             if has_dependents(child) {
                                 let found = keys_where_in(child, fk.column, &keys, ex).await?;
-                                plan.deletes.push((child, Vec::new()));
-                                let slot = plan.deletes.len() - 1;
-                                plan.deletes[slot].1 = found.clone();
-                                collect(plan, child, found, ex).await?;
+                                let fresh = mark(child, found);
+                                if !fresh.is_empty() {
+                                    plan.deletes.push((child, fresh.clone()));
+                                    queue.push_back((child, fresh));
+                                }
                             } else {
                                 plan.fast_deletes.push((child, fk.column, keys.clone()));
                             }
@@ -151,8 +169,8 @@ fn collect<'a>(
                 RelationKind::ForeignKey | RelationKind::OneToOne => {}
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 fn where_in(
@@ -221,8 +239,16 @@ pub(crate) async fn delete_cascading(
             }
         }
     }
-    // Children before parents.
+    // Children before parents, one set of statements per model (a self relation's whole
+    // chain is one DELETE); the constraints are deferred to the commit anyway.
+    let mut by_model: Vec<(&'static ModelMeta, Vec<Value>)> = Vec::new();
     for (m, keys) in plan.deletes.iter().rev() {
+        match by_model.iter_mut().find(|(x, _)| std::ptr::eq(*x, *m)) {
+            Some((_, all)) => all.extend(keys.iter().cloned()),
+            None => by_model.push((m, keys.clone())),
+        }
+    }
+    for (m, keys) in &by_model {
         let pk = m.pk_column().column;
         for stmt in where_in(dialect, m, pk, keys, |q| compiler::delete(q, dialect))? {
             let n = ex.execute_stmt(stmt).await?.rows_affected;

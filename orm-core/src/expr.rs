@@ -156,18 +156,6 @@ impl Term {
             }
         }
     }
-
-    /// The nullable columns this term reads (used for NULL handling under NOT).
-    pub(crate) fn nullable_columns(&self, out: &mut Vec<ColumnRef>) {
-        match self {
-            Term::Column(c) if c.nullable => out.push(*c),
-            Term::Column(_) | Term::Value(_) | Term::TableColumn { .. } => {}
-            Term::Arith(a, _, b) => {
-                a.nullable_columns(out);
-                b.nullable_columns(out);
-            }
-        }
-    }
 }
 
 /// A typed expression over the queryset's model `R`, producing a `T`: Django's

@@ -96,9 +96,16 @@ impl Frame {
 
     fn find(&self, rel_path: &RelPath, scope: Option<usize>) -> Option<usize> {
         let scope = if has_many(rel_path) { scope } else { None };
-        self.joins
+        let exact = self
+            .joins
             .iter()
-            .position(|j| j.path == *rel_path && j.scope == scope)
+            .position(|j| j.path == *rel_path && j.scope == scope);
+        // Outside a filter (ordering, a projection) a many-valued path reuses the join a
+        // filter made, as Django's `can_reuse=None` does, instead of multiplying rows again.
+        match (exact, scope) {
+            (None, None) => self.joins.iter().position(|j| j.path == *rel_path),
+            _ => exact,
+        }
     }
 
     /// Make sure every hop of `rel_path` (relative to this frame) is joined.

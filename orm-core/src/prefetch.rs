@@ -61,6 +61,21 @@ pub fn add_path<'a>(
     }
 }
 
+/// Add `node` to a prefetch tree, merging it with a node for the same relation.
+fn merge(tree: &mut Vec<PrefetchNode>, node: PrefetchNode) {
+    match tree.iter_mut().find(|n| std::ptr::eq(n.rel, node.rel)) {
+        Some(existing) => {
+            if existing.custom.is_none() {
+                existing.custom = node.custom;
+            }
+            for child in node.children {
+                merge(&mut existing.children, child);
+            }
+        }
+        None => tree.push(node),
+    }
+}
+
 /// The rows fetched for one relation level, grouped by parent key, type-erased.
 pub struct Fetched {
     data: Box<dyn Any + Send + Sync>,
@@ -160,7 +175,19 @@ pub fn fetch<'a, T: Model>(
         let rel = node.rel;
         let target = T::META;
         let mut base = node.custom.clone().unwrap_or_else(|| Query::new(target));
-        base.prefetch.clear();
+        if base.is_sliced() {
+            return Err(Error::InvalidInput(format!(
+                "a prefetch queryset for {} cannot be sliced: its LIMIT would apply to all \
+                 parents together, not to each",
+                rel.label()
+            )));
+        }
+        // Prefetches named inside the custom queryset run below this level, with the
+        // ones named on the outer queryset.
+        let mut below: Vec<PrefetchNode> = node.children.clone();
+        for nested in std::mem::take(&mut base.prefetch) {
+            merge(&mut below, nested);
+        }
         // The column whose value says which parent a row belongs to: one of the target's
         // own columns for a key on either side, the join table's column (selected last) for
         // a many-to-many relation.
@@ -218,6 +245,8 @@ pub fn fetch<'a, T: Model>(
             .max(1);
         let mut children: Vec<T> = Vec::new();
         let mut child_keys: Vec<KeyRepr> = Vec::new();
+        // `none()`: every parent gets nothing, without a query.
+        let keys = if base.empty { Vec::new() } else { keys };
         for batch in keys.chunks(budget) {
             let mut q = base.clone();
             q.filter.push(Cond::In {
@@ -237,7 +266,7 @@ pub fn fetch<'a, T: Model>(
             };
             ex.for_each_row(stmt, &mut each).await?;
         }
-        prefetch_into(&mut children, &node.children, &mut *ex).await?;
+        prefetch_into(&mut children, &below, &mut *ex).await?;
         Ok(match rel.kind {
             RelationKind::ForeignKey | RelationKind::OneToOne => {
                 let map: KeyMap<Arc<T>> = child_keys

@@ -104,6 +104,9 @@ impl Cond {
             }
             Cond::Not(inner) => match inner.simplify() {
                 Cond::Const(b) => Cond::Const(!b),
+                // `!!x` is `x`: a double negation across a many-valued relation must read
+                // as the plain lookup, not as a subquery around a NOT.
+                Cond::Not(x) => *x,
                 other => Cond::Not(Box::new(other)),
             },
             // Django drops None from `in` lists (NULL equals nothing); an empty list matches

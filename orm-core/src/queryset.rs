@@ -305,11 +305,16 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         P::Target: HeldBy<U>,
     {
         let path = f(&M::fields()).prefetch_path();
-        self.chain(|q| {
+        let mut qs = self.chain(|q| {
             if let Some(node) = crate::prefetch::add_path(&mut q.prefetch, &path) {
                 node.custom = Some(queryset.query.clone());
             }
-        })
+        });
+        // A misuse already recorded on the custom queryset is this one's too.
+        if let Err(e) = queryset.check() {
+            qs.refused_other.get_or_insert(e.to_string());
+        }
+        qs
     }
 
     /// Select only some columns, read as a typed tuple: `values(|b| (b.id, b.title))`
@@ -934,12 +939,22 @@ impl<M: Model> ModelExt for M {
         let dialect = ex.dialect();
         let pk = self.pk().to_value();
         let stmt = match rel.join_on()? {
-            JoinOn::Through { through, .. } => crate::compiler::link(
-                through,
-                pk,
-                targets.iter().map(|t| t.pk().to_value()),
-                dialect,
-            ),
+            JoinOn::Through { through, .. } => {
+                // Two parameters a link: batches that fit the backend's limit.
+                let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
+                let per_batch = (dialect.max_params() / 2).max(1);
+                let mut stmts: Vec<Statement> = keys
+                    .chunks(per_batch)
+                    .map(|b| crate::compiler::link(through, pk.clone(), b.iter().cloned(), dialect))
+                    .collect();
+                let last = stmts
+                    .pop()
+                    .ok_or_else(|| Error::InvalidInput("nothing to link".into()))?;
+                for stmt in stmts {
+                    ex.execute(stmt).await?;
+                }
+                last
+            }
             JoinOn::Direct { target_column, .. } => set_child_keys::<T>(
                 targets.iter().map(|t| t.pk().to_value()).collect(),
                 target_column,
@@ -966,7 +981,19 @@ impl<M: Model> ModelExt for M {
         let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
         let stmt = match rel.join_on()? {
             JoinOn::Through { through, .. } => {
-                crate::compiler::unlink(through, self.pk().to_value(), keys, dialect)
+                let per_batch = dialect.max_params().saturating_sub(1).max(1);
+                let parent = self.pk().to_value();
+                let mut stmts: Vec<Statement> = keys
+                    .chunks(per_batch)
+                    .map(|b| crate::compiler::unlink(through, parent.clone(), b.to_vec(), dialect))
+                    .collect();
+                let last = stmts
+                    .pop()
+                    .ok_or_else(|| Error::InvalidInput("nothing to unlink".into()))?;
+                for stmt in stmts {
+                    ex.execute(stmt).await?;
+                }
+                last
             }
             JoinOn::Direct { target_column, .. } => {
                 let forward = rel.forward_relation()?;

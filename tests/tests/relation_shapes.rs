@@ -180,3 +180,39 @@ async fn many_to_many_through_an_explicit_model() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "members")]
+struct Member {
+    id: i64,
+    name: String,
+    friends: ManyToMany<Member>,
+}
+
+#[tokio::test]
+async fn a_self_many_to_many_manager_filters_through_its_own_join_table() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<Member>().await.unwrap();
+        let member = |name: &str| Member {
+            id: 0,
+            name: name.into(),
+            friends: Default::default(),
+        };
+        let mut people = vec![member("a"), member("b"), member("c")];
+        Member::objects()
+            .bulk_create(&mut people, &db)
+            .await
+            .unwrap();
+        let (a, b, c) = (people[0].clone(), people[1].clone(), people[2].clone());
+        let mut a2 = a.clone();
+        a2.add_related(|m| m.friends(), &[&b], &db).await.unwrap();
+        let mut b2 = b.clone();
+        b2.add_related(|m| m.friends(), &[&c], &db).await.unwrap();
+        // a's friends who are friends with c
+        let qs = a.friends().filter(|f| f.friends().name.eq("c"));
+        let (rows, q) = capture_queries(qs.fetch(&db)).await;
+        let names: Vec<_> = rows.unwrap().iter().map(|m| m.name.clone()).collect();
+        assert_eq!((names, q.len()), (vec!["b".to_string()], 1));
+    })
+    .await;
+}

@@ -786,7 +786,12 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         let mut bob = lib.bob.clone();
         bob.country = Some(orm_sqlx::core::relation::ForeignKey::new(lib.uk.id));
         bob.save(&db).await.unwrap();
-        let (e, _) = counted(lib.uk.delete(&db)).await;
+        let (e, q) = counted(lib.uk.delete(&db)).await;
+        assert_eq!(
+            q.len(),
+            2,
+            "the keys, then the rows that protect them: {q:#?}"
+        );
         let e = e.unwrap_err();
         assert!(matches!(e, Error::Protected { count: 1, .. }), "{e}");
         assert!(e.to_string().contains("Author.country"), "{e}");
@@ -804,8 +809,13 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
             .get(&db)
             .await
             .unwrap();
-        let (d, _) = counted(ann.delete(&db)).await;
+        let (d, q) = counted(ann.delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        assert_eq!(
+            q.len(),
+            5,
+            "the keys, three levels of reports, one DELETE: {q:#?}"
+        );
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
 
         // A queryset delete with no dependents is one statement.
@@ -861,4 +871,141 @@ async fn iterator_with_prefetch_on_a_one_connection_pool_is_an_error() {
         .await
         .unwrap();
     assert_eq!(n.len(), 3);
+}
+
+// ---- What review found (each one a Django behaviour a veteran relies on) ---------------
+
+#[tokio::test]
+async fn exclude_across_a_nullable_key_keeps_the_rows_without_one() {
+    with_library(|db, _, _| async move {
+        let not_uk = Author::objects()
+            .exclude(|a| a.country().name.eq("UK"))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(not_uk.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob", "Carol"], 1));
+        let not_penguin = Book::objects()
+            .exclude(|b| b.publisher().name.eq("Penguin"))
+            .order_by(|b| b.title.asc());
+        let (rows, q) = counted(not_penguin.fetch(&db)).await;
+        assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B2", "B3"], 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ordering_by_a_many_valued_path_reuses_the_filter_join() {
+    with_library(|db, _, _| async move {
+        let qs = Author::objects()
+            .filter(|a| a.books().title.startswith("B"))
+            .order_by(|a| [a.books().pages.asc(), a.name.asc()]);
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(
+            (names(rows.unwrap()), q.len()),
+            (vec!["Alice", "Bob", "Alice"], 1)
+        );
+        assert_eq!(q[0].sql.matches("JOIN").count(), 1, "{}", q[0].sql);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn negations_across_a_reverse_relation_read_like_django() {
+    with_library(|db, _, _| async move {
+        // !!x is x: the authors with a book titled B1
+        let qs = Author::objects().exclude(|a| !a.books().title.eq("B1"));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice"], 1));
+        // isnull across a reverse relation: "has no book" and its negation "has one"
+        let without = Author::objects().filter(|a| a.books().id.is_null(true));
+        let (rows, q) = counted(without.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Carol"], 1));
+        let with = Author::objects()
+            .exclude(|a| a.books().id.is_null(true))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(with.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_cycle_or_a_long_chain_ends() {
+    with_library(|db, _, _| async move {
+        // Ann becomes her own boss: the cascade meets Ann again and stops.
+        let mut ann = Employee::objects()
+            .filter(|e| e.name.eq("Ann"))
+            .get(&db)
+            .await
+            .unwrap();
+        ann.boss = Some(orm_sqlx::core::relation::ForeignKey::new(ann.id));
+        ann.save(&db).await.unwrap();
+        let (d, _) = counted(ann.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+
+        // a chain of 2,000 reports, deleted from the top
+        let mut top = Employee {
+            id: 0,
+            name: "e0".into(),
+            boss: None,
+            reports: Default::default(),
+        };
+        top.insert(&db).await.unwrap();
+        let mut boss = top.id;
+        for i in 1..2000 {
+            let mut e = Employee {
+                id: 0,
+                name: format!("e{i}"),
+                boss: Some(orm_sqlx::core::relation::ForeignKey::new(boss)),
+                reports: Default::default(),
+            };
+            e.insert(&db).await.unwrap();
+            boss = e.id;
+        }
+        let (d, q) = counted(top.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&2000));
+        // the keys, one SELECT per level of the chain, then one DELETE
+        assert_eq!(q.len(), 1 + 2000 + 1);
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn custom_prefetch_querysets_refuse_slices_and_honour_none_and_nesting() {
+    with_library(|db, _, _| async move {
+        let sliced = Book::objects().order_by(|b| b.pages.desc()).slice(0..1);
+        let qs = Author::objects().prefetch(|a| a.books(), sliced);
+        let (r, q) = counted(async { qs.fetch(&db).await.map(|r| r.len()) }).await;
+        assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+        assert_eq!(q.len(), 1, "the slice is refused before the prefetch query");
+
+        let nothing = Author::objects().prefetch(|a| a.books(), Book::objects().none());
+        let (rows, q) = counted(nothing.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(rows.iter().all(|a| a.books.count().unwrap() == 0));
+
+        let with_tags = Book::objects().prefetch_related(|b| b.tags());
+        let nested = Author::objects()
+            .prefetch(|a| a.books(), with_tags)
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(nested.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 3, "authors, books, tags");
+        let tags: usize = rows[0]
+            .books
+            .all()
+            .unwrap()
+            .iter()
+            .map(|b| b.tags.count().unwrap())
+            .sum();
+        assert_eq!(tags, 2);
+
+        let refused = Book::objects().slice(0..1).filter(|b| b.pages.gt(1));
+        let qs = Author::objects().prefetch(|a| a.books(), refused);
+        let (r, q) = counted(async { qs.fetch(&db).await.map(|r| r.len()) }).await;
+        assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+        assert_eq!(q.len(), 0);
+    })
+    .await;
 }
