@@ -15,14 +15,73 @@ use crate::expr::{ColumnRef, RelPath, Term};
 use crate::model::ModelMeta;
 use crate::q::Cond;
 use crate::query::{Query, Select};
-use crate::relation::{KeyRepr, KeySet, OnDelete, RelationKind, ThroughMeta};
+use crate::relation::{KeyRepr, KeySet, OnDelete, RelationKind, RelationMeta, ThroughMeta};
 use crate::value::{SqlType, Value};
 
+/// Something that deleting rows of a model affects.
+enum Dependent {
+    /// Rows whose foreign key points at the deleted ones; `forward` is that key.
+    Keyed(&'static RelationMeta),
+    /// Links in a join table, by the column holding the deleted rows' keys.
+    Links(&'static ThroughMeta, &'static str),
+}
+
+/// What points at `meta`: the reverse sides and many-to-many fields it declares, and the
+/// keys and many-to-many fields of registered models that point at it.
+fn dependents(meta: &'static ModelMeta) -> Result<Vec<Dependent>> {
+    let mut out: Vec<Dependent> = Vec::new();
+    let has_key = |out: &[Dependent], f: &'static RelationMeta| {
+        out.iter()
+            .any(|d| matches!(d, Dependent::Keyed(x) if std::ptr::eq(*x, f)))
+    };
+    let has_links = |out: &[Dependent], t: &'static ThroughMeta, col: &str| {
+        out.iter()
+            .any(|d| matches!(d, Dependent::Links(x, c) if std::ptr::eq(*x, t) && *c == col))
+    };
+    for rel in meta.relations {
+        match rel.kind {
+            RelationKind::Reverse => {
+                let forward = rel.forward_relation()?;
+                if !has_key(&out, forward) {
+                    out.push(Dependent::Keyed(forward));
+                }
+            }
+            RelationKind::ManyToMany => {
+                if let Some(th) = &rel.through {
+                    out.push(Dependent::Links(th, th.parent_column));
+                }
+            }
+            RelationKind::ForeignKey | RelationKind::OneToOne => {}
+        }
+    }
+    for other in crate::registry::registered() {
+        for rel in other.relations {
+            if !std::ptr::eq((rel.target)(), meta) {
+                continue;
+            }
+            match rel.kind {
+                RelationKind::ForeignKey | RelationKind::OneToOne => {
+                    if !has_key(&out, rel) {
+                        out.push(Dependent::Keyed(rel));
+                    }
+                }
+                RelationKind::ManyToMany => {
+                    if let Some(th) = &rel.through
+                        && !has_links(&out, th, th.target_column)
+                    {
+                        out.push(Dependent::Links(th, th.target_column));
+                    }
+                }
+                RelationKind::Reverse => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Whether deleting rows of `meta` may touch other tables.
-pub(crate) fn has_dependents(meta: &ModelMeta) -> bool {
-    meta.relations
-        .iter()
-        .any(|r| matches!(r.kind, RelationKind::Reverse | RelationKind::ManyToMany))
+pub(crate) fn has_dependents(meta: &'static ModelMeta) -> bool {
+    dependents(meta).map_or(true, |d| !d.is_empty())
 }
 
 fn column(name: &'static str, nullable: bool) -> Term {
@@ -112,61 +171,50 @@ async fn collect(
         if keys.is_empty() {
             continue;
         }
-        let mut followed: Vec<&'static crate::relation::RelationMeta> = Vec::new();
-        for rel in meta.relations {
-            match rel.kind {
-                RelationKind::ManyToMany => {
-                    if let Some(th) = &rel.through {
-                        plan.unlinks.push((th, th.parent_column, keys.clone()));
+        for dep in dependents(meta)? {
+            let forward = match dep {
+                Dependent::Links(th, col) => {
+                    plan.unlinks.push((th, col, keys.clone()));
+                    continue;
+                }
+                Dependent::Keyed(forward) => forward,
+            };
+            let child = (forward.parent)();
+            let fk = forward
+                .key_column
+                .and_then(|i| child.columns.get(i))
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!("{} has no key column", forward.label()))
+                })?;
+            match forward.on_delete {
+                OnDelete::DoNothing => {}
+                OnDelete::SetNull => {
+                    plan.set_nulls
+                        .push((child, fk.column, fk.sql_type, keys.clone()))
+                }
+                OnDelete::Protect | OnDelete::Restrict => {
+                    let found = keys_where_in(child, fk.column, &keys, ex).await?;
+                    if !found.is_empty() {
+                        return Err(Error::Protected {
+                            model: meta.name,
+                            relation: forward.label(),
+                            count: found.len(),
+                            restrict: forward.on_delete == OnDelete::Restrict,
+                        });
                     }
                 }
-                RelationKind::Reverse => {
-                    let forward = rel.forward_relation()?;
-                    // Two reverse fields may mirror one key (one of them a prefetch
-                    // target): the key's rule is applied once.
-                    if followed.iter().any(|f| std::ptr::eq(*f, forward)) {
-                        continue;
-                    }
-                    followed.push(forward);
-                    let child = (rel.target)();
-                    let fk = forward
-                        .key_column
-                        .and_then(|i| child.columns.get(i))
-                        .ok_or_else(|| {
-                            Error::InvalidInput(format!("{} has no key column", forward.label()))
-                        })?;
-                    match forward.on_delete {
-                        OnDelete::DoNothing => {}
-                        OnDelete::SetNull => {
-                            plan.set_nulls
-                                .push((child, fk.column, fk.sql_type, keys.clone()))
+                OnDelete::Cascade => {
+                    if has_dependents(child) {
+                        let found = keys_where_in(child, fk.column, &keys, ex).await?;
+                        let fresh = mark(child, found);
+                        if !fresh.is_empty() {
+                            plan.deletes.push((child, fresh.clone()));
+                            queue.push_back((child, fresh));
                         }
-                        OnDelete::Protect | OnDelete::Restrict => {
-                            let found = keys_where_in(child, fk.column, &keys, ex).await?;
-                            if !found.is_empty() {
-                                return Err(Error::Protected {
-                                    model: (rel.parent)().name,
-                                    relation: forward.label(),
-                                    count: found.len(),
-                                    restrict: forward.on_delete == OnDelete::Restrict,
-                                });
-                            }
-                        }
-                        OnDelete::Cascade => {
-                            if has_dependents(child) {
-                                let found = keys_where_in(child, fk.column, &keys, ex).await?;
-                                let fresh = mark(child, found);
-                                if !fresh.is_empty() {
-                                    plan.deletes.push((child, fresh.clone()));
-                                    queue.push_back((child, fresh));
-                                }
-                            } else {
-                                plan.fast_deletes.push((child, fk.column, keys.clone()));
-                            }
-                        }
+                    } else {
+                        plan.fast_deletes.push((child, fk.column, keys.clone()));
                     }
                 }
-                RelationKind::ForeignKey | RelationKind::OneToOne => {}
             }
         }
     }

@@ -18,6 +18,7 @@ pub mod projection;
 pub mod q;
 pub mod query;
 pub mod queryset;
+pub mod registry;
 pub mod relation;
 pub mod row;
 pub mod select_related;

@@ -133,6 +133,7 @@ impl Db {
     /// `db.create_tables::<(Author, Book)>()`. For tests and examples; real schemas
     /// want migrations.
     pub async fn create_tables<S: ModelSet>(&self) -> Result<()> {
+        register::<S>();
         let mut ex = self;
         for stmt in S::create_statements(self.dialect()) {
             Executor::execute(&mut ex, stmt).await?;
@@ -181,6 +182,16 @@ impl From<sqlx::PgPool> for Db {
 /// A tuple of models whose tables `create_tables` creates, in order.
 pub trait ModelSet {
     fn create_statements(dialect: Dialect) -> Vec<Statement>;
+    fn metas() -> Vec<&'static orm_core::ModelMeta>;
+}
+
+/// Make models known to `delete()`, so that deleting a row also applies the `on_delete`
+/// rules of keys that point at it from models it does not declare a reverse side for
+/// (Django's app registry). `Db::create_tables` does this for the models it creates.
+pub fn register<S: ModelSet>() {
+    for meta in S::metas() {
+        orm_core::registry::register(meta);
+    }
 }
 
 macro_rules! model_set {
@@ -190,6 +201,9 @@ macro_rules! model_set {
                 let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect)),+];
                 $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect));)+
                 out
+            }
+            fn metas() -> Vec<&'static orm_core::ModelMeta> {
+                vec![$($m::META),+]
             }
         }
     };

@@ -36,7 +36,7 @@ mod query_log;
 pub mod sqlite;
 
 pub use conn::{ConnRef, Connection, Transaction};
-pub use db::{Db, ModelSet};
+pub use db::{Db, ModelSet, register};
 pub use query_log::{CapturedQuery, assert_num_queries, capture_queries, total_queries};
 
 /// The derive and the trait share the name, like serde's.

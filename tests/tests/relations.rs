@@ -818,9 +818,11 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         );
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
 
-        // A queryset delete with no dependents is one statement.
+        // A tag is the target of Book.tags: its links go first (none are left: B1 went
+        // with Alice), so the keys, the links, the tag. (A model nothing points at is one
+        // DELETE: semantics.rs s33.)
         let (d, q) = counted(Tag::objects().filter(|t| t.name.eq("classic")).delete(&db)).await;
-        assert_eq!((d.unwrap().total, q.len()), (1, 1));
+        assert_eq!((d.unwrap().total, q.len()), (1, 3));
     })
     .await;
 }
@@ -1006,6 +1008,27 @@ async fn custom_prefetch_querysets_refuse_slices_and_honour_none_and_nesting() {
         let (r, q) = counted(async { qs.fetch(&db).await.map(|r| r.len()) }).await;
         assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
         assert_eq!(q.len(), 0);
+    })
+    .await;
+}
+
+/// Deleting the target of a many-to-many drops its links, and a key from a model that
+/// the target does not declare a reverse side for still follows its rule: both found
+/// through the models `create_tables` registered (Django's app registry).
+#[tokio::test]
+async fn delete_follows_keys_and_links_the_target_does_not_declare() {
+    with_library(|db, _, lib| async move {
+        // Tag declares nothing; books_tags links sf to B1 and B3.
+        let (d, q) = counted(lib.sf.delete(&db)).await;
+        let d = d.unwrap();
+        assert_eq!(d.per_model.get("books_tags"), Some(&2));
+        assert_eq!(d.per_model.get("Tag"), Some(&1));
+        assert_eq!(q.len(), 3, "the keys, the links, the tag: {q:#?}");
+        let (tags, _) = counted(lib.b1.tags().count(&db)).await;
+        assert_eq!(tags.unwrap(), 1, "B1 keeps its other tag");
+        // a related manager's delete goes through the join table too
+        let (d, _) = counted(lib.b1.tags().delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Tag"), Some(&1));
     })
     .await;
 }
