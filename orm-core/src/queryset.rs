@@ -938,32 +938,26 @@ impl<M: Model> ModelExt for M {
         }
         let dialect = ex.dialect();
         let pk = self.pk().to_value();
-        let stmt = match rel.join_on()? {
+        let stmts = match rel.join_on()? {
             JoinOn::Through { through, .. } => {
                 // Two parameters a link: batches that fit the backend's limit.
                 let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
                 let per_batch = (dialect.max_params() / 2).max(1);
-                let mut stmts: Vec<Statement> = keys
-                    .chunks(per_batch)
+                keys.chunks(per_batch)
                     .map(|b| crate::compiler::link(through, pk.clone(), b.iter().cloned(), dialect))
-                    .collect();
-                let last = stmts
-                    .pop()
-                    .ok_or_else(|| Error::InvalidInput("nothing to link".into()))?;
-                for stmt in stmts {
-                    ex.execute(stmt).await?;
-                }
-                last
+                    .collect()
             }
-            JoinOn::Direct { target_column, .. } => set_child_keys::<T>(
+            JoinOn::Direct { target_column, .. } => vec![set_child_keys::<T>(
                 targets.iter().map(|t| t.pk().to_value()).collect(),
                 target_column,
                 pk,
                 None,
                 dialect,
-            )?,
+            )?],
         };
-        ex.execute(stmt).await?;
+        for stmt in stmts {
+            ex.execute(stmt).await?;
+        }
         Ok(())
     }
 
@@ -979,21 +973,13 @@ impl<M: Model> ModelExt for M {
         }
         let dialect = ex.dialect();
         let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
-        let stmt = match rel.join_on()? {
+        let stmts = match rel.join_on()? {
             JoinOn::Through { through, .. } => {
                 let per_batch = dialect.max_params().saturating_sub(1).max(1);
                 let parent = self.pk().to_value();
-                let mut stmts: Vec<Statement> = keys
-                    .chunks(per_batch)
+                keys.chunks(per_batch)
                     .map(|b| crate::compiler::unlink(through, parent.clone(), b.to_vec(), dialect))
-                    .collect();
-                let last = stmts
-                    .pop()
-                    .ok_or_else(|| Error::InvalidInput("nothing to unlink".into()))?;
-                for stmt in stmts {
-                    ex.execute(stmt).await?;
-                }
-                last
+                    .collect()
             }
             JoinOn::Direct { target_column, .. } => {
                 let forward = rel.forward_relation()?;
@@ -1009,10 +995,18 @@ impl<M: Model> ModelExt for M {
                     .find(|c| c.column == target_column)
                     .map_or(crate::value::SqlType::I64, |c| c.sql_type);
                 let parent = Some(self.pk().to_value());
-                set_child_keys::<T>(keys, target_column, Value::Null(ty), parent, dialect)?
+                vec![set_child_keys::<T>(
+                    keys,
+                    target_column,
+                    Value::Null(ty),
+                    parent,
+                    dialect,
+                )?]
             }
         };
-        ex.execute(stmt).await?;
+        for stmt in stmts {
+            ex.execute(stmt).await?;
+        }
         Ok(())
     }
 
