@@ -103,6 +103,16 @@ struct Plan {
     set_nulls: Vec<(&'static ModelMeta, &'static str, SqlType, Vec<Value>)>,
     /// Many-to-many links to drop.
     unlinks: Vec<(&'static ThroughMeta, &'static str, Vec<Value>)>,
+    /// RESTRICT hits: rows that point at deleted ones through a RESTRICT key. Allowed only
+    /// if the same delete removes them too (Django's RestrictedError rule).
+    restricted: Vec<Restricted>,
+}
+
+struct Restricted {
+    model: &'static str,
+    relation: &'static RelationMeta,
+    child: &'static ModelMeta,
+    keys: Vec<Value>,
 }
 
 /// Read the primary keys `query` matches.
@@ -192,14 +202,25 @@ async fn collect(
                     plan.set_nulls
                         .push((child, fk.column, fk.sql_type, keys.clone()))
                 }
-                OnDelete::Protect | OnDelete::Restrict => {
+                OnDelete::Protect => {
                     let found = keys_where_in(child, fk.column, &keys, ex).await?;
                     if !found.is_empty() {
                         return Err(Error::Protected {
                             model: meta.name,
                             relation: forward.label(),
                             count: found.len(),
-                            restrict: forward.on_delete == OnDelete::Restrict,
+                            restrict: false,
+                        });
+                    }
+                }
+                OnDelete::Restrict => {
+                    let found = keys_where_in(child, fk.column, &keys, ex).await?;
+                    if !found.is_empty() {
+                        plan.restricted.push(Restricted {
+                            model: meta.name,
+                            relation: forward,
+                            child,
+                            keys: found,
                         });
                     }
                 }
@@ -216,6 +237,49 @@ async fn collect(
                     }
                 }
             }
+        }
+    }
+    // RESTRICT: allowed where the restricting rows are deleted too, by a cascade that
+    // collected them or by a child's one-statement delete.
+    for r in std::mem::take(&mut plan.restricted) {
+        let mut left: Vec<Value> = r
+            .keys
+            .into_iter()
+            .filter(|k| {
+                let seen_set = seen.iter().find(|(m, _)| std::ptr::eq(*m, r.child));
+                match (seen_set, KeyRepr::of(k)) {
+                    (Some((_, set)), Some(key)) => !set.contains(&key),
+                    _ => true,
+                }
+            })
+            .collect();
+        for (m, col, parents) in &plan.fast_deletes {
+            if left.is_empty() || !std::ptr::eq(*m, r.child) {
+                continue;
+            }
+            let mut q = Query::new(r.child);
+            q.filter.push(Cond::In {
+                lhs: column(r.child.pk_column().column, false),
+                values: left.clone(),
+            });
+            q.filter.push(Cond::In {
+                lhs: column(col, true),
+                values: parents.clone(),
+            });
+            let gone: KeySet = keys_of(&q, ex)
+                .await?
+                .iter()
+                .filter_map(KeyRepr::of)
+                .collect();
+            left.retain(|k| KeyRepr::of(k).is_none_or(|key| !gone.contains(&key)));
+        }
+        if !left.is_empty() {
+            return Err(Error::Protected {
+                model: r.model,
+                relation: r.relation.label(),
+                count: left.len(),
+                restrict: true,
+            });
         }
     }
     Ok(())

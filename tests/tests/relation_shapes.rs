@@ -216,3 +216,82 @@ async fn a_self_many_to_many_manager_filters_through_its_own_join_table() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "artists")]
+struct Artist {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "albums")]
+struct Album {
+    id: i64,
+    artist: ForeignKey<Artist>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "songs")]
+struct Song {
+    id: i64,
+    #[orm(on_delete = "restrict")]
+    album: ForeignKey<Album>,
+    artist: ForeignKey<Artist>,
+}
+
+/// Django's RESTRICT: an album with songs cannot be deleted on its own, but deleting the
+/// artist deletes the album, and the songs with it (they are reached by a cascade too).
+#[tokio::test]
+async fn restrict_gives_way_to_a_cascade_that_reaches_the_same_rows() {
+    on_each_backend(|db, _| async move {
+        db.create_tables::<(Artist, Album, Song)>().await.unwrap();
+        let mut artist = Artist {
+            id: 0,
+            name: "a".into(),
+        };
+        artist.insert(&db).await.unwrap();
+        let mut album = Album {
+            id: 0,
+            artist: ForeignKey::new(artist.id),
+        };
+        album.insert(&db).await.unwrap();
+        let mut song = Song {
+            id: 0,
+            album: ForeignKey::new(album.id),
+            artist: ForeignKey::new(artist.id),
+        };
+        song.insert(&db).await.unwrap();
+
+        let e = album.delete(&db).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Protected {
+                    restrict: true,
+                    count: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("RESTRICT") && e.to_string().contains("Song.album"),
+            "{e}"
+        );
+        assert_eq!(Album::objects().count(&db).await.unwrap(), 1);
+
+        let (d, _) = capture_queries(artist.delete(&db)).await;
+        let d = d.unwrap();
+        assert_eq!(
+            (
+                d.per_model.get("Artist"),
+                d.per_model.get("Album"),
+                d.per_model.get("Song")
+            ),
+            (Some(&1), Some(&1), Some(&1))
+        );
+        assert_eq!(Song::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
