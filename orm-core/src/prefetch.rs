@@ -133,8 +133,12 @@ pub fn prefetch_into<'a, P: Model>(
                 }
                 keys.push(key);
             }
-            // Hops already loaded by select_related are not fetched again (S30).
-            if forward && all_loaded && node.children.is_empty() {
+            // Hops already loaded by select_related are not fetched again (S30); the levels
+            // below them are prefetched into the loaded targets.
+            if forward && all_loaded {
+                if !node.children.is_empty() {
+                    prefetch_below_loaded(parents, rel, &node.children, &mut *ex).await?;
+                }
                 continue;
             }
             if wanted.is_empty() {
@@ -161,6 +165,36 @@ pub fn prefetch_into<'a, P: Model>(
         }
         Ok(())
     })
+}
+
+/// Prefetch `nodes` into the targets `rel` already holds on every parent.
+async fn prefetch_below_loaded<P: Model>(
+    parents: &mut [P],
+    rel: &'static RelationMeta,
+    nodes: &[PrefetchNode],
+    ex: &mut (dyn RowSource + '_),
+) -> Result<()> {
+    let mut at: Vec<usize> = Vec::new();
+    let mut targets = Vec::new();
+    for (i, p) in parents.iter_mut().enumerate() {
+        if let Some(t) = p.relation_mut(rel.index).and_then(|s| s.take_target()) {
+            at.push(i);
+            targets.push(t);
+        }
+    }
+    let Some(&first) = at.first() else {
+        return Ok(());
+    };
+    let back = match parents[first].relation_mut(rel.index) {
+        Some(slot) => slot.prefetch_targets(targets, nodes, ex).await?,
+        None => targets,
+    };
+    for (i, t) in at.into_iter().zip(back) {
+        if let Some(slot) = parents[i].relation_mut(rel.index) {
+            slot.set_target(t)?;
+        }
+    }
+    Ok(())
 }
 
 /// Fetch the rows of `node.rel`'s target `T` for `keys`: one query per batch of keys that

@@ -283,6 +283,22 @@ pub trait RelationSlot: Send {
     ) -> Result<()>;
     /// Fill a forward relation with an already-loaded target (a back reference).
     fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()>;
+    /// Forward relations: take the loaded target out (to prefetch below it).
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
+    /// Forward relations: prefetch `nodes` into targets taken from slots of this same
+    /// relation, returning them in order. A target shared with another slot (loaded by an
+    /// earlier prefetch) comes back as it went.
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        let _ = (nodes, ex);
+        Box::pin(async move { Ok(targets) })
+    }
 }
 
 /// The error for reading a relation that was not loaded, naming it as well as it is known.
@@ -528,6 +544,56 @@ impl<T: Model> RelationSlot for ForeignKey<T> {
         self.loaded = Some(obj);
         Ok(())
     }
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.loaded.take().map(|t| t as Arc<dyn Any + Send + Sync>)
+    }
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
+    }
+}
+
+impl<T: Model> ForeignKey<T> {
+    fn prefetch_below<'a>(
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        Box::pin(async move {
+            // Owned targets (one per row, as select_related decodes them) are prefetched;
+            // a shared one is left as it is.
+            let mut owned: Vec<T> = Vec::new();
+            let mut slots: Vec<Result<usize, Arc<dyn Any + Send + Sync>>> = Vec::new();
+            for t in targets {
+                match t.downcast::<T>() {
+                    Ok(arc) => match Arc::try_unwrap(arc) {
+                        Ok(v) => {
+                            slots.push(Ok(owned.len()));
+                            owned.push(v);
+                        }
+                        Err(shared) => slots.push(Err(shared)),
+                    },
+                    Err(other) => slots.push(Err(other)),
+                }
+            }
+            crate::prefetch::prefetch_into(&mut owned, nodes, ex).await?;
+            let mut owned: Vec<Option<T>> = owned.into_iter().map(Some).collect();
+            Ok(slots
+                .into_iter()
+                .map(|s| match s {
+                    Ok(i) => match owned.get_mut(i).and_then(Option::take) {
+                        Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
+                        None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
+                    },
+                    Err(kept) => kept,
+                })
+                .collect())
+        })
+    }
 }
 
 impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
@@ -565,6 +631,17 @@ impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
             Some(fk) => fk.set_target(target),
             None => Ok(()),
         }
+    }
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.as_mut().and_then(RelationSlot::take_target)
+    }
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
     }
 }
 

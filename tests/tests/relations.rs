@@ -558,6 +558,20 @@ async fn s30_relations_already_selected_are_not_prefetched_again() {
         let (rows, q) = counted(qs.fetch(&db)).await;
         assert_eq!(q.len(), 1);
         assert!(rows.unwrap().iter().all(|b| b.author.is_loaded()));
+
+        // below a selected hop, only the next level is fetched: 2 queries, as in Django
+        let qs = Book::objects()
+            .select_related(|b| b.author())
+            .prefetch_related(|b| b.author().books())
+            .order_by(|b| b.id.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 2, "{q:#?}");
+        let counts: Vec<usize> = rows
+            .iter()
+            .map(|b| b.author.get().unwrap().books.count().unwrap())
+            .collect();
+        assert_eq!(counts, [2, 2, 1]);
     })
     .await;
 }
