@@ -23,6 +23,7 @@ use crate::q::{CmpOp, Cond, Q};
 use crate::query::{Query, Select};
 use crate::relation::{JoinOn, RelationKind, RelationMeta};
 use crate::row::FromRow;
+use crate::row::ValueRow;
 use crate::update::IntoAssignments;
 use crate::value::{FieldType, Value};
 
@@ -835,6 +836,16 @@ pub trait ModelExt: Model {
         targets: &[&T],
         ex: E,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Create `obj` related to this instance (Django's `author.books.create(…)`): through a
+    /// reverse relation its key is set to this instance, then it is inserted (one query);
+    /// through a many-to-many it is inserted and linked, atomically. Clears the prefetched
+    /// rows of the relation.
+    fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        obj: &mut T,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Unlink `targets`: delete the join rows of a many-to-many relation, or set a nullable
     /// reverse foreign key to NULL. One query; clears the prefetched rows.
     fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
@@ -865,23 +876,7 @@ fn by_pk<M: Model>(obj: &M) -> QuerySet<M, M> {
 
 impl<M: Model> ModelExt for M {
     async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
-        let meta = M::META;
-        let dialect = ex.dialect();
-        let skip_pk = meta.has_auto_pk() && is_unset_pk(self);
-        let stmt = compiler::insert(meta, &[self.column_values()], skip_pk, dialect);
-        if dialect.supports_returning() {
-            let mut pks: Vec<M::Pk> = ex.fetch_all(stmt).await?;
-            if let Some(pk) = pks.pop() {
-                self.set_pk(pk);
-            }
-        } else {
-            let res = ex.execute(stmt).await?;
-            if let (true, Some(id)) = (skip_pk, res.last_insert_id) {
-                let pk = <M::Pk as FromRow>::from_row(&IdRow(id), 0)?;
-                self.set_pk(pk);
-            }
-        }
-        Ok(())
+        insert_one(self, &mut ex).await
     }
 
     async fn save<E: Executor>(&mut self, mut ex: E) -> Result<()> {
@@ -959,6 +954,38 @@ impl<M: Model> ModelExt for M {
             ex.execute(stmt).await?;
         }
         Ok(())
+    }
+
+    async fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        obj: &mut T,
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
+        let pk = self.pk().to_value();
+        match rel.join_on()? {
+            JoinOn::Direct { .. } => {
+                let forward = rel.forward_relation()?;
+                let col = forward.key_column.ok_or_else(|| {
+                    Error::InvalidInput(format!("{} has no key column", forward.label()))
+                })?;
+                obj.set_column_from_row(col, &ValueRow(pk), 0)?;
+                insert_one(obj, &mut ex).await
+            }
+            JoinOn::Through { through, .. } => {
+                let mut atomic = ex.atomic().await?;
+                insert_one(obj, &mut *atomic).await?;
+                let link = compiler::link(
+                    through,
+                    pk,
+                    std::iter::once(obj.pk().to_value()),
+                    atomic.dialect(),
+                );
+                atomic.execute_stmt(link).await?;
+                atomic.commit().await
+            }
+        }
     }
 
     async fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
@@ -1064,6 +1091,34 @@ impl<M: Model> ModelExt for M {
             }),
         }
     }
+}
+
+/// Insert one instance; an auto primary key is left to the database and set afterwards.
+async fn insert_one<M: Model>(
+    obj: &mut M,
+    ex: &mut (dyn crate::executor::RowSource + '_),
+) -> Result<()> {
+    let meta = M::META;
+    let dialect = ex.dialect();
+    let skip_pk = meta.has_auto_pk() && is_unset_pk(obj);
+    let stmt = compiler::insert(meta, &[obj.column_values()], skip_pk, dialect);
+    if dialect.supports_returning() {
+        let mut pk: Option<M::Pk> = None;
+        let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+            pk = Some(<M::Pk as FromRow>::from_row(row, 0)?);
+            Ok(())
+        };
+        ex.for_each_row(stmt, &mut each).await?;
+        if let Some(pk) = pk {
+            obj.set_pk(pk);
+        }
+    } else {
+        let res = ex.execute_stmt(stmt).await?;
+        if let (true, Some(id)) = (skip_pk, res.last_insert_id) {
+            obj.set_pk(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
+        }
+    }
+    Ok(())
 }
 
 /// Rows an INSERT of `M` can hold: the parameter limit over the columns bound per row
@@ -1200,49 +1255,5 @@ fn is_unset_pk<M: Model>(obj: &M) -> bool {
             true
         }
         v => v.is_null(),
-    }
-}
-
-/// A one-column row holding a generated id (MySQL's `last_insert_id`).
-struct IdRow(i64);
-
-impl crate::row::Row for IdRow {
-    fn backend(&self) -> &'static str {
-        "last_insert_id"
-    }
-    fn is_null(&self, _: usize) -> Result<bool> {
-        Ok(false)
-    }
-    fn get_bool(&self, _: usize) -> Result<bool> {
-        Ok(self.0 != 0)
-    }
-    fn get_i16(&self, _: usize) -> Result<i16> {
-        i16::try_from(self.0).map_err(|e| decode_err("i16", e))
-    }
-    fn get_i32(&self, _: usize) -> Result<i32> {
-        i32::try_from(self.0).map_err(|e| decode_err("i32", e))
-    }
-    fn get_i64(&self, _: usize) -> Result<i64> {
-        Ok(self.0)
-    }
-    fn get_f32(&self, _: usize) -> Result<f32> {
-        Err(decode_err("f32", "an id is an integer"))
-    }
-    fn get_f64(&self, _: usize) -> Result<f64> {
-        Err(decode_err("f64", "an id is an integer"))
-    }
-    fn get_string(&self, _: usize) -> Result<String> {
-        Err(decode_err("String", "an id is an integer"))
-    }
-    fn get_bytes(&self, _: usize) -> Result<Vec<u8>> {
-        Err(decode_err("Vec<u8>", "an id is an integer"))
-    }
-}
-
-fn decode_err(expected: &'static str, e: impl std::fmt::Display) -> Error {
-    Error::Decode {
-        index: 0,
-        expected,
-        message: e.to_string(),
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::executor::RowSource;
 use crate::prefetch::PrefetchNode;
 use crate::select_related::SelectNode;
+use crate::value::Value;
 
 /// One result row, read by column position.
 ///
@@ -110,5 +111,84 @@ impl FromRow for () {
     }
     fn from_row<R: Row + ?Sized>(_row: &R, _offset: usize) -> Result<Self> {
         Ok(())
+    }
+}
+
+/// A one-column row holding a value the program already has (a generated id, a parent's
+/// key), so that the generated column setters can read it like a fetched one.
+pub(crate) struct ValueRow(pub(crate) Value);
+
+fn mismatch(expected: &'static str, got: &Value) -> Error {
+    Error::Decode {
+        index: 0,
+        expected,
+        message: format!("the value is {got:?}"),
+    }
+}
+
+macro_rules! int_getter {
+    ($name:ident, $t:ty) => {
+        fn $name(&self, _: usize) -> Result<$t> {
+            let n: i64 = match &self.0 {
+                Value::I16(x) => i64::from(*x),
+                Value::I32(x) => i64::from(*x),
+                Value::I64(x) => *x,
+                other => return Err(mismatch(stringify!($t), other)),
+            };
+            <$t>::try_from(n).map_err(|e| Error::Decode {
+                index: 0,
+                expected: stringify!($t),
+                message: e.to_string(),
+            })
+        }
+    };
+}
+
+impl Row for ValueRow {
+    fn backend(&self) -> &'static str {
+        "a value"
+    }
+    fn is_null(&self, _: usize) -> Result<bool> {
+        Ok(self.0.is_null())
+    }
+    fn get_bool(&self, _: usize) -> Result<bool> {
+        match &self.0 {
+            Value::Bool(b) => Ok(*b),
+            other => Err(mismatch("bool", other)),
+        }
+    }
+    int_getter!(get_i16, i16);
+    int_getter!(get_i32, i32);
+    int_getter!(get_i64, i64);
+    fn get_f32(&self, _: usize) -> Result<f32> {
+        match &self.0 {
+            Value::F32(x) => Ok(*x),
+            other => Err(mismatch("f32", other)),
+        }
+    }
+    fn get_f64(&self, _: usize) -> Result<f64> {
+        match &self.0 {
+            Value::F64(x) => Ok(*x),
+            other => Err(mismatch("f64", other)),
+        }
+    }
+    fn get_string(&self, _: usize) -> Result<String> {
+        match &self.0 {
+            Value::Text(x) => Ok(x.clone()),
+            other => Err(mismatch("String", other)),
+        }
+    }
+    fn get_bytes(&self, _: usize) -> Result<Vec<u8>> {
+        match &self.0 {
+            Value::Bytes(x) => Ok(x.clone()),
+            other => Err(mismatch("Vec<u8>", other)),
+        }
+    }
+    #[cfg(feature = "uuid")]
+    fn get_uuid(&self, _: usize) -> Result<uuid::Uuid> {
+        match &self.0 {
+            Value::Uuid(x) => Ok(*x),
+            other => Err(mismatch("Uuid", other)),
+        }
     }
 }

@@ -525,6 +525,39 @@ async fn s28_chaining_on_a_relation_queries_and_writes_clear_the_prefetch() {
             !b2.tags.is_loaded(),
             "a write through the relation clears its prefetched rows"
         );
+
+        // create through a relation (Django's `author.books.create(...)`)
+        let mut carol = Author::objects()
+            .prefetch_related(|a| a.books())
+            .filter(|a| a.name.eq("Carol"))
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(carol.books.count().unwrap(), 0);
+        let mut b4 = Book {
+            id: 0,
+            title: "B4".into(),
+            pages: 10,
+            author: orm_sqlx::core::relation::ForeignKey::new(0),
+            publisher: None,
+            tags: Default::default(),
+        };
+        let (r, q) = counted(carol.create_related(|a| a.books(), &mut b4, &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(*b4.author.key(), carol.id, "the key is set to the parent");
+        assert!(b4.id > 0 && !carol.books.is_loaded());
+        let mut fresh_tag = Tag {
+            id: 0,
+            name: "new".into(),
+        };
+        let (r, q) = counted(b4.create_related(|b| b.tags(), &mut fresh_tag, &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 2, "the INSERT and the link");
+        assert_eq!(
+            b4.tags().values(|t| t.name).fetch(&db).await.unwrap(),
+            ["new"]
+        );
         assert_eq!(b2.tags().count(&db).await.unwrap(), 0);
         let _ = &mut alice;
     })
