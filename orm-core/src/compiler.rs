@@ -114,10 +114,20 @@ impl SqlWriter {
     }
 
     fn column(&mut self, c: &ColumnRef) -> Result<()> {
-        let frame = self.frame();
-        let rel = frame.relative(&c.path)?;
-        let alias = frame.alias(&rel, self.scope)?.to_owned();
-        self.qualified(&alias, c.column);
+        // Fields, not methods: the alias is read from `frames` while `sql` is written.
+        let frame = self
+            .frames
+            .last()
+            .expect("a writer always has its main frame");
+        let alias = if c.path.is_root() && frame.base.is_root() {
+            frame.root_alias.as_str()
+        } else {
+            let rel = frame.relative(&c.path)?;
+            frame.alias(&rel, self.scope)?
+        };
+        self.dialect.quote_into(&mut self.sql, alias);
+        self.sql.push('.');
+        self.dialect.quote_into(&mut self.sql, c.column);
         Ok(())
     }
 
@@ -159,30 +169,29 @@ impl SqlWriter {
             Cond::Not(inner) => self.register_cond(inner, false, !negated),
             Cond::Const(_) => Ok(()),
             leaf => {
-                let mut terms = Vec::new();
-                leaf_terms(leaf, |t| terms.push(t.clone()));
                 let demand = positive && !matches!(leaf, Cond::IsNull { is_null: true, .. });
-                for t in terms {
-                    let mut cols = Vec::new();
-                    t.columns(&mut cols);
-                    for col in cols {
-                        let rel = self.frame().relative(&col.path)?;
-                        match negated.then(|| many_prefix(&rel)).flatten() {
-                            // Written as an EXISTS subquery: only the part before the
-                            // many-valued hop is joined out here.
-                            Some(prefix) => {
-                                let outer = prefix.prefix(prefix.len() - 1);
-                                let outer_abs = self.absolute(&outer);
-                                self.register_term(
-                                    &Term::Column(ColumnRef {
-                                        path: outer_abs,
-                                        ..col
-                                    }),
-                                    false,
-                                )?;
-                            }
-                            None => self.register_term(&Term::Column(col), demand)?,
+                let mut cols = Vec::new();
+                leaf_terms(leaf, |t| t.columns(&mut cols));
+                for col in cols {
+                    if col.path.is_root() {
+                        continue;
+                    }
+                    let rel = self.frame().relative(&col.path)?;
+                    match negated.then(|| many_prefix(&rel)).flatten() {
+                        // Written as an EXISTS subquery: only the part before the
+                        // many-valued hop is joined out here.
+                        Some(prefix) => {
+                            let outer = prefix.prefix(prefix.len() - 1);
+                            let outer_abs = self.absolute(&outer);
+                            self.register_term(
+                                &Term::Column(ColumnRef {
+                                    path: outer_abs,
+                                    ..col
+                                }),
+                                false,
+                            )?;
                         }
+                        None => self.register_term(&Term::Column(col), demand)?,
                     }
                 }
                 Ok(())
