@@ -11,7 +11,7 @@ use crate::query::{Query, Select};
 use crate::relation::{JoinOn, ThroughMeta};
 use crate::select_related::SelectNode;
 use crate::update::Assignment;
-use crate::value::Value;
+use crate::value::{SqlType, Value};
 
 /// SQL text with its bound parameters, ready for a backend to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -523,6 +523,19 @@ impl SqlWriter {
                 let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
                 if values.is_empty() {
                     self.sql.push_str("1 = 0");
+                    return Ok(());
+                }
+                // PostgreSQL: one array parameter, so the statement is the same (and stays
+                // prepared) whatever the list's length, and no list is too long to bind.
+                let ty = values[0].sql_type();
+                let array = self.dialect == Dialect::Postgres
+                    && ty.is_some_and(|t| t != SqlType::Decimal)
+                    && values.iter().all(|v| v.sql_type() == ty);
+                if let (true, Some(ty)) = (array, ty) {
+                    self.term(lhs)?;
+                    self.sql.push_str(" = ANY(");
+                    self.bind(Value::List(ty, values.into_iter().cloned().collect()));
+                    self.sql.push(')');
                     return Ok(());
                 }
                 self.compared_term(lhs)?;
@@ -1176,6 +1189,36 @@ fn references(w: &mut SqlWriter, target: &ModelMeta) {
     }
 }
 
+/// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
+/// them by default): following a relation from its target side, prefetching it, or
+/// cascading a delete filters on that column.
+pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
+    let mut out = Vec::new();
+    for rel in meta.relations {
+        // A one-to-one key is UNIQUE, which is an index already.
+        if rel.kind != crate::relation::RelationKind::ForeignKey {
+            continue;
+        }
+        let Some(col) = rel.key_column.and_then(|i| meta.columns.get(i)) else {
+            continue;
+        };
+        let mut w = SqlWriter::new(dialect, meta);
+        w.push(if dialect == Dialect::Mysql {
+            "CREATE INDEX "
+        } else {
+            "CREATE INDEX IF NOT EXISTS "
+        });
+        w.ident(&format!("{}_{}_idx", meta.table, col.column));
+        w.push(" ON ");
+        w.ident(meta.table);
+        w.push(" (");
+        w.ident(col.column);
+        w.push(")");
+        out.push(w.finish());
+    }
+    out
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for the join tables of a model's many-to-many relations.
 pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
     let mut out = Vec::new();
@@ -1205,6 +1248,20 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.push(", ");
         w.ident(th.target_column);
         w.push("))");
+        out.push(w.finish());
+        // The UNIQUE pair indexes the parent side; the target side gets its own.
+        let mut w = SqlWriter::new(dialect, meta);
+        w.push(if dialect == Dialect::Mysql {
+            "CREATE INDEX "
+        } else {
+            "CREATE INDEX IF NOT EXISTS "
+        });
+        w.ident(&format!("{}_{}_idx", th.table, th.target_column));
+        w.push(" ON ");
+        w.ident(th.table);
+        w.push(" (");
+        w.ident(th.target_column);
+        w.push(")");
         out.push(w.finish());
     }
     out

@@ -142,7 +142,7 @@ async fn keys_where_in(
     ex: &mut (dyn RowSource + '_),
 ) -> Result<Vec<Value>> {
     let mut out = Vec::new();
-    for batch in keys.chunks(ex.dialect().max_params()) {
+    for batch in keys.chunks(ex.dialect().in_list_budget(0)) {
         let mut q = Query::new(meta);
         q.filter.push(Cond::In {
             lhs: column(col, true),
@@ -292,7 +292,7 @@ fn where_in(
     keys: &[Value],
     f: impl Fn(&Query) -> Result<Statement>,
 ) -> Result<Vec<Statement>> {
-    keys.chunks(dialect.max_params().saturating_sub(1).max(1))
+    keys.chunks(dialect.in_list_budget(1))
         .map(|batch| {
             let mut q = Query::new(meta);
             q.filter.push(Cond::In {

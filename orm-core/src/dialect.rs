@@ -81,6 +81,25 @@ impl Dialect {
         }
     }
 
+    /// How many keys one `IN` condition can hold: PostgreSQL binds the whole list as one
+    /// array parameter (`= ANY($1)`), so one statement serves every list length; the
+    /// others bind one parameter a key.
+    pub fn max_in_list(self) -> usize {
+        match self {
+            Dialect::Postgres => usize::MAX,
+            Dialect::Sqlite | Dialect::Mysql => self.max_params(),
+        }
+    }
+
+    /// How many keys fit one `IN` condition of a statement that already binds `used`
+    /// parameters (at least one).
+    pub fn in_list_budget(self, used: usize) -> usize {
+        match self.max_in_list() {
+            usize::MAX => usize::MAX,
+            n => n.saturating_sub(used).max(1),
+        }
+    }
+
     /// Whether `INSERT … RETURNING` is available.
     pub fn supports_returning(self) -> bool {
         !matches!(self, Dialect::Mysql)

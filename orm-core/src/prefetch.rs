@@ -273,10 +273,7 @@ pub fn fetch<'a, T: Model>(
                 (term, ty, target.columns.len() + after_related)
             }
         };
-        let budget = dialect
-            .max_params()
-            .saturating_sub(count_params(&base, dialect)?)
-            .max(1);
+        let budget = dialect.in_list_budget(count_params(&base, dialect)?);
         let mut children: Vec<T> = Vec::new();
         let mut child_keys: Vec<KeyRepr> = Vec::new();
         // `none()`: every parent gets nothing, without a query.

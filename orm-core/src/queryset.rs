@@ -781,7 +781,7 @@ impl<M: Model> QuerySet<M, M> {
             return Ok(out);
         }
         let own = compiler::select(&self.query, dialect)?.params.len();
-        let limit = dialect.max_params().saturating_sub(own).max(1);
+        let limit = dialect.in_list_budget(own);
         for chunk in pks.chunks(limit) {
             let mut q = self.query.clone();
             q.filter.push(Cond::In {

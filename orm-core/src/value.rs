@@ -54,6 +54,8 @@ pub enum Value {
     Decimal(rust_decimal::Decimal),
     #[cfg(feature = "json")]
     Json(serde_json::Value),
+    /// A list bound as one array parameter (PostgreSQL's `= ANY($1)`), all of one type.
+    List(SqlType, Vec<Value>),
 }
 
 impl Value {
@@ -97,6 +99,24 @@ impl Value {
                     hint: " in this build: enable the orm-sqlx feature of the same name",
                 });
             }
+        })
+    }
+
+    /// The SQL type of a non-NULL scalar value (`None` for a list).
+    pub fn sql_type(&self) -> Option<SqlType> {
+        Some(match self {
+            Value::Null(t) => *t,
+            Value::Bool(_) => SqlType::Bool,
+            Value::I16(_) => SqlType::I16,
+            Value::I32(_) => SqlType::I32,
+            Value::I64(_) => SqlType::I64,
+            Value::F32(_) => SqlType::F32,
+            Value::F64(_) => SqlType::F64,
+            Value::Text(_) => SqlType::Text,
+            Value::Bytes(_) => SqlType::Bytes,
+            #[cfg(feature = "uuid")]
+            Value::Uuid(_) => SqlType::Uuid,
+            _ => return None,
         })
     }
 

@@ -61,8 +61,8 @@ where
 {
     Box::pin(async move {
         let sql: Arc<str> = stmt.sql.into();
+        record(&sql, &stmt.params);
         let args = DB::arguments(stmt.params)?;
-        record(&sql);
         let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
         let mut out = Vec::new();
         let seen = CheckedColumns::default();
@@ -86,8 +86,8 @@ where
 {
     Box::pin(async move {
         let sql: Arc<str> = stmt.sql.into();
+        record(&sql, &stmt.params);
         let args = DB::arguments(stmt.params)?;
-        record(&sql);
         let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
         let seen = CheckedColumns::default();
         while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
@@ -105,8 +105,8 @@ where
 {
     Box::pin(async move {
         let sql: Arc<str> = stmt.sql.into();
+        record(&sql, &stmt.params);
         let args = DB::arguments(stmt.params)?;
-        record(&sql);
         let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
             .execute(ex)
             .await
@@ -129,11 +129,11 @@ where
     // Built (and counted) when first polled: a stream that is never read sends nothing.
     futures_util::stream::once(async move {
         let sql: Arc<str> = stmt.sql.into();
+        record(&sql, &stmt.params);
         let args = match DB::arguments(stmt.params) {
             Ok(a) => a,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
-        record(&sql);
         let seen = CheckedColumns::default();
         sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
             .fetch(ex)
@@ -271,7 +271,16 @@ pub(crate) use impl_row;
 /// Bind one value with `add`, mapping each variant to its Rust type; `$decimal` decides
 /// how a decimal is bound (SQLite has no decimal type: it is stored as text).
 macro_rules! bind_values {
-    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr) => {{
+    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr) => {
+        $crate::backend::bind_values!($args, $params, $backend, |$d| $decimal, |_ty, _items| {
+            return Err(orm_core::Error::Unsupported {
+                what: "an array parameter".into(),
+                backend: $backend,
+                hint: "",
+            });
+        })
+    };
+    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr, |$lt:ident, $li:ident| $list:expr) => {{
         use orm_core::{SqlType, Value};
         use sqlx::Arguments as _;
         for v in $params {
@@ -328,6 +337,7 @@ macro_rules! bind_values {
                     let $d = Some(x);
                     $decimal
                 }
+                Value::List($lt, $li) => $list,
                 #[allow(unreachable_patterns)]
                 other => {
                     return Err(orm_core::Error::Unsupported {

@@ -199,6 +199,7 @@ macro_rules! model_set {
         impl<$($m: Model),+> ModelSet for ($($m,)+) {
             fn create_statements(dialect: Dialect) -> Vec<Statement> {
                 let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect)),+];
+                $(out.extend(orm_core::compiler::create_key_indexes($m::META, dialect));)+
                 $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect));)+
                 out
             }

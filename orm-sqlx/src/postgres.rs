@@ -11,7 +11,9 @@ impl Backend for Postgres {
 
     fn arguments(params: Vec<Value>) -> Result<PgArguments> {
         let mut args = PgArguments::default();
-        bind_values!(args, params, "PostgreSQL", |d| args.add(d));
+        bind_values!(args, params, "PostgreSQL", |d| args.add(d), |ty, items| {
+            bind_array(&mut args, ty, items)
+        });
         Ok(args)
     }
 
@@ -49,4 +51,38 @@ pub(crate) async fn connect(url: &str) -> std::result::Result<sqlx::PgPool, sqlx
     let options: sqlx::postgres::PgConnectOptions = url.parse()?;
     options.connect().await?.close().await?;
     Ok(sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options))
+}
+
+/// Bind a list of scalars as one PostgreSQL array (`= ANY($1)`).
+fn bind_array(
+    args: &mut PgArguments,
+    ty: orm_core::SqlType,
+    items: Vec<Value>,
+) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    use orm_core::SqlType;
+    use sqlx::Arguments as _;
+    macro_rules! collect {
+        ($variant:ident) => {
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::$variant(x) => Ok(x),
+                    other => Err(format!("an array of {ty:?} holds {other:?}")),
+                })
+                .collect::<std::result::Result<Vec<_>, String>>()?
+        };
+    }
+    match ty {
+        SqlType::Bool => args.add(collect!(Bool)),
+        SqlType::I16 => args.add(collect!(I16)),
+        SqlType::I32 => args.add(collect!(I32)),
+        SqlType::I64 => args.add(collect!(I64)),
+        SqlType::F32 => args.add(collect!(F32)),
+        SqlType::F64 => args.add(collect!(F64)),
+        SqlType::Text => args.add(collect!(Text)),
+        SqlType::Bytes => args.add(collect!(Bytes)),
+        #[cfg(feature = "uuid")]
+        SqlType::Uuid => args.add(collect!(Uuid)),
+        other => Err(format!("no array parameter for {other:?}").into()),
+    }
 }

@@ -13,9 +13,11 @@ tokio::task_local! {
 static TOTAL: AtomicU64 = AtomicU64::new(0);
 
 /// One statement sent to the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CapturedQuery {
     pub sql: Arc<str>,
+    /// The bound values (copied only while a capture is running).
+    pub params: Vec<orm_core::Value>,
 }
 
 impl std::fmt::Display for CapturedQuery {
@@ -25,10 +27,13 @@ impl std::fmt::Display for CapturedQuery {
 }
 
 /// Called by every executor method right before a statement is sent.
-pub(crate) fn record(sql: &Arc<str>) {
+pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) {
     TOTAL.fetch_add(1, Ordering::Relaxed);
     let _ = CAPTURED.try_with(|c| {
-        c.borrow_mut().push(CapturedQuery { sql: sql.clone() });
+        c.borrow_mut().push(CapturedQuery {
+            sql: sql.clone(),
+            params: params.to_vec(),
+        });
     });
 }
 
