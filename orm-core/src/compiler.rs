@@ -1189,6 +1189,23 @@ fn references(w: &mut SqlWriter, target: &ModelMeta) {
     }
 }
 
+/// `CREATE INDEX IF NOT EXISTS "<table>_<column>_idx" ON table (column)`.
+fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push(if dialect == Dialect::Mysql {
+        "CREATE INDEX "
+    } else {
+        "CREATE INDEX IF NOT EXISTS "
+    });
+    w.ident(&format!("{table}_{column}_idx"));
+    w.push(" ON ");
+    w.ident(table);
+    w.push(" (");
+    w.ident(column);
+    w.push(")");
+    w.finish()
+}
+
 /// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
 /// them by default): following a relation from its target side, prefetching it, or
 /// cascading a delete filters on that column.
@@ -1202,19 +1219,7 @@ pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Sta
         let Some(col) = rel.key_column.and_then(|i| meta.columns.get(i)) else {
             continue;
         };
-        let mut w = SqlWriter::new(dialect, meta);
-        w.push(if dialect == Dialect::Mysql {
-            "CREATE INDEX "
-        } else {
-            "CREATE INDEX IF NOT EXISTS "
-        });
-        w.ident(&format!("{}_{}_idx", meta.table, col.column));
-        w.push(" ON ");
-        w.ident(meta.table);
-        w.push(" (");
-        w.ident(col.column);
-        w.push(")");
-        out.push(w.finish());
+        out.push(create_index(meta.table, col.column, dialect));
     }
     out
 }
@@ -1250,19 +1255,7 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.push("))");
         out.push(w.finish());
         // The UNIQUE pair indexes the parent side; the target side gets its own.
-        let mut w = SqlWriter::new(dialect, meta);
-        w.push(if dialect == Dialect::Mysql {
-            "CREATE INDEX "
-        } else {
-            "CREATE INDEX IF NOT EXISTS "
-        });
-        w.ident(&format!("{}_{}_idx", th.table, th.target_column));
-        w.push(" ON ");
-        w.ident(th.table);
-        w.push(" (");
-        w.ident(th.target_column);
-        w.push(")");
-        out.push(w.finish());
+        out.push(create_index(th.table, th.target_column, dialect));
     }
     out
 }
