@@ -87,6 +87,11 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The value of every column, in `META.columns` order.
     fn column_values(&self) -> Vec<Value>;
 
+    /// The value of one column (an index into `META.columns`), without the others.
+    fn column_value(&self, column: usize) -> Option<Value> {
+        self.column_values().into_iter().nth(column)
+    }
+
     /// Read column `column` (an index into `META.columns`) from `row` at `idx` into this instance.
     fn set_column_from_row<R: Row + ?Sized>(
         &mut self,

@@ -286,10 +286,17 @@ pub fn fetch<'a, T: Model>(
             });
             let (stmt, _) = compiler::select_with_plan(&q, dialect)?;
             let mut each = |row: &dyn Row| -> Result<()> {
-                let Some(key) = KeyRepr::read(row, key_index, key_type)? else {
+                let mut obj = T::from_row_at(row, 0)?;
+                // A key on the target's own columns is read from the decoded model; the
+                // join table's column, selected after them, from the row.
+                let key = if key_index < target.columns.len() {
+                    obj.column_value(key_index).as_ref().and_then(KeyRepr::of)
+                } else {
+                    KeyRepr::read(row, key_index, key_type)?
+                };
+                let Some(key) = key else {
                     return Ok(());
                 };
-                let mut obj = T::from_row_at(row, 0)?;
                 select_related::load_nodes(&select_nodes, &mut obj, row)?;
                 children.push(obj);
                 child_keys.push(key);

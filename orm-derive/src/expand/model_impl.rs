@@ -54,6 +54,11 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
         let ty = &column.ty;
         quote!(<#ty as #orm::FieldType>::to_value(&self.#field))
     });
+    let value_at = model.columns.iter().enumerate().map(|(index, column)| {
+        let field = &column.ident;
+        let ty = &column.ty;
+        quote!(#index => ::core::option::Option::Some(<#ty as #orm::FieldType>::to_value(&self.#field)))
+    });
     let set_column = model.columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
         let ty = &column.ty;
@@ -164,6 +169,13 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
 
             fn column_values(&self) -> ::std::vec::Vec<#orm::Value> {
                 ::std::vec![#(#values),*]
+            }
+
+            fn column_value(&self, __column: usize) -> ::core::option::Option<#orm::Value> {
+                match __column {
+                    #(#value_at,)*
+                    _ => ::core::option::Option::None,
+                }
             }
 
             fn set_column_from_row<__R: #orm::Row + ?Sized>(

@@ -158,6 +158,14 @@ fn generated_code_has_the_documented_shape() {
                     ]
                 }
 
+                fn column_value(&self, __column: usize) -> ::core::option::Option<my::orm::__private::Value> {
+                    match __column {
+                        0usize => ::core::option::Option::Some(<i64 as my::orm::__private::FieldType>::to_value(&self.id)),
+                        1usize => ::core::option::Option::Some(<Option<String> as my::orm::__private::FieldType>::to_value(&self.title)),
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
                 fn set_column_from_row<__R: my::orm::__private::Row + ?Sized>(
                     &mut self,
                     __column: usize,
