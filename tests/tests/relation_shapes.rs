@@ -295,3 +295,76 @@ async fn restrict_gives_way_to_a_cascade_that_reaches_the_same_rows() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "lenders")]
+struct Lender {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "loans")]
+struct Loan {
+    id: i64,
+    from: ForeignKey<Lender>,
+    to: ForeignKey<Lender>,
+}
+
+/// S22: two keys to one model join that table twice, under distinct aliases, in one query;
+/// a filter through each key reads its own join.
+#[tokio::test]
+async fn s22_two_keys_to_one_model_get_distinct_aliases() {
+    on_each_backend(|db, _| async move {
+        db.create_tables::<(Lender, Loan)>().await.unwrap();
+        let mut people = vec![
+            Lender {
+                id: 0,
+                name: "ann".into(),
+            },
+            Lender {
+                id: 0,
+                name: "bob".into(),
+            },
+        ];
+        Lender::objects()
+            .bulk_create(&mut people, &db)
+            .await
+            .unwrap();
+        let mut loan = Loan {
+            id: 0,
+            from: ForeignKey::new(people[0].id),
+            to: ForeignKey::new(people[1].id),
+        };
+        loan.insert(&db).await.unwrap();
+
+        let qs = Loan::objects()
+            .select_related(|l| l.from())
+            .select_related(|l| l.to())
+            .filter(|l| l.from().name.eq("ann") & l.to().name.eq("bob"));
+        let (rows, q) = capture_queries(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(
+            q[0].sql.contains(r#"INNER JOIN "lenders" ON"#),
+            "{}",
+            q[0].sql
+        );
+        assert!(
+            q[0].sql.contains(r#"INNER JOIN "lenders" "T3" ON"#),
+            "{}",
+            q[0].sql
+        );
+        assert_eq!(
+            (
+                rows[0].from.get().unwrap().name.as_str(),
+                rows[0].to.get().unwrap().name.as_str()
+            ),
+            ("ann", "bob")
+        );
+        let swapped = Loan::objects().filter(|l| l.from().name.eq("bob"));
+        let (n, q) = capture_queries(swapped.count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (0, 1));
+    })
+    .await;
+}
