@@ -1181,8 +1181,17 @@ fn relation_for_write<M: Model, T: Model>(
     path: RelPath,
 ) -> Result<&'static RelationMeta> {
     let rel = direct_relation::<M, T>(path)?;
-    if let Some(slot) = obj.relation_mut(rel.index) {
-        slot.clear();
+    // Every field holding this relation's rows goes stale: another Reverse<T> mirroring
+    // the same key (a custom prefetch target) included.
+    let forward = rel.forward_relation().ok();
+    for other in M::META.relations {
+        let same = std::ptr::eq(*other, rel)
+            || (forward.is_some()
+                && other.forward_relation().ok().map(std::ptr::from_ref)
+                    == forward.map(std::ptr::from_ref));
+        if same && let Some(slot) = obj.relation_mut(other.index) {
+            slot.clear();
+        }
     }
     Ok(rel)
 }

@@ -537,6 +537,7 @@ async fn s28_chaining_on_a_relation_queries_and_writes_clear_the_prefetch() {
         // create through a relation (Django's `author.books.create(...)`)
         let mut carol = Author::objects()
             .prefetch_related(|a| a.books())
+            .prefetch_related(|a| a.long_books())
             .filter(|a| a.name.eq("Carol"))
             .get(&db)
             .await
@@ -555,6 +556,10 @@ async fn s28_chaining_on_a_relation_queries_and_writes_clear_the_prefetch() {
         assert_eq!(q.len(), 1);
         assert_eq!(*b4.author.key(), carol.id, "the key is set to the parent");
         assert!(b4.id > 0 && !carol.books.is_loaded());
+        assert!(
+            !carol.long_books.is_loaded(),
+            "a field mirroring the same key is stale too"
+        );
         let mut fresh_tag = Tag {
             id: 0,
             name: "new".into(),
