@@ -120,7 +120,7 @@ impl SqlWriter {
             .last()
             .expect("a writer always has its main frame");
         let alias = if c.path.is_root() && frame.base.is_root() {
-            frame.root_alias.as_str()
+            &*frame.root_alias
         } else {
             let rel = frame.relative(&c.path)?;
             frame.alias(&rel, self.scope)?

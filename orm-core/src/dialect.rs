@@ -51,11 +51,15 @@ impl Dialect {
             Dialect::Sqlite | Dialect::Postgres => '"',
         };
         out.push(q);
-        for c in ident.chars() {
-            if c == q {
-                out.push(q);
+        if ident.contains(q) {
+            for c in ident.chars() {
+                if c == q {
+                    out.push(q);
+                }
+                out.push(c);
             }
-            out.push(c);
+        } else {
+            out.push_str(ident);
         }
         out.push(q);
     }

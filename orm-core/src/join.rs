@@ -24,28 +24,32 @@ pub struct Join {
     pub rel: &'static RelationMeta,
     /// The join this one hangs from (`None`: the frame's root).
     pub parent: Option<usize>,
-    pub alias: String,
+    pub alias: Alias,
     /// Many-to-many: the alias of the join table.
-    pub through_alias: Option<String>,
+    pub through_alias: Option<Alias>,
     /// A filter in a positive AND context uses it: rows without a match are dropped anyway,
     /// so it can be INNER even if the hop may be empty.
     pub demand_inner: bool,
     pub kind: JoinKind,
 }
 
+/// A table alias: the table's own name (borrowed from the model's metadata, so most
+/// statements allocate no alias at all) or a generated `T<n>`.
+pub type Alias = std::borrow::Cow<'static, str>;
+
 /// Alias names, shared by every frame of one statement: a table's own name the first time,
 /// `T<n>` after that (as Django names them).
 #[derive(Default, Debug)]
 pub struct Aliases {
-    used: Vec<String>,
+    used: Vec<Alias>,
 }
 
 impl Aliases {
-    pub fn take(&mut self, table: &str) -> String {
+    pub fn take(&mut self, table: &'static str) -> Alias {
         let alias = if self.used.iter().any(|u| u == table) {
-            format!("T{}", self.used.len() + 1)
+            Alias::Owned(format!("T{}", self.used.len() + 1))
         } else {
-            table.to_owned()
+            Alias::Borrowed(table)
         };
         self.used.push(alias.clone());
         alias
@@ -56,7 +60,7 @@ impl Aliases {
 #[derive(Debug)]
 pub struct Frame {
     pub root: &'static ModelMeta,
-    pub root_alias: String,
+    pub root_alias: Alias,
     /// The absolute path of this frame's root (empty for the main query).
     pub base: RelPath,
     pub joins: Vec<Join>,
@@ -67,7 +71,7 @@ fn has_many(path: &RelPath) -> bool {
 }
 
 impl Frame {
-    pub fn new(root: &'static ModelMeta, root_alias: String, base: RelPath) -> Self {
+    pub fn new(root: &'static ModelMeta, root_alias: Alias, base: RelPath) -> Self {
         Frame {
             root,
             root_alias,
@@ -171,7 +175,7 @@ impl Frame {
             return Ok(&self.root_alias);
         }
         self.find(rel_path, scope)
-            .map(|i| self.joins[i].alias.as_str())
+            .map(|i| &*self.joins[i].alias)
             .ok_or_else(|| Error::InvalidInput(format!("no join was planned for `{rel_path:?}`")))
     }
 
@@ -186,7 +190,10 @@ impl Frame {
     /// The join conditions of one join, as (`kind`, table, alias, ON pairs) steps: a
     /// many-to-many hop is two steps (the join table, then the target).
     pub fn steps(&self, join: &Join) -> Result<Vec<JoinStep>> {
-        let parent_alias = self.parent_alias(join).to_owned();
+        let parent_alias = match join.parent {
+            Some(p) => self.joins[p].alias.clone(),
+            None => self.root_alias.clone(),
+        };
         let target = (join.rel.target)();
         Ok(match join.rel.join_on()? {
             JoinOn::Direct {
@@ -207,7 +214,7 @@ impl Frame {
                 let th = join
                     .through_alias
                     .clone()
-                    .unwrap_or_else(|| through.table.to_owned());
+                    .unwrap_or(Alias::Borrowed(through.table));
                 vec![
                     JoinStep {
                         kind: join.kind,
@@ -234,7 +241,7 @@ impl Frame {
 pub struct JoinStep {
     pub kind: JoinKind,
     pub table: &'static str,
-    pub alias: String,
-    pub left: (String, &'static str),
-    pub right: (String, &'static str),
+    pub alias: Alias,
+    pub left: (Alias, &'static str),
+    pub right: (Alias, &'static str),
 }
