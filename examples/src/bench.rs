@@ -335,10 +335,49 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Sample four variants in turn (the order rotating every round) until the budget is spent (and each has `min_samples`).
+/// The order of the four variants in round `round`: all 24 orders in turn, so that each
+/// variant runs first, last and after each of the others equally often. (Rotating one
+/// order would always put the same variant after the same neighbour.)
+fn order(round: usize) -> [usize; 4] {
+    let mut rest = vec![0, 1, 2, 3];
+    let mut k = round % 24;
+    let mut out = [0; 4];
+    for (slot, radix) in out.iter_mut().zip([6, 2, 1, 1]) {
+        *slot = rest.remove(k / radix);
+        k %= radix;
+    }
+    out
+}
+
+/// Wait, untimed, until every pool connection is back in the pool. A pool sample ends
+/// when its connection is handed back, but sqlx returns (and pings) it in a task of its
+/// own; without this, that work is billed to whichever sample runs next.
+async fn settle(db: &Db) {
+    let idle = || -> (usize, u32) {
+        if let Some(p) = db.pg_pool() {
+            (p.num_idle(), p.size())
+        } else if let Some(p) = db.sqlite_pool() {
+            (p.num_idle(), p.size())
+        } else {
+            (0, 0)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_millis(50);
+    loop {
+        let (idle, size) = idle();
+        if idle >= size as usize || Instant::now() > deadline {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Sample four variants in turn (see [`order`]) until the budget is spent (and each has
+/// `min_samples`), settling the pool between samples.
 /// Each returns a checksum (rows read); the four must agree, or the comparison is unfair.
 async fn measure(
     cfg: Config,
+    db: &Db,
     mut orm: impl AsyncFnMut() -> Outcome,
     mut hand: impl AsyncFnMut() -> Outcome,
     mut orm_conn: impl AsyncFnMut() -> Outcome,
@@ -359,10 +398,8 @@ async fn measure(
     let start = Instant::now();
     let mut round = 0usize;
     while start.elapsed() < cfg.budget || times[0].len() < cfg.min_samples {
-        // The order rotates: what a variant leaves behind (a pool connection being
-        // returned and pinged on another thread) must not always slow the same neighbour.
-        for k in 0..4 {
-            let i = (round + k) % 4;
+        for i in order(round) {
+            settle(db).await;
             let t = Instant::now();
             black_box(match i {
                 0 => orm().await?,
@@ -617,6 +654,7 @@ macro_rules! backend_suite {
                     let target = if n == 10_000 { "≤ 0.90" } else { "≤ 1.00" };
                     let m = measure(
                         cfg,
+                        db,
                         async || Ok(User::objects().slice(..n as usize).fetch(db).await?.len()),
                         async || {
                             let v: Vec<HUser> =
@@ -660,6 +698,7 @@ macro_rules! backend_suite {
                 };
                 let m = measure(
                     cfg,
+                    db,
                     async || {
                         let id = pick(&c1);
                         let u = User::objects().filter(|u| u.id.eq(id)).get(db).await?;
@@ -697,6 +736,7 @@ macro_rules! backend_suite {
                 };
                 let m = measure(
                     cfg,
+                    db,
                     async || {
                         let qs = Post::objects().select_related(|p| p.user());
                         let rows = qs.fetch(db).await?;
@@ -735,6 +775,7 @@ macro_rules! backend_suite {
                 };
                 let m = measure(
                     cfg,
+                    db,
                     async || orm_tree_size(w4().fetch(db).await?),
                     async || {
                         let users: Vec<HUser> = sqlx::query_as(sql.w4_users)
@@ -779,6 +820,7 @@ macro_rules! backend_suite {
                 // W5: a typed projection of (id, name).
                 let m = measure(
                     cfg,
+                    db,
                     async || {
                         let qs = User::objects().values(|u| (u.id, u.name));
                         Ok(qs.fetch(db).await?.len())
@@ -869,6 +911,7 @@ macro_rules! backend_suite {
                 cached_conn.fetch(orm_conn!()).await?;
                 let m = measure(
                     cfg,
+                    db,
                     async || {
                         let mut n = 0;
                         for _ in 0..W7_EVALS {
@@ -1018,8 +1061,8 @@ async fn measure_writes(
     let mut round = 0usize;
     while start.elapsed() < cfg.budget || times[0].len() < cfg.min_samples {
         let mut sums = [0usize; 4];
-        for k in 0..4 {
-            let i = (round + k) % 4;
+        for i in order(round) {
+            settle(db).await;
             let t = Instant::now();
             sums[i] = match i {
                 0 => orm().await?,
@@ -1217,5 +1260,22 @@ async fn main() -> Outcome<()> {
             bench_postgres(cfg).await
         }
         _ => usage(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sampling_orders_are_the_24_permutations() {
+        let mut seen: Vec<[usize; 4]> = (0..24).map(super::order).collect();
+        for o in &seen {
+            let mut sorted = *o;
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2, 3]);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 24);
+        assert_eq!(super::order(24), super::order(0));
     }
 }
