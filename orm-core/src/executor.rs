@@ -62,6 +62,14 @@ pub trait Executor: Send {
     /// `bulk_create` in batches) run inside one.
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>>;
 
+    /// What one evaluation runs its statements on: for a pool, one connection taken for
+    /// the whole evaluation (a queryset with `prefetch_related` sends all its queries on
+    /// it instead of taking and returning a connection per query); for a connection or a
+    /// transaction, itself.
+    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        Box::pin(async move { Ok(Box::new(self) as Box<dyn RowSource + 's>) })
+    }
+
     /// A second handle on the same database, for queries that must run while a stream is
     /// open (prefetching per chunk). Pools have one; a single connection does not.
     fn fork(&self) -> Option<Self>
@@ -213,6 +221,9 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         (**self).execute(stmt)
+    }
+    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        (**self).session()
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         (**self).atomic()

@@ -354,8 +354,25 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         if query.empty {
             return Ok(Vec::new());
         }
+        if !query.prefetch.is_empty() {
+            // Every query of the evaluation on one connection, not one pool round each.
+            let mut session = ex.session().await?;
+            let (stmt, selected) = compiler::select_with_plan(query, session.dialect())?;
+            let mut rows = Vec::new();
+            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+                let mut v = T::from_row(row, 0)?;
+                if !selected.is_empty() {
+                    v.load_selected(&selected, row)?;
+                }
+                rows.push(v);
+                Ok(())
+            };
+            session.for_each_row(stmt, &mut each).await?;
+            T::prefetch_rows(&mut rows, &query.prefetch, &mut *session).await?;
+            return Ok(rows);
+        }
         let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
-        let mut rows: Vec<T> = if selected.is_empty() {
+        let rows: Vec<T> = if selected.is_empty() {
             ex.fetch_all::<T>(stmt).await?
         } else {
             let mut out = Vec::new();
@@ -368,9 +385,6 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             Executor::for_each_row(ex, stmt, &mut each).await?;
             out
         };
-        if !query.prefetch.is_empty() {
-            T::prefetch_rows(&mut rows, &query.prefetch, ex).await?;
-        }
         Ok(rows)
     }
 

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, StreamExt};
 use orm_core::executor::ExecResult;
 use orm_core::select_related::SelectNode;
@@ -52,67 +51,86 @@ pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
     Error::InvalidInput(format!("cannot bind a parameter: {e}"))
 }
 
-pub(crate) fn fetch_all<'c, DB, E, T>(ex: E, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>>
+/// One item of `fetch_many`: a statement's result, or a row.
+type Step<DB> = sqlx::Either<<DB as sqlx::Database>::QueryResult, <DB as sqlx::Database>::Row>;
+
+/// The rows of a statement, straight from the connection's own result stream.
+///
+/// `sqlx::Executor::fetch` would wrap `fetch_many` in one more boxed stream to drop the
+/// query results; on a pool, `fetch_many` adds a third stream around the acquire. Pools
+/// therefore acquire first (see `Db`'s executor) and every backend function here reads
+/// `fetch_many` itself, so a row passes through two stream levels instead of four.
+fn rows<'c, DB, E>(
+    ex: E,
+    sql: &Arc<str>,
+    args: DB::Arguments,
+) -> BoxStream<'c, std::result::Result<Step<DB>, sqlx::Error>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+{
+    ex.fetch_many(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
+}
+
+pub(crate) async fn fetch_all<'c, DB, E, T>(ex: E, stmt: Statement) -> Result<Vec<T>>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     E: sqlx::Executor<'c, Database = DB> + 'c,
     T: FromRow,
 {
-    Box::pin(async move {
-        let sql: Arc<str> = stmt.sql.into();
-        record(&sql, &stmt.params);
-        let args = DB::arguments(stmt.params)?;
-        let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
-        let mut out = Vec::new();
-        let seen = CheckedColumns::default();
-        while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+    let sql: Arc<str> = stmt.sql.into();
+    record(&sql, &stmt.params);
+    let args = DB::arguments(stmt.params)?;
+    let mut rows = rows::<DB, E>(ex, &sql, args);
+    let mut out = Vec::new();
+    let seen = CheckedColumns::default();
+    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+        if let sqlx::Either::Right(row) = step {
             out.push(DB::decode::<T>(&row, &seen)?);
         }
-        Ok(out)
-    })
+    }
+    Ok(out)
 }
 
-pub(crate) fn for_each_row<'c, 'a, DB, E>(
+pub(crate) async fn for_each_row<'c, DB, E>(
     ex: E,
     stmt: Statement,
-    each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
-) -> BoxFuture<'a, Result<()>>
-where
-    'c: 'a,
-    DB: Backend,
-    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'a,
-{
-    Box::pin(async move {
-        let sql: Arc<str> = stmt.sql.into();
-        record(&sql, &stmt.params);
-        let args = DB::arguments(stmt.params)?;
-        let mut rows = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args).fetch(ex);
-        let seen = CheckedColumns::default();
-        while let Some(row) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-            DB::visit(&row, &seen, each)?;
-        }
-        Ok(())
-    })
-}
-
-pub(crate) fn execute<'c, DB, E>(ex: E, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>>
+    each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+) -> Result<()>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     E: sqlx::Executor<'c, Database = DB> + 'c,
 {
-    Box::pin(async move {
-        let sql: Arc<str> = stmt.sql.into();
-        record(&sql, &stmt.params);
-        let args = DB::arguments(stmt.params)?;
-        let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
-            .execute(ex)
-            .await
-            .map_err(|e| db_error(&sql, e))?;
-        Ok(DB::exec_result(&res))
-    })
+    let sql: Arc<str> = stmt.sql.into();
+    record(&sql, &stmt.params);
+    let args = DB::arguments(stmt.params)?;
+    let mut rows = rows::<DB, E>(ex, &sql, args);
+    let seen = CheckedColumns::default();
+    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+        if let sqlx::Either::Right(row) = step {
+            DB::visit(&row, &seen, each)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn execute<'c, DB, E>(ex: E, stmt: Statement) -> Result<ExecResult>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+{
+    let sql: Arc<str> = stmt.sql.into();
+    record(&sql, &stmt.params);
+    let args = DB::arguments(stmt.params)?;
+    let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+        .execute(ex)
+        .await
+        .map_err(|e| db_error(&sql, e))?;
+    Ok(DB::exec_result(&res))
 }
 
 pub(crate) fn stream<'c, DB, E, T>(
@@ -135,11 +153,16 @@ where
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
         let seen = CheckedColumns::default();
-        sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
-            .fetch(ex)
-            .map(move |row| match row {
-                Ok(row) => DB::decode_with::<T>(&row, &seen, &selected),
-                Err(e) => Err(db_error(&sql, e)),
+        rows::<DB, E>(ex, &sql, args)
+            .filter_map(move |step| {
+                let out = match step {
+                    Ok(sqlx::Either::Right(row)) => {
+                        Some(DB::decode_with::<T>(&row, &seen, &selected))
+                    }
+                    Ok(sqlx::Either::Left(_)) => None,
+                    Err(e) => Some(Err(db_error(&sql, e))),
+                };
+                std::future::ready(out)
             })
             .boxed()
     })

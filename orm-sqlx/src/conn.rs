@@ -66,7 +66,9 @@ impl<'c> ConnRef<'c> {
     }
 
     fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
-        on_conn!(self, |c, B| backend::fetch_all::<B, _, T>(c, stmt))
+        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, _, T>(
+            c, stmt
+        )))
     }
 
     fn for_each_row_owned<'a>(
@@ -77,11 +79,13 @@ impl<'c> ConnRef<'c> {
     where
         'c: 'a,
     {
-        on_conn!(self, |c, B| backend::for_each_row::<B, _>(c, stmt, each))
+        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B, _>(
+            c, stmt, each
+        )))
     }
 
     fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {
-        on_conn!(self, |c, B| backend::execute::<B, _>(c, stmt))
+        on_conn!(self, |c, B| Box::pin(backend::execute::<B, _>(c, stmt)))
     }
 
     fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
@@ -331,6 +335,23 @@ impl Connection {
 
 executor_via_conn!(&mut Connection, |s| s.conn());
 
+/// Owned, a connection is what `&Db` lends one evaluation (`Executor::session`).
+impl RowSource for Connection {
+    fn dialect(&self) -> Dialect {
+        Connection::dialect(self)
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: Statement,
+        each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        self.conn().for_each_row_owned(stmt, each)
+    }
+    fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        self.conn().execute_owned(stmt)
+    }
+}
+
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
 pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) sqlx::Transaction<'a, DB>);
@@ -346,13 +367,13 @@ macro_rules! tx_scope {
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                backend::for_each_row::<$db, _>(&mut *self.0, stmt, each)
+                Box::pin(backend::for_each_row::<$db, _>(&mut *self.0, stmt, each))
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                backend::execute::<$db, _>(&mut *self.0, stmt)
+                Box::pin(backend::execute::<$db, _>(&mut *self.0, stmt))
             }
         }
 

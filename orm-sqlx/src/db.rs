@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use orm_core::executor::{Atomic, DefaultDatabase, ExecResult};
+use orm_core::executor::{Atomic, DefaultDatabase, ExecResult, RowSource};
 use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
@@ -237,24 +237,46 @@ macro_rules! on_pool {
     };
 }
 
+/// Take a connection from the pool for one statement. Running the statement on the
+/// connection (rather than handing the pool to sqlx) saves sqlx's extra stream around the
+/// acquire, which every row would pass through.
+async fn acquire<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    stmt: &Statement,
+) -> Result<sqlx::pool::PoolConnection<DB>> {
+    pool.acquire()
+        .await
+        .map_err(|e| backend::db_error(&stmt.sql, e))
+}
+
 impl Executor for &Db {
+    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        Box::pin(async move { Ok(Box::new(self.acquire().await?) as Box<dyn RowSource + 's>) })
+    }
     fn dialect(&self) -> Dialect {
         Db::dialect(self)
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
-        on_pool!(&self.pool, |p, B| backend::fetch_all::<B, _, T>(p, stmt))
+        on_pool!(&self.pool, |p, B| Box::pin(async move {
+            let mut c = acquire(p, &stmt).await?;
+            backend::fetch_all::<B, _, T>(&mut *c, stmt).await
+        }))
     }
     fn for_each_row<'a>(
         &'a mut self,
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
-        on_pool!(&self.pool, |p, B| backend::for_each_row::<B, _>(
-            p, stmt, each
-        ))
+        on_pool!(&self.pool, |p, B| Box::pin(async move {
+            let mut c = acquire(p, &stmt).await?;
+            backend::for_each_row::<B, _>(&mut *c, stmt, each).await
+        }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
-        on_pool!(&self.pool, |p, B| backend::execute::<B, _>(p, stmt))
+        on_pool!(&self.pool, |p, B| Box::pin(async move {
+            let mut c = acquire(p, &stmt).await?;
+            backend::execute::<B, _>(&mut *c, stmt).await
+        }))
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,

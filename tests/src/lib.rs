@@ -71,6 +71,9 @@ fn unique(prefix: &str) -> String {
 pub struct TestDb {
     pub db: Db,
     pub backend: Backend,
+    /// The URL `db` was opened with (on PostgreSQL, scoped to the test's schema), for a
+    /// test that opens a second pool of its own on the same database.
+    pub url: String,
     schema: Option<String>,
     file: Option<std::path::PathBuf>,
 }
@@ -87,6 +90,7 @@ impl TestDb {
                 TestDb {
                     db,
                     backend,
+                    url,
                     schema: None,
                     file: Some(path),
                 }
@@ -114,6 +118,7 @@ impl TestDb {
                 TestDb {
                     db,
                     backend,
+                    url: scoped,
                     schema: Some(schema),
                     file: None,
                 }

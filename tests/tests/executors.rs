@@ -97,3 +97,79 @@ async fn assert_num_queries_passes_on_the_exact_count_and_fails_otherwise() {
     })
     .await;
 }
+
+/// A queryset with `prefetch_related` evaluated on a pool sends all its queries on one
+/// connection, taken once. Counted by the pool's `before_acquire` hook, which runs every
+/// time an idle connection is taken: with one connection in the pool, after a warm-up
+/// query, that is every acquire.
+#[tokio::test]
+async fn a_prefetching_evaluation_takes_one_pool_connection_for_all_its_queries() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use orm_sqlx::sqlx;
+    use orm_tests::library::{self, Author};
+    use orm_tests::{Backend, TestDb, required_backends};
+
+    for backend in required_backends() {
+        let t = TestDb::open(backend).await;
+        library::load(&t.db).await;
+        let acquired = Arc::new(AtomicUsize::new(0));
+        fn counter<C>(
+            n: Arc<AtomicUsize>,
+        ) -> impl for<'c> Fn(
+            &'c mut C,
+            sqlx::pool::PoolConnectionMetadata,
+        )
+            -> futures_util::future::BoxFuture<'c, Result<bool, sqlx::Error>>
+        + Send
+        + Sync
+        + 'static {
+            move |_, _| {
+                n.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async { Ok(true) })
+            }
+        }
+        let db: Db = match backend {
+            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
+                .max_connections(1)
+                .before_acquire(counter(acquired.clone()))
+                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
+                .await
+                .unwrap()
+                .into(),
+            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .before_acquire(counter(acquired.clone()))
+                .connect(&t.url)
+                .await
+                .unwrap()
+                .into(),
+        };
+        assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
+        let warm = acquired.load(Ordering::SeqCst);
+        let authors = Author::objects().order_by(|a| a.name.asc());
+        authors.fetch(&db).await.unwrap();
+        assert_eq!(
+            acquired.load(Ordering::SeqCst) - warm,
+            1,
+            "{backend:?}: the hook counts each acquire"
+        );
+
+        let before = acquired.load(Ordering::SeqCst);
+        let qs = Author::objects()
+            .prefetch_related(|a| a.books().tags())
+            .order_by(|a| a.name.asc());
+        let (rows, q) = capture_queries(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 3, "{backend:?}: one query per level");
+        assert_eq!(rows[0].name, "Alice");
+        assert_eq!(rows[0].books.all().unwrap().len(), 2);
+        assert_eq!(
+            acquired.load(Ordering::SeqCst) - before,
+            1,
+            "{backend:?}: three queries, one connection taken"
+        );
+        t.cleanup().await;
+    }
+}
