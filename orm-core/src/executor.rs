@@ -30,6 +30,18 @@ pub trait Executor: Send {
     /// Run a query and decode every row.
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>>;
 
+    /// Run a query that returns at most one row ([`Query::at_most_one_row`]) and decode
+    /// it. A backend can stop reading at the first row (SQLite's worker then needs no
+    /// second hand-off to report the end).
+    ///
+    /// [`Query::at_most_one_row`]: crate::query::Query::at_most_one_row
+    fn fetch_optional<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+    ) -> BoxFuture<'a, Result<Option<T>>> {
+        Box::pin(async move { Ok(self.fetch_all::<T>(stmt).await?.into_iter().next()) })
+    }
+
     /// Run a query and hand every row to `each`, in order.
     fn for_each_row<'a>(
         &'a mut self,
@@ -211,6 +223,12 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         (**self).fetch_all(stmt)
+    }
+    fn fetch_optional<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+    ) -> BoxFuture<'a, Result<Option<T>>> {
+        (**self).fetch_optional(stmt)
     }
     fn for_each_row<'a>(
         &'a mut self,

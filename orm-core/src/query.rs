@@ -4,8 +4,9 @@ use crate::expr::{RelPath, Term};
 use crate::model::ModelMeta;
 use crate::ordering::OrderTerm;
 use crate::prefetch::PrefetchNode;
-use crate::q::Cond;
+use crate::q::{CmpOp, Cond};
 use crate::relation::ThroughMeta;
+use crate::value::Value;
 
 /// What the SELECT list holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +78,27 @@ impl Query {
         !self.order_by.is_empty()
     }
 
+    /// Whether this query returns at most one row whatever the data: its window is one
+    /// row wide, or it pins the primary key by equality and every condition and ordering
+    /// stays on the model's own table (a join through a many-valued relation could repeat
+    /// the row). A backend may then stop reading after the first row.
+    pub fn at_most_one_row(&self) -> bool {
+        if self.high.is_some_and(|h| h <= self.low.saturating_add(1)) {
+            return true;
+        }
+        let pk = self.meta.pk_column().column;
+        let select_root_only = match &self.select {
+            Select::Model => true,
+            Select::Terms(terms) => terms.iter().all(term_root_only),
+        };
+        self.through.is_none()
+            && self.extra.is_empty()
+            && select_root_only
+            && self.filter.iter().all(root_only)
+            && self.order_by.iter().all(|o| term_root_only(&o.term))
+            && self.filter.iter().any(|c| pins_column(c, pk))
+    }
+
     /// Add a condition, folding constants: an always-false one makes the query empty.
     pub fn add_filter(&mut self, cond: Cond) {
         match cond.simplify() {
@@ -112,6 +134,52 @@ impl Query {
         } else {
             self.order_by.iter().map(OrderTerm::reversed).collect()
         }
+    }
+}
+
+/// Whether a condition reads only the model's own columns (no relation path, no table
+/// joined by name).
+fn root_only(c: &Cond) -> bool {
+    match c {
+        Cond::Compare { lhs, rhs, .. } => term_root_only(lhs) && term_root_only(rhs),
+        Cond::IsNull { lhs, .. }
+        | Cond::Like { lhs, .. }
+        | Cond::In { lhs, .. }
+        | Cond::Regex { lhs, .. } => term_root_only(lhs),
+        Cond::Between { lhs, low, high } => {
+            term_root_only(lhs) && term_root_only(low) && term_root_only(high)
+        }
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().all(root_only),
+        Cond::Not(inner) => root_only(inner),
+        Cond::Const(_) => true,
+    }
+}
+
+fn term_root_only(t: &Term) -> bool {
+    match t {
+        Term::Column(c) => c.path.is_root(),
+        Term::TableColumn { .. } => false,
+        Term::Value(_) => true,
+        Term::Arith(a, _, b) => term_root_only(a) && term_root_only(b),
+    }
+}
+
+/// Whether `c` (or one of its top-level conjuncts) is `column = value` on the model's own
+/// `column`, with a value that is not NULL.
+fn pins_column(c: &Cond, column: &str) -> bool {
+    let is_col = |t: &Term| matches!(t, Term::Column(r) if r.path.is_root() && r.column == column);
+    let is_value = |t: &Term| matches!(t, Term::Value(v) if !matches!(v, Value::Null(_)));
+    match c {
+        Cond::Compare {
+            lhs,
+            op: CmpOp::Eq,
+            rhs,
+        } => (is_col(lhs) && is_value(rhs)) || (is_value(lhs) && is_col(rhs)),
+        Cond::In { lhs, values } => {
+            is_col(lhs) && values.len() == 1 && !matches!(values[0], Value::Null(_))
+        }
+        Cond::And(parts) => parts.iter().any(|p| pins_column(p, column)),
+        _ => false,
     }
 }
 

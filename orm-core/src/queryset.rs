@@ -372,7 +372,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             return Ok(rows);
         }
         let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
-        let rows: Vec<T> = if selected.is_empty() {
+        let rows: Vec<T> = if selected.is_empty() && query.at_most_one_row() {
+            ex.fetch_optional::<T>(stmt).await?.into_iter().collect()
+        } else if selected.is_empty() {
             ex.fetch_all::<T>(stmt).await?
         } else {
             let mut out = Vec::new();

@@ -94,6 +94,24 @@ where
     Ok(out)
 }
 
+pub(crate) async fn fetch_optional<'c, DB, E, T>(ex: E, stmt: Statement) -> Result<Option<T>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+    T: FromRow,
+{
+    let sql: Arc<str> = stmt.sql.into();
+    record(&sql, &stmt.params);
+    let args = DB::arguments(stmt.params)?;
+    let row = ex
+        .fetch_optional(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
+        .await
+        .map_err(|e| db_error(&sql, e))?;
+    row.map(|row| DB::decode::<T>(&row, &CheckedColumns::default()))
+        .transpose()
+}
+
 pub(crate) async fn for_each_row<'c, DB, E>(
     ex: E,
     stmt: Statement,

@@ -71,6 +71,12 @@ impl<'c> ConnRef<'c> {
         )))
     }
 
+    fn fetch_optional_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Option<T>>> {
+        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, _, T>(
+            c, stmt
+        )))
+    }
+
     fn for_each_row_owned<'a>(
         self,
         stmt: Statement,
@@ -120,6 +126,13 @@ macro_rules! executor_via_conn {
                 let $s = self;
                 $lend.fetch_all_owned(stmt)
             }
+            fn fetch_optional<'a, T: FromRow>(
+                &'a mut self,
+                stmt: Statement,
+            ) -> BoxFuture<'a, Result<Option<T>>> {
+                let $s = self;
+                $lend.fetch_optional_owned(stmt)
+            }
             fn for_each_row<'a>(
                 &'a mut self,
                 stmt: Statement,
@@ -165,6 +178,12 @@ impl Executor for ConnRef<'_> {
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         self.reborrow().fetch_all_owned(stmt)
+    }
+    fn fetch_optional<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+    ) -> BoxFuture<'a, Result<Option<T>>> {
+        self.reborrow().fetch_optional_owned(stmt)
     }
     fn for_each_row<'a>(
         &'a mut self,

@@ -262,6 +262,15 @@ impl Executor for &Db {
             backend::fetch_all::<B, _, T>(&mut *c, stmt).await
         }))
     }
+    fn fetch_optional<'a, T: FromRow>(
+        &'a mut self,
+        stmt: Statement,
+    ) -> BoxFuture<'a, Result<Option<T>>> {
+        on_pool!(&self.pool, |p, B| Box::pin(async move {
+            let mut c = acquire(p, &stmt).await?;
+            backend::fetch_optional::<B, _, T>(&mut *c, stmt).await
+        }))
+    }
     fn for_each_row<'a>(
         &'a mut self,
         stmt: Statement,

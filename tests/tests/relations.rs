@@ -252,6 +252,74 @@ async fn s23_select_related_accumulates_clears_and_leaves_the_rest_unloaded() {
     .await;
 }
 
+// ---- get() by primary key reads one row; a join that repeats it still counts ----------------
+
+#[test]
+fn a_query_returns_at_most_one_row_only_when_the_data_cannot_make_it_more() {
+    let one = |qs: orm_sqlx::QuerySet<Author>| qs.query().at_most_one_row();
+    let authors = Author::objects;
+    assert!(one(authors().filter(|a| a.id.eq(1))));
+    assert!(one(
+        authors().filter(|a| a.id.eq(1) & a.name.startswith("A"))
+    ));
+    assert!(one(authors().filter(|a| a.id.is_in([1]))));
+    assert!(one(authors().filter(|a| a.name.eq("x")).slice(..1)));
+    assert!(one(authors().slice(3..4)));
+    assert!(!one(authors().slice(..2)));
+    assert!(!one(authors().filter(|a| a.name.eq("Alice"))));
+    assert!(!one(authors().filter(|a| a.id.gte(1))));
+    assert!(!one(authors().filter(|a| a.id.eq(1) | a.id.eq(2))));
+    assert!(!one(authors().filter(|a| a.id.is_in([1, 2]))));
+    assert!(!one(authors().filter(|a| !a.id.eq(1))));
+    // A join through a many-valued relation can repeat the row.
+    assert!(!one(
+        authors().filter(|a| a.id.eq(1) & a.books().title.startswith("B"))
+    ));
+    assert!(!one(authors()
+        .filter(|a| a.id.eq(1))
+        .order_by(|a| a.books().title.asc())));
+    // A forward (single-valued) path is not the model's own column either: kept out.
+    assert!(
+        !Book::objects()
+            .filter(|b| b.id.eq(1) & b.author().name.eq("Alice"))
+            .query()
+            .at_most_one_row()
+    );
+}
+
+#[tokio::test]
+async fn get_by_primary_key_across_a_many_valued_join_still_reports_every_match() {
+    with_library(|db, _, lib| async move {
+        // Alice wrote B1 and B2: joining her books repeats her row, as in Django.
+        let alice = lib.alice.id;
+        let (r, q) = counted(
+            Author::objects()
+                .filter(|a| a.id.eq(alice) & a.books().title.startswith("B"))
+                .get(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert!(
+            matches!(
+                r,
+                Err(Error::MultipleObjectsReturned {
+                    model: "Author",
+                    count: 2,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let (r, q) = counted(Author::objects().filter(|a| a.id.eq(alice)).get(&db)).await;
+        assert_eq!((r.unwrap().name, q.len()), ("Alice".to_owned(), 1));
+        assert!(q[0].sql.ends_with("LIMIT 21"), "{}", q[0].sql);
+        let (r, q) = counted(Author::objects().filter(|a| a.id.eq(-1)).get(&db)).await;
+        assert!(matches!(r, Err(Error::DoesNotExist { model: "Author" })));
+        assert_eq!(q.len(), 1);
+    })
+    .await;
+}
+
 // ---- S24–S31: prefetch_related ------------------------------------------------------------
 
 #[tokio::test]
