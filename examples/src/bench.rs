@@ -311,12 +311,28 @@ struct Config {
     warmup: usize,
     /// Run only the workloads whose name starts with this (`--only W4`), for profiling.
     only: Option<&'static str>,
+    /// Counting mode (`--variant orm --iters 20`, under callgrind): after the warm-up, run
+    /// only this column (0 ORM, 1 sqlx, 2 ORM on the bare connection, 3 sqlx on it),
+    /// `iters` times, untimed. See `examples/instructions.sh`.
+    variant: Option<usize>,
+    iters: usize,
 }
 
 impl Config {
+    /// Whether to run a workload: all, or the one `--only` names, whole (`W1 load users,
+    /// N = 100`) or by its first word (`W1`). The counting mode skips the writes (W6),
+    /// the cache (W7) and memory (W8).
     fn runs(&self, workload: &str) -> bool {
-        self.only.is_none_or(|w| workload.starts_with(w))
+        let counted = !["W6", "W7", "W8"].iter().any(|w| workload.starts_with(w));
+        (self.variant.is_none() || counted)
+            && self.only.is_none_or(|w| {
+                w == workload || first_word(w) == workload || w == first_word(workload)
+            })
     }
+}
+
+fn first_word(s: &str) -> &str {
+    s.split(' ').next().unwrap_or_default()
 }
 
 /// The medians of one workload: ORM and hand-written sqlx on the pool, then both on one
@@ -393,6 +409,20 @@ async fn measure(
         if sums.iter().any(|&s| s != sums[0]) {
             return Err(format!("the variants disagree (rows read: {sums:?})").into());
         }
+    }
+    if let Some(i) = cfg.variant {
+        for _ in 0..cfg.iters {
+            black_box(match i {
+                0 => orm().await?,
+                1 => hand().await?,
+                2 => orm_conn().await?,
+                _ => hand_conn().await?,
+            });
+        }
+        return Ok(Medians {
+            samples: cfg.iters,
+            ..Medians::default()
+        });
     }
     let mut times: [Vec<Duration>; 4] = Default::default();
     let start = Instant::now();
@@ -651,6 +681,9 @@ macro_rules! backend_suite {
             if cfg.runs("W1") {
                 // W1: load N users into models.
                 for n in [1i64, 100, 10_000] {
+                    if !cfg.runs(&format!("W1 load users, N = {n}")) {
+                        continue;
+                    }
                     let target = if n == 10_000 { "≤ 0.90" } else { "≤ 1.00" };
                     let m = measure(
                         cfg,
@@ -1211,7 +1244,10 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench [--backend sqlite|postgres|all] [--quick] [--only W<n>]");
+    eprintln!(
+        "usage: bench [--backend sqlite|postgres|all] [--quick] [--seconds N] [--only W<n>] \
+         [--variant orm|sqlx|orm-conn|sqlx-conn --iters N]"
+    );
     std::process::exit(2);
 }
 
@@ -1219,12 +1255,38 @@ fn usage() -> ! {
 async fn main() -> Outcome<()> {
     let mut backend = "all".to_owned();
     let mut quick = false;
+    let mut seconds: Option<u64> = None;
+    let mut variant: Option<usize> = None;
+    let mut iters = 0usize;
     let mut only: Option<&'static str> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--backend" => backend = args.next().unwrap_or_else(|| usage()),
             "--quick" => quick = true,
+            "--variant" => {
+                let v = args.next().unwrap_or_else(|| usage());
+                variant = Some(match v.as_str() {
+                    "orm" => 0,
+                    "sqlx" => 1,
+                    "orm-conn" => 2,
+                    "sqlx-conn" => 3,
+                    _ => usage(),
+                });
+            }
+            "--iters" => {
+                iters = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| usage());
+            }
+            "--seconds" => {
+                let n: u64 = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| usage());
+                seconds = Some(n);
+            }
             "--only" => {
                 let w = args.next().unwrap_or_else(|| usage());
                 only = Some(Box::leak(w.into_boxed_str()));
@@ -1232,12 +1294,14 @@ async fn main() -> Outcome<()> {
             _ => usage(),
         }
     }
-    let cfg = if quick {
+    let mut cfg = if quick {
         Config {
             budget: Duration::from_millis(300),
             min_samples: 3,
             warmup: 1,
             only,
+            variant,
+            iters,
         }
     } else {
         Config {
@@ -1245,8 +1309,13 @@ async fn main() -> Outcome<()> {
             min_samples: 15,
             warmup: 3,
             only,
+            variant,
+            iters,
         }
     };
+    if let Some(n) = seconds {
+        cfg.budget = Duration::from_secs(n);
+    }
     if !cfg!(debug_assertions) {
         eprintln!("bench: release build");
     } else {

@@ -650,7 +650,7 @@ impl SqlWriter {
         match (high, self.dialect) {
             (Some(h), _) => {
                 self.sql.push_str(" LIMIT ");
-                self.sql.push_str(&h.saturating_sub(low).to_string());
+                crate::dialect::push_decimal(&mut self.sql, h.saturating_sub(low));
             }
             (None, Dialect::Sqlite) if low > 0 => self.sql.push_str(" LIMIT -1"),
             (None, Dialect::Mysql) if low > 0 => self.sql.push_str(" LIMIT 18446744073709551615"),
@@ -658,7 +658,7 @@ impl SqlWriter {
         }
         if low > 0 {
             self.sql.push_str(" OFFSET ");
-            self.sql.push_str(&low.to_string());
+            crate::dialect::push_decimal(&mut self.sql, low);
         }
     }
 

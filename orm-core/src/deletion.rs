@@ -144,7 +144,7 @@ async fn keys_where_in(
     let mut out = Vec::new();
     for batch in keys.chunks(ex.dialect().in_list_budget(0)) {
         let mut q = Query::new(meta);
-        q.filter.push(Cond::In {
+        q.filter_mut().push(Cond::In {
             lhs: column(col, true),
             values: batch.to_vec(),
         });
@@ -258,11 +258,11 @@ async fn collect(
                 continue;
             }
             let mut q = Query::new(r.child);
-            q.filter.push(Cond::In {
+            q.filter_mut().push(Cond::In {
                 lhs: column(r.child.pk_column().column, false),
                 values: left.clone(),
             });
-            q.filter.push(Cond::In {
+            q.filter_mut().push(Cond::In {
                 lhs: column(col, true),
                 values: parents.clone(),
             });
@@ -295,7 +295,7 @@ fn where_in(
     keys.chunks(dialect.in_list_budget(1))
         .map(|batch| {
             let mut q = Query::new(meta);
-            q.filter.push(Cond::In {
+            q.filter_mut().push(Cond::In {
                 lhs: column(col, true),
                 values: batch.to_vec(),
             });

@@ -68,9 +68,8 @@ impl Dialect {
     pub fn placeholder_into(self, out: &mut String, n: usize) {
         match self {
             Dialect::Postgres => {
-                use std::fmt::Write;
-                // Written in place: a long IN list would otherwise allocate per parameter.
-                let _ = write!(out, "${n}");
+                out.push('$');
+                push_decimal(out, n as u64);
             }
             Dialect::Sqlite | Dialect::Mysql => out.push('?'),
         }
@@ -166,6 +165,24 @@ impl Dialect {
     }
 }
 
+/// Write `n` in decimal, in place (without `format!`'s machinery: the compiler writes one
+/// per placeholder and per LIMIT).
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +195,19 @@ mod tests {
         let mut s = String::new();
         Dialect::Mysql.quote_into(&mut s, "a`b");
         assert_eq!(s, "`a``b`");
+    }
+
+    #[test]
+    fn decimals_and_placeholders_are_written_in_place() {
+        for n in [0u64, 7, 10, 21, 65535, u64::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+        let mut s = String::new();
+        Dialect::Postgres.placeholder_into(&mut s, 12);
+        Dialect::Sqlite.placeholder_into(&mut s, 12);
+        assert_eq!(s, "$12?");
     }
 
     #[test]

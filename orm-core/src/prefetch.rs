@@ -280,7 +280,7 @@ pub fn fetch<'a, T: Model>(
         let keys = if base.empty { Vec::new() } else { keys };
         for batch in keys.chunks(budget) {
             let mut q = base.clone();
-            q.filter.push(Cond::In {
+            q.filter_mut().push(Cond::In {
                 lhs: key_term.clone(),
                 values: batch.to_vec(),
             });

@@ -23,7 +23,7 @@ pub struct Query {
     pub meta: &'static ModelMeta,
     pub select: Select,
     /// Conditions ANDed together (each `filter`/`exclude` call adds one).
-    pub filter: Vec<Cond>,
+    pub filter: std::sync::Arc<Vec<Cond>>,
     pub order_by: Vec<OrderTerm>,
     /// False after an odd number of `reverse()` calls.
     pub standard_ordering: bool,
@@ -56,7 +56,7 @@ impl Query {
         Query {
             meta,
             select: Select::Model,
-            filter: Vec::new(),
+            filter: Default::default(),
             order_by: Vec::new(),
             standard_ordering: true,
             distinct: false,
@@ -99,12 +99,18 @@ impl Query {
             && self.filter.iter().any(|c| pins_column(c, pk))
     }
 
+    /// The conditions, to add one. They are shared between a queryset and the querysets
+    /// chained from it (`get()` clones its query), and copied only when one changes them.
+    pub fn filter_mut(&mut self) -> &mut Vec<Cond> {
+        std::sync::Arc::make_mut(&mut self.filter)
+    }
+
     /// Add a condition, folding constants: an always-false one makes the query empty.
     pub fn add_filter(&mut self, cond: Cond) {
         match cond.simplify() {
             Cond::Const(true) => {}
             Cond::Const(false) => self.empty = true,
-            other => self.filter.push(other),
+            other => self.filter_mut().push(other),
         }
     }
 

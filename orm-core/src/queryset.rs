@@ -96,7 +96,7 @@ impl<M: Model> QuerySet<M, M> {
     pub fn __related(rel: &'static RelationMeta, parent_pk: Value) -> Self {
         let mut qs = Self::new();
         match rel.join_on() {
-            Ok(JoinOn::Direct { target_column, .. }) => qs.query.filter.push(Cond::Compare {
+            Ok(JoinOn::Direct { target_column, .. }) => qs.query.filter_mut().push(Cond::Compare {
                 lhs: Term::Column(ColumnRef {
                     path: RelPath::ROOT,
                     column: target_column,
@@ -109,7 +109,7 @@ impl<M: Model> QuerySet<M, M> {
                 through, target_pk, ..
             }) => {
                 qs.query.through = Some(crate::query::ThroughJoin { through, target_pk });
-                qs.query.filter.push(Cond::Compare {
+                qs.query.filter_mut().push(Cond::Compare {
                     lhs: Term::TableColumn {
                         table: through.table,
                         column: through.parent_column,
@@ -125,7 +125,7 @@ impl<M: Model> QuerySet<M, M> {
 
     /// The rows whose primary key is `pk`.
     pub(crate) fn filter_pk(&self, pk: crate::value::Value) -> Self {
-        self.chain(|q| q.filter.push(pk_eq::<M>(pk)))
+        self.chain(|q| q.filter_mut().push(pk_eq::<M>(pk)))
     }
 
     /// All rows of `M` (what `M::objects()` returns).
@@ -702,7 +702,7 @@ impl<M: Model> QuerySet<M, M> {
             return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
         }
         let qs = self.chain_unsliced(SlicedOp::Filter, |q| {
-            q.filter.push(pk_eq::<M>(obj.pk().to_value()))
+            q.filter_mut().push(pk_eq::<M>(obj.pk().to_value()))
         });
         qs.check()?;
         qs.exists(ex).await
@@ -800,7 +800,7 @@ impl<M: Model> QuerySet<M, M> {
         let limit = dialect.in_list_budget(own);
         for chunk in pks.chunks(limit) {
             let mut q = self.query.clone();
-            q.filter.push(Cond::In {
+            q.filter_mut().push(Cond::In {
                 lhs: pk_term::<M>(),
                 values: chunk.to_vec(),
             });
@@ -882,7 +882,7 @@ pub trait ModelExt: Model {
 fn by_pk<M: Model>(obj: &M) -> QuerySet<M, M> {
     let pk = obj.pk().to_value();
     QuerySet::<M, M>::new().chain(|q| {
-        q.filter.push(Cond::Compare {
+        q.filter_mut().push(Cond::Compare {
             lhs: pk_term::<M>(),
             op: CmpOp::Eq,
             rhs: Term::Value(pk),
@@ -1227,12 +1227,12 @@ fn set_child_keys<T: Model>(
         nullable: true,
     };
     let mut q = Query::new(T::META);
-    q.filter.push(Cond::In {
+    q.filter_mut().push(Cond::In {
         lhs: pk_term::<T>(),
         values: keys,
     });
     if let Some(v) = only_if {
-        q.filter.push(Cond::Compare {
+        q.filter_mut().push(Cond::Compare {
             lhs: Term::Column(col),
             op: CmpOp::Eq,
             rhs: Term::Value(v),
