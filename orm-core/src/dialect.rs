@@ -50,8 +50,9 @@ impl Dialect {
             Dialect::Mysql => '`',
             Dialect::Sqlite | Dialect::Postgres => '"',
         };
+        out.reserve(ident.len() + 2);
         out.push(q);
-        if ident.contains(q) {
+        if ident.as_bytes().contains(&(q as u8)) {
             for c in ident.chars() {
                 if c == q {
                     out.push(q);
