@@ -388,6 +388,22 @@ async fn settle(db: &Db) {
     }
 }
 
+/// Run variant `i` once: 0 ORM, 1 sqlx, 2 ORM on the bare connection, 3 sqlx on it.
+async fn run_variant(
+    i: usize,
+    orm: &mut impl AsyncFnMut() -> Outcome,
+    hand: &mut impl AsyncFnMut() -> Outcome,
+    orm_conn: &mut impl AsyncFnMut() -> Outcome,
+    hand_conn: &mut impl AsyncFnMut() -> Outcome,
+) -> Outcome {
+    match i {
+        0 => orm().await,
+        1 => hand().await,
+        2 => orm_conn().await,
+        _ => hand_conn().await,
+    }
+}
+
 /// Sample four variants in turn (see [`order`]) until the budget is spent (and each has
 /// `min_samples`), settling the pool between samples.
 /// Each returns a checksum (rows read); the four must agree, or the comparison is unfair.
@@ -412,12 +428,7 @@ async fn measure(
     }
     if let Some(i) = cfg.variant {
         for _ in 0..cfg.iters {
-            black_box(match i {
-                0 => orm().await?,
-                1 => hand().await?,
-                2 => orm_conn().await?,
-                _ => hand_conn().await?,
-            });
+            black_box(run_variant(i, &mut orm, &mut hand, &mut orm_conn, &mut hand_conn).await?);
         }
         return Ok(Medians {
             samples: cfg.iters,
@@ -431,12 +442,7 @@ async fn measure(
         for i in order(round) {
             settle(db).await;
             let t = Instant::now();
-            black_box(match i {
-                0 => orm().await?,
-                1 => hand().await?,
-                2 => orm_conn().await?,
-                _ => hand_conn().await?,
-            });
+            black_box(run_variant(i, &mut orm, &mut hand, &mut orm_conn, &mut hand_conn).await?);
             times[i].push(t.elapsed());
         }
         round += 1;
@@ -1092,12 +1098,7 @@ async fn measure_writes(
     if let Some(i) = cfg.variant {
         // Counting mode: the cleanup is counted too, the same for every variant.
         for _ in 0..cfg.iters {
-            black_box(match i {
-                0 => orm().await?,
-                1 => hand().await?,
-                2 => orm_conn().await?,
-                _ => hand_conn().await?,
-            });
+            black_box(run_variant(i, &mut orm, &mut hand, &mut orm_conn, &mut hand_conn).await?);
             db.execute_raw(&cleanup).await?;
         }
         return Ok(Medians {
@@ -1113,12 +1114,7 @@ async fn measure_writes(
         for i in order(round) {
             settle(db).await;
             let t = Instant::now();
-            sums[i] = match i {
-                0 => orm().await?,
-                1 => hand().await?,
-                2 => orm_conn().await?,
-                _ => hand_conn().await?,
-            };
+            sums[i] = run_variant(i, &mut orm, &mut hand, &mut orm_conn, &mut hand_conn).await?;
             let took = t.elapsed();
             if round >= cfg.warmup {
                 times[i].push(took);

@@ -73,6 +73,36 @@ where
     ex.fetch_many(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
 }
 
+/// Record a statement, then bind its parameters: the first step of every function here.
+fn prepare<DB: Backend>(stmt: Statement) -> Result<(Arc<str>, DB::Arguments)> {
+    let sql: Arc<str> = stmt.sql.into();
+    record(&sql, &stmt.params);
+    let args = DB::arguments(stmt.params)?;
+    Ok((sql, args))
+}
+
+/// Run a query and hand each row to `f`, with the result set's type-check memory.
+async fn each_row<'c, DB, E>(
+    ex: E,
+    stmt: Statement,
+    mut f: impl FnMut(&DB::Row, &CheckedColumns) -> Result<()>,
+) -> Result<()>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    E: sqlx::Executor<'c, Database = DB> + 'c,
+{
+    let (sql, args) = prepare::<DB>(stmt)?;
+    let mut rows = rows::<DB, E>(ex, &sql, args);
+    let seen = CheckedColumns::default();
+    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
+        if let sqlx::Either::Right(row) = step {
+            f(&row, &seen)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn fetch_all<'c, DB, E, T>(ex: E, stmt: Statement) -> Result<Vec<T>>
 where
     DB: Backend,
@@ -80,17 +110,12 @@ where
     E: sqlx::Executor<'c, Database = DB> + 'c,
     T: FromRow,
 {
-    let sql: Arc<str> = stmt.sql.into();
-    record(&sql, &stmt.params);
-    let args = DB::arguments(stmt.params)?;
-    let mut rows = rows::<DB, E>(ex, &sql, args);
     let mut out = Vec::new();
-    let seen = CheckedColumns::default();
-    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-        if let sqlx::Either::Right(row) = step {
-            out.push(DB::decode::<T>(&row, &seen)?);
-        }
-    }
+    each_row::<DB, E>(ex, stmt, |row, seen| {
+        out.push(DB::decode::<T>(row, seen)?);
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
@@ -101,9 +126,7 @@ where
     E: sqlx::Executor<'c, Database = DB> + 'c,
     T: FromRow,
 {
-    let sql: Arc<str> = stmt.sql.into();
-    record(&sql, &stmt.params);
-    let args = DB::arguments(stmt.params)?;
+    let (sql, args) = prepare::<DB>(stmt)?;
     let row = ex
         .fetch_optional(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
         .await
@@ -122,17 +145,7 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     E: sqlx::Executor<'c, Database = DB> + 'c,
 {
-    let sql: Arc<str> = stmt.sql.into();
-    record(&sql, &stmt.params);
-    let args = DB::arguments(stmt.params)?;
-    let mut rows = rows::<DB, E>(ex, &sql, args);
-    let seen = CheckedColumns::default();
-    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-        if let sqlx::Either::Right(row) = step {
-            DB::visit(&row, &seen, each)?;
-        }
-    }
-    Ok(())
+    each_row::<DB, E>(ex, stmt, |row, seen| DB::visit(row, seen, each)).await
 }
 
 pub(crate) async fn execute<'c, DB, E>(ex: E, stmt: Statement) -> Result<ExecResult>
@@ -141,9 +154,7 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     E: sqlx::Executor<'c, Database = DB> + 'c,
 {
-    let sql: Arc<str> = stmt.sql.into();
-    record(&sql, &stmt.params);
-    let args = DB::arguments(stmt.params)?;
+    let (sql, args) = prepare::<DB>(stmt)?;
     let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
         .execute(ex)
         .await
@@ -164,10 +175,8 @@ where
 {
     // Built (and counted) when first polled: a stream that is never read sends nothing.
     futures_util::stream::once(async move {
-        let sql: Arc<str> = stmt.sql.into();
-        record(&sql, &stmt.params);
-        let args = match DB::arguments(stmt.params) {
-            Ok(a) => a,
+        let (sql, args) = match prepare::<DB>(stmt) {
+            Ok(prepared) => prepared,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
         let seen = CheckedColumns::default();
