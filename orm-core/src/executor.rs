@@ -77,8 +77,10 @@ pub trait Executor: Send {
     /// What one evaluation runs its statements on: for a pool, one connection taken for
     /// the whole evaluation (a queryset with `prefetch_related` sends all its queries on
     /// it instead of taking and returning a connection per query); for a connection or a
-    /// transaction, itself.
-    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+    /// transaction, itself. `first` is the SQL the session will run first, for the message
+    /// of an error in taking the connection.
+    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        let _ = first;
         Box::pin(async move { Ok(Box::new(self) as Box<dyn RowSource + 's>) })
     }
 
@@ -240,8 +242,8 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         (**self).execute(stmt)
     }
-    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
-        (**self).session()
+    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        (**self).session(first)
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         (**self).atomic()

@@ -6,7 +6,7 @@ use crate::ordering::OrderTerm;
 use crate::prefetch::PrefetchNode;
 use crate::q::{CmpOp, Cond};
 use crate::relation::ThroughMeta;
-use crate::value::Value;
+use crate::value::{SqlType, Value};
 
 /// What the SELECT list holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -171,19 +171,34 @@ fn term_root_only(t: &Term) -> bool {
 }
 
 /// Whether `c` (or one of its top-level conjuncts) is `column = value` on the model's own
-/// `column`, with a value that is not NULL.
+/// `column`, with a value whose equality is the one the key's uniqueness uses: an integer,
+/// text, bytes or a UUID. Not a decimal: SQLite stores decimals as text (`1.0` and `1.00`
+/// are two keys) but compares them as numbers (both equal `1`).
 fn pins_column(c: &Cond, column: &str) -> bool {
     let is_col = |t: &Term| matches!(t, Term::Column(r) if r.path.is_root() && r.column == column);
-    let is_value = |t: &Term| matches!(t, Term::Value(v) if !matches!(v, Value::Null(_)));
+    // `sql_type` is the type of a NULL too: rule NULLs out first.
+    let exact = |v: &Value| {
+        !matches!(v, Value::Null(_))
+            && matches!(
+                v.sql_type(),
+                Some(
+                    SqlType::I16
+                        | SqlType::I32
+                        | SqlType::I64
+                        | SqlType::Text
+                        | SqlType::Bytes
+                        | SqlType::Uuid
+                )
+            )
+    };
+    let is_value = |t: &Term| matches!(t, Term::Value(v) if exact(v));
     match c {
         Cond::Compare {
             lhs,
             op: CmpOp::Eq,
             rhs,
         } => (is_col(lhs) && is_value(rhs)) || (is_value(lhs) && is_col(rhs)),
-        Cond::In { lhs, values } => {
-            is_col(lhs) && values.len() == 1 && !matches!(values[0], Value::Null(_))
-        }
+        Cond::In { lhs, values } => is_col(lhs) && values.len() == 1 && exact(&values[0]),
         Cond::And(parts) => parts.iter().any(|p| pins_column(p, column)),
         _ => false,
     }

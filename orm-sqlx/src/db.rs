@@ -250,8 +250,10 @@ async fn acquire<DB: sqlx::Database>(
 }
 
 impl Executor for &Db {
-    fn session<'s>(&'s mut self) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
-        Box::pin(async move { Ok(Box::new(self.acquire().await?) as Box<dyn RowSource + 's>) })
+    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        Box::pin(
+            async move { Ok(Box::new(self.acquire_for(first).await?) as Box<dyn RowSource + 's>) },
+        )
     }
     fn dialect(&self) -> Dialect {
         Db::dialect(self)
@@ -340,12 +342,17 @@ impl Db {
 
     /// Take one connection out of the pool, to run several statements on it.
     pub async fn acquire(&self) -> Result<Connection> {
+        self.acquire_for("-- acquire a connection").await
+    }
+
+    /// Take a connection for `sql` (what an error names).
+    async fn acquire_for(&self, sql: &str) -> Result<Connection> {
         on_pool!(&self.pool, |p, B| {
             let _: std::marker::PhantomData<B> = std::marker::PhantomData;
             p.acquire()
                 .await
                 .map(Connection::from)
-                .map_err(|e| backend::db_error("-- acquire a connection", e))
+                .map_err(|e| backend::db_error(sql, e))
         })
     }
 }

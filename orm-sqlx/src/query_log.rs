@@ -26,7 +26,9 @@ impl std::fmt::Display for CapturedQuery {
     }
 }
 
-/// Called by every executor method right before a statement is sent.
+/// Called by every executor method right before a statement is sent, once the
+/// connection it goes out on is in hand: a statement whose connection could not be taken
+/// from the pool is not counted (as in Django, where its cursor never exists).
 pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) {
     TOTAL.fetch_add(1, Ordering::Relaxed);
     let _ = CAPTURED.try_with(|c| {

@@ -173,3 +173,52 @@ async fn a_prefetching_evaluation_takes_one_pool_connection_for_all_its_queries(
         t.cleanup().await;
     }
 }
+
+/// When no pool connection can be had, the error names the statement that was to run, with
+/// or without `prefetch_related`, and nothing is counted: no statement reached a connection.
+#[tokio::test]
+async fn a_pool_that_cannot_lend_a_connection_names_the_statement_and_counts_nothing() {
+    use std::time::Duration;
+
+    use orm_sqlx::sqlx;
+    use orm_tests::library::{self, Author};
+    use orm_tests::{Backend, TestDb, required_backends};
+
+    for backend in required_backends() {
+        let t = TestDb::open(backend).await;
+        library::load(&t.db).await;
+        let db: Db = match backend {
+            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_millis(200))
+                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
+                .await
+                .unwrap()
+                .into(),
+            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_millis(200))
+                .connect(&t.url)
+                .await
+                .unwrap()
+                .into(),
+        };
+        let held = db.acquire().await.unwrap();
+        let plain = Author::objects().order_by(|a| a.name.asc());
+        let prefetching = plain.prefetch_related(|a| a.books());
+        for qs in [plain, prefetching] {
+            let (r, q) = capture_queries(qs.fetch(&db)).await;
+            match r {
+                Err(Error::Database { sql, .. }) => {
+                    assert!(sql.starts_with("SELECT"), "{backend:?}: {sql}")
+                }
+                other => panic!("{backend:?}: expected a pool timeout, got {other:?}"),
+            }
+            assert!(q.is_empty(), "{backend:?}: {q:?}");
+            assert!(!qs.is_evaluated());
+        }
+        drop(held);
+        assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
+        t.cleanup().await;
+    }
+}

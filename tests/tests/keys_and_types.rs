@@ -149,3 +149,49 @@ async fn a_column_of_another_type_is_a_decode_error() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "decimal_keys")]
+struct DecimalKey {
+    #[orm(primary_key)]
+    code: Decimal,
+    label: String,
+}
+
+/// `get()` by key stops at the first row only when equality is the key's own: SQLite keeps
+/// `1.0` and `1.00` as two keys (decimals are text there) but compares them as numbers, so a
+/// get by a decimal key must still see both and report them.
+#[tokio::test]
+async fn get_by_a_decimal_key_still_reports_every_match() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<DecimalKey>().await.unwrap();
+        let keys: &[&str] = if backend == orm_tests::Backend::Sqlite {
+            &["1.0", "1.00", "2"]
+        } else {
+            // PostgreSQL's numeric key is unique by value: 1.0 and 1.00 are one key.
+            &["1.0", "2"]
+        };
+        for (i, k) in keys.iter().enumerate() {
+            let mut row = DecimalKey {
+                code: dec(k),
+                label: format!("k{i}"),
+            };
+            row.insert(&db).await.unwrap();
+        }
+        let one = DecimalKey::objects().filter(|k| k.code.eq(dec("1")));
+        let matching = one.count(&db).await.unwrap();
+        assert_eq!(matching as usize, keys.len() - 1, "{backend:?}");
+        let (r, q) = capture_queries(one.get(&db)).await;
+        assert_eq!(q.len(), 1);
+        match backend {
+            orm_tests::Backend::Sqlite => assert!(
+                matches!(r, Err(Error::MultipleObjectsReturned { count: 2, .. })),
+                "{r:?}"
+            ),
+            orm_tests::Backend::Postgres => assert_eq!(r.unwrap().label, "k0"),
+        }
+        let two = DecimalKey::objects().filter(|k| k.code.eq(dec("2")));
+        assert_eq!(two.get(&db).await.unwrap().code, dec("2"));
+    })
+    .await;
+}
