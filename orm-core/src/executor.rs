@@ -106,6 +106,9 @@ pub trait DefaultDatabase: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<()>>;
     /// Run a statement that returns no rows.
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
+    /// One connection for every statement of one evaluation (see [`Executor::session`]);
+    /// `first` is the SQL it will run first, for the message of an error.
+    fn session<'a>(&'a self, first: &'a str) -> BoxFuture<'a, Result<Box<dyn RowSource + 'a>>>;
 }
 
 static DEFAULT: RwLock<Option<Arc<dyn DefaultDatabase>>> = RwLock::new(None);
@@ -147,6 +150,9 @@ impl DefaultHandle {
 }
 
 impl Executor for DefaultHandle {
+    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+        self.0.session(first)
+    }
     fn dialect(&self) -> Dialect {
         self.0.dialect()
     }

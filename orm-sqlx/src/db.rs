@@ -251,9 +251,7 @@ async fn acquire<DB: sqlx::Database>(
 
 impl Executor for &Db {
     fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
-        Box::pin(
-            async move { Ok(Box::new(self.acquire_for(first).await?) as Box<dyn RowSource + 's>) },
-        )
+        DefaultDatabase::session(*self, first)
     }
     fn dialect(&self) -> Dialect {
         Db::dialect(self)
@@ -372,6 +370,11 @@ impl DefaultDatabase for Db {
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         let mut ex = self;
         Box::pin(async move { Executor::execute(&mut ex, stmt).await })
+    }
+    fn session<'a>(&'a self, first: &'a str) -> BoxFuture<'a, Result<Box<dyn RowSource + 'a>>> {
+        Box::pin(
+            async move { Ok(Box::new(self.acquire_for(first).await?) as Box<dyn RowSource + 'a>) },
+        )
     }
 }
 

@@ -31,6 +31,12 @@ fn handlers_that_await_querysets_meet_axum_bounds() {
             .await
             .map(|v| v.len())
     });
+    assert_axum_handler(|| async {
+        orm_tests::library::Author::objects()
+            .prefetch_related(|a| a.books().tags())
+            .await
+            .map(|v| v.len())
+    });
 }
 
 fn spawn_handler(min: i32) -> tokio::task::JoinHandle<Result<Vec<Book>, Error>> {
@@ -62,6 +68,75 @@ async fn awaiting_a_queryset_uses_the_default_database() {
         // an empty one never queries
         let (rows, q) = capture_queries(async { Book::objects().none().await }).await;
         assert_eq!((rows.unwrap().len(), q.len()), (0, 0));
+        t.cleanup().await;
+    }
+    awaiting_a_prefetching_queryset_takes_one_connection().await;
+}
+
+/// What a handler awaits with `prefetch_related` runs all its queries on one connection of
+/// the default pool, counted by the pool's `before_acquire` hook (one connection in the pool,
+/// warmed first, so every acquire runs it).
+async fn awaiting_a_prefetching_queryset_takes_one_connection() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use orm_sqlx::sqlx;
+    use orm_tests::Backend;
+    use orm_tests::library::{self, Author};
+
+    fn counter<C>(
+        n: Arc<AtomicUsize>,
+    ) -> impl for<'c> Fn(
+        &'c mut C,
+        sqlx::pool::PoolConnectionMetadata,
+    ) -> futures_util::future::BoxFuture<'c, Result<bool, sqlx::Error>>
+    + Send
+    + Sync
+    + 'static {
+        move |_, _| {
+            n.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    for backend in required_backends() {
+        let t = TestDb::open(backend).await;
+        library::load(&t.db).await;
+        let acquired = Arc::new(AtomicUsize::new(0));
+        let db: Db = match backend {
+            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
+                .max_connections(1)
+                .before_acquire(counter(acquired.clone()))
+                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
+                .await
+                .unwrap()
+                .into(),
+            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .before_acquire(counter(acquired.clone()))
+                .connect(&t.url)
+                .await
+                .unwrap()
+                .into(),
+        };
+        db.set_default();
+        assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
+        let before = acquired.load(Ordering::SeqCst);
+        let (rows, q) = capture_queries(async {
+            Author::objects()
+                .prefetch_related(|a| a.books().tags())
+                .order_by(|a| a.name.asc())
+                .await
+        })
+        .await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 3, "{backend:?}");
+        assert_eq!(rows[0].books.all().unwrap().len(), 2);
+        assert_eq!(
+            acquired.load(Ordering::SeqCst) - before,
+            1,
+            "{backend:?}: three queries, one connection"
+        );
         t.cleanup().await;
     }
 }
