@@ -79,7 +79,10 @@ pub trait Executor: Send {
     /// it instead of taking and returning a connection per query); for a connection or a
     /// transaction, itself. `first` is the SQL the session will run first, for the message
     /// of an error in taking the connection.
-    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+    fn session<'s: 'f, 'f>(
+        &'s mut self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 's>>> {
         let _ = first;
         Box::pin(async move { Ok(Box::new(self) as Box<dyn RowSource + 's>) })
     }
@@ -108,7 +111,10 @@ pub trait DefaultDatabase: Send + Sync + 'static {
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>>;
     /// One connection for every statement of one evaluation (see [`Executor::session`]);
     /// `first` is the SQL it will run first, for the message of an error.
-    fn session<'a>(&'a self, first: &'a str) -> BoxFuture<'a, Result<Box<dyn RowSource + 'a>>>;
+    fn session<'a: 'f, 'f>(
+        &'a self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 'a>>>;
 }
 
 static DEFAULT: RwLock<Option<Arc<dyn DefaultDatabase>>> = RwLock::new(None);
@@ -150,7 +156,10 @@ impl DefaultHandle {
 }
 
 impl Executor for DefaultHandle {
-    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+    fn session<'s: 'f, 'f>(
+        &'s mut self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 's>>> {
         self.0.session(first)
     }
     fn dialect(&self) -> Dialect {
@@ -248,7 +257,10 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         (**self).execute(stmt)
     }
-    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+    fn session<'s: 'f, 'f>(
+        &'s mut self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 's>>> {
         (**self).session(first)
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {

@@ -357,8 +357,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         if !query.prefetch.is_empty() {
             // Every query of the evaluation on one connection, not one pool round each.
             let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
-            let sql = stmt.sql.clone();
-            let mut session = ex.session(&sql).await?;
+            let mut session = ex.session(&stmt.sql).await?;
             let mut rows = Vec::new();
             let mut each = |row: &dyn crate::row::Row| -> Result<()> {
                 let mut v = T::from_row(row, 0)?;

@@ -240,17 +240,19 @@ macro_rules! on_pool {
 /// Take a connection from the pool for one statement. Running the statement on the
 /// connection (rather than handing the pool to sqlx) saves sqlx's extra stream around the
 /// acquire, which every row would pass through.
+/// `sql` is what an error in taking the connection names.
 async fn acquire<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
-    stmt: &Statement,
+    sql: &str,
 ) -> Result<sqlx::pool::PoolConnection<DB>> {
-    pool.acquire()
-        .await
-        .map_err(|e| backend::db_error(&stmt.sql, e))
+    pool.acquire().await.map_err(|e| backend::db_error(sql, e))
 }
 
 impl Executor for &Db {
-    fn session<'s>(&'s mut self, first: &'s str) -> BoxFuture<'s, Result<Box<dyn RowSource + 's>>> {
+    fn session<'s: 'f, 'f>(
+        &'s mut self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 's>>> {
         DefaultDatabase::session(*self, first)
     }
     fn dialect(&self) -> Dialect {
@@ -258,7 +260,7 @@ impl Executor for &Db {
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt).await?;
+            let mut c = acquire(p, &stmt.sql).await?;
             backend::fetch_all::<B, _, T>(&mut *c, stmt).await
         }))
     }
@@ -267,7 +269,7 @@ impl Executor for &Db {
         stmt: Statement,
     ) -> BoxFuture<'a, Result<Option<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt).await?;
+            let mut c = acquire(p, &stmt.sql).await?;
             backend::fetch_optional::<B, _, T>(&mut *c, stmt).await
         }))
     }
@@ -277,13 +279,13 @@ impl Executor for &Db {
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt).await?;
+            let mut c = acquire(p, &stmt.sql).await?;
             backend::for_each_row::<B, _>(&mut *c, stmt, each).await
         }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt).await?;
+            let mut c = acquire(p, &stmt.sql).await?;
             backend::execute::<B, _>(&mut *c, stmt).await
         }))
     }
@@ -347,10 +349,7 @@ impl Db {
     async fn acquire_for(&self, sql: &str) -> Result<Connection> {
         on_pool!(&self.pool, |p, B| {
             let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            p.acquire()
-                .await
-                .map(Connection::from)
-                .map_err(|e| backend::db_error(sql, e))
+            acquire(p, sql).await.map(Connection::from)
         })
     }
 }
@@ -371,7 +370,10 @@ impl DefaultDatabase for Db {
         let mut ex = self;
         Box::pin(async move { Executor::execute(&mut ex, stmt).await })
     }
-    fn session<'a>(&'a self, first: &'a str) -> BoxFuture<'a, Result<Box<dyn RowSource + 'a>>> {
+    fn session<'a: 'f, 'f>(
+        &'a self,
+        first: &'f str,
+    ) -> BoxFuture<'f, Result<Box<dyn RowSource + 'a>>> {
         Box::pin(
             async move { Ok(Box::new(self.acquire_for(first).await?) as Box<dyn RowSource + 'a>) },
         )
