@@ -126,6 +126,55 @@ impl TestDb {
         }
     }
 
+    /// A second pool on this test's database, of one connection, for tests that watch the
+    /// pool: the counter goes up each time that connection is taken while idle (sqlx's
+    /// `before_acquire` hook; after a first query, every acquire), and a wait for it gives
+    /// up after `acquire_timeout`.
+    pub async fn one_connection_pool(
+        &self,
+        acquire_timeout: std::time::Duration,
+    ) -> (Db, std::sync::Arc<AtomicU64>) {
+        use orm_sqlx::sqlx;
+        use std::sync::Arc;
+
+        fn counter<C>(
+            n: Arc<AtomicU64>,
+        ) -> impl for<'c> Fn(
+            &'c mut C,
+            sqlx::pool::PoolConnectionMetadata,
+        )
+            -> futures_util::future::BoxFuture<'c, Result<bool, sqlx::Error>>
+        + Send
+        + Sync
+        + 'static {
+            move |_, _| {
+                n.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async { Ok(true) })
+            }
+        }
+
+        let acquired = Arc::new(AtomicU64::new(0));
+        let db: Db = match self.backend {
+            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
+                .max_connections(1)
+                .acquire_timeout(acquire_timeout)
+                .before_acquire(counter(acquired.clone()))
+                .connect_with(orm_sqlx::sqlite::connect_options(&self.url).unwrap())
+                .await
+                .unwrap()
+                .into(),
+            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(acquire_timeout)
+                .before_acquire(counter(acquired.clone()))
+                .connect(&self.url)
+                .await
+                .unwrap()
+                .into(),
+        };
+        (db, acquired)
+    }
+
     /// Drop the schema or delete the file.
     pub async fn cleanup(self) {
         if let Some(schema) = &self.schema {

@@ -74,51 +74,19 @@ async fn awaiting_a_queryset_uses_the_default_database() {
 }
 
 /// What a handler awaits with `prefetch_related` runs all its queries on one connection of
-/// the default pool, counted by the pool's `before_acquire` hook (one connection in the pool,
-/// warmed first, so every acquire runs it).
+/// the default pool, counted on a pool of one connection
+/// ([`TestDb::one_connection_pool`](orm_tests::TestDb::one_connection_pool)).
 async fn awaiting_a_prefetching_queryset_takes_one_connection() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use orm_sqlx::sqlx;
-    use orm_tests::Backend;
     use orm_tests::library::{self, Author};
-
-    fn counter<C>(
-        n: Arc<AtomicUsize>,
-    ) -> impl for<'c> Fn(
-        &'c mut C,
-        sqlx::pool::PoolConnectionMetadata,
-    ) -> futures_util::future::BoxFuture<'c, Result<bool, sqlx::Error>>
-    + Send
-    + Sync
-    + 'static {
-        move |_, _| {
-            n.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Ok(true) })
-        }
-    }
 
     for backend in required_backends() {
         let t = TestDb::open(backend).await;
         library::load(&t.db).await;
-        let acquired = Arc::new(AtomicUsize::new(0));
-        let db: Db = match backend {
-            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
-                .max_connections(1)
-                .before_acquire(counter(acquired.clone()))
-                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
-                .await
-                .unwrap()
-                .into(),
-            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .before_acquire(counter(acquired.clone()))
-                .connect(&t.url)
-                .await
-                .unwrap()
-                .into(),
-        };
+        let (db, acquired) = t
+            .one_connection_pool(std::time::Duration::from_secs(30))
+            .await;
         db.set_default();
         assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
         let before = acquired.load(Ordering::SeqCst);

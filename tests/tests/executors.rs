@@ -1,6 +1,8 @@
 //! Every kind of executor runs querysets: the pool, a transaction, a single connection,
 //! and a borrowed sqlx connection; and every statement is counted whichever it is.
 
+use std::time::Duration;
+
 use orm_sqlx::ConnRef;
 use orm_sqlx::prelude::*;
 use orm_tests::fixture::{Book, book};
@@ -99,53 +101,19 @@ async fn assert_num_queries_passes_on_the_exact_count_and_fails_otherwise() {
 }
 
 /// A queryset with `prefetch_related` evaluated on a pool sends all its queries on one
-/// connection, taken once. Counted by the pool's `before_acquire` hook, which runs every
-/// time an idle connection is taken: with one connection in the pool, after a warm-up
-/// query, that is every acquire.
+/// connection, taken once: counted on a pool of one connection
+/// ([`TestDb::one_connection_pool`](orm_tests::TestDb::one_connection_pool)).
 #[tokio::test]
 async fn a_prefetching_evaluation_takes_one_pool_connection_for_all_its_queries() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use orm_sqlx::sqlx;
     use orm_tests::library::{self, Author};
-    use orm_tests::{Backend, TestDb, required_backends};
+    use orm_tests::{TestDb, required_backends};
 
     for backend in required_backends() {
         let t = TestDb::open(backend).await;
         library::load(&t.db).await;
-        let acquired = Arc::new(AtomicUsize::new(0));
-        fn counter<C>(
-            n: Arc<AtomicUsize>,
-        ) -> impl for<'c> Fn(
-            &'c mut C,
-            sqlx::pool::PoolConnectionMetadata,
-        )
-            -> futures_util::future::BoxFuture<'c, Result<bool, sqlx::Error>>
-        + Send
-        + Sync
-        + 'static {
-            move |_, _| {
-                n.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async { Ok(true) })
-            }
-        }
-        let db: Db = match backend {
-            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
-                .max_connections(1)
-                .before_acquire(counter(acquired.clone()))
-                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
-                .await
-                .unwrap()
-                .into(),
-            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .before_acquire(counter(acquired.clone()))
-                .connect(&t.url)
-                .await
-                .unwrap()
-                .into(),
-        };
+        let (db, acquired) = t.one_connection_pool(Duration::from_secs(30)).await;
         assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
         let warm = acquired.load(Ordering::SeqCst);
         let authors = Author::objects().order_by(|a| a.name.asc());
@@ -178,31 +146,13 @@ async fn a_prefetching_evaluation_takes_one_pool_connection_for_all_its_queries(
 /// or without `prefetch_related`, and nothing is counted: no statement reached a connection.
 #[tokio::test]
 async fn a_pool_that_cannot_lend_a_connection_names_the_statement_and_counts_nothing() {
-    use std::time::Duration;
-
-    use orm_sqlx::sqlx;
     use orm_tests::library::{self, Author};
-    use orm_tests::{Backend, TestDb, required_backends};
+    use orm_tests::{TestDb, required_backends};
 
     for backend in required_backends() {
         let t = TestDb::open(backend).await;
         library::load(&t.db).await;
-        let db: Db = match backend {
-            Backend::Sqlite => orm_sqlx::sqlite::pool_options()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_millis(200))
-                .connect_with(orm_sqlx::sqlite::connect_options(&t.url).unwrap())
-                .await
-                .unwrap()
-                .into(),
-            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_millis(200))
-                .connect(&t.url)
-                .await
-                .unwrap()
-                .into(),
-        };
+        let (db, _) = t.one_connection_pool(Duration::from_millis(200)).await;
         let held = db.acquire().await.unwrap();
         let plain = Author::objects().order_by(|a| a.name.asc());
         let prefetching = plain.prefetch_related(|a| a.books());
