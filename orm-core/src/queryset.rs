@@ -354,39 +354,39 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         if query.empty {
             return Ok(Vec::new());
         }
+        let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
         if !query.prefetch.is_empty() {
             // Every query of the evaluation on one connection, not one pool round each.
-            let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
             let mut session = ex.session(&stmt.sql).await?;
-            let mut rows = Vec::new();
-            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
-                let mut v = T::from_row(row, 0)?;
-                if !selected.is_empty() {
-                    v.load_selected(&selected, row)?;
-                }
-                rows.push(v);
-                Ok(())
-            };
-            session.for_each_row(stmt, &mut each).await?;
+            let mut rows = Self::read_rows(&mut *session, stmt, &selected).await?;
             T::prefetch_rows(&mut rows, &query.prefetch, &mut *session).await?;
-            return Ok(rows);
-        }
-        let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
-        let rows: Vec<T> = if selected.is_empty() && query.at_most_one_row() {
-            ex.fetch_optional::<T>(stmt).await?.into_iter().collect()
-        } else if selected.is_empty() {
-            ex.fetch_all::<T>(stmt).await?
+            Ok(rows)
+        } else if !selected.is_empty() {
+            Self::read_rows(ex, stmt, &selected).await
+        } else if query.at_most_one_row() {
+            Ok(ex.fetch_optional::<T>(stmt).await?.into_iter().collect())
         } else {
-            let mut out = Vec::new();
-            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
-                let mut v = T::from_row(row, 0)?;
-                v.load_selected(&selected, row)?;
-                out.push(v);
-                Ok(())
-            };
-            Executor::for_each_row(ex, stmt, &mut each).await?;
-            out
+            ex.fetch_all::<T>(stmt).await
+        }
+    }
+
+    /// Decode every row through the object-safe row interface, attaching what
+    /// `select_related` read in the same row.
+    async fn read_rows(
+        src: &mut (dyn crate::executor::RowSource + '_),
+        stmt: Statement,
+        selected: &[crate::select_related::SelectNode],
+    ) -> Result<Vec<T>> {
+        let mut rows = Vec::new();
+        let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+            let mut v = T::from_row(row, 0)?;
+            if !selected.is_empty() {
+                v.load_selected(selected, row)?;
+            }
+            rows.push(v);
+            Ok(())
         };
+        src.for_each_row(stmt, &mut each).await?;
         Ok(rows)
     }
 
