@@ -252,6 +252,52 @@ async fn s23_select_related_accumulates_clears_and_leaves_the_rest_unloaded() {
     .await;
 }
 
+// ---- S1 with relations: naming them in a chain costs nothing ------------------------------
+
+#[tokio::test]
+async fn s01_a_chain_with_select_related_and_prefetch_related_sends_nothing() {
+    with_library(|_db, _, _| async move {
+        let (qs, q) = counted(async {
+            let qs = Book::objects()
+                .select_related(|b| b.author())
+                .prefetch_related(|b| b.tags())
+                .filter(|b| b.author().name.eq("Alice"))
+                .order_by(|b| b.title.asc());
+            let sql = qs.sql();
+            assert!(sql.contains("JOIN"), "{sql}");
+            let _ = format!("{qs:?}");
+            let _ = Author::objects()
+                .prefetch_related(|a| a.books().tags())
+                .all();
+            qs
+        })
+        .await;
+        assert_eq!(q.len(), 0, "{q:?}");
+        assert!(!qs.is_evaluated());
+    })
+    .await;
+}
+
+// ---- S32 across a relation: a projection that joins --------------------------------------
+
+#[tokio::test]
+async fn s32_a_projection_across_a_relation_joins_in_one_query() {
+    with_library(|db, _, _| async move {
+        let qs = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| (b.title, b.author().name));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(q[0].sql.contains("JOIN"), "{}", q[0].sql);
+        let pairs: Vec<(&str, &str)> = rows.iter().map(|(t, a)| (&**t, &**a)).collect();
+        assert_eq!(pairs, [("B1", "Alice"), ("B2", "Alice"), ("B3", "Bob")]);
+        let (again, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((again.unwrap().len(), q.len()), (rows.len(), 0));
+    })
+    .await;
+}
+
 // ---- get() by primary key reads one row; a join that repeats it still counts ----------------
 
 #[test]
@@ -594,13 +640,37 @@ async fn s28_chaining_on_a_relation_queries_and_writes_clear_the_prefetch() {
             .await
             .unwrap();
         assert_eq!(b2.tags.count().unwrap(), 1);
-        b2.remove_related(|b| b.tags(), &[&lib.classic], &db)
-            .await
-            .unwrap();
+        let (r, q) = counted(b2.remove_related(|b| b.tags(), &[&lib.classic], &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1, "one DELETE from the join table");
         assert!(
             !b2.tags.is_loaded(),
             "a write through the relation clears its prefetched rows"
         );
+        assert_eq!(b2.tags().count(&db).await.unwrap(), 0);
+
+        // add_related on a prefetched instance clears what was prefetched too
+        let mut b2 = Book::objects()
+            .prefetch_related(|b| b.tags())
+            .filter(|b| b.id.eq(b2.id))
+            .get(&db)
+            .await
+            .unwrap();
+        assert!(b2.tags.is_loaded() && b2.tags.count().unwrap() == 0);
+        let (r, q) = counted(b2.add_related(|b| b.tags(), &[&lib.sf], &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(
+            !b2.tags.is_loaded(),
+            "add_related clears the prefetched rows"
+        );
+        assert_eq!(
+            b2.tags().values(|t| t.name).fetch(&db).await.unwrap(),
+            ["sf"]
+        );
+        b2.remove_related(|b| b.tags(), &[&lib.sf], &db)
+            .await
+            .unwrap();
 
         // create through a relation (Django's `author.books.create(...)`)
         let mut carol = Author::objects()

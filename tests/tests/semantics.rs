@@ -364,29 +364,34 @@ async fn s11_first_and_last_order_by_primary_key_when_unordered() {
         let rev = Book::objects().reverse().order_by(|b| b.title.asc());
         let (b, q) = counted(rev.first(&db)).await;
         assert_eq!((b.unwrap().unwrap().title.as_str(), q.len()), ("B3", 1));
-        let (b, _) = counted(Book::objects().reverse().first(&db)).await;
+        let (b, q) = counted(Book::objects().reverse().first(&db)).await;
         assert_eq!(
-            b.unwrap().unwrap().title,
-            "B3",
+            (b.unwrap().unwrap().title.as_str(), q.len()),
+            ("B3", 1),
             "reverse().first() orders by -pk"
         );
 
-        let (none, q) = counted(Book::objects().filter(|b| b.pages.gt(999)).first(&db)).await;
+        let nothing = Book::objects().filter(|b| b.pages.gt(999));
+        let (none, q) = counted(nothing.first(&db)).await;
+        assert_eq!((none.unwrap(), q.len()), (None, 1));
+        let (none, q) = counted(nothing.last(&db)).await;
         assert_eq!((none.unwrap(), q.len()), (None, 1));
 
         // Django reads the cache for first() on an ordered, evaluated queryset only.
         by_pages.fetch(&db).await.unwrap();
         let (b, q) = counted(by_pages.first(&db)).await;
         assert_eq!((b.unwrap().unwrap().title.as_str(), q.len()), ("B2", 0));
-        let (_, q) = counted(by_pages.last(&db)).await;
-        assert_eq!(q.len(), 1);
+        let (b, q) = counted(by_pages.last(&db)).await;
+        assert_eq!((b.unwrap().unwrap().title.as_str(), q.len()), ("B1", 1));
         qs.fetch(&db).await.unwrap();
-        let (_, q) = counted(qs.first(&db)).await;
+        let (b, q) = counted(qs.first(&db)).await;
         assert_eq!(
-            q.len(),
-            1,
+            (b.unwrap().unwrap().title.as_str(), q.len()),
+            ("B1", 1),
             "an unordered queryset orders by pk, which is a new query"
         );
+        let (b, q) = counted(qs.last(&db)).await;
+        assert_eq!((b.unwrap().unwrap().title.as_str(), q.len()), ("B3", 1));
     })
     .await;
 }
@@ -750,8 +755,8 @@ async fn s32_values_select_only_the_named_columns_and_cache() {
             "{}",
             q[0].sql
         );
-        let (_, q) = counted(pairs.fetch(&db)).await;
-        assert_eq!(q.len(), 0);
+        let (rows, q) = counted(pairs.fetch(&db)).await;
+        assert_eq!((rows.unwrap().len(), q.len()), (3, 0));
         let publishers = Book::objects()
             .order_by(|b| b.id.asc())
             .values(|b| b.publisher);
