@@ -336,6 +336,17 @@ impl SqlWriter {
         }
     }
 
+    /// A bound value where it is compared (cast like `compared_term`), moved, not copied.
+    fn compared_value(&mut self, v: Value) {
+        if self.cast_decimals && v.is_decimal() {
+            self.sql.push_str("CAST(");
+            self.bind(v);
+            self.sql.push_str(" AS REAL)");
+        } else {
+            self.bind(v);
+        }
+    }
+
     pub fn term(&mut self, t: &Term) -> Result<()> {
         match t {
             Term::Column(c) => self.column(c),
@@ -544,7 +555,7 @@ impl SqlWriter {
                     if i > 0 {
                         self.sql.push_str(", ");
                     }
-                    self.compared_term(&Term::Value(v.clone()))?;
+                    self.compared_value(v.clone());
                 }
                 self.sql.push(')');
                 Ok(())
@@ -819,6 +830,16 @@ fn wrap(kind: LikeKind, escaped: &str, any: char) -> String {
         out.push(any);
     }
     out
+}
+
+/// How many keys one `IN` list of `q` may hold on `dialect`: unbounded where lists are
+/// bound as one array (PostgreSQL), otherwise what the parameter limit leaves once `q`'s
+/// own parameters are bound (this compiles `q` to count them).
+pub fn in_list_budget(q: &Query, dialect: Dialect) -> Result<usize> {
+    if dialect.max_in_list() == usize::MAX {
+        return Ok(usize::MAX);
+    }
+    Ok(dialect.in_list_budget(select(q, dialect)?.params.len()))
 }
 
 /// `SELECT … FROM … WHERE … ORDER BY … LIMIT … OFFSET …`
@@ -1100,13 +1121,14 @@ static EMPTY_META: ModelMeta = ModelMeta {
 /// `RETURNING` the primary key when the dialect has it.
 pub fn insert(
     meta: &'static ModelMeta,
-    rows: &[Vec<Value>],
+    rows: Vec<Vec<Value>>,
     skip_auto_pk: bool,
     dialect: Dialect,
 ) -> Statement {
     let mut w = SqlWriter::new(dialect, meta);
+    let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
     let included: Vec<usize> = (0..meta.columns.len())
-        .filter(|&i| !(skip_auto_pk && i == meta.pk && meta.columns[i].auto))
+        .filter(|&i| Some(i) != skipped)
         .collect();
     w.push("INSERT INTO ");
     w.ident(meta.table);
@@ -1121,16 +1143,21 @@ pub fn insert(
             w.ident(meta.columns[i].column);
         }
         w.push(") VALUES ");
-        for (r, row) in rows.iter().enumerate() {
+        for (r, row) in rows.into_iter().enumerate() {
             if r > 0 {
                 w.push(", ");
             }
             w.push("(");
-            for (n, &i) in included.iter().enumerate() {
+            let mut n = 0;
+            for (i, v) in row.into_iter().enumerate() {
+                if Some(i) == skipped {
+                    continue;
+                }
                 if n > 0 {
                     w.push(", ");
                 }
-                w.bind(row[i].clone());
+                w.bind(v);
+                n += 1;
             }
             w.push(")");
         }

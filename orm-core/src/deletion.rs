@@ -242,15 +242,13 @@ async fn collect(
     // RESTRICT: allowed where the restricting rows are deleted too, by a cascade that
     // collected them or by a child's one-statement delete.
     for r in std::mem::take(&mut plan.restricted) {
+        let seen_set = seen.iter().find(|(m, _)| std::ptr::eq(*m, r.child));
         let mut left: Vec<Value> = r
             .keys
             .into_iter()
-            .filter(|k| {
-                let seen_set = seen.iter().find(|(m, _)| std::ptr::eq(*m, r.child));
-                match (seen_set, KeyRepr::of(k)) {
-                    (Some((_, set)), Some(key)) => !set.contains(&key),
-                    _ => true,
-                }
+            .filter(|k| match (seen_set, KeyRepr::of(k)) {
+                (Some((_, set)), Some(key)) => !set.contains(&key),
+                _ => true,
             })
             .collect();
         for (m, col, parents) in &plan.fast_deletes {
@@ -354,10 +352,10 @@ pub(crate) async fn delete_cascading(
     // Children before parents, one set of statements per model (a self relation's whole
     // chain is one DELETE); the constraints are deferred to the commit anyway.
     let mut by_model: Vec<(&'static ModelMeta, Vec<Value>)> = Vec::new();
-    for (m, keys) in plan.deletes.iter().rev() {
-        match by_model.iter_mut().find(|(x, _)| std::ptr::eq(*x, *m)) {
-            Some((_, all)) => all.extend(keys.iter().cloned()),
-            None => by_model.push((m, keys.clone())),
+    for (m, keys) in std::mem::take(&mut plan.deletes).into_iter().rev() {
+        match by_model.iter_mut().find(|(x, _)| std::ptr::eq(*x, m)) {
+            Some((_, all)) => all.extend(keys),
+            None => by_model.push((m, keys)),
         }
     }
     for (m, keys) in &by_model {

@@ -180,7 +180,7 @@ impl Frame {
     }
 
     /// The parent alias of a join.
-    pub fn parent_alias(&self, join: &Join) -> &str {
+    pub fn parent_alias(&self, join: &Join) -> &Alias {
         match join.parent {
             Some(p) => &self.joins[p].alias,
             None => &self.root_alias,
@@ -190,10 +190,7 @@ impl Frame {
     /// The join conditions of one join, as (`kind`, table, alias, ON pairs) steps: a
     /// many-to-many hop is two steps (the join table, then the target).
     pub fn steps(&self, join: &Join) -> Result<Vec<JoinStep>> {
-        let parent_alias = match join.parent {
-            Some(p) => self.joins[p].alias.clone(),
-            None => self.root_alias.clone(),
-        };
+        let parent_alias = self.parent_alias(join).clone();
         let target = (join.rel.target)();
         Ok(match join.rel.join_on()? {
             JoinOn::Direct {

@@ -226,7 +226,8 @@ pub fn fetch<'a, T: Model>(
         // own columns for a key on either side, the join table's column (selected last) for
         // a many-to-many relation.
         let dialect = ex.dialect();
-        let (select_nodes, _) = select_related::plan(&base.select_related, target.columns.len());
+        let (select_nodes, related_width) =
+            select_related::plan(&base.select_related, target.columns.len());
         let (key_term, key_type, key_index) = match rel.join_on()? {
             JoinOn::Direct { target_column, .. } => {
                 let (idx, col) = target
@@ -266,18 +267,17 @@ pub fn fetch<'a, T: Model>(
                     column: through.parent_column,
                 };
                 base.extra = vec![term.clone()];
-                let after_related: usize = select_related::flatten(&select_nodes)
-                    .iter()
-                    .map(|n| (n.rel.target)().columns.len())
-                    .sum();
-                (term, ty, target.columns.len() + after_related)
+                (term, ty, target.columns.len() + related_width)
             }
         };
-        let budget = dialect.in_list_budget(count_params(&base, dialect)?);
         let mut children: Vec<T> = Vec::new();
         let mut child_keys: Vec<KeyRepr> = Vec::new();
         // `none()`: every parent gets nothing, without a query.
-        let keys = if base.empty { Vec::new() } else { keys };
+        let (keys, budget) = if base.empty {
+            (Vec::new(), usize::MAX)
+        } else {
+            (keys, compiler::in_list_budget(&base, dialect)?)
+        };
         for batch in keys.chunks(budget) {
             let mut q = base.clone();
             q.filter_mut().push(Cond::In {
@@ -344,9 +344,4 @@ pub fn fetch<'a, T: Model>(
             }
         })
     })
-}
-
-/// How many parameters `q` binds before any key is added.
-fn count_params(q: &Query, dialect: crate::dialect::Dialect) -> Result<usize> {
-    Ok(compiler::select(q, dialect)?.params.len())
 }

@@ -796,8 +796,7 @@ impl<M: Model> QuerySet<M, M> {
         if self.query.empty || pks.is_empty() {
             return Ok(out);
         }
-        let own = compiler::select(&self.query, dialect)?.params.len();
-        let limit = dialect.in_list_budget(own);
+        let limit = compiler::in_list_budget(&self.query, dialect)?;
         for chunk in pks.chunks(limit) {
             let mut q = self.query.clone();
             q.filter_mut().push(Cond::In {
@@ -1080,7 +1079,7 @@ impl<M: Model> ModelExt for M {
                 })?;
             indices.push(idx);
         }
-        let mut q = by_pk(self).query.clone();
+        let mut q = by_pk(self).query;
         q.select = Select::Terms(terms);
         q.set_limits(None, Some(MAX_GET_RESULTS));
         let stmt = compiler::select(&q, ex.dialect())?;
@@ -1117,7 +1116,7 @@ async fn insert_one<M: Model>(
     let meta = M::META;
     let dialect = ex.dialect();
     let skip_pk = meta.has_auto_pk() && is_unset_pk(obj);
-    let stmt = compiler::insert(meta, &[obj.column_values()], skip_pk, dialect);
+    let stmt = compiler::insert(meta, vec![obj.column_values()], skip_pk, dialect);
     if dialect.supports_returning() {
         let mut pk: Option<M::Pk> = None;
         let mut each = |row: &dyn crate::row::Row| -> Result<()> {
@@ -1165,7 +1164,7 @@ async fn insert_batches<M: Model>(
     let meta = M::META;
     for chunk in objs.chunks_mut(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
-        let stmt = compiler::insert(meta, &rows, skip_pk, dialect);
+        let stmt = compiler::insert(meta, rows, skip_pk, dialect);
         if dialect.supports_returning() {
             let mut pks: Vec<M::Pk> = Vec::with_capacity(chunk.len());
             let mut each = |row: &dyn crate::row::Row| -> Result<()> {
