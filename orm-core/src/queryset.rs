@@ -1109,31 +1109,13 @@ impl<M: Model> ModelExt for M {
 }
 
 /// Insert one instance; an auto primary key is left to the database and set afterwards.
+/// Insert one instance (a model with an unset auto key gets the database's).
 async fn insert_one<M: Model>(
     obj: &mut M,
     ex: &mut (dyn crate::executor::RowSource + '_),
 ) -> Result<()> {
-    let meta = M::META;
-    let dialect = ex.dialect();
-    let skip_pk = meta.has_auto_pk() && is_unset_pk(obj);
-    let stmt = compiler::insert(meta, vec![obj.column_values()], skip_pk, dialect);
-    if dialect.supports_returning() {
-        let mut pk: Option<M::Pk> = None;
-        let mut each = |row: &dyn crate::row::Row| -> Result<()> {
-            pk = Some(<M::Pk as FromRow>::from_row(row, 0)?);
-            Ok(())
-        };
-        ex.for_each_row(stmt, &mut each).await?;
-        if let Some(pk) = pk {
-            obj.set_pk(pk);
-        }
-    } else {
-        let res = ex.execute_stmt(stmt).await?;
-        if let (true, Some(id)) = (skip_pk, res.last_insert_id) {
-            obj.set_pk(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
-        }
-    }
-    Ok(())
+    let skip_pk = M::META.has_auto_pk() && is_unset_pk(obj);
+    insert_batches(vec![obj], skip_pk, ex).await
 }
 
 /// Rows an INSERT of `M` can hold: the parameter limit over the columns bound per row
@@ -1183,7 +1165,11 @@ async fn insert_batches<M: Model>(
                 obj.set_pk(pk);
             }
         } else {
-            ex.execute_stmt(stmt).await?;
+            let res = ex.execute_stmt(stmt).await?;
+            // Without RETURNING, the database reports one generated key: a lone row's.
+            if let ([obj], true, Some(id)) = (&mut *chunk, skip_pk, res.last_insert_id) {
+                obj.set_pk(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
+            }
         }
     }
     Ok(())
