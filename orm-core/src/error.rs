@@ -66,12 +66,28 @@ pub enum Error {
     NoDefaultDatabase,
 
     /// A column could not be read into the model's field type.
-    #[error("cannot read column {index} as {expected}: {message}")]
+    #[error("cannot read {at} as {expected}: {message}")]
     Decode {
-        index: usize,
+        at: ColumnAt,
         expected: &'static str,
         message: String,
     },
+
+    /// The database holds NULL where the field cannot: its Rust type is not an `Option`.
+    /// Raised the same way on every backend, before any value is made up.
+    #[error(
+        "cannot read {at}: the database holds NULL, and the field is `{expected}`; \
+         declare it `Option<{expected}>` or make the column NOT NULL"
+    )]
+    UnexpectedNull {
+        at: ColumnAt,
+        expected: &'static str,
+    },
+
+    /// A value that no supported backend can store or compare faithfully (NaN, a NUL
+    /// character in text, a date outside years 1–9999…), refused before any query.
+    #[error("invalid value for {field}: {reason}")]
+    InvalidValue { field: String, reason: String },
 
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
@@ -100,6 +116,54 @@ pub enum Error {
     /// A value the caller passed cannot be used (for example an empty field list to update).
     #[error("{0}")]
     InvalidInput(String),
+}
+
+impl Error {
+    /// Name the model field a decode error happened in (generated code calls this, so a
+    /// message says `Book.title (column `title`)` rather than a column position).
+    pub fn at_field(
+        mut self,
+        model: &'static str,
+        field: &'static str,
+        column: &'static str,
+    ) -> Error {
+        if let Error::Decode { at, .. } | Error::UnexpectedNull { at, .. } = &mut self
+            && matches!(at, ColumnAt::Index(_))
+        {
+            *at = ColumnAt::Field {
+                model,
+                field,
+                column,
+            };
+        }
+        self
+    }
+}
+
+/// Where a value was being read: a position in the row, or (once known) a model field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnAt {
+    /// A column position in the result row (a projection, a raw row).
+    Index(usize),
+    /// A field of a model.
+    Field {
+        model: &'static str,
+        field: &'static str,
+        column: &'static str,
+    },
+}
+
+impl fmt::Display for ColumnAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnAt::Index(i) => write!(f, "column {i}"),
+            ColumnAt::Field {
+                model,
+                field,
+                column,
+            } => write!(f, "{model}.{field} (column `{column}`)"),
+        }
+    }
 }
 
 fn count_text(count: usize, more: bool) -> String {

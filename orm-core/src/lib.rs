@@ -27,7 +27,7 @@ pub mod value;
 
 pub use compiler::Statement;
 pub use dialect::Dialect;
-pub use error::{Error, Result, SlicedOp};
+pub use error::{ColumnAt, Error, Result, SlicedOp};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
 pub use field::Field;

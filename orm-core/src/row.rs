@@ -2,7 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::error::{Error, Result};
+use crate::error::{ColumnAt, Error, Result};
 use crate::executor::RowSource;
 use crate::prefetch::PrefetchNode;
 use crate::select_related::SelectNode;
@@ -120,7 +120,7 @@ pub(crate) struct ValueRow(pub(crate) Value);
 
 fn mismatch(expected: &'static str, got: &Value) -> Error {
     Error::Decode {
-        index: 0,
+        at: ColumnAt::Index(0),
         expected,
         message: format!("the value is {got:?}"),
     }
@@ -136,7 +136,7 @@ macro_rules! int_getter {
                 other => return Err(mismatch(stringify!($t), other)),
             };
             <$t>::try_from(n).map_err(|e| Error::Decode {
-                index: 0,
+                at: ColumnAt::Index(0),
                 expected: stringify!($t),
                 message: e.to_string(),
             })

@@ -197,6 +197,18 @@ where
     .boxed()
 }
 
+/// A type's name without its module paths (`String`, `chrono::NaiveDate` → `NaiveDate`),
+/// for messages.
+pub(crate) fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    // Generic types keep their full name; plain ones lose the path.
+    if full.contains('<') {
+        full
+    } else {
+        full.rsplit("::").next().unwrap_or(full)
+    }
+}
+
 /// The columns of one result set whose type already passed sqlx's check (the first 128).
 #[derive(Default)]
 pub(crate) struct CheckedColumns(std::cell::Cell<u128>);
@@ -230,18 +242,43 @@ macro_rules! impl_row {
                 T: sqlx::Decode<'r, <$row as sqlx::Row>::Database>
                     + sqlx::Type<<$row as sqlx::Row>::Database>,
             {
-                let decoded = if $fixed && self.1.has(idx) {
-                    sqlx::Row::try_get_unchecked::<T, usize>(self.0, idx)
-                } else {
-                    let r = sqlx::Row::try_get::<T, usize>(self.0, idx);
-                    if $fixed && r.is_ok() {
+                use sqlx::{TypeInfo as _, ValueRef as _};
+                let raw = self.raw(idx)?;
+                // NULL is refused here, on every backend, before a driver can turn it into
+                // a zero value (SQLite) or a misleading parse error.
+                if raw.is_null() {
+                    return Err(orm_core::Error::UnexpectedNull {
+                        at: orm_core::ColumnAt::Index(idx),
+                        expected: $crate::backend::short_type_name::<T>(),
+                    });
+                }
+                if !($fixed && self.1.has(idx)) {
+                    let ty = raw.type_info();
+                    if !ty.is_null() && !T::compatible(&ty) {
+                        return Err(orm_core::Error::Decode {
+                            at: orm_core::ColumnAt::Index(idx),
+                            expected: $crate::backend::short_type_name::<T>(),
+                            message: format!("the column holds SQL type {}", ty.name()),
+                        });
+                    }
+                    if $fixed {
                         self.1.mark(idx);
                     }
-                    r
-                };
-                decoded.map_err(|e| orm_core::Error::Decode {
-                    index: idx,
-                    expected: std::any::type_name::<T>(),
+                }
+                T::decode(raw).map_err(|e| orm_core::Error::Decode {
+                    at: orm_core::ColumnAt::Index(idx),
+                    expected: $crate::backend::short_type_name::<T>(),
+                    message: e.to_string(),
+                })
+            }
+
+            fn raw(
+                &self,
+                idx: usize,
+            ) -> orm_core::Result<<<$row as sqlx::Row>::Database as sqlx::Database>::ValueRef<'_>> {
+                sqlx::Row::try_get_raw(self.0, idx).map_err(|e| orm_core::Error::Decode {
+                    at: orm_core::ColumnAt::Index(idx),
+                    expected: "a column",
                     message: e.to_string(),
                 })
             }
@@ -253,13 +290,7 @@ macro_rules! impl_row {
             }
             fn is_null(&self, idx: usize) -> orm_core::Result<bool> {
                 use sqlx::ValueRef;
-                sqlx::Row::try_get_raw(self.0, idx)
-                    .map(|v| v.is_null())
-                    .map_err(|e| orm_core::Error::Decode {
-                        index: idx,
-                        expected: "a column",
-                        message: e.to_string(),
-                    })
+                self.raw(idx).map(|v| v.is_null())
             }
             fn get_bool(&self, idx: usize) -> orm_core::Result<bool> {
                 self.get(idx)

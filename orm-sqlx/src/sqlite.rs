@@ -49,19 +49,21 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
         // Decimals are stored as text (every digit kept); a value written by other means
         // as an integer or a real is rendered as text by SQLite too.
-        let text: String =
-            sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx).map_err(|e| {
-                orm_core::Error::Decode {
-                    index: idx,
-                    expected: "rust_decimal::Decimal",
-                    message: e.to_string(),
-                }
-            })?;
-        rust_decimal::Decimal::from_str(&text).map_err(|e| orm_core::Error::Decode {
-            index: idx,
-            expected: "rust_decimal::Decimal",
-            message: e.to_string(),
-        })
+        use sqlx::ValueRef as _;
+        let decode_error = |message: String| orm_core::Error::Decode {
+            at: orm_core::ColumnAt::Index(idx),
+            expected: "Decimal",
+            message,
+        };
+        if self.raw(idx)?.is_null() {
+            return Err(orm_core::Error::UnexpectedNull {
+                at: orm_core::ColumnAt::Index(idx),
+                expected: "Decimal",
+            });
+        }
+        let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
+            .map_err(|e| decode_error(e.to_string()))?;
+        rust_decimal::Decimal::from_str(&text).map_err(|e| decode_error(e.to_string()))
     }
 });
 

@@ -145,7 +145,16 @@ async fn a_column_of_another_type_is_a_decode_error() {
             .await
             .map(|rows| rows.to_vec())
             .unwrap_err();
-        assert!(matches!(e, Error::Decode { index: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Decode {
+                    at: orm_sqlx::core::ColumnAt::Field { field: "n", .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
     })
     .await;
 }

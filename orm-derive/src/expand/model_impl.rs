@@ -14,6 +14,13 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
 
     // A foreign key read from a row carries its relation's description, for messages and
     // for loading it.
+    // A decode error names the model, the field and the column.
+    let model_name = model.name();
+    let at_field = |column: &Column| {
+        let field = column.name();
+        let name = &column.column;
+        quote!(|__e: #orm::Error| __e.at_field(#model_name, #field, #name))
+    };
     let read = |column: &Column, value: TokenStream| match column.relation {
         Some(index) => {
             let ty = &column.ty;
@@ -25,9 +32,10 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
     let decode = model.columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
         let ty = &column.ty;
+        let at = at_field(column);
         let value = read(
             column,
-            quote!(<#ty as #orm::FieldType>::decode(__row, __offset + #index)?),
+            quote!(<#ty as #orm::FieldType>::decode(__row, __offset + #index).map_err(#at)?),
         );
         quote!(#field: #value)
     });
@@ -62,9 +70,10 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
     let set_column = model.columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
         let ty = &column.ty;
+        let at = at_field(column);
         let value = read(
             column,
-            quote!(<#ty as #orm::FieldType>::decode(__row, __idx)?),
+            quote!(<#ty as #orm::FieldType>::decode(__row, __idx).map_err(#at)?),
         );
         quote!(#index => self.#field = #value)
     });

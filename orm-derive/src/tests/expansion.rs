@@ -146,8 +146,8 @@ fn generated_code_has_the_documented_shape() {
                     __offset: usize,
                 ) -> my::orm::__private::Result<Self> {
                     ::core::result::Result::Ok(Book {
-                        id: <i64 as my::orm::__private::FieldType>::decode(__row, __offset + 0usize)?,
-                        title: <Option<String> as my::orm::__private::FieldType>::decode(__row, __offset + 1usize)?,
+                        id: <i64 as my::orm::__private::FieldType>::decode(__row, __offset + 0usize).map_err(|__e: my::orm::__private::Error| __e.at_field("Book", "id", "id"))?,
+                        title: <Option<String> as my::orm::__private::FieldType>::decode(__row, __offset + 1usize).map_err(|__e: my::orm::__private::Error| __e.at_field("Book", "title", "book_title"))?,
                     })
                 }
 
@@ -173,8 +173,8 @@ fn generated_code_has_the_documented_shape() {
                     __idx: usize,
                 ) -> my::orm::__private::Result<()> {
                     match __column {
-                        0usize => self.id = <i64 as my::orm::__private::FieldType>::decode(__row, __idx)?,
-                        1usize => self.title = <Option<String> as my::orm::__private::FieldType>::decode(__row, __idx)?,
+                        0usize => self.id = <i64 as my::orm::__private::FieldType>::decode(__row, __idx).map_err(|__e: my::orm::__private::Error| __e.at_field("Book", "id", "id"))?,
+                        1usize => self.title = <Option<String> as my::orm::__private::FieldType>::decode(__row, __idx).map_err(|__e: my::orm::__private::Error| __e.at_field("Book", "title", "book_title"))?,
                         _ => {}
                     }
                     ::core::result::Result::Ok(())

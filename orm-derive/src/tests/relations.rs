@@ -162,16 +162,16 @@ fn rows_attach_the_relation_and_skip_what_is_not_a_column() {
         &out,
         quote! {
             ::core::result::Result::Ok(Book {
-                id: <i64 as orm::__private::FieldType>::decode(__row, __offset + 0usize)?,
+                id: <i64 as orm::__private::FieldType>::decode(__row, __offset + 0usize).map_err(|__e: orm::__private::Error| __e.at_field("Book", "id", "id"))?,
                 author: <ForeignKey<Author> as orm::__private::ForwardKey>::__with_meta(
-                    <ForeignKey<Author> as orm::__private::FieldType>::decode(__row, __offset + 1usize)?,
+                    <ForeignKey<Author> as orm::__private::FieldType>::decode(__row, __offset + 1usize).map_err(|__e: orm::__private::Error| __e.at_field("Book", "author", "author_id"))?,
                     &__REL_author
                 ),
                 editor: <Option<OneToOne<Author> > as orm::__private::ForwardKey>::__with_meta(
-                    <Option<OneToOne<Author> > as orm::__private::FieldType>::decode(__row, __offset + 2usize)?,
+                    <Option<OneToOne<Author> > as orm::__private::FieldType>::decode(__row, __offset + 2usize).map_err(|__e: orm::__private::Error| __e.at_field("Book", "editor", "editor_id"))?,
                     &__REL_editor
                 ),
-                pages: <i32 as orm::__private::FieldType>::decode(__row, __offset + 3usize)?,
+                pages: <i32 as orm::__private::FieldType>::decode(__row, __offset + 3usize).map_err(|__e: orm::__private::Error| __e.at_field("Book", "pages", "pages_count"))?,
                 tags: orm::__private::RelatedSet::__with_meta(&__REL_tags),
             })
         },
@@ -180,7 +180,7 @@ fn rows_attach_the_relation_and_skip_what_is_not_a_column() {
         &out,
         quote! {
             1usize => self.author = <ForeignKey<Author> as orm::__private::ForwardKey>::__with_meta(
-                <ForeignKey<Author> as orm::__private::FieldType>::decode(__row, __idx)?,
+                <ForeignKey<Author> as orm::__private::FieldType>::decode(__row, __idx).map_err(|__e: orm::__private::Error| __e.at_field("Book", "author", "author_id"))?,
                 &__REL_author
             ),
         },
@@ -267,7 +267,7 @@ fn a_reverse_relation_mirrors_a_named_foreign_key() {
     // Not a column: `name` is column 1.
     assert_has(
         &out,
-        quote!(name: <String as orm::__private::FieldType>::decode(__row, __offset + 1usize)?),
+        quote!(name: <String as orm::__private::FieldType>::decode(__row, __offset + 1usize).map_err(|__e: orm::__private::Error| __e.at_field("Author", "name", "name"))?),
     );
     assert_has(
         &out,
