@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::ops::{Add, Div, Mul, Sub};
 
-use crate::field::Field;
+use crate::field::{Field, PathKind, Reached};
 pub use crate::relation::RelationMeta;
 use crate::value::{FieldType, IntoValue, Numeric, Value};
 
@@ -266,7 +266,7 @@ where
     }
 }
 
-impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Field<R, U> {
+impl<R, T: FieldType, U: FieldType<Base = T::Base>, K: PathKind> Operand<R, T> for Field<R, U, K> {
     fn into_term(self) -> Term {
         Term::Column(self.column_ref())
     }
@@ -280,9 +280,12 @@ impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Expr<R, U>
 
 macro_rules! arith {
     ($tr:ident, $m:ident, $op:ident) => {
-        impl<R, T: Numeric, V: Operand<R, T>> $tr<V> for Field<R, T> {
-            type Output = Expr<R, T>;
-            fn $m(self, rhs: V) -> Expr<R, T> {
+        impl<R, T: FieldType, K: PathKind, V: Operand<R, Reached<T, K>>> $tr<V> for Field<R, T, K>
+        where
+            Reached<T, K>: Numeric,
+        {
+            type Output = Expr<R, Reached<T, K>>;
+            fn $m(self, rhs: V) -> Expr<R, Reached<T, K>> {
                 Expr::from_term(Term::Arith(
                     Box::new(Term::Column(self.column_ref())),
                     ArithOp::$op,

@@ -35,7 +35,7 @@ pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, QuerySet};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet};
 pub use row::{FromRow, Row};
 pub use update::Assignment;
 pub use value::{FieldType, SqlType, Value};
@@ -46,7 +46,7 @@ pub use value::{FieldType, SqlType, Value};
 pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::expr::RelPath;
-    pub use crate::field::{Field, Many, RelationPath, Single};
+    pub use crate::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
     pub use crate::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::prefetch::fetch;
     pub use crate::queryset::QuerySet;

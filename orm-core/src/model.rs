@@ -60,8 +60,9 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The typed field handles (`BookFields`), rooted at this model.
     type Fields;
     /// The same handles seen from a queryset over `R` through a relation path; `K` is
-    /// [`Single`](crate::field::Single) or [`Many`](crate::field::Many).
-    type FieldsAt<R, K>;
+    /// [`Single`](crate::field::Single), [`Nullable`](crate::field::Nullable) or
+    /// [`Many`](crate::field::Many), which decides whether the fields read as `Option`.
+    type FieldsAt<R, K: crate::field::PathKind>;
     /// The primary key's Rust type.
     type Pk: crate::value::FieldType + crate::row::FromRow + Clone + PartialEq;
 
@@ -71,7 +72,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn fields() -> Self::Fields;
 
     /// The handles reached through `path` from a queryset over `R`.
-    fn fields_at<R, K>(path: RelPath) -> Self::FieldsAt<R, K>;
+    fn fields_at<R, K: crate::field::PathKind>(path: RelPath) -> Self::FieldsAt<R, K>;
 
     /// The relation field at `index` in `META.relations`, type-erased, for prefetching and
     /// `select_related`.

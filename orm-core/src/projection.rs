@@ -1,7 +1,7 @@
 //! Typed projections: `values(|b| (b.id, b.title))` selects only those columns.
 
 use crate::expr::Term;
-use crate::field::Field;
+use crate::field::{Field, PathKind, Reached};
 use crate::row::FromRow;
 use crate::value::FieldType;
 
@@ -17,8 +17,8 @@ pub trait Projection<R> {
     fn into_terms(self) -> Vec<Term>;
 }
 
-impl<R, T: FieldType + FromRow> Projection<R> for Field<R, T> {
-    type Output = T;
+impl<R, T: FieldType, K: PathKind> Projection<R> for Field<R, T, K> {
+    type Output = <Reached<T, K> as FieldType>::Projected;
     fn into_terms(self) -> Vec<Term> {
         vec![Term::Column(self.column_ref())]
     }
@@ -32,9 +32,9 @@ impl<R> Projection<R> for () {
 }
 
 macro_rules! tuple_projection {
-    ($($n:ident $t:ident),+) => {
-        impl<R, $($t: FieldType + FromRow),+> Projection<R> for ($(Field<R, $t>,)+) {
-            type Output = ($($t,)+);
+    ($($n:ident $t:ident $k:ident),+) => {
+        impl<R, $($t: FieldType, $k: PathKind),+> Projection<R> for ($(Field<R, $t, $k>,)+) {
+            type Output = ($(<Reached<$t, $k> as FieldType>::Projected,)+);
             #[allow(non_snake_case)]
             fn into_terms(self) -> Vec<Term> {
                 let ($($n,)+) = self;
@@ -43,11 +43,11 @@ macro_rules! tuple_projection {
         }
     };
 }
-tuple_projection!(a A);
-tuple_projection!(a A, b B);
-tuple_projection!(a A, b B, c C);
-tuple_projection!(a A, b B, c C, d D);
-tuple_projection!(a A, b B, c C, d D, e E);
-tuple_projection!(a A, b B, c C, d D, e E, f F);
-tuple_projection!(a A, b B, c C, d D, e E, f F, g G);
-tuple_projection!(a A, b B, c C, d D, e E, f F, g G, h H);
+tuple_projection!(a A KA);
+tuple_projection!(a A KA, b B KB);
+tuple_projection!(a A KA, b B KB, c C KC);
+tuple_projection!(a A KA, b B KB, c C KC, d D KD);
+tuple_projection!(a A KA, b B KB, c C KC, d D KD, e E KE);
+tuple_projection!(a A KA, b B KB, c C KC, d D KD, e E KE, f F KF);
+tuple_projection!(a A KA, b B KB, c C KC, d D KD, e E KE, f F KF, g G KG);
+tuple_projection!(a A KA, b B KB, c C KC, d D KD, e E KE, f F KF, g G KG, h H KH);

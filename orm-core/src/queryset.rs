@@ -156,6 +156,17 @@ fn pk_term<M: Model>() -> Term {
     })
 }
 
+/// What `select_related` and `prefetch_related` need: a queryset whose rows are model
+/// instances, which the related rows are attached to. Implemented by the model itself
+/// only, so calling them after `values()` does not compile.
+#[diagnostic::on_unimplemented(
+    message = "select_related and prefetch_related attach related rows to model instances, and this queryset yields `{Self}`, a projection",
+    label = "called on a `values()` queryset",
+    note = "call them before `values()` (a projection then selects only the fields it names), or project the related fields themselves: `values(|b| (b.title, b.author().name))`"
+)]
+pub trait ModelRows<M> {}
+impl<M: Model> ModelRows<M> for M {}
+
 impl<M: Model, T: FromRow> QuerySet<M, T> {
     fn from_query(query: Query) -> Self {
         QuerySet {
@@ -272,7 +283,10 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// `select_related`): `select_related(|b| b.author().country())` selects every hop on
     /// the path. Several calls accumulate. Reverse and many-to-many relations do not
     /// compile here: prefetch them.
-    pub fn select_related<P: SelectPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self {
+    pub fn select_related<P: SelectPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self
+    where
+        T: ModelRows<M>,
+    {
         let path = f(&M::fields()).select_path();
         self.chain(|q| {
             if !path.is_root() && !q.select_related.contains(&path) {
@@ -289,7 +303,10 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// Fetch these relations with one more query per level once the rows are read
     /// (Django's `prefetch_related`): `prefetch_related(|a| a.books().tags())` fetches both
     /// levels. Naming a level twice fetches it once.
-    pub fn prefetch_related<P: PrefetchPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self {
+    pub fn prefetch_related<P: PrefetchPath<M>>(&self, f: impl FnOnce(&M::Fields) -> P) -> Self
+    where
+        T: ModelRows<M>,
+    {
         let path = f(&M::fields()).prefetch_path();
         self.chain(|q| {
             crate::prefetch::add_path(&mut q.prefetch, &path);
@@ -301,6 +318,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// returns is what the relation holds.
     pub fn prefetch<P, U>(&self, f: impl FnOnce(&M::Fields) -> P, queryset: QuerySet<U>) -> Self
     where
+        T: ModelRows<M>,
         P: PrefetchPath<M> + RelationPath,
         U: Model,
         P::Target: HeldBy<U>,
@@ -319,7 +337,14 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     }
 
     /// Select only some columns, read as a typed tuple: `values(|b| (b.id, b.title))`
-    /// gives a `QuerySet<Book, (i64, String)>` (Django's `values_list`).
+    /// gives a `QuerySet<Book, (i64, String)>` (Django's `values_list`). A field reached
+    /// through a nullable or many-valued relation reads as an `Option`.
+    ///
+    /// The projection selects only what it names: a `select_related` made before it is
+    /// dropped, as in Django. Related rows cannot be prefetched into a tuple, so a
+    /// `prefetch_related` made before it makes evaluation fail with
+    /// [`Error::InvalidInput`], before any query (Django raises at evaluation too); after
+    /// it, `select_related` and `prefetch_related` do not compile.
     pub fn values<P: Projection<M>>(
         &self,
         f: impl FnOnce(&M::Fields) -> P,
@@ -327,10 +352,20 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         let terms = f(&M::fields()).into_terms();
         let mut query = self.query.clone();
         query.select = Select::Terms(terms);
+        query.select_related.clear();
+        let mut refused_other = self.refused_other.clone();
+        if !query.prefetch.is_empty() {
+            refused_other.get_or_insert_with(|| {
+                "prefetch_related() does not apply to values(): a projection has no relation \
+                 fields to fill; project the related fields instead \
+                 (values(|a| (a.name, a.books().title))), or drop values()"
+                    .to_owned()
+            });
+        }
         QuerySet {
             query,
             refused: self.refused,
-            refused_other: self.refused_other.clone(),
+            refused_other,
             cache: OnceCell::new(),
             _m: PhantomData,
         }

@@ -432,6 +432,8 @@ impl<T: Model> ForeignKey<T> {
 
 impl<T: Model> FieldType for ForeignKey<T> {
     type Base = <T::Pk as FieldType>::Base;
+    type Nullable = Option<ForeignKey<T>>;
+    type Projected = T::Pk;
     const SQL_TYPE: SqlType = <T::Pk as FieldType>::SQL_TYPE;
     const NAME: &'static str = "ForeignKey";
     fn to_value(&self) -> Value {
@@ -444,6 +446,8 @@ impl<T: Model> FieldType for ForeignKey<T> {
 
 impl<T: Model> FieldType for Option<ForeignKey<T>> {
     type Base = <T::Pk as FieldType>::Base;
+    type Nullable = Option<ForeignKey<T>>;
+    type Projected = <<T::Pk as FieldType>::Nullable as FieldType>::Projected;
     const SQL_TYPE: SqlType = <T::Pk as FieldType>::SQL_TYPE;
     const NULLABLE: bool = true;
     const NAME: &'static str = "Option<ForeignKey>";
@@ -480,6 +484,14 @@ impl<T: Model> IntoValue<ForeignKey<T>> for &T {
 impl<T: Model> IntoValue<Option<ForeignKey<T>>> for &T {
     fn into_value(self) -> Value {
         self.pk().to_value()
+    }
+}
+
+/// `b.publisher.eq(None)`: a nullable key compared with `None` is `IS NULL` (and with
+/// `Some(key)`, the key).
+impl<R, T: Model> crate::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
+    fn into_term(self) -> crate::expr::Term {
+        crate::expr::Term::Value(self.to_value())
     }
 }
 

@@ -142,6 +142,12 @@ impl Value {
 pub trait FieldType: Sized + Send + Sync + 'static {
     /// The non-null type behind this one (`Option<T>` has `T`'s).
     type Base: FieldType;
+    /// This type as a column that may be NULL (`Option<Base>`): what a field reads as
+    /// through a nullable or many-valued relation, where a row may have no related row.
+    type Nullable: FieldType<Base = Self::Base>;
+    /// What a projection (`values(|b| b.field)`) of this field reads as: the type itself,
+    /// or a foreign key's raw key.
+    type Projected: FromRow;
     const SQL_TYPE: SqlType;
     const NULLABLE: bool = false;
     /// The type's name in messages.
@@ -171,6 +177,8 @@ macro_rules! scalar {
     ($t:ty, $sql:ident, $get:ident, $name:expr, |$v:ident| $to:expr) => {
         impl FieldType for $t {
             type Base = $t;
+            type Nullable = Option<$t>;
+            type Projected = $t;
             const SQL_TYPE: SqlType = SqlType::$sql;
             const NAME: &'static str = $name;
             fn to_value(&self) -> Value {
@@ -183,6 +191,8 @@ macro_rules! scalar {
         }
         impl FieldType for Option<$t> {
             type Base = $t;
+            type Nullable = Option<$t>;
+            type Projected = Option<$t>;
             const SQL_TYPE: SqlType = SqlType::$sql;
             const NULLABLE: bool = true;
             const NAME: &'static str = concat!("Option<", $name, ">");

@@ -3,7 +3,7 @@
 
 #![deny(missing_docs, unused)]
 
-use orm_core::field::{Many, RelationPath, Single};
+use orm_core::field::{Many, Nullable, RelationPath, Single};
 use orm_core::relation::{ForeignKey, OnDelete, RelationKind};
 use orm_core::{Model, SqlType, Value};
 
@@ -537,6 +537,11 @@ fn single<P: RelationPath<Kind = Single>>(p: P) -> P {
     p
 }
 
+/// Compiles only for handles reached through a nullable forward relation.
+fn nullable<P: RelationPath<Kind = Nullable>>(p: P) -> P {
+    p
+}
+
 /// Compiles only for handles reached through a many-valued relation.
 fn many<P: RelationPath<Kind = Many>>(p: P) -> P {
     p
@@ -587,7 +592,8 @@ fn relation_methods_follow_the_path() {
     assert_eq!(hops, ["Author.books", "Book.author"]);
     let tags = many(Book::fields().tags());
     assert_eq!(tags.label.column_name(), "label");
-    let parent = single(Category::fields().parent().parent());
+    // `parent` is a nullable key: past it, the path may reach no row.
+    let parent = nullable(Category::fields().parent().parent());
     assert_eq!(parent.rel_path().hops().count(), 2);
     many(Category::fields().children());
     many(Category::fields().related());

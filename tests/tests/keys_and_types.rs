@@ -160,6 +160,66 @@ async fn a_column_of_another_type_is_a_decode_error() {
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "nulls")]
+struct Strict {
+    id: i64,
+    n: i64,
+    s: String,
+    flag: bool,
+}
+
+/// Issue 8.1: a NULL read into a field that is not an `Option` is the same typed error on
+/// every backend, naming the model, the field and the column. SQLite used to make it a
+/// zero value (`0`, `""`, `false`), which `save()` then wrote back.
+#[tokio::test]
+async fn a_null_in_a_field_that_is_not_an_option_is_an_error_naming_it() {
+    on_each_backend(|db, _| async move {
+        db.execute_raw(
+            "CREATE TABLE nulls (id BIGINT PRIMARY KEY, n BIGINT, s TEXT, flag BOOLEAN)",
+        )
+        .await
+        .unwrap();
+        for (column, row) in [
+            ("n", "(1, NULL, 'x', TRUE)"),
+            ("s", "(2, 5, NULL, TRUE)"),
+            ("flag", "(3, 5, 'x', NULL)"),
+        ] {
+            db.execute_raw("DELETE FROM nulls").await.unwrap();
+            db.execute_raw(&format!("INSERT INTO nulls VALUES {row}"))
+                .await
+                .unwrap();
+            let e = Strict::objects()
+                .fetch(&db)
+                .await
+                .map(|rows| rows.to_vec())
+                .unwrap_err();
+            match &e {
+                Error::UnexpectedNull {
+                    at:
+                        orm_sqlx::core::ColumnAt::Field {
+                            model: "Strict",
+                            field,
+                            column: c,
+                        },
+                    ..
+                } => assert_eq!((*field, *c), (column, column), "{e}"),
+                other => panic!("expected UnexpectedNull for {column}, got {other}"),
+            }
+            assert!(e.to_string().contains(&format!("Strict.{column}")), "{e}");
+            // The same through a projection names the column position.
+            let e = Strict::objects()
+                .values(|x| (x.n, x.s, x.flag))
+                .fetch(&db)
+                .await
+                .map(|rows| rows.to_vec())
+                .unwrap_err();
+            assert!(matches!(e, Error::UnexpectedNull { .. }), "{e}");
+        }
+    })
+    .await;
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "decimal_keys")]
 struct DecimalKey {
     #[orm(primary_key)]

@@ -298,6 +298,165 @@ async fn s32_a_projection_across_a_relation_joins_in_one_query() {
     .await;
 }
 
+// ---- S32: a path through a nullable or many-valued hop projects Option --------------------
+
+#[tokio::test]
+async fn s32_a_projection_through_a_nullable_key_reads_none_where_no_row_is_joined() {
+    with_library(|db, _, lib| async move {
+        let qs = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| (b.title, b.publisher().name));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        // The type is the check: `publisher` is nullable, so its name is an Option.
+        let rows: &[(String, Option<String>)] = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(q[0].sql.contains("LEFT OUTER JOIN"), "{}", q[0].sql);
+        assert_eq!(
+            rows,
+            [
+                ("B1".to_owned(), Some("Penguin".to_owned())),
+                ("B2".to_owned(), None),
+                ("B3".to_owned(), Some("Harper".to_owned())),
+            ]
+        );
+        // Past a nullable hop every hop is optional: Alice is in the UK, Bob in no country.
+        let nested = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| b.author().country().name);
+        let (rows, q) = counted(nested.fetch(&db)).await;
+        let rows: &[Option<String>] = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(rows, [Some("UK".to_owned()), Some("UK".to_owned()), None]);
+        // A nullable key projects its raw key, NULL as None; a required one as the key.
+        let keys = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| (b.author, b.publisher));
+        let (rows, q) = counted(keys.fetch(&db)).await;
+        let rows: &[(i64, Option<i64>)] = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            rows,
+            [
+                (lib.alice.id, Some(lib.penguin.id)),
+                (lib.alice.id, None),
+                (lib.bob.id, Some(lib.harper.id)),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s32_a_projection_through_a_many_valued_relation_reads_none_for_a_row_without_any() {
+    with_library(|db, _, _| async move {
+        let qs = Author::objects()
+            .order_by(|a| [a.name.asc(), a.books().title.asc()])
+            .values(|a| (a.name, a.books().title));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let rows: &[(String, Option<String>)] = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        let pairs: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|(a, t)| (a.as_str(), t.as_deref()))
+            .collect();
+        // Carol wrote nothing: Django gives None, never "" or a decode error.
+        assert_eq!(
+            pairs,
+            [
+                ("Alice", Some("B1")),
+                ("Alice", Some("B2")),
+                ("Bob", Some("B3")),
+                ("Carol", None),
+            ]
+        );
+        let tags = Book::objects()
+            .order_by(|b| [b.title.asc(), b.tags().name.asc()])
+            .values(|b| (b.title, b.tags().name));
+        let (rows, q) = counted(tags.fetch(&db)).await;
+        let rows: &[(String, Option<String>)] = rows.unwrap();
+        assert_eq!(q.len(), 1);
+        let pairs: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|(b, t)| (b.as_str(), t.as_deref()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("B1", Some("classic")),
+                ("B1", Some("sf")),
+                ("B2", None),
+                ("B3", Some("sf")),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_drops_select_related_and_refuses_prefetch_related() {
+    with_library(|db, _, _| async move {
+        // As in Django, a projection selects only what it names: no JOIN for the
+        // select_related made before it.
+        let qs = Book::objects()
+            .select_related(|b| b.author())
+            .order_by(|b| b.title.asc())
+            .values(|b| b.title);
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(rows.unwrap(), ["B1", "B2", "B3"]);
+        assert_eq!(q.len(), 1);
+        assert!(!q[0].sql.contains("JOIN"), "{}", q[0].sql);
+        // A prefetch cannot fill a tuple: a typed error before any query, never silence.
+        let qs = Author::objects()
+            .prefetch_related(|a| a.books())
+            .values(|a| a.name);
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let e = rows.unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("prefetch_related() does not apply to values()"),
+            "{e}"
+        );
+        assert_eq!(q.len(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lookups_through_a_nullable_hop_accept_none() {
+    with_library(|db, _, _| async move {
+        let db = &db;
+        let t = |qs: QuerySet<Book>| async move {
+            let qs = qs.order_by(|b| b.title.asc());
+            let (rows, q) = counted(qs.fetch(db)).await;
+            assert_eq!(q.len(), 1);
+            titles(rows.unwrap()).join(",")
+        };
+        // `eq(None)` is IS NULL, on a nullable key and on a field past one (Django's
+        // `filter(publisher=None)`, `filter(publisher__name=None)`).
+        assert_eq!(
+            t(Book::objects().filter(|b| b.publisher.eq(None))).await,
+            "B2"
+        );
+        assert_eq!(
+            t(Book::objects().filter(|b| b.publisher().name.eq(None))).await,
+            "B2"
+        );
+        assert_eq!(
+            t(Book::objects().filter(|b| b.publisher().name.is_null(false))).await,
+            "B1,B3"
+        );
+        assert_eq!(
+            t(Book::objects().filter(|b| b.author().country().name.eq(None))).await,
+            "B3"
+        );
+        let qs = Author::objects().filter(|a| a.books().title.eq(None));
+        let (rows, q) = counted(qs.fetch(db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Carol"], 1));
+    })
+    .await;
+}
+
 // ---- get() by primary key reads one row; a join that repeats it still counts ----------------
 
 #[test]

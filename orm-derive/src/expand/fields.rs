@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 
 use super::{field_types, private};
-use crate::model::Model;
+use crate::model::{Model, RelationKind};
 
 /// The struct, outside the `const _` block so users can name it.
 pub(super) fn fields_struct(model: &Model) -> TokenStream {
@@ -31,7 +31,7 @@ pub(super) fn fields_struct(model: &Model) -> TokenStream {
         };
         quote! {
             #[doc = #doc]
-            #vis #ident: #orm::Field<#root, #ty>
+            #vis #ident: #orm::Field<#root, #ty, #kind>
         }
     });
     quote! {
@@ -64,29 +64,39 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         let name = &column.column;
         // Explicit type arguments put an unmet `FieldType` bound on the field's type,
         // where `checks` already reported it (see `field_types`).
-        quote!(#ident: __orm_field::<#root, #ty>(#name, __path))
+        quote!(#ident: __orm_field::<#root, #ty, #kind>(#name, __path))
     });
     let methods = model.relations.iter().map(|relation| {
         let ident = &relation.ident;
         let target = &relation.target;
         let meta = relation.static_ident();
-        let (reached, doc) = if relation.is_many() {
-            (
+        let (reached, doc) = match relation.kind {
+            RelationKind::Reverse { .. } | RelationKind::ManyToMany { .. } => (
                 quote!(#orm::Many),
                 format!(
                     "Follows `{}` to the handles of the related rows (several per row: \
-                     filtering on them may repeat this model's rows).",
+                     filtering on them may repeat this model's rows; their fields read as \
+                     `Option`, since a row may have none).",
                     relation.name()
                 ),
-            )
-        } else {
-            (
+            ),
+            RelationKind::Forward { nullable: true, .. } => (
+                quote!(<#kind as #orm::PathKind>::ThroughNullable),
+                format!(
+                    "Follows `{}` to the handles of the row it points at, if any (the key \
+                     is nullable: its fields read as `Option`).",
+                    relation.name()
+                ),
+            ),
+            RelationKind::Forward {
+                nullable: false, ..
+            } => (
                 quote!(#kind),
                 format!(
                     "Follows `{}` to the handles of the row it points at.",
                     relation.name()
                 ),
-            )
+            ),
         };
         quote! {
             #[doc = #doc]
@@ -96,14 +106,14 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         }
     });
     quote! {
-        const fn __orm_field<#root, T: #orm::FieldType>(
+        const fn __orm_field<#root, T: #orm::FieldType, #kind: #orm::PathKind>(
             __column: &'static str,
             __path: #orm::RelPath,
-        ) -> #orm::Field<#root, T> {
+        ) -> #orm::Field<#root, T, #kind> {
             #orm::Field::new(__column, __path)
         }
 
-        impl<#root, #kind> #name<#root, #kind> {
+        impl<#root, #kind: #orm::PathKind> #name<#root, #kind> {
             #[doc(hidden)]
             pub const fn __at(__path: #orm::RelPath) -> Self {
                 #checks
@@ -118,7 +128,7 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl<#root, #kind> ::core::clone::Clone for #name<#root, #kind> {
+        impl<#root, #kind: #orm::PathKind> ::core::clone::Clone for #name<#root, #kind> {
             #[inline]
             fn clone(&self) -> Self {
                 *self
@@ -126,10 +136,10 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl<#root, #kind> ::core::marker::Copy for #name<#root, #kind> {}
+        impl<#root, #kind: #orm::PathKind> ::core::marker::Copy for #name<#root, #kind> {}
 
         #[automatically_derived]
-        impl<#root, #kind> #orm::RelationPath for #name<#root, #kind> {
+        impl<#root, #kind: #orm::PathKind> #orm::RelationPath for #name<#root, #kind> {
             type Root = #root;
             type Kind = #kind;
             type Target = #model_ident;

@@ -144,7 +144,7 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
         #[automatically_derived]
         impl #orm::Model for #ident {
             type Fields = #fields<#ident>;
-            type FieldsAt<__R, __K> = #fields<__R, __K>;
+            type FieldsAt<__R, __K: #orm::PathKind> = #fields<__R, __K>;
             #key
 
             const META: &'static #orm::ModelMeta = &__META;
@@ -153,7 +153,7 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
                 #fields::__at(#orm::RelPath::ROOT)
             }
 
-            fn fields_at<__R, __K>(__path: #orm::RelPath) -> Self::FieldsAt<__R, __K> {
+            fn fields_at<__R, __K: #orm::PathKind>(__path: #orm::RelPath) -> Self::FieldsAt<__R, __K> {
                 #fields::__at(__path)
             }
 

@@ -22,9 +22,9 @@ fn generated_code_has_the_documented_shape() {
         #[doc = "Typed field handles of [`Book`] for `filter`, `exclude`, `order_by` and `values` closures."]
         pub struct BookFields<R, K = my::orm::__private::Single> {
             #[doc = "`id`: column `id`."]
-            pub id: my::orm::__private::Field<R, i64>,
+            pub id: my::orm::__private::Field<R, i64, K>,
             #[doc = "`title`: column `book_title`."]
-            pub title: my::orm::__private::Field<R, Option<String> >,
+            pub title: my::orm::__private::Field<R, Option<String>, K>,
             /// The relation hops from the queryset's model to this one.
             #[doc(hidden)]
             pub __path: my::orm::__private::RelPath,
@@ -33,21 +33,21 @@ fn generated_code_has_the_documented_shape() {
             pub __kind: ::core::marker::PhantomData<fn() -> (R, K)>,
         }
         const _: () = {
-            const fn __orm_field<R, T: my::orm::__private::FieldType>(
+            const fn __orm_field<R, T: my::orm::__private::FieldType, K: my::orm::__private::PathKind>(
                 __column: &'static str,
                 __path: my::orm::__private::RelPath,
-            ) -> my::orm::__private::Field<R, T> {
+            ) -> my::orm::__private::Field<R, T, K> {
                 my::orm::__private::Field::new(__column, __path)
             }
 
-            impl<R, K> BookFields<R, K> {
+            impl<R, K: my::orm::__private::PathKind> BookFields<R, K> {
                 #[doc(hidden)]
                 pub const fn __at(__path: my::orm::__private::RelPath) -> Self {
                     let _ = <i64 as my::orm::__private::FieldType>::NULLABLE;
                     let _ = <Option<String> as my::orm::__private::FieldType>::NULLABLE;
                     BookFields {
-                        id: __orm_field::<R, i64>("id", __path),
-                        title: __orm_field::<R, Option<String> >("book_title", __path),
+                        id: __orm_field::<R, i64, K>("id", __path),
+                        title: __orm_field::<R, Option<String>, K>("book_title", __path),
                         __path,
                         __kind: ::core::marker::PhantomData,
                     }
@@ -55,7 +55,7 @@ fn generated_code_has_the_documented_shape() {
             }
 
             #[automatically_derived]
-            impl<R, K> ::core::clone::Clone for BookFields<R, K> {
+            impl<R, K: my::orm::__private::PathKind> ::core::clone::Clone for BookFields<R, K> {
                 #[inline]
                 fn clone(&self) -> Self {
                     *self
@@ -63,10 +63,10 @@ fn generated_code_has_the_documented_shape() {
             }
 
             #[automatically_derived]
-            impl<R, K> ::core::marker::Copy for BookFields<R, K> {}
+            impl<R, K: my::orm::__private::PathKind> ::core::marker::Copy for BookFields<R, K> {}
 
             #[automatically_derived]
-            impl<R, K> my::orm::__private::RelationPath for BookFields<R, K> {
+            impl<R, K: my::orm::__private::PathKind> my::orm::__private::RelationPath for BookFields<R, K> {
                 type Root = R;
                 type Kind = K;
                 type Target = Book;
@@ -105,7 +105,7 @@ fn generated_code_has_the_documented_shape() {
             #[automatically_derived]
             impl my::orm::__private::Model for Book {
                 type Fields = BookFields<Book>;
-                type FieldsAt<__R, __K> = BookFields<__R, __K>;
+                type FieldsAt<__R, __K: my::orm::__private::PathKind> = BookFields<__R, __K>;
 
                 type Pk = i64;
 
@@ -123,7 +123,7 @@ fn generated_code_has_the_documented_shape() {
                     BookFields::__at(my::orm::__private::RelPath::ROOT)
                 }
 
-                fn fields_at<__R, __K>(__path: my::orm::__private::RelPath) -> Self::FieldsAt<__R, __K> {
+                fn fields_at<__R, __K: my::orm::__private::PathKind>(__path: my::orm::__private::RelPath) -> Self::FieldsAt<__R, __K> {
                     BookFields::__at(__path)
                 }
 

@@ -147,7 +147,7 @@ fn relation_methods_follow_the_path() {
     // A foreign key keeps its column handle; a many-to-many relation has none.
     assert_has(
         &out,
-        quote!(pub author: orm::__private::Field<R, ForeignKey<Author> >),
+        quote!(pub author: orm::__private::Field<R, ForeignKey<Author>, K>),
     );
     assert!(!out.contains("pub tags : orm"), "{out}");
     // The methods are where the statics are: inside the `const _` block.
@@ -220,7 +220,7 @@ fn slots_and_shallow_clones() {
     assert_has(
         &out,
         quote! {
-            type FieldsAt<__R, __K> = BookFields<__R, __K>;
+            type FieldsAt<__R, __K: orm::__private::PathKind> = BookFields<__R, __K>;
         },
     );
 }
@@ -342,7 +342,7 @@ fn self_is_replaced_by_the_model_outside_the_struct() {
     assert!(!out.contains("ForeignKey < Self"), "{out}");
     assert!(!out.contains("fn (& Self)"), "{out}");
     assert!(
-        out.contains("Field < R , Option < ForeignKey < Category > > >"),
+        out.contains("Field < R , Option < ForeignKey < Category > > , K >"),
         "{out}"
     );
     assert!(out.contains("const _ : fn (& Category)"), "{out}");
