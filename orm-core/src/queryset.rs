@@ -792,22 +792,30 @@ impl<M: Model> QuerySet<M, M> {
     /// backend's parameter limit), primary keys set on the instances. Instances whose auto
     /// primary key is already set are inserted with it, in batches of their own. No query
     /// for an empty slice.
+    ///
+    /// The keys are set only once every row is in: if a batch fails, the commit fails or
+    /// the future is dropped, no row is kept and no instance is changed, so a later
+    /// `save()` still inserts it.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
         let auto = M::META.has_auto_pk();
-        let (unset, set): (Vec<&mut M>, Vec<&mut M>) =
+        let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
             objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
         let dialect = ex.dialect();
         let statements = batch_count::<M>(set.len(), false, dialect)
             + batch_count::<M>(unset.len(), true, dialect);
-        if statements <= 1 {
-            insert_batches(set, false, &mut ex).await?;
-            return insert_batches(unset, true, &mut ex).await;
-        }
-        // Several statements: all of them or none (Django wraps bulk_create in atomic()).
-        let mut atomic = ex.atomic().await?;
-        insert_batches(set, false, &mut *atomic).await?;
-        insert_batches(unset, true, &mut *atomic).await?;
-        atomic.commit().await
+        let keys = if statements <= 1 {
+            insert_batches(&set, false, &mut ex).await?;
+            insert_batches(&unset, true, &mut ex).await?
+        } else {
+            // Several statements: all of them or none (Django wraps bulk_create in atomic()).
+            let mut atomic = ex.atomic().await?;
+            insert_batches(&set, false, &mut *atomic).await?;
+            let keys = insert_batches(&unset, true, &mut *atomic).await?;
+            atomic.commit().await?;
+            keys
+        };
+        set_keys(&mut unset, keys);
+        Ok(())
     }
 
     /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);
@@ -1150,7 +1158,18 @@ async fn insert_one<M: Model>(
     ex: &mut (dyn crate::executor::RowSource + '_),
 ) -> Result<()> {
     let skip_pk = M::META.has_auto_pk() && is_unset_pk(obj);
-    insert_batches(vec![obj], skip_pk, ex).await
+    let mut one = [obj];
+    let keys = insert_batches(&one, skip_pk, ex).await?;
+    set_keys(&mut one, keys);
+    Ok(())
+}
+
+/// Give each instance the key the database generated for it (after the INSERTs that
+/// made them have succeeded: see [`insert_batches`]).
+fn set_keys<M: Model>(objs: &mut [&mut M], keys: Vec<M::Pk>) {
+    for (obj, pk) in objs.iter_mut().zip(keys) {
+        obj.set_pk(pk);
+    }
 }
 
 /// Rows an INSERT of `M` can hold: the parameter limit over the columns bound per row
@@ -1168,46 +1187,51 @@ fn batch_count<M: Model>(rows: usize, skip_pk: bool, dialect: Dialect) -> usize 
 }
 
 /// Insert `objs` in multi-row batches that fit the parameter limit; `skip_pk` leaves the
-/// auto primary key to the database and reads it back.
+/// auto primary key to the database and reads it back. The keys are returned, in order
+/// (none when `skip_pk` is false), not set: the caller sets them once the whole write has
+/// succeeded, so an instance never carries the key of a row that was rolled back.
 async fn insert_batches<M: Model>(
-    mut objs: Vec<&mut M>,
+    objs: &[&mut M],
     skip_pk: bool,
     ex: &mut (dyn crate::executor::RowSource + '_),
-) -> Result<()> {
+) -> Result<Vec<M::Pk>> {
+    let mut keys = Vec::new();
     if objs.is_empty() {
-        return Ok(());
+        return Ok(keys);
     }
     let dialect = ex.dialect();
     let meta = M::META;
-    for chunk in objs.chunks_mut(batch_size::<M>(skip_pk, dialect)) {
+    if skip_pk {
+        keys.reserve_exact(objs.len());
+    }
+    for chunk in objs.chunks(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
         let stmt = compiler::insert(meta, rows, skip_pk, dialect);
         if dialect.supports_returning() {
-            let mut pks: Vec<M::Pk> = Vec::with_capacity(chunk.len());
+            let before = keys.len();
             let mut each = |row: &dyn crate::row::Row| -> Result<()> {
-                pks.push(<M::Pk as FromRow>::from_row(row, 0)?);
+                if skip_pk {
+                    keys.push(<M::Pk as FromRow>::from_row(row, 0)?);
+                }
                 Ok(())
             };
             ex.for_each_row(stmt, &mut each).await?;
-            if pks.len() != chunk.len() {
+            if skip_pk && keys.len() - before != chunk.len() {
                 return Err(Error::InvalidInput(format!(
                     "inserted {} rows but the database returned {} keys",
                     chunk.len(),
-                    pks.len()
+                    keys.len() - before
                 )));
-            }
-            for (obj, pk) in chunk.iter_mut().zip(pks) {
-                obj.set_pk(pk);
             }
         } else {
             let res = ex.execute_stmt(stmt).await?;
             // Without RETURNING, the database reports one generated key: a lone row's.
-            if let ([obj], true, Some(id)) = (&mut *chunk, skip_pk, res.last_insert_id) {
-                obj.set_pk(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
+            if let ([_], true, Some(id)) = (chunk, skip_pk, res.last_insert_id) {
+                keys.push(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
             }
         }
     }
-    Ok(())
+    Ok(keys)
 }
 
 /// The relation `path` names on `obj`, its prefetched rows forgotten: a write through it
