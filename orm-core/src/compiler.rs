@@ -44,6 +44,9 @@ pub struct SqlWriter {
     /// SQLite stores decimals as text (to keep every digit); comparisons and ordering read
     /// them as numbers.
     cast_decimals: bool,
+    /// Whether the condition being written is under a NOT (at any depth): there, a lookup
+    /// across a many-valued relation is an `EXISTS` subquery of its own, as in Django.
+    under_not: bool,
 }
 
 impl SqlWriter {
@@ -59,6 +62,7 @@ impl SqlWriter {
             aliases,
             scope: None,
             cast_decimals,
+            under_not: false,
         }
     }
 
@@ -152,21 +156,21 @@ impl SqlWriter {
 
     /// Join what a condition reads. `positive`: reached through ANDs only, where a row
     /// without a related match is dropped anyway (so the join may be INNER).
-    fn register_cond(&mut self, c: &Cond, positive: bool, negated: bool) -> Result<()> {
+    fn register_cond(&mut self, c: &Cond, positive: bool, under_not: bool) -> Result<()> {
         match c {
             Cond::And(parts) => {
                 for p in parts {
-                    self.register_cond(p, positive, negated)?;
+                    self.register_cond(p, positive, under_not)?;
                 }
                 Ok(())
             }
             Cond::Or(parts) => {
                 for p in parts {
-                    self.register_cond(p, false, negated)?;
+                    self.register_cond(p, false, under_not)?;
                 }
                 Ok(())
             }
-            Cond::Not(inner) => self.register_cond(inner, false, !negated),
+            Cond::Not(inner) => self.register_cond(inner, false, true),
             Cond::Const(_) => Ok(()),
             leaf => {
                 let demand = positive && !matches!(leaf, Cond::IsNull { is_null: true, .. });
@@ -177,7 +181,7 @@ impl SqlWriter {
                         continue;
                     }
                     let rel = self.frame().relative(&col.path)?;
-                    match negated.then(|| many_prefix(&rel)).flatten() {
+                    match under_not.then(|| many_prefix(&rel)).flatten() {
                         // Written as an EXISTS subquery: only the part before the
                         // many-valued hop is joined out here.
                         Some(prefix) => {
@@ -263,6 +267,8 @@ impl SqlWriter {
         let base = self.absolute(prefix);
         self.frames.push(Frame::new(target, alias.clone(), base));
         let saved_scope = self.scope.take();
+        // The subquery's own condition is not negated inside it.
+        let saved_under_not = std::mem::replace(&mut self.under_not, false);
         let result = (|| {
             self.register_cond(cond, true, false)?;
             self.sql.push_str("EXISTS (SELECT 1");
@@ -303,6 +309,7 @@ impl SqlWriter {
             Ok(())
         })();
         self.scope = saved_scope;
+        self.under_not = saved_under_not;
         self.frames.pop();
         result
     }
@@ -379,8 +386,10 @@ impl SqlWriter {
             c,
             Cond::And(_) | Cond::Or(_) | Cond::Not(_) | Cond::Const(_)
         );
-        // A leaf across a many-valued relation under NOT becomes a subquery.
-        let negated_many = negated && is_leaf && self.leaf_many_prefix(c)?.is_some();
+        // A leaf across a many-valued relation under a NOT becomes a subquery of its own:
+        // each lookup of `exclude(a & b)` may match a different related row (Django's
+        // documented reading), and `!!x` does not repeat rows through a join.
+        let negated_many = self.under_not && is_leaf && self.leaf_many_prefix(c)?.is_some();
         match c {
             Cond::And(parts) | Cond::Or(parts) => {
                 let sep = if matches!(c, Cond::And(_)) {
@@ -400,15 +409,10 @@ impl SqlWriter {
             }
             Cond::Not(inner) => {
                 self.sql.push_str("NOT (");
-                match self.shared_many_prefix(inner)? {
-                    // Every column under the NOT is across the same many-valued relation:
-                    // one subquery, so that all its lookups refer to the same related row.
-                    // (`is_null(true)` there means "no related row", written per leaf.)
-                    Some(prefix) if !negated && !has_is_null_true(inner) => {
-                        self.exists_subquery(&prefix, inner)?
-                    }
-                    _ => self.cond(inner, !negated)?,
-                }
+                let saved = std::mem::replace(&mut self.under_not, true);
+                let written = self.cond(inner, !negated);
+                self.under_not = saved;
+                written?;
                 self.sql.push(')');
                 Ok(())
             }
@@ -483,23 +487,6 @@ impl SqlWriter {
             }
         }
         Ok(None)
-    }
-
-    /// If every column `c` reads crosses the same many-valued relation, its prefix.
-    fn shared_many_prefix(&self, c: &Cond) -> Result<Option<RelPath>> {
-        let mut cols = Vec::new();
-        cond_columns(c, &mut cols);
-        let mut shared: Option<RelPath> = None;
-        for col in cols {
-            let rel = self.frame().relative(&col.path)?;
-            match (many_prefix(&rel), shared) {
-                (None, _) => return Ok(None),
-                (Some(p), None) => shared = Some(p),
-                (Some(p), Some(s)) if p == s => {}
-                (Some(_), Some(_)) => return Ok(None),
-            }
-        }
-        Ok(shared)
     }
 
     fn leaf(&mut self, c: &Cond) -> Result<()> {
@@ -755,24 +742,6 @@ impl SqlWriter {
 fn many_prefix(rel: &RelPath) -> Option<RelPath> {
     let i = rel.hops().position(|h| h.kind.is_many())?;
     Some(rel.prefix(i + 1))
-}
-
-fn has_is_null_true(c: &Cond) -> bool {
-    match c {
-        Cond::IsNull { is_null, .. } => *is_null,
-        Cond::And(parts) | Cond::Or(parts) => parts.iter().any(has_is_null_true),
-        Cond::Not(inner) => has_is_null_true(inner),
-        _ => false,
-    }
-}
-
-fn cond_columns(c: &Cond, out: &mut Vec<ColumnRef>) {
-    match c {
-        Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| cond_columns(p, out)),
-        Cond::Not(inner) => cond_columns(inner, out),
-        Cond::Const(_) => {}
-        leaf => leaf_terms(leaf, |t| t.columns(out)),
-    }
 }
 
 fn leaf_terms(c: &Cond, mut f: impl FnMut(&Term)) {

@@ -102,11 +102,10 @@ impl Cond {
                     _ => Cond::Or(out),
                 }
             }
+            // `!!x` stays two NOTs: across a many-valued relation it is Django's subquery
+            // (`EXISTS`, no repeated rows), not the plain lookup's join.
             Cond::Not(inner) => match inner.simplify() {
                 Cond::Const(b) => Cond::Const(!b),
-                // `!!x` is `x`: a double negation across a many-valued relation must read
-                // as the plain lookup, not as a subquery around a NOT.
-                Cond::Not(x) => *x,
                 other => Cond::Not(Box::new(other)),
             },
             // Django drops None from `in` lists (NULL equals nothing); an empty list matches
