@@ -516,6 +516,28 @@ impl SqlWriter {
                 self.sql.push_str(" AND ");
                 self.compared_term(high)
             }
+            Cond::InQuery { lhs, sub } => {
+                let q = sub.query()?;
+                self.term(lhs)?;
+                self.sql.push_str(" IN (");
+                // Its own writer (its tables are its own scope), continuing this one's
+                // parameters so that placeholders keep counting.
+                let mut inner = SqlWriter::new(self.dialect, q.meta);
+                inner.params = std::mem::take(&mut self.params);
+                let written = if q.is_sliced() {
+                    write_select(&mut inner, q, false)
+                } else {
+                    // Ordering means nothing to IN (Django clears it too).
+                    let mut unordered = q.clone();
+                    unordered.order_by.clear();
+                    write_select(&mut inner, &unordered, false)
+                };
+                self.params = std::mem::take(&mut inner.params);
+                written?;
+                self.sql.push_str(&inner.sql);
+                self.sql.push(')');
+                Ok(())
+            }
             Cond::In { lhs, values } => {
                 // Django drops None from `in` lists: NULL never equals anything.
                 let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
@@ -756,6 +778,7 @@ fn leaf_terms(c: &Cond, mut f: impl FnMut(&Term)) {
             f(high);
         }
         Cond::In { lhs, .. }
+        | Cond::InQuery { lhs, .. }
         | Cond::Like { lhs, .. }
         | Cond::Regex { lhs, .. }
         | Cond::IsNull { lhs, .. } => f(lhs),

@@ -130,12 +130,14 @@ impl<R, T: FieldType, K: PathKind> Field<R, T, K> {
         })
     }
 
-    /// `in`: one of the values. An empty list matches nothing and never reaches the database.
-    pub fn is_in<V: IntoValue<Reached<T, K>>>(&self, values: impl IntoIterator<Item = V>) -> Q<R> {
-        Q::new(Cond::In {
-            lhs: self.lhs(),
-            values: values.into_iter().map(IntoValue::into_value).collect(),
-        })
+    /// `in`: one of the values, or one of the values a queryset projects (a subquery,
+    /// Django's `pk__in=Book.objects.filter(…).values("author")`). An empty list matches
+    /// nothing and never reaches the database.
+    ///
+    /// A subquery must project one field of the same type:
+    /// `a.id.is_in(Book::objects().filter(|b| b.pages.gt(250)).values(|b| b.author))`.
+    pub fn is_in(&self, values: impl InOperand<R, Reached<T, K>>) -> Q<R> {
+        Q::new(values.into_cond(self.lhs()))
     }
 
     /// `isnull`: `is_null(true)` is `IS NULL`, `is_null(false)` is `IS NOT NULL`.
@@ -239,6 +241,41 @@ impl<R, T: FieldType, K: PathKind> Field<R, T, K> {
     /// An assignment for `update()`: `b.pages.set(b.pages * 2)`, `b.title.set("New")`.
     pub fn set(&self, value: impl Operand<R, Reached<T, K>>) -> Assignment<R> {
         Assignment::new(self.column_ref(), value.into_term())
+    }
+}
+
+/// What `is_in` accepts for a field of type `T`: values that fit it (`[1, 2]`, a `Vec`, an
+/// iterator), or a queryset projecting one field of the same type (a subquery).
+#[diagnostic::on_unimplemented(
+    message = "`is_in` takes values of type `{T}`, or a queryset projecting one field of that type; this is `{Self}`",
+    label = "expected a list of `{T}` or `Model::objects()…values(|m| m.field)`",
+    note = "a subquery projects exactly one field: `values(|b| b.author)`, not a tuple or a whole model"
+)]
+pub trait InOperand<R, T> {
+    fn into_cond(self, lhs: Term) -> Cond;
+}
+
+impl<R, T, V: IntoValue<T>, I: IntoIterator<Item = V>> InOperand<R, T> for I {
+    fn into_cond(self, lhs: Term) -> Cond {
+        Cond::In {
+            lhs,
+            values: self.into_iter().map(IntoValue::into_value).collect(),
+        }
+    }
+}
+
+impl<R, T, M, P> InOperand<R, T> for crate::queryset::QuerySet<M, P>
+where
+    T: FieldType,
+    M: crate::model::Model,
+    P: FieldType<Base = T::Base> + crate::row::FromRow,
+{
+    fn into_cond(self, lhs: Term) -> Cond {
+        let (query, refused) = self.into_subquery();
+        Cond::InQuery {
+            lhs,
+            sub: crate::q::SubQuery::new(query, refused),
+        }
     }
 }
 

@@ -64,6 +64,44 @@ pub enum Cond {
     Not(Box<Cond>),
     /// Always true or always false: `is_in([])` is `Const(false)`; such queries never run.
     Const(bool),
+    /// `lhs IN (SELECT …)`: a projected queryset as the right-hand side of `is_in`.
+    InQuery {
+        lhs: Term,
+        sub: SubQuery,
+    },
+}
+
+/// The queryset of an `is_in(queryset)`, kept whole until the outer query is compiled
+/// (the dialect is known only then). Two are equal only if they are the same one.
+#[derive(Clone, Debug)]
+pub struct SubQuery {
+    query: std::sync::Arc<crate::query::Query>,
+    /// A misuse recorded on the queryset (a filter after a slice…), raised when the
+    /// outer query is compiled, so that the subquery never runs without it.
+    refused: Option<String>,
+}
+
+impl SubQuery {
+    pub(crate) fn new(query: crate::query::Query, refused: Option<String>) -> Self {
+        SubQuery {
+            query: std::sync::Arc::new(query),
+            refused,
+        }
+    }
+
+    /// The query, or the misuse that makes it unusable.
+    pub fn query(&self) -> crate::error::Result<&crate::query::Query> {
+        match &self.refused {
+            Some(msg) => Err(crate::error::Error::InvalidInput(msg.clone())),
+            None => Ok(&self.query),
+        }
+    }
+}
+
+impl PartialEq for SubQuery {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.query, &other.query) && self.refused == other.refused
+    }
 }
 
 impl Cond {
@@ -117,6 +155,10 @@ impl Cond {
                 } else {
                     Cond::In { lhs, values }
                 }
+            }
+            // An empty queryset (`none()`, `is_in([])` inside it) matches nothing.
+            Cond::InQuery { sub, .. } if sub.refused.is_none() && sub.query.empty => {
+                Cond::Const(false)
             }
             other => other,
         }

@@ -151,6 +151,7 @@ fn root_only(c: &Cond) -> bool {
         Cond::IsNull { lhs, .. }
         | Cond::Like { lhs, .. }
         | Cond::In { lhs, .. }
+        | Cond::InQuery { lhs, .. }
         | Cond::Regex { lhs, .. } => term_root_only(lhs),
         Cond::Between { lhs, low, high } => {
             term_root_only(lhs) && term_root_only(low) && term_root_only(high)

@@ -373,6 +373,12 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
 
     // ---- SQL, without a query -----------------------------------------------------
 
+    /// The query, for use as a subquery, with the misuse (if any) that must refuse it.
+    pub(crate) fn into_subquery(self) -> (Query, Option<String>) {
+        let refused = self.check().err().map(|e| e.to_string());
+        (self.query, refused)
+    }
+
     fn check(&self) -> Result<()> {
         if let Some(op) = self.refused {
             return Err(Error::Sliced(op));

@@ -1288,6 +1288,70 @@ async fn ordering_by_a_many_valued_path_reuses_the_filter_join() {
     .await;
 }
 
+/// The same-row reading of an exclude across a relation is a subquery: the authors none of
+/// whose books is both over 250 pages and titled B2 (nobody's is), next to Django's
+/// per-lookup reading (which drops Alice, see s38).
+#[tokio::test]
+async fn the_same_row_reading_of_an_exclude_is_a_subquery() {
+    with_library(|db, backend, lib| async move {
+        let both = Book::objects()
+            .filter(|b| b.pages.gt(250) & b.title.eq("B2"))
+            .values(|b| b.author);
+        let qs = Author::objects()
+            .exclude(|a| a.id.is_in(both))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(
+            (names(rows.unwrap()), q.len()),
+            (vec!["Alice", "Bob", "Carol"], 1)
+        );
+        assert!(q[0].sql.contains("IN (SELECT"), "{}", q[0].sql);
+        // Parameters before, inside and after the subquery keep their places (PostgreSQL
+        // numbers them).
+        let long = Book::objects()
+            .filter(|b| b.pages.gte(200))
+            .values(|b| b.author);
+        let qs = Author::objects()
+            .filter(|a| a.name.eq("Carol") | a.id.is_in(long) | a.age.eq(999))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(
+            (names(rows.unwrap()), q.len()),
+            (vec!["Alice", "Bob", "Carol"], 1)
+        );
+        if backend == Backend::Postgres {
+            assert!(q[0].sql.contains("$3"), "{}", q[0].sql);
+        }
+        assert_eq!(q[0].params.len(), 3);
+        // A nullable key projects Option: Penguin's books' publishers, compared with the
+        // publisher's key.
+        let titled_b1 = Book::objects()
+            .filter(|b| b.title.eq("B1"))
+            .values(|b| b.publisher);
+        let qs = orm_tests::library::Publisher::objects()
+            .filter(|p| p.id.is_in(titled_b1))
+            .values(|p| p.name);
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((rows.unwrap(), q.len()), (&["Penguin".to_owned()][..], 1));
+        assert_eq!(lib.penguin.name, "Penguin");
+        // An empty subquery never reaches the database; a misused one is refused.
+        let qs =
+            Author::objects().filter(|a| a.id.is_in(Book::objects().none().values(|b| b.author)));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((rows.unwrap().len(), q.len()), (0, 0));
+        let sliced_then_filtered = Book::objects()
+            .slice(..1)
+            .filter(|b| b.pages.gt(0))
+            .values(|b| b.author);
+        let qs = Author::objects().filter(|a| a.id.is_in(sliced_then_filtered));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        let e = rows.unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+        assert_eq!(q.len(), 0);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn negations_across_a_reverse_relation_read_like_django() {
     with_library(|db, _, _| async move {
