@@ -11,6 +11,7 @@ use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Executor, FromRow, Result, Statement};
 
 use crate::backend;
+use crate::tx::Tracked;
 
 /// A borrowed sqlx connection of any enabled backend, usable as an executor:
 /// `qs.fetch(ConnRef::from(&mut *sqlx_tx))`.
@@ -96,7 +97,7 @@ impl<'c> ConnRef<'c> {
 
     fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
         on_conn!(self, |c, B| Box::pin(async move {
-            let tx = sqlx::Connection::begin(c)
+            let tx = Tracked::<B>::begin(c)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(TxScope::<B>(tx)) as Box<dyn Atomic<'c> + 'c>)
@@ -226,28 +227,48 @@ pub struct Transaction {
 }
 
 #[derive(Debug)]
-enum TxInner {
+pub(crate) enum TxInner {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(Tracked<'static, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(Tracked<'static, sqlx::Postgres>),
 }
 
 #[cfg(feature = "sqlite")]
-impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
-    fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
-        Transaction {
-            inner: TxInner::Sqlite(tx),
-        }
+impl From<Tracked<'static, sqlx::Sqlite>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::Sqlite>) -> Self {
+        TxInner::Sqlite(tx)
     }
 }
 
 #[cfg(feature = "postgres")]
+impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::Postgres>) -> Self {
+        TxInner::Postgres(tx)
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(inner: TxInner) -> Self {
+        Transaction { inner }
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's).
+#[cfg(feature = "sqlite")]
+impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
+        Transaction::new(TxInner::Sqlite(Tracked::wrap(tx)))
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's).
+#[cfg(feature = "postgres")]
 impl From<sqlx::Transaction<'static, sqlx::Postgres>> for Transaction {
     fn from(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Self {
-        Transaction {
-            inner: TxInner::Postgres(tx),
-        }
+        Transaction::new(TxInner::Postgres(Tracked::wrap(tx)))
     }
 }
 
@@ -266,9 +287,9 @@ impl Transaction {
     pub fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
             #[cfg(feature = "sqlite")]
-            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
+            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx.conn()),
             #[cfg(feature = "postgres")]
-            TxInner::Postgres(tx) => ConnRef::Postgres(tx),
+            TxInner::Postgres(tx) => ConnRef::Postgres(tx.conn()),
         }
     }
 
@@ -373,7 +394,7 @@ impl RowSource for Connection {
 
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
-pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) sqlx::Transaction<'a, DB>);
+pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>);
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -386,13 +407,13 @@ macro_rules! tx_scope {
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                Box::pin(backend::for_each_row::<$db, _>(&mut *self.0, stmt, each))
+                Box::pin(backend::for_each_row::<$db, _>(self.0.conn(), stmt, each))
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                Box::pin(backend::execute::<$db, _>(&mut *self.0, stmt))
+                Box::pin(backend::execute::<$db, _>(self.0.conn(), stmt))
             }
         }
 

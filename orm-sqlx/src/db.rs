@@ -9,7 +9,8 @@ use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
 use crate::backend;
-use crate::conn::{Connection, Transaction};
+use crate::conn::{Connection, Transaction, TxInner};
+use crate::tx::Tracked;
 
 /// A pool of connections to one database, on any enabled backend. Cheap to clone.
 ///
@@ -312,7 +313,10 @@ impl Executor for &Db {
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let tx = p.begin().await.map_err(|e| backend::db_error("BEGIN", e))?;
+            let conn = acquire(p, "BEGIN").await?;
+            let tx = Tracked::<B>::begin(conn)
+                .await
+                .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(crate::conn::TxScope::<B>(tx)) as Box<dyn Atomic<'a> + 'a>)
         }))
     }
@@ -332,10 +336,10 @@ impl Db {
     /// `tx.commit()`. Dropped without commit, it rolls back.
     pub async fn begin(&self) -> Result<Transaction> {
         on_pool!(&self.pool, |p, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            p.begin()
+            let conn = acquire(p, "BEGIN").await?;
+            Tracked::<B>::begin(conn)
                 .await
-                .map(Transaction::from)
+                .map(|tx| Transaction::new(TxInner::from(tx)))
                 .map_err(|e| backend::db_error("BEGIN", e))
         })
     }
