@@ -975,11 +975,11 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         assert_eq!(d.per_model.get("Book"), Some(&2));
         assert_eq!(d.per_model.get("books_tags"), Some(&2));
         assert_eq!(d.total, 5);
-        // BEGIN, the keys, the books' keys, the links, the books, the author, COMMIT.
-        // Django sends six: its instance delete knows the key, so it has no first SELECT.
+        // BEGIN, the books' keys, the links, the books, the author, COMMIT (Django's six:
+        // an instance's key is known, so no SELECT finds it).
         assert_eq!(
             kinds(&q),
-            [Begin, Select, Select, Delete, Delete, Delete, Commit],
+            [Begin, Select, Delete, Delete, Delete, Commit],
             "{q:#?}"
         );
         assert_eq!(Book::objects().count(&db).await.unwrap(), 1);
@@ -987,8 +987,8 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         // SET NULL: Harper's book stays, without a publisher.
         let (d, q) = counted(lib.harper.delete(&db)).await;
         assert_eq!(d.unwrap().total, 1);
-        // BEGIN, the keys, the UPDATE … SET NULL, the DELETE, COMMIT.
-        assert_eq!(kinds(&q), [Begin, Select, Update, Delete, Commit], "{q:#?}");
+        // BEGIN, the UPDATE … SET NULL, the DELETE, COMMIT (Django's four).
+        assert_eq!(kinds(&q), [Begin, Update, Delete, Commit], "{q:#?}");
         let b3 = Book::objects().get(&db).await.unwrap();
         assert!(b3.publisher.is_none());
 
@@ -998,9 +998,9 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
         bob.country = Some(orm_sqlx::core::relation::ForeignKey::new(lib.uk.id));
         bob.save(&db).await.unwrap();
         let (e, q) = counted(lib.uk.delete(&db)).await;
-        // BEGIN, the keys, the rows that protect them, ROLLBACK (the atomic block dropped
-        // on the error). Django collects before its transaction: one SELECT.
-        assert_eq!(kinds(&q), [Begin, Select, Select, Rollback], "{q:#?}");
+        // BEGIN, the rows that protect it, ROLLBACK (the atomic block dropped on the
+        // error). Django collects before its transaction: its one SELECT only.
+        assert_eq!(kinds(&q), [Begin, Select, Rollback], "{q:#?}");
         let e = e.unwrap_err();
         assert!(matches!(e, Error::Protected { count: 1, .. }), "{e}");
         assert!(e.to_string().contains("Author.country"), "{e}");
@@ -1020,10 +1020,10 @@ async fn s33_delete_cascades_sets_null_and_protects_like_django() {
             .unwrap();
         let (d, q) = counted(ann.delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
-        // BEGIN, the keys, three levels of reports, one DELETE, COMMIT
+        // BEGIN, three levels of reports, one DELETE, COMMIT
         assert_eq!(
             kinds(&q),
-            [Begin, Select, Select, Select, Select, Delete, Commit],
+            [Begin, Select, Select, Select, Delete, Commit],
             "{q:#?}"
         );
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
@@ -1176,9 +1176,9 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
         }
         let (d, q) = counted(top.delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Employee"), Some(&2000));
-        // BEGIN, the keys, one SELECT per level of the chain, one DELETE, COMMIT
-        assert_eq!(q.len(), 1 + 1 + 2000 + 1 + 1);
-        assert_eq!((q[0].kind, q[2003].kind), (Begin, Commit));
+        // BEGIN, one SELECT per level of the chain, one DELETE, COMMIT
+        assert_eq!(q.len(), 1 + 2000 + 1 + 1);
+        assert_eq!((q[0].kind, q[2002].kind), (Begin, Commit));
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
     })
     .await;
@@ -1235,8 +1235,8 @@ async fn delete_follows_keys_and_links_the_target_does_not_declare() {
         let d = d.unwrap();
         assert_eq!(d.per_model.get("books_tags"), Some(&2));
         assert_eq!(d.per_model.get("Tag"), Some(&1));
-        // BEGIN, the keys, the links, the tag, COMMIT
-        assert_eq!(kinds(&q), [Begin, Select, Delete, Delete, Commit], "{q:#?}");
+        // BEGIN, the links, the tag, COMMIT (Django's four)
+        assert_eq!(kinds(&q), [Begin, Delete, Delete, Commit], "{q:#?}");
         let (tags, _) = counted(lib.b1.tags().count(&db)).await;
         assert_eq!(tags.unwrap(), 1, "B1 keeps its other tag");
         // a related manager's delete goes through the join table too
