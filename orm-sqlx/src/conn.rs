@@ -67,13 +67,11 @@ impl<'c> ConnRef<'c> {
     }
 
     fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, _, T>(
-            c, stmt
-        )))
+        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt)))
     }
 
     fn fetch_optional_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Option<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, _, T>(
+        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, T>(
             c, stmt
         )))
     }
@@ -86,13 +84,13 @@ impl<'c> ConnRef<'c> {
     where
         'c: 'a,
     {
-        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B, _>(
+        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B>(
             c, stmt, each
         )))
     }
 
     fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {
-        on_conn!(self, |c, B| Box::pin(backend::execute::<B, _>(c, stmt)))
+        on_conn!(self, |c, B| Box::pin(backend::execute::<B>(c, stmt)))
     }
 
     fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
@@ -407,13 +405,13 @@ macro_rules! tx_scope {
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                Box::pin(backend::for_each_row::<$db, _>(self.0.conn(), stmt, each))
+                Box::pin(backend::for_each_row::<$db>(self.0.conn(), stmt, each))
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                Box::pin(backend::execute::<$db, _>(self.0.conn(), stmt))
+                Box::pin(backend::execute::<$db>(self.0.conn(), stmt))
             }
         }
 

@@ -416,7 +416,7 @@ impl Executor for &Db {
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_all::<B, _, T>(&mut *c, stmt).await
+            backend::fetch_all::<B, T>(&mut *c, stmt).await
         }))
     }
     fn fetch_optional<'a, T: FromRow>(
@@ -425,7 +425,7 @@ impl Executor for &Db {
     ) -> BoxFuture<'a, Result<Option<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_optional::<B, _, T>(&mut *c, stmt).await
+            backend::fetch_optional::<B, T>(&mut *c, stmt).await
         }))
     }
     fn for_each_row<'a>(
@@ -435,13 +435,13 @@ impl Executor for &Db {
     ) -> BoxFuture<'a, Result<()>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = acquire(p, &stmt.sql).await?;
-            backend::for_each_row::<B, _>(&mut *c, stmt, each).await
+            backend::for_each_row::<B>(&mut *c, stmt, each).await
         }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = acquire(p, &stmt.sql).await?;
-            backend::execute::<B, _>(&mut *c, stmt).await
+            backend::execute::<B>(&mut *c, stmt).await
         }))
     }
     fn stream<'a, T: FromRow>(
