@@ -58,10 +58,7 @@ pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
 }
 
 pub(crate) fn db_error(sql: &str, e: sqlx::Error) -> Error {
-    Error::Database {
-        sql: sql.to_owned(),
-        source: Box::new(e),
-    }
+    Error::database(sql, Box::new(e))
 }
 
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
