@@ -15,6 +15,12 @@ use crate::query_log::record;
 /// A sqlx database this crate runs on.
 pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
     const DIALECT: Dialect;
+    /// Whether a pool connection whose statement was abandoned (its future dropped while
+    /// the statement ran) is closed rather than returned to the pool. PostgreSQL: yes, the
+    /// server would go on running the statement and the connection's next user would wait
+    /// for it. SQLite: no, its worker stops at the next row by itself, and closing the
+    /// only connection of an in-memory database would lose the database.
+    const DISCARD_ABANDONED: bool = false;
     /// Bind a statement's parameters. A backend that can retry a statement
     /// ([`Backend::plan_changed`]) binds from a borrow and leaves `params` in place, which
     /// costs it nothing (its driver copies each value into a buffer either way); the
@@ -271,6 +277,105 @@ where
         };
         let seen = CheckedColumns::default();
         rows::<DB, E>(ex, &sql, args)
+            .filter_map(move |step| {
+                let out = match step {
+                    Ok(sqlx::Either::Right(row)) => {
+                        Some(DB::decode_with::<T>(&row, &seen, &selected))
+                    }
+                    Ok(sqlx::Either::Left(_)) => None,
+                    Err(e) => Some(Err(db_error(&sql, e))),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
+    })
+    .flatten()
+    .boxed()
+}
+
+/// A pool connection lent to one statement. If the statement's future is dropped while
+/// the statement runs, the connection is closed instead of returned to the pool, where
+/// its next user would wait for the server to finish the abandoned statement (on
+/// PostgreSQL; see [`Backend::DISCARD_ABANDONED`]). The happy path costs a flag
+/// write before the statement and one after.
+pub(crate) struct Lent<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    running: bool,
+}
+
+impl<DB: Backend> Lent<DB> {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<DB>) -> Self {
+        Lent {
+            conn,
+            running: false,
+        }
+    }
+
+    /// The connection, for a statement about to be sent.
+    pub(crate) fn start(&mut self) -> &mut DB::Connection {
+        self.running = DB::DISCARD_ABANDONED;
+        &mut self.conn
+    }
+
+    /// The statement's future finished (with its rows or its error).
+    pub(crate) fn finish<R>(&mut self, out: R) -> R {
+        self.running = false;
+        out
+    }
+}
+
+impl<DB: sqlx::Database> Drop for Lent<DB> {
+    fn drop(&mut self) {
+        if self.running {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// [`stream`] on a pool: the statement takes a connection of its own when the stream is
+/// first polled (counted once it has one), lent as [`Lent`] lends it, so that a stream
+/// dropped before its end (`iterator()` left early) does not leave the rest of the rows
+/// for the connection's next user to wait through.
+pub(crate) fn pool_stream<'c, DB, T>(
+    pool: &'c sqlx::Pool<DB>,
+    stmt: Statement,
+    selected: Vec<SelectNode>,
+) -> BoxStream<'c, Result<T>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    T: FromRow,
+{
+    use sqlx_core::ext::async_stream::TryAsyncStream;
+    futures_util::stream::once(async move {
+        let conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let e = db_error(&stmt.sql, e);
+                return futures_util::stream::once(async move { Err(e) }).boxed();
+            }
+        };
+        let (sql, mut params) = prepare(stmt);
+        let args = match DB::arguments(&mut params) {
+            Ok(args) => args,
+            Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+        };
+        let text = sql.clone();
+        let steps = TryAsyncStream::new(move |out| async move {
+            let mut lent = Lent::new(conn);
+            let read = async {
+                let mut rows = rows::<DB, _>(lent.start(), &text, args);
+                while let Some(step) = rows.try_next().await? {
+                    out.r#yield(step).await;
+                }
+                Ok(())
+            }
+            .await;
+            lent.finish(read)
+        });
+        let seen = CheckedColumns::default();
+        steps
             .filter_map(move |step| {
                 let out = match step {
                     Ok(sqlx::Either::Right(row)) => {

@@ -111,10 +111,22 @@ impl<'c> ConnRef<'c> {
     }
 }
 
-/// Implement `Executor` for a type that can lend a [`ConnRef`].
+/// A type that owns a connection and lends it, one statement at a time.
+trait Lend {
+    fn lend(&mut self) -> ConnRef<'_>;
+    /// Run the future of one statement, `f(connection)`.
+    fn run<'a, R: Send + 'a>(
+        &'a mut self,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+    ) -> BoxFuture<'a, R> {
+        f(self.lend())
+    }
+}
+
+/// Implement `Executor` for `&mut` a type that lends its connection ([`Lend`]).
 macro_rules! executor_via_conn {
-    ($ty:ty, |$s:ident| $lend:expr) => {
-        impl Executor for $ty {
+    ($ty:ty) => {
+        impl Executor for &mut $ty {
             fn dialect(&self) -> Dialect {
                 (**self).dialect()
             }
@@ -122,39 +134,33 @@ macro_rules! executor_via_conn {
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Vec<T>>> {
-                let $s = self;
-                $lend.fetch_all_owned(stmt)
+                (**self).run(|c| c.fetch_all_owned(stmt))
             }
             fn fetch_optional<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Option<T>>> {
-                let $s = self;
-                $lend.fetch_optional_owned(stmt)
+                (**self).run(|c| c.fetch_optional_owned(stmt))
             }
             fn for_each_row<'a>(
                 &'a mut self,
                 stmt: Statement,
                 each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'a, Result<()>> {
-                let $s = self;
-                $lend.for_each_row_owned(stmt, each)
+                (**self).run(|c| c.for_each_row_owned(stmt, each))
             }
             fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
-                let $s = self;
-                $lend.execute_owned(stmt)
+                (**self).run(|c| c.execute_owned(stmt))
             }
             fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-                let $s = self;
-                $lend.atomic_owned()
+                (**self).lend().atomic_owned()
             }
             fn stream<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
                 selected: Vec<SelectNode>,
             ) -> BoxStream<'a, Result<T>> {
-                let $s = self;
-                $lend.stream_owned(stmt, selected)
+                (**self).lend().stream_owned(stmt, selected)
             }
             fn into_stream<'e, T: FromRow>(
                 self,
@@ -164,8 +170,7 @@ macro_rules! executor_via_conn {
             where
                 Self: 'e,
             {
-                let $s = self;
-                $lend.stream_owned(stmt, selected)
+                self.lend().stream_owned(stmt, selected)
             }
         }
     };
@@ -314,13 +319,25 @@ impl Transaction {
     }
 }
 
-executor_via_conn!(&mut Transaction, |s| s.conn());
+impl Lend for Transaction {
+    fn lend(&mut self) -> ConnRef<'_> {
+        self.conn()
+    }
+}
+
+executor_via_conn!(Transaction);
 
 /// One connection taken from the pool (from [`Db::acquire`](crate::Db::acquire)),
 /// returned to it when dropped. Pass `&mut conn` as the executor.
+///
+/// On PostgreSQL, a connection dropped while one of its statements runs (its future was
+/// dropped first) is closed instead: the server would go on running the statement, and
+/// the connection's next user would wait for it.
 #[derive(Debug)]
 pub struct Connection {
     inner: PoolConnInner,
+    /// A statement was sent and its future has not finished.
+    running: bool,
 }
 
 #[derive(Debug)]
@@ -336,6 +353,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for Connection {
     fn from(c: sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Self {
         Connection {
             inner: PoolConnInner::Sqlite(c),
+            running: false,
         }
     }
 }
@@ -345,6 +363,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
     fn from(c: sqlx::pool::PoolConnection<sqlx::Postgres>) -> Self {
         Connection {
             inner: PoolConnInner::Postgres(c),
+            running: false,
         }
     }
 }
@@ -371,7 +390,54 @@ impl Connection {
     }
 }
 
-executor_via_conn!(&mut Connection, |s| s.conn());
+impl Lend for Connection {
+    fn lend(&mut self) -> ConnRef<'_> {
+        self.conn()
+    }
+
+    /// Marked running while the statement's future runs: one flag write before it, one
+    /// after. Dropped in between, the flag stays set, and `Drop` discards the connection.
+    fn run<'a, R: Send + 'a>(
+        &'a mut self,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+    ) -> BoxFuture<'a, R> {
+        let Connection { inner, running } = self;
+        let (conn, discard) = match inner {
+            #[cfg(feature = "sqlite")]
+            PoolConnInner::Sqlite(c) => (
+                ConnRef::Sqlite(c),
+                <sqlx::Sqlite as backend::Backend>::DISCARD_ABANDONED,
+            ),
+            #[cfg(feature = "postgres")]
+            PoolConnInner::Postgres(c) => (
+                ConnRef::Postgres(c),
+                <sqlx::Postgres as backend::Backend>::DISCARD_ABANDONED,
+            ),
+        };
+        let fut = f(conn);
+        Box::pin(async move {
+            *running = discard;
+            let out = fut.await;
+            *running = false;
+            out
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.running {
+            match &mut self.inner {
+                #[cfg(feature = "sqlite")]
+                PoolConnInner::Sqlite(c) => c.close_on_drop(),
+                #[cfg(feature = "postgres")]
+                PoolConnInner::Postgres(c) => c.close_on_drop(),
+            }
+        }
+    }
+}
+
+executor_via_conn!(Connection);
 
 /// Owned, a connection is what `&Db` lends one evaluation (`Executor::session`).
 impl RowSource for Connection {
@@ -383,10 +449,10 @@ impl RowSource for Connection {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
-        self.conn().for_each_row_owned(stmt, each)
+        self.run(|c| c.for_each_row_owned(stmt, each))
     }
     fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
-        self.conn().execute_owned(stmt)
+        self.run(|c| c.execute_owned(stmt))
     }
 }
 

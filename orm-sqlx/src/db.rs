@@ -415,8 +415,9 @@ impl Executor for &Db {
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_all::<B, T>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::fetch_all::<B, T>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn fetch_optional<'a, T: FromRow>(
@@ -424,8 +425,9 @@ impl Executor for &Db {
         stmt: Statement,
     ) -> BoxFuture<'a, Result<Option<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_optional::<B, T>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::fetch_optional::<B, T>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn for_each_row<'a>(
@@ -434,14 +436,16 @@ impl Executor for &Db {
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::for_each_row::<B>(&mut *c, stmt, each).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
+            c.finish(out)
         }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::execute::<B>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::execute::<B>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn stream<'a, T: FromRow>(
@@ -449,7 +453,7 @@ impl Executor for &Db {
         stmt: Statement,
         selected: Vec<SelectNode>,
     ) -> BoxStream<'a, Result<T>> {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+        on_pool!(&self.pool, |p, B| backend::pool_stream::<B, T>(
             p, stmt, selected
         ))
     }
@@ -461,7 +465,7 @@ impl Executor for &Db {
     where
         Self: 'e,
     {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+        on_pool!(&self.pool, |p, B| backend::pool_stream::<B, T>(
             p, stmt, selected
         ))
     }

@@ -2,12 +2,13 @@
 
 use orm_core::executor::ExecResult;
 use orm_core::{Dialect, FromRow, Result, Value};
-use sqlx::postgres::{PgArguments, PgDatabaseError, PgRow, Postgres};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgDatabaseError, PgRow, Postgres};
 
 use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
 impl Backend for Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
+    const DISCARD_ABANDONED: bool = true;
 
     /// Binds from a borrow (each value is copied into the message buffer either way), so
     /// that a statement can be sent again after [`Backend::plan_changed`].
@@ -71,12 +72,52 @@ impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
     }
 });
 
+/// The session setting that lets the server notice a closed client within a second
+/// while a statement runs, and stop it (PostgreSQL 14+, on Linux, macOS and the BSDs).
+const CONNECTION_CHECK: (&str, &str) = ("client_connection_check_interval", "1s");
+
+/// Connection options for an ORM-ready PostgreSQL pool: the URL's, plus
+/// `client_connection_check_interval = 1s` unless the URL sets it. When an evaluation is
+/// dropped while its statement runs, the ORM closes that connection instead of returning
+/// it to the pool; with this setting the server then stops the statement within a second
+/// instead of running it to the end. Needs PostgreSQL 14 or later on Linux, macOS or a BSD
+/// (elsewhere the server refuses the connection; `Db::connect` checks and leaves it out).
+pub fn connect_options(url: &str) -> std::result::Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    Ok(with_connection_check(options))
+}
+
+fn with_connection_check(options: PgConnectOptions) -> PgConnectOptions {
+    let set = options
+        .get_options()
+        .is_some_and(|o| o.contains(CONNECTION_CHECK.0));
+    if set {
+        options
+    } else {
+        options.options([CONNECTION_CHECK])
+    }
+}
+
 /// Open a pool. One connection is made first, outside the pool, so that an unreachable
-/// server or a bad password is reported at once instead of after the pool's retries.
+/// server or a bad password is reported at once instead of after the pool's retries; it
+/// also shows whether the server takes [`connect_options`]' setting (an older server, or
+/// a pooler in between, refuses the connection): if not, the pool goes without it.
 pub(crate) async fn connect(url: &str) -> std::result::Result<sqlx::PgPool, sqlx::Error> {
     use sqlx::{ConnectOptions, Connection};
-    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
-    options.connect().await?.close().await?;
+    let plain: PgConnectOptions = url.parse()?;
+    let checked = with_connection_check(plain.clone());
+    let options = match checked.connect().await {
+        Ok(conn) => {
+            conn.close().await?;
+            checked
+        }
+        // The server answered, and refused: try without the setting.
+        Err(sqlx::Error::Database(_)) => {
+            plain.connect().await?.close().await?;
+            plain
+        }
+        Err(e) => return Err(e),
+    };
     Ok(sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options))
 }
 
