@@ -335,7 +335,8 @@ impl<DB: sqlx::Database> Drop for Lent<DB> {
 /// [`stream`] on a pool: the statement takes a connection of its own when the stream is
 /// first polled (counted once it has one), lent as [`Lent`] lends it, so that a stream
 /// dropped before its end (`iterator()` left early) does not leave the rest of the rows
-/// for the connection's next user to wait through.
+/// for the connection's next user to wait through; and sent again, as `each_row` does,
+/// after [`Backend::plan_changed`].
 pub(crate) fn pool_stream<'c, DB, T>(
     pool: &'c sqlx::Pool<DB>,
     stmt: Statement,
@@ -364,14 +365,40 @@ where
         let text = sql.clone();
         let steps = TryAsyncStream::new(move |out| async move {
             let mut lent = Lent::new(conn);
-            let read = async {
-                let mut rows = rows::<DB, _>(lent.start(), &text, args);
-                while let Some(step) = rows.try_next().await? {
-                    out.r#yield(step).await;
+            let conn = lent.start();
+            let mut args = Some(args);
+            let mut retried = false;
+            let read = loop {
+                let args = match args.take() {
+                    Some(args) => args,
+                    // Bound once already: binding again cannot fail, but say so if it does.
+                    None => match DB::arguments(&mut params) {
+                        Ok(args) => args,
+                        Err(e) => break Err(sqlx::Error::Encode(Box::new(e))),
+                    },
+                };
+                let mut rows = rows::<DB, _>(&mut *conn, &text, args);
+                let mut started = false;
+                let failed = loop {
+                    match rows.try_next().await {
+                        Ok(Some(step)) => {
+                            started = true;
+                            out.r#yield(step).await;
+                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
+                    }
+                };
+                drop(rows);
+                match failed {
+                    None => break Ok(()),
+                    // As `each_row` does (see `retry_after`).
+                    Some(e) if !retried && !started && retry_after::<DB>(conn, &e).await => {
+                        retried = true
+                    }
+                    Some(e) => break Err(e),
                 }
-                Ok(())
-            }
-            .await;
+            };
             lent.finish(read)
         });
         let seen = CheckedColumns::default();

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use orm_sqlx::prelude::*;
 use orm_tests::{Backend, TestDb, required_backends};
 
@@ -60,9 +61,25 @@ async fn a_query_prepared_before_a_column_changed_type_runs_again() {
         assert_eq!(row.unwrap(), note, "{backend:?}");
         assert_eq!(q.len(), 1, "{backend:?}");
 
+        // A stream on the pool too (`iterator()`).
+        let streamed = |db: Db| async move {
+            let qs = all();
+            let mut rows = qs.iterator(&db, 10);
+            let mut n = 0;
+            while rows.try_next().await?.is_some() {
+                n += 1;
+            }
+            Ok::<_, Error>(n)
+        };
+        assert_eq!(streamed(db.clone()).await.unwrap(), 1);
+        t.db.execute_raw(&alter(backend, 1)).await.unwrap();
+        let (n, q) = capture_queries(streamed(db.clone())).await;
+        assert_eq!(n.unwrap(), 1, "{backend:?}");
+        assert_eq!(q.len(), 1, "{backend:?}");
+
         // Inside a transaction the error aborts the transaction: it is returned, and the
         // connection's cache is cleared, so the next transaction runs the query.
-        t.db.execute_raw(&alter(backend, 1)).await.unwrap();
+        t.db.execute_raw(&alter(backend, 2)).await.unwrap();
         let mut tx = db.begin().await.unwrap();
         let r = all().fetch(&mut tx).await.map(|r| r.len());
         match backend {
