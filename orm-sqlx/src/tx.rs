@@ -66,7 +66,9 @@ fn record_rollback(depth: usize) {
 /// Records the rollback sqlx queues when a transaction is dropped while still open:
 /// armed around a `commit`/`rollback` call, disarmed when that call succeeds. If the call
 /// fails (or its future is dropped), sqlx's `Transaction` is dropped open and queues a
-/// rollback at the same depth.
+/// rollback at the same depth. (One case over-counts: on SQLite, a `commit` future
+/// dropped after its `COMMIT` ran but before it heard back; the connection's worker then
+/// skips the rollback it is sent.)
 struct QueuedRollback(Option<usize>);
 
 impl QueuedRollback {
