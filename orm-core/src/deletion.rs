@@ -308,9 +308,18 @@ pub(crate) async fn delete_cascading(
     query: &Query,
     ex: &mut (dyn RowSource + '_),
 ) -> Result<BTreeMap<&'static str, u64>> {
-    let meta = query.meta;
-    let dialect = ex.dialect();
     let root_keys = keys_of(query, ex).await?;
+    delete_cascading_keys(query.meta, root_keys, ex).await
+}
+
+/// [`delete_cascading`] for rows whose keys are known (an instance's `delete()`), without
+/// the SELECT that finds them: Django's instance delete sends none either.
+pub(crate) async fn delete_cascading_keys(
+    meta: &'static ModelMeta,
+    root_keys: Vec<Value>,
+    ex: &mut (dyn RowSource + '_),
+) -> Result<BTreeMap<&'static str, u64>> {
+    let dialect = ex.dialect();
     let mut plan = Plan::default();
     plan.deletes.push((meta, root_keys.clone()));
     collect(&mut plan, meta, root_keys, ex).await?;

@@ -108,6 +108,9 @@ pub enum Error {
     /// The database rejected a statement or the connection broke.
     #[error("database error: {source}\n  in: {sql}")]
     Database {
+        /// The statement, cut after its first [`SQL_EXCERPT_CHARS`] characters (a failed
+        /// 10,000-row INSERT would be half a megabyte): the cut is marked with `…` and the
+        /// number of characters left out. Build with [`Error::database`].
         sql: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -118,7 +121,30 @@ pub enum Error {
     InvalidInput(String),
 }
 
+/// How many characters of a statement a [`Error::Database`] keeps.
+pub const SQL_EXCERPT_CHARS: usize = 300;
+
+/// `sql` as an error keeps it: whole up to [`SQL_EXCERPT_CHARS`] characters, otherwise
+/// that many, then `… (N more characters)`.
+pub fn sql_excerpt(sql: &str) -> String {
+    match sql.char_indices().nth(SQL_EXCERPT_CHARS) {
+        None => sql.to_owned(),
+        Some((cut, _)) => {
+            let left_out = sql[cut..].chars().count();
+            format!("{}… ({left_out} more characters)", &sql[..cut])
+        }
+    }
+}
+
 impl Error {
+    /// A [`Error::Database`] for `sql`, keeping a bounded excerpt of it ([`sql_excerpt`]).
+    pub fn database(sql: &str, source: Box<dyn std::error::Error + Send + Sync>) -> Error {
+        Error::Database {
+            sql: sql_excerpt(sql),
+            source,
+        }
+    }
+
     /// Name the model field a decode error happened in (generated code calls this, so a
     /// message says `Book.title (column `title`)` rather than a column position).
     pub fn at_field(
@@ -200,3 +226,27 @@ impl fmt::Display for SlicedOp {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::{SQL_EXCERPT_CHARS, sql_excerpt};
+
+    #[test]
+    fn a_long_statement_is_cut_on_a_character_boundary() {
+        assert_eq!(sql_excerpt("SELECT 1"), "SELECT 1");
+        let exact = "x".repeat(SQL_EXCERPT_CHARS);
+        assert_eq!(sql_excerpt(&exact), exact);
+        let long = format!("INSERT INTO t VALUES {}", "(é, ?), ".repeat(1000));
+        let cut = sql_excerpt(&long);
+        let total = long.chars().count();
+        assert!(cut.starts_with("INSERT INTO t VALUES (é, ?), "), "{cut}");
+        assert!(
+            cut.ends_with(&format!(
+                "… ({} more characters)",
+                total - SQL_EXCERPT_CHARS
+            )),
+            "{cut}"
+        );
+        assert!(cut.chars().count() < SQL_EXCERPT_CHARS + 30, "{cut}");
+    }
+}

@@ -976,8 +976,19 @@ impl<M: Model> ModelExt for M {
         Ok(())
     }
 
-    async fn delete<E: Executor>(&self, ex: E) -> Result<Deleted> {
-        by_pk(self).delete(ex).await
+    async fn delete<E: Executor>(&self, mut ex: E) -> Result<Deleted> {
+        if !crate::deletion::has_dependents(M::META) {
+            return by_pk(self).delete(ex).await;
+        }
+        // The key is known: no SELECT to find it (Django's instance delete sends none).
+        let mut atomic = ex.atomic().await?;
+        let keys = vec![self.pk().to_value()];
+        let per_model = crate::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
+        atomic.commit().await?;
+        Ok(Deleted {
+            total: per_model.values().sum(),
+            per_model,
+        })
     }
 
     async fn refresh_from_db<E: Executor>(&mut self, ex: E) -> Result<()> {

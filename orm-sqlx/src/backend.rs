@@ -13,9 +13,32 @@ use sqlx::AssertSqlSafe;
 use crate::query_log::record;
 
 /// A sqlx database this crate runs on.
-pub(crate) trait Backend: sqlx::Database {
+pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
     const DIALECT: Dialect;
-    fn arguments(params: Vec<Value>) -> Result<Self::Arguments>;
+    /// Whether a pool connection whose statement was abandoned (its future dropped while
+    /// the statement ran) is closed rather than returned to the pool. PostgreSQL: yes, the
+    /// server would go on running the statement and the connection's next user would wait
+    /// for it. SQLite: no, its worker stops at the next row by itself, and closing the
+    /// only connection of an in-memory database would lose the database.
+    const DISCARD_ABANDONED: bool = false;
+    /// Bind a statement's parameters. A backend that can retry a statement
+    /// ([`Backend::plan_changed`]) binds from a borrow and leaves `params` in place, which
+    /// costs it nothing (its driver copies each value into a buffer either way); the
+    /// others take them.
+    fn arguments(params: &mut Vec<Value>) -> Result<Self::Arguments>;
+    /// Whether `e` is PostgreSQL's "cached plan must not change result type": a statement
+    /// prepared on this connection reads a table whose columns changed type (or number)
+    /// since. It is raised before the statement runs.
+    fn plan_changed(e: &sqlx::Error) -> bool {
+        let _ = e;
+        false
+    }
+    /// Whether `e` says the connection's transaction is aborted (a retry ran into the
+    /// transaction the first error aborted, one sqlx did not begin).
+    fn transaction_aborted(e: &sqlx::Error) -> bool {
+        let _ = e;
+        false
+    }
     /// Decode one row. `seen` remembers which columns of this result set already passed
     /// sqlx's type check, so a backend whose column types are fixed per result set can
     /// skip it for the rows after the first.
@@ -41,10 +64,7 @@ pub(crate) trait Backend: sqlx::Database {
 }
 
 pub(crate) fn db_error(sql: &str, e: sqlx::Error) -> Error {
-    Error::Database {
-        sql: sql.to_owned(),
-        source: Box::new(e),
-    }
+    Error::database(sql, Box::new(e))
 }
 
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
@@ -73,45 +93,94 @@ where
     ex.fetch_many(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
 }
 
-/// Record a statement, then bind its parameters: the first step of every function here.
-fn prepare<DB: Backend>(stmt: Statement) -> Result<(Arc<str>, DB::Arguments)> {
+/// Record a statement: the first step of every function here.
+fn prepare(stmt: Statement) -> (Arc<str>, Vec<Value>) {
     let sql: Arc<str> = stmt.sql.into();
     record(&sql, &stmt.params);
-    let args = DB::arguments(stmt.params)?;
-    Ok((sql, args))
+    (sql, stmt.params)
+}
+
+/// After the first attempt of a statement failed with `e`: whether to send it again.
+///
+/// When PostgreSQL reports that a statement this connection prepared no longer matches its
+/// tables ([`Backend::plan_changed`]), every later run of that statement on the connection
+/// would fail the same way until the connection is closed. So the connection's statement
+/// cache is cleared, and outside a transaction the statement is sent once more: the error
+/// is raised before the statement runs, so nothing ran twice. Inside a transaction the
+/// error has aborted the transaction: the error is returned. Counted once: the retry is
+/// the same statement, prepared again (as sqlx prepares a statement again, uncounted, on
+/// a cache miss).
+async fn retry_after<DB: Backend>(conn: &mut DB::Connection, e: &sqlx::Error) -> bool {
+    if !DB::plan_changed(e) {
+        return false;
+    }
+    let in_transaction = sqlx::Connection::is_in_transaction(conn);
+    let cleared = sqlx::Connection::clear_cached_statements(conn)
+        .await
+        .is_ok();
+    cleared && !in_transaction
+}
+
+/// The error of a statement's retry: its own, unless it only says that the first error
+/// aborted the transaction.
+fn retry_error<DB: Backend>(sql: &str, first: sqlx::Error, retry: sqlx::Error) -> Error {
+    if DB::transaction_aborted(&retry) {
+        db_error(sql, first)
+    } else {
+        db_error(sql, retry)
+    }
 }
 
 /// Run a query and hand each row to `f`, with the result set's type-check memory.
-async fn each_row<'c, DB, E>(
-    ex: E,
+async fn each_row<DB>(
+    conn: &mut DB::Connection,
     stmt: Statement,
     mut f: impl FnMut(&DB::Row, &CheckedColumns) -> Result<()>,
 ) -> Result<()>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'c,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, args) = prepare::<DB>(stmt)?;
-    let mut rows = rows::<DB, E>(ex, &sql, args);
-    let seen = CheckedColumns::default();
-    while let Some(step) = rows.try_next().await.map_err(|e| db_error(&sql, e))? {
-        if let sqlx::Either::Right(row) = step {
-            f(&row, &seen)?;
+    let (sql, mut params) = prepare(stmt);
+    let mut first_error = None;
+    loop {
+        let args = DB::arguments(&mut params)?;
+        let mut rows = rows::<DB, _>(&mut *conn, &sql, args);
+        let seen = CheckedColumns::default();
+        let mut started = false;
+        let failed = loop {
+            match rows.try_next().await {
+                Ok(Some(step)) => {
+                    started = true;
+                    if let sqlx::Either::Right(row) = step {
+                        f(&row, &seen)?;
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => break e,
+            }
+        };
+        drop(rows);
+        match first_error.take() {
+            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            None if !started && retry_after::<DB>(conn, &failed).await => {
+                first_error = Some(failed)
+            }
+            None => return Err(db_error(&sql, failed)),
         }
     }
-    Ok(())
 }
 
-pub(crate) async fn fetch_all<'c, DB, E, T>(ex: E, stmt: Statement) -> Result<Vec<T>>
+pub(crate) async fn fetch_all<DB, T>(conn: &mut DB::Connection, stmt: Statement) -> Result<Vec<T>>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'c,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
     let mut out = Vec::new();
-    each_row::<DB, E>(ex, stmt, |row, seen| {
+    each_row::<DB>(conn, stmt, |row, seen| {
         out.push(DB::decode::<T>(row, seen)?);
         Ok(())
     })
@@ -119,47 +188,73 @@ where
     Ok(out)
 }
 
-pub(crate) async fn fetch_optional<'c, DB, E, T>(ex: E, stmt: Statement) -> Result<Option<T>>
+pub(crate) async fn fetch_optional<DB, T>(
+    conn: &mut DB::Connection,
+    stmt: Statement,
+) -> Result<Option<T>>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'c,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
-    let (sql, args) = prepare::<DB>(stmt)?;
-    let row = ex
-        .fetch_optional(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
-        .await
-        .map_err(|e| db_error(&sql, e))?;
+    let (sql, mut params) = prepare(stmt);
+    let mut first_error = None;
+    let row = loop {
+        let args = DB::arguments(&mut params)?;
+        let failed = match sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+            .fetch_optional(&mut *conn)
+            .await
+        {
+            Ok(row) => break row,
+            Err(e) => e,
+        };
+        match first_error.take() {
+            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            None if retry_after::<DB>(conn, &failed).await => first_error = Some(failed),
+            None => return Err(db_error(&sql, failed)),
+        }
+    };
     row.map(|row| DB::decode::<T>(&row, &CheckedColumns::default()))
         .transpose()
 }
 
-pub(crate) async fn for_each_row<'c, DB, E>(
-    ex: E,
+pub(crate) async fn for_each_row<DB>(
+    conn: &mut DB::Connection,
     stmt: Statement,
     each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
 ) -> Result<()>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'c,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    each_row::<DB, E>(ex, stmt, |row, seen| DB::visit(row, seen, each)).await
+    each_row::<DB>(conn, stmt, |row, seen| DB::visit(row, seen, each)).await
 }
 
-pub(crate) async fn execute<'c, DB, E>(ex: E, stmt: Statement) -> Result<ExecResult>
+pub(crate) async fn execute<DB>(conn: &mut DB::Connection, stmt: Statement) -> Result<ExecResult>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
-    E: sqlx::Executor<'c, Database = DB> + 'c,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, args) = prepare::<DB>(stmt)?;
-    let res = sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
-        .execute(ex)
-        .await
-        .map_err(|e| db_error(&sql, e))?;
-    Ok(DB::exec_result(&res))
+    let (sql, mut params) = prepare(stmt);
+    let mut first_error = None;
+    loop {
+        let args = DB::arguments(&mut params)?;
+        let failed = match sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(res) => return Ok(DB::exec_result(&res)),
+            Err(e) => e,
+        };
+        match first_error.take() {
+            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            None if retry_after::<DB>(conn, &failed).await => first_error = Some(failed),
+            None => return Err(db_error(&sql, failed)),
+        }
+    }
 }
 
 pub(crate) fn stream<'c, DB, E, T>(
@@ -175,12 +270,139 @@ where
 {
     // Built (and counted) when first polled: a stream that is never read sends nothing.
     futures_util::stream::once(async move {
-        let (sql, args) = match prepare::<DB>(stmt) {
-            Ok(prepared) => prepared,
+        let (sql, mut params) = prepare(stmt);
+        let args = match DB::arguments(&mut params) {
+            Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
         let seen = CheckedColumns::default();
         rows::<DB, E>(ex, &sql, args)
+            .filter_map(move |step| {
+                let out = match step {
+                    Ok(sqlx::Either::Right(row)) => {
+                        Some(DB::decode_with::<T>(&row, &seen, &selected))
+                    }
+                    Ok(sqlx::Either::Left(_)) => None,
+                    Err(e) => Some(Err(db_error(&sql, e))),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
+    })
+    .flatten()
+    .boxed()
+}
+
+/// A pool connection lent to one statement. If the statement's future is dropped while
+/// the statement runs, the connection is closed instead of returned to the pool, where
+/// its next user would wait for the server to finish the abandoned statement (on
+/// PostgreSQL; see [`Backend::DISCARD_ABANDONED`]). The happy path costs a flag
+/// write before the statement and one after.
+pub(crate) struct Lent<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    running: bool,
+}
+
+impl<DB: Backend> Lent<DB> {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<DB>) -> Self {
+        Lent {
+            conn,
+            running: false,
+        }
+    }
+
+    /// The connection, for a statement about to be sent.
+    pub(crate) fn start(&mut self) -> &mut DB::Connection {
+        self.running = DB::DISCARD_ABANDONED;
+        &mut self.conn
+    }
+
+    /// The statement's future finished (with its rows or its error).
+    pub(crate) fn finish<R>(&mut self, out: R) -> R {
+        self.running = false;
+        out
+    }
+}
+
+impl<DB: sqlx::Database> Drop for Lent<DB> {
+    fn drop(&mut self) {
+        if self.running {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// [`stream`] on a pool: the statement takes a connection of its own when the stream is
+/// first polled (counted once it has one), lent as [`Lent`] lends it, so that a stream
+/// dropped before its end (`iterator()` left early) does not leave the rest of the rows
+/// for the connection's next user to wait through; and sent again, as `each_row` does,
+/// after [`Backend::plan_changed`].
+pub(crate) fn pool_stream<'c, DB, T>(
+    pool: &'c sqlx::Pool<DB>,
+    stmt: Statement,
+    selected: Vec<SelectNode>,
+) -> BoxStream<'c, Result<T>>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    T: FromRow,
+{
+    use sqlx_core::ext::async_stream::TryAsyncStream;
+    futures_util::stream::once(async move {
+        let conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let e = db_error(&stmt.sql, e);
+                return futures_util::stream::once(async move { Err(e) }).boxed();
+            }
+        };
+        let (sql, mut params) = prepare(stmt);
+        let args = match DB::arguments(&mut params) {
+            Ok(args) => args,
+            Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+        };
+        let text = sql.clone();
+        let steps = TryAsyncStream::new(move |out| async move {
+            let mut lent = Lent::new(conn);
+            let conn = lent.start();
+            let mut args = Some(args);
+            let mut retried = false;
+            let read = loop {
+                let args = match args.take() {
+                    Some(args) => args,
+                    // Bound once already: binding again cannot fail, but say so if it does.
+                    None => match DB::arguments(&mut params) {
+                        Ok(args) => args,
+                        Err(e) => break Err(sqlx::Error::Encode(Box::new(e))),
+                    },
+                };
+                let mut rows = rows::<DB, _>(&mut *conn, &text, args);
+                let mut started = false;
+                let failed = loop {
+                    match rows.try_next().await {
+                        Ok(Some(step)) => {
+                            started = true;
+                            out.r#yield(step).await;
+                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
+                    }
+                };
+                drop(rows);
+                match failed {
+                    None => break Ok(()),
+                    // As `each_row` does (see `retry_after`).
+                    Some(e) if !retried && !started && retry_after::<DB>(conn, &e).await => {
+                        retried = true
+                    }
+                    Some(e) => break Err(e),
+                }
+            };
+            lent.finish(read)
+        });
+        let seen = CheckedColumns::default();
+        steps
             .filter_map(move |step| {
                 let out = match step {
                     Ok(sqlx::Either::Right(row)) => {

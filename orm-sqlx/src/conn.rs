@@ -11,6 +11,7 @@ use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Executor, FromRow, Result, Statement};
 
 use crate::backend;
+use crate::tx::Tracked;
 
 /// A borrowed sqlx connection of any enabled backend, usable as an executor:
 /// `qs.fetch(ConnRef::from(&mut *sqlx_tx))`.
@@ -66,13 +67,11 @@ impl<'c> ConnRef<'c> {
     }
 
     fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, _, T>(
-            c, stmt
-        )))
+        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt)))
     }
 
     fn fetch_optional_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Option<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, _, T>(
+        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, T>(
             c, stmt
         )))
     }
@@ -85,18 +84,18 @@ impl<'c> ConnRef<'c> {
     where
         'c: 'a,
     {
-        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B, _>(
+        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B>(
             c, stmt, each
         )))
     }
 
     fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {
-        on_conn!(self, |c, B| Box::pin(backend::execute::<B, _>(c, stmt)))
+        on_conn!(self, |c, B| Box::pin(backend::execute::<B>(c, stmt)))
     }
 
     fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
         on_conn!(self, |c, B| Box::pin(async move {
-            let tx = sqlx::Connection::begin(c)
+            let tx = Tracked::<B>::begin(c)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(TxScope::<B>(tx)) as Box<dyn Atomic<'c> + 'c>)
@@ -112,10 +111,22 @@ impl<'c> ConnRef<'c> {
     }
 }
 
-/// Implement `Executor` for a type that can lend a [`ConnRef`].
+/// A type that owns a connection and lends it, one statement at a time.
+trait Lend {
+    fn lend(&mut self) -> ConnRef<'_>;
+    /// Run the future of one statement, `f(connection)`.
+    fn run<'a, R: Send + 'a>(
+        &'a mut self,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+    ) -> BoxFuture<'a, R> {
+        f(self.lend())
+    }
+}
+
+/// Implement `Executor` for `&mut` a type that lends its connection ([`Lend`]).
 macro_rules! executor_via_conn {
-    ($ty:ty, |$s:ident| $lend:expr) => {
-        impl Executor for $ty {
+    ($ty:ty) => {
+        impl Executor for &mut $ty {
             fn dialect(&self) -> Dialect {
                 (**self).dialect()
             }
@@ -123,39 +134,33 @@ macro_rules! executor_via_conn {
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Vec<T>>> {
-                let $s = self;
-                $lend.fetch_all_owned(stmt)
+                (**self).run(|c| c.fetch_all_owned(stmt))
             }
             fn fetch_optional<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Option<T>>> {
-                let $s = self;
-                $lend.fetch_optional_owned(stmt)
+                (**self).run(|c| c.fetch_optional_owned(stmt))
             }
             fn for_each_row<'a>(
                 &'a mut self,
                 stmt: Statement,
                 each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'a, Result<()>> {
-                let $s = self;
-                $lend.for_each_row_owned(stmt, each)
+                (**self).run(|c| c.for_each_row_owned(stmt, each))
             }
             fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
-                let $s = self;
-                $lend.execute_owned(stmt)
+                (**self).run(|c| c.execute_owned(stmt))
             }
             fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-                let $s = self;
-                $lend.atomic_owned()
+                (**self).lend().atomic_owned()
             }
             fn stream<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
                 selected: Vec<SelectNode>,
             ) -> BoxStream<'a, Result<T>> {
-                let $s = self;
-                $lend.stream_owned(stmt, selected)
+                (**self).lend().stream_owned(stmt, selected)
             }
             fn into_stream<'e, T: FromRow>(
                 self,
@@ -165,8 +170,7 @@ macro_rules! executor_via_conn {
             where
                 Self: 'e,
             {
-                let $s = self;
-                $lend.stream_owned(stmt, selected)
+                self.lend().stream_owned(stmt, selected)
             }
         }
     };
@@ -226,28 +230,48 @@ pub struct Transaction {
 }
 
 #[derive(Debug)]
-enum TxInner {
+pub(crate) enum TxInner {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(Tracked<'static, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(Tracked<'static, sqlx::Postgres>),
 }
 
 #[cfg(feature = "sqlite")]
-impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
-    fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
-        Transaction {
-            inner: TxInner::Sqlite(tx),
-        }
+impl From<Tracked<'static, sqlx::Sqlite>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::Sqlite>) -> Self {
+        TxInner::Sqlite(tx)
     }
 }
 
 #[cfg(feature = "postgres")]
+impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::Postgres>) -> Self {
+        TxInner::Postgres(tx)
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(inner: TxInner) -> Self {
+        Transaction { inner }
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's).
+#[cfg(feature = "sqlite")]
+impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
+        Transaction::new(TxInner::Sqlite(Tracked::wrap(tx)))
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's).
+#[cfg(feature = "postgres")]
 impl From<sqlx::Transaction<'static, sqlx::Postgres>> for Transaction {
     fn from(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Self {
-        Transaction {
-            inner: TxInner::Postgres(tx),
-        }
+        Transaction::new(TxInner::Postgres(Tracked::wrap(tx)))
     }
 }
 
@@ -266,9 +290,9 @@ impl Transaction {
     pub fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
             #[cfg(feature = "sqlite")]
-            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
+            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx.conn()),
             #[cfg(feature = "postgres")]
-            TxInner::Postgres(tx) => ConnRef::Postgres(tx),
+            TxInner::Postgres(tx) => ConnRef::Postgres(tx.conn()),
         }
     }
 
@@ -295,13 +319,25 @@ impl Transaction {
     }
 }
 
-executor_via_conn!(&mut Transaction, |s| s.conn());
+impl Lend for Transaction {
+    fn lend(&mut self) -> ConnRef<'_> {
+        self.conn()
+    }
+}
+
+executor_via_conn!(Transaction);
 
 /// One connection taken from the pool (from [`Db::acquire`](crate::Db::acquire)),
 /// returned to it when dropped. Pass `&mut conn` as the executor.
+///
+/// On PostgreSQL, a connection dropped while one of its statements runs (its future was
+/// dropped first) is closed instead: the server would go on running the statement, and
+/// the connection's next user would wait for it.
 #[derive(Debug)]
 pub struct Connection {
     inner: PoolConnInner,
+    /// A statement was sent and its future has not finished.
+    running: bool,
 }
 
 #[derive(Debug)]
@@ -317,6 +353,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for Connection {
     fn from(c: sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Self {
         Connection {
             inner: PoolConnInner::Sqlite(c),
+            running: false,
         }
     }
 }
@@ -326,6 +363,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
     fn from(c: sqlx::pool::PoolConnection<sqlx::Postgres>) -> Self {
         Connection {
             inner: PoolConnInner::Postgres(c),
+            running: false,
         }
     }
 }
@@ -352,7 +390,54 @@ impl Connection {
     }
 }
 
-executor_via_conn!(&mut Connection, |s| s.conn());
+impl Lend for Connection {
+    fn lend(&mut self) -> ConnRef<'_> {
+        self.conn()
+    }
+
+    /// Marked running while the statement's future runs: one flag write before it, one
+    /// after. Dropped in between, the flag stays set, and `Drop` discards the connection.
+    fn run<'a, R: Send + 'a>(
+        &'a mut self,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+    ) -> BoxFuture<'a, R> {
+        let Connection { inner, running } = self;
+        let (conn, discard) = match inner {
+            #[cfg(feature = "sqlite")]
+            PoolConnInner::Sqlite(c) => (
+                ConnRef::Sqlite(c),
+                <sqlx::Sqlite as backend::Backend>::DISCARD_ABANDONED,
+            ),
+            #[cfg(feature = "postgres")]
+            PoolConnInner::Postgres(c) => (
+                ConnRef::Postgres(c),
+                <sqlx::Postgres as backend::Backend>::DISCARD_ABANDONED,
+            ),
+        };
+        let fut = f(conn);
+        Box::pin(async move {
+            *running = discard;
+            let out = fut.await;
+            *running = false;
+            out
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.running {
+            match &mut self.inner {
+                #[cfg(feature = "sqlite")]
+                PoolConnInner::Sqlite(c) => c.close_on_drop(),
+                #[cfg(feature = "postgres")]
+                PoolConnInner::Postgres(c) => c.close_on_drop(),
+            }
+        }
+    }
+}
+
+executor_via_conn!(Connection);
 
 /// Owned, a connection is what `&Db` lends one evaluation (`Executor::session`).
 impl RowSource for Connection {
@@ -364,16 +449,16 @@ impl RowSource for Connection {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
-        self.conn().for_each_row_owned(stmt, each)
+        self.run(|c| c.for_each_row_owned(stmt, each))
     }
     fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
-        self.conn().execute_owned(stmt)
+        self.run(|c| c.execute_owned(stmt))
     }
 }
 
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
-pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) sqlx::Transaction<'a, DB>);
+pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>);
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -386,13 +471,13 @@ macro_rules! tx_scope {
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                Box::pin(backend::for_each_row::<$db, _>(&mut *self.0, stmt, each))
+                Box::pin(backend::for_each_row::<$db>(self.0.conn(), stmt, each))
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                Box::pin(backend::execute::<$db, _>(&mut *self.0, stmt))
+                Box::pin(backend::execute::<$db>(self.0.conn(), stmt))
             }
         }
 

@@ -9,7 +9,8 @@ use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
 use crate::backend;
-use crate::conn::{Connection, Transaction};
+use crate::conn::{Connection, Transaction, TxInner};
+use crate::tx::Tracked;
 
 /// A pool of connections to one database, on any enabled backend. Cheap to clone.
 ///
@@ -31,32 +32,186 @@ enum Pool {
     Postgres(sqlx::PgPool),
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
+/// Query parameters whose value is a password (compared without regard to case).
+const SECRET_KEYS: [&str; 3] = ["password", "pass", "sslpassword"];
+
+fn is_secret_key(key: &str) -> bool {
+    let key = percent_decode(key);
+    SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// `%XX` sequences decoded (lossily: a message or a comparison, never a connection).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
             }
         }
-        _ => url.to_owned(),
     }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A query string with the value of every password parameter replaced by `***`, and
+/// those values (as written and decoded).
+fn redact_query(query: &str) -> (String, Vec<String>) {
+    let mut found = Vec::new();
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if is_secret_key(key) => {
+                found.push(value.to_owned());
+                found.push(percent_decode(value));
+                format!("{key}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    (parts.join("&"), found)
+}
+
+/// A connection URL as messages show it, and the passwords it holds (each as written and
+/// percent-decoded): the password of `user:password@`, and the value of every query
+/// parameter named `password`, `pass` or `sslpassword`, in any case.
+///
+/// A network URL is read the way sqlx reads it (the `url` crate); one that does not parse
+/// is not shown past its scheme, since where its password ends cannot be known. SQLite
+/// URLs, which sqlx reads itself and which hold file paths the `url` crate may refuse, are
+/// read by hand.
+fn redact(url: &str) -> (String, Vec<String>) {
+    let scheme = url.split(':').next().unwrap_or_default();
+    if scheme.eq_ignore_ascii_case("sqlite") {
+        return redact_by_hand(url);
+    }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Everything that might be a password, for scrubbing the error's own text.
+        let (_, found) = redact_by_hand(url);
+        return (
+            format!("{scheme}://… (the rest is not shown: it does not parse as a URL)"),
+            found,
+        );
+    };
+    let mut found = Vec::new();
+    if let Some(password) = parsed.password() {
+        found.push(password.to_owned());
+        found.push(percent_decode(password));
+        let _ = parsed.set_password(Some("***"));
+    }
+    if let Some(query) = parsed.query() {
+        let (query, secrets) = redact_query(query);
+        if !secrets.is_empty() {
+            found.extend(secrets);
+            parsed.set_query(Some(&query));
+        }
+    }
+    (parsed.to_string(), found)
+}
+
+/// [`redact`] without a URL parser: the credentials end at the last `@` before the query.
+fn redact_by_hand(url: &str) -> (String, Vec<String>) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut found = Vec::new();
+    let mut out = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &base[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => {
+                    let password = &creds[colon + 1..];
+                    found.push(password.to_owned());
+                    found.push(percent_decode(password));
+                    format!(
+                        "{}{}:***{}",
+                        &base[..scheme_end + 3],
+                        &creds[..colon],
+                        &base[at..]
+                    )
+                }
+                None => base.to_owned(),
+            }
+        }
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let (query, secrets) = redact_query(query);
+        found.extend(secrets);
+        out.push('?');
+        out.push_str(&query);
+    }
+    (out, found)
+}
+
+/// A connection error with the passwords taken out of its text, standing in for the
+/// driver's error when that error's text (or a cause's) contains one.
+#[derive(Debug)]
+struct Scrubbed(String);
+
+impl std::fmt::Display for Scrubbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Scrubbed {}
+
+/// `source` as it is, unless its text, its `Debug` or a cause's text shows one of
+/// `secrets`: then a [`Scrubbed`] copy of its text, with each replaced by `***`.
+fn scrub(
+    source: Box<dyn std::error::Error + Send + Sync>,
+    secrets: &[String],
+) -> Box<dyn std::error::Error + Send + Sync> {
+    let secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if secrets.is_empty() {
+        return source;
+    }
+    let mut text = source.to_string();
+    let mut cause = source.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let debug = format!("{source:?}");
+    if !secrets
+        .iter()
+        .any(|s| text.contains(s) || debug.contains(s))
+    {
+        return source;
+    }
+    // Longest first, so that a password containing another is replaced whole.
+    let mut secrets = secrets;
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in secrets {
+        text = text.replace(s, "***");
+    }
+    Box::new(Scrubbed(text))
 }
 
 impl Db {
     /// Connect by URL: `sqlite::memory:`, `sqlite://path/to/file.db`,
     /// `postgres://user@host/db`. The backend must be enabled as a feature.
     pub async fn connect(url: &str) -> Result<Db> {
-        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
-            url: redact(url),
-            source,
+        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| {
+            let (shown, secrets) = redact(url);
+            Error::Connect {
+                url: shown,
+                source: scrub(source, &secrets),
+            }
         };
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
@@ -260,8 +415,9 @@ impl Executor for &Db {
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_all::<B, _, T>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::fetch_all::<B, T>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn fetch_optional<'a, T: FromRow>(
@@ -269,8 +425,9 @@ impl Executor for &Db {
         stmt: Statement,
     ) -> BoxFuture<'a, Result<Option<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::fetch_optional::<B, _, T>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::fetch_optional::<B, T>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn for_each_row<'a>(
@@ -279,14 +436,16 @@ impl Executor for &Db {
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::for_each_row::<B, _>(&mut *c, stmt, each).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
+            c.finish(out)
         }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = acquire(p, &stmt.sql).await?;
-            backend::execute::<B, _>(&mut *c, stmt).await
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let out = backend::execute::<B>(c.start(), stmt).await;
+            c.finish(out)
         }))
     }
     fn stream<'a, T: FromRow>(
@@ -294,7 +453,7 @@ impl Executor for &Db {
         stmt: Statement,
         selected: Vec<SelectNode>,
     ) -> BoxStream<'a, Result<T>> {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+        on_pool!(&self.pool, |p, B| backend::pool_stream::<B, T>(
             p, stmt, selected
         ))
     }
@@ -306,13 +465,16 @@ impl Executor for &Db {
     where
         Self: 'e,
     {
-        on_pool!(&self.pool, |p, B| backend::stream::<B, _, T>(
+        on_pool!(&self.pool, |p, B| backend::pool_stream::<B, T>(
             p, stmt, selected
         ))
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let tx = p.begin().await.map_err(|e| backend::db_error("BEGIN", e))?;
+            let conn = acquire(p, "BEGIN").await?;
+            let tx = Tracked::<B>::begin(conn)
+                .await
+                .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(crate::conn::TxScope::<B>(tx)) as Box<dyn Atomic<'a> + 'a>)
         }))
     }
@@ -332,10 +494,10 @@ impl Db {
     /// `tx.commit()`. Dropped without commit, it rolls back.
     pub async fn begin(&self) -> Result<Transaction> {
         on_pool!(&self.pool, |p, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            p.begin()
+            let conn = acquire(p, "BEGIN").await?;
+            Tracked::<B>::begin(conn)
                 .await
-                .map(Transaction::from)
+                .map(|tx| Transaction::new(TxInner::from(tx)))
                 .map_err(|e| backend::db_error("BEGIN", e))
         })
     }
@@ -382,15 +544,56 @@ impl DefaultDatabase for Db {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, scrub};
+
+    fn shown(url: &str) -> String {
+        redact(url).0
+    }
 
     #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
+            shown("postgres://u:secret@h:5432/db"),
             "postgres://u:***@h:5432/db"
         );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(shown("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(shown("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            shown("postgres://u@h/db?password=secret&sslmode=disable"),
+            "postgres://u@h/db?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            shown("postgresql://h/db?sslmode=disable&PassWord=s%40cret&SSLPASSWORD=x&pass=y"),
+            "postgresql://h/db?sslmode=disable&PassWord=***&SSLPASSWORD=***&pass=***"
+        );
+        assert_eq!(
+            shown("postgres://u:a%40b@h/db?user=x@y"),
+            "postgres://u:***@h/db?user=x@y"
+        );
+        assert_eq!(
+            shown("sqlite://file.db?mode=rwc&password=x"),
+            "sqlite://file.db?mode=rwc&password=***"
+        );
+        assert_eq!(shown("sqlite://u:secret@file.db"), "sqlite://u:***@file.db");
+        // Not a URL the `url` crate (and so sqlx) can read: nothing past the scheme.
+        let (text, secrets) = redact("postgres://u:se cret@h:notaport/db?password=other");
+        assert!(!text.contains("cret") && !text.contains("other"), "{text}");
+        assert!(secrets.iter().any(|s| s == "se cret"), "{secrets:?}");
+        assert!(secrets.iter().any(|s| s == "other"), "{secrets:?}");
+    }
+
+    #[test]
+    fn an_error_whose_text_shows_a_password_is_replaced_by_a_scrubbed_copy() {
+        let (_, secrets) = redact("postgres://u:s%40cret@h/db?password=other");
+        let quiet: Box<dyn std::error::Error + Send + Sync> = "connection refused".into();
+        assert_eq!(scrub(quiet, &secrets).to_string(), "connection refused");
+        let loud: Box<dyn std::error::Error + Send + Sync> =
+            "bad URL postgres://u:s@cret@h/db?password=other".into();
+        let scrubbed = scrub(loud, &secrets);
+        assert_eq!(
+            scrubbed.to_string(),
+            "bad URL postgres://u:***@h/db?password=***"
+        );
+        assert!(!format!("{scrubbed:?}").contains("other"));
     }
 }

@@ -34,10 +34,13 @@ pub mod postgres;
 mod query_log;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod tx;
 
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
-pub use query_log::{CapturedQuery, assert_num_queries, capture_queries, total_queries};
+pub use query_log::{
+    CapturedQuery, StatementKind, assert_num_queries, capture_queries, total_queries,
+};
 
 /// The derive and the trait share the name, like serde's.
 pub use orm_core::Model;

@@ -18,6 +18,108 @@ pub struct CapturedQuery {
     pub sql: Arc<str>,
     /// The bound values (copied only while a capture is running).
     pub params: Vec<orm_core::Value>,
+    /// What the statement does, read from its first keyword.
+    pub kind: StatementKind,
+}
+
+/// What a statement does, read from its first keyword (after blanks, comments and
+/// opening parentheses), case-insensitively. Worked out only while a capture is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StatementKind {
+    /// `SELECT`.
+    Select,
+    /// `INSERT` (and SQLite's `REPLACE`).
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `CREATE`, `ALTER`, `DROP`, `TRUNCATE`.
+    Ddl,
+    /// `BEGIN` (`START TRANSACTION`): a transaction starts.
+    Begin,
+    /// `COMMIT` (`END`).
+    Commit,
+    /// `ROLLBACK` (`ABORT`) of the whole transaction.
+    Rollback,
+    /// `SAVEPOINT name`: an atomic block inside a transaction starts.
+    Savepoint,
+    /// `RELEASE SAVEPOINT name`: that block keeps its changes.
+    ReleaseSavepoint,
+    /// `ROLLBACK TO SAVEPOINT name`: that block's changes are undone.
+    RollbackToSavepoint,
+    /// Anything else (`WITH …`, `SET …`, `PRAGMA …`, an empty statement).
+    Other,
+}
+
+impl StatementKind {
+    /// The kind of `sql`, from its first keyword (its second, for `ROLLBACK TO`).
+    pub fn of(sql: &str) -> StatementKind {
+        let (first, rest) = keyword(sql);
+        let is = |word: &str| first.eq_ignore_ascii_case(word);
+        if is("SELECT") {
+            StatementKind::Select
+        } else if is("INSERT") || is("REPLACE") {
+            StatementKind::Insert
+        } else if is("UPDATE") {
+            StatementKind::Update
+        } else if is("DELETE") {
+            StatementKind::Delete
+        } else if is("CREATE") || is("ALTER") || is("DROP") || is("TRUNCATE") {
+            StatementKind::Ddl
+        } else if is("BEGIN") || is("START") {
+            StatementKind::Begin
+        } else if is("COMMIT") || is("END") {
+            StatementKind::Commit
+        } else if is("ROLLBACK") || is("ABORT") {
+            if keyword(rest).0.eq_ignore_ascii_case("TO") {
+                StatementKind::RollbackToSavepoint
+            } else {
+                StatementKind::Rollback
+            }
+        } else if is("SAVEPOINT") {
+            StatementKind::Savepoint
+        } else if is("RELEASE") {
+            StatementKind::ReleaseSavepoint
+        } else {
+            StatementKind::Other
+        }
+    }
+
+    /// Whether this is `BEGIN`, `COMMIT`, `ROLLBACK` or a savepoint statement.
+    pub fn is_transaction_control(self) -> bool {
+        matches!(
+            self,
+            StatementKind::Begin
+                | StatementKind::Commit
+                | StatementKind::Rollback
+                | StatementKind::Savepoint
+                | StatementKind::ReleaseSavepoint
+                | StatementKind::RollbackToSavepoint
+        )
+    }
+}
+
+/// The first word of `sql` (ASCII letters) after blanks, `--` and `/* */` comments and
+/// opening parentheses, and what follows it.
+fn keyword(sql: &str) -> (&str, &str) {
+    let mut rest = sql;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(after) = trimmed.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, next)| next);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, next)| next);
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    rest.split_at(end)
 }
 
 impl std::fmt::Display for CapturedQuery {
@@ -35,6 +137,20 @@ pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) {
         c.borrow_mut().push(CapturedQuery {
             sql: sql.clone(),
             params: params.to_vec(),
+            kind: StatementKind::of(sql),
+        });
+    });
+}
+
+/// Record a transaction-control statement that sqlx sends itself (`BEGIN`, `COMMIT`,
+/// savepoints, rollbacks). Its text is built only while a capture is running.
+pub(crate) fn record_control(kind: StatementKind, text: impl FnOnce() -> String) {
+    TOTAL.fetch_add(1, Ordering::Relaxed);
+    let _ = CAPTURED.try_with(|c| {
+        c.borrow_mut().push(CapturedQuery {
+            sql: text().into(),
+            params: Vec::new(),
+            kind,
         });
     });
 }
@@ -99,5 +215,50 @@ pub fn assert_num_queries<F: Future>(expected: usize, fut: F) -> impl Future<Out
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatementKind::{self, *};
+
+    #[test]
+    fn the_kind_comes_from_the_first_keyword() {
+        let cases: &[(&str, StatementKind)] = &[
+            (r#"SELECT "id" FROM "books""#, Select),
+            ("  select 1", Select),
+            ("(SELECT 1) UNION (SELECT 2)", Select),
+            ("-- a comment\nSELECT 1", Select),
+            ("/* hint */ DELETE FROM t", Delete),
+            ("INSERT INTO t VALUES (1)", Insert),
+            ("REPLACE INTO t VALUES (1)", Insert),
+            ("UPDATE t SET a = 1", Update),
+            ("CREATE TABLE IF NOT EXISTS t (id INTEGER)", Ddl),
+            ("ALTER TABLE t ADD COLUMN a INTEGER", Ddl),
+            ("DROP SCHEMA s CASCADE", Ddl),
+            ("TRUNCATE t", Ddl),
+            ("BEGIN", Begin),
+            ("START TRANSACTION", Begin),
+            ("COMMIT", Commit),
+            ("ROLLBACK", Rollback),
+            ("SAVEPOINT _sqlx_savepoint_1", Savepoint),
+            ("RELEASE SAVEPOINT _sqlx_savepoint_1", ReleaseSavepoint),
+            (
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+                RollbackToSavepoint,
+            ),
+            ("rollback to _sqlx_savepoint_1", RollbackToSavepoint),
+            ("WITH x AS (SELECT 1) SELECT * FROM x", Other),
+            ("SET search_path TO s", Other),
+            ("", Other),
+            ("-- only a comment", Other),
+            ("/* unterminated", Other),
+            ("ÉLECT 1", Other),
+        ];
+        for (sql, kind) in cases {
+            assert_eq!(StatementKind::of(sql), *kind, "{sql:?}");
+        }
+        assert!(Savepoint.is_transaction_control());
+        assert!(!Select.is_transaction_control());
     }
 }

@@ -17,7 +17,8 @@ use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
-    fn arguments(params: Vec<Value>) -> Result<SqliteArguments> {
+    fn arguments(params: &mut Vec<Value>) -> Result<SqliteArguments> {
+        let params = std::mem::take(params);
         let mut args = SqliteArguments::default();
         bind_values!(args, params, "SQLite", |d| args
             .add(d.map(|d| d.to_string())));

@@ -167,7 +167,7 @@ impl TestDb {
                 .max_connections(1)
                 .acquire_timeout(acquire_timeout)
                 .before_acquire(counter(acquired.clone()))
-                .connect(&self.url)
+                .connect_with(orm_sqlx::postgres::connect_options(&self.url).unwrap())
                 .await
                 .unwrap()
                 .into(),

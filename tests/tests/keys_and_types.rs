@@ -87,7 +87,17 @@ async fn a_model_with_only_an_auto_key_can_be_bulk_created() {
         let mut rows = vec![OnlyId { id: 0 }, OnlyId { id: 0 }, OnlyId { id: 0 }];
         let (r, q) = capture_queries(OnlyId::objects().bulk_create(&mut rows, &db)).await;
         r.unwrap();
-        assert_eq!(q.len(), 3, "DEFAULT VALUES inserts one row a statement");
+        // DEFAULT VALUES inserts one row a statement: BEGIN, three INSERTs, COMMIT.
+        assert_eq!(q.len(), 5, "{q:#?}");
+        assert!(
+            q[1..4].iter().all(|q| q.sql.contains("DEFAULT VALUES")),
+            "{q:#?}"
+        );
+        assert_eq!(
+            (q[0].sql.as_ref(), q[4].sql.as_ref()),
+            ("BEGIN", "COMMIT"),
+            "{q:#?}"
+        );
         assert!(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
         assert_eq!(OnlyId::objects().count(&db).await.unwrap(), 3);
     })
