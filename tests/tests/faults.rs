@@ -221,12 +221,11 @@ async fn postgres_a_terminated_connection_leaves_nothing_partial() {
         0,
         "the next query"
     );
-    // ISSUE-8 (keys of a failed bulk_create): the core still sets the keys of each batch
-    // as it returns, so the first batch's instances keep keys of rows that were rolled
-    // back. Fixed on main (a3ca6da, "bulk_create and save set keys only once the write
-    // has committed"); enable this once that is merged here:
-    // assert!(rows.iter().all(|r| r.id == 0), "keys of rows that do not exist");
-    let _ = &rows;
+    // Issue 8.3: no instance keeps the key of a row that was rolled back.
+    assert!(
+        rows.iter().all(|r| r.id == 0),
+        "keys of rows that do not exist"
+    );
 
     db.pg_pool().unwrap().close().await;
     t.cleanup().await;
@@ -327,8 +326,8 @@ async fn sqlite_a_dropped_write_leaves_nothing_partial() {
             }
             None => {
                 assert_eq!(stored, 0, "after {polls} polls: {:?}", kinds(&q));
-                // ISSUE-8 (keys of a failed bulk_create): see the PostgreSQL test above.
-                // assert!(rows.iter().all(|r| r.id == 0), "after {polls} polls");
+                // Issue 8.3: a cancelled bulk_create leaves no key on an instance.
+                assert!(rows.iter().all(|r| r.id == 0), "after {polls} polls");
                 cut += usize::from(cut_mid_transaction(&q));
             }
         }
