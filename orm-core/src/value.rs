@@ -131,6 +131,264 @@ impl Value {
     }
 }
 
+/// Exact decimals: what a `rust_decimal::Decimal` can hold without rounding, for the
+/// backends' readers and SQLite's arithmetic (`rust_decimal`'s own parser rounds a value
+/// with more than 28 significant digits, silently).
+#[cfg(feature = "decimal")]
+pub mod exact_decimal {
+    use rust_decimal::Decimal;
+
+    /// The largest mantissa a `Decimal` holds (96 bits).
+    pub const MAX_MANTISSA: u128 = (1 << 96) - 1;
+    /// The most digits after the point a `Decimal` holds.
+    pub const MAX_SCALE: u32 = 28;
+
+    /// `mantissa × 10^-scale` as a `Decimal` with that scale, or with fewer trailing zeros
+    /// where it does not fit otherwise; `None` if it cannot be held exactly.
+    pub fn from_parts(mut mantissa: i128, mut scale: u32) -> Option<Decimal> {
+        while (scale > MAX_SCALE || mantissa.unsigned_abs() > MAX_MANTISSA)
+            && scale > 0
+            && mantissa % 10 == 0
+        {
+            mantissa /= 10;
+            scale -= 1;
+        }
+        if scale > MAX_SCALE || mantissa.unsigned_abs() > MAX_MANTISSA {
+            return None;
+        }
+        Decimal::try_from_i128_with_scale(mantissa, scale).ok()
+    }
+
+    /// PostgreSQL's binary NUMERIC (what it sends for a `NUMERIC` column) as a `Decimal`,
+    /// with the value's display scale, or why no `Decimal` holds it exactly: sqlx's own
+    /// decoder rounds away the digits past the 28th after the point, and past 96 bits.
+    pub fn from_pg_binary(buf: &[u8]) -> Result<Decimal, String> {
+        let word = |i: usize| {
+            buf.get(2 * i..2 * i + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .ok_or_else(|| "a truncated NUMERIC".to_owned())
+        };
+        let ndigits = usize::from(word(0)?);
+        let weight = i64::from(word(1)? as i16);
+        let negative = match word(2)? {
+            0x0000 => false,
+            0x4000 => true,
+            0xC000 => return Err("NaN is not a number a rust_decimal::Decimal holds".into()),
+            0xD000 | 0xF000 => {
+                return Err("infinity is not a number a rust_decimal::Decimal holds".into());
+            }
+            other => return Err(format!("a NUMERIC with the unknown sign {other:#x}")),
+        };
+        let dscale = u32::from(word(3)?);
+        let too_big = || {
+            "the NUMERIC has more digits than a rust_decimal::Decimal holds \
+             (28 after the point, 96 bits in all)"
+                .to_owned()
+        };
+        // value = Σ digit[i] × 10000^(weight - i)
+        let mut mantissa: i128 = 0;
+        for i in 0..ndigits {
+            let d = word(4 + i)?;
+            if d >= 10_000 {
+                return Err(format!("a NUMERIC digit out of range: {d}"));
+            }
+            mantissa = mantissa
+                .checked_mul(10_000)
+                .and_then(|m| m.checked_add(i128::from(d)))
+                .ok_or_else(too_big)?;
+        }
+        let last = weight - ndigits as i64 + 1;
+        let scale = if last >= 0 {
+            let shift = u32::try_from(4 * last).map_err(|_| too_big())?;
+            mantissa = 10i128
+                .checked_pow(shift)
+                .and_then(|p| mantissa.checked_mul(p))
+                .ok_or_else(too_big)?;
+            0
+        } else {
+            u32::try_from(-4 * last).map_err(|_| too_big())?
+        };
+        let mantissa = if negative { -mantissa } else { mantissa };
+        let d = from_parts(mantissa, scale).ok_or_else(too_big)?;
+        Ok(with_scale(d, dscale))
+    }
+
+    /// `d` written with `scale` digits after the point where that only adds or removes
+    /// zeros and fits (`1.5` at scale 3 is `1.500`); otherwise `d` itself.
+    pub fn with_scale(d: Decimal, scale: u32) -> Decimal {
+        let mut m = d.mantissa();
+        let mut s = d.scale();
+        while s > scale && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        while s < scale.min(MAX_SCALE) {
+            match m.checked_mul(10) {
+                Some(next) if next.unsigned_abs() <= MAX_MANTISSA => {
+                    m = next;
+                    s += 1;
+                }
+                _ => break,
+            }
+        }
+        from_parts(m, s).unwrap_or(d)
+    }
+
+    /// Parse decimal text (`-12.340`, `1e-5`, `.5`) without rounding: text with digits a
+    /// `Decimal` cannot hold is an error, trailing zeros past them are not.
+    pub fn parse(text: &str) -> Result<Decimal, String> {
+        let bad = || format!("{text:?} is not a decimal number");
+        let t = text.trim();
+        let (negative, t) = match t.as_bytes().first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let (number, exponent) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], t[i + 1..].parse::<i64>().map_err(|_| bad())?),
+            None => (t, 0),
+        };
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let too_many = || {
+            format!(
+                "{text:?} has more digits than a rust_decimal::Decimal holds \
+                 (28 after the point, 96 bits in all)"
+            )
+        };
+        // Leading zeros of the integer part do not count; trailing zeros of the fraction
+        // are kept (they are the scale: 12.340) where they fit, and dropped where not.
+        let int = int.trim_start_matches('0');
+        let digits = |frac: &str| {
+            let mut m: i128 = 0;
+            for b in int.bytes().chain(frac.bytes()) {
+                m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+            }
+            Some(m)
+        };
+        let kept = frac
+            .len()
+            .min(MAX_SCALE as usize)
+            .max(frac.trim_end_matches('0').len());
+        let (mantissa, frac) = match digits(&frac[..kept]) {
+            Some(m) => (m, &frac[..kept]),
+            None => {
+                let frac = frac.trim_end_matches('0');
+                (digits(frac).ok_or_else(too_many)?, frac)
+            }
+        };
+        let mut mantissa = mantissa;
+        let mut scale = frac.len() as i64 - exponent;
+        if scale < 0 {
+            let shift = u32::try_from(-scale).map_err(|_| too_many())?;
+            mantissa = 10i128
+                .checked_pow(shift)
+                .and_then(|p| mantissa.checked_mul(p))
+                .ok_or_else(too_many)?;
+            scale = 0;
+        }
+        let scale = u32::try_from(scale).map_err(|_| too_many())?;
+        let d =
+            from_parts(if negative { -mantissa } else { mantissa }, scale).ok_or_else(too_many)?;
+        Ok(d)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// NUMERIC's binary form: digit count, weight, sign, display scale, base-10000 digits.
+        fn pg(weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for w in [digits.len() as u16, weight as u16, sign, dscale]
+                .into_iter()
+                .chain(digits.iter().copied())
+            {
+                out.extend_from_slice(&w.to_be_bytes());
+            }
+            out
+        }
+
+        #[test]
+        fn postgresql_numerics_are_read_exactly_or_refused() {
+            let read = |b: Vec<u8>| from_pg_binary(&b).map(|d| d.to_string());
+            assert_eq!(read(pg(0, 0, 2, &[1, 5000])).unwrap(), "1.50");
+            assert_eq!(read(pg(0, 0x4000, 0, &[12])).unwrap(), "-12");
+            assert_eq!(read(pg(1, 0, 0, &[1])).unwrap(), "10000");
+            assert_eq!(read(pg(0, 0, 0, &[])).unwrap(), "0");
+            assert_eq!(read(pg(-1, 0, 4, &[5])).unwrap(), "0.0005");
+            // 10^28 × 7.9…: Decimal::MAX.
+            assert_eq!(
+                read(pg(7, 0, 0, &[7, 9228, 1625, 1426, 4337, 5935, 4395, 335])).unwrap(),
+                "79228162514264337593543950335"
+            );
+            assert!(read(pg(7, 0, 0, &[7, 9228, 1625, 1426, 4337, 5935, 4395, 336])).is_err());
+            // 29 digits after the point (sqlx rounds this to 0.3333…3333 silently).
+            assert!(
+                read(pg(
+                    -1,
+                    0,
+                    29,
+                    &[3333, 3333, 3333, 3333, 3333, 3333, 3333, 3000]
+                ))
+                .is_err()
+            );
+            // Zeros past the 28th digit are only the display scale.
+            assert_eq!(
+                read(pg(0, 0, 40, &[1, 5000])).unwrap(),
+                "1.5000000000000000000000000000"
+            );
+            assert!(read(pg(0, 0xC000, 0, &[])).is_err());
+            assert!(read(pg(0, 0xD000, 0, &[])).is_err());
+            assert!(from_pg_binary(&[0, 1]).is_err());
+        }
+
+        #[test]
+        fn parsing_keeps_every_digit_or_refuses() {
+            let p = |s: &str| parse(s).map(|d| d.to_string());
+            assert_eq!(p("12.340").unwrap(), "12.340");
+            assert_eq!(p("-0.5").unwrap(), "-0.5");
+            assert_eq!(p(".5").unwrap(), "0.5");
+            assert_eq!(p("1e3").unwrap(), "1000");
+            assert_eq!(p("1.5E-3").unwrap(), "0.0015");
+            assert_eq!(
+                p("79228162514264337593543950335").unwrap(),
+                "79228162514264337593543950335"
+            );
+            assert!(p("79228162514264337593543950336").is_err());
+            assert_eq!(
+                p("0.0000000000000000000000000001").unwrap(),
+                "0.0000000000000000000000000001"
+            );
+            // rust_decimal's own parser rounds these two.
+            assert!(p("0.00000000000000000000000000001").is_err());
+            assert!(p("1234567890123456789012.345678901").is_err());
+            assert_eq!(
+                p("1.500000000000000000000000000000000").unwrap(),
+                "1.5000000000000000000000000000"
+            );
+            for bad in [
+                "",
+                "-",
+                ".",
+                "1.2.3",
+                "abc",
+                "1e",
+                "NaN",
+                "Infinity",
+                "1_000",
+                "1e99999999999999999999",
+            ] {
+                assert!(p(bad).is_err(), "{bad}");
+            }
+        }
+    }
+}
+
 /// A Rust type that can be a model field: it knows its SQL type, how to become a bound
 /// [`Value`] and how to read itself from a row.
 #[diagnostic::on_unimplemented(

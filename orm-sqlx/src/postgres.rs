@@ -40,7 +40,40 @@ impl Backend for Postgres {
 impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
     #[cfg(feature = "decimal")]
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
-        self.get(idx)
+        // NUMERIC holds more than a Decimal; sqlx's decoder would round the difference away
+        // (digits past the 28th after the point, past 96 bits), so the value is read here,
+        // exactly, or refused.
+        use orm_core::value::exact_decimal;
+        use sqlx::postgres::PgValueFormat;
+        use sqlx::{TypeInfo as _, ValueRef as _};
+        let at = orm_core::ColumnAt::Index(idx);
+        let decode_error = |message: String| orm_core::Error::Decode {
+            at,
+            expected: "Decimal",
+            message,
+        };
+        let raw = self.raw(idx)?;
+        if raw.is_null() {
+            return Err(orm_core::Error::UnexpectedNull {
+                at,
+                expected: "Decimal",
+            });
+        }
+        let ty = raw.type_info();
+        if !<rust_decimal::Decimal as sqlx::Type<Postgres>>::compatible(&ty) {
+            return Err(decode_error(format!("the column holds SQL type {}", ty.name())));
+        }
+        let exact = match raw.format() {
+            PgValueFormat::Binary => raw
+                .as_bytes()
+                .map_err(|e| e.to_string())
+                .and_then(exact_decimal::from_pg_binary),
+            PgValueFormat::Text => raw
+                .as_str()
+                .map_err(|e| e.to_string())
+                .and_then(exact_decimal::parse),
+        };
+        exact.map_err(decode_error)
     }
 });
 

@@ -63,7 +63,8 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
         }
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
-        rust_decimal::Decimal::from_str(&text).map_err(|e| decode_error(e.to_string()))
+        // Exactly, or refused: rust_decimal's own parser rounds past 28 significant digits.
+        orm_core::value::exact_decimal::parse(&text).map_err(decode_error)
     }
 });
 

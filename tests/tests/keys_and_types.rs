@@ -204,3 +204,58 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
     })
     .await;
 }
+
+/// A decimal written by other means with more digits than `rust_decimal` holds is a decode
+/// error on every backend (rust_decimal's parser, which SQLite's reader used, and sqlx's
+/// PostgreSQL decoder both rounded some of them silently: row 2 on SQLite, row 4 on
+/// PostgreSQL); zeros past the 28th digit are only scale.
+#[tokio::test]
+async fn a_decimal_past_rust_decimal_is_refused_on_read_not_rounded() {
+    on_each_backend(|db, backend| async move {
+        let ty = match backend {
+            orm_tests::Backend::Sqlite => "TEXT",
+            orm_tests::Backend::Postgres => "NUMERIC",
+        };
+        db.execute_raw(&format!(
+            "CREATE TABLE prices (id BIGINT PRIMARY KEY, amount {ty} NOT NULL)"
+        ))
+        .await
+        .unwrap();
+        db.execute_raw(
+            "INSERT INTO prices VALUES (1, '1.500000000000000000000000000000000'), \
+             (2, '0.33333333333333333333333333333'), \
+             (3, '123456789012345678901234567890'), \
+             (4, '730435.86878085757137607120236930')",
+        )
+        .await
+        .unwrap();
+        let one = Price::objects()
+            .filter(|p| p.id.eq(1))
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(one.amount, dec("1.5"));
+        for id in [2, 3, 4] {
+            let e = Price::objects()
+                .filter(|p| p.id.eq(id))
+                .get(&db)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Decode {
+                        at: orm_sqlx::core::ColumnAt::Field {
+                            model: "Price",
+                            field: "amount",
+                            ..
+                        },
+                        ..
+                    }
+                ),
+                "{backend:?} row {id}: {e}"
+            );
+        }
+    })
+    .await;
+}
