@@ -1,6 +1,6 @@
 //! Turning a [`Query`] into SQL text and bound parameters for one dialect.
 
-use crate::dialect::{Dialect, fold_case};
+use crate::dialect::{Dialect, fold_case, sqlite_arith_fn};
 use crate::error::{Error, Result};
 use crate::expr::{ColumnRef, RelPath, Term};
 use crate::join::{Aliases, Frame, JoinKind};
@@ -324,7 +324,8 @@ impl SqlWriter {
             && match t {
                 Term::Column(c) => self.is_decimal(c),
                 Term::Value(v) => v.is_decimal(),
-                _ => false,
+                Term::Arith(_, _, _, ty) => *ty == SqlType::Decimal,
+                Term::TableColumn { .. } => false,
             };
         if cast {
             self.sql.push_str("CAST(");
@@ -358,7 +359,19 @@ impl SqlWriter {
                 self.bind(v.clone());
                 Ok(())
             }
-            Term::Arith(a, op, b) => {
+            Term::Arith(a, op, b, ty) => {
+                // SQLite's own operators wrap integers into REALs, give NULL for `x / 0` and
+                // compute decimals (stored as text) in floating point; the backend registers
+                // checked functions that do what PostgreSQL's operators do.
+                if let (Dialect::Sqlite, Some(f)) = (self.dialect, sqlite_arith_fn(*op, *ty)) {
+                    self.sql.push_str(f);
+                    self.sql.push('(');
+                    self.term(a)?;
+                    self.sql.push_str(", ");
+                    self.term(b)?;
+                    self.sql.push(')');
+                    return Ok(());
+                }
                 self.sql.push('(');
                 self.term(a)?;
                 self.sql.push(' ');

@@ -41,10 +41,42 @@ pub(crate) trait Backend: sqlx::Database {
 }
 
 pub(crate) fn db_error(sql: &str, e: sqlx::Error) -> Error {
+    if let Some(typed) = data_error(sql, &e) {
+        return typed;
+    }
     Error::Database {
         sql: sql.to_owned(),
         source: Box::new(e),
     }
+}
+
+/// The typed error for a condition both backends raise alike: PostgreSQL's SQLSTATE, or on
+/// SQLite the same SQLSTATE in brackets at the start of the message of the ORM's checked
+/// functions (`[22003] integer out of range: …`).
+fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
+    let db = e.as_database_error()?;
+    let message = db.message();
+    let (state, message) = match sqlstate_tag(message) {
+        Some((state, rest)) => (state.to_owned(), rest),
+        None => (db.code()?.into_owned(), message),
+    };
+    let (message, sql) = (message.to_owned(), sql.to_owned());
+    Some(match state.as_str() {
+        "22003" => Error::OutOfRange { message, sql },
+        "22012" => Error::DivisionByZero { message, sql },
+        _ => return None,
+    })
+}
+
+/// `("22003", "integer out of range: …")` from `"[22003] integer out of range: …"`.
+fn sqlstate_tag(message: &str) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix('[')?;
+    let (state, rest) = rest.split_at_checked(5)?;
+    let rest = rest.strip_prefix("] ")?;
+    state
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric())
+        .then_some((state, rest))
 }
 
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {

@@ -14,6 +14,8 @@ use sqlx::sqlite::{
 
 use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
+pub(crate) mod functions;
+
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
@@ -107,13 +109,13 @@ pub fn register_functions(conn: &mut SqliteConnection) -> BoxFuture<'_, sqlx::Re
                 None,
             )
         };
-        if rc == libsqlite3_sys::SQLITE_OK {
-            Ok(())
-        } else {
-            Err(sqlx::Error::Configuration(
+        if rc != libsqlite3_sys::SQLITE_OK {
+            return Err(sqlx::Error::Configuration(
                 format!("cannot register {SQLITE_FOLD_CASE_FN}: SQLite error {rc}").into(),
-            ))
+            ));
         }
+        // SAFETY: as above.
+        unsafe { functions::register(db) }.map_err(|e| sqlx::Error::Configuration(e.into()))
     })
 }
 
