@@ -41,16 +41,16 @@ pub struct SqlWriter {
     /// Which `filter()` call is being written (joins through many-valued relations are
     /// per call).
     scope: Option<usize>,
-    /// SQLite stores decimals as text (to keep every digit); comparisons and ordering read
-    /// them as numbers.
-    cast_decimals: bool,
+    /// SQLite stores decimals as text (to keep every digit); comparisons and ordering use
+    /// the backend's collation that orders them by exact value.
+    collate_decimals: bool,
 }
 
 impl SqlWriter {
     pub fn new(dialect: Dialect, root: &'static ModelMeta) -> Self {
         let mut aliases = Aliases::default();
         let root_alias = aliases.take(root.table);
-        let cast_decimals = dialect == Dialect::Sqlite;
+        let collate_decimals = dialect == Dialect::Sqlite;
         SqlWriter {
             dialect,
             sql: String::with_capacity(128),
@@ -58,7 +58,7 @@ impl SqlWriter {
             frames: vec![Frame::new(root, root_alias, RelPath::ROOT)],
             aliases,
             scope: None,
-            cast_decimals,
+            collate_decimals,
         }
     }
 
@@ -318,34 +318,36 @@ impl SqlWriter {
             .any(|m| m.column == c.column && m.sql_type == crate::value::SqlType::Decimal)
     }
 
-    /// Write `t`, reading decimals as numbers where `cast_decimals` asks for it.
+    /// Write `t` where it is compared or sorted: a decimal on SQLite (text there) with the
+    /// collation that compares decimals by exact value (`CAST(… AS REAL)` would round them
+    /// to 15 digits, and text order puts "10" before "9").
     fn compared_term(&mut self, t: &Term) -> Result<()> {
-        let cast = self.cast_decimals
+        let collate = self.collate_decimals
             && match t {
                 Term::Column(c) => self.is_decimal(c),
                 Term::Value(v) => v.is_decimal(),
                 Term::Arith(_, _, _, ty) => *ty == SqlType::Decimal,
                 Term::TableColumn { .. } => false,
             };
-        if cast {
-            self.sql.push_str("CAST(");
-            self.term(t)?;
-            self.sql.push_str(" AS REAL)");
-            Ok(())
-        } else {
-            self.term(t)
+        self.term(t)?;
+        if collate {
+            self.collate_decimal();
+        }
+        Ok(())
+    }
+
+    /// A bound value where it is compared (collated like `compared_term`), moved, not copied.
+    fn compared_value(&mut self, v: Value) {
+        let collate = self.collate_decimals && v.is_decimal();
+        self.bind(v);
+        if collate {
+            self.collate_decimal();
         }
     }
 
-    /// A bound value where it is compared (cast like `compared_term`), moved, not copied.
-    fn compared_value(&mut self, v: Value) {
-        if self.cast_decimals && v.is_decimal() {
-            self.sql.push_str("CAST(");
-            self.bind(v);
-            self.sql.push_str(" AS REAL)");
-        } else {
-            self.bind(v);
-        }
+    fn collate_decimal(&mut self) {
+        self.sql.push_str(" COLLATE ");
+        self.sql.push_str(crate::dialect::SQLITE_DECIMAL_COLLATION);
     }
 
     pub fn term(&mut self, t: &Term) -> Result<()> {

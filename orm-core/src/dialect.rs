@@ -211,7 +211,7 @@ impl Dialect {
             (Mysql, Uuid) => "BINARY(16)",
             (Postgres, Decimal) => "NUMERIC",
             // Text keeps every digit (NUMERIC affinity would round past 15 of them); the
-            // compiler reads the text as a number wherever values are compared or sorted.
+            // compiler compares and sorts it with SQLITE_DECIMAL_COLLATION, by exact value.
             (Sqlite, Decimal) => "TEXT",
             (Mysql, Decimal) => "DECIMAL(65, 30)",
             (Postgres, Json) => "JSONB",

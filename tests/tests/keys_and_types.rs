@@ -26,8 +26,9 @@ struct OnlyId {
     id: i64,
 }
 
+/// Exactly this decimal (rust_decimal's `parse` would round past 28 digits).
 fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
+    orm_sqlx::core::value::exact_decimal::parse(s).unwrap()
 }
 
 #[tokio::test]
@@ -55,6 +56,66 @@ async fn decimals_compare_and_sort_as_numbers() {
         assert_eq!(
             all.fetch(&db).await.unwrap(),
             [dec("100.25"), dec("10"), dec("9"), dec("-0.5"), dec("-5")]
+        );
+    })
+    .await;
+}
+
+/// Decimals compare and sort by their exact value on every backend: SQLite (text there)
+/// used to compare them as REALs, so 1, 0.99999999999999999999 and
+/// 1.0000000000000000000000000001 were all equal.
+#[tokio::test]
+async fn decimal_comparisons_are_exact() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<Price>().await.unwrap();
+        let values = [
+            "1.0000000000000000000000000001",
+            "1",
+            "0.99999999999999999999",
+            "1.00",
+            "-2",
+        ];
+        let mut rows: Vec<Price> = values
+            .iter()
+            .map(|a| Price {
+                id: 0,
+                amount: dec(a),
+            })
+            .collect();
+        Price::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let db = &db;
+        let ids = |qs: QuerySet<Price>| async move {
+            let qs = qs
+                .order_by(|p| [p.amount.asc(), p.id.asc()])
+                .values(|p| p.id);
+            qs.fetch(db).await.unwrap().to_vec()
+        };
+        let id = |i: usize| rows[i].id;
+        assert_eq!(
+            ids(Price::objects()).await,
+            [id(4), id(2), id(1), id(3), id(0)]
+        );
+        let one = || dec("1");
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.eq(one()))).await,
+            [id(1), id(3)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.gt(one()))).await,
+            [id(0)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.lt(one()))).await,
+            [id(4), id(2)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.is_in([dec("1.000"), dec("-2.0")]))).await,
+            [id(4), id(1), id(3)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.range(dec("0.9999999999999999999"), one())))
+                .await,
+            [id(2), id(1), id(3)]
         );
     })
     .await;

@@ -47,7 +47,7 @@ fn division_by_zero(message: String) -> ArithError {
     }
 }
 
-/// Register every arithmetic function on `db`.
+/// Register every arithmetic function, and the decimal collation, on `db`.
 ///
 /// # Safety
 /// `db` is a valid connection handle, locked by the caller for the duration of the call.
@@ -73,7 +73,107 @@ pub(super) unsafe fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
             return Err(format!("cannot register {}: SQLite error {rc}", entry.0));
         }
     }
+    #[cfg(feature = "decimal")]
+    {
+        let name = std::ffi::CString::new(orm_core::dialect::SQLITE_DECIMAL_COLLATION)
+            .map_err(|e| e.to_string())?;
+        // SAFETY: as above; the comparison touches only the two strings SQLite passes.
+        let rc = unsafe {
+            ffi::sqlite3_create_collation_v2(
+                db,
+                name.as_ptr(),
+                ffi::SQLITE_UTF8,
+                std::ptr::null_mut(),
+                Some(decimal_collation),
+                None,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(format!(
+                "cannot register the {} collation: SQLite error {rc}",
+                orm_core::dialect::SQLITE_DECIMAL_COLLATION
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The `orm_decimal` collation: decimals (stored as text) in the order of their exact
+/// values, `"1.0"` equal to `"1.00"`, as PostgreSQL's NUMERIC compares; text that is not a
+/// number after every number, in byte order.
+#[cfg(feature = "decimal")]
+unsafe extern "C" fn decimal_collation(
+    _: *mut std::ffi::c_void,
+    len_a: c_int,
+    a: *const std::ffi::c_void,
+    len_b: c_int,
+    b: *const std::ffi::c_void,
+) -> c_int {
+    // SAFETY: SQLite passes two strings of the given lengths, valid during the call.
+    let (a, b) = unsafe {
+        (
+            std::slice::from_raw_parts(a.cast::<u8>(), len_a.max(0) as usize),
+            std::slice::from_raw_parts(b.cast::<u8>(), len_b.max(0) as usize),
+        )
+    };
+    match std::panic::catch_unwind(|| compare_decimal_text(a, b)) {
+        Ok(std::cmp::Ordering::Less) => -1,
+        Ok(std::cmp::Ordering::Equal) => 0,
+        Ok(std::cmp::Ordering::Greater) => 1,
+        // Cannot happen; a panic must not unwind into SQLite.
+        Err(_) => 0,
+    }
+}
+
+/// A decimal's text in canonical parts: sign, integer digits without leading zeros,
+/// fraction digits without trailing zeros (zero has neither, and no sign).
+#[cfg(feature = "decimal")]
+fn decimal_parts(text: &[u8]) -> Option<(bool, Vec<u8>, Vec<u8>)> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    // Exponents (a REAL written as text by other means): through a Decimal.
+    if text.contains(['e', 'E']) {
+        let d = parse_decimal(text).ok()?;
+        return decimal_parts(d.to_string().as_bytes());
+    }
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0').as_bytes().to_vec();
+    let frac = frac.trim_end_matches('0').as_bytes().to_vec();
+    let zero = int.is_empty() && frac.is_empty();
+    Some((negative && !zero, int, frac))
+}
+
+/// Compare two decimals written as text by exact value, whatever their length.
+#[cfg(feature = "decimal")]
+pub(crate) fn compare_decimal_text(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (decimal_parts(a), decimal_parts(b)) {
+        (Some((na, ia, fa)), Some((nb, ib, fb))) => {
+            if na != nb {
+                return if na {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+            }
+            // Magnitudes: more integer digits is larger; then digit by digit (fractions
+            // without trailing zeros compare as text: "5" < "55" < "6").
+            let magnitude = ia.len().cmp(&ib.len()).then(ia.cmp(&ib)).then(fa.cmp(&fb));
+            if na { magnitude.reverse() } else { magnitude }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
 }
 
 /// Report `e` as the function's error, its SQLSTATE in brackets first.
@@ -612,6 +712,33 @@ mod decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn decimals_collate_by_exact_value() {
+        use std::cmp::Ordering::*;
+        let cmp = |a: &str, b: &str| compare_decimal_text(a.as_bytes(), b.as_bytes());
+        assert_eq!(cmp("9", "10"), Less);
+        assert_eq!(cmp("1.0", "1.00"), Equal);
+        assert_eq!(cmp("-0", "0.000"), Equal);
+        assert_eq!(cmp("-5", "-0.5"), Less);
+        assert_eq!(cmp("-10", "-9"), Less);
+        assert_eq!(cmp("0.5", "0.55"), Less);
+        assert_eq!(cmp("0.6", "0.55"), Greater);
+        assert_eq!(cmp("007", "7.0"), Equal);
+        // Past what a double tells apart, and past what a Decimal holds.
+        assert_eq!(cmp("1.0000000000000000000000000001", "1"), Greater);
+        assert_eq!(
+            cmp(
+                "123456789012345678901234567890.1",
+                "123456789012345678901234567890.01"
+            ),
+            Greater
+        );
+        assert_eq!(cmp("1e2", "100"), Equal);
+        assert_eq!(cmp("abc", "1"), Greater);
+        assert_eq!(cmp("abc", "abd"), Less);
+    }
 
     #[test]
     fn integers_overflow_at_their_own_range() {
