@@ -44,6 +44,20 @@ pub struct SqlWriter {
     /// SQLite stores decimals as text (to keep every digit); comparisons and ordering use
     /// the backend's collation that orders them by exact value.
     collate_decimals: bool,
+    /// The column the values being bound are compared with or stored in, for the message
+    /// of a value no backend can hold faithfully (see [`SqlWriter::bind`]).
+    target: Option<BindTarget>,
+    /// The first such value, refused by [`SqlWriter::finish`] before any query runs.
+    invalid: Option<Error>,
+}
+
+/// What a bound value belongs to.
+#[derive(Clone, Copy)]
+enum BindTarget {
+    /// A column of the statement's model or of a related one.
+    Column(ColumnRef),
+    /// A column of a table without a model (a many-to-many join table).
+    Table(&'static str, &'static str),
 }
 
 impl SqlWriter {
@@ -59,13 +73,20 @@ impl SqlWriter {
             aliases,
             scope: None,
             collate_decimals,
+            target: None,
+            invalid: None,
         }
     }
 
-    pub fn finish(self) -> Statement {
-        Statement {
-            sql: self.sql,
-            params: self.params,
+    /// The statement, or the first bound value that no backend can store or compare
+    /// faithfully (`Error::InvalidValue`, naming its field), before any query is sent.
+    pub fn finish(self) -> Result<Statement> {
+        match self.invalid {
+            Some(e) => Err(e),
+            None => Ok(Statement {
+                sql: self.sql,
+                params: self.params,
+            }),
         }
     }
 
@@ -77,7 +98,23 @@ impl SqlWriter {
         self.dialect.quote_into(&mut self.sql, name);
     }
 
+    /// A statement that binds nothing (DDL).
+    fn ddl(self) -> Statement {
+        debug_assert!(self.params.is_empty());
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+
+    /// Bind a value. Every value of every statement passes here, so this is where values no
+    /// backend can hold faithfully (NaN, NUL in text, years outside 1–9999, nanoseconds:
+    /// [`Value::invalid_reason`]) are refused, one cheap match per value; the error names
+    /// the field the value is compared with or stored in.
     pub fn bind(&mut self, v: Value) {
+        if let Some(reason) = v.invalid_reason() {
+            self.refuse(reason);
+        }
         self.params.push(v);
         self.dialect
             .placeholder_into(&mut self.sql, self.params.len());
@@ -93,6 +130,43 @@ impl SqlWriter {
             self.bind(v);
         }
         self.sql.push(')');
+    }
+
+    /// Remember the first refused value (the statement is then never returned).
+    #[cold]
+    fn refuse(&mut self, reason: String) {
+        if self.invalid.is_none() {
+            self.invalid = Some(Error::InvalidValue {
+                field: self.target_label(),
+                reason,
+            });
+        }
+    }
+
+    /// `Model.field` for the column being bound to, else the column's name.
+    fn target_label(&self) -> String {
+        match self.target {
+            Some(BindTarget::Column(c)) => {
+                let meta = match c.path.last() {
+                    Some(hop) => (hop.target)(),
+                    None => self.frames[0].root,
+                };
+                match meta.columns.iter().find(|m| m.column == c.column) {
+                    Some(m) if !meta.name.is_empty() => format!("{}.{}", meta.name, m.field),
+                    _ => format!("column `{}`", c.column),
+                }
+            }
+            Some(BindTarget::Table(table, column)) => format!("column `{table}`.`{column}`"),
+            None => "a bound value".into(),
+        }
+    }
+
+    /// Run `f` with the values it binds attributed to `target`.
+    fn binding_to<T>(&mut self, target: Option<BindTarget>, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = std::mem::replace(&mut self.target, target);
+        let out = f(self);
+        self.target = saved;
+        out
     }
 
     fn frame(&self) -> &Frame {
@@ -517,7 +591,25 @@ impl SqlWriter {
         Ok(shared)
     }
 
+    /// Write a lookup; the values it binds are attributed to its left-hand column.
     fn leaf(&mut self, c: &Cond) -> Result<()> {
+        let target = match c {
+            Cond::Compare { lhs, .. }
+            | Cond::Between { lhs, .. }
+            | Cond::In { lhs, .. }
+            | Cond::Like { lhs, .. }
+            | Cond::Regex { lhs, .. }
+            | Cond::IsNull { lhs, .. } => match lhs {
+                Term::Column(col) => Some(BindTarget::Column(*col)),
+                Term::TableColumn { table, column } => Some(BindTarget::Table(table, column)),
+                Term::Value(_) | Term::Arith(..) => None,
+            },
+            _ => None,
+        };
+        self.binding_to(target, |w| w.lookup(c))
+    }
+
+    fn lookup(&mut self, c: &Cond) -> Result<()> {
         match c {
             Cond::Compare { lhs, op, rhs } => {
                 if matches!(rhs, Term::Value(v) if v.is_null()) {
@@ -866,7 +958,7 @@ pub fn select(q: &Query, dialect: Dialect) -> Result<Statement> {
 pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<SelectNode>)> {
     let mut w = SqlWriter::new(dialect, q.meta);
     let selected = write_select(&mut w, q, true)?;
-    Ok((w.finish(), selected))
+    Ok((w.finish()?, selected))
 }
 
 fn write_select(w: &mut SqlWriter, q: &Query, with_related: bool) -> Result<Vec<SelectNode>> {
@@ -950,7 +1042,7 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.from(q)?;
         w.where_clause(&q.filter)?;
     }
-    Ok(w.finish())
+    w.finish()
 }
 
 /// `SELECT 1 … LIMIT 1` (within the slice, if any).
@@ -973,7 +1065,7 @@ pub fn exists(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.where_clause(&inner.filter)?;
         w.limits(inner.low, inner.high);
     }
-    Ok(w.finish())
+    w.finish()
 }
 
 /// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
@@ -1000,6 +1092,7 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     inner.where_clause(&q.filter)?;
     w.sql.push_str(&inner.sql);
     w.params = inner.params;
+    w.invalid = w.invalid.take().or(inner.invalid);
     w.push(")");
     Ok(())
 }
@@ -1035,10 +1128,10 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
         }
         w.ident(a.column.column);
         w.push(" = ");
-        w.term(&a.value)?;
+        w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
     write_dml_where(&mut w, q)?;
-    Ok(w.finish())
+    w.finish()
 }
 
 /// `DELETE FROM … WHERE …`
@@ -1047,7 +1140,7 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.push("DELETE FROM ");
     w.ident(q.meta.table);
     write_dml_where(&mut w, q)?;
-    Ok(w.finish())
+    w.finish()
 }
 
 /// Link a parent to targets in a many-to-many join table; pairs already there are kept.
@@ -1056,7 +1149,7 @@ pub fn link(
     parent: Value,
     targets: impl Iterator<Item = Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push(if dialect == Dialect::Mysql {
         "INSERT IGNORE INTO "
@@ -1074,8 +1167,10 @@ pub fn link(
             w.push(", ");
         }
         w.push("(");
+        w.target = Some(BindTarget::Table(through.table, through.parent_column));
         w.bind(parent.clone());
         w.push(", ");
+        w.target = Some(BindTarget::Table(through.table, through.target_column));
         w.bind(t);
         w.push(")");
     }
@@ -1091,17 +1186,19 @@ pub fn unlink(
     parent: Value,
     targets: Vec<Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
     w.push(" WHERE ");
     w.ident(through.parent_column);
     w.push(" = ");
+    w.target = Some(BindTarget::Table(through.table, through.parent_column));
     w.bind(parent);
     w.push(" AND ");
     w.ident(through.target_column);
     w.push(" IN ");
+    w.target = Some(BindTarget::Table(through.table, through.target_column));
     w.bind_list(targets);
     w.finish()
 }
@@ -1112,13 +1209,19 @@ pub fn unlink_all(
     col: &str,
     keys: Vec<Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
     w.push(" WHERE ");
     w.ident(col);
     w.push(" IN ");
+    let col = if col == through.parent_column {
+        through.parent_column
+    } else {
+        through.target_column
+    };
+    w.target = Some(BindTarget::Table(through.table, col));
     w.bind_list(keys);
     w.finish()
 }
@@ -1139,7 +1242,7 @@ pub fn insert(
     rows: Vec<Vec<Value>>,
     skip_auto_pk: bool,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, meta);
     let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
     let included: Vec<usize> = (0..meta.columns.len())
@@ -1171,6 +1274,12 @@ pub fn insert(
                 if n > 0 {
                     w.push(", ");
                 }
+                let c = &meta.columns[i];
+                w.target = Some(BindTarget::Column(ColumnRef {
+                    path: RelPath::ROOT,
+                    column: c.column,
+                    nullable: c.nullable,
+                }));
                 w.bind(v);
                 n += 1;
             }
@@ -1217,7 +1326,7 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
         }
     }
     w.push(")");
-    w.finish()
+    w.ddl()
 }
 
 fn references(w: &mut SqlWriter, target: &ModelMeta) {
@@ -1245,7 +1354,7 @@ fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
     w.push(" (");
     w.ident(column);
     w.push(")");
-    w.finish()
+    w.ddl()
 }
 
 /// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
@@ -1295,7 +1404,7 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.push(", ");
         w.ident(th.target_column);
         w.push("))");
-        out.push(w.finish());
+        out.push(w.ddl());
         // The UNIQUE pair indexes the parent side; the target side gets its own.
         out.push(create_index(th.table, th.target_column, dialect));
     }

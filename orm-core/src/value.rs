@@ -129,6 +129,105 @@ impl Value {
             _ => false,
         }
     }
+
+    /// Why no supported backend can store or compare this value faithfully, if so; the
+    /// compiler refuses such a value (`Error::InvalidValue`) before any query, on every
+    /// backend alike:
+    ///
+    /// - NaN (`f32`/`f64`): SQLite stores it as NULL. ±infinity is fine everywhere.
+    /// - a NUL character in text, a JSON string or a JSON key: PostgreSQL refuses it, and
+    ///   SQLite's LIKE and GLOB stop at it (so lookups would match the wrong rows).
+    /// - a date or datetime before year 1 or after 9999: SQLite compares and sorts them as
+    ///   text, which only works for four-digit years (and PostgreSQL has no year 0).
+    /// - a time or datetime with nanoseconds, or on a leap second: PostgreSQL keeps
+    ///   microseconds, and would silently drop the rest.
+    ///
+    /// One cheap match per value; text is scanned for NUL with `memchr`.
+    #[inline]
+    pub fn invalid_reason(&self) -> Option<String> {
+        match self {
+            Value::F32(f) if f.is_nan() => Some(nan_reason()),
+            Value::F64(f) if f.is_nan() => Some(nan_reason()),
+            Value::Text(s) if s.as_bytes().contains(&0) => Some(nul_reason("text")),
+            #[cfg(feature = "json")]
+            Value::Json(j) if json_has_nul(j) => Some(nul_reason("a JSON string")),
+            #[cfg(feature = "chrono")]
+            Value::Date(d) => chrono_reason(Some(*d), None),
+            #[cfg(feature = "chrono")]
+            Value::Time(t) => chrono_reason(None, Some(*t)),
+            #[cfg(feature = "chrono")]
+            Value::DateTime(dt) => chrono_reason(Some(dt.date()), Some(dt.time())),
+            #[cfg(feature = "chrono")]
+            Value::DateTimeTz(dt) => {
+                let utc = dt.naive_utc();
+                chrono_reason(Some(utc.date()), Some(utc.time()))
+            }
+            Value::List(_, items) => items.iter().find_map(Value::invalid_reason),
+            _ => None,
+        }
+    }
+}
+
+#[cold]
+fn nan_reason() -> String {
+    "NaN cannot be stored faithfully (SQLite stores it as NULL); \
+     use an Option field and None for a missing number"
+        .into()
+}
+
+#[cold]
+fn nul_reason(what: &str) -> String {
+    format!(
+        "{what} contains a NUL character (\\0), which PostgreSQL cannot store \
+         and SQLite's LIKE and GLOB stop at"
+    )
+}
+
+#[cfg(feature = "json")]
+fn json_has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.as_bytes().contains(&0),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.as_bytes().contains(&0) || json_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Why a date and/or time cannot be stored faithfully: a year outside 1–9999, nanoseconds,
+/// a leap second.
+#[cfg(feature = "chrono")]
+#[inline]
+fn chrono_reason(
+    date: Option<chrono::NaiveDate>,
+    time: Option<chrono::NaiveTime>,
+) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    if let Some(d) = date
+        && !(1..=9999).contains(&d.year())
+    {
+        return Some(format!(
+            "the year {} is outside 1–9999: SQLite compares and sorts dates as text, \
+             which only orders four-digit years, and PostgreSQL has no year 0",
+            d.year()
+        ));
+    }
+    if let Some(t) = time {
+        let nanos = t.nanosecond();
+        if nanos >= 1_000_000_000 {
+            return Some(
+                "a leap second (second 60) cannot be stored faithfully: PostgreSQL has none".into(),
+            );
+        }
+        if nanos % 1_000 != 0 {
+            return Some(format!(
+                "{t} has nanoseconds, and PostgreSQL keeps microseconds (it would drop the \
+                 rest): truncate it first, e.g. `.trunc_subsecs(6)` (chrono::SubsecRound)"
+            ));
+        }
+    }
+    None
 }
 
 /// Exact decimals: what a `rust_decimal::Decimal` can hold without rounding, for the
@@ -626,3 +725,46 @@ tuple_from_row!(A, B, C, D, E);
 tuple_from_row!(A, B, C, D, E, F);
 tuple_from_row!(A, B, C, D, E, F, G);
 tuple_from_row!(A, B, C, D, E, F, G, H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_no_backend_holds_faithfully_have_a_reason() {
+        assert!(Value::F64(f64::NAN).invalid_reason().is_some());
+        assert!(Value::F32(f32::NAN).invalid_reason().is_some());
+        assert!(Value::F64(f64::INFINITY).invalid_reason().is_none());
+        assert!(Value::Text("a\0".into()).invalid_reason().is_some());
+        assert!(Value::Text(String::new()).invalid_reason().is_none());
+        assert!(Value::Bytes(vec![0]).invalid_reason().is_none());
+        let list = Value::List(
+            SqlType::Text,
+            vec![Value::Text("a".into()), Value::Text("\0".into())],
+        );
+        assert!(list.invalid_reason().is_some());
+        assert!(Value::Null(SqlType::F64).invalid_reason().is_none());
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn a_nul_anywhere_in_json_text_is_found() {
+        let j = |v: serde_json::Value| Value::Json(v).invalid_reason().is_some();
+        assert!(j(serde_json::json!([1, {"a": [null, "x\u{0}"]}])));
+        assert!(j(serde_json::json!({"a\u{0}": 1})));
+        assert!(!j(serde_json::json!({"a": [1.5, "\\u0000", true]})));
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn dates_and_times_out_of_range_or_too_fine_have_a_reason() {
+        use chrono::{NaiveDate, NaiveTime};
+        let d = |y| Value::Date(NaiveDate::from_ymd_opt(y, 1, 1).unwrap()).invalid_reason();
+        assert!(d(0).is_some() && d(10_000).is_some() && d(-5).is_some());
+        assert!(d(1).is_none() && d(9999).is_none());
+        let t =
+            |n| Value::Time(NaiveTime::from_hms_nano_opt(0, 0, 59, n).unwrap()).invalid_reason();
+        assert!(t(1).is_some() && t(1_000_000_000).is_some());
+        assert!(t(999_999_000).is_none());
+    }
+}
