@@ -732,7 +732,10 @@ impl SqlWriter {
                 self.term(lhs)?;
                 self.sql.push_str(if ci { " ILIKE " } else { " LIKE " });
                 self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
-                self.sql.push_str(" ESCAPE '\\'");
+                // An escape-string literal reads the same whether standard_conforming_strings
+                // is on (the default) or off; with it off, '\' would be an unterminated
+                // string and every LIKE lookup a syntax error.
+                self.sql.push_str(" ESCAPE E'\\\\'");
             }
             (Dialect::Mysql, _) => {
                 self.term(lhs)?;
