@@ -678,6 +678,17 @@ impl SqlWriter {
                 pattern,
                 case_insensitive,
             } => {
+                if self.dialect == Dialect::Sqlite && *case_insensitive {
+                    // The backend's function (pattern first, like `regexp`), so that the
+                    // pattern is the user's own in any error message.
+                    self.sql.push_str(crate::dialect::SQLITE_IREGEXP_FN);
+                    self.sql.push('(');
+                    self.bind(Value::Text(pattern.clone()));
+                    self.sql.push_str(", ");
+                    self.term(lhs)?;
+                    self.sql.push(')');
+                    return Ok(());
+                }
                 self.term(lhs)?;
                 match self.dialect {
                     Dialect::Postgres => {
@@ -687,12 +698,7 @@ impl SqlWriter {
                     }
                     Dialect::Sqlite => {
                         self.sql.push_str(" REGEXP ");
-                        let p = if *case_insensitive {
-                            format!("(?i){pattern}")
-                        } else {
-                            pattern.clone()
-                        };
-                        self.bind(Value::Text(p));
+                        self.bind(Value::Text(pattern.clone()));
                     }
                     Dialect::Mysql => {
                         self.sql.push_str(if *case_insensitive {

@@ -76,6 +76,11 @@ pub fn sqlite_arith_fn(op: ArithOp, ty: SqlType) -> Option<&'static str> {
     Some(SQLITE_ARITH_FUNCTIONS[row * 4 + col].0)
 }
 
+/// The SQL function that the SQLite backend registers for `iregex`: `orm_iregexp(pattern,
+/// text)`, Rust's `regex` crate in case-insensitive mode (the backend also replaces
+/// `regexp`, which `text REGEXP pattern` calls, so that an invalid pattern reads clearly).
+pub const SQLITE_IREGEXP_FN: &str = "orm_iregexp";
+
 /// The collation that the SQLite backend registers to compare and sort decimals, which it
 /// stores as text, by their exact value (`"10" > "9"`, `"1.0" = "1.00"`), as PostgreSQL's
 /// NUMERIC compares.

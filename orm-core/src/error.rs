@@ -102,6 +102,12 @@ pub enum Error {
     #[error("{message}\n  in: {sql}")]
     DivisionByZero { message: String, sql: String },
 
+    /// A `regex`/`iregex` pattern the database cannot compile: PostgreSQL's own check
+    /// (SQLSTATE 2201B), on SQLite the ORM's REGEXP (Rust's `regex` crate), which raises
+    /// the same condition. Each backend's regex syntax is its own.
+    #[error("{message}\n  in: {sql}")]
+    InvalidRegex { message: String, sql: String },
+
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
     Unsupported {

@@ -64,6 +64,7 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
     Some(match state.as_str() {
         "22003" => Error::OutOfRange { message, sql },
         "22012" => Error::DivisionByZero { message, sql },
+        "2201B" => Error::InvalidRegex { message, sql },
         _ => return None,
     })
 }

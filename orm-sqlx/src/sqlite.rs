@@ -70,8 +70,9 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
     }
 });
 
-/// Connection options for an ORM-ready SQLite pool: foreign keys on, the `REGEXP` function
-/// for `regex` lookups, and a file created if missing.
+/// Connection options for an ORM-ready SQLite pool: foreign keys on, sqlx's `REGEXP`
+/// function (which [`register_functions`] replaces with the ORM's), and a file created if
+/// missing.
 pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -79,15 +80,17 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
         .with_regexp())
 }
 
-/// Pool options that register, on every new connection, the case-folding function the
-/// case-insensitive lookups use. Build your own pool from these to wrap it with
+/// Pool options that register, on every new connection, the ORM's SQL functions (see
+/// [`register_functions`]). Build your own pool from these to wrap it with
 /// `Db::from_sqlite_pool`.
 pub fn pool_options() -> SqlitePoolOptions {
     SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
 }
 
 /// Register the ORM's SQL functions on one connection (what [`pool_options`] does on
-/// connect). Call it in your own `after_connect` if you build the pool yourself.
+/// connect): Unicode case folding, the checked arithmetic of F-expressions, `regexp` and
+/// `orm_iregexp` for regex lookups, and the `orm_decimal` collation. Call it in your own
+/// `after_connect` if you build the pool yourself.
 pub fn register_functions(conn: &mut SqliteConnection) -> BoxFuture<'_, sqlx::Result<()>> {
     Box::pin(async move {
         let mut handle = conn.lock_handle().await?;

@@ -10,6 +10,11 @@
 //! scale rules (division included), and a result that `rust_decimal` cannot hold is an
 //! error. NULL in gives NULL out.
 //!
+//! Regular expressions (`regexp`, `orm_iregexp`): Rust's `regex` crate, as sqlx's
+//! `regexp` (which this one replaces), with an invalid pattern reported as such.
+//!
+//! Decimals (the `orm_decimal` collation): compared and sorted by exact value.
+//!
 //! An error message starts with the PostgreSQL SQLSTATE of the same condition in brackets
 //! (`[22003] integer out of range: …`); the backend turns it into the same typed error as
 //! PostgreSQL's (see `backend::db_error`).
@@ -25,23 +30,26 @@ use orm_core::expr::ArithOp;
 pub(crate) const OUT_OF_RANGE: &str = "22003";
 /// SQLSTATE 22012, `division_by_zero`.
 pub(crate) const DIVISION_BY_ZERO: &str = "22012";
+/// SQLSTATE 2201B, `invalid_regular_expression`.
+pub(crate) const INVALID_REGEX: &str = "2201B";
 
-/// Why an arithmetic function refused its arguments: the SQLSTATE and the message.
+/// Why a function refused its arguments: the SQLSTATE of the same condition on PostgreSQL,
+/// and the message.
 #[derive(Debug, PartialEq)]
-pub(crate) struct ArithError {
+pub(crate) struct Refusal {
     pub(crate) sqlstate: &'static str,
     pub(crate) message: String,
 }
 
-fn out_of_range(message: String) -> ArithError {
-    ArithError {
+fn out_of_range(message: String) -> Refusal {
+    Refusal {
         sqlstate: OUT_OF_RANGE,
         message,
     }
 }
 
-fn division_by_zero(message: String) -> ArithError {
-    ArithError {
+fn division_by_zero(message: String) -> Refusal {
+    Refusal {
         sqlstate: DIVISION_BY_ZERO,
         message,
     }
@@ -73,6 +81,32 @@ pub(super) unsafe fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
             return Err(format!("cannot register {}: SQLite error {rc}", entry.0));
         }
     }
+    // `regexp` replaces sqlx's (whose invalid-pattern error reads "constraint failed").
+    static CASE_SENSITIVE: bool = false;
+    static CASE_INSENSITIVE: bool = true;
+    for (name, flag) in [
+        ("regexp", &CASE_SENSITIVE),
+        (orm_core::dialect::SQLITE_IREGEXP_FN, &CASE_INSENSITIVE),
+    ] {
+        let c_name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+        // SAFETY: as above; the user data points at a static.
+        let rc = unsafe {
+            ffi::sqlite3_create_function_v2(
+                db,
+                c_name.as_ptr(),
+                2,
+                ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+                std::ptr::from_ref(flag).cast_mut().cast(),
+                Some(regexp_fn),
+                None,
+                None,
+                None,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(format!("cannot register {name}: SQLite error {rc}"));
+        }
+    }
     #[cfg(feature = "decimal")]
     {
         let name = std::ffi::CString::new(orm_core::dialect::SQLITE_DECIMAL_COLLATION)
@@ -96,6 +130,102 @@ pub(super) unsafe fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `regexp(pattern, text)` (what `text REGEXP pattern` calls) and
+/// `orm_iregexp(pattern, text)`: 1 if Rust's `regex` crate finds the pattern in the text
+/// (case-insensitively for the second: Unicode simple case folding), 0 if not, NULL if
+/// either is NULL. An invalid pattern is an error that says why, with SQLSTATE 2201B as
+/// PostgreSQL's. The compiled pattern is kept with the statement (SQLite's auxiliary
+/// data) while the pattern stays the same.
+unsafe extern "C" fn regexp_fn(
+    ctx: *mut ffi::sqlite3_context,
+    argc: c_int,
+    argv: *mut *mut ffi::sqlite3_value,
+) {
+    use std::sync::Arc;
+
+    /// Frees a compiled pattern SQLite no longer keeps.
+    unsafe extern "C" fn drop_regex(p: *mut std::ffi::c_void) {
+        // SAFETY: `p` came from `Arc::into_raw` below, and SQLite calls this once.
+        drop(unsafe { Arc::from_raw(p.cast::<regex::Regex>()) });
+    }
+
+    // SAFETY: SQLite passes `argc` valid values and a valid context whose user data is one
+    // of the two static flags registered with this function.
+    unsafe {
+        if argc != 2 {
+            fail(ctx, "regexp takes a pattern and a text");
+            return;
+        }
+        let case_insensitive = *ffi::sqlite3_user_data(ctx).cast::<bool>();
+        let (pattern, text) = (*argv, *argv.add(1));
+        if ffi::sqlite3_value_type(pattern) == ffi::SQLITE_NULL
+            || ffi::sqlite3_value_type(text) == ffi::SQLITE_NULL
+        {
+            ffi::sqlite3_result_null(ctx);
+            return;
+        }
+        let cached = ffi::sqlite3_get_auxdata(ctx, 0).cast::<regex::Regex>();
+        let regex = if cached.is_null() {
+            let Some(p) = text_of(pattern) else {
+                fail(ctx, "a regular expression must be text");
+                return;
+            };
+            let compiled = std::panic::catch_unwind(|| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(case_insensitive)
+                    .build()
+            });
+            let regex = match compiled {
+                Ok(Ok(r)) => Arc::new(r),
+                Ok(Err(e)) => {
+                    let e = Refusal {
+                        sqlstate: INVALID_REGEX,
+                        message: format!("invalid regular expression {p:?}: {}", regex_error(&e)),
+                    };
+                    raise(ctx, &e);
+                    return;
+                }
+                Err(_) => {
+                    fail(ctx, "internal error compiling a regular expression");
+                    return;
+                }
+            };
+            // SQLite owns one reference from here (and frees it with `drop_regex`, maybe
+            // at once); this call keeps its own.
+            ffi::sqlite3_set_auxdata(
+                ctx,
+                0,
+                Arc::into_raw(Arc::clone(&regex)).cast_mut().cast(),
+                Some(drop_regex),
+            );
+            regex
+        } else {
+            Arc::increment_strong_count(cached);
+            Arc::from_raw(cached)
+        };
+        let Some(text) = text_of(text) else {
+            fail(ctx, "regexp matches text, not a blob");
+            return;
+        };
+        let found = std::panic::catch_unwind(|| regex.is_match(text)).unwrap_or(false);
+        ffi::sqlite3_result_int(ctx, c_int::from(found));
+    }
+}
+
+/// The one line of a `regex` error that says what is wrong ("unclosed group"), without
+/// the pattern and caret it draws above it.
+fn regex_error(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// The `orm_decimal` collation: decimals (stored as text) in the order of their exact
@@ -180,7 +310,7 @@ pub(crate) fn compare_decimal_text(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 ///
 /// # Safety
 /// `ctx` is the valid context of the running function call.
-unsafe fn raise(ctx: *mut ffi::sqlite3_context, e: &ArithError) {
+unsafe fn raise(ctx: *mut ffi::sqlite3_context, e: &Refusal) {
     let text = format!("[{}] {}", e.sqlstate, e.message);
     // SAFETY: SQLite copies the message before this returns.
     unsafe { ffi::sqlite3_result_error(ctx, text.as_ptr().cast(), text.len() as c_int) };
@@ -274,7 +404,7 @@ enum Answer {
     #[cfg_attr(not(feature = "decimal"), allow(dead_code))]
     Text(String),
     /// A condition PostgreSQL raises too (its SQLSTATE goes first in the message).
-    Raise(ArithError),
+    Raise(Refusal),
     /// An argument that is not a number (written by other means than the ORM).
     Fail(String),
 }
@@ -362,7 +492,7 @@ unsafe fn compute(
 /// `a op b` in `ty` (`I16`, `I32` or `I64`), as PostgreSQL's `int2`/`int4`/`int8`
 /// operators: a result outside the type's range is an error (so is `MIN / -1`), division
 /// truncates toward zero, and dividing by zero is an error.
-pub(crate) fn checked_int(op: ArithOp, ty: SqlType, a: i64, b: i64) -> Result<i64, ArithError> {
+pub(crate) fn checked_int(op: ArithOp, ty: SqlType, a: i64, b: i64) -> Result<i64, Refusal> {
     let (min, max, pg, rust, sql) = match ty {
         SqlType::I16 => (
             i64::from(i16::MIN),
@@ -405,7 +535,7 @@ pub(crate) fn checked_int(op: ArithOp, ty: SqlType, a: i64, b: i64) -> Result<i6
 /// finite result that overflows to infinity, a product or quotient of non-zero values that
 /// underflows to zero, and a division by zero are errors. A NaN result (`inf - inf`) is an
 /// error too: SQLite cannot store NaN (it would become NULL).
-pub(crate) fn checked_float(op: ArithOp, ty: SqlType, a: f64, b: f64) -> Result<f64, ArithError> {
+pub(crate) fn checked_float(op: ArithOp, ty: SqlType, a: f64, b: f64) -> Result<f64, Refusal> {
     macro_rules! pg_float {
         ($t:ty, $name:expr) => {{
             let (a, b) = (a as $t, b as $t);
@@ -465,7 +595,7 @@ mod decimal {
     use orm_core::value::exact_decimal::{self, MAX_MANTISSA, MAX_SCALE, from_parts as fit};
     use rust_decimal::Decimal;
 
-    use super::{ArithError, ArithOp, division_by_zero, out_of_range};
+    use super::{ArithOp, Refusal, division_by_zero, out_of_range};
 
     /// A decimal stored as text, without rounding: text with more digits than a `Decimal`
     /// holds is refused, not rounded (`rust_decimal`'s own parser would round it).
@@ -473,7 +603,7 @@ mod decimal {
         exact_decimal::parse(text)
     }
 
-    fn too_big(a: Decimal, op: ArithOp, b: Decimal) -> ArithError {
+    fn too_big(a: Decimal, op: ArithOp, b: Decimal) -> Refusal {
         out_of_range(format!(
             "numeric out of range: {a} {} {b} does not fit in rust_decimal's Decimal \
              (at most 28 digits after the point, a 96-bit mantissa)",
@@ -492,11 +622,7 @@ mod decimal {
     /// PostgreSQL gives (the larger scale for `+ -`, their sum for `*`), `/` rounded half
     /// away from zero at the scale PostgreSQL's `select_div_scale` picks. A result that
     /// cannot be held exactly in a `Decimal` is an error; so is dividing by zero.
-    pub(crate) fn checked_decimal(
-        op: ArithOp,
-        a: Decimal,
-        b: Decimal,
-    ) -> Result<Decimal, ArithError> {
+    pub(crate) fn checked_decimal(op: ArithOp, a: Decimal, b: Decimal) -> Result<Decimal, Refusal> {
         let r = match op {
             ArithOp::Add | ArithOp::Sub => {
                 add(op, a, b).or_else(|| add(op, a.normalize(), b.normalize()))
@@ -782,7 +908,7 @@ mod tests {
     #[test]
     fn floats_fail_where_postgresql_fails() {
         use ArithOp::*;
-        let state = |r: Result<f64, ArithError>| r.map_err(|e| e.sqlstate);
+        let state = |r: Result<f64, Refusal>| r.map_err(|e| e.sqlstate);
         assert_eq!(
             state(checked_float(Mul, SqlType::F64, 1e300, 1e300)),
             Err(OUT_OF_RANGE)
