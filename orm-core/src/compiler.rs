@@ -381,15 +381,41 @@ impl SqlWriter {
         result
     }
 
-    /// Whether `c` holds a decimal (looked up in the model it belongs to).
-    fn is_decimal(&self, c: &ColumnRef) -> bool {
+    /// The type of column `c` (looked up in the model it belongs to).
+    fn column_type(&self, c: &ColumnRef) -> Option<SqlType> {
         let meta = match c.path.last() {
             Some(hop) => (hop.target)(),
             None => self.frames[0].root,
         };
         meta.columns
             .iter()
-            .any(|m| m.column == c.column && m.sql_type == crate::value::SqlType::Decimal)
+            .find(|m| m.column == c.column)
+            .map(|m| m.sql_type)
+    }
+
+    /// Whether `c` holds a decimal.
+    fn is_decimal(&self, c: &ColumnRef) -> bool {
+        self.column_type(c) == Some(SqlType::Decimal)
+    }
+
+    /// Whether `t` is JSON where JSON equality must be written as text equality: on
+    /// PostgreSQL, whose jsonb `=` compares numbers by value (`1 = 1.0`), where the ORM
+    /// promises serde_json's equality on every backend (SQLite compares the JSON text).
+    fn json_text_equality(&self, t: &Term) -> bool {
+        self.dialect == Dialect::Postgres
+            && match t {
+                Term::Column(c) => self.column_type(c) == Some(SqlType::Json),
+                Term::Value(v) => v.is_json(),
+                _ => false,
+            }
+    }
+
+    /// `CAST(t AS TEXT)`.
+    fn as_text(&mut self, t: &Term) -> Result<()> {
+        self.sql.push_str("CAST(");
+        self.term(t)?;
+        self.sql.push_str(" AS TEXT)");
+        Ok(())
     }
 
     /// Write `t` where it is compared or sorted: a decimal on SQLite (text there) with the
@@ -619,6 +645,13 @@ impl SqlWriter {
                             .into(),
                     ));
                 }
+                if *op == CmpOp::Eq
+                    && (self.json_text_equality(lhs) || self.json_text_equality(rhs))
+                {
+                    self.as_text(lhs)?;
+                    self.sql.push_str(" = ");
+                    return self.as_text(rhs);
+                }
                 self.compared_term(lhs)?;
                 self.sql.push_str(match op {
                     CmpOp::Eq => " = ",
@@ -656,13 +689,24 @@ impl SqlWriter {
                     self.sql.push(')');
                     return Ok(());
                 }
-                self.compared_term(lhs)?;
+                let json_text = self.json_text_equality(lhs);
+                if json_text {
+                    self.as_text(lhs)?;
+                } else {
+                    self.compared_term(lhs)?;
+                }
                 self.sql.push_str(" IN (");
                 for (i, v) in values.into_iter().enumerate() {
                     if i > 0 {
                         self.sql.push_str(", ");
                     }
-                    self.compared_value(v.clone());
+                    if json_text {
+                        self.sql.push_str("CAST(");
+                        self.bind(v.clone());
+                        self.sql.push_str(" AS TEXT)");
+                    } else {
+                        self.compared_value(v.clone());
+                    }
                 }
                 self.sql.push(')');
                 Ok(())

@@ -120,6 +120,16 @@ impl Value {
         })
     }
 
+    /// Whether this is JSON (or a NULL of the JSON type).
+    pub fn is_json(&self) -> bool {
+        match self {
+            Value::Null(SqlType::Json) => true,
+            #[cfg(feature = "json")]
+            Value::Json(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether this is a decimal (or a NULL of the decimal type).
     pub fn is_decimal(&self) -> bool {
         match self {

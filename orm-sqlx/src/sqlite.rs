@@ -21,8 +21,17 @@ impl Backend for Sqlite {
 
     fn arguments(params: Vec<Value>) -> Result<SqliteArguments> {
         let mut args = SqliteArguments::default();
-        bind_values!(args, params, "SQLite", |d| args
-            .add(d.map(|d| d.to_string())));
+        bind_values!(
+            args,
+            params,
+            "SQLite",
+            |d| args.add(d.map(|d| d.to_string())),
+            |_ty, _items| Err("SQLite has no array parameter".into()),
+            |json| match crate::backend::json_text(&json, crate::backend::JsonFloats::Serde) {
+                Ok(text) => args.add(text),
+                Err(e) => Err(e.into()),
+            }
+        );
         Ok(args)
     }
 

@@ -320,3 +320,75 @@ async fn a_decimal_past_rust_decimal_is_refused_on_read_not_rounded() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "docs")]
+struct Doc {
+    id: i64,
+    doc: serde_json::Value,
+}
+
+/// JSON reads back as the `serde_json::Value` written and is found by serde_json's
+/// equality on every backend. Before: serde_json's default float parser could be one ulp
+/// off (both backends); PostgreSQL's jsonb gave the float 1e16 back as an integer, and its
+/// `=` found 1.0 when asked for 1.
+#[tokio::test]
+async fn json_round_trips_and_compares_as_serde_json_does() {
+    use serde_json::json;
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Doc>().await.unwrap();
+        let docs = [
+            json!(1),
+            json!(1.0),
+            json!(1e16),
+            json!(2.2219395923057377e76),
+            json!({"n": [-0.0, 5e-324, -1e-7]}),
+        ];
+        let mut rows: Vec<Doc> = docs
+            .iter()
+            .map(|d| Doc {
+                id: 0,
+                doc: d.clone(),
+            })
+            .collect();
+        Doc::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let back = Doc::objects().order_by(|d| d.id.asc()).values(|d| d.doc);
+        assert_eq!(back.fetch(&db).await.unwrap(), docs, "{backend:?}");
+        for (i, d) in docs.iter().enumerate() {
+            let found = Doc::objects()
+                .filter(|x| x.doc.eq(d.clone()))
+                .values(|x| x.id);
+            assert_eq!(
+                found.fetch(&db).await.unwrap(),
+                [rows[i].id],
+                "{backend:?} {d}"
+            );
+        }
+        // -0.0 and 0.0 are one Value.
+        let zero = Doc::objects().filter(|x| x.doc.eq(json!({"n": [0.0, 5e-324, -1e-7]})));
+        assert_eq!(zero.count(&db).await.unwrap(), 1, "{backend:?}");
+        let some = Doc::objects().filter(|x| x.doc.is_in([json!(1.0), json!(1e16)]));
+        assert_eq!(some.count(&db).await.unwrap(), 2, "{backend:?}");
+    })
+    .await;
+}
+
+/// PostgreSQL kept 0.00 as 0 (sqlx writes every zero decimal without its scale).
+#[tokio::test]
+async fn a_zero_decimal_keeps_its_scale() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Price>().await.unwrap();
+        let mut p = Price {
+            id: 0,
+            amount: dec("0.00"),
+        };
+        p.save(&db).await.unwrap();
+        let back = Price::objects()
+            .values(|p| p.amount)
+            .fetch(&db)
+            .await
+            .unwrap()[0];
+        assert_eq!(back.to_string(), "0.00", "{backend:?}");
+    })
+    .await;
+}
