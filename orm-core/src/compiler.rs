@@ -58,6 +58,8 @@ enum BindTarget {
     Column(ColumnRef),
     /// A column of a table without a model (a many-to-many join table).
     Table(&'static str, &'static str),
+    /// The column at this index of the statement's own model (an INSERT's).
+    Own(usize),
 }
 
 impl SqlWriter {
@@ -111,9 +113,10 @@ impl SqlWriter {
     /// backend can hold faithfully (NaN, NUL in text, years outside 1–9999, nanoseconds:
     /// [`Value::invalid_reason`]) are refused, one cheap match per value; the error names
     /// the field the value is compared with or stored in.
+    #[inline(always)]
     pub fn bind(&mut self, v: Value) {
-        if let Some(reason) = v.invalid_reason() {
-            self.refuse(reason);
+        if !v.is_faithful() {
+            self.refuse(&v);
         }
         self.params.push(v);
         self.dialect
@@ -134,11 +137,11 @@ impl SqlWriter {
 
     /// Remember the first refused value (the statement is then never returned).
     #[cold]
-    fn refuse(&mut self, reason: String) {
+    fn refuse(&mut self, v: &Value) {
         if self.invalid.is_none() {
             self.invalid = Some(Error::InvalidValue {
                 field: self.target_label(),
-                reason,
+                reason: v.invalid_reason().unwrap_or_default(),
             });
         }
     }
@@ -157,6 +160,10 @@ impl SqlWriter {
                 }
             }
             Some(BindTarget::Table(table, column)) => format!("column `{table}`.`{column}`"),
+            Some(BindTarget::Own(i)) => {
+                let meta = self.frames[0].root;
+                format!("{}.{}", meta.name, meta.columns[i].field)
+            }
             None => "a bound value".into(),
         }
     }
@@ -1327,12 +1334,7 @@ pub fn insert(
                 if n > 0 {
                     w.push(", ");
                 }
-                let c = &meta.columns[i];
-                w.target = Some(BindTarget::Column(ColumnRef {
-                    path: RelPath::ROOT,
-                    column: c.column,
-                    nullable: c.nullable,
-                }));
+                w.target = Some(BindTarget::Own(i));
                 w.bind(v);
                 n += 1;
             }

@@ -140,6 +140,33 @@ impl Value {
         }
     }
 
+    /// Whether every supported backend stores and compares this value faithfully (see
+    /// [`invalid_reason`](Value::invalid_reason) for what is not): one cheap match per
+    /// value, text scanned for NUL, what the compiler runs on every value it binds.
+    #[inline(always)]
+    pub fn is_faithful(&self) -> bool {
+        match self {
+            Value::F32(f) => !f.is_nan(),
+            Value::F64(f) => !f.is_nan(),
+            Value::Text(s) => !has_nul(s.as_bytes()),
+            #[cfg(feature = "json")]
+            Value::Json(j) => !json_has_nul(j),
+            #[cfg(feature = "chrono")]
+            Value::Date(d) => chrono_reason(Some(*d), None).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::Time(t) => chrono_reason(None, Some(*t)).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::DateTime(dt) => chrono_reason(Some(dt.date()), Some(dt.time())).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::DateTimeTz(dt) => {
+                let utc = dt.naive_utc();
+                chrono_reason(Some(utc.date()), Some(utc.time())).is_none()
+            }
+            Value::List(_, items) => all_faithful(items),
+            _ => true,
+        }
+    }
+
     /// Why no supported backend can store or compare this value faithfully, if so; the
     /// compiler refuses such a value (`Error::InvalidValue`) before any query, on every
     /// backend alike:
@@ -152,8 +179,8 @@ impl Value {
     /// - a time or datetime with nanoseconds, or on a leap second: PostgreSQL keeps
     ///   microseconds, and would silently drop the rest.
     ///
-    /// One cheap match per value; text is scanned for NUL with `memchr`.
-    #[inline]
+    /// [`is_faithful`](Value::is_faithful) is the check on the hot path; this says why.
+    #[cold]
     pub fn invalid_reason(&self) -> Option<String> {
         match self {
             Value::F32(f) if f.is_nan() => Some(nan_reason()),
@@ -175,6 +202,40 @@ impl Value {
             Value::List(_, items) => items.iter().find_map(Value::invalid_reason),
             _ => None,
         }
+    }
+}
+
+fn all_faithful(items: &[Value]) -> bool {
+    items.iter().all(Value::is_faithful)
+}
+
+/// Whether `b` holds a zero byte. Short texts, the common case, are read a word or two at
+/// a time (`memchr` reads them a byte at a time, most of the check's cost); longer ones go
+/// to `memchr`.
+#[inline]
+fn has_nul(b: &[u8]) -> bool {
+    // Exact: some byte of `w` is zero if and only if this is non-zero.
+    let zero64 = |w: &[u8; 8]| {
+        let w = u64::from_ne_bytes(*w);
+        w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0
+    };
+    let zero32 = |w: &[u8; 4]| {
+        let w = u32::from_ne_bytes(*w);
+        w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0
+    };
+    // Two reads that overlap cover every byte of a text up to twice their width.
+    match b.len() {
+        0 => false,
+        1..=3 => b[0] == 0 || b[b.len() / 2] == 0 || b[b.len() - 1] == 0,
+        4..=7 => match (b.first_chunk(), b.last_chunk()) {
+            (Some(first), Some(last)) => zero32(first) || zero32(last),
+            _ => b.contains(&0),
+        },
+        8..=16 => match (b.first_chunk(), b.last_chunk()) {
+            (Some(first), Some(last)) => zero64(first) || zero64(last),
+            _ => b.contains(&0),
+        },
+        _ => b.contains(&0),
     }
 }
 
@@ -741,7 +802,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_nul_byte_is_found_wherever_it_is() {
+        for len in 0..40 {
+            assert!(!has_nul(&vec![b'a'; len]), "{len}");
+            for at in 0..len {
+                let mut b = vec![0x80; len];
+                b[at] = 0;
+                assert!(has_nul(&b), "{len} {at}");
+            }
+        }
+        assert!(!has_nul("ÿ\u{100}日本".as_bytes()));
+    }
+
+    #[test]
     fn values_no_backend_holds_faithfully_have_a_reason() {
+        for v in [
+            Value::F64(f64::NAN),
+            Value::Text("a\0".into()),
+            Value::F32(f32::NAN),
+        ] {
+            assert!(!v.is_faithful() && v.invalid_reason().is_some(), "{v:?}");
+        }
+        assert!(Value::Text("plain".into()).is_faithful());
         assert!(Value::F64(f64::NAN).invalid_reason().is_some());
         assert!(Value::F32(f32::NAN).invalid_reason().is_some());
         assert!(Value::F64(f64::INFINITY).invalid_reason().is_none());
