@@ -1,6 +1,6 @@
 //! Turning a [`Query`] into SQL text and bound parameters for one dialect.
 
-use crate::dialect::{Dialect, fold_case, sqlite_arith_fn};
+use crate::dialect::{Dialect, fold_case, sqlite_arith_fn, sqlite_arith_op};
 use crate::error::{Error, Result};
 use crate::expr::{ColumnRef, RelPath, Term};
 use crate::join::{Aliases, Frame, JoinKind};
@@ -472,10 +472,12 @@ impl SqlWriter {
                 // SQLite's own operators wrap integers into REALs, give NULL for `x / 0` and
                 // compute decimals (stored as text) in floating point; the backend registers
                 // checked functions that do what PostgreSQL's operators do.
-                if let (Dialect::Sqlite, Some(f)) = (self.dialect, sqlite_arith_fn(*op, *ty)) {
+                if let (Dialect::Sqlite, Some(f)) = (self.dialect, sqlite_arith_fn(*ty)) {
                     self.sql.push_str(f);
                     self.sql.push('(');
                     self.term(a)?;
+                    self.sql.push_str(", ");
+                    self.sql.push_str(sqlite_arith_op(*op));
                     self.sql.push_str(", ");
                     self.term(b)?;
                     self.sql.push(')');

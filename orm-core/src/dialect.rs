@@ -16,64 +16,43 @@ pub enum Dialect {
 pub const SQLITE_FOLD_CASE_FN: &str = "orm_fold_case";
 
 /// The SQL functions that the SQLite backend registers on every connection to compute
-/// `+ - * /` the way PostgreSQL does, one per operator and field type: integers overflow at
-/// their own type's range (`i16`, `i32`, `i64`, like `int2`/`int4`/`int8`), floats at
-/// `f32`'s or `f64`'s (overflow, underflow and division by zero are errors, as in
-/// PostgreSQL's `float4`/`float8`), decimals are computed exactly (text in, text out),
-/// division by zero is an error, and NULL in gives NULL out. SQLite's own operators instead
-/// wrap into a REAL, give NULL for `x / 0`, and compute decimals in floating point.
+/// `+ - * /` the way PostgreSQL does, one per field type, called `orm_i32(a, '*', b)`:
+/// integers overflow at their own type's range (`i16`, `i32`, `i64`, like
+/// `int2`/`int4`/`int8`), floats at `f32`'s or `f64`'s (overflow, underflow and division by
+/// zero are errors, as in PostgreSQL's `float4`/`float8`), decimals are computed exactly
+/// (text in, text out), division by zero is an error, and NULL in gives NULL out. SQLite's
+/// own operators instead wrap into a REAL, give NULL for `x / 0`, and compute decimals in
+/// floating point. (One function per type, not per operator: each function a connection
+/// holds makes SQLite's statements a little slower.)
 ///
-/// Rows: name, operator, type. [`sqlite_arith_fn`] looks one up.
-pub static SQLITE_ARITH_FUNCTIONS: [(&str, ArithOp, SqlType); 24] = {
-    use ArithOp::*;
-    use SqlType::*;
-    [
-        ("orm_add_i16", Add, I16),
-        ("orm_sub_i16", Sub, I16),
-        ("orm_mul_i16", Mul, I16),
-        ("orm_div_i16", Div, I16),
-        ("orm_add_i32", Add, I32),
-        ("orm_sub_i32", Sub, I32),
-        ("orm_mul_i32", Mul, I32),
-        ("orm_div_i32", Div, I32),
-        ("orm_add_i64", Add, I64),
-        ("orm_sub_i64", Sub, I64),
-        ("orm_mul_i64", Mul, I64),
-        ("orm_div_i64", Div, I64),
-        ("orm_add_f32", Add, F32),
-        ("orm_sub_f32", Sub, F32),
-        ("orm_mul_f32", Mul, F32),
-        ("orm_div_f32", Div, F32),
-        ("orm_add_f64", Add, F64),
-        ("orm_sub_f64", Sub, F64),
-        ("orm_mul_f64", Mul, F64),
-        ("orm_div_f64", Div, F64),
-        ("orm_add_decimal", Add, Decimal),
-        ("orm_sub_decimal", Sub, Decimal),
-        ("orm_mul_decimal", Mul, Decimal),
-        ("orm_div_decimal", Div, Decimal),
-    ]
-};
+/// Rows: name, type. [`sqlite_arith_fn`] looks one up.
+pub static SQLITE_ARITH_FUNCTIONS: [(&str, SqlType); 6] = [
+    ("orm_i16", SqlType::I16),
+    ("orm_i32", SqlType::I32),
+    ("orm_i64", SqlType::I64),
+    ("orm_f32", SqlType::F32),
+    ("orm_f64", SqlType::F64),
+    ("orm_numeric", SqlType::Decimal),
+];
 
-/// The checked SQLite function computing `op` on values of type `ty` (see
+/// The checked SQLite function computing arithmetic on values of type `ty` (see
 /// [`SQLITE_ARITH_FUNCTIONS`]); `None` for a type without arithmetic.
-pub fn sqlite_arith_fn(op: ArithOp, ty: SqlType) -> Option<&'static str> {
-    let row = match ty {
-        SqlType::I16 => 0,
-        SqlType::I32 => 1,
-        SqlType::I64 => 2,
-        SqlType::F32 => 3,
-        SqlType::F64 => 4,
-        SqlType::Decimal => 5,
-        _ => return None,
-    };
-    let col = match op {
-        ArithOp::Add => 0,
-        ArithOp::Sub => 1,
-        ArithOp::Mul => 2,
-        ArithOp::Div => 3,
-    };
-    Some(SQLITE_ARITH_FUNCTIONS[row * 4 + col].0)
+pub fn sqlite_arith_fn(ty: SqlType) -> Option<&'static str> {
+    SQLITE_ARITH_FUNCTIONS
+        .iter()
+        .find(|(_, t)| *t == ty)
+        .map(|(name, _)| *name)
+}
+
+/// The operator argument of an arithmetic function: `'+'`, `'-'`, `'*'` or `'/'`, a SQL
+/// string literal (a constant of the ORM's, never a value).
+pub fn sqlite_arith_op(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "'+'",
+        ArithOp::Sub => "'-'",
+        ArithOp::Mul => "'*'",
+        ArithOp::Div => "'/'",
+    }
 }
 
 /// The SQL function that the SQLite backend registers for `iregex`: `orm_iregexp(pattern,
@@ -284,14 +263,12 @@ mod tests {
     }
 
     #[test]
-    fn every_arithmetic_function_is_found_under_its_operator_and_type() {
-        use ArithOp::*;
-        for (name, op, ty) in SQLITE_ARITH_FUNCTIONS {
-            assert_eq!(sqlite_arith_fn(op, ty), Some(name));
+    fn every_arithmetic_function_is_found_under_its_type() {
+        for (name, ty) in &SQLITE_ARITH_FUNCTIONS {
+            assert_eq!(sqlite_arith_fn(*ty), Some(*name));
         }
-        for op in [Add, Sub, Mul, Div] {
-            assert_eq!(sqlite_arith_fn(op, SqlType::Text), None);
-        }
+        assert_eq!(sqlite_arith_fn(SqlType::Text), None);
+        assert_eq!(sqlite_arith_op(ArithOp::Div), "'/'");
     }
 
     #[test]

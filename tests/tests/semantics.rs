@@ -994,8 +994,8 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
                 r#"SET "pages" = ("books"."pages" * "#,
             ),
             Backend::Sqlite => (
-                r#""books"."pages" >= orm_sub_i32(orm_mul_i32("books"."pages", "#,
-                r#"SET "pages" = orm_mul_i32("books"."pages", "#,
+                r#""books"."pages" >= orm_i32(orm_i32("books"."pages", '*', "#,
+                r#"SET "pages" = orm_i32("books"."pages", '*', "#,
             ),
         };
         assert!(q[0].sql.contains(filter_sql), "{}", q[0].sql);

@@ -1,7 +1,7 @@
 //! The SQL functions the ORM registers on every SQLite connection so that SQLite computes
 //! what PostgreSQL computes, or refuses what PostgreSQL refuses.
 //!
-//! Arithmetic (`orm_add_i32(a, b)`, … see [`SQLITE_ARITH_FUNCTIONS`]): SQLite's own
+//! Arithmetic (`orm_i32(a, '*', b)`, … see [`SQLITE_ARITH_FUNCTIONS`]): SQLite's own
 //! operators turn an integer overflow into a REAL, give NULL for `x / 0` and compute
 //! decimals (stored as text) in floating point. These functions compute in the field's
 //! type and raise PostgreSQL's condition instead: an integer overflows at its own type's
@@ -68,7 +68,7 @@ pub(super) unsafe fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
             ffi::sqlite3_create_function_v2(
                 db,
                 name.as_ptr(),
-                2,
+                3,
                 ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
                 std::ptr::from_ref(entry).cast_mut().cast(),
                 Some(arith_fn),
@@ -409,7 +409,8 @@ enum Answer {
     Fail(String),
 }
 
-/// `orm_<op>_<type>(a, b)`: the checked arithmetic of the entry its user data points at.
+/// `orm_<type>(a, op, b)`: the checked arithmetic of the entry its user data points at,
+/// `op` being `'+'`, `'-'`, `'*'` or `'/'`.
 unsafe extern "C" fn arith_fn(
     ctx: *mut ffi::sqlite3_context,
     argc: c_int,
@@ -419,14 +420,28 @@ unsafe extern "C" fn arith_fn(
     // is the `SQLITE_ARITH_FUNCTIONS` entry registered with this function. A panic must not
     // unwind into SQLite: it is caught and reported as the call's error.
     unsafe {
-        let entry = &*ffi::sqlite3_user_data(ctx).cast::<(&str, ArithOp, SqlType)>();
-        let (_, op, ty) = *entry;
-        let answer = if argc == 2 {
-            let (a, b) = (*argv, *argv.add(1));
-            std::panic::catch_unwind(|| compute(op, ty, a, b))
-                .unwrap_or_else(|_| Answer::Fail(format!("internal error in {}", entry.0)))
+        let entry = &*ffi::sqlite3_user_data(ctx).cast::<(&str, SqlType)>();
+        let (name, ty) = *entry;
+        let op = if argc == 3 {
+            match text_of(*argv.add(1)) {
+                Some("+") => Some(ArithOp::Add),
+                Some("-") => Some(ArithOp::Sub),
+                Some("*") => Some(ArithOp::Mul),
+                Some("/") => Some(ArithOp::Div),
+                _ => None,
+            }
         } else {
-            Answer::Fail("arithmetic functions take two arguments".into())
+            None
+        };
+        let answer = match op {
+            Some(op) => {
+                let (a, b) = (*argv, *argv.add(2));
+                std::panic::catch_unwind(|| compute(op, ty, a, b))
+                    .unwrap_or_else(|_| Answer::Fail(format!("internal error in {name}")))
+            }
+            None => Answer::Fail(format!(
+                "{name} takes a number, an operator ('+', '-', '*' or '/') and a number"
+            )),
         };
         match answer {
             Answer::Null => ffi::sqlite3_result_null(ctx),
