@@ -1,6 +1,6 @@
 //! Turning a [`Query`] into SQL text and bound parameters for one dialect.
 
-use crate::dialect::{Dialect, fold_case};
+use crate::dialect::{Dialect, fold_case, sqlite_arith_fn, sqlite_arith_op};
 use crate::error::{Error, Result};
 use crate::expr::{ColumnRef, RelPath, Term};
 use crate::join::{Aliases, Frame, JoinKind};
@@ -41,19 +41,35 @@ pub struct SqlWriter {
     /// Which `filter()` call is being written (joins through many-valued relations are
     /// per call).
     scope: Option<usize>,
-    /// SQLite stores decimals as text (to keep every digit); comparisons and ordering read
-    /// them as numbers.
-    cast_decimals: bool,
+    /// SQLite stores decimals as text (to keep every digit); comparisons and ordering use
+    /// the backend's collation that orders them by exact value.
+    collate_decimals: bool,
+    /// The column the values being bound are compared with or stored in, for the message
+    /// of a value no backend can hold faithfully (see [`SqlWriter::bind`]).
+    target: Option<BindTarget>,
+    /// The first such value, refused by [`SqlWriter::finish`] before any query runs.
+    invalid: Option<Error>,
     /// Whether the condition being written is under a NOT (at any depth): there, a lookup
     /// across a many-valued relation is an `EXISTS` subquery of its own, as in Django.
     under_not: bool,
+}
+
+/// What a bound value belongs to.
+#[derive(Clone, Copy)]
+enum BindTarget {
+    /// A column of the statement's model or of a related one.
+    Column(ColumnRef),
+    /// A column of a table without a model (a many-to-many join table).
+    Table(&'static str, &'static str),
+    /// The column at this index of the statement's own model (an INSERT's).
+    Own(usize),
 }
 
 impl SqlWriter {
     pub fn new(dialect: Dialect, root: &'static ModelMeta) -> Self {
         let mut aliases = Aliases::default();
         let root_alias = aliases.take(root.table);
-        let cast_decimals = dialect == Dialect::Sqlite;
+        let collate_decimals = dialect == Dialect::Sqlite;
         SqlWriter {
             dialect,
             sql: String::with_capacity(128),
@@ -61,15 +77,22 @@ impl SqlWriter {
             frames: vec![Frame::new(root, root_alias, RelPath::ROOT)],
             aliases,
             scope: None,
-            cast_decimals,
+            collate_decimals,
+            target: None,
+            invalid: None,
             under_not: false,
         }
     }
 
-    pub fn finish(self) -> Statement {
-        Statement {
-            sql: self.sql,
-            params: self.params,
+    /// The statement, or the first bound value that no backend can store or compare
+    /// faithfully (`Error::InvalidValue`, naming its field), before any query is sent.
+    pub fn finish(self) -> Result<Statement> {
+        match self.invalid {
+            Some(e) => Err(e),
+            None => Ok(Statement {
+                sql: self.sql,
+                params: self.params,
+            }),
         }
     }
 
@@ -81,7 +104,24 @@ impl SqlWriter {
         self.dialect.quote_into(&mut self.sql, name);
     }
 
+    /// A statement that binds nothing (DDL).
+    fn ddl(self) -> Statement {
+        debug_assert!(self.params.is_empty());
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+
+    /// Bind a value. Every value of every statement passes here, so this is where values no
+    /// backend can hold faithfully (NaN, NUL in text, years outside 1–9999, nanoseconds:
+    /// [`Value::invalid_reason`]) are refused, one cheap match per value; the error names
+    /// the field the value is compared with or stored in.
+    #[inline(always)]
     pub fn bind(&mut self, v: Value) {
+        if !v.is_faithful() {
+            self.refuse(&v);
+        }
         self.params.push(v);
         self.dialect
             .placeholder_into(&mut self.sql, self.params.len());
@@ -97,6 +137,47 @@ impl SqlWriter {
             self.bind(v);
         }
         self.sql.push(')');
+    }
+
+    /// Remember the first refused value (the statement is then never returned).
+    #[cold]
+    fn refuse(&mut self, v: &Value) {
+        if self.invalid.is_none() {
+            self.invalid = Some(Error::InvalidValue {
+                field: self.target_label(),
+                reason: v.invalid_reason().unwrap_or_default(),
+            });
+        }
+    }
+
+    /// `Model.field` for the column being bound to, else the column's name.
+    fn target_label(&self) -> String {
+        match self.target {
+            Some(BindTarget::Column(c)) => {
+                let meta = match c.path.last() {
+                    Some(hop) => (hop.target)(),
+                    None => self.frames[0].root,
+                };
+                match meta.columns.iter().find(|m| m.column == c.column) {
+                    Some(m) if !meta.name.is_empty() => format!("{}.{}", meta.name, m.field),
+                    _ => format!("column `{}`", c.column),
+                }
+            }
+            Some(BindTarget::Table(table, column)) => format!("column `{table}`.`{column}`"),
+            Some(BindTarget::Own(i)) => {
+                let meta = self.frames[0].root;
+                format!("{}.{}", meta.name, meta.columns[i].field)
+            }
+            None => "a bound value".into(),
+        }
+    }
+
+    /// Run `f` with the values it binds attributed to `target`.
+    fn binding_to<T>(&mut self, target: Option<BindTarget>, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = std::mem::replace(&mut self.target, target);
+        let out = f(self);
+        self.target = saved;
+        out
     }
 
     fn frame(&self) -> &Frame {
@@ -314,44 +395,73 @@ impl SqlWriter {
         result
     }
 
-    /// Whether `c` holds a decimal (looked up in the model it belongs to).
-    fn is_decimal(&self, c: &ColumnRef) -> bool {
+    /// The type of column `c` (looked up in the model it belongs to).
+    fn column_type(&self, c: &ColumnRef) -> Option<SqlType> {
         let meta = match c.path.last() {
             Some(hop) => (hop.target)(),
             None => self.frames[0].root,
         };
         meta.columns
             .iter()
-            .any(|m| m.column == c.column && m.sql_type == crate::value::SqlType::Decimal)
+            .find(|m| m.column == c.column)
+            .map(|m| m.sql_type)
     }
 
-    /// Write `t`, reading decimals as numbers where `cast_decimals` asks for it.
+    /// Whether `c` holds a decimal.
+    fn is_decimal(&self, c: &ColumnRef) -> bool {
+        self.column_type(c) == Some(SqlType::Decimal)
+    }
+
+    /// Whether `t` is JSON where JSON equality must be written as text equality: on
+    /// PostgreSQL, whose jsonb `=` compares numbers by value (`1 = 1.0`), where the ORM
+    /// promises serde_json's equality on every backend (SQLite compares the JSON text).
+    fn json_text_equality(&self, t: &Term) -> bool {
+        self.dialect == Dialect::Postgres
+            && match t {
+                Term::Column(c) => self.column_type(c) == Some(SqlType::Json),
+                Term::Value(v) => v.is_json(),
+                _ => false,
+            }
+    }
+
+    /// `CAST(t AS TEXT)`.
+    fn as_text(&mut self, t: &Term) -> Result<()> {
+        self.sql.push_str("CAST(");
+        self.term(t)?;
+        self.sql.push_str(" AS TEXT)");
+        Ok(())
+    }
+
+    /// Write `t` where it is compared or sorted: a decimal on SQLite (text there) with the
+    /// collation that compares decimals by exact value (`CAST(… AS REAL)` would round them
+    /// to 15 digits, and text order puts "10" before "9").
     fn compared_term(&mut self, t: &Term) -> Result<()> {
-        let cast = self.cast_decimals
+        let collate = self.collate_decimals
             && match t {
                 Term::Column(c) => self.is_decimal(c),
                 Term::Value(v) => v.is_decimal(),
-                _ => false,
+                Term::Arith(_, _, _, ty) => *ty == SqlType::Decimal,
+                Term::TableColumn { .. } => false,
             };
-        if cast {
-            self.sql.push_str("CAST(");
-            self.term(t)?;
-            self.sql.push_str(" AS REAL)");
-            Ok(())
-        } else {
-            self.term(t)
+        self.term(t)?;
+        if collate {
+            self.collate_decimal();
+        }
+        Ok(())
+    }
+
+    /// A bound value where it is compared (collated like `compared_term`), moved, not copied.
+    fn compared_value(&mut self, v: Value) {
+        let collate = self.collate_decimals && v.is_decimal();
+        self.bind(v);
+        if collate {
+            self.collate_decimal();
         }
     }
 
-    /// A bound value where it is compared (cast like `compared_term`), moved, not copied.
-    fn compared_value(&mut self, v: Value) {
-        if self.cast_decimals && v.is_decimal() {
-            self.sql.push_str("CAST(");
-            self.bind(v);
-            self.sql.push_str(" AS REAL)");
-        } else {
-            self.bind(v);
-        }
+    fn collate_decimal(&mut self) {
+        self.sql.push_str(" COLLATE ");
+        self.sql.push_str(crate::dialect::SQLITE_DECIMAL_COLLATION);
     }
 
     pub fn term(&mut self, t: &Term) -> Result<()> {
@@ -365,7 +475,21 @@ impl SqlWriter {
                 self.bind(v.clone());
                 Ok(())
             }
-            Term::Arith(a, op, b) => {
+            Term::Arith(a, op, b, ty) => {
+                // SQLite's own operators wrap integers into REALs, give NULL for `x / 0` and
+                // compute decimals (stored as text) in floating point; the backend registers
+                // checked functions that do what PostgreSQL's operators do.
+                if let (Dialect::Sqlite, Some(f)) = (self.dialect, sqlite_arith_fn(*ty)) {
+                    self.sql.push_str(f);
+                    self.sql.push('(');
+                    self.term(a)?;
+                    self.sql.push_str(", ");
+                    self.sql.push_str(sqlite_arith_op(*op));
+                    self.sql.push_str(", ");
+                    self.term(b)?;
+                    self.sql.push(')');
+                    return Ok(());
+                }
                 self.sql.push('(');
                 self.term(a)?;
                 self.sql.push(' ');
@@ -489,7 +613,25 @@ impl SqlWriter {
         Ok(None)
     }
 
+    /// Write a lookup; the values it binds are attributed to its left-hand column.
     fn leaf(&mut self, c: &Cond) -> Result<()> {
+        let target = match c {
+            Cond::Compare { lhs, .. }
+            | Cond::Between { lhs, .. }
+            | Cond::In { lhs, .. }
+            | Cond::Like { lhs, .. }
+            | Cond::Regex { lhs, .. }
+            | Cond::IsNull { lhs, .. } => match lhs {
+                Term::Column(col) => Some(BindTarget::Column(*col)),
+                Term::TableColumn { table, column } => Some(BindTarget::Table(table, column)),
+                Term::Value(_) | Term::Arith(..) => None,
+            },
+            _ => None,
+        };
+        self.binding_to(target, |w| w.lookup(c))
+    }
+
+    fn lookup(&mut self, c: &Cond) -> Result<()> {
         match c {
             Cond::Compare { lhs, op, rhs } => {
                 if matches!(rhs, Term::Value(v) if v.is_null()) {
@@ -498,6 +640,13 @@ impl SqlWriter {
                          gt/gte/lt/lte with None match nothing in SQL"
                             .into(),
                     ));
+                }
+                if *op == CmpOp::Eq
+                    && (self.json_text_equality(lhs) || self.json_text_equality(rhs))
+                {
+                    self.as_text(lhs)?;
+                    self.sql.push_str(" = ");
+                    return self.as_text(rhs);
                 }
                 self.compared_term(lhs)?;
                 self.sql.push_str(match op {
@@ -534,6 +683,10 @@ impl SqlWriter {
                 };
                 self.params = std::mem::take(&mut inner.params);
                 written?;
+                // A value the subquery refused is this statement's refusal too.
+                if let Some(e) = inner.invalid.take() {
+                    self.invalid.get_or_insert(e);
+                }
                 self.sql.push_str(&inner.sql);
                 self.sql.push(')');
                 Ok(())
@@ -558,13 +711,24 @@ impl SqlWriter {
                     self.sql.push(')');
                     return Ok(());
                 }
-                self.compared_term(lhs)?;
+                let json_text = self.json_text_equality(lhs);
+                if json_text {
+                    self.as_text(lhs)?;
+                } else {
+                    self.compared_term(lhs)?;
+                }
                 self.sql.push_str(" IN (");
                 for (i, v) in values.into_iter().enumerate() {
                     if i > 0 {
                         self.sql.push_str(", ");
                     }
-                    self.compared_value(v.clone());
+                    if json_text {
+                        self.sql.push_str("CAST(");
+                        self.bind(v.clone());
+                        self.sql.push_str(" AS TEXT)");
+                    } else {
+                        self.compared_value(v.clone());
+                    }
                 }
                 self.sql.push(')');
                 Ok(())
@@ -580,6 +744,17 @@ impl SqlWriter {
                 pattern,
                 case_insensitive,
             } => {
+                if self.dialect == Dialect::Sqlite && *case_insensitive {
+                    // The backend's function (pattern first, like `regexp`), so that the
+                    // pattern is the user's own in any error message.
+                    self.sql.push_str(crate::dialect::SQLITE_IREGEXP_FN);
+                    self.sql.push('(');
+                    self.bind(Value::Text(pattern.clone()));
+                    self.sql.push_str(", ");
+                    self.term(lhs)?;
+                    self.sql.push(')');
+                    return Ok(());
+                }
                 self.term(lhs)?;
                 match self.dialect {
                     Dialect::Postgres => {
@@ -589,12 +764,7 @@ impl SqlWriter {
                     }
                     Dialect::Sqlite => {
                         self.sql.push_str(" REGEXP ");
-                        let p = if *case_insensitive {
-                            format!("(?i){pattern}")
-                        } else {
-                            pattern.clone()
-                        };
-                        self.bind(Value::Text(p));
+                        self.bind(Value::Text(pattern.clone()));
                     }
                     Dialect::Mysql => {
                         self.sql.push_str(if *case_insensitive {
@@ -634,7 +804,10 @@ impl SqlWriter {
                 self.term(lhs)?;
                 self.sql.push_str(if ci { " ILIKE " } else { " LIKE " });
                 self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
-                self.sql.push_str(" ESCAPE '\\'");
+                // An escape-string literal reads the same whether standard_conforming_strings
+                // is on (the default) or off; with it off, '\' would be an unterminated
+                // string and every LIKE lookup a syntax error.
+                self.sql.push_str(" ESCAPE E'\\\\'");
             }
             (Dialect::Mysql, _) => {
                 self.term(lhs)?;
@@ -843,7 +1016,7 @@ pub fn select(q: &Query, dialect: Dialect) -> Result<Statement> {
 pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<SelectNode>)> {
     let mut w = SqlWriter::new(dialect, q.meta);
     let selected = write_select(&mut w, q, true)?;
-    Ok((w.finish(), selected))
+    Ok((w.finish()?, selected))
 }
 
 fn write_select(w: &mut SqlWriter, q: &Query, with_related: bool) -> Result<Vec<SelectNode>> {
@@ -927,7 +1100,7 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.from(q)?;
         w.where_clause(&q.filter)?;
     }
-    Ok(w.finish())
+    w.finish()
 }
 
 /// `SELECT 1 … LIMIT 1` (within the slice, if any).
@@ -950,7 +1123,7 @@ pub fn exists(q: &Query, dialect: Dialect) -> Result<Statement> {
         w.where_clause(&inner.filter)?;
         w.limits(inner.low, inner.high);
     }
-    Ok(w.finish())
+    w.finish()
 }
 
 /// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
@@ -977,6 +1150,7 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     inner.where_clause(&q.filter)?;
     w.sql.push_str(&inner.sql);
     w.params = inner.params;
+    w.invalid = w.invalid.take().or(inner.invalid);
     w.push(")");
     Ok(())
 }
@@ -1012,10 +1186,10 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
         }
         w.ident(a.column.column);
         w.push(" = ");
-        w.term(&a.value)?;
+        w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
     write_dml_where(&mut w, q)?;
-    Ok(w.finish())
+    w.finish()
 }
 
 /// `DELETE FROM … WHERE …`
@@ -1024,7 +1198,7 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.push("DELETE FROM ");
     w.ident(q.meta.table);
     write_dml_where(&mut w, q)?;
-    Ok(w.finish())
+    w.finish()
 }
 
 /// Link a parent to targets in a many-to-many join table; pairs already there are kept.
@@ -1033,7 +1207,7 @@ pub fn link(
     parent: Value,
     targets: impl Iterator<Item = Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push(if dialect == Dialect::Mysql {
         "INSERT IGNORE INTO "
@@ -1051,8 +1225,10 @@ pub fn link(
             w.push(", ");
         }
         w.push("(");
+        w.target = Some(BindTarget::Table(through.table, through.parent_column));
         w.bind(parent.clone());
         w.push(", ");
+        w.target = Some(BindTarget::Table(through.table, through.target_column));
         w.bind(t);
         w.push(")");
     }
@@ -1068,17 +1244,19 @@ pub fn unlink(
     parent: Value,
     targets: Vec<Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
     w.push(" WHERE ");
     w.ident(through.parent_column);
     w.push(" = ");
+    w.target = Some(BindTarget::Table(through.table, through.parent_column));
     w.bind(parent);
     w.push(" AND ");
     w.ident(through.target_column);
     w.push(" IN ");
+    w.target = Some(BindTarget::Table(through.table, through.target_column));
     w.bind_list(targets);
     w.finish()
 }
@@ -1089,13 +1267,19 @@ pub fn unlink_all(
     col: &str,
     keys: Vec<Value>,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
     w.push(" WHERE ");
     w.ident(col);
     w.push(" IN ");
+    let col = if col == through.parent_column {
+        through.parent_column
+    } else {
+        through.target_column
+    };
+    w.target = Some(BindTarget::Table(through.table, col));
     w.bind_list(keys);
     w.finish()
 }
@@ -1116,7 +1300,7 @@ pub fn insert(
     rows: Vec<Vec<Value>>,
     skip_auto_pk: bool,
     dialect: Dialect,
-) -> Statement {
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, meta);
     let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
     let included: Vec<usize> = (0..meta.columns.len())
@@ -1148,6 +1332,7 @@ pub fn insert(
                 if n > 0 {
                     w.push(", ");
                 }
+                w.target = Some(BindTarget::Own(i));
                 w.bind(v);
                 n += 1;
             }
@@ -1194,7 +1379,7 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
         }
     }
     w.push(")");
-    w.finish()
+    w.ddl()
 }
 
 fn references(w: &mut SqlWriter, target: &ModelMeta) {
@@ -1222,7 +1407,7 @@ fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
     w.push(" (");
     w.ident(column);
     w.push(")");
-    w.finish()
+    w.ddl()
 }
 
 /// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
@@ -1272,7 +1457,7 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.push(", ");
         w.ident(th.target_column);
         w.push("))");
-        out.push(w.finish());
+        out.push(w.ddl());
         // The UNIQUE pair indexes the parent side; the target side gets its own.
         out.push(create_index(th.table, th.target_column, dialect));
     }

@@ -343,7 +343,7 @@ pub(crate) async fn delete_cascading_keys(
     }
     for (through, col, keys) in &plan.unlinks {
         for batch in keys.chunks(dialect.max_params()) {
-            let stmt = compiler::unlink_all(through, col, batch.to_vec(), dialect);
+            let stmt = compiler::unlink_all(through, col, batch.to_vec(), dialect)?;
             let n = ex.execute_stmt(stmt).await?.rows_affected;
             if n > 0 {
                 *counts.entry(through.table).or_default() += n;

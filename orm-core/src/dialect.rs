@@ -1,5 +1,6 @@
 //! How each backend spells SQL: placeholders, quoting, LIKE, regex, limits, types.
 
+use crate::expr::ArithOp;
 use crate::value::SqlType;
 
 /// The SQL dialect of a backend.
@@ -13,6 +14,56 @@ pub enum Dialect {
 /// The name of the SQL function that the SQLite backend registers on every connection to
 /// fold case the same way [`fold_case`] does (SQLite's own `lower()` only folds ASCII).
 pub const SQLITE_FOLD_CASE_FN: &str = "orm_fold_case";
+
+/// The SQL functions that the SQLite backend registers on every connection to compute
+/// `+ - * /` the way PostgreSQL does, one per field type, called `orm_i32(a, '*', b)`:
+/// integers overflow at their own type's range (`i16`, `i32`, `i64`, like
+/// `int2`/`int4`/`int8`), floats at `f32`'s or `f64`'s (overflow, underflow and division by
+/// zero are errors, as in PostgreSQL's `float4`/`float8`), decimals are computed exactly
+/// (text in, text out), division by zero is an error, and NULL in gives NULL out. SQLite's
+/// own operators instead wrap into a REAL, give NULL for `x / 0`, and compute decimals in
+/// floating point. (One function per type, not per operator: each function a connection
+/// holds makes SQLite's statements a little slower.)
+///
+/// Rows: name, type. [`sqlite_arith_fn`] looks one up.
+pub static SQLITE_ARITH_FUNCTIONS: [(&str, SqlType); 6] = [
+    ("orm_i16", SqlType::I16),
+    ("orm_i32", SqlType::I32),
+    ("orm_i64", SqlType::I64),
+    ("orm_f32", SqlType::F32),
+    ("orm_f64", SqlType::F64),
+    ("orm_numeric", SqlType::Decimal),
+];
+
+/// The checked SQLite function computing arithmetic on values of type `ty` (see
+/// [`SQLITE_ARITH_FUNCTIONS`]); `None` for a type without arithmetic.
+pub fn sqlite_arith_fn(ty: SqlType) -> Option<&'static str> {
+    SQLITE_ARITH_FUNCTIONS
+        .iter()
+        .find(|(_, t)| *t == ty)
+        .map(|(name, _)| *name)
+}
+
+/// The operator argument of an arithmetic function: `'+'`, `'-'`, `'*'` or `'/'`, a SQL
+/// string literal (a constant of the ORM's, never a value).
+pub fn sqlite_arith_op(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "'+'",
+        ArithOp::Sub => "'-'",
+        ArithOp::Mul => "'*'",
+        ArithOp::Div => "'/'",
+    }
+}
+
+/// The SQL function that the SQLite backend registers for `iregex`: `orm_iregexp(pattern,
+/// text)`, Rust's `regex` crate in case-insensitive mode (the backend also replaces
+/// `regexp`, which `text REGEXP pattern` calls, so that an invalid pattern reads clearly).
+pub const SQLITE_IREGEXP_FN: &str = "orm_iregexp";
+
+/// The collation that the SQLite backend registers to compare and sort decimals, which it
+/// stores as text, by their exact value (`"10" > "9"`, `"1.0" = "1.00"`), as PostgreSQL's
+/// NUMERIC compares.
+pub const SQLITE_DECIMAL_COLLATION: &str = "orm_decimal";
 
 /// Unicode simple case folding to lower case, one character to one character: the
 /// mapping PostgreSQL's `lower()`/`ILIKE` apply, and the one the SQLite backend
@@ -144,7 +195,7 @@ impl Dialect {
             (Mysql, Uuid) => "BINARY(16)",
             (Postgres, Decimal) => "NUMERIC",
             // Text keeps every digit (NUMERIC affinity would round past 15 of them); the
-            // compiler reads the text as a number wherever values are compared or sorted.
+            // compiler compares and sorts it with SQLITE_DECIMAL_COLLATION, by exact value.
             (Sqlite, Decimal) => "TEXT",
             (Mysql, Decimal) => "DECIMAL(65, 30)",
             (Postgres, Json) => "JSONB",
@@ -209,6 +260,15 @@ mod tests {
         Dialect::Postgres.placeholder_into(&mut s, 12);
         Dialect::Sqlite.placeholder_into(&mut s, 12);
         assert_eq!(s, "$12?");
+    }
+
+    #[test]
+    fn every_arithmetic_function_is_found_under_its_type() {
+        for (name, ty) in &SQLITE_ARITH_FUNCTIONS {
+            assert_eq!(sqlite_arith_fn(*ty), Some(*name));
+        }
+        assert_eq!(sqlite_arith_fn(SqlType::Text), None);
+        assert_eq!(sqlite_arith_op(ArithOp::Div), "'/'");
     }
 
     #[test]

@@ -89,6 +89,25 @@ pub enum Error {
     #[error("invalid value for {field}: {reason}")]
     InvalidValue { field: String, reason: String },
 
+    /// Arithmetic in a statement left the range of its type: `pages * 1000000000` on an
+    /// `i32` field, a float overflowing to infinity or underflowing to zero, a decimal past
+    /// what `rust_decimal` holds. The database refuses the statement and nothing is written:
+    /// PostgreSQL's own check (SQLSTATE 22003), on SQLite the ORM's checked arithmetic
+    /// functions, which raise the same condition.
+    #[error("{message}\n  in: {sql}")]
+    OutOfRange { message: String, sql: String },
+
+    /// Division by zero in a statement (SQLSTATE 22012 on PostgreSQL; on SQLite, whose own
+    /// `/` gives NULL, the ORM's checked division raises it). Nothing is written.
+    #[error("{message}\n  in: {sql}")]
+    DivisionByZero { message: String, sql: String },
+
+    /// A `regex`/`iregex` pattern the database cannot compile: PostgreSQL's own check
+    /// (SQLSTATE 2201B), on SQLite the ORM's REGEXP (Rust's `regex` crate), which raises
+    /// the same condition. Each backend's regex syntax is its own.
+    #[error("{message}\n  in: {sql}")]
+    InvalidRegex { message: String, sql: String },
+
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
     Unsupported {

@@ -5,7 +5,7 @@ use std::ops::{Add, Div, Mul, Sub};
 
 use crate::field::{Field, PathKind, Reached};
 pub use crate::relation::RelationMeta;
-use crate::value::{FieldType, IntoValue, Numeric, Value};
+use crate::value::{FieldType, IntoValue, Numeric, SqlType, Value};
 
 /// The most relation hops one column reference can span (`a().b().c()…`).
 pub const MAX_PATH_DEPTH: usize = 6;
@@ -141,7 +141,11 @@ pub enum Term {
         column: &'static str,
     },
     Value(Value),
-    Arith(Box<Term>, ArithOp, Box<Term>),
+    /// `lhs op rhs`, computed in `SqlType` (the field's type: both sides have it). The type
+    /// decides where the result overflows (`i16`, `i32` and `i64` each at their own range,
+    /// as PostgreSQL's `int2`/`int4`/`int8` do) and, on SQLite, which checked function
+    /// computes it.
+    Arith(Box<Term>, ArithOp, Box<Term>, SqlType),
 }
 
 impl Term {
@@ -150,7 +154,7 @@ impl Term {
         match self {
             Term::Column(c) => out.push(*c),
             Term::Value(_) | Term::TableColumn { .. } => {}
-            Term::Arith(a, _, b) => {
+            Term::Arith(a, _, b, _) => {
                 a.columns(out);
                 b.columns(out);
             }
@@ -290,6 +294,7 @@ macro_rules! arith {
                     Box::new(Term::Column(self.column_ref())),
                     ArithOp::$op,
                     Box::new(rhs.into_term()),
+                    T::SQL_TYPE,
                 ))
             }
         }
@@ -300,6 +305,7 @@ macro_rules! arith {
                     Box::new(self.term),
                     ArithOp::$op,
                     Box::new(rhs.into_term()),
+                    T::SQL_TYPE,
                 ))
             }
         }

@@ -167,7 +167,7 @@ fn term_root_only(t: &Term) -> bool {
         Term::Column(c) => c.path.is_root(),
         Term::TableColumn { .. } => false,
         Term::Value(_) => true,
-        Term::Arith(a, _, b) => term_root_only(a) && term_root_only(b),
+        Term::Arith(a, _, b, _) => term_root_only(a) && term_root_only(b),
     }
 }
 

@@ -1015,7 +1015,7 @@ impl<M: Model> ModelExt for M {
                 let per_batch = (dialect.max_params() / 2).max(1);
                 keys.chunks(per_batch)
                     .map(|b| crate::compiler::link(through, pk.clone(), b.iter().cloned(), dialect))
-                    .collect()
+                    .collect::<Result<_>>()?
             }
             JoinOn::Direct { target_column, .. } => vec![set_child_keys::<T>(
                 targets.iter().map(|t| t.pk().to_value()).collect(),
@@ -1056,7 +1056,7 @@ impl<M: Model> ModelExt for M {
                     pk,
                     std::iter::once(obj.pk().to_value()),
                     atomic.dialect(),
-                );
+                )?;
                 atomic.execute_stmt(link).await?;
                 atomic.commit().await
             }
@@ -1081,7 +1081,7 @@ impl<M: Model> ModelExt for M {
                 let parent = self.pk().to_value();
                 keys.chunks(per_batch)
                     .map(|b| crate::compiler::unlink(through, parent.clone(), b.to_vec(), dialect))
-                    .collect()
+                    .collect::<Result<_>>()?
             }
             JoinOn::Direct { target_column, .. } => {
                 let forward = rel.forward_relation()?;
@@ -1223,7 +1223,7 @@ async fn insert_batches<M: Model>(
     }
     for chunk in objs.chunks(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
-        let stmt = compiler::insert(meta, rows, skip_pk, dialect);
+        let stmt = compiler::insert(meta, rows, skip_pk, dialect)?;
         if dialect.supports_returning() {
             let before = keys.len();
             let mut each = |row: &dyn crate::row::Row| -> Result<()> {

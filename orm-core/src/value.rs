@@ -120,6 +120,16 @@ impl Value {
         })
     }
 
+    /// Whether this is JSON (or a NULL of the JSON type).
+    pub fn is_json(&self) -> bool {
+        match self {
+            Value::Null(SqlType::Json) => true,
+            #[cfg(feature = "json")]
+            Value::Json(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether this is a decimal (or a NULL of the decimal type).
     pub fn is_decimal(&self) -> bool {
         match self {
@@ -127,6 +137,424 @@ impl Value {
             #[cfg(feature = "decimal")]
             Value::Decimal(_) => true,
             _ => false,
+        }
+    }
+
+    /// Whether every supported backend stores and compares this value faithfully (see
+    /// [`invalid_reason`](Value::invalid_reason) for what is not): one cheap match per
+    /// value, text scanned for NUL, what the compiler runs on every value it binds.
+    #[inline(always)]
+    pub fn is_faithful(&self) -> bool {
+        match self {
+            Value::F32(f) => !f.is_nan(),
+            Value::F64(f) => !f.is_nan(),
+            Value::Text(s) => !has_nul(s.as_bytes()),
+            #[cfg(feature = "json")]
+            Value::Json(j) => !json_has_nul(j),
+            #[cfg(feature = "chrono")]
+            Value::Date(d) => chrono_reason(Some(*d), None).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::Time(t) => chrono_reason(None, Some(*t)).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::DateTime(dt) => chrono_reason(Some(dt.date()), Some(dt.time())).is_none(),
+            #[cfg(feature = "chrono")]
+            Value::DateTimeTz(dt) => {
+                let utc = dt.naive_utc();
+                chrono_reason(Some(utc.date()), Some(utc.time())).is_none()
+            }
+            Value::List(_, items) => all_faithful(items),
+            _ => true,
+        }
+    }
+
+    /// Why no supported backend can store or compare this value faithfully, if so; the
+    /// compiler refuses such a value (`Error::InvalidValue`) before any query, on every
+    /// backend alike:
+    ///
+    /// - NaN (`f32`/`f64`): SQLite stores it as NULL. ±infinity is fine everywhere.
+    /// - a NUL character in text, a JSON string or a JSON key: PostgreSQL refuses it, and
+    ///   SQLite's LIKE and GLOB stop at it (so lookups would match the wrong rows).
+    /// - a date or datetime before year 1 or after 9999: SQLite compares and sorts them as
+    ///   text, which only works for four-digit years (and PostgreSQL has no year 0).
+    /// - a time or datetime with nanoseconds, or on a leap second: PostgreSQL keeps
+    ///   microseconds, and would silently drop the rest.
+    ///
+    /// [`is_faithful`](Value::is_faithful) is the check on the hot path; this says why.
+    #[cold]
+    pub fn invalid_reason(&self) -> Option<String> {
+        match self {
+            Value::F32(f) if f.is_nan() => Some(nan_reason()),
+            Value::F64(f) if f.is_nan() => Some(nan_reason()),
+            Value::Text(s) if s.as_bytes().contains(&0) => Some(nul_reason("text")),
+            #[cfg(feature = "json")]
+            Value::Json(j) if json_has_nul(j) => Some(nul_reason("a JSON string")),
+            #[cfg(feature = "chrono")]
+            Value::Date(d) => chrono_reason(Some(*d), None),
+            #[cfg(feature = "chrono")]
+            Value::Time(t) => chrono_reason(None, Some(*t)),
+            #[cfg(feature = "chrono")]
+            Value::DateTime(dt) => chrono_reason(Some(dt.date()), Some(dt.time())),
+            #[cfg(feature = "chrono")]
+            Value::DateTimeTz(dt) => {
+                let utc = dt.naive_utc();
+                chrono_reason(Some(utc.date()), Some(utc.time()))
+            }
+            Value::List(_, items) => items.iter().find_map(Value::invalid_reason),
+            _ => None,
+        }
+    }
+}
+
+fn all_faithful(items: &[Value]) -> bool {
+    items.iter().all(Value::is_faithful)
+}
+
+/// Whether `b` holds a zero byte. Short texts, the common case, are read a word or two at
+/// a time (`memchr` reads them a byte at a time, most of the check's cost); longer ones go
+/// to `memchr`.
+#[inline]
+fn has_nul(b: &[u8]) -> bool {
+    // Exact: some byte of `w` is zero if and only if this is non-zero.
+    let zero64 = |w: &[u8; 8]| {
+        let w = u64::from_ne_bytes(*w);
+        w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0
+    };
+    let zero32 = |w: &[u8; 4]| {
+        let w = u32::from_ne_bytes(*w);
+        w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0
+    };
+    // Two reads that overlap cover every byte of a text up to twice their width.
+    match b.len() {
+        0 => false,
+        1..=3 => b[0] == 0 || b[b.len() / 2] == 0 || b[b.len() - 1] == 0,
+        4..=7 => match (b.first_chunk(), b.last_chunk()) {
+            (Some(first), Some(last)) => zero32(first) || zero32(last),
+            _ => b.contains(&0),
+        },
+        8..=16 => match (b.first_chunk(), b.last_chunk()) {
+            (Some(first), Some(last)) => zero64(first) || zero64(last),
+            _ => b.contains(&0),
+        },
+        _ => b.contains(&0),
+    }
+}
+
+#[cold]
+fn nan_reason() -> String {
+    "NaN cannot be stored faithfully (SQLite stores it as NULL); \
+     use an Option field and None for a missing number"
+        .into()
+}
+
+#[cold]
+fn nul_reason(what: &str) -> String {
+    format!(
+        "{what} contains a NUL character (\\0), which PostgreSQL cannot store \
+         and SQLite's LIKE and GLOB stop at"
+    )
+}
+
+#[cfg(feature = "json")]
+fn json_has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.as_bytes().contains(&0),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.as_bytes().contains(&0) || json_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Why a date and/or time cannot be stored faithfully: a year outside 1–9999, nanoseconds,
+/// a leap second.
+#[cfg(feature = "chrono")]
+#[inline]
+fn chrono_reason(
+    date: Option<chrono::NaiveDate>,
+    time: Option<chrono::NaiveTime>,
+) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    if let Some(d) = date
+        && !(1..=9999).contains(&d.year())
+    {
+        return Some(format!(
+            "the year {} is outside 1–9999: SQLite compares and sorts dates as text, \
+             which only orders four-digit years, and PostgreSQL has no year 0",
+            d.year()
+        ));
+    }
+    if let Some(t) = time {
+        let nanos = t.nanosecond();
+        if nanos >= 1_000_000_000 {
+            return Some(
+                "a leap second (second 60) cannot be stored faithfully: PostgreSQL has none".into(),
+            );
+        }
+        if nanos % 1_000 != 0 {
+            return Some(format!(
+                "{t} has nanoseconds, and PostgreSQL keeps microseconds (it would drop the \
+                 rest): truncate it first, e.g. `.trunc_subsecs(6)` (chrono::SubsecRound)"
+            ));
+        }
+    }
+    None
+}
+
+/// Exact decimals: what a `rust_decimal::Decimal` can hold without rounding, for the
+/// backends' readers and SQLite's arithmetic (`rust_decimal`'s own parser rounds a value
+/// with more than 28 significant digits, silently).
+#[cfg(feature = "decimal")]
+pub mod exact_decimal {
+    use rust_decimal::Decimal;
+
+    /// The largest mantissa a `Decimal` holds (96 bits).
+    pub const MAX_MANTISSA: u128 = (1 << 96) - 1;
+    /// The most digits after the point a `Decimal` holds.
+    pub const MAX_SCALE: u32 = 28;
+
+    /// `mantissa × 10^-scale` as a `Decimal` with that scale, or with fewer trailing zeros
+    /// where it does not fit otherwise; `None` if it cannot be held exactly.
+    pub fn from_parts(mut mantissa: i128, mut scale: u32) -> Option<Decimal> {
+        while (scale > MAX_SCALE || mantissa.unsigned_abs() > MAX_MANTISSA)
+            && scale > 0
+            && mantissa % 10 == 0
+        {
+            mantissa /= 10;
+            scale -= 1;
+        }
+        if scale > MAX_SCALE || mantissa.unsigned_abs() > MAX_MANTISSA {
+            return None;
+        }
+        Decimal::try_from_i128_with_scale(mantissa, scale).ok()
+    }
+
+    /// PostgreSQL's binary NUMERIC (what it sends for a `NUMERIC` column) as a `Decimal`,
+    /// with the value's display scale, or why no `Decimal` holds it exactly: sqlx's own
+    /// decoder rounds away the digits past the 28th after the point, and past 96 bits.
+    pub fn from_pg_binary(buf: &[u8]) -> Result<Decimal, String> {
+        let word = |i: usize| {
+            buf.get(2 * i..2 * i + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .ok_or_else(|| "a truncated NUMERIC".to_owned())
+        };
+        let ndigits = usize::from(word(0)?);
+        let weight = i64::from(word(1)? as i16);
+        let negative = match word(2)? {
+            0x0000 => false,
+            0x4000 => true,
+            0xC000 => return Err("NaN is not a number a rust_decimal::Decimal holds".into()),
+            0xD000 | 0xF000 => {
+                return Err("infinity is not a number a rust_decimal::Decimal holds".into());
+            }
+            other => return Err(format!("a NUMERIC with the unknown sign {other:#x}")),
+        };
+        let dscale = u32::from(word(3)?);
+        let too_big = || {
+            "the NUMERIC has more digits than a rust_decimal::Decimal holds \
+             (28 after the point, 96 bits in all)"
+                .to_owned()
+        };
+        // value = Σ digit[i] × 10000^(weight - i)
+        let mut mantissa: i128 = 0;
+        for i in 0..ndigits {
+            let d = word(4 + i)?;
+            if d >= 10_000 {
+                return Err(format!("a NUMERIC digit out of range: {d}"));
+            }
+            mantissa = mantissa
+                .checked_mul(10_000)
+                .and_then(|m| m.checked_add(i128::from(d)))
+                .ok_or_else(too_big)?;
+        }
+        let last = weight - ndigits as i64 + 1;
+        let scale = if last >= 0 {
+            let shift = u32::try_from(4 * last).map_err(|_| too_big())?;
+            mantissa = 10i128
+                .checked_pow(shift)
+                .and_then(|p| mantissa.checked_mul(p))
+                .ok_or_else(too_big)?;
+            0
+        } else {
+            u32::try_from(-4 * last).map_err(|_| too_big())?
+        };
+        let mantissa = if negative { -mantissa } else { mantissa };
+        let d = from_parts(mantissa, scale).ok_or_else(too_big)?;
+        Ok(with_scale(d, dscale))
+    }
+
+    /// `d` written with `scale` digits after the point where that only adds or removes
+    /// zeros and fits (`1.5` at scale 3 is `1.500`); otherwise `d` itself.
+    pub fn with_scale(d: Decimal, scale: u32) -> Decimal {
+        let mut m = d.mantissa();
+        let mut s = d.scale();
+        while s > scale && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        while s < scale.min(MAX_SCALE) {
+            match m.checked_mul(10) {
+                Some(next) if next.unsigned_abs() <= MAX_MANTISSA => {
+                    m = next;
+                    s += 1;
+                }
+                _ => break,
+            }
+        }
+        from_parts(m, s).unwrap_or(d)
+    }
+
+    /// Parse decimal text (`-12.340`, `1e-5`, `.5`) without rounding: text with digits a
+    /// `Decimal` cannot hold is an error, trailing zeros past them are not.
+    pub fn parse(text: &str) -> Result<Decimal, String> {
+        let bad = || format!("{text:?} is not a decimal number");
+        let t = text.trim();
+        let (negative, t) = match t.as_bytes().first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let (number, exponent) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], t[i + 1..].parse::<i64>().map_err(|_| bad())?),
+            None => (t, 0),
+        };
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let too_many = || {
+            format!(
+                "{text:?} has more digits than a rust_decimal::Decimal holds \
+                 (28 after the point, 96 bits in all)"
+            )
+        };
+        // Leading zeros of the integer part do not count; trailing zeros of the fraction
+        // are kept (they are the scale: 12.340) where they fit, and dropped where not.
+        let int = int.trim_start_matches('0');
+        let digits = |frac: &str| {
+            let mut m: i128 = 0;
+            for b in int.bytes().chain(frac.bytes()) {
+                m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+            }
+            Some(m)
+        };
+        let kept = frac
+            .len()
+            .min(MAX_SCALE as usize)
+            .max(frac.trim_end_matches('0').len());
+        let (mantissa, frac) = match digits(&frac[..kept]) {
+            Some(m) => (m, &frac[..kept]),
+            None => {
+                let frac = frac.trim_end_matches('0');
+                (digits(frac).ok_or_else(too_many)?, frac)
+            }
+        };
+        let mut mantissa = mantissa;
+        let mut scale = frac.len() as i64 - exponent;
+        if scale < 0 {
+            let shift = u32::try_from(-scale).map_err(|_| too_many())?;
+            mantissa = 10i128
+                .checked_pow(shift)
+                .and_then(|p| mantissa.checked_mul(p))
+                .ok_or_else(too_many)?;
+            scale = 0;
+        }
+        let scale = u32::try_from(scale).map_err(|_| too_many())?;
+        let d =
+            from_parts(if negative { -mantissa } else { mantissa }, scale).ok_or_else(too_many)?;
+        Ok(d)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// NUMERIC's binary form: digit count, weight, sign, display scale, base-10000 digits.
+        fn pg(weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for w in [digits.len() as u16, weight as u16, sign, dscale]
+                .into_iter()
+                .chain(digits.iter().copied())
+            {
+                out.extend_from_slice(&w.to_be_bytes());
+            }
+            out
+        }
+
+        #[test]
+        fn postgresql_numerics_are_read_exactly_or_refused() {
+            let read = |b: Vec<u8>| from_pg_binary(&b).map(|d| d.to_string());
+            assert_eq!(read(pg(0, 0, 2, &[1, 5000])).unwrap(), "1.50");
+            assert_eq!(read(pg(0, 0x4000, 0, &[12])).unwrap(), "-12");
+            assert_eq!(read(pg(1, 0, 0, &[1])).unwrap(), "10000");
+            assert_eq!(read(pg(0, 0, 0, &[])).unwrap(), "0");
+            assert_eq!(read(pg(-1, 0, 4, &[5])).unwrap(), "0.0005");
+            // 10^28 × 7.9…: Decimal::MAX.
+            assert_eq!(
+                read(pg(7, 0, 0, &[7, 9228, 1625, 1426, 4337, 5935, 4395, 335])).unwrap(),
+                "79228162514264337593543950335"
+            );
+            assert!(read(pg(7, 0, 0, &[7, 9228, 1625, 1426, 4337, 5935, 4395, 336])).is_err());
+            // 29 digits after the point (sqlx rounds this to 0.3333…3333 silently).
+            assert!(
+                read(pg(
+                    -1,
+                    0,
+                    29,
+                    &[3333, 3333, 3333, 3333, 3333, 3333, 3333, 3000]
+                ))
+                .is_err()
+            );
+            // Zeros past the 28th digit are only the display scale.
+            assert_eq!(
+                read(pg(0, 0, 40, &[1, 5000])).unwrap(),
+                "1.5000000000000000000000000000"
+            );
+            assert!(read(pg(0, 0xC000, 0, &[])).is_err());
+            assert!(read(pg(0, 0xD000, 0, &[])).is_err());
+            assert!(from_pg_binary(&[0, 1]).is_err());
+        }
+
+        #[test]
+        fn parsing_keeps_every_digit_or_refuses() {
+            let p = |s: &str| parse(s).map(|d| d.to_string());
+            assert_eq!(p("12.340").unwrap(), "12.340");
+            assert_eq!(p("-0.5").unwrap(), "-0.5");
+            assert_eq!(p(".5").unwrap(), "0.5");
+            assert_eq!(p("1e3").unwrap(), "1000");
+            assert_eq!(p("1.5E-3").unwrap(), "0.0015");
+            assert_eq!(
+                p("79228162514264337593543950335").unwrap(),
+                "79228162514264337593543950335"
+            );
+            assert!(p("79228162514264337593543950336").is_err());
+            assert_eq!(
+                p("0.0000000000000000000000000001").unwrap(),
+                "0.0000000000000000000000000001"
+            );
+            // rust_decimal's own parser rounds these two.
+            assert!(p("0.00000000000000000000000000001").is_err());
+            assert!(p("1234567890123456789012.345678901").is_err());
+            assert_eq!(
+                p("1.500000000000000000000000000000000").unwrap(),
+                "1.5000000000000000000000000000"
+            );
+            for bad in [
+                "",
+                "-",
+                ".",
+                "1.2.3",
+                "abc",
+                "1e",
+                "NaN",
+                "Infinity",
+                "1_000",
+                "1e99999999999999999999",
+            ] {
+                assert!(p(bad).is_err(), "{bad}");
+            }
         }
     }
 }
@@ -378,3 +806,67 @@ tuple_from_row!(A, B, C, D, E);
 tuple_from_row!(A, B, C, D, E, F);
 tuple_from_row!(A, B, C, D, E, F, G);
 tuple_from_row!(A, B, C, D, E, F, G, H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_byte_is_found_wherever_it_is() {
+        for len in 0..40 {
+            assert!(!has_nul(&vec![b'a'; len]), "{len}");
+            for at in 0..len {
+                let mut b = vec![0x80; len];
+                b[at] = 0;
+                assert!(has_nul(&b), "{len} {at}");
+            }
+        }
+        assert!(!has_nul("ÿ\u{100}日本".as_bytes()));
+    }
+
+    #[test]
+    fn values_no_backend_holds_faithfully_have_a_reason() {
+        for v in [
+            Value::F64(f64::NAN),
+            Value::Text("a\0".into()),
+            Value::F32(f32::NAN),
+        ] {
+            assert!(!v.is_faithful() && v.invalid_reason().is_some(), "{v:?}");
+        }
+        assert!(Value::Text("plain".into()).is_faithful());
+        assert!(Value::F64(f64::NAN).invalid_reason().is_some());
+        assert!(Value::F32(f32::NAN).invalid_reason().is_some());
+        assert!(Value::F64(f64::INFINITY).invalid_reason().is_none());
+        assert!(Value::Text("a\0".into()).invalid_reason().is_some());
+        assert!(Value::Text(String::new()).invalid_reason().is_none());
+        assert!(Value::Bytes(vec![0]).invalid_reason().is_none());
+        let list = Value::List(
+            SqlType::Text,
+            vec![Value::Text("a".into()), Value::Text("\0".into())],
+        );
+        assert!(list.invalid_reason().is_some());
+        assert!(Value::Null(SqlType::F64).invalid_reason().is_none());
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn a_nul_anywhere_in_json_text_is_found() {
+        let j = |v: serde_json::Value| Value::Json(v).invalid_reason().is_some();
+        assert!(j(serde_json::json!([1, {"a": [null, "x\u{0}"]}])));
+        assert!(j(serde_json::json!({"a\u{0}": 1})));
+        assert!(!j(serde_json::json!({"a": [1.5, "\\u0000", true]})));
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn dates_and_times_out_of_range_or_too_fine_have_a_reason() {
+        use chrono::{NaiveDate, NaiveTime};
+        let d = |y| Value::Date(NaiveDate::from_ymd_opt(y, 1, 1).unwrap()).invalid_reason();
+        assert!(d(0).is_some() && d(10_000).is_some() && d(-5).is_some());
+        assert!(d(1).is_none() && d(9999).is_none());
+        let t =
+            |n| Value::Time(NaiveTime::from_hms_nano_opt(0, 0, 59, n).unwrap()).invalid_reason();
+        assert!(t(1).is_some() && t(1_000_000_000).is_some());
+        assert!(t(999_999_000).is_none());
+    }
+}

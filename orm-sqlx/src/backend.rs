@@ -64,7 +64,111 @@ pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
 }
 
 pub(crate) fn db_error(sql: &str, e: sqlx::Error) -> Error {
+    if let Some(typed) = data_error(sql, &e) {
+        return typed;
+    }
     Error::database(sql, Box::new(e))
+}
+
+/// How [`json_text`] writes a float.
+#[cfg(feature = "json")]
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum JsonFloats {
+    /// serde_json's own text (`1e16`), which a text column keeps as it is.
+    Serde,
+    /// Every digit and a point (`10000000000000000.0`), so that PostgreSQL's jsonb, which
+    /// stores numbers as NUMERIC, gives a float back as a float.
+    Plain,
+}
+
+/// JSON text for a bound value, as serde_json writes it except for floats (see
+/// [`JsonFloats`]) and -0.0, written 0.0: the two are one `serde_json::Value` (`==`), so
+/// they must be one text where JSON is compared as text (SQLite; jsonb drops the sign too).
+#[cfg(feature = "json")]
+pub(crate) fn json_text(
+    v: &serde_json::Value,
+    floats: JsonFloats,
+) -> std::result::Result<String, serde_json::Error> {
+    fn write(
+        v: &serde_json::Value,
+        floats: JsonFloats,
+        out: &mut String,
+    ) -> std::result::Result<(), serde_json::Error> {
+        use serde_json::Value as J;
+        match v {
+            J::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or_default();
+                let start = out.len();
+                match floats {
+                    _ if f == 0.0 => out.push_str("0.0"),
+                    JsonFloats::Serde => out.push_str(&serde_json::to_string(n)?),
+                    // Rust's Display: the shortest digits that read back as `f`, and no
+                    // exponent.
+                    JsonFloats::Plain => out.push_str(&f.to_string()),
+                }
+                if !out[start..].contains(['.', 'e', 'E']) {
+                    out.push_str(".0");
+                }
+            }
+            J::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, floats, out)?;
+                }
+                out.push(']');
+            }
+            J::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(k)?);
+                    out.push(':');
+                    write(item, floats, out)?;
+                }
+                out.push('}');
+            }
+            other => out.push_str(&serde_json::to_string(other)?),
+        }
+        Ok(())
+    }
+    let mut out = String::new();
+    write(v, floats, &mut out)?;
+    Ok(out)
+}
+
+/// The typed error for a condition both backends raise alike: PostgreSQL's SQLSTATE, or on
+/// SQLite the same SQLSTATE in brackets at the start of the message of the ORM's checked
+/// functions (`[22003] integer out of range: …`).
+fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
+    let db = e.as_database_error()?;
+    let message = db.message();
+    let (state, message) = match sqlstate_tag(message) {
+        Some((state, rest)) => (state.to_owned(), rest),
+        None => (db.code()?.into_owned(), message),
+    };
+    let (message, sql) = (message.to_owned(), orm_core::error::sql_excerpt(sql));
+    Some(match state.as_str() {
+        "22003" => Error::OutOfRange { message, sql },
+        "22012" => Error::DivisionByZero { message, sql },
+        "2201B" => Error::InvalidRegex { message, sql },
+        _ => return None,
+    })
+}
+
+/// `("22003", "integer out of range: …")` from `"[22003] integer out of range: …"`.
+fn sqlstate_tag(message: &str) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix('[')?;
+    let (state, rest) = rest.split_at_checked(5)?;
+    let rest = rest.strip_prefix("] ")?;
+    state
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric())
+        .then_some((state, rest))
 }
 
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
@@ -572,7 +676,8 @@ macro_rules! impl_row {
 pub(crate) use impl_row;
 
 /// Bind one value with `add`, mapping each variant to its Rust type; `$decimal` decides
-/// how a decimal is bound (SQLite has no decimal type: it is stored as text).
+/// how a decimal is bound (SQLite has no decimal type: it is stored as text), `$list` how a
+/// list is, and `$json` how JSON is (by default as sqlx writes it).
 macro_rules! bind_values {
     ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr) => {
         $crate::backend::bind_values!($args, $params, $backend, |$d| $decimal, |_ty, _items| {
@@ -583,7 +688,17 @@ macro_rules! bind_values {
             });
         })
     };
-    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr, |$lt:ident, $li:ident| $list:expr) => {{
+    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr, |$lt:ident, $li:ident| $list:expr) => {
+        $crate::backend::bind_values!(
+            $args,
+            $params,
+            $backend,
+            |$d| $decimal,
+            |$lt, $li| $list,
+            |json| { $args.add(json) }
+        )
+    };
+    ($args:ident, $params:expr, $backend:expr, |$d:ident| $decimal:expr, |$lt:ident, $li:ident| $list:expr, |$j:ident| $json:expr) => {{
         use orm_core::{SqlType, Value};
         use sqlx::Arguments as _;
         for v in $params {
@@ -634,7 +749,10 @@ macro_rules! bind_values {
                 #[cfg(feature = "uuid")]
                 Value::Uuid(x) => $args.add(x),
                 #[cfg(feature = "json")]
-                Value::Json(x) => $args.add(x),
+                Value::Json(x) => {
+                    let $j = x;
+                    $json
+                }
                 #[cfg(feature = "decimal")]
                 Value::Decimal(x) => {
                     let $d = Some(x);

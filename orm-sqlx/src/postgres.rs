@@ -18,8 +18,12 @@ impl Backend for Postgres {
             args,
             params.iter(),
             "PostgreSQL",
-            |d| args.add(d),
-            |ty, items| { bind_array(&mut args, *ty, items) }
+            |d| args.add(d.map(|d| ExactNumeric(d.to_owned()))),
+            |ty, items| bind_array(&mut args, *ty, items),
+            |json| match jsonb(json) {
+                Ok(raw) => args.add(raw),
+                Err(e) => Err(e),
+            }
         );
         Ok(args)
     }
@@ -68,7 +72,40 @@ impl Backend for Postgres {
 impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
     #[cfg(feature = "decimal")]
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
-        self.get(idx)
+        // NUMERIC holds more than a Decimal; sqlx's decoder would round the difference away
+        // (digits past the 28th after the point, past 96 bits), so the value is read here,
+        // exactly, or refused.
+        use orm_core::value::exact_decimal;
+        use sqlx::postgres::PgValueFormat;
+        use sqlx::{TypeInfo as _, ValueRef as _};
+        let at = orm_core::ColumnAt::Index(idx);
+        let decode_error = |message: String| orm_core::Error::Decode {
+            at,
+            expected: "Decimal",
+            message,
+        };
+        let raw = self.raw(idx)?;
+        if raw.is_null() {
+            return Err(orm_core::Error::UnexpectedNull {
+                at,
+                expected: "Decimal",
+            });
+        }
+        let ty = raw.type_info();
+        if !<rust_decimal::Decimal as sqlx::Type<Postgres>>::compatible(&ty) {
+            return Err(decode_error(format!("the column holds SQL type {}", ty.name())));
+        }
+        let exact = match raw.format() {
+            PgValueFormat::Binary => raw
+                .as_bytes()
+                .map_err(|e| e.to_string())
+                .and_then(exact_decimal::from_pg_binary),
+            PgValueFormat::Text => raw
+                .as_str()
+                .map_err(|e| e.to_string())
+                .and_then(exact_decimal::parse),
+        };
+        exact.map_err(decode_error)
     }
 });
 
@@ -152,5 +189,141 @@ fn bind_array(
         #[cfg(feature = "uuid")]
         SqlType::Uuid => args.add(collect!(Uuid, |x| *x)),
         other => Err(format!("no array parameter for {other:?}").into()),
+    }
+}
+
+/// A decimal written as PostgreSQL's binary NUMERIC with its scale: sqlx's encoder writes
+/// every zero as plain `0`, so `0.00` came back as `0`.
+#[cfg(feature = "decimal")]
+pub(crate) struct ExactNumeric(pub(crate) rust_decimal::Decimal);
+
+#[cfg(feature = "decimal")]
+impl sqlx::Type<Postgres> for ExactNumeric {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <rust_decimal::Decimal as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+#[cfg(feature = "decimal")]
+impl sqlx::Encode<'_, Postgres> for ExactNumeric {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        buf.extend_from_slice(&numeric_binary(self.0));
+        Ok(sqlx::encode::IsNull::No)
+    }
+}
+
+/// NUMERIC's binary form: digit count, weight, sign, display scale, then base-10000
+/// digits from the most significant (trailing zero digits left out).
+#[cfg(feature = "decimal")]
+pub(crate) fn numeric_binary(d: rust_decimal::Decimal) -> Vec<u8> {
+    let scale = d.scale();
+    // Pad the mantissa so that the point falls between two base-10000 digits.
+    let pad = (4 - scale % 4) % 4;
+    // At most 2^96 × 1000: fits.
+    let mut m = d.mantissa().unsigned_abs() * 10u128.pow(pad);
+    let mut digits: Vec<u16> = Vec::new();
+    while m != 0 {
+        digits.push((m % 10_000) as u16);
+        m /= 10_000;
+    }
+    digits.reverse();
+    let fraction_digits = ((scale + pad) / 4) as i64;
+    let weight = if digits.is_empty() {
+        0
+    } else {
+        digits.len() as i64 - fraction_digits - 1
+    };
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    let sign: u16 = if d.is_sign_negative() && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(8 + 2 * digits.len());
+    for word in [
+        digits.len() as u16,
+        weight as i16 as u16,
+        sign,
+        scale as u16,
+    ]
+    .into_iter()
+    .chain(digits)
+    {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// JSON as PostgreSQL's jsonb is to give it back: sqlx writes serde_json's text, where a
+/// float such as 1e16 has no point, and jsonb then hands back the integer
+/// 10000000000000000 (a different `serde_json::Value`). Floats are written here with all
+/// their digits and a point (`10000000000000000.0`), which jsonb keeps.
+#[cfg(feature = "json")]
+fn jsonb(
+    v: &serde_json::Value,
+) -> std::result::Result<
+    sqlx::types::Json<Box<serde_json::value::RawValue>>,
+    sqlx::error::BoxDynError,
+> {
+    let text = crate::backend::json_text(v, crate::backend::JsonFloats::Plain)?;
+    Ok(sqlx::types::Json(serde_json::value::RawValue::from_string(
+        text,
+    )?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn decimals_are_written_with_their_scale_and_read_back_the_same() {
+        use orm_core::value::exact_decimal::{from_pg_binary, parse};
+        for s in [
+            "0",
+            "0.00",
+            "-0.00",
+            "1.5",
+            "-12",
+            "10000",
+            "0.0005",
+            "0.00001",
+            "123456789.123456789",
+            "79228162514264337593543950335",
+            "-0.0000000000000000000000000001",
+            "1.0000",
+        ] {
+            let d = parse(s).unwrap();
+            let back = from_pg_binary(&super::numeric_binary(d)).unwrap();
+            assert_eq!(back, d, "{s}");
+            assert_eq!(back.scale(), d.scale(), "{s}");
+        }
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_floats_keep_a_point_and_every_digit() {
+        use crate::backend::{JsonFloats, json_text};
+        let text = |v: serde_json::Value| json_text(&v, JsonFloats::Plain).unwrap();
+        assert_eq!(
+            text(serde_json::json!([1e16, 1, -0.0, 0.1])),
+            "[10000000000000000.0,1,0.0,0.1]"
+        );
+        let serde = |v: serde_json::Value| json_text(&v, JsonFloats::Serde).unwrap();
+        assert_eq!(
+            serde(serde_json::json!([1e16, 1, -0.0, 0.1, 2.5])),
+            serde_json::to_string(&serde_json::json!([1e16, 1, 0.0, 0.1, 2.5])).unwrap()
+        );
+        assert_eq!(
+            text(serde_json::json!({"b": "\"\u{1}", "a": null})),
+            r#"{"a":null,"b":"\"\u0001"}"#
+        );
+        for f in [5e-324, f64::MAX, 1e-7, 123.456] {
+            let t = text(serde_json::json!(f));
+            assert_eq!(t.parse::<f64>().unwrap(), f, "{t}");
+        }
     }
 }

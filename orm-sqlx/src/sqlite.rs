@@ -14,14 +14,25 @@ use sqlx::sqlite::{
 
 use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
+pub(crate) mod functions;
+
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
     fn arguments(params: &mut Vec<Value>) -> Result<SqliteArguments> {
         let params = std::mem::take(params);
         let mut args = SqliteArguments::default();
-        bind_values!(args, params, "SQLite", |d| args
-            .add(d.map(|d| d.to_string())));
+        bind_values!(
+            args,
+            params,
+            "SQLite",
+            |d| args.add(d.map(|d| d.to_string())),
+            |_ty, _items| Err("SQLite has no array parameter".into()),
+            |json| match crate::backend::json_text(&json, crate::backend::JsonFloats::Serde) {
+                Ok(text) => args.add(text),
+                Err(e) => Err(e.into()),
+            }
+        );
         Ok(args)
     }
 
@@ -64,12 +75,14 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
         }
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
-        rust_decimal::Decimal::from_str(&text).map_err(|e| decode_error(e.to_string()))
+        // Exactly, or refused: rust_decimal's own parser rounds past 28 significant digits.
+        orm_core::value::exact_decimal::parse(&text).map_err(decode_error)
     }
 });
 
-/// Connection options for an ORM-ready SQLite pool: foreign keys on, the `REGEXP` function
-/// for `regex` lookups, and a file created if missing.
+/// Connection options for an ORM-ready SQLite pool: foreign keys on, sqlx's `REGEXP`
+/// function (which [`register_functions`] replaces with the ORM's), and a file created if
+/// missing.
 pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -77,15 +90,17 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
         .with_regexp())
 }
 
-/// Pool options that register, on every new connection, the case-folding function the
-/// case-insensitive lookups use. Build your own pool from these to wrap it with
+/// Pool options that register, on every new connection, the ORM's SQL functions (see
+/// [`register_functions`]). Build your own pool from these to wrap it with
 /// `Db::from_sqlite_pool`.
 pub fn pool_options() -> SqlitePoolOptions {
     SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
 }
 
 /// Register the ORM's SQL functions on one connection (what [`pool_options`] does on
-/// connect). Call it in your own `after_connect` if you build the pool yourself.
+/// connect): Unicode case folding, the checked arithmetic of F-expressions, `regexp` and
+/// `orm_iregexp` for regex lookups, and the `orm_decimal` collation. Call it in your own
+/// `after_connect` if you build the pool yourself.
 pub fn register_functions(conn: &mut SqliteConnection) -> BoxFuture<'_, sqlx::Result<()>> {
     Box::pin(async move {
         let mut handle = conn.lock_handle().await?;
@@ -107,13 +122,13 @@ pub fn register_functions(conn: &mut SqliteConnection) -> BoxFuture<'_, sqlx::Re
                 None,
             )
         };
-        if rc == libsqlite3_sys::SQLITE_OK {
-            Ok(())
-        } else {
-            Err(sqlx::Error::Configuration(
+        if rc != libsqlite3_sys::SQLITE_OK {
+            return Err(sqlx::Error::Configuration(
                 format!("cannot register {SQLITE_FOLD_CASE_FN}: SQLite error {rc}").into(),
-            ))
+            ));
         }
+        // SAFETY: as above.
+        unsafe { functions::register(db) }.map_err(|e| sqlx::Error::Configuration(e.into()))
     })
 }
 

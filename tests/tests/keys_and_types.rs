@@ -26,8 +26,9 @@ struct OnlyId {
     id: i64,
 }
 
+/// Exactly this decimal (rust_decimal's `parse` would round past 28 digits).
 fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
+    orm_sqlx::core::value::exact_decimal::parse(s).unwrap()
 }
 
 #[tokio::test]
@@ -55,6 +56,66 @@ async fn decimals_compare_and_sort_as_numbers() {
         assert_eq!(
             all.fetch(&db).await.unwrap(),
             [dec("100.25"), dec("10"), dec("9"), dec("-0.5"), dec("-5")]
+        );
+    })
+    .await;
+}
+
+/// Decimals compare and sort by their exact value on every backend: SQLite (text there)
+/// used to compare them as REALs, so 1, 0.99999999999999999999 and
+/// 1.0000000000000000000000000001 were all equal.
+#[tokio::test]
+async fn decimal_comparisons_are_exact() {
+    on_each_backend(|db, _| async move {
+        db.create_table::<Price>().await.unwrap();
+        let values = [
+            "1.0000000000000000000000000001",
+            "1",
+            "0.99999999999999999999",
+            "1.00",
+            "-2",
+        ];
+        let mut rows: Vec<Price> = values
+            .iter()
+            .map(|a| Price {
+                id: 0,
+                amount: dec(a),
+            })
+            .collect();
+        Price::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let db = &db;
+        let ids = |qs: QuerySet<Price>| async move {
+            let qs = qs
+                .order_by(|p| [p.amount.asc(), p.id.asc()])
+                .values(|p| p.id);
+            qs.fetch(db).await.unwrap().to_vec()
+        };
+        let id = |i: usize| rows[i].id;
+        assert_eq!(
+            ids(Price::objects()).await,
+            [id(4), id(2), id(1), id(3), id(0)]
+        );
+        let one = || dec("1");
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.eq(one()))).await,
+            [id(1), id(3)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.gt(one()))).await,
+            [id(0)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.lt(one()))).await,
+            [id(4), id(2)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.is_in([dec("1.000"), dec("-2.0")]))).await,
+            [id(4), id(1), id(3)]
+        );
+        assert_eq!(
+            ids(Price::objects().filter(|p| p.amount.range(dec("0.9999999999999999999"), one())))
+                .await,
+            [id(2), id(1), id(3)]
         );
     })
     .await;
@@ -271,6 +332,133 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
         }
         let two = DecimalKey::objects().filter(|k| k.code.eq(dec("2")));
         assert_eq!(two.get(&db).await.unwrap().code, dec("2"));
+    })
+    .await;
+}
+
+/// A decimal written by other means with more digits than `rust_decimal` holds is a decode
+/// error on every backend (rust_decimal's parser, which SQLite's reader used, and sqlx's
+/// PostgreSQL decoder both rounded some of them silently: row 2 on SQLite, row 4 on
+/// PostgreSQL); zeros past the 28th digit are only scale.
+#[tokio::test]
+async fn a_decimal_past_rust_decimal_is_refused_on_read_not_rounded() {
+    on_each_backend(|db, backend| async move {
+        let ty = match backend {
+            orm_tests::Backend::Sqlite => "TEXT",
+            orm_tests::Backend::Postgres => "NUMERIC",
+        };
+        db.execute_raw(&format!(
+            "CREATE TABLE prices (id BIGINT PRIMARY KEY, amount {ty} NOT NULL)"
+        ))
+        .await
+        .unwrap();
+        db.execute_raw(
+            "INSERT INTO prices VALUES (1, '1.500000000000000000000000000000000'), \
+             (2, '0.33333333333333333333333333333'), \
+             (3, '123456789012345678901234567890'), \
+             (4, '730435.86878085757137607120236930')",
+        )
+        .await
+        .unwrap();
+        let one = Price::objects()
+            .filter(|p| p.id.eq(1))
+            .get(&db)
+            .await
+            .unwrap();
+        assert_eq!(one.amount, dec("1.5"));
+        for id in [2, 3, 4] {
+            let e = Price::objects()
+                .filter(|p| p.id.eq(id))
+                .get(&db)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Decode {
+                        at: orm_sqlx::core::ColumnAt::Field {
+                            model: "Price",
+                            field: "amount",
+                            ..
+                        },
+                        ..
+                    }
+                ),
+                "{backend:?} row {id}: {e}"
+            );
+        }
+    })
+    .await;
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "docs")]
+struct Doc {
+    id: i64,
+    doc: serde_json::Value,
+}
+
+/// JSON reads back as the `serde_json::Value` written and is found by serde_json's
+/// equality on every backend. Before: serde_json's default float parser could be one ulp
+/// off (both backends); PostgreSQL's jsonb gave the float 1e16 back as an integer, and its
+/// `=` found 1.0 when asked for 1.
+#[tokio::test]
+async fn json_round_trips_and_compares_as_serde_json_does() {
+    use serde_json::json;
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Doc>().await.unwrap();
+        let docs = [
+            json!(1),
+            json!(1.0),
+            json!(1e16),
+            json!(2.2219395923057377e76),
+            json!({"n": [-0.0, 5e-324, -1e-7]}),
+        ];
+        let mut rows: Vec<Doc> = docs
+            .iter()
+            .map(|d| Doc {
+                id: 0,
+                doc: d.clone(),
+            })
+            .collect();
+        Doc::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let back = Doc::objects().order_by(|d| d.id.asc()).values(|d| d.doc);
+        assert_eq!(back.fetch(&db).await.unwrap(), docs, "{backend:?}");
+        for (i, d) in docs.iter().enumerate() {
+            let found = Doc::objects()
+                .filter(|x| x.doc.eq(d.clone()))
+                .values(|x| x.id);
+            assert_eq!(
+                found.fetch(&db).await.unwrap(),
+                [rows[i].id],
+                "{backend:?} {d}"
+            );
+        }
+        // -0.0 and 0.0 are one Value.
+        let zero = Doc::objects().filter(|x| x.doc.eq(json!({"n": [0.0, 5e-324, -1e-7]})));
+        assert_eq!(zero.count(&db).await.unwrap(), 1, "{backend:?}");
+        let some = Doc::objects().filter(|x| x.doc.is_in([json!(1.0), json!(1e16)]));
+        assert_eq!(some.count(&db).await.unwrap(), 2, "{backend:?}");
+    })
+    .await;
+}
+
+/// PostgreSQL kept 0.00 as 0 (sqlx writes every zero decimal without its scale).
+#[tokio::test]
+async fn a_zero_decimal_keeps_its_scale() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Price>().await.unwrap();
+        let mut p = Price {
+            id: 0,
+            amount: dec("0.00"),
+        };
+        p.save(&db).await.unwrap();
+        let back = Price::objects()
+            .values(|p| p.amount)
+            .fetch(&db)
+            .await
+            .unwrap()[0];
+        assert_eq!(back.to_string(), "0.00", "{backend:?}");
     })
     .await;
 }
