@@ -3,27 +3,19 @@
 //! dialect per backend. This crate runs no SQL itself: backends implement [`Executor`]
 //! (see `orm-sqlx`).
 
-pub mod compiler;
-mod deletion;
-pub mod dialect;
 pub mod error;
-pub mod executor;
-pub mod expr;
-pub mod field;
-pub mod join;
-pub mod model;
-pub mod ordering;
-pub mod prefetch;
-pub mod projection;
-pub mod q;
-pub mod query;
-pub mod queryset;
-pub mod registry;
-pub mod relation;
-pub mod row;
-pub mod select_related;
-pub mod update;
-pub mod value;
+
+pub mod dsl;
+pub mod eval;
+pub mod schema;
+pub mod sql;
+
+// The modules by their names before the layers: `orm_core::queryset`, `orm_core::field`,
+// ... stay valid paths (orm-sqlx, tests, examples and generated code use them).
+pub use dsl::{expr, field, ordering, projection, q, query, select_related, update};
+pub use eval::{executor, prefetch, queryset};
+pub use schema::{model, registry, relation, row, value};
+pub use sql::{compiler, dialect, join};
 
 pub use compiler::Statement;
 pub use dialect::Dialect;
@@ -44,19 +36,19 @@ pub use value::{FieldType, SqlType, Value};
 /// release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::dsl::expr::RelPath;
+    pub use crate::dsl::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
     pub use crate::error::{Error, Result};
-    pub use crate::expr::RelPath;
-    pub use crate::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
-    pub use crate::model::{ColumnMeta, Model, ModelMeta};
-    pub use crate::prefetch::fetch;
-    pub use crate::queryset::QuerySet;
-    pub use crate::relation::{
+    pub use crate::eval::prefetch::fetch;
+    pub use crate::eval::queryset::QuerySet;
+    pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
+    pub use crate::schema::relation::{
         OnDelete, RelatedSet, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };
-    pub use crate::row::{FromRow, Row};
-    pub use crate::value::{FieldType, SqlType, Value};
+    pub use crate::schema::row::{FromRow, Row};
+    pub use crate::schema::value::{FieldType, SqlType, Value};
 
-    use crate::relation::ForeignKey;
+    use crate::schema::relation::ForeignKey;
 
     /// What generated code does to a forward relation field, `ForeignKey<T>` or
     /// `Option<ForeignKey<T>>`, whichever it is.

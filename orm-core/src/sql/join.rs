@@ -1,10 +1,10 @@
 //! Where the JOINs are built: one join per relation hop a query reads, with Django's
 //! choice of INNER or LEFT OUTER and distinct aliases for a table joined twice.
 
+use crate::dsl::expr::{MAX_PATH_DEPTH, RelPath};
 use crate::error::{Error, Result};
-use crate::expr::{MAX_PATH_DEPTH, RelPath};
-use crate::model::ModelMeta;
-use crate::relation::{JoinOn, RelationMeta};
+use crate::schema::model::ModelMeta;
+use crate::schema::relation::{JoinOn, RelationMeta};
 
 /// INNER or LEFT OUTER.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};
 
-use crate::expr::Term;
-use crate::value::Value;
+use crate::dsl::expr::Term;
+use crate::schema::value::Value;
 
 /// Comparison operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,14 +75,14 @@ pub enum Cond {
 /// (the dialect is known only then). Two are equal only if they are the same one.
 #[derive(Clone, Debug)]
 pub struct SubQuery {
-    query: std::sync::Arc<crate::query::Query>,
+    query: std::sync::Arc<crate::dsl::query::Query>,
     /// A misuse recorded on the queryset (a filter after a slice…), raised when the
     /// outer query is compiled, so that the subquery never runs without it.
     refused: Option<String>,
 }
 
 impl SubQuery {
-    pub(crate) fn new(query: crate::query::Query, refused: Option<String>) -> Self {
+    pub(crate) fn new(query: crate::dsl::query::Query, refused: Option<String>) -> Self {
         SubQuery {
             query: std::sync::Arc::new(query),
             refused,
@@ -90,7 +90,7 @@ impl SubQuery {
     }
 
     /// The query, or the misuse that makes it unusable.
-    pub fn query(&self) -> crate::error::Result<&crate::query::Query> {
+    pub fn query(&self) -> crate::error::Result<&crate::dsl::query::Query> {
         match &self.refused {
             Some(msg) => Err(crate::error::Error::InvalidInput(msg.clone())),
             None => Ok(&self.query),

@@ -8,15 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::compiler::{self, Statement};
+use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::q::Cond;
+use crate::dsl::query::{Query, Select};
 use crate::error::{Error, Result};
-use crate::executor::RowSource;
-use crate::expr::{ColumnRef, RelPath, Term};
-use crate::model::ModelMeta;
-use crate::q::Cond;
-use crate::query::{Query, Select};
-use crate::relation::{KeyRepr, KeySet, OnDelete, RelationKind, RelationMeta, ThroughMeta};
-use crate::value::{SqlType, Value};
+use crate::eval::executor::RowSource;
+use crate::schema::model::ModelMeta;
+use crate::schema::relation::{KeyRepr, KeySet, OnDelete, RelationKind, RelationMeta, ThroughMeta};
+use crate::schema::value::{SqlType, Value};
+use crate::sql::compiler::{self, Statement};
 
 /// Something that deleting rows of a model affects.
 enum Dependent {
@@ -54,7 +54,7 @@ fn dependents(meta: &'static ModelMeta) -> Result<Vec<Dependent>> {
             RelationKind::ForeignKey | RelationKind::OneToOne => {}
         }
     }
-    for other in crate::registry::registered() {
+    for other in crate::schema::registry::registered() {
         for rel in other.relations {
             if !std::ptr::eq((rel.target)(), meta) {
                 continue;
@@ -126,7 +126,7 @@ async fn keys_of(query: &Query, ex: &mut (dyn RowSource + '_)) -> Result<Vec<Val
     q.prefetch.clear();
     let stmt = compiler::select(&q, ex.dialect())?;
     let mut out = Vec::new();
-    let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+    let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
         out.push(Value::read(row, 0, pk.sql_type)?);
         Ok(())
     };
@@ -284,7 +284,7 @@ async fn collect(
 }
 
 fn where_in(
-    dialect: crate::dialect::Dialect,
+    dialect: crate::sql::dialect::Dialect,
     meta: &'static ModelMeta,
     col: &'static str,
     keys: &[Value],
@@ -327,7 +327,7 @@ pub(crate) async fn delete_cascading_keys(
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     for (child, col, ty, keys) in &plan.set_nulls {
         let stmts = where_in(dialect, child, col, keys, |q| {
-            let set = [crate::update::Assignment::<()>::new(
+            let set = [crate::dsl::update::Assignment::<()>::new(
                 ColumnRef {
                     path: RelPath::ROOT,
                     column: col,

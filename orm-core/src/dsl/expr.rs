@@ -3,9 +3,9 @@
 use std::marker::PhantomData;
 use std::ops::{Add, Div, Mul, Sub};
 
-use crate::field::{Field, PathKind, Reached};
-pub use crate::relation::RelationMeta;
-use crate::value::{FieldType, IntoValue, Numeric, SqlType, Value};
+use crate::dsl::field::{Field, PathKind, Reached};
+pub use crate::schema::relation::RelationMeta;
+use crate::schema::value::{FieldType, IntoValue, Numeric, SqlType, Value};
 
 /// The most relation hops one column reference can span (`a().b().c()…`).
 pub const MAX_PATH_DEPTH: usize = 6;
@@ -244,7 +244,7 @@ value_operand!(rust_decimal::Decimal);
 value_operand!(serde_json::Value);
 
 /// A model instance stands for its primary key: `b.author.eq(&alice)`.
-impl<'m, R, T, M: crate::model::Model> Operand<R, T> for &'m M
+impl<'m, R, T, M: crate::schema::model::Model> Operand<R, T> for &'m M
 where
     &'m M: IntoValue<T>,
 {

@@ -1,12 +1,12 @@
 //! The description of one SELECT: what a queryset compiles from.
 
-use crate::expr::{RelPath, Term};
-use crate::model::ModelMeta;
-use crate::ordering::OrderTerm;
-use crate::prefetch::PrefetchNode;
-use crate::q::{CmpOp, Cond};
-use crate::relation::ThroughMeta;
-use crate::value::{SqlType, Value};
+use crate::dsl::expr::{RelPath, Term};
+use crate::dsl::ordering::OrderTerm;
+use crate::dsl::q::{CmpOp, Cond};
+use crate::eval::prefetch::PrefetchNode;
+use crate::schema::model::ModelMeta;
+use crate::schema::relation::ThroughMeta;
+use crate::schema::value::{SqlType, Value};
 
 /// What the SELECT list holds.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,17 +1,17 @@
 //! Turning a [`Query`] into SQL text and bound parameters for one dialect.
 
-use crate::dialect::{Dialect, fold_case, sqlite_arith_fn, sqlite_arith_op};
+use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::ordering::OrderTerm;
+use crate::dsl::q::{CmpOp, Cond, LikeKind};
+use crate::dsl::query::{Query, Select};
+use crate::dsl::select_related::SelectNode;
+use crate::dsl::update::Assignment;
 use crate::error::{Error, Result};
-use crate::expr::{ColumnRef, RelPath, Term};
-use crate::join::{Aliases, Frame, JoinKind};
-use crate::model::ModelMeta;
-use crate::ordering::OrderTerm;
-use crate::q::{CmpOp, Cond, LikeKind};
-use crate::query::{Query, Select};
-use crate::relation::{JoinOn, ThroughMeta};
-use crate::select_related::SelectNode;
-use crate::update::Assignment;
-use crate::value::{SqlType, Value};
+use crate::schema::model::ModelMeta;
+use crate::schema::relation::{JoinOn, ThroughMeta};
+use crate::schema::value::{SqlType, Value};
+use crate::sql::dialect::{Dialect, fold_case, sqlite_arith_fn, sqlite_arith_op};
+use crate::sql::join::{Aliases, Frame, JoinKind};
 
 /// SQL text with its bound parameters, ready for a backend to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -461,7 +461,8 @@ impl SqlWriter {
 
     fn collate_decimal(&mut self) {
         self.sql.push_str(" COLLATE ");
-        self.sql.push_str(crate::dialect::SQLITE_DECIMAL_COLLATION);
+        self.sql
+            .push_str(crate::sql::dialect::SQLITE_DECIMAL_COLLATION);
     }
 
     pub fn term(&mut self, t: &Term) -> Result<()> {
@@ -747,7 +748,7 @@ impl SqlWriter {
                 if self.dialect == Dialect::Sqlite && *case_insensitive {
                     // The backend's function (pattern first, like `regexp`), so that the
                     // pattern is the user's own in any error message.
-                    self.sql.push_str(crate::dialect::SQLITE_IREGEXP_FN);
+                    self.sql.push_str(crate::sql::dialect::SQLITE_IREGEXP_FN);
                     self.sql.push('(');
                     self.bind(Value::Text(pattern.clone()));
                     self.sql.push_str(", ");
@@ -792,7 +793,7 @@ impl SqlWriter {
                 self.bind(Value::Text(wrap(kind, &escape_glob(value), '*')));
             }
             (Dialect::Sqlite, true) => {
-                self.sql.push_str(crate::dialect::SQLITE_FOLD_CASE_FN);
+                self.sql.push_str(crate::sql::dialect::SQLITE_FOLD_CASE_FN);
                 self.sql.push('(');
                 self.term(lhs)?;
                 self.sql.push_str(") LIKE ");
@@ -843,7 +844,7 @@ impl SqlWriter {
         match (high, self.dialect) {
             (Some(h), _) => {
                 self.sql.push_str(" LIMIT ");
-                crate::dialect::push_decimal(&mut self.sql, h.saturating_sub(low));
+                crate::sql::dialect::push_decimal(&mut self.sql, h.saturating_sub(low));
             }
             (None, Dialect::Sqlite) if low > 0 => self.sql.push_str(" LIMIT -1"),
             (None, Dialect::Mysql) if low > 0 => self.sql.push_str(" LIMIT 18446744073709551615"),
@@ -851,7 +852,7 @@ impl SqlWriter {
         }
         if low > 0 {
             self.sql.push_str(" OFFSET ");
-            crate::dialect::push_decimal(&mut self.sql, low);
+            crate::sql::dialect::push_decimal(&mut self.sql, low);
         }
     }
 
@@ -894,7 +895,7 @@ impl SqlWriter {
                     sep(self);
                     self.qualified(&alias, c.column);
                 }
-                for node in crate::select_related::flatten(selected) {
+                for node in crate::dsl::select_related::flatten(selected) {
                     let alias = self.frame().alias(&node.path, None)?.to_owned();
                     for c in (node.rel.target)().columns {
                         sep(self);
@@ -1022,12 +1023,12 @@ pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<S
 fn write_select(w: &mut SqlWriter, q: &Query, with_related: bool) -> Result<Vec<SelectNode>> {
     w.reserve_through(q);
     let selected = if with_related && q.select == Select::Model {
-        crate::select_related::plan(&q.select_related, q.meta.columns.len()).0
+        crate::dsl::select_related::plan(&q.select_related, q.meta.columns.len()).0
     } else {
         Vec::new()
     };
     // Plan every join before writing: the FROM clause comes first in the text.
-    for node in crate::select_related::flatten(&selected) {
+    for node in crate::dsl::select_related::flatten(&selected) {
         let mut aliases = std::mem::take(&mut w.aliases);
         let r = w.frame_mut().ensure(&node.path, None, false, &mut aliases);
         w.aliases = aliases;
@@ -1371,7 +1372,7 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
         }
         let rel = meta.relations.iter().find(|r| r.key_column == Some(i));
         if let Some(rel) = rel {
-            if rel.kind == crate::relation::RelationKind::OneToOne {
+            if rel.kind == crate::schema::relation::RelationKind::OneToOne {
                 w.push(" UNIQUE");
             }
             let target = (rel.target)();
@@ -1417,7 +1418,7 @@ pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Sta
     let mut out = Vec::new();
     for rel in meta.relations {
         // A one-to-one key is UNIQUE, which is an index already.
-        if rel.kind != crate::relation::RelationKind::ForeignKey {
+        if rel.kind != crate::schema::relation::RelationKind::ForeignKey {
             continue;
         }
         let Some(col) = rel.key_column.and_then(|i| meta.columns.get(i)) else {
@@ -1433,7 +1434,7 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
     let mut out = Vec::new();
     for rel in meta.relations {
         let Some(th) = &rel.through else { continue };
-        if rel.kind != crate::relation::RelationKind::ManyToMany {
+        if rel.kind != crate::schema::relation::RelationKind::ManyToMany {
             continue;
         }
         let target = (rel.target)();
@@ -1443,7 +1444,7 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.push(" (");
         w.ident("id");
         w.push(" ");
-        w.push(dialect.auto_pk(crate::value::SqlType::I64));
+        w.push(dialect.auto_pk(crate::schema::value::SqlType::I64));
         for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
             w.push(", ");
             w.ident(col);

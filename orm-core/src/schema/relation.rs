@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+use crate::dsl::select_related::SelectNode;
 use crate::error::{Error, Result};
-use crate::executor::{Executor, RowSource};
-use crate::model::{Model, ModelMeta};
-use crate::prefetch::{Fetched, PrefetchNode};
-use crate::row::{FromRow, Row};
-use crate::select_related::SelectNode;
-use crate::value::{FieldType, IntoValue, SqlType, Value};
+use crate::eval::executor::{Executor, RowSource};
+use crate::eval::prefetch::{Fetched, PrefetchNode};
+use crate::schema::model::{Model, ModelMeta};
+use crate::schema::row::{FromRow, Row};
+use crate::schema::value::{FieldType, IntoValue, SqlType, Value};
 
 /// What kind of relation a field is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub struct ThroughMeta {
     pub target_column: &'static str,
 }
 
-/// Fetch the rows of a relation's target for a set of keys (see [`crate::prefetch`]).
+/// Fetch the rows of a relation's target for a set of keys (see [`crate::eval::prefetch`]).
 /// Generated code stores `fetch::<Target>` here.
 pub type FetchFn = for<'a> fn(
     &'a mut (dyn RowSource + 'a),
@@ -404,7 +404,7 @@ impl<T: Model> ForeignKey<T> {
     pub async fn load<E: Executor>(&mut self, ex: E) -> Result<&T> {
         if self.loaded.is_none() {
             let pk = self.key.to_value();
-            let obj = crate::queryset::QuerySet::<T>::new()
+            let obj = crate::eval::queryset::QuerySet::<T>::new()
                 .filter_pk(pk)
                 .get(ex)
                 .await?;
@@ -489,9 +489,9 @@ impl<T: Model> IntoValue<Option<ForeignKey<T>>> for &T {
 
 /// `b.publisher.eq(None)`: a nullable key compared with `None` is `IS NULL` (and with
 /// `Some(key)`, the key).
-impl<R, T: Model> crate::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
-    fn into_term(self) -> crate::expr::Term {
-        crate::expr::Term::Value(self.to_value())
+impl<R, T: Model> crate::dsl::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
+    fn into_term(self) -> crate::dsl::expr::Term {
+        crate::dsl::expr::Term::Value(self.to_value())
     }
 }
 
@@ -592,7 +592,7 @@ impl<T: Model> ForeignKey<T> {
                     Err(other) => slots.push(Err(other)),
                 }
             }
-            crate::prefetch::prefetch_into(&mut owned, nodes, ex).await?;
+            crate::eval::prefetch::prefetch_into(&mut owned, nodes, ex).await?;
             let mut owned: Vec<Option<T>> = owned.into_iter().map(Some).collect();
             Ok(slots
                 .into_iter()

@@ -1,9 +1,9 @@
 //! Typed projections: `values(|b| (b.id, b.title))` selects only those columns.
 
-use crate::expr::Term;
-use crate::field::{Field, PathKind, Reached};
-use crate::row::FromRow;
-use crate::value::FieldType;
+use crate::dsl::expr::Term;
+use crate::dsl::field::{Field, PathKind, Reached};
+use crate::schema::row::FromRow;
+use crate::schema::value::FieldType;
 
 /// A field or a tuple of fields of the queryset's model `R`; `Output` is the Rust type a
 /// row of them reads as.

@@ -10,22 +10,22 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::OnceCell;
 
-use crate::compiler::{self, Statement};
-use crate::dialect::Dialect;
+use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::field::{HeldBy, PrefetchPath, RelationPath, SelectPath};
+use crate::dsl::ordering::{IntoOrdering, OrderTerm};
+use crate::dsl::projection::Projection;
+use crate::dsl::q::{CmpOp, Cond, Q};
+use crate::dsl::query::{Query, Select};
+use crate::dsl::update::IntoAssignments;
 use crate::error::{Error, Result, SlicedOp};
-use crate::executor::{self, Executor};
-use crate::expr::{ColumnRef, RelPath, Term};
-use crate::field::{HeldBy, PrefetchPath, RelationPath, SelectPath};
-use crate::model::Model;
-use crate::ordering::{IntoOrdering, OrderTerm};
-use crate::projection::Projection;
-use crate::q::{CmpOp, Cond, Q};
-use crate::query::{Query, Select};
-use crate::relation::{JoinOn, RelationKind, RelationMeta};
-use crate::row::FromRow;
-use crate::row::ValueRow;
-use crate::update::IntoAssignments;
-use crate::value::{FieldType, Value};
+use crate::eval::executor::{self, Executor};
+use crate::schema::model::Model;
+use crate::schema::relation::{JoinOn, RelationKind, RelationMeta};
+use crate::schema::row::FromRow;
+use crate::schema::row::ValueRow;
+use crate::schema::value::{FieldType, Value};
+use crate::sql::compiler::{self, Statement};
+use crate::sql::dialect::Dialect;
 
 /// Django's `MAX_GET_RESULTS`: `get()` reads at most this many rows to report a count.
 const MAX_GET_RESULTS: u64 = 21;
@@ -108,7 +108,7 @@ impl<M: Model> QuerySet<M, M> {
             Ok(JoinOn::Through {
                 through, target_pk, ..
             }) => {
-                qs.query.through = Some(crate::query::ThroughJoin { through, target_pk });
+                qs.query.through = Some(crate::dsl::query::ThroughJoin { through, target_pk });
                 qs.query.filter_mut().push(Cond::Compare {
                     lhs: Term::TableColumn {
                         table: through.table,
@@ -124,7 +124,7 @@ impl<M: Model> QuerySet<M, M> {
     }
 
     /// The rows whose primary key is `pk`.
-    pub(crate) fn filter_pk(&self, pk: crate::value::Value) -> Self {
+    pub(crate) fn filter_pk(&self, pk: crate::schema::value::Value) -> Self {
         self.chain(|q| q.filter_mut().push(pk_eq::<M>(pk)))
     }
 
@@ -140,7 +140,7 @@ impl<M: Model> Default for QuerySet<M, M> {
     }
 }
 
-fn pk_eq<M: Model>(pk: crate::value::Value) -> Cond {
+fn pk_eq<M: Model>(pk: crate::schema::value::Value) -> Cond {
     Cond::Compare {
         lhs: pk_term::<M>(),
         op: CmpOp::Eq,
@@ -309,7 +309,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     {
         let path = f(&M::fields()).prefetch_path();
         self.chain(|q| {
-            crate::prefetch::add_path(&mut q.prefetch, &path);
+            crate::eval::prefetch::add_path(&mut q.prefetch, &path);
         })
     }
 
@@ -325,7 +325,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     {
         let path = f(&M::fields()).prefetch_path();
         let mut qs = self.chain(|q| {
-            if let Some(node) = crate::prefetch::add_path(&mut q.prefetch, &path) {
+            if let Some(node) = crate::eval::prefetch::add_path(&mut q.prefetch, &path) {
                 node.custom = Some(queryset.query.clone());
             }
         });
@@ -414,12 +414,12 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// Decode every row through the object-safe row interface, attaching what
     /// `select_related` read in the same row.
     async fn read_rows(
-        src: &mut (dyn crate::executor::RowSource + '_),
+        src: &mut (dyn crate::eval::executor::RowSource + '_),
         stmt: Statement,
-        selected: &[crate::select_related::SelectNode],
+        selected: &[crate::dsl::select_related::SelectNode],
     ) -> Result<Vec<T>> {
         let mut rows = Vec::new();
-        let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+        let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
             let mut v = T::from_row(row, 0)?;
             if !selected.is_empty() {
                 v.load_selected(selected, row)?;
@@ -703,7 +703,7 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
 struct Chunked<'e, T, E> {
     rows: BoxStream<'e, Result<T>>,
     side: E,
-    nodes: Vec<crate::prefetch::PrefetchNode>,
+    nodes: Vec<crate::eval::prefetch::PrefetchNode>,
     chunk_size: usize,
     buffer: std::collections::VecDeque<T>,
     done: bool,
@@ -779,14 +779,14 @@ impl<M: Model> QuerySet<M, M> {
         if self.query.empty {
             return Ok(Deleted::default());
         }
-        if !crate::deletion::has_dependents(M::META) {
+        if !crate::eval::deletion::has_dependents(M::META) {
             // Nothing else to follow: one DELETE (Django's fast delete).
             let stmt = compiler::delete(&self.query, ex.dialect())?;
             let n = ex.execute(stmt).await?.rows_affected;
             return Ok(Deleted::of::<M>(n));
         }
         let mut atomic = ex.atomic().await?;
-        let per_model = crate::deletion::delete_cascading(&self.query, &mut *atomic).await?;
+        let per_model = crate::eval::deletion::delete_cascading(&self.query, &mut *atomic).await?;
         atomic.commit().await?;
         Ok(Deleted {
             total: per_model.values().sum(),
@@ -955,7 +955,7 @@ impl<M: Model> ModelExt for M {
             .zip(values)
             .filter(|(c, _)| !c.primary_key)
             .map(|(c, v)| {
-                crate::update::Assignment::<M>::new(
+                crate::dsl::update::Assignment::<M>::new(
                     ColumnRef {
                         path: RelPath::ROOT,
                         column: c.column,
@@ -977,13 +977,14 @@ impl<M: Model> ModelExt for M {
     }
 
     async fn delete<E: Executor>(&self, mut ex: E) -> Result<Deleted> {
-        if !crate::deletion::has_dependents(M::META) {
+        if !crate::eval::deletion::has_dependents(M::META) {
             return by_pk(self).delete(ex).await;
         }
         // The key is known: no SELECT to find it (Django's instance delete sends none).
         let mut atomic = ex.atomic().await?;
         let keys = vec![self.pk().to_value()];
-        let per_model = crate::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
+        let per_model =
+            crate::eval::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
         atomic.commit().await?;
         Ok(Deleted {
             total: per_model.values().sum(),
@@ -1014,7 +1015,9 @@ impl<M: Model> ModelExt for M {
                 let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
                 let per_batch = (dialect.max_params() / 2).max(1);
                 keys.chunks(per_batch)
-                    .map(|b| crate::compiler::link(through, pk.clone(), b.iter().cloned(), dialect))
+                    .map(|b| {
+                        crate::sql::compiler::link(through, pk.clone(), b.iter().cloned(), dialect)
+                    })
                     .collect::<Result<_>>()?
             }
             JoinOn::Direct { target_column, .. } => vec![set_child_keys::<T>(
@@ -1080,7 +1083,9 @@ impl<M: Model> ModelExt for M {
                 let per_batch = dialect.max_params().saturating_sub(1).max(1);
                 let parent = self.pk().to_value();
                 keys.chunks(per_batch)
-                    .map(|b| crate::compiler::unlink(through, parent.clone(), b.to_vec(), dialect))
+                    .map(|b| {
+                        crate::sql::compiler::unlink(through, parent.clone(), b.to_vec(), dialect)
+                    })
                     .collect::<Result<_>>()?
             }
             JoinOn::Direct { target_column, .. } => {
@@ -1095,7 +1100,7 @@ impl<M: Model> ModelExt for M {
                     .columns
                     .iter()
                     .find(|c| c.column == target_column)
-                    .map_or(crate::value::SqlType::I64, |c| c.sql_type);
+                    .map_or(crate::schema::value::SqlType::I64, |c| c.sql_type);
                 let parent = Some(self.pk().to_value());
                 vec![set_child_keys::<T>(
                     keys,
@@ -1172,7 +1177,7 @@ impl<M: Model> ModelExt for M {
 /// Insert one instance (a model with an unset auto key gets the database's).
 async fn insert_one<M: Model>(
     obj: &mut M,
-    ex: &mut (dyn crate::executor::RowSource + '_),
+    ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<()> {
     let skip_pk = M::META.has_auto_pk() && is_unset_pk(obj);
     let mut one = [obj];
@@ -1210,7 +1215,7 @@ fn batch_count<M: Model>(rows: usize, skip_pk: bool, dialect: Dialect) -> usize 
 async fn insert_batches<M: Model>(
     objs: &[&mut M],
     skip_pk: bool,
-    ex: &mut (dyn crate::executor::RowSource + '_),
+    ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<Vec<M::Pk>> {
     let mut keys = Vec::new();
     if objs.is_empty() {
@@ -1226,7 +1231,7 @@ async fn insert_batches<M: Model>(
         let stmt = compiler::insert(meta, rows, skip_pk, dialect)?;
         if dialect.supports_returning() {
             let before = keys.len();
-            let mut each = |row: &dyn crate::row::Row| -> Result<()> {
+            let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
                 if skip_pk {
                     keys.push(<M::Pk as FromRow>::from_row(row, 0)?);
                 }
@@ -1299,7 +1304,10 @@ fn set_child_keys<T: Model>(
             rhs: Term::Value(v),
         });
     }
-    let set = [crate::update::Assignment::<T>::new(col, Term::Value(value))];
+    let set = [crate::dsl::update::Assignment::<T>::new(
+        col,
+        Term::Value(value),
+    )];
     compiler::update(&q, &set, dialect)
 }
 
@@ -1337,9 +1345,9 @@ fn unreachable_projection() -> Error {
 
 fn is_unset_pk<M: Model>(obj: &M) -> bool {
     match obj.pk().to_value() {
-        crate::value::Value::I16(0) | crate::value::Value::I32(0) | crate::value::Value::I64(0) => {
-            true
-        }
+        crate::schema::value::Value::I16(0)
+        | crate::schema::value::Value::I32(0)
+        | crate::schema::value::Value::I64(0) => true,
         v => v.is_null(),
     }
 }

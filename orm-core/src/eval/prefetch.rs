@@ -6,18 +6,18 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::compiler;
+use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::q::Cond;
+use crate::dsl::query::{Query, ThroughJoin};
+use crate::dsl::select_related;
 use crate::error::{Error, Result};
-use crate::executor::RowSource;
-use crate::expr::{ColumnRef, RelPath, Term};
-use crate::model::Model;
-use crate::q::Cond;
-use crate::query::{Query, ThroughJoin};
-use crate::relation::{Group, JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
-use crate::row::Row;
-use crate::select_related;
-use crate::value::FieldType;
-use crate::value::Value;
+use crate::eval::executor::RowSource;
+use crate::schema::model::Model;
+use crate::schema::relation::{Group, JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
+use crate::schema::row::Row;
+use crate::schema::value::FieldType;
+use crate::schema::value::Value;
+use crate::sql::compiler;
 
 /// One relation to prefetch, with the relations to prefetch below it.
 #[derive(Clone, Debug)]
@@ -261,7 +261,7 @@ pub fn fetch<'a, T: Model>(
                     .iter()
                     .find(|c| c.column == parent_pk)
                     .map(|c| c.sql_type)
-                    .unwrap_or(crate::value::SqlType::I64);
+                    .unwrap_or(crate::schema::value::SqlType::I64);
                 let term = Term::TableColumn {
                     table: through.table,
                     column: through.parent_column,

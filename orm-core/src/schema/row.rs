@@ -2,11 +2,11 @@
 
 use futures_util::future::BoxFuture;
 
+use crate::dsl::select_related::SelectNode;
 use crate::error::{ColumnAt, Error, Result};
-use crate::executor::RowSource;
-use crate::prefetch::PrefetchNode;
-use crate::select_related::SelectNode;
-use crate::value::Value;
+use crate::eval::executor::RowSource;
+use crate::eval::prefetch::PrefetchNode;
+use crate::schema::value::Value;
 
 /// One result row, read by column position.
 ///

@@ -2,15 +2,15 @@
 
 use futures_util::future::BoxFuture;
 
+use crate::dsl::expr::RelPath;
+use crate::dsl::select_related::SelectNode;
 use crate::error::Result;
-use crate::executor::RowSource;
-use crate::expr::RelPath;
-use crate::prefetch::PrefetchNode;
-use crate::queryset::QuerySet;
-use crate::relation::{RelationMeta, RelationSlot};
-use crate::row::Row;
-use crate::select_related::SelectNode;
-use crate::value::{SqlType, Value};
+use crate::eval::executor::RowSource;
+use crate::eval::prefetch::PrefetchNode;
+use crate::eval::queryset::QuerySet;
+use crate::schema::relation::{RelationMeta, RelationSlot};
+use crate::schema::row::Row;
+use crate::schema::value::{SqlType, Value};
 
 /// The static description of a model's table.
 #[derive(Debug)]
@@ -60,11 +60,11 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The typed field handles (`BookFields`), rooted at this model.
     type Fields;
     /// The same handles seen from a queryset over `R` through a relation path; `K` is
-    /// [`Single`](crate::field::Single), [`Nullable`](crate::field::Nullable) or
-    /// [`Many`](crate::field::Many), which decides whether the fields read as `Option`.
-    type FieldsAt<R, K: crate::field::PathKind>;
+    /// [`Single`](crate::dsl::field::Single), [`Nullable`](crate::dsl::field::Nullable) or
+    /// [`Many`](crate::dsl::field::Many), which decides whether the fields read as `Option`.
+    type FieldsAt<R, K: crate::dsl::field::PathKind>;
     /// The primary key's Rust type.
-    type Pk: crate::value::FieldType + crate::row::FromRow + Clone + PartialEq;
+    type Pk: crate::schema::value::FieldType + crate::schema::row::FromRow + Clone + PartialEq;
 
     const META: &'static ModelMeta;
 
@@ -72,7 +72,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn fields() -> Self::Fields;
 
     /// The handles reached through `path` from a queryset over `R`.
-    fn fields_at<R, K: crate::field::PathKind>(path: RelPath) -> Self::FieldsAt<R, K>;
+    fn fields_at<R, K: crate::dsl::field::PathKind>(path: RelPath) -> Self::FieldsAt<R, K>;
 
     /// The relation field at `index` in `META.relations`, type-erased, for prefetching and
     /// `select_related`.
@@ -110,7 +110,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     }
 }
 
-impl<M: Model> crate::row::FromRow for M {
+impl<M: Model> crate::schema::row::FromRow for M {
     fn width() -> usize {
         M::META.columns.len()
     }
@@ -118,13 +118,13 @@ impl<M: Model> crate::row::FromRow for M {
         M::from_row_at(row, offset)
     }
     fn load_selected(&mut self, nodes: &[SelectNode], row: &dyn Row) -> Result<()> {
-        crate::select_related::load_nodes(nodes, self, row)
+        crate::dsl::select_related::load_nodes(nodes, self, row)
     }
     fn prefetch_rows<'a>(
         rows: &'a mut [Self],
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
     ) -> BoxFuture<'a, Result<()>> {
-        crate::prefetch::prefetch_into(rows, nodes, ex)
+        crate::eval::prefetch::prefetch_into(rows, nodes, ex)
     }
 }

@@ -1,7 +1,7 @@
 //! How each backend spells SQL: placeholders, quoting, LIKE, regex, limits, types.
 
-use crate::expr::ArithOp;
-use crate::value::SqlType;
+use crate::dsl::expr::ArithOp;
+use crate::schema::value::SqlType;
 
 /// The SQL dialect of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

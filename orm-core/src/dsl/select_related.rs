@@ -1,11 +1,11 @@
 //! `select_related`: which related models a SELECT reads through JOINs, where their
 //! columns start in the row, and how they are attached to the instances.
 
+use crate::dsl::expr::RelPath;
 use crate::error::Result;
-use crate::expr::RelPath;
-use crate::model::Model;
-use crate::relation::RelationMeta;
-use crate::row::Row;
+use crate::schema::model::Model;
+use crate::schema::relation::RelationMeta;
+use crate::schema::row::Row;
 
 /// One selected relation: its columns start at `offset` in the row; `children` are the
 /// relations selected through it.

@@ -4,7 +4,7 @@
 
 use std::sync::RwLock;
 
-use crate::model::ModelMeta;
+use crate::schema::model::ModelMeta;
 
 static MODELS: RwLock<Vec<&'static ModelMeta>> = RwLock::new(Vec::new());
 

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use crate::expr::{ColumnRef, Term};
+use crate::dsl::expr::{ColumnRef, Term};
 
 /// `column = expression`, built with `field.set(value)`.
 pub struct Assignment<R> {

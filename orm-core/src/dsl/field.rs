@@ -2,11 +2,11 @@
 
 use std::marker::PhantomData;
 
-use crate::expr::{ColumnRef, Operand, RelPath, Term};
-use crate::ordering::OrderBy;
-use crate::q::{CmpOp, Cond, LikeKind, Q};
-use crate::update::Assignment;
-use crate::value::{FieldType, IntoValue, TextField};
+use crate::dsl::expr::{ColumnRef, Operand, RelPath, Term};
+use crate::dsl::ordering::OrderBy;
+use crate::dsl::q::{CmpOp, Cond, LikeKind, Q};
+use crate::dsl::update::Assignment;
+use crate::schema::value::{FieldType, IntoValue, TextField};
 
 /// A handle on one column, seen from a queryset over model `R`; `T` is the field's Rust
 /// type as the model declares it, and `K` what the relation path to it may reach
@@ -264,17 +264,17 @@ impl<R, T, V: IntoValue<T>, I: IntoIterator<Item = V>> InOperand<R, T> for I {
     }
 }
 
-impl<R, T, M, P> InOperand<R, T> for crate::queryset::QuerySet<M, P>
+impl<R, T, M, P> InOperand<R, T> for crate::eval::queryset::QuerySet<M, P>
 where
     T: FieldType,
-    M: crate::model::Model,
-    P: FieldType<Base = T::Base> + crate::row::FromRow,
+    M: crate::schema::model::Model,
+    P: FieldType<Base = T::Base> + crate::schema::row::FromRow,
 {
     fn into_cond(self, lhs: Term) -> Cond {
         let (query, refused) = self.into_subquery();
         Cond::InQuery {
             lhs,
-            sub: crate::q::SubQuery::new(query, refused),
+            sub: crate::dsl::q::SubQuery::new(query, refused),
         }
     }
 }

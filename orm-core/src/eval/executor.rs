@@ -6,11 +6,11 @@ use std::sync::{Arc, RwLock};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
-use crate::compiler::Statement;
-use crate::dialect::Dialect;
+use crate::dsl::select_related::SelectNode;
 use crate::error::{Error, Result};
-use crate::row::{FromRow, Row};
-use crate::select_related::SelectNode;
+use crate::schema::row::{FromRow, Row};
+use crate::sql::compiler::Statement;
+use crate::sql::dialect::Dialect;
 
 /// The outcome of a statement that returns no rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub trait Executor: Send {
     /// it. A backend can stop reading at the first row (SQLite's worker then needs no
     /// second hand-off to report the end).
     ///
-    /// [`Query::at_most_one_row`]: crate::query::Query::at_most_one_row
+    /// [`Query::at_most_one_row`]: crate::dsl::query::Query::at_most_one_row
     fn fetch_optional<'a, T: FromRow>(
         &'a mut self,
         stmt: Statement,

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use crate::expr::Term;
+use crate::dsl::expr::Term;
 
 /// One ordering term, ascending or descending. Built with `field.asc()` / `field.desc()`.
 pub struct OrderBy<R> {

@@ -2,7 +2,7 @@
 //! that map onto them.
 
 use crate::error::Result;
-use crate::row::{FromRow, Row};
+use crate::schema::row::{FromRow, Row};
 
 /// The SQL type of a column, independent of the backend; each dialect spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,14 @@
+//! Layer 2, the query description: typed field handles, expressions, conditions (`Q`),
+//! ordering, assignments, projections, the `select_related` plan and the [`Query`]
+//! they build. Data only, no SQL. Uses `schema` and `crate::error`.
+//!
+//! [`Query`]: query::Query
+
+pub mod expr;
+pub mod field;
+pub mod ordering;
+pub mod projection;
+pub mod q;
+pub mod query;
+pub mod select_related;
+pub mod update;

@@ -1,0 +1,8 @@
+//! Layer 4, evaluation: the lazy `QuerySet` and its result cache, the executor boundary
+//! that backends implement, prefetching, cascading deletion, and the runtime side of
+//! relation fields. May use every layer below.
+
+pub(crate) mod deletion;
+pub mod executor;
+pub mod prefetch;
+pub mod queryset;
