@@ -14,7 +14,13 @@ pub mod sql;
 // ... stay valid paths (orm-sqlx, tests, examples and generated code use them).
 pub use dsl::{expr, field, ordering, projection, q, query, select_related, update};
 pub use eval::{executor, prefetch, queryset};
-pub use schema::{model, registry, relation, row, value};
+pub use schema::{model, registry, row, value};
+
+/// Relations: their metadata (`schema::relation`) and the field types (`eval::related`).
+pub mod relation {
+    pub use crate::eval::related::*;
+    pub use crate::schema::relation::*;
+}
 pub use sql::{compiler, dialect, join};
 
 pub use compiler::Statement;
@@ -41,14 +47,15 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
+    pub use crate::eval::related::RelatedSet;
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::schema::relation::{
-        OnDelete, RelatedSet, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
+        OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };
     pub use crate::schema::row::{FromRow, Row};
     pub use crate::schema::value::{FieldType, SqlType, Value};
 
-    use crate::schema::relation::ForeignKey;
+    use crate::eval::related::ForeignKey;
 
     /// What generated code does to a forward relation field, `ForeignKey<T>` or
     /// `Option<ForeignKey<T>>`, whichever it is.

@@ -264,21 +264,6 @@ impl<R, T, V: IntoValue<T>, I: IntoIterator<Item = V>> InOperand<R, T> for I {
     }
 }
 
-impl<R, T, M, P> InOperand<R, T> for crate::eval::queryset::QuerySet<M, P>
-where
-    T: FieldType,
-    M: crate::schema::model::Model,
-    P: FieldType<Base = T::Base> + crate::schema::row::FromRow,
-{
-    fn into_cond(self, lhs: Term) -> Cond {
-        let (query, refused) = self.into_subquery();
-        Cond::InQuery {
-            lhs,
-            sub: crate::dsl::q::SubQuery::new(query, refused),
-        }
-    }
-}
-
 /// Marks field handles reached from the queryset's model through forward relations only
 /// (foreign keys, one-to-one): such a path can be passed to `select_related`.
 #[derive(Clone, Copy, Debug)]

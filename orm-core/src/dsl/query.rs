@@ -2,8 +2,8 @@
 
 use crate::dsl::expr::{RelPath, Term};
 use crate::dsl::ordering::OrderTerm;
+use crate::dsl::prefetch_related::PrefetchNode;
 use crate::dsl::q::{CmpOp, Cond};
-use crate::eval::prefetch::PrefetchNode;
 use crate::schema::model::ModelMeta;
 use crate::schema::relation::ThroughMeta;
 use crate::schema::value::{SqlType, Value};

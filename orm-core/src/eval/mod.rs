@@ -6,3 +6,4 @@ pub(crate) mod deletion;
 pub mod executor;
 pub mod prefetch;
 pub mod queryset;
+pub mod related;

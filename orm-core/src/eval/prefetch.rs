@@ -9,72 +9,19 @@ use futures_util::future::BoxFuture;
 use crate::dsl::expr::{ColumnRef, RelPath, Term};
 use crate::dsl::q::Cond;
 use crate::dsl::query::{Query, ThroughJoin};
-use crate::dsl::select_related;
+use crate::dsl::select_related::{self, SelectNode};
 use crate::error::{Error, Result};
 use crate::eval::executor::RowSource;
+use crate::eval::related::Group;
 use crate::schema::model::Model;
-use crate::schema::relation::{Group, JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
+use crate::schema::relation::{JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
 use crate::schema::row::Row;
 use crate::schema::value::FieldType;
 use crate::schema::value::Value;
 use crate::sql::compiler;
 
-/// One relation to prefetch, with the relations to prefetch below it.
-#[derive(Clone, Debug)]
-pub struct PrefetchNode {
-    pub rel: &'static RelationMeta,
-    /// A custom queryset's query (Django's `Prefetch(queryset=…)`): its filters and
-    /// ordering are ANDed with the key condition.
-    pub custom: Option<Query>,
-    pub children: Vec<PrefetchNode>,
-}
-
-impl PrefetchNode {
-    fn new(rel: &'static RelationMeta) -> Self {
-        PrefetchNode {
-            rel,
-            custom: None,
-            children: Vec::new(),
-        }
-    }
-}
-
-/// Merge `path` into the prefetch tree, so a level named twice is fetched once.
-/// Returns the node of the path's last hop (`None` for an empty path).
-pub fn add_path<'a>(
-    tree: &'a mut Vec<PrefetchNode>,
-    path: &RelPath,
-) -> Option<&'a mut PrefetchNode> {
-    let first = path.hops().next()?;
-    let pos = match tree.iter().position(|n| std::ptr::eq(n.rel, first)) {
-        Some(pos) => pos,
-        None => {
-            tree.push(PrefetchNode::new(first));
-            tree.len() - 1
-        }
-    };
-    let node = &mut tree[pos];
-    if path.len() == 1 {
-        Some(node)
-    } else {
-        add_path(&mut node.children, &path.suffix(1))
-    }
-}
-
-/// Add `node` to a prefetch tree, merging it with a node for the same relation.
-fn merge(tree: &mut Vec<PrefetchNode>, node: PrefetchNode) {
-    match tree.iter_mut().find(|n| std::ptr::eq(n.rel, node.rel)) {
-        Some(existing) => {
-            if existing.custom.is_none() {
-                existing.custom = node.custom;
-            }
-            for child in node.children {
-                merge(&mut existing.children, child);
-            }
-        }
-        None => tree.push(node),
-    }
-}
+pub(crate) use crate::dsl::prefetch_related::merge;
+pub use crate::dsl::prefetch_related::{PrefetchNode, add_path};
 
 /// The rows fetched for one relation level, grouped by parent key, type-erased.
 pub struct Fetched {
@@ -344,4 +291,25 @@ pub fn fetch<'a, T: Model>(
             }
         })
     })
+}
+
+/// Every model is read from a row as its columns, then its `select_related` relations,
+/// and prefetches its relations after the main query.
+impl<M: Model> crate::schema::row::FromRow for M {
+    fn width() -> usize {
+        M::META.columns.len()
+    }
+    fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
+        M::from_row_at(row, offset)
+    }
+    fn load_selected(&mut self, nodes: &[SelectNode], row: &dyn Row) -> Result<()> {
+        select_related::load_nodes(nodes, self, row)
+    }
+    fn prefetch_rows<'a>(
+        rows: &'a mut [Self],
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<()>> {
+        prefetch_into(rows, nodes, ex)
+    }
 }

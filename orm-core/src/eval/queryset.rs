@@ -11,7 +11,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::OnceCell;
 
 use crate::dsl::expr::{ColumnRef, RelPath, Term};
-use crate::dsl::field::{HeldBy, PrefetchPath, RelationPath, SelectPath};
+use crate::dsl::field::{HeldBy, InOperand, PrefetchPath, RelationPath, SelectPath};
 use crate::dsl::ordering::{IntoOrdering, OrderTerm};
 use crate::dsl::projection::Projection;
 use crate::dsl::q::{CmpOp, Cond, Q};
@@ -857,6 +857,22 @@ impl<M: Model> QuerySet<M, M> {
             }
         }
         Ok(out)
+    }
+}
+
+/// A queryset is a subquery operand of `is_in` (see [`InOperand`]).
+impl<R, T, M, P> InOperand<R, T> for QuerySet<M, P>
+where
+    T: FieldType,
+    M: crate::schema::model::Model,
+    P: FieldType<Base = T::Base> + crate::schema::row::FromRow,
+{
+    fn into_cond(self, lhs: Term) -> Cond {
+        let (query, refused) = self.into_subquery();
+        Cond::InQuery {
+            lhs,
+            sub: crate::dsl::q::SubQuery::new(query, refused),
+        }
     }
 }
 

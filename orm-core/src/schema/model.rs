@@ -1,12 +1,7 @@
 //! What `#[derive(Model)]` implements: the table description and the row mapping.
 
-use futures_util::future::BoxFuture;
-
 use crate::dsl::expr::RelPath;
-use crate::dsl::select_related::SelectNode;
 use crate::error::Result;
-use crate::eval::executor::RowSource;
-use crate::eval::prefetch::PrefetchNode;
 use crate::eval::queryset::QuerySet;
 use crate::schema::relation::{RelationMeta, RelationSlot};
 use crate::schema::row::Row;
@@ -107,24 +102,5 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// All rows of this model's table, as a lazy queryset (Django's `Model.objects.all()`).
     fn objects() -> QuerySet<Self> {
         QuerySet::new()
-    }
-}
-
-impl<M: Model> crate::schema::row::FromRow for M {
-    fn width() -> usize {
-        M::META.columns.len()
-    }
-    fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
-        M::from_row_at(row, offset)
-    }
-    fn load_selected(&mut self, nodes: &[SelectNode], row: &dyn Row) -> Result<()> {
-        crate::dsl::select_related::load_nodes(nodes, self, row)
-    }
-    fn prefetch_rows<'a>(
-        rows: &'a mut [Self],
-        nodes: &'a [PrefetchNode],
-        ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<()>> {
-        crate::eval::prefetch::prefetch_into(rows, nodes, ex)
     }
 }

@@ -2,10 +2,10 @@
 
 use futures_util::future::BoxFuture;
 
+use crate::dsl::prefetch_related::PrefetchNode;
 use crate::dsl::select_related::SelectNode;
 use crate::error::{ColumnAt, Error, Result};
 use crate::eval::executor::RowSource;
-use crate::eval::prefetch::PrefetchNode;
 use crate::schema::value::Value;
 
 /// One result row, read by column position.

@@ -1,0 +1,521 @@
+//! The relation field types: they hold a relation's key and whatever was loaded through
+//! it (`select_related`, `prefetch_related` or an explicit `load`).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::dsl::select_related::SelectNode;
+use crate::error::{Error, Result};
+use crate::eval::executor::{Executor, RowSource};
+use crate::eval::prefetch::{Fetched, PrefetchNode};
+use crate::schema::model::{Model, ModelMeta};
+use crate::schema::relation::{KeyMap, KeyRepr, RelationMeta, RelationSlot};
+use crate::schema::row::{FromRow, Row};
+use crate::schema::value::{FieldType, IntoValue, SqlType, Value};
+
+/// The error for reading a relation that was not loaded, naming it as well as it is known.
+fn not_loaded(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error {
+    Error::NotLoaded {
+        relation: match meta {
+            Some(m) => m.label(),
+            None => format!("to {}", target.name),
+        },
+    }
+}
+
+// ---- ForeignKey -------------------------------------------------------------------------
+
+/// A foreign key to `T`: the key value (the column) and, once loaded, the `T` it points at.
+///
+/// Reading the key never queries: [`key`](ForeignKey::key). Reading the object is
+/// [`get`](ForeignKey::get) when it was loaded by `select_related`/`prefetch_related`, or an
+/// explicit [`load`](ForeignKey::load), which queries once and caches.
+pub struct ForeignKey<T: Model> {
+    key: T::Pk,
+    loaded: Option<Arc<T>>,
+    meta: Option<&'static RelationMeta>,
+}
+
+/// A one-to-one relation: a foreign key whose column is unique.
+pub type OneToOne<T> = ForeignKey<T>;
+
+impl<T: Model> Clone for ForeignKey<T> {
+    fn clone(&self) -> Self {
+        ForeignKey {
+            key: self.key.clone(),
+            loaded: self.loaded.clone(),
+            meta: self.meta,
+        }
+    }
+}
+
+impl<T: Model + std::fmt::Debug> std::fmt::Debug for ForeignKey<T>
+where
+    T::Pk: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.loaded {
+            Some(obj) => write!(f, "ForeignKey({:?} => {:?})", self.key, obj),
+            None => write!(f, "ForeignKey({:?})", self.key),
+        }
+    }
+}
+
+impl<T: Model> PartialEq for ForeignKey<T> {
+    /// Two keys are equal when they point at the same row, loaded or not.
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<T: Model> ForeignKey<T> {
+    /// A key pointing at the row with primary key `key`.
+    pub fn new(key: T::Pk) -> Self {
+        ForeignKey {
+            key,
+            loaded: None,
+            meta: None,
+        }
+    }
+
+    /// A key pointing at `obj`, with `obj` already loaded.
+    pub fn to(obj: T) -> Self {
+        ForeignKey {
+            key: obj.pk().clone(),
+            loaded: Some(Arc::new(obj)),
+            meta: None,
+        }
+    }
+
+    /// The raw key (Django's `book.author_id`): never queries.
+    pub fn key(&self) -> &T::Pk {
+        &self.key
+    }
+
+    /// Point at another row; forgets what was loaded.
+    pub fn set_key(&mut self, key: T::Pk) {
+        self.key = key;
+        self.loaded = None;
+    }
+
+    /// The related object, if it was loaded; otherwise [`Error::NotLoaded`], which names the
+    /// relation and the ways to load it.
+    pub fn get(&self) -> Result<&T> {
+        self.loaded
+            .as_deref()
+            .ok_or_else(|| not_loaded(self.meta, T::META))
+    }
+
+    /// Whether the related object is loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.is_some()
+    }
+
+    /// The related object: from the cache if loaded, otherwise one query, cached on this
+    /// field afterwards.
+    pub async fn load<E: Executor>(&mut self, ex: E) -> Result<&T> {
+        if self.loaded.is_none() {
+            let pk = self.key.to_value();
+            let obj = crate::eval::queryset::QuerySet::<T>::new()
+                .filter_pk(pk)
+                .get(ex)
+                .await?;
+            self.loaded = Some(Arc::new(obj));
+        }
+        self.get()
+    }
+
+    #[doc(hidden)]
+    pub fn __with_meta(mut self, meta: &'static RelationMeta) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+
+    /// This key without what was loaded through it.
+    #[doc(hidden)]
+    pub fn __key_only(&self) -> Self {
+        ForeignKey {
+            key: self.key.clone(),
+            loaded: None,
+            meta: self.meta,
+        }
+    }
+}
+
+impl<T: Model> FieldType for ForeignKey<T> {
+    type Base = <T::Pk as FieldType>::Base;
+    type Nullable = Option<ForeignKey<T>>;
+    type Projected = T::Pk;
+    const SQL_TYPE: SqlType = <T::Pk as FieldType>::SQL_TYPE;
+    const NAME: &'static str = "ForeignKey";
+    fn to_value(&self) -> Value {
+        self.key.to_value()
+    }
+    fn decode<R: Row + ?Sized>(row: &R, idx: usize) -> Result<Self> {
+        Ok(ForeignKey::new(<T::Pk as FieldType>::decode(row, idx)?))
+    }
+}
+
+impl<T: Model> FieldType for Option<ForeignKey<T>> {
+    type Base = <T::Pk as FieldType>::Base;
+    type Nullable = Option<ForeignKey<T>>;
+    type Projected = <<T::Pk as FieldType>::Nullable as FieldType>::Projected;
+    const SQL_TYPE: SqlType = <T::Pk as FieldType>::SQL_TYPE;
+    const NULLABLE: bool = true;
+    const NAME: &'static str = "Option<ForeignKey>";
+    fn to_value(&self) -> Value {
+        match self {
+            Some(fk) => fk.to_value(),
+            None => Value::Null(Self::SQL_TYPE),
+        }
+    }
+    fn decode<R: Row + ?Sized>(row: &R, idx: usize) -> Result<Self> {
+        if row.is_null(idx)? {
+            Ok(None)
+        } else {
+            ForeignKey::decode(row, idx).map(Some)
+        }
+    }
+}
+
+impl<T: Model> FromRow for ForeignKey<T> {
+    fn width() -> usize {
+        1
+    }
+    fn from_row<R: Row + ?Sized>(row: &R, offset: usize) -> Result<Self> {
+        <Self as FieldType>::decode(row, offset)
+    }
+}
+
+/// Compare a foreign key with an instance of its target: `b.author.eq(&alice)`.
+impl<T: Model> IntoValue<ForeignKey<T>> for &T {
+    fn into_value(self) -> Value {
+        self.pk().to_value()
+    }
+}
+impl<T: Model> IntoValue<Option<ForeignKey<T>>> for &T {
+    fn into_value(self) -> Value {
+        self.pk().to_value()
+    }
+}
+
+/// `b.publisher.eq(None)`: a nullable key compared with `None` is `IS NULL` (and with
+/// `Some(key)`, the key).
+impl<R, T: Model> crate::dsl::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
+    fn into_term(self) -> crate::dsl::expr::Term {
+        crate::dsl::expr::Term::Value(self.to_value())
+    }
+}
+
+macro_rules! key_values {
+    ($($t:ty),*) => { $(
+        impl<T: Model<Pk = $t>> IntoValue<ForeignKey<T>> for $t {
+            fn into_value(self) -> Value { self.to_value() }
+        }
+        impl<T: Model<Pk = $t>> IntoValue<Option<ForeignKey<T>>> for $t {
+            fn into_value(self) -> Value { self.to_value() }
+        }
+    )* };
+}
+key_values!(i16, i32, i64, String);
+#[cfg(feature = "uuid")]
+key_values!(uuid::Uuid);
+
+impl<T: Model> RelationSlot for ForeignKey<T> {
+    fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()> {
+        if row.is_null(node.offset + T::META.pk)? {
+            return Ok(());
+        }
+        let mut obj = T::from_row_at(row, node.offset)?;
+        node.load_children(&mut obj, row)?;
+        self.loaded = Some(Arc::new(obj));
+        Ok(())
+    }
+    fn key_value(&self) -> Option<Value> {
+        Some(self.key.to_value())
+    }
+    fn is_loaded(&self) -> bool {
+        self.loaded.is_some()
+    }
+    fn clear(&mut self) {
+        self.loaded = None;
+    }
+    fn assign(
+        &mut self,
+        fetched: &mut Fetched,
+        key: &KeyRepr,
+        _parent: &(dyn Fn() -> Arc<dyn Any + Send + Sync> + Send + Sync),
+    ) -> Result<()> {
+        let map = fetched.downcast_mut::<KeyMap<Arc<T>>>()?;
+        match map.get(key) {
+            Some(obj) => {
+                self.loaded = Some(obj.clone());
+                Ok(())
+            }
+            // Deleted between the two queries: Django leaves the relation unloaded too.
+            None => Ok(()),
+        }
+    }
+    fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()> {
+        let obj = target.downcast::<T>().map_err(|_| {
+            Error::InvalidInput(format!(
+                "a back reference to {} was not a {}",
+                self.meta
+                    .map_or_else(|| T::META.name.to_owned(), RelationMeta::label),
+                T::META.name
+            ))
+        })?;
+        self.loaded = Some(obj);
+        Ok(())
+    }
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.loaded.take().map(|t| t as Arc<dyn Any + Send + Sync>)
+    }
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
+    }
+}
+
+impl<T: Model> ForeignKey<T> {
+    fn prefetch_below<'a>(
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        Box::pin(async move {
+            // Owned targets (one per row, as select_related decodes them) are prefetched;
+            // a shared one is left as it is.
+            let mut owned: Vec<T> = Vec::new();
+            let mut slots: Vec<Result<usize, Arc<dyn Any + Send + Sync>>> = Vec::new();
+            for t in targets {
+                match t.downcast::<T>() {
+                    Ok(arc) => match Arc::try_unwrap(arc) {
+                        Ok(v) => {
+                            slots.push(Ok(owned.len()));
+                            owned.push(v);
+                        }
+                        Err(shared) => slots.push(Err(shared)),
+                    },
+                    Err(other) => slots.push(Err(other)),
+                }
+            }
+            crate::eval::prefetch::prefetch_into(&mut owned, nodes, ex).await?;
+            let mut owned: Vec<Option<T>> = owned.into_iter().map(Some).collect();
+            Ok(slots
+                .into_iter()
+                .map(|s| match s {
+                    Ok(i) => match owned.get_mut(i).and_then(Option::take) {
+                        Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
+                        None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
+                    },
+                    Err(kept) => kept,
+                })
+                .collect())
+        })
+    }
+}
+
+impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
+    fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()> {
+        match self {
+            Some(fk) => RelationSlot::load_selected(fk, row, node),
+            None => Ok(()),
+        }
+    }
+    fn key_value(&self) -> Option<Value> {
+        self.as_ref().and_then(RelationSlot::key_value)
+    }
+    fn is_loaded(&self) -> bool {
+        // A NULL key has nothing to load: it reads as `None` at no cost.
+        self.as_ref().is_none_or(ForeignKey::is_loaded)
+    }
+    fn clear(&mut self) {
+        if let Some(fk) = self {
+            fk.clear();
+        }
+    }
+    fn assign(
+        &mut self,
+        fetched: &mut Fetched,
+        key: &KeyRepr,
+        parent: &(dyn Fn() -> Arc<dyn Any + Send + Sync> + Send + Sync),
+    ) -> Result<()> {
+        match self {
+            Some(fk) => fk.assign(fetched, key, parent),
+            None => Ok(()),
+        }
+    }
+    fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()> {
+        match self {
+            Some(fk) => fk.set_target(target),
+            None => Ok(()),
+        }
+    }
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.as_mut().and_then(RelationSlot::take_target)
+    }
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
+    }
+}
+
+// ---- RelatedSet (reverse foreign keys and many-to-many) ---------------------------------
+
+/// The rows on the other side of a reverse foreign key or a many-to-many relation, as
+/// loaded by `prefetch_related`. To query them instead, use the generated related manager
+/// (`author.books()`), a queryset filtered by this instance.
+pub struct RelatedSet<T: Model> {
+    rows: Option<Arc<Vec<T>>>,
+    meta: Option<&'static RelationMeta>,
+}
+
+/// The reverse side of a foreign key: `#[orm(reverse(Book::author))] books: Reverse<Book>`.
+pub type Reverse<T> = RelatedSet<T>;
+/// A many-to-many relation, through an automatic join table: `tags: ManyToMany<Tag>`.
+pub type ManyToMany<T> = RelatedSet<T>;
+
+impl<T: Model> Default for RelatedSet<T> {
+    fn default() -> Self {
+        RelatedSet {
+            rows: None,
+            meta: None,
+        }
+    }
+}
+
+impl<T: Model> Clone for RelatedSet<T> {
+    fn clone(&self) -> Self {
+        RelatedSet {
+            rows: self.rows.clone(),
+            meta: self.meta,
+        }
+    }
+}
+
+impl<T: Model + std::fmt::Debug> std::fmt::Debug for RelatedSet<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rows {
+            Some(rows) => f.debug_list().entries(rows.iter()).finish(),
+            None => f.write_str("<not prefetched>"),
+        }
+    }
+}
+
+impl<T: Model> PartialEq for RelatedSet<T> {
+    /// Relation caches do not take part in comparing instances.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T: Model> RelatedSet<T> {
+    /// The prefetched rows (Q=0), or [`Error::NotLoaded`] naming the relation.
+    pub fn all(&self) -> Result<&[T]> {
+        self.rows
+            .as_deref()
+            .map(Vec::as_slice)
+            .ok_or_else(|| not_loaded(self.meta, T::META))
+    }
+    /// How many rows were prefetched.
+    pub fn count(&self) -> Result<usize> {
+        self.all().map(<[T]>::len)
+    }
+    /// Whether any row was prefetched.
+    pub fn exists(&self) -> Result<bool> {
+        self.all().map(|r| !r.is_empty())
+    }
+    /// Whether the relation was prefetched.
+    pub fn is_loaded(&self) -> bool {
+        self.rows.is_some()
+    }
+    #[doc(hidden)]
+    pub fn __with_meta(meta: &'static RelationMeta) -> Self {
+        RelatedSet {
+            rows: None,
+            meta: Some(meta),
+        }
+    }
+}
+
+/// Prefetched children of a many-valued relation, grouped by parent key. A group is
+/// finished (back references set, shared) by the first parent that claims it.
+pub(crate) enum Group<T> {
+    Pending(Vec<T>),
+    Done(Arc<Vec<T>>),
+}
+
+impl<T> Group<T> {
+    /// The shared rows; the first call runs `first` on them (to set back references).
+    fn finish(&mut self, first: impl FnOnce(&mut [T]) -> Result<()>) -> Result<Arc<Vec<T>>> {
+        match self {
+            Group::Done(rows) => Ok(rows.clone()),
+            Group::Pending(rows) => {
+                let mut rows = std::mem::take(rows);
+                first(&mut rows)?;
+                // Moved, not copied: the group's Vec becomes the shared rows.
+                let rows = Arc::new(rows);
+                *self = Group::Done(rows.clone());
+                Ok(rows)
+            }
+        }
+    }
+}
+
+impl<T: Model> RelationSlot for RelatedSet<T> {
+    fn load_selected(&mut self, _row: &dyn Row, _node: &SelectNode) -> Result<()> {
+        Err(Error::InvalidInput(
+            "select_related cannot follow a many-valued relation; use prefetch_related".into(),
+        ))
+    }
+    fn key_value(&self) -> Option<Value> {
+        None
+    }
+    fn is_loaded(&self) -> bool {
+        self.rows.is_some()
+    }
+    fn clear(&mut self) {
+        self.rows = None;
+    }
+    fn assign(
+        &mut self,
+        fetched: &mut Fetched,
+        key: &KeyRepr,
+        parent: &(dyn Fn() -> Arc<dyn Any + Send + Sync> + Send + Sync),
+    ) -> Result<()> {
+        let back = fetched.back_reference;
+        let map = fetched.downcast_mut::<KeyMap<Group<T>>>()?;
+        let rows = match map.get_mut(key) {
+            None => Arc::new(Vec::new()),
+            Some(group) => group.finish(|rows| {
+                if let Some(rel) = back {
+                    let p = parent();
+                    for child in rows {
+                        if let Some(slot) = child.relation_mut(rel) {
+                            slot.set_target(p.clone())?;
+                        }
+                    }
+                }
+                Ok(())
+            })?,
+        };
+        self.rows = Some(rows);
+        Ok(())
+    }
+    fn set_target(&mut self, _target: Arc<dyn Any + Send + Sync>) -> Result<()> {
+        Err(Error::InvalidInput(
+            "a many-valued relation has no single target".into(),
+        ))
+    }
+}
