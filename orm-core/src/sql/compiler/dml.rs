@@ -1,0 +1,214 @@
+//! INSERT, UPDATE, DELETE, and the rows of a many-to-many link table.
+
+use super::*;
+
+/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
+/// `pk IN (SELECT pk … joins …)`.
+fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
+    let mut probe = SqlWriter::new(w.dialect, q.meta);
+    probe.register_filter(&q.filter)?;
+    if probe.frame().joins.is_empty() && q.through.is_none() {
+        w.register_filter(&q.filter)?;
+        return w.where_clause(&q.filter);
+    }
+    let pk = q.meta.pk_column().column;
+    let table = q.meta.table;
+    w.push(" WHERE ");
+    w.qualified(table, pk);
+    w.push(" IN (SELECT ");
+    let mut inner = SqlWriter::new(w.dialect, q.meta);
+    inner.params = std::mem::take(&mut w.params);
+    inner.reserve_through(q);
+    inner.register_filter(&q.filter)?;
+    let alias = inner.frame().root_alias.clone();
+    inner.qualified(&alias, pk);
+    inner.from(q)?;
+    inner.where_clause(&q.filter)?;
+    w.sql.push_str(&inner.sql);
+    w.params = inner.params;
+    w.invalid = w.invalid.take().or(inner.invalid);
+    w.push(")");
+    Ok(())
+}
+
+/// `UPDATE … SET … WHERE …`
+pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> Result<Statement> {
+    if assignments.is_empty() {
+        return Err(Error::InvalidInput(
+            "update() needs at least one assignment (`b.field.set(value)`)".into(),
+        ));
+    }
+    let mut w = SqlWriter::new(dialect, q.meta);
+    w.push("UPDATE ");
+    w.ident(q.meta.table);
+    w.push(" SET ");
+    for (i, a) in assignments.iter().enumerate() {
+        if !a.column.path.is_root() {
+            return Err(Error::InvalidInput(format!(
+                "update() can only set columns of {} itself, not `{:?}__{}`",
+                q.meta.name, a.column.path, a.column.column
+            )));
+        }
+        let mut cols = Vec::new();
+        a.value.columns(&mut cols);
+        if cols.iter().any(|c| !c.path.is_root()) {
+            return Err(Error::InvalidInput(format!(
+                "update() values can only read columns of {} itself (Django: joined field references are not permitted in this query)",
+                q.meta.name
+            )));
+        }
+        if i > 0 {
+            w.push(", ");
+        }
+        w.ident(a.column.column);
+        w.push(" = ");
+        w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
+    }
+    write_dml_where(&mut w, q)?;
+    w.finish()
+}
+
+/// `DELETE FROM … WHERE …`
+pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
+    let mut w = SqlWriter::new(dialect, q.meta);
+    w.push("DELETE FROM ");
+    w.ident(q.meta.table);
+    write_dml_where(&mut w, q)?;
+    w.finish()
+}
+
+/// Link a parent to targets in a many-to-many join table; pairs already there are kept.
+pub fn link(
+    through: &ThroughMeta,
+    parent: Value,
+    targets: impl Iterator<Item = Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push(if dialect == Dialect::Mysql {
+        "INSERT IGNORE INTO "
+    } else {
+        "INSERT INTO "
+    });
+    w.ident(through.table);
+    w.push(" (");
+    w.ident(through.parent_column);
+    w.push(", ");
+    w.ident(through.target_column);
+    w.push(") VALUES ");
+    for (i, t) in targets.enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.push("(");
+        w.target = Some(BindTarget::Table(through.table, through.parent_column));
+        w.bind(parent.clone());
+        w.push(", ");
+        w.target = Some(BindTarget::Table(through.table, through.target_column));
+        w.bind(t);
+        w.push(")");
+    }
+    if dialect != Dialect::Mysql {
+        w.push(" ON CONFLICT DO NOTHING");
+    }
+    w.finish()
+}
+
+/// Unlink a parent from targets in a many-to-many join table.
+pub fn unlink(
+    through: &ThroughMeta,
+    parent: Value,
+    targets: Vec<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push("DELETE FROM ");
+    w.ident(through.table);
+    w.push(" WHERE ");
+    w.ident(through.parent_column);
+    w.push(" = ");
+    w.target = Some(BindTarget::Table(through.table, through.parent_column));
+    w.bind(parent);
+    w.push(" AND ");
+    w.ident(through.target_column);
+    w.push(" IN ");
+    w.target = Some(BindTarget::Table(through.table, through.target_column));
+    w.bind_list(targets);
+    w.finish()
+}
+
+/// Drop every link of the parents `keys` (column `col`) in a join table.
+pub fn unlink_all(
+    through: &ThroughMeta,
+    col: &str,
+    keys: Vec<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push("DELETE FROM ");
+    w.ident(through.table);
+    w.push(" WHERE ");
+    w.ident(col);
+    w.push(" IN ");
+    let col = if col == through.parent_column {
+        through.parent_column
+    } else {
+        through.target_column
+    };
+    w.target = Some(BindTarget::Table(through.table, col));
+    w.bind_list(keys);
+    w.finish()
+}
+
+/// A multi-row `INSERT`, leaving out the auto primary key when `skip_auto_pk`, with
+/// `RETURNING` the primary key when the dialect has it.
+pub fn insert(
+    meta: &'static ModelMeta,
+    rows: Vec<Vec<Value>>,
+    skip_auto_pk: bool,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let mut w = SqlWriter::new(dialect, meta);
+    let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
+    let included: Vec<usize> = (0..meta.columns.len())
+        .filter(|&i| Some(i) != skipped)
+        .collect();
+    w.push("INSERT INTO ");
+    w.ident(meta.table);
+    if included.is_empty() {
+        w.push(" DEFAULT VALUES");
+    } else {
+        w.push(" (");
+        for (n, &i) in included.iter().enumerate() {
+            if n > 0 {
+                w.push(", ");
+            }
+            w.ident(meta.columns[i].column);
+        }
+        w.push(") VALUES ");
+        for (r, row) in rows.into_iter().enumerate() {
+            if r > 0 {
+                w.push(", ");
+            }
+            w.push("(");
+            let mut n = 0;
+            for (i, v) in row.into_iter().enumerate() {
+                if Some(i) == skipped {
+                    continue;
+                }
+                if n > 0 {
+                    w.push(", ");
+                }
+                w.target = Some(BindTarget::Own(i));
+                w.bind(v);
+                n += 1;
+            }
+            w.push(")");
+        }
+    }
+    if dialect.supports_returning() {
+        w.push(" RETURNING ");
+        w.ident(meta.pk_column().column);
+    }
+    w.finish()
+}
