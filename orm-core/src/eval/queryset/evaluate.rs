@@ -1,0 +1,286 @@
+//! Evaluation: running the SELECT, decoding, prefetching and caching the rows, and the
+//! methods that read them (`fetch`, `count`, `get`, `first`, `iterator`, ...).
+
+use super::*;
+
+impl<M: Model, T: FromRow> QuerySet<M, T> {
+    /// Run a SELECT built from `query`: decode the rows (and the relations
+    /// `select_related` read with them), then run the prefetch queries.
+    pub(super) async fn run<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
+        if query.empty {
+            return Ok(Vec::new());
+        }
+        let (stmt, selected) = compiler::select_with_plan(query, ex.dialect())?;
+        if !query.prefetch.is_empty() {
+            // Every query of the evaluation on one connection, not one pool round each.
+            let mut session = ex.session(&stmt.sql).await?;
+            let mut rows = Self::read_rows(&mut *session, stmt, &selected).await?;
+            T::prefetch_rows(&mut rows, &query.prefetch, &mut *session).await?;
+            Ok(rows)
+        } else if !selected.is_empty() {
+            Self::read_rows(ex, stmt, &selected).await
+        } else if query.at_most_one_row() {
+            Ok(ex.fetch_optional::<T>(stmt).await?.into_iter().collect())
+        } else {
+            ex.fetch_all::<T>(stmt).await
+        }
+    }
+
+    /// Decode every row through the object-safe row interface, attaching what
+    /// `select_related` read in the same row.
+    async fn read_rows(
+        src: &mut (dyn crate::eval::executor::RowSource + '_),
+        stmt: Statement,
+        selected: &[crate::dsl::select_related::SelectNode],
+    ) -> Result<Vec<T>> {
+        let mut rows = Vec::new();
+        let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
+            let mut v = T::from_row(row, 0)?;
+            if !selected.is_empty() {
+                v.load_selected(selected, row)?;
+            }
+            rows.push(v);
+            Ok(())
+        };
+        src.for_each_row(stmt, &mut each).await?;
+        Ok(rows)
+    }
+
+    // ---- evaluation ---------------------------------------------------------------
+
+    /// Every row, cached: the first call runs one query, later calls read the cache.
+    ///
+    /// Concurrent calls on the same queryset run one query between them; a call that is
+    /// cancelled (its future dropped) leaves the cache empty.
+    pub async fn fetch<E: Executor>(&self, mut ex: E) -> Result<&[T]> {
+        self.check()?;
+        let rows = self
+            .cache
+            .get_or_try_init(|| async { Self::run(&self.query, &mut ex).await })
+            .await?;
+        Ok(rows.as_slice())
+    }
+
+    /// The number of rows, by fully evaluating (and caching) the queryset.
+    pub async fn len<E: Executor>(&self, ex: E) -> Result<usize> {
+        Ok(self.fetch(ex).await?.len())
+    }
+
+    /// Whether there are no rows, by fully evaluating (and caching) the queryset.
+    pub async fn is_empty<E: Executor>(&self, ex: E) -> Result<bool> {
+        Ok(self.fetch(ex).await?.is_empty())
+    }
+
+    /// `SELECT COUNT(*)`; the cached length if evaluated (even if the table has changed).
+    pub async fn count<E: Executor>(&self, mut ex: E) -> Result<u64> {
+        self.check()?;
+        if let Some(rows) = self.cache.get() {
+            return Ok(rows.len() as u64);
+        }
+        if self.query.empty {
+            return Ok(0);
+        }
+        let stmt = compiler::count(&self.query, ex.dialect())?;
+        let n: Vec<i64> = ex.fetch_all(stmt).await?;
+        Ok(n.first().copied().unwrap_or(0).max(0) as u64)
+    }
+
+    /// Whether any row matches: `SELECT 1 … LIMIT 1`, or the cache if evaluated.
+    pub async fn exists<E: Executor>(&self, mut ex: E) -> Result<bool> {
+        self.check()?;
+        if let Some(rows) = self.cache.get() {
+            return Ok(!rows.is_empty());
+        }
+        if self.query.empty {
+            return Ok(false);
+        }
+        let stmt = compiler::exists(&self.query, ex.dialect())?;
+        let rows: Vec<i32> = ex.fetch_all(stmt).await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The row at `index` (Django's `qs[i]`): from the cache if evaluated, otherwise
+    /// `LIMIT 1 OFFSET index` every call, without filling the cache.
+    pub async fn get_index<E: Executor>(&self, index: usize, mut ex: E) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        let out_of_range = || Error::IndexOutOfRange {
+            model: M::META.name,
+            index,
+        };
+        if let Some(rows) = self.cache.get() {
+            return rows.get(index).cloned().ok_or_else(out_of_range);
+        }
+        let mut q = self.query.clone();
+        let at = index as u64;
+        q.set_limits(Some(at), Some(at.saturating_add(1)));
+        if q.empty {
+            return Err(out_of_range());
+        }
+        let mut rows = Self::run(&q, &mut ex).await?;
+        rows.pop().ok_or_else(out_of_range)
+    }
+
+    /// The first row, or `None`. An unordered queryset is ordered by primary key first.
+    pub async fn first<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        if self.is_ordered() {
+            if let Some(rows) = self.cache.get() {
+                return Ok(rows.first().cloned());
+            }
+            self.one_row(&self.query, ex).await
+        } else {
+            let qs = self.ordered_by_pk(false);
+            qs.check()?;
+            self.one_row(&qs.query, ex).await
+        }
+    }
+
+    /// Ordered by primary key (Django's `order_by("pk")` / `order_by("-pk")`).
+    fn ordered_by_pk(&self, descending: bool) -> Self {
+        self.chain_unsliced(SlicedOp::Reorder, |q| {
+            q.order_by = vec![OrderTerm {
+                term: pk_term::<M>(),
+                descending,
+            }];
+        })
+    }
+
+    /// The last row, or `None`: the ordering reversed (primary key descending if unordered).
+    pub async fn last<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    where
+        T: Clone,
+    {
+        self.check()?;
+        let qs = if self.is_ordered() {
+            self.reverse()
+        } else {
+            self.ordered_by_pk(true)
+        };
+        qs.check()?;
+        self.one_row(&qs.query, ex).await
+    }
+
+    async fn one_row<E: Executor>(&self, query: &Query, mut ex: E) -> Result<Option<T>> {
+        let mut q = query.clone();
+        q.set_limits(None, Some(1));
+        let mut rows = Self::run(&q, &mut ex).await?;
+        Ok(rows.pop())
+    }
+
+    /// Exactly one row: [`Error::DoesNotExist`] if none matches,
+    /// [`Error::MultipleObjectsReturned`] if several do. One query, `LIMIT 21`.
+    pub async fn get<E: Executor>(&self, mut ex: E) -> Result<T> {
+        self.check()?;
+        let mut q = self.query.clone();
+        if !q.is_sliced() {
+            q.order_by.clear();
+        }
+        q.set_limits(None, Some(MAX_GET_RESULTS));
+        let mut rows = Self::run(&q, &mut ex).await?;
+        match rows.len() {
+            1 => Ok(rows.pop().expect("one row")),
+            0 => Err(Error::DoesNotExist {
+                model: M::META.name,
+            }),
+            n => Err(Error::MultipleObjectsReturned {
+                model: M::META.name,
+                count: n,
+                more: n as u64 == MAX_GET_RESULTS,
+            }),
+        }
+    }
+
+    /// Stream the rows without touching the cache (it is neither read nor filled): one
+    /// query per call, rows decoded as the driver delivers them, so memory stays bounded.
+    /// `chunk_size` is how many rows are handled as one batch (prefetching works per
+    /// chunk); 0 is an error.
+    pub fn iterator<'e, E: Executor + 'e>(
+        &self,
+        ex: E,
+        chunk_size: usize,
+    ) -> BoxStream<'e, Result<T>> {
+        let fail = |e: Error| stream::once(async move { Err(e) }).boxed();
+        if chunk_size == 0 {
+            return fail(Error::ZeroChunkSize);
+        }
+        if let Err(e) = self.check() {
+            return fail(e);
+        }
+        if self.query.empty {
+            return stream::empty().boxed();
+        }
+        let (stmt, selected) = match compiler::select_with_plan(&self.query, ex.dialect()) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let nodes = self.query.prefetch.clone();
+        if nodes.is_empty() {
+            return ex.into_stream::<T>(stmt, selected);
+        }
+        // Prefetching runs per chunk, while the main query streams: on a second handle.
+        let Some(side) = ex.fork() else {
+            return fail(Error::InvalidInput(
+                "iterator() with prefetch_related needs a pool of two or more connections \
+                 (`&db`): one connection cannot run the prefetch queries while it streams the \
+                 rows (an in-memory SQLite database has one; use a file)"
+                    .into(),
+            ));
+        };
+        let rows = ex.into_stream::<T>(stmt, selected);
+        let state = Chunked {
+            rows,
+            side,
+            nodes,
+            chunk_size,
+            buffer: std::collections::VecDeque::new(),
+            done: false,
+        };
+        stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(v) = st.buffer.pop_front() {
+                    return Some((Ok(v), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let mut chunk = Vec::with_capacity(st.chunk_size);
+                while chunk.len() < st.chunk_size {
+                    match st.rows.next().await {
+                        Some(Ok(v)) => chunk.push(v),
+                        Some(Err(e)) => {
+                            st.done = true;
+                            return Some((Err(e), st));
+                        }
+                        None => {
+                            st.done = true;
+                            break;
+                        }
+                    }
+                }
+                if let Err(e) = T::prefetch_rows(&mut chunk, &st.nodes, &mut st.side).await {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                st.buffer.extend(chunk);
+            }
+        })
+        .boxed()
+    }
+}
+
+/// The state of `iterator()` with prefetching: rows are read a chunk at a time, the chunk
+/// is prefetched, then handed out.
+struct Chunked<'e, T, E> {
+    rows: BoxStream<'e, Result<T>>,
+    side: E,
+    nodes: Vec<crate::eval::prefetch::PrefetchNode>,
+    chunk_size: usize,
+    buffer: std::collections::VecDeque<T>,
+    done: bool,
+}

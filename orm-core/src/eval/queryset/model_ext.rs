@@ -1,0 +1,317 @@
+//! Awaiting a queryset (`IntoFuture`), and the instance methods of [`ModelExt`]
+//! (`save`, `delete`, `refresh_from_db`, related-object writes).
+
+use super::*;
+
+impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
+    type Output = Result<Vec<T>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<T>>>;
+
+    /// Await a queryset directly on the default database (`Db::set_default()`): the
+    /// rows, or the cached rows if it was already evaluated.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.check()?;
+            let QuerySet { query, cache, .. } = self;
+            if let Some(rows) = cache.into_inner() {
+                return Ok(rows);
+            }
+            let mut db = executor::DefaultHandle::get()?;
+            Self::run(&query, &mut db).await
+        })
+    }
+}
+
+/// Instance-level operations: Django's `save()`, `delete()` and `refresh_from_db()`.
+pub trait ModelExt: Model {
+    /// Insert this instance; an auto primary key is left to the database and set on the
+    /// instance afterwards. One query (two on backends without `RETURNING`).
+    fn insert<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Django's `save()`: insert if the auto primary key is unset (0), otherwise update
+    /// the row and insert it if no row was updated.
+    fn save<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Delete this instance's row, and what its on-delete rules reach.
+    fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> + Send;
+    /// Reload every column from the database: one query.
+    fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
+    /// Link `targets` to this instance through a many-to-many relation (rows already linked
+    /// are left alone) or a reverse foreign key (their key is set to this instance). One
+    /// query; clears what was prefetched into the relation. Django's `relation.add()`.
+    fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Create `obj` related to this instance (Django's `author.books.create(…)`): through a
+    /// reverse relation its key is set to this instance, then it is inserted (one query);
+    /// through a many-to-many it is inserted and linked, atomically. Clears the prefetched
+    /// rows of the relation.
+    fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        obj: &mut T,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Unlink `targets`: delete the join rows of a many-to-many relation, or set a nullable
+    /// reverse foreign key to NULL. One query; clears the prefetched rows.
+    fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Reload only some columns: `refresh_from_db_fields(|b| (b.title, b.pages), &db)`.
+    /// An empty list, `|_| ()`, costs no query.
+    fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+fn by_pk<M: Model>(obj: &M) -> QuerySet<M, M> {
+    let pk = obj.pk().to_value();
+    QuerySet::<M, M>::new().chain(|q| {
+        q.filter_mut().push(Cond::Compare {
+            lhs: pk_term::<M>(),
+            op: CmpOp::Eq,
+            rhs: Term::Value(pk),
+        })
+    })
+}
+
+impl<M: Model> ModelExt for M {
+    async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
+        insert_one(self, &mut ex).await
+    }
+
+    async fn save<E: Executor>(&mut self, mut ex: E) -> Result<()> {
+        if M::META.has_auto_pk() && is_unset_pk(self) {
+            return self.insert(ex).await;
+        }
+        let values = self.column_values();
+        let mut qs = by_pk(self);
+        let assignments: Vec<_> = M::META
+            .columns
+            .iter()
+            .zip(values)
+            .filter(|(c, _)| !c.primary_key)
+            .map(|(c, v)| {
+                crate::dsl::update::Assignment::<M>::new(
+                    ColumnRef {
+                        path: RelPath::ROOT,
+                        column: c.column,
+                        nullable: c.nullable,
+                    },
+                    Term::Value(v),
+                )
+            })
+            .collect();
+        let updated = if assignments.is_empty() {
+            qs.count(&mut ex).await?
+        } else {
+            qs.update(|_| assignments, &mut ex).await?
+        };
+        if updated == 0 {
+            self.insert(ex).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete<E: Executor>(&self, mut ex: E) -> Result<Deleted> {
+        if !crate::eval::deletion::has_dependents(M::META) {
+            return by_pk(self).delete(ex).await;
+        }
+        // The key is known: no SELECT to find it (Django's instance delete sends none).
+        let mut atomic = ex.atomic().await?;
+        let keys = vec![self.pk().to_value()];
+        let per_model =
+            crate::eval::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
+        atomic.commit().await?;
+        Ok(Deleted {
+            total: per_model.values().sum(),
+            per_model,
+        })
+    }
+
+    async fn refresh_from_db<E: Executor>(&mut self, ex: E) -> Result<()> {
+        *self = by_pk(self).get(ex).await?;
+        Ok(())
+    }
+
+    async fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let dialect = ex.dialect();
+        let pk = self.pk().to_value();
+        let stmts = match rel.join_on()? {
+            JoinOn::Through { through, .. } => {
+                // Two parameters a link: batches that fit the backend's limit.
+                let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
+                let per_batch = (dialect.max_params() / 2).max(1);
+                keys.chunks(per_batch)
+                    .map(|b| {
+                        crate::sql::compiler::link(through, pk.clone(), b.iter().cloned(), dialect)
+                    })
+                    .collect::<Result<_>>()?
+            }
+            JoinOn::Direct { target_column, .. } => vec![set_child_keys::<T>(
+                targets.iter().map(|t| t.pk().to_value()).collect(),
+                target_column,
+                pk,
+                None,
+                dialect,
+            )?],
+        };
+        for stmt in stmts {
+            ex.execute(stmt).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        obj: &mut T,
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
+        let pk = self.pk().to_value();
+        match rel.join_on()? {
+            JoinOn::Direct { .. } => {
+                let forward = rel.forward_relation()?;
+                let col = forward.key_column.ok_or_else(|| {
+                    Error::InvalidInput(format!("{} has no key column", forward.label()))
+                })?;
+                obj.set_column_from_row(col, &ValueRow(pk), 0)?;
+                insert_one(obj, &mut ex).await
+            }
+            JoinOn::Through { through, .. } => {
+                let mut atomic = ex.atomic().await?;
+                insert_one(obj, &mut *atomic).await?;
+                let link = compiler::link(
+                    through,
+                    pk,
+                    std::iter::once(obj.pk().to_value()),
+                    atomic.dialect(),
+                )?;
+                atomic.execute_stmt(link).await?;
+                atomic.commit().await
+            }
+        }
+    }
+
+    async fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: &[&T],
+        mut ex: E,
+    ) -> Result<()> {
+        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let dialect = ex.dialect();
+        let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
+        let stmts = match rel.join_on()? {
+            JoinOn::Through { through, .. } => {
+                let per_batch = dialect.max_params().saturating_sub(1).max(1);
+                let parent = self.pk().to_value();
+                keys.chunks(per_batch)
+                    .map(|b| {
+                        crate::sql::compiler::unlink(through, parent.clone(), b.to_vec(), dialect)
+                    })
+                    .collect::<Result<_>>()?
+            }
+            JoinOn::Direct { target_column, .. } => {
+                let forward = rel.forward_relation()?;
+                if !forward.nullable {
+                    return Err(Error::InvalidInput(format!(
+                        "remove_related: {} cannot be NULL; delete the rows or point them elsewhere",
+                        forward.label()
+                    )));
+                }
+                let ty = T::META
+                    .columns
+                    .iter()
+                    .find(|c| c.column == target_column)
+                    .map_or(crate::schema::value::SqlType::I64, |c| c.sql_type);
+                let parent = Some(self.pk().to_value());
+                vec![set_child_keys::<T>(
+                    keys,
+                    target_column,
+                    Value::Null(ty),
+                    parent,
+                    dialect,
+                )?]
+            }
+        };
+        for stmt in stmts {
+            ex.execute(stmt).await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        mut ex: E,
+    ) -> Result<()> {
+        let terms = f(&M::fields()).into_terms();
+        if terms.is_empty() {
+            return Ok(());
+        }
+        let mut indices = Vec::with_capacity(terms.len());
+        for t in &terms {
+            let Term::Column(c) = t else {
+                return Err(unreachable_projection());
+            };
+            let idx = M::META
+                .columns
+                .iter()
+                .position(|m| m.column == c.column && c.path.is_root())
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "refresh_from_db_fields: `{}` is not a column of {}",
+                        c.column,
+                        M::META.name
+                    ))
+                })?;
+            indices.push(idx);
+        }
+        let mut q = by_pk(self).query;
+        q.select = Select::Terms(terms);
+        q.set_limits(None, Some(MAX_GET_RESULTS));
+        let stmt = compiler::select(&q, ex.dialect())?;
+        let mut seen = 0usize;
+        ex.for_each_row(stmt, &mut |row| {
+            seen += 1;
+            if seen == 1 {
+                for (pos, &col) in indices.iter().enumerate() {
+                    self.set_column_from_row(col, row, pos)?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        match seen {
+            1 => Ok(()),
+            0 => Err(Error::DoesNotExist {
+                model: M::META.name,
+            }),
+            n => Err(Error::MultipleObjectsReturned {
+                model: M::META.name,
+                count: n,
+                more: false,
+            }),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Writes through a queryset: `update`, `delete`, `bulk_create`, `in_bulk`, `contains`.
+
+use super::*;
+
+/// What `delete()` removed: the total and the count per model (Django's return value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub total: u64,
+    pub per_model: BTreeMap<&'static str, u64>,
+}
+
+impl Deleted {
+    fn of<M: Model>(n: u64) -> Self {
+        let mut per_model = BTreeMap::new();
+        if n > 0 {
+            per_model.insert(M::META.name, n);
+        }
+        Deleted {
+            total: n,
+            per_model,
+        }
+    }
+}
+
+impl<M: Model> QuerySet<M, M> {
+    /// Whether `obj` is among the rows: from the cache if evaluated, otherwise one
+    /// `filter(pk = obj.pk).exists()` query per call (Django's `contains`).
+    pub async fn contains<E: Executor>(&self, obj: &M, ex: E) -> Result<bool> {
+        self.check()?;
+        if M::META.has_auto_pk() && is_unset_pk(obj) {
+            return Err(Error::InvalidInput(
+                "contains() cannot be used on unsaved objects".into(),
+            ));
+        }
+        if let Some(rows) = self.cache.get() {
+            return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
+        }
+        let qs = self.chain_unsliced(SlicedOp::Filter, |q| {
+            q.filter_mut().push(pk_eq::<M>(obj.pk().to_value()))
+        });
+        qs.check()?;
+        qs.exists(ex).await
+    }
+
+    /// `UPDATE … SET … WHERE …` on the matched rows; returns how many matched. Clears
+    /// this queryset's cache. `update(|b| [b.pages.set(b.pages * 2)], &db)`.
+    pub async fn update<A: IntoAssignments<M>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&M::Fields) -> A,
+        mut ex: E,
+    ) -> Result<u64> {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Update));
+        }
+        let assignments = f(&M::fields()).into_assignments();
+        let stmt = compiler::update(&self.query, &assignments, ex.dialect())?;
+        self.cache.take();
+        if self.query.empty {
+            return Ok(0);
+        }
+        Ok(ex.execute(stmt).await?.rows_affected)
+    }
+
+    /// `DELETE … WHERE …` on the matched rows. Clears this queryset's cache.
+    pub async fn delete<E: Executor>(&mut self, mut ex: E) -> Result<Deleted> {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Delete));
+        }
+        self.cache.take();
+        if self.query.empty {
+            return Ok(Deleted::default());
+        }
+        if !crate::eval::deletion::has_dependents(M::META) {
+            // Nothing else to follow: one DELETE (Django's fast delete).
+            let stmt = compiler::delete(&self.query, ex.dialect())?;
+            let n = ex.execute(stmt).await?.rows_affected;
+            return Ok(Deleted::of::<M>(n));
+        }
+        let mut atomic = ex.atomic().await?;
+        let per_model = crate::eval::deletion::delete_cascading(&self.query, &mut *atomic).await?;
+        atomic.commit().await?;
+        Ok(Deleted {
+            total: per_model.values().sum(),
+            per_model,
+        })
+    }
+
+    /// Insert many instances: one multi-row INSERT per batch (batches sized to the
+    /// backend's parameter limit), primary keys set on the instances. Instances whose auto
+    /// primary key is already set are inserted with it, in batches of their own. No query
+    /// for an empty slice.
+    ///
+    /// The keys are set only once every row is in: if a batch fails, the commit fails or
+    /// the future is dropped, no row is kept and no instance is changed, so a later
+    /// `save()` still inserts it.
+    pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
+        let auto = M::META.has_auto_pk();
+        let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
+            objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
+        let dialect = ex.dialect();
+        let statements = batch_count::<M>(set.len(), false, dialect)
+            + batch_count::<M>(unset.len(), true, dialect);
+        let keys = if statements <= 1 {
+            insert_batches(&set, false, &mut ex).await?;
+            insert_batches(&unset, true, &mut ex).await?
+        } else {
+            // Several statements: all of them or none (Django wraps bulk_create in atomic()).
+            let mut atomic = ex.atomic().await?;
+            insert_batches(&set, false, &mut *atomic).await?;
+            let keys = insert_batches(&unset, true, &mut *atomic).await?;
+            atomic.commit().await?;
+            keys
+        };
+        set_keys(&mut unset, keys);
+        Ok(())
+    }
+
+    /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);
+    /// the key list is split into batches that fit the backend's parameter limit. No query
+    /// for an empty list.
+    pub async fn in_bulk<E: Executor>(
+        &self,
+        pks: impl IntoIterator<Item = M::Pk>,
+        mut ex: E,
+    ) -> Result<HashMap<M::Pk, M>>
+    where
+        M::Pk: Hash + Eq,
+    {
+        self.check()?;
+        if self.query.is_sliced() {
+            return Err(Error::Sliced(SlicedOp::Filter));
+        }
+        let pks: Vec<_> = pks.into_iter().map(|p| p.to_value()).collect();
+        let dialect = ex.dialect();
+        let mut out = HashMap::new();
+        if self.query.empty || pks.is_empty() {
+            return Ok(out);
+        }
+        let limit = compiler::in_list_budget(&self.query, dialect)?;
+        for chunk in pks.chunks(limit) {
+            let mut q = self.query.clone();
+            q.filter_mut().push(Cond::In {
+                lhs: pk_term::<M>(),
+                values: chunk.to_vec(),
+            });
+            for obj in Self::run(&q, &mut ex).await? {
+                out.insert(obj.pk().clone(), obj);
+            }
+        }
+        Ok(out)
+    }
+}
