@@ -340,11 +340,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// gives a `QuerySet<Book, (i64, String)>` (Django's `values_list`). A field reached
     /// through a nullable or many-valued relation reads as an `Option`.
     ///
-    /// The projection selects only what it names: a `select_related` made before it is
-    /// dropped, as in Django. Related rows cannot be prefetched into a tuple, so a
-    /// `prefetch_related` made before it makes evaluation fail with
-    /// [`Error::InvalidInput`], before any query (Django raises at evaluation too); after
-    /// it, `select_related` and `prefetch_related` do not compile.
+    /// The projection selects only what it names: a `select_related` or `prefetch_related`
+    /// made before it is dropped, as in Django (there are no model instances to attach
+    /// related rows to); after it, `select_related` and `prefetch_related` do not compile.
     pub fn values<P: Projection<M>>(
         &self,
         f: impl FnOnce(&M::Fields) -> P,
@@ -353,19 +351,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         let mut query = self.query.clone();
         query.select = Select::Terms(terms);
         query.select_related.clear();
-        let mut refused_other = self.refused_other.clone();
-        if !query.prefetch.is_empty() {
-            refused_other.get_or_insert_with(|| {
-                "prefetch_related() does not apply to values(): a projection has no relation \
-                 fields to fill; project the related fields instead \
-                 (values(|a| (a.name, a.books().title))), or drop values()"
-                    .to_owned()
-            });
-        }
+        query.prefetch.clear();
         QuerySet {
             query,
             refused: self.refused,
-            refused_other,
+            refused_other: self.refused_other.clone(),
             cache: OnceCell::new(),
             _m: PhantomData,
         }
@@ -799,9 +789,11 @@ impl<M: Model> QuerySet<M, M> {
     /// primary key is already set are inserted with it, in batches of their own. No query
     /// for an empty slice.
     ///
-    /// The keys are set only once every row is in: if a batch fails, the commit fails or
-    /// the future is dropped, no row is kept and no instance is changed, so a later
-    /// `save()` still inserts it.
+    /// The keys are set only once every row is in: if a batch fails or the commit fails,
+    /// no row is kept and no instance is changed, so a later `save()` still inserts it.
+    /// If the future is dropped, no instance is changed either; rows sent in one INSERT
+    /// (no transaction) may already be stored by then, as with any statement the database
+    /// received before the drop.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
         let auto = M::META.has_auto_pk();
         let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
