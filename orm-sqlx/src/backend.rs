@@ -361,6 +361,30 @@ where
     }
 }
 
+/// The rows of a statement's result stream, decoded (with what `select_related` read in
+/// the same row); a driver error names the statement.
+fn decoded<'c, DB, T>(
+    steps: impl futures_util::Stream<Item = std::result::Result<Step<DB>, sqlx::Error>> + Send + 'c,
+    sql: Arc<str>,
+    selected: Vec<SelectNode>,
+) -> BoxStream<'c, Result<T>>
+where
+    DB: Backend,
+    T: FromRow,
+{
+    let seen = CheckedColumns::default();
+    steps
+        .filter_map(move |step| {
+            let out = match step {
+                Ok(sqlx::Either::Right(row)) => Some(DB::decode_with::<T>(&row, &seen, &selected)),
+                Ok(sqlx::Either::Left(_)) => None,
+                Err(e) => Some(Err(db_error(&sql, e))),
+            };
+            std::future::ready(out)
+        })
+        .boxed()
+}
+
 pub(crate) fn stream<'c, DB, E, T>(
     ex: E,
     stmt: Statement,
@@ -379,19 +403,7 @@ where
             Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
-        let seen = CheckedColumns::default();
-        rows::<DB, E>(ex, &sql, args)
-            .filter_map(move |step| {
-                let out = match step {
-                    Ok(sqlx::Either::Right(row)) => {
-                        Some(DB::decode_with::<T>(&row, &seen, &selected))
-                    }
-                    Ok(sqlx::Either::Left(_)) => None,
-                    Err(e) => Some(Err(db_error(&sql, e))),
-                };
-                std::future::ready(out)
-            })
-            .boxed()
+        decoded::<DB, T>(rows::<DB, E>(ex, &sql, args), sql, selected)
     })
     .flatten()
     .boxed()
@@ -505,19 +517,7 @@ where
             };
             lent.finish(read)
         });
-        let seen = CheckedColumns::default();
-        steps
-            .filter_map(move |step| {
-                let out = match step {
-                    Ok(sqlx::Either::Right(row)) => {
-                        Some(DB::decode_with::<T>(&row, &seen, &selected))
-                    }
-                    Ok(sqlx::Either::Left(_)) => None,
-                    Err(e) => Some(Err(db_error(&sql, e))),
-                };
-                std::future::ready(out)
-            })
-            .boxed()
+        decoded::<DB, T>(steps, sql, selected)
     })
     .flatten()
     .boxed()

@@ -71,6 +71,10 @@ show("filter(pages>250, title=B2)", lambda: names(Author.objects.filter(books__p
 show("exclude(pages>250 | title=B3)", lambda: names(Author.objects.exclude(Q(books__pages__gt=250) | Q(books__title="B3"))))
 show("exclude(~Q(pages>100))", lambda: names(Author.objects.exclude(~Q(books__pages__gt=100))))
 show("exclude(books__id__isnull=True)", lambda: names(Author.objects.exclude(books__id__isnull=True)))
+show("exclude(books__publisher__isnull=True)", lambda: names(Author.objects.exclude(books__publisher__isnull=True)))
+show("filter(books__publisher__isnull=True)", lambda: names(Author.objects.filter(books__publisher__isnull=True)))
+show("exclude(books__tags__isnull=True)", lambda: names(Author.objects.exclude(books__tags__isnull=True)))
+show("filter(~~Q(pages>100))", lambda: names(Author.objects.filter(~~Q(books__pages__gt=100))))
 show("exclude(pages<160)", lambda: names(Author.objects.exclude(books__pages__lt=160)))
 same_row = Book.objects.filter(pages__gt=250, title="B2").values("author")
 show("exclude(id__in=same-row subquery)", lambda: names(Author.objects.exclude(id__in=same_row)))
@@ -85,6 +89,7 @@ show("title, tags__name", lambda: list(Book.objects.order_by("title", "tags__nam
 show("filter(publisher=None)", lambda: list(Book.objects.filter(publisher=None).values_list("title", flat=True)))
 show("filter(publisher__name=None)", lambda: list(Book.objects.filter(publisher__name=None).values_list("title", flat=True)))
 show("filter(books__title=None)", lambda: names(Author.objects.filter(books__title=None)))
+show("prefetch_related().values()", lambda: list(Author.objects.prefetch_related("books").order_by("name").values_list("name", flat=True)))
 show("values().select_related()", lambda: Book.objects.values("title").select_related("author"))
 
 print("-- transaction control is counted (S41)")

@@ -7,6 +7,7 @@
 
 pub mod fixture;
 pub mod library;
+pub mod wide;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,86 +3,52 @@
 //! sent an UPDATE that matched nothing and then an INSERT with a stale key.
 
 use orm_sqlx::prelude::*;
+use orm_tests::wide::{self, Wide};
 use orm_tests::{Backend, on_each_backend};
-
-/// Eight bound columns a row, so that a few thousand rows take several INSERTs.
-#[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "checked_rows")]
-struct Checked {
-    id: i64,
-    a: i32,
-    b: i32,
-    c: i32,
-    d: i32,
-    e: i32,
-    f: i32,
-    g: i32,
-    h: i32,
-}
-
-fn row(a: i32) -> Checked {
-    Checked {
-        id: 0,
-        a,
-        b: 0,
-        c: 0,
-        d: 0,
-        e: 0,
-        f: 0,
-        g: 0,
-        h: 0,
-    }
-}
-
-/// Rows one INSERT of `Checked` holds (its eight columns bound, the key left out).
-fn per_batch(backend: Backend) -> usize {
-    match backend {
-        Backend::Sqlite => 32_766 / 8,
-        Backend::Postgres => 65_535 / 8,
-    }
-}
 
 #[tokio::test]
 async fn a_bulk_create_whose_last_batch_fails_keeps_no_row_and_sets_no_key() {
     on_each_backend(|db, backend| async move {
-        // The table refuses a = -1: the last batch fails after two have been inserted.
+        // The table refuses c0 = -1: the last batch fails after two have been inserted.
         let key = match backend {
             Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
             Backend::Postgres => "BIGSERIAL PRIMARY KEY",
         };
+        let columns: Vec<String> = (0..10)
+            .map(|i| {
+                let check = if i == 0 { " CHECK (c0 >= 0)" } else { "" };
+                format!("c{i} INTEGER NOT NULL{check}")
+            })
+            .collect();
         db.execute_raw(&format!(
-            "CREATE TABLE checked_rows (id {key}, a INTEGER NOT NULL CHECK (a >= 0), \
-             b INTEGER NOT NULL, c INTEGER NOT NULL, d INTEGER NOT NULL, \
-             e INTEGER NOT NULL, f INTEGER NOT NULL, g INTEGER NOT NULL, h INTEGER NOT NULL)"
+            "CREATE TABLE wide (id {key}, {})",
+            columns.join(", ")
         ))
         .await
         .unwrap();
-        let n = 2 * per_batch(backend) + 10;
-        let mut rows: Vec<Checked> = (0..n as i32).map(row).collect();
-        rows.last_mut().unwrap().a = -1;
-        let e = Checked::objects()
+        let n = 2 * wide::per_batch(db.dialect()) + 10;
+        let mut rows = wide::rows(n);
+        rows.last_mut().unwrap().c0 = -1;
+        let e = Wide::objects()
             .bulk_create(&mut rows, &db)
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Database { .. }), "{e}");
-        assert_eq!(Checked::objects().count(&db).await.unwrap(), 0);
+        assert_eq!(Wide::objects().count(&db).await.unwrap(), 0);
         assert!(
             rows.iter().all(|r| r.id == 0),
             "a rolled-back row left its key on an instance: {:?}",
             rows.iter().map(|r| r.id).find(|&id| id != 0)
         );
         // Fixed, the same instances insert cleanly: no stale key sends an UPDATE first.
-        rows.last_mut().unwrap().a = 1;
-        Checked::objects()
-            .bulk_create(&mut rows, &db)
-            .await
-            .unwrap();
-        assert_eq!(Checked::objects().count(&db).await.unwrap(), n as u64);
+        rows.last_mut().unwrap().c0 = 1;
+        Wide::objects().bulk_create(&mut rows, &db).await.unwrap();
+        assert_eq!(Wide::objects().count(&db).await.unwrap(), n as u64);
         assert!(rows.iter().all(|r| r.id > 0));
         let mut first = rows[0].clone();
-        first.b = 7;
+        first.c1 = 7;
         first.save(&db).await.unwrap();
-        assert_eq!(Checked::objects().count(&db).await.unwrap(), n as u64);
+        assert_eq!(Wide::objects().count(&db).await.unwrap(), n as u64);
     })
     .await;
 }

@@ -23,46 +23,15 @@ use orm_sqlx::StatementKind::{Begin, Commit, Delete, Insert, Rollback};
 use orm_sqlx::prelude::*;
 use orm_sqlx::{CapturedQuery, sqlx};
 use orm_tests::library::{self, Author, Book, Tag};
+use orm_tests::wide::{self, Wide};
 use orm_tests::{Backend, TestDb, required_backends};
 
-/// Ten bound columns a row: a batch is 3276 rows on SQLite, 6553 on PostgreSQL.
-#[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "wide")]
-pub struct Wide {
-    pub id: i64,
-    pub c0: i32,
-    pub c1: i32,
-    pub c2: i32,
-    pub c3: i32,
-    pub c4: i32,
-    pub c5: i32,
-    pub c6: i32,
-    pub c7: i32,
-    pub c8: i32,
-    pub c9: i32,
-}
-
-/// Rows enough for two batches on `backend`.
+/// Rows enough for two batches on `backend` (the PostgreSQL gate waits at row 6999).
 fn wide_rows(backend: Backend) -> Vec<Wide> {
-    let n = match backend {
+    wide::rows(match backend {
         Backend::Sqlite => 3_500,
         Backend::Postgres => 7_000,
-    };
-    (0..n)
-        .map(|i| Wide {
-            id: 0,
-            c0: i,
-            c1: i,
-            c2: i,
-            c3: i,
-            c4: i,
-            c5: i,
-            c6: i,
-            c7: i,
-            c8: i,
-            c9: i,
-        })
-        .collect()
+    })
 }
 
 /// The tags, read through a function that waits at the gate.

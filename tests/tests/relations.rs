@@ -399,10 +399,10 @@ async fn s32_a_projection_through_a_many_valued_relation_reads_none_for_a_row_wi
 }
 
 #[tokio::test]
-async fn values_drops_select_related_and_refuses_prefetch_related() {
+async fn values_drops_select_related_and_prefetch_related() {
     with_library(|db, _, _| async move {
         // As in Django, a projection selects only what it names: no JOIN for the
-        // select_related made before it.
+        // select_related made before it…
         let qs = Book::objects()
             .select_related(|b| b.author())
             .order_by(|b| b.title.asc())
@@ -411,19 +411,30 @@ async fn values_drops_select_related_and_refuses_prefetch_related() {
         assert_eq!(rows.unwrap(), ["B1", "B2", "B3"]);
         assert_eq!(q.len(), 1);
         assert!(!q[0].sql.contains("JOIN"), "{}", q[0].sql);
-        // A prefetch cannot fill a tuple: a typed error before any query, never silence.
+        // …and no prefetch query (there is no instance to attach rows to); count(),
+        // exists() and a subquery work as Django's do.
         let qs = Author::objects()
             .prefetch_related(|a| a.books())
+            .order_by(|a| a.name.asc())
             .values(|a| a.name);
         let (rows, q) = counted(qs.fetch(&db)).await;
-        let e = rows.unwrap_err();
-        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
-        assert!(
-            e.to_string()
-                .contains("prefetch_related() does not apply to values()"),
-            "{e}"
+        assert_eq!(
+            (rows.unwrap(), q.len()),
+            (&["Alice", "Bob", "Carol"].map(String::from)[..], 1)
         );
-        assert_eq!(q.len(), 0);
+        let fresh = qs.all();
+        let (n, q) = counted(fresh.count(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (3, 1));
+        let (n, q) = counted(fresh.exists(&db)).await;
+        assert_eq!((n.unwrap(), q.len()), (true, 1));
+        let keys = Book::objects()
+            .prefetch_related(|b| b.tags())
+            .values(|b| b.author);
+        let qs = Author::objects()
+            .filter(|a| a.id.is_in(keys))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
     })
     .await;
 }
@@ -1388,6 +1399,37 @@ async fn negations_across_a_reverse_relation_read_like_django() {
             .order_by(|a| a.name.asc());
         let (rows, q) = counted(with.fetch(&db)).await;
         assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
+        // Past the related row's own key, exclude(is_null) is the complement of filter's:
+        // no related row at all, or one without a value (Django: filter gives Alice, who
+        // has B2 without a publisher, and Carol; exclude gives Bob).
+        for (label, exclude) in [
+            (
+                "publisher",
+                Author::objects().exclude(|a| a.books().publisher.is_null(true)),
+            ),
+            (
+                "tags",
+                Author::objects().exclude(|a| a.books().tags().id.is_null(true)),
+            ),
+        ] {
+            let exclude = exclude.order_by(|a| a.name.asc());
+            let (rows, q) = counted(exclude.fetch(&db)).await;
+            assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob"], 1), "{label}");
+        }
+        let filtered = Author::objects()
+            .filter(|a| a.books().publisher.is_null(true))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(filtered.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Carol"], 1));
+        // A Q's own !!x is x, as Django's ~~Q(x) is Q(x): the join, rows repeated.
+        let qs = Author::objects()
+            .filter(|a| !!a.books().pages.gt(100))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!(
+            (names(rows.unwrap()), q.len()),
+            (vec!["Alice", "Alice", "Bob"], 1)
+        );
     })
     .await;
 }

@@ -2,13 +2,14 @@
 //! statements pass the chokepoint like every other statement, with the text sqlx sends and
 //! their kind, as Django 4.2+ counts them; on every backend.
 
+use orm_sqlx::CapturedQuery;
 use orm_sqlx::StatementKind::{
     self, Begin, Commit, Delete, Insert, ReleaseSavepoint, Rollback, RollbackToSavepoint,
     Savepoint, Select,
 };
 use orm_sqlx::prelude::*;
-use orm_sqlx::{CapturedQuery, Dialect};
 use orm_tests::library::{Author, Book, Tag};
+use orm_tests::wide::{self, Wide};
 use orm_tests::{on_each_backend, with_library};
 
 /// Each statement as (kind, SQL), for the transaction-control ones; the others by kind
@@ -209,44 +210,9 @@ async fn a_cascading_delete_on_an_acquired_connection_is_one_transaction() {
     .await;
 }
 
-/// Ten bound columns a row: a batch is 3276 rows on SQLite (32766 parameters), 6553 on
-/// PostgreSQL (65535).
-#[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "wide")]
-pub struct Wide {
-    pub id: i64,
-    pub c0: i32,
-    pub c1: i32,
-    pub c2: i32,
-    pub c3: i32,
-    pub c4: i32,
-    pub c5: i32,
-    pub c6: i32,
-    pub c7: i32,
-    pub c8: i32,
-    pub c9: i32,
-}
-
+/// One row more than a batch holds: two INSERTs.
 fn wide_rows(db: &Db) -> Vec<Wide> {
-    let per_batch: i32 = match db.dialect() {
-        Dialect::Postgres => 65_535 / 10,
-        _ => 32_766 / 10,
-    };
-    (0..=per_batch)
-        .map(|i| Wide {
-            id: 0,
-            c0: i,
-            c1: i,
-            c2: i,
-            c3: i,
-            c4: i,
-            c5: i,
-            c6: i,
-            c7: i,
-            c8: i,
-            c9: i,
-        })
-        .collect()
+    wide::rows(wide::per_batch(db.dialect()) + 1)
 }
 
 #[tokio::test]

@@ -140,8 +140,9 @@ impl Cond {
                     _ => Cond::Or(out),
                 }
             }
-            // `!!x` stays two NOTs: across a many-valued relation it is Django's subquery
-            // (`EXISTS`, no repeated rows), not the plain lookup's join.
+            // Two NOTs stay two NOTs here: `exclude(|a| !x)` across a many-valued relation
+            // is Django's subquery (`EXISTS`, no repeated rows), not the plain lookup's
+            // join. (A `Q`'s own `!!x` is folded where it is written: see `Not for Q`.)
             Cond::Not(inner) => match inner.simplify() {
                 Cond::Const(b) => Cond::Const(!b),
                 other => Cond::Not(Box::new(other)),
@@ -223,7 +224,13 @@ impl<R> BitOr for Q<R> {
 
 impl<R> Not for Q<R> {
     type Output = Q<R>;
+    /// `!!x` is `x`, as Django's `~~Q(x)` is `Q(x)`: `filter(|a| !!a.books().pages.gt(100))`
+    /// joins like the plain lookup. The NOT that `exclude()` adds is not a `Q`'s, so
+    /// `exclude(|a| !x)` keeps both and reads as a subquery, as Django's `exclude(~Q(x))`.
     fn not(self) -> Q<R> {
-        Q::new(Cond::Not(Box::new(self.cond)))
+        match self.cond {
+            Cond::Not(inner) => Q::new(*inner),
+            cond => Q::new(Cond::Not(Box::new(cond))),
+        }
     }
 }

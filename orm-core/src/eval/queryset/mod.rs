@@ -351,11 +351,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// gives a `QuerySet<Book, (i64, String)>` (Django's `values_list`). A field reached
     /// through a nullable or many-valued relation reads as an `Option`.
     ///
-    /// The projection selects only what it names: a `select_related` made before it is
-    /// dropped, as in Django. Related rows cannot be prefetched into a tuple, so a
-    /// `prefetch_related` made before it makes evaluation fail with
-    /// [`Error::InvalidInput`], before any query (Django raises at evaluation too); after
-    /// it, `select_related` and `prefetch_related` do not compile.
+    /// The projection selects only what it names: a `select_related` or `prefetch_related`
+    /// made before it is dropped, as in Django (there are no model instances to attach
+    /// related rows to); after it, `select_related` and `prefetch_related` do not compile.
     pub fn values<P: Projection<M>>(
         &self,
         f: impl FnOnce(&M::Fields) -> P,
@@ -364,19 +362,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         let mut query = self.query.clone();
         query.select = Select::Terms(terms);
         query.select_related.clear();
-        let mut refused_other = self.refused_other.clone();
-        if !query.prefetch.is_empty() {
-            refused_other.get_or_insert_with(|| {
-                "prefetch_related() does not apply to values(): a projection has no relation \
-                 fields to fill; project the related fields instead \
-                 (values(|a| (a.name, a.books().title))), or drop values()"
-                    .to_owned()
-            });
-        }
+        query.prefetch.clear();
         QuerySet {
             query,
             refused: self.refused,
-            refused_other,
+            refused_other: self.refused_other.clone(),
             cache: OnceCell::new(),
             _m: PhantomData,
         }

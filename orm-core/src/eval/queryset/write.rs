@@ -92,9 +92,11 @@ impl<M: Model> QuerySet<M, M> {
     /// primary key is already set are inserted with it, in batches of their own. No query
     /// for an empty slice.
     ///
-    /// The keys are set only once every row is in: if a batch fails, the commit fails or
-    /// the future is dropped, no row is kept and no instance is changed, so a later
-    /// `save()` still inserts it.
+    /// The keys are set only once every row is in: if a batch fails or the commit fails,
+    /// no row is kept and no instance is changed, so a later `save()` still inserts it.
+    /// If the future is dropped, no instance is changed either; rows sent in one INSERT
+    /// (no transaction) may already be stored by then, as with any statement the database
+    /// received before the drop.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
         let auto = M::META.has_auto_pk();
         let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =

@@ -571,13 +571,17 @@ impl SqlWriter {
             leaf if negated_many => {
                 let prefix = self.leaf_many_prefix(leaf)?.expect("checked by the guard");
                 if let Cond::IsNull { lhs, is_null: true } = leaf {
-                    // "no related row has a value here": no such row exists at all.
-                    self.sql.push_str("NOT (");
-                    let some = Cond::IsNull {
-                        lhs: lhs.clone(),
-                        is_null: false,
-                    };
-                    self.exists_subquery(&prefix, &some)?;
+                    // What `filter()` means by it, as one subquery-safe condition: there is
+                    // no related row at all, or some related row (through LEFT joins past
+                    // the many-valued hop) has no value there. For the related row's own
+                    // key the second part can never hold.
+                    self.sql.push_str("(NOT (");
+                    self.exists_subquery(&prefix, &Cond::Const(true))?;
+                    self.sql.push(')');
+                    if !self.is_key_of(lhs, &prefix)? {
+                        self.sql.push_str(" OR ");
+                        self.exists_subquery(&prefix, leaf)?;
+                    }
                     self.sql.push(')');
                     Ok(())
                 } else {
@@ -612,6 +616,16 @@ impl SqlWriter {
                 }
             }
         }
+    }
+
+    /// Whether `t` is the primary key of the model at the end of `prefix` (relative to the
+    /// current frame).
+    fn is_key_of(&self, t: &Term, prefix: &RelPath) -> Result<bool> {
+        let (Term::Column(c), Some(hop)) = (t, prefix.last()) else {
+            return Ok(false);
+        };
+        Ok(self.frame().relative(&c.path)? == *prefix
+            && c.column == (hop.target)().pk_column().column)
     }
 
     /// The many-valued prefix of the first column of a leaf that crosses one (relative to
