@@ -316,8 +316,10 @@ impl Db {
 #[cfg(feature = "sqlite")]
 impl From<sqlx::SqlitePool> for Db {
     /// Wrap an existing pool. Build it with [`crate::sqlite::pool_options`] (or call
-    /// [`crate::sqlite::register_functions`] in your `after_connect`) so that
-    /// case-insensitive lookups work.
+    /// [`crate::sqlite::register_functions`] in your `after_connect`): case-insensitive
+    /// lookups, F-expression arithmetic, regex lookups and decimal comparisons use the
+    /// functions and the collation it registers, and fail with "no such function" (or
+    /// collation) on a connection without them.
     fn from(pool: sqlx::SqlitePool) -> Db {
         Db {
             pool: Pool::Sqlite(pool),

@@ -91,8 +91,8 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
 }
 
 /// Pool options that register, on every new connection, the ORM's SQL functions (see
-/// [`register_functions`]). Build your own pool from these to wrap it with
-/// `Db::from_sqlite_pool`.
+/// [`register_functions`]). Build your own pool from these and wrap it with
+/// `Db::from(pool)`.
 pub fn pool_options() -> SqlitePoolOptions {
     SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
 }
