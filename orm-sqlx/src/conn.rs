@@ -21,6 +21,10 @@ pub enum ConnRef<'c> {
     Sqlite(&'c mut sqlx::SqliteConnection),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
+    /// With what the ORM knows of the server (from a `Db`; [`MysqlServer::default`] for a
+    /// connection of your own: no `RETURNING`, which every MySQL-family server takes).
+    #[cfg(feature = "mysql")]
+    Mysql(&'c mut sqlx::MySqlConnection, crate::mysql::MysqlServer),
 }
 
 #[cfg(feature = "sqlite")]
@@ -37,6 +41,15 @@ impl<'c> From<&'c mut sqlx::PgConnection> for ConnRef<'c> {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl<'c> From<&'c mut sqlx::MySqlConnection> for ConnRef<'c> {
+    /// Without `RETURNING` (the server is not asked): build
+    /// `ConnRef::Mysql(conn, MysqlServer::detect(conn).await?)` to use it on MariaDB.
+    fn from(c: &'c mut sqlx::MySqlConnection) -> Self {
+        ConnRef::Mysql(c, crate::mysql::MysqlServer::default())
+    }
+}
+
 macro_rules! on_conn {
     ($conn:expr, |$c:ident, $B:ident| $body:expr) => {
         match $conn {
@@ -50,16 +63,33 @@ macro_rules! on_conn {
                 type $B = sqlx::Postgres;
                 $body
             }
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql($c, _) => {
+                type $B = sqlx::MySql;
+                $body
+            }
         }
     };
 }
 
 impl<'c> ConnRef<'c> {
     fn reborrow(&mut self) -> ConnRef<'_> {
-        on_conn!(self, |c, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            ConnRef::from(&mut **c)
-        })
+        match self {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => ConnRef::Sqlite(&mut **c),
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => ConnRef::Postgres(&mut **c),
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql(c, server) => ConnRef::Mysql(&mut **c, *server),
+        }
+    }
+
+    fn returning(&self) -> bool {
+        match self {
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql(_, server) => server.returning,
+            other => other.dialect_of().supports_returning(),
+        }
     }
 
     fn dialect_of(&self) -> Dialect {
@@ -94,11 +124,12 @@ impl<'c> ConnRef<'c> {
     }
 
     fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
+        let returning = self.returning();
         on_conn!(self, |c, B| Box::pin(async move {
             let tx = Tracked::<B>::begin(c)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(TxScope::<B>(tx)) as Box<dyn Atomic<'c> + 'c>)
+            Ok(Box::new(TxScope::<B>(tx, returning)) as Box<dyn Atomic<'c> + 'c>)
         }))
     }
 
@@ -129,6 +160,9 @@ macro_rules! executor_via_conn {
         impl Executor for &mut $ty {
             fn dialect(&self) -> Dialect {
                 (**self).dialect()
+            }
+            fn supports_returning(&self) -> bool {
+                (**self).returning()
             }
             fn fetch_all<'a, T: FromRow>(
                 &'a mut self,
@@ -179,6 +213,9 @@ macro_rules! executor_via_conn {
 impl Executor for ConnRef<'_> {
     fn dialect(&self) -> Dialect {
         self.dialect_of()
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning()
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         self.reborrow().fetch_all_owned(stmt)
@@ -235,6 +272,8 @@ pub(crate) enum TxInner {
     Sqlite(Tracked<'static, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(Tracked<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    Mysql(Tracked<'static, sqlx::MySql>, crate::mysql::MysqlServer),
 }
 
 #[cfg(feature = "sqlite")]
@@ -254,6 +293,18 @@ impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
 impl Transaction {
     pub(crate) fn new(inner: TxInner) -> Self {
         Transaction { inner }
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's). Without `RETURNING` (see [`ConnRef::Mysql`]).
+#[cfg(feature = "mysql")]
+impl From<sqlx::Transaction<'static, sqlx::MySql>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::MySql>) -> Self {
+        Transaction::new(TxInner::Mysql(
+            Tracked::wrap(tx),
+            crate::mysql::MysqlServer::default(),
+        ))
     }
 }
 
@@ -283,6 +334,17 @@ impl Transaction {
             TxInner::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(..) => Dialect::Mysql,
+        }
+    }
+
+    fn returning(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            _ => self.dialect().supports_returning(),
         }
     }
 
@@ -293,6 +355,8 @@ impl Transaction {
             TxInner::Sqlite(tx) => ConnRef::Sqlite(tx.conn()),
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => ConnRef::Postgres(tx.conn()),
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, server) => ConnRef::Mysql(tx.conn(), *server),
         }
     }
 
@@ -303,6 +367,8 @@ impl Transaction {
             TxInner::Sqlite(tx) => tx.commit().await,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => tx.commit().await,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, _) => tx.commit().await,
         };
         r.map_err(|e| backend::db_error("COMMIT", e))
     }
@@ -314,6 +380,8 @@ impl Transaction {
             TxInner::Sqlite(tx) => tx.rollback().await,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => tx.rollback().await,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, _) => tx.rollback().await,
         };
         r.map_err(|e| backend::db_error("ROLLBACK", e))
     }
@@ -346,6 +414,11 @@ enum PoolConnInner {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    Mysql(
+        sqlx::pool::PoolConnection<sqlx::MySql>,
+        crate::mysql::MysqlServer,
+    ),
 }
 
 #[cfg(feature = "sqlite")]
@@ -368,7 +441,44 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
     }
 }
 
+/// Without `RETURNING` (see [`ConnRef::Mysql`]).
+#[cfg(feature = "mysql")]
+impl From<sqlx::pool::PoolConnection<sqlx::MySql>> for Connection {
+    fn from(c: sqlx::pool::PoolConnection<sqlx::MySql>) -> Self {
+        Connection::mysql(c, crate::mysql::MysqlServer::default())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<Tracked<'static, sqlx::MySql>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::MySql>) -> Self {
+        TxInner::Mysql(tx, crate::mysql::MysqlServer::default())
+    }
+}
+
+#[cfg(feature = "mysql")]
 impl Connection {
+    pub(crate) fn mysql(
+        c: sqlx::pool::PoolConnection<sqlx::MySql>,
+        server: crate::mysql::MysqlServer,
+    ) -> Self {
+        Connection {
+            inner: PoolConnInner::Mysql(c, server),
+            running: false,
+        }
+    }
+}
+
+impl Connection {
+    fn returning(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            _ => self.dialect().supports_returning(),
+        }
+    }
+
     /// The SQL dialect of the connection's database.
     pub fn dialect(&self) -> Dialect {
         match &self.inner {
@@ -376,6 +486,8 @@ impl Connection {
             PoolConnInner::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             PoolConnInner::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(..) => Dialect::Mysql,
         }
     }
 
@@ -386,6 +498,8 @@ impl Connection {
             PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
             #[cfg(feature = "postgres")]
             PoolConnInner::Postgres(c) => ConnRef::Postgres(c),
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(c, server) => ConnRef::Mysql(c, *server),
         }
     }
 }
@@ -413,6 +527,11 @@ impl Lend for Connection {
                 ConnRef::Postgres(c),
                 <sqlx::Postgres as backend::Backend>::DISCARD_ABANDONED,
             ),
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(c, server) => (
+                ConnRef::Mysql(c, *server),
+                <sqlx::MySql as backend::Backend>::DISCARD_ABANDONED,
+            ),
         };
         let fut = f(conn);
         Box::pin(async move {
@@ -432,6 +551,8 @@ impl Drop for Connection {
                 PoolConnInner::Sqlite(c) => c.close_on_drop(),
                 #[cfg(feature = "postgres")]
                 PoolConnInner::Postgres(c) => c.close_on_drop(),
+                #[cfg(feature = "mysql")]
+                PoolConnInner::Mysql(c, _) => c.close_on_drop(),
             }
         }
     }
@@ -443,6 +564,9 @@ executor_via_conn!(Connection);
 impl RowSource for Connection {
     fn dialect(&self) -> Dialect {
         Connection::dialect(self)
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning()
     }
     fn for_each_row<'a>(
         &'a mut self,
@@ -458,13 +582,17 @@ impl RowSource for Connection {
 
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
-pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>);
+/// The flag says whether `INSERT … RETURNING` can be sent.
+pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>, pub(crate) bool);
 
 macro_rules! tx_scope {
     ($db:ty) => {
         impl RowSource for TxScope<'_, $db> {
             fn dialect(&self) -> Dialect {
                 <$db as backend::Backend>::DIALECT
+            }
+            fn supports_returning(&self) -> bool {
+                self.1
             }
             fn for_each_row<'b>(
                 &'b mut self,
@@ -497,3 +625,5 @@ macro_rules! tx_scope {
 tx_scope!(sqlx::Sqlite);
 #[cfg(feature = "postgres")]
 tx_scope!(sqlx::Postgres);
+#[cfg(feature = "mysql")]
+tx_scope!(sqlx::MySql);

@@ -29,6 +29,8 @@
 mod backend;
 mod conn;
 mod db;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod query_log;

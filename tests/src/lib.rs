@@ -2,8 +2,8 @@
 //! and the fixture of `shared/docs/SEMANTICS.md` (without relations, which come later).
 //!
 //! Which backends run is set by `ORM_TEST_BACKENDS` (comma-separated: `sqlite`,
-//! `postgres`); by default both. A backend that is listed but unreachable fails the test
-//! loudly: it is never skipped.
+//! `postgres`, `mysql`); by default all three. A backend that is listed but unreachable
+//! fails the test loudly: it is never skipped.
 
 pub mod fixture;
 pub mod library;
@@ -19,6 +19,8 @@ use orm_sqlx::Db;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
 }
 
 impl Backend {
@@ -26,28 +28,44 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    /// The most parameters one statement may bind.
+    pub fn max_params(self) -> usize {
+        match self {
+            Backend::Sqlite => 32_766,
+            Backend::Postgres | Backend::Mysql => 65_535,
         }
     }
 }
 
-/// The backends this run requires (`ORM_TEST_BACKENDS`, default `sqlite,postgres`).
+/// The backends this run requires (`ORM_TEST_BACKENDS`, default `sqlite,postgres,mysql`).
 pub fn required_backends() -> Vec<Backend> {
-    let spec = std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let spec =
+        std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres,mysql".into());
     let mut out = Vec::new();
     for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match name {
             "sqlite" => out.push(Backend::Sqlite),
             "postgres" | "postgresql" => out.push(Backend::Postgres),
+            "mysql" | "mariadb" => out.push(Backend::Mysql),
             other => panic!(
-                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite and/or postgres"
+                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite, postgres, mysql"
             ),
         }
     }
     assert!(
         !out.is_empty(),
-        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres)"
+        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres, mysql)"
     );
     out
+}
+
+/// The MySQL/MariaDB server the suite uses (`ORM_TEST_MYSQL_URL`, without a database).
+pub fn mysql_url() -> String {
+    std::env::var("ORM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
 /// The PostgreSQL server the suite uses (`ORM_TEST_POSTGRES_URL`).
@@ -67,8 +85,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
-/// One test's own database: a fresh SQLite file, or a fresh PostgreSQL schema. Dropped
-/// with [`TestDb::cleanup`].
+/// One test's own database: a fresh SQLite file, a fresh PostgreSQL schema, or a fresh
+/// MySQL database. Dropped with [`TestDb::cleanup`].
 pub struct TestDb {
     pub db: Db,
     pub backend: Backend,
@@ -76,6 +94,8 @@ pub struct TestDb {
     /// test that opens a second pool of its own on the same database.
     pub url: String,
     schema: Option<String>,
+    /// MySQL: the test's database.
+    database: Option<String>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -93,6 +113,7 @@ impl TestDb {
                     backend,
                     url,
                     schema: None,
+                    database: None,
                     file: Some(path),
                 }
             }
@@ -121,6 +142,39 @@ impl TestDb {
                     backend,
                     url: scoped,
                     schema: Some(schema),
+                    database: None,
+                    file: None,
+                }
+            }
+            Backend::Mysql => {
+                let server = mysql_url();
+                let name = unique("orm_test");
+                let admin = Db::connect(&server).await.unwrap_or_else(|e| {
+                    panic!(
+                        "MySQL/MariaDB is required by this run but unreachable: {e}\n\
+                         Start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd), \
+                         point ORM_TEST_MYSQL_URL at a server, or opt out with ORM_TEST_BACKENDS=sqlite,postgres"
+                    )
+                });
+                admin
+                    .execute_raw(&format!("CREATE DATABASE `{name}`"))
+                    .await
+                    .expect("create the test database");
+                admin.mysql_pool().expect("a MySQL pool").close().await;
+                let (base, query) = match server.split_once('?') {
+                    Some((base, query)) => (base.trim_end_matches('/'), format!("?{query}")),
+                    None => (server.trim_end_matches('/'), String::new()),
+                };
+                let url = format!("{base}/{name}{query}");
+                let db = Db::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
+                TestDb {
+                    db,
+                    backend,
+                    url,
+                    schema: None,
+                    database: Some(name),
                     file: None,
                 }
             }
@@ -172,6 +226,17 @@ impl TestDb {
                 .await
                 .unwrap()
                 .into(),
+            Backend::Mysql => {
+                let db: Db = orm_sqlx::mysql::pool_options()
+                    .max_connections(1)
+                    .acquire_timeout(acquire_timeout)
+                    .before_acquire(counter(acquired.clone()))
+                    .connect_with(orm_sqlx::mysql::connect_options(&self.url).unwrap())
+                    .await
+                    .unwrap()
+                    .into();
+                db.with_returning(self.db.supports_returning())
+            }
         };
         (db, acquired)
     }
@@ -184,7 +249,16 @@ impl TestDb {
                 .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
                 .await;
         }
+        if let Some(database) = &self.database {
+            let _ = self
+                .db
+                .execute_raw(&format!("DROP DATABASE `{database}`"))
+                .await;
+        }
         if let Some(pool) = self.db.pg_pool() {
+            pool.close().await;
+        }
+        if let Some(pool) = self.db.mysql_pool() {
             pool.close().await;
         }
         if let Some(pool) = self.db.sqlite_pool() {

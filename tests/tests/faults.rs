@@ -30,7 +30,7 @@ use orm_tests::{Backend, TestDb, required_backends};
 fn wide_rows(backend: Backend) -> Vec<Wide> {
     wide::rows(match backend {
         Backend::Sqlite => 3_500,
-        Backend::Postgres => 7_000,
+        Backend::Postgres | Backend::Mysql => 7_000,
     })
 }
 

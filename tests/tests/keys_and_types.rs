@@ -193,7 +193,7 @@ struct Narrow {
 async fn a_column_of_another_type_is_a_decode_error() {
     on_each_backend(|db, backend| async move {
         match backend {
-            orm_tests::Backend::Postgres => {
+            orm_tests::Backend::Postgres | orm_tests::Backend::Mysql => {
                 db.execute_raw("CREATE TABLE wide (id BIGINT PRIMARY KEY, n BIGINT)")
                     .await
                     .unwrap();
@@ -308,7 +308,8 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
         let keys: &[&str] = if backend == orm_tests::Backend::Sqlite {
             &["1.0", "1.00", "2"]
         } else {
-            // PostgreSQL's numeric key is unique by value: 1.0 and 1.00 are one key.
+            // PostgreSQL's numeric key (and MySQL's DECIMAL) is unique by value: 1.0 and
+            // 1.00 are one key.
             &["1.0", "2"]
         };
         for (i, k) in keys.iter().enumerate() {
@@ -328,7 +329,9 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
                 matches!(r, Err(Error::MultipleObjectsReturned { count: 2, .. })),
                 "{r:?}"
             ),
-            orm_tests::Backend::Postgres => assert_eq!(r.unwrap().label, "k0"),
+            orm_tests::Backend::Postgres | orm_tests::Backend::Mysql => {
+                assert_eq!(r.unwrap().label, "k0")
+            }
         }
         let two = DecimalKey::objects().filter(|k| k.code.eq(dec("2")));
         assert_eq!(two.get(&db).await.unwrap().code, dec("2"));
@@ -346,6 +349,7 @@ async fn a_decimal_past_rust_decimal_is_refused_on_read_not_rounded() {
         let ty = match backend {
             orm_tests::Backend::Sqlite => "TEXT",
             orm_tests::Backend::Postgres => "NUMERIC",
+            orm_tests::Backend::Mysql => "DECIMAL(65, 30)",
         };
         db.execute_raw(&format!(
             "CREATE TABLE prices (id BIGINT PRIMARY KEY, amount {ty} NOT NULL)"

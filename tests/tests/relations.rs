@@ -981,9 +981,10 @@ async fn s31_prefetching_for_100000_parents_splits_the_in_list() {
         let qs = Author::objects().prefetch_related(|a| a.books());
         let (rows, q) = counted(qs.fetch(&db)).await;
         let rows = rows.unwrap();
-        // SQLite: IN lists split to its 32,766 parameters; PostgreSQL: one array parameter.
+        // SQLite and MySQL: IN lists split to their 32,766 and 65,535 parameters;
+        // PostgreSQL: one array parameter.
         let prefetch_queries = match backend {
-            Backend::Sqlite => n.div_ceil(32_766),
+            Backend::Sqlite | Backend::Mysql => n.div_ceil(backend.max_params()),
             Backend::Postgres => 1,
         };
         assert_eq!(rows.len(), n);

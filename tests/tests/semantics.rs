@@ -638,9 +638,10 @@ async fn s18_concurrent_evaluations_share_one_query_and_cancellation_leaves_no_c
         assert_eq!(q.len(), 1, "two concurrent evaluations run one query");
 
         // Cancelled while waiting for a connection: every pooled connection is held.
-        let max = match (db.sqlite_pool(), db.pg_pool()) {
-            (Some(p), _) => p.options().get_max_connections(),
-            (_, Some(p)) => p.options().get_max_connections(),
+        let max = match (db.sqlite_pool(), db.pg_pool(), db.mysql_pool()) {
+            (Some(p), _, _) => p.options().get_max_connections(),
+            (_, Some(p), _) => p.options().get_max_connections(),
+            (_, _, Some(p)) => p.options().get_max_connections(),
             _ => unreachable!("a test database has a pool"),
         };
         let mut held = Vec::new();
@@ -864,10 +865,7 @@ async fn s34_bulk_create_sends_one_insert_per_batch_and_sets_keys() {
 
         // 5 bound columns a row: SQLite takes 32766 parameters (6553 rows) a statement,
         // PostgreSQL 65535 (13107 rows).
-        let per_batch = match backend {
-            Backend::Sqlite => 32_766 / 5,
-            Backend::Postgres => 65_535 / 5,
-        };
+        let per_batch = (backend.max_params() / 5) as i32;
         let n = per_batch + 10;
         let mut many: Vec<Book> = (0..n).map(|i| book(&format!("m{i}"), i, 2, None)).collect();
         let (r, q) = counted(Book::objects().bulk_create(&mut many, &db)).await;
@@ -958,12 +956,14 @@ async fn s36_in_bulk_batches_by_the_bind_limit() {
         let (found, q) = counted(Book::objects().in_bulk(Vec::<i64>::new(), &db)).await;
         assert_eq!((found.unwrap().len(), q.len()), (0, 0));
 
-        // SQLite binds one parameter a key (32,766 a statement): three batches. PostgreSQL
-        // binds the whole list as one array parameter: one query, whatever its length.
+        // SQLite binds one parameter a key (32,766 a statement): three batches; MySQL
+        // too (65,535 a statement): two. PostgreSQL binds the whole list as one array
+        // parameter: one query, whatever its length.
         let ids: Vec<i64> = (1..=(2 * 32_766 + 5)).collect();
         let (found, q) = counted(Book::objects().in_bulk(ids, &db)).await;
         let expected = match backend {
             Backend::Sqlite => 3,
+            Backend::Mysql => 2,
             Backend::Postgres => 1,
         };
         assert_eq!((found.unwrap().len(), q.len()), (3, expected));
@@ -1004,6 +1004,10 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
             Backend::Sqlite => (
                 r#""books"."pages" >= orm_i32(orm_i32("books"."pages", '*', "#,
                 r#"SET "pages" = orm_i32("books"."pages", '*', "#,
+            ),
+            Backend::Mysql => (
+                "`books`.`pages` >= ((`books`.`pages` * ",
+                "SET `pages` = (`books`.`pages` * ",
             ),
         };
         assert!(q[0].sql.contains(filter_sql), "{}", q[0].sql);

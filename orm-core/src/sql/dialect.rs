@@ -175,21 +175,26 @@ impl Dialect {
             (Sqlite, F32) => "REAL",
             (Mysql, F32) => "FLOAT",
             (Sqlite, F64) => "REAL",
+            (Mysql, F64) => "DOUBLE",
             (_, F64) => "DOUBLE PRECISION",
             (Mysql, Text) => "LONGTEXT",
             (_, Text) => "TEXT",
             (Postgres, Bytes) => "BYTEA",
+            (Mysql, Bytes) => "LONGBLOB",
             (_, Bytes) => "BLOB",
             (Sqlite, Date) => "TEXT",
             (_, Date) => "DATE",
             (Sqlite, Time) => "TEXT",
+            (Mysql, Time) => "TIME(6)",
             (_, Time) => "TIME",
             (Sqlite, DateTime) => "TEXT",
             (Postgres, DateTime) => "TIMESTAMP",
             (Mysql, DateTime) => "DATETIME(6)",
             (Sqlite, DateTimeTz) => "TEXT",
             (Postgres, DateTimeTz) => "TIMESTAMPTZ",
-            (Mysql, DateTimeTz) => "TIMESTAMP(6)",
+            // In UTC (every connection sets `time_zone = '+00:00'`); MySQL's TIMESTAMP
+            // would stop at 2038.
+            (Mysql, DateTimeTz) => "DATETIME(6)",
             (Postgres, Uuid) => "UUID",
             (Sqlite, Uuid) => "BLOB",
             (Mysql, Uuid) => "BINARY(16)",
@@ -197,10 +202,24 @@ impl Dialect {
             // Text keeps every digit (NUMERIC affinity would round past 15 of them); the
             // compiler compares and sorts it with SQLITE_DECIMAL_COLLATION, by exact value.
             (Sqlite, Decimal) => "TEXT",
+            // MySQL's widest: 35 digits before the point, 30 after (a Decimal has at most
+            // 28 after it). The column has one scale, so `1.50` reads back as `1.5`.
             (Mysql, Decimal) => "DECIMAL(65, 30)",
             (Postgres, Json) => "JSONB",
             (Sqlite, Json) => "TEXT",
             (Mysql, Json) => "JSON",
+        }
+    }
+
+    /// The column type of a column that is (part of) a key or an index: the same as
+    /// [`Dialect::column_type`], except on MySQL, whose TEXT and BLOB columns cannot be
+    /// keys: there text and bytes keys are `VARCHAR(255)`/`VARBINARY(255)` (a longer value
+    /// is refused with an error naming the field, never cut short).
+    pub fn key_column_type(self, ty: SqlType) -> &'static str {
+        match (self, ty) {
+            (Dialect::Mysql, SqlType::Text) => "VARCHAR(255)",
+            (Dialect::Mysql, SqlType::Bytes) => "VARBINARY(255)",
+            _ => self.column_type(ty),
         }
     }
 
@@ -211,7 +230,8 @@ impl Dialect {
             (Dialect::Postgres, SqlType::I16) => "SMALLSERIAL PRIMARY KEY",
             (Dialect::Postgres, SqlType::I32) => "SERIAL PRIMARY KEY",
             (Dialect::Postgres, _) => "BIGSERIAL PRIMARY KEY",
-            (Dialect::Mysql, SqlType::I16 | SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
+            (Dialect::Mysql, SqlType::I16) => "SMALLINT AUTO_INCREMENT PRIMARY KEY",
+            (Dialect::Mysql, SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
             (Dialect::Mysql, _) => "BIGINT AUTO_INCREMENT PRIMARY KEY",
         }
     }

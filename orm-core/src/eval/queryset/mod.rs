@@ -495,14 +495,15 @@ async fn insert_batches<M: Model>(
         return Ok(keys);
     }
     let dialect = ex.dialect();
+    let returning = ex.supports_returning();
     let meta = M::META;
     if skip_pk {
         keys.reserve_exact(objs.len());
     }
     for chunk in objs.chunks(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
-        let stmt = compiler::insert(meta, rows, skip_pk, dialect)?;
-        if dialect.supports_returning() {
+        let stmt = compiler::insert(meta, rows, skip_pk, dialect, returning)?;
+        if returning {
             let before = keys.len();
             let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
                 if skip_pk {
@@ -520,9 +521,32 @@ async fn insert_batches<M: Model>(
             }
         } else {
             let res = ex.execute_stmt(stmt).await?;
-            // Without RETURNING, the database reports one generated key: a lone row's.
-            if let ([_], true, Some(id)) = (chunk, skip_pk, res.last_insert_id) {
-                keys.push(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
+            if !skip_pk {
+                continue;
+            }
+            // Without RETURNING (MySQL), the database reports the key of the first row of
+            // the statement; InnoDB gives the rows of one multi-row INSERT consecutive keys
+            // (with `auto_increment_increment` = 1, the default).
+            let first = res.last_insert_id.ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "inserted {} rows into {} but the database reported no generated key",
+                    chunk.len(),
+                    meta.name
+                ))
+            })?;
+            if res.rows_affected != chunk.len() as u64 {
+                return Err(Error::InvalidInput(format!(
+                    "inserted {} rows into {} but the database reports {}",
+                    chunk.len(),
+                    meta.name,
+                    res.rows_affected
+                )));
+            }
+            for i in 0..chunk.len() as i64 {
+                let key = first.checked_add(i).ok_or_else(|| {
+                    Error::InvalidInput(format!("the generated keys of {} overflow i64", meta.name))
+                })?;
+                keys.push(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(key)), 0)?);
             }
         }
     }

@@ -15,7 +15,14 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     let table = q.meta.table;
     w.push(" WHERE ");
     w.qualified(table, pk);
-    w.push(" IN (SELECT ");
+    // MySQL refuses a subquery that reads the table being changed (error 1093), unless
+    // it is a derived table, which it materializes first.
+    let mysql = w.dialect == Dialect::Mysql;
+    w.push(if mysql {
+        " IN (SELECT * FROM (SELECT "
+    } else {
+        " IN (SELECT "
+    });
     let mut inner = SqlWriter::new(w.dialect, q.meta);
     inner.params = std::mem::take(&mut w.params);
     inner.reserve_through(q);
@@ -27,6 +34,10 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     w.sql.push_str(&inner.sql);
     w.params = inner.params;
     w.invalid = w.invalid.take().or(inner.invalid);
+    if mysql {
+        w.push(") AS ");
+        w.ident("orm_targets");
+    }
     w.push(")");
     Ok(())
 }
@@ -161,12 +172,14 @@ pub fn unlink_all(
 }
 
 /// A multi-row `INSERT`, leaving out the auto primary key when `skip_auto_pk`, with
-/// `RETURNING` the primary key when the dialect has it.
+/// `RETURNING` the primary key when `returning` (where the server has it: see
+/// [`Executor::supports_returning`](crate::Executor::supports_returning)).
 pub fn insert(
     meta: &'static ModelMeta,
     rows: Vec<Vec<Value>>,
     skip_auto_pk: bool,
     dialect: Dialect,
+    returning: bool,
 ) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, meta);
     let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
@@ -175,7 +188,13 @@ pub fn insert(
         .collect();
     w.push("INSERT INTO ");
     w.ident(meta.table);
-    if included.is_empty() {
+    if included.is_empty() && dialect == Dialect::Mysql {
+        // MySQL has no DEFAULT VALUES; `() VALUES (), ()` inserts defaults, row by row.
+        w.push(" () VALUES ");
+        for r in 0..rows.len() {
+            w.push(if r > 0 { ", ()" } else { "()" });
+        }
+    } else if included.is_empty() {
         w.push(" DEFAULT VALUES");
     } else {
         w.push(" (");
@@ -206,7 +225,7 @@ pub fn insert(
             w.push(")");
         }
     }
-    if dialect.supports_returning() {
+    if returning {
         w.push(" RETURNING ");
         w.ident(meta.pk_column().column);
     }

@@ -437,12 +437,21 @@ impl SqlWriter {
             }
     }
 
-    /// `CAST(t AS TEXT)`.
+    /// `CAST(t AS TEXT)` (`CHAR` on MySQL).
     fn as_text(&mut self, t: &Term) -> Result<()> {
         self.sql.push_str("CAST(");
         self.term(t)?;
-        self.sql.push_str(" AS TEXT)");
+        self.sql.push_str(self.text_cast());
         Ok(())
+    }
+
+    /// The end of a cast to text: ` AS TEXT)`, or ` AS CHAR)` on MySQL.
+    fn text_cast(&self) -> &'static str {
+        if self.dialect == Dialect::Mysql {
+            " AS CHAR)"
+        } else {
+            " AS TEXT)"
+        }
     }
 
     /// Write `t` where it is compared or sorted: a decimal on SQLite (text there) with the
@@ -507,7 +516,12 @@ impl SqlWriter {
                 self.sql.push('(');
                 self.term(a)?;
                 self.sql.push(' ');
-                self.sql.push_str(op.sql());
+                // MySQL's `/` gives a decimal even for integers; `DIV` truncates, as the
+                // other backends' integer division does.
+                let int_div = self.dialect == Dialect::Mysql
+                    && *op == crate::dsl::expr::ArithOp::Div
+                    && matches!(ty, SqlType::I16 | SqlType::I32 | SqlType::I64);
+                self.sql.push_str(if int_div { "DIV" } else { op.sql() });
                 self.sql.push(' ');
                 self.term(b)?;
                 self.sql.push(')');
@@ -715,7 +729,17 @@ impl SqlWriter {
                 if let Some(e) = inner.invalid.take() {
                     self.invalid.get_or_insert(e);
                 }
+                // MySQL refuses LIMIT in an IN subquery ("doesn't yet support 'LIMIT &
+                // IN/ALL/ANY/SOME subquery'"), not in a derived table inside it.
+                let derived = self.dialect == Dialect::Mysql && q.is_sliced();
+                if derived {
+                    self.sql.push_str("SELECT * FROM (");
+                }
                 self.sql.push_str(&inner.sql);
+                if derived {
+                    self.sql.push_str(") AS ");
+                    self.ident("orm_sliced");
+                }
                 self.sql.push(')');
                 Ok(())
             }
@@ -753,7 +777,7 @@ impl SqlWriter {
                     if json_text {
                         self.sql.push_str("CAST(");
                         self.bind(v.clone());
-                        self.sql.push_str(" AS TEXT)");
+                        self.sql.push_str(self.text_cast());
                     } else {
                         self.compared_value(v.clone());
                     }
@@ -795,12 +819,12 @@ impl SqlWriter {
                         self.bind(Value::Text(pattern.clone()));
                     }
                     Dialect::Mysql => {
-                        self.sql.push_str(if *case_insensitive {
-                            " REGEXP "
-                        } else {
-                            " REGEXP BINARY "
-                        });
-                        self.bind(Value::Text(pattern.clone()));
+                        // The case rule as an inline flag, which both engines read (PCRE
+                        // on MariaDB, ICU on MySQL), whatever the column's collation;
+                        // `REGEXP BINARY` would match bytes, not characters.
+                        self.sql.push_str(" REGEXP ");
+                        let flag = if *case_insensitive { "(?i)" } else { "(?-i)" };
+                        self.bind(Value::Text(format!("{flag}{pattern}")));
                     }
                 }
                 Ok(())
@@ -837,11 +861,22 @@ impl SqlWriter {
                 // string and every LIKE lookup a syntax error.
                 self.sql.push_str(" ESCAPE E'\\\\'");
             }
-            (Dialect::Mysql, _) => {
+            // Compared as bytes (`LIKE BINARY`): the pattern's only wildcards are the `%`
+            // at its ends, and a UTF-8 substring is a byte substring, so bytes give the
+            // character answer whatever the column's collation. Case-insensitive: both
+            // sides folded, the pattern as the other backends fold it.
+            (Dialect::Mysql, false) => {
                 self.term(lhs)?;
-                self.sql
-                    .push_str(if ci { " LIKE " } else { " LIKE BINARY " });
+                self.sql.push_str(" LIKE BINARY ");
                 self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
+                self.sql.push_str(" ESCAPE '\\\\'");
+            }
+            (Dialect::Mysql, true) => {
+                self.sql.push_str("LOWER(");
+                self.term(lhs)?;
+                self.sql.push_str(") LIKE BINARY ");
+                let pattern = wrap(kind, &escape_like(&fold_case(value)), '%');
+                self.bind(Value::Text(pattern));
                 self.sql.push_str(" ESCAPE '\\\\'");
             }
         }
