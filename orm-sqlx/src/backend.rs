@@ -78,6 +78,7 @@ pub(crate) enum JsonFloats {
     Serde,
     /// Every digit and a point (`10000000000000000.0`), so that PostgreSQL's jsonb, which
     /// stores numbers as NUMERIC, gives a float back as a float.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Plain,
 }
 

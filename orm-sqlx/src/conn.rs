@@ -76,11 +76,11 @@ impl<'c> ConnRef<'c> {
     fn reborrow(&mut self) -> ConnRef<'_> {
         match self {
             #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => ConnRef::Sqlite(&mut **c),
+            ConnRef::Sqlite(c) => ConnRef::Sqlite(c),
             #[cfg(feature = "postgres")]
-            ConnRef::Postgres(c) => ConnRef::Postgres(&mut **c),
+            ConnRef::Postgres(c) => ConnRef::Postgres(c),
             #[cfg(feature = "mysql")]
-            ConnRef::Mysql(c, server) => ConnRef::Mysql(&mut **c, *server),
+            ConnRef::Mysql(c, server) => ConnRef::Mysql(c, *server),
         }
     }
 
@@ -88,8 +88,14 @@ impl<'c> ConnRef<'c> {
         match self {
             #[cfg(feature = "mysql")]
             ConnRef::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
             other => other.dialect_of().supports_returning(),
         }
+    }
+
+    /// See [`backend::Backend::DISCARD_ABANDONED`].
+    fn discards_abandoned(&self) -> bool {
+        on_conn!(self, |_c, B| <B as backend::Backend>::DISCARD_ABANDONED)
     }
 
     fn dialect_of(&self) -> Dialect {
@@ -123,10 +129,14 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |c, B| Box::pin(backend::execute::<B>(c, stmt)))
     }
 
-    fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
+    /// An atomic block on this connection; `poison` is its owner's abandonment flag.
+    fn atomic_owned(
+        self,
+        poison: Option<&'c mut bool>,
+    ) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
         let returning = self.returning();
         on_conn!(self, |c, B| Box::pin(async move {
-            let tx = Tracked::<B>::begin(c)
+            let tx = Tracked::<B>::begin(c, poison)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(TxScope::<B>(tx, returning)) as Box<dyn Atomic<'c> + 'c>)
@@ -144,13 +154,70 @@ impl<'c> ConnRef<'c> {
 
 /// A type that owns a connection and lends it, one statement at a time.
 trait Lend {
-    fn lend(&mut self) -> ConnRef<'_>;
-    /// Run the future of one statement, `f(connection)`.
+    /// The connection, and the owner's flag that a statement on it was abandoned (its
+    /// future dropped while it ran): set, the owner closes the connection instead of
+    /// reusing it.
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool);
+
+    /// Run the future of one statement, `f(connection)`, marked running while it runs:
+    /// one flag write before it, one after. Dropped in between, the flag stays set.
     fn run<'a, R: Send + 'a>(
         &'a mut self,
         f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
     ) -> BoxFuture<'a, R> {
-        f(self.lend())
+        let (conn, running) = self.lend_flagged();
+        let discard = conn.discards_abandoned();
+        let fut = f(conn);
+        Box::pin(async move {
+            *running = discard;
+            let out = fut.await;
+            *running = false;
+            out
+        })
+    }
+
+    /// An atomic block (a savepoint) on the connection, which tells the owner if one of
+    /// its statements is abandoned.
+    fn atomic_scope(&mut self) -> BoxFuture<'_, Result<Box<dyn Atomic<'_> + '_>>> {
+        let (conn, running) = self.lend_flagged();
+        conn.atomic_owned(Some(running))
+    }
+
+    /// A stream of rows, marked running until it ends.
+    fn stream_flagged<T: FromRow>(
+        &mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'_, Result<T>> {
+        let (conn, running) = self.lend_flagged();
+        *running = conn.discards_abandoned();
+        let rows = conn.stream_owned(stmt, selected);
+        Box::pin(Flagged {
+            rows,
+            running: Some(running),
+        })
+    }
+}
+
+/// A stream whose owner's `running` flag is cleared when it ends.
+struct Flagged<'a, S> {
+    rows: S,
+    running: Option<&'a mut bool>,
+}
+
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for Flagged<'_, S> {
+    type Item = S::Item;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let out = std::pin::Pin::new(&mut self.rows).poll_next(cx);
+        if let std::task::Poll::Ready(None) = out
+            && let Some(flag) = self.running.take()
+        {
+            *flag = false;
+        }
+        out
     }
 }
 
@@ -187,14 +254,14 @@ macro_rules! executor_via_conn {
                 (**self).run(|c| c.execute_owned(stmt))
             }
             fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-                (**self).lend().atomic_owned()
+                (**self).atomic_scope()
             }
             fn stream<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
                 selected: Vec<SelectNode>,
             ) -> BoxStream<'a, Result<T>> {
-                (**self).lend().stream_owned(stmt, selected)
+                (**self).stream_flagged(stmt, selected)
             }
             fn into_stream<'e, T: FromRow>(
                 self,
@@ -204,7 +271,7 @@ macro_rules! executor_via_conn {
             where
                 Self: 'e,
             {
-                self.lend().stream_owned(stmt, selected)
+                self.stream_flagged(stmt, selected)
             }
         }
     };
@@ -237,7 +304,7 @@ impl Executor for ConnRef<'_> {
         self.reborrow().execute_owned(stmt)
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-        self.reborrow().atomic_owned()
+        self.reborrow().atomic_owned(None)
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,
@@ -388,8 +455,24 @@ impl Transaction {
 }
 
 impl Lend for Transaction {
-    fn lend(&mut self) -> ConnRef<'_> {
-        self.conn()
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
+        match &mut self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Sqlite(c), flag)
+            }
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Postgres(c), flag)
+            }
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, server) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Mysql(c, *server), flag)
+            }
+        }
     }
 }
 
@@ -504,42 +587,20 @@ impl Connection {
     }
 }
 
+/// Dropped with its flag set (a statement's future dropped while it ran), `Drop`
+/// discards the connection.
 impl Lend for Connection {
-    fn lend(&mut self) -> ConnRef<'_> {
-        self.conn()
-    }
-
-    /// Marked running while the statement's future runs: one flag write before it, one
-    /// after. Dropped in between, the flag stays set, and `Drop` discards the connection.
-    fn run<'a, R: Send + 'a>(
-        &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
-    ) -> BoxFuture<'a, R> {
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
         let Connection { inner, running } = self;
-        let (conn, discard) = match inner {
+        let conn = match inner {
             #[cfg(feature = "sqlite")]
-            PoolConnInner::Sqlite(c) => (
-                ConnRef::Sqlite(c),
-                <sqlx::Sqlite as backend::Backend>::DISCARD_ABANDONED,
-            ),
+            PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
             #[cfg(feature = "postgres")]
-            PoolConnInner::Postgres(c) => (
-                ConnRef::Postgres(c),
-                <sqlx::Postgres as backend::Backend>::DISCARD_ABANDONED,
-            ),
+            PoolConnInner::Postgres(c) => ConnRef::Postgres(c),
             #[cfg(feature = "mysql")]
-            PoolConnInner::Mysql(c, server) => (
-                ConnRef::Mysql(c, *server),
-                <sqlx::MySql as backend::Backend>::DISCARD_ABANDONED,
-            ),
+            PoolConnInner::Mysql(c, server) => ConnRef::Mysql(c, *server),
         };
-        let fut = f(conn);
-        Box::pin(async move {
-            *running = discard;
-            let out = fut.await;
-            *running = false;
-            out
-        })
+        (conn, running)
     }
 }
 
@@ -583,7 +644,7 @@ impl RowSource for Connection {
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
 /// The flag says whether `INSERT … RETURNING` can be sent.
-pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>, pub(crate) bool);
+pub(crate) struct TxScope<'a, DB: backend::Backend>(pub(crate) Tracked<'a, DB>, pub(crate) bool);
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -599,13 +660,19 @@ macro_rules! tx_scope {
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                Box::pin(backend::for_each_row::<$db>(self.0.conn(), stmt, each))
+                Box::pin(async move {
+                    let out = backend::for_each_row::<$db>(self.0.start(), stmt, each).await;
+                    self.0.finish(out)
+                })
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                Box::pin(backend::execute::<$db>(self.0.conn(), stmt))
+                Box::pin(async move {
+                    let out = backend::execute::<$db>(self.0.start(), stmt).await;
+                    self.0.finish(out)
+                })
             }
         }
 

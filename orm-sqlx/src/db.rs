@@ -286,13 +286,21 @@ impl Db {
     /// are read from `LAST_INSERT_ID()`, the way MySQL 8 (which has no `RETURNING`) is
     /// served. Turning it on for a server without `RETURNING` makes every INSERT a syntax
     /// error. Other backends always have it; this changes nothing for them.
-    pub fn with_returning(mut self, on: bool) -> Db {
+    pub fn with_returning(self, on: bool) -> Db {
         #[cfg(feature = "mysql")]
-        if let Pool::Mysql(_, server) = &mut self.pool {
-            server.returning = on;
+        {
+            let mut db = self;
+            #[allow(irrefutable_let_patterns)]
+            if let Pool::Mysql(_, server) = &mut db.pool {
+                server.returning = on;
+            }
+            db
         }
-        let _ = on;
-        self
+        #[cfg(not(feature = "mysql"))]
+        {
+            let _ = on;
+            self
+        }
     }
 
     /// What the ORM knows of the MySQL/MariaDB server, if this is one.
@@ -585,7 +593,7 @@ impl Executor for &Db {
         let returning = Db::supports_returning(self);
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let conn = acquire(p, "BEGIN").await?;
-            let tx = Tracked::<B>::begin(conn)
+            let tx = Tracked::<B>::begin(conn, None)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
             Ok(Box::new(crate::conn::TxScope::<B>(tx, returning)) as Box<dyn Atomic<'a> + 'a>)
@@ -610,7 +618,7 @@ impl Db {
             #[cfg(feature = "mysql")]
             Pool::Mysql(p, server) => {
                 let conn = acquire(p, "BEGIN").await?;
-                Tracked::<sqlx::MySql>::begin(conn)
+                Tracked::<sqlx::MySql>::begin(conn, None)
                     .await
                     .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)))
                     .map_err(|e| backend::db_error("BEGIN", e))
@@ -618,7 +626,7 @@ impl Db {
             #[allow(unreachable_patterns)]
             pool => on_pool!(pool, |p, B| {
                 let conn = acquire(p, "BEGIN").await?;
-                Tracked::<B>::begin(conn)
+                Tracked::<B>::begin(conn, None)
                     .await
                     .map(|tx| Transaction::new(TxInner::from(tx)))
                     .map_err(|e| backend::db_error("BEGIN", e))

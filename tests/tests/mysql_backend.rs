@@ -168,7 +168,10 @@ async fn text_compares_exactly_in_the_tables_the_orm_creates() {
             .unwrap()
             .to_vec()
     };
-    assert_eq!(find(Note::objects().filter(|n| n.body.eq("abc"))).await, ["abc"]);
+    assert_eq!(
+        find(Note::objects().filter(|n| n.body.eq("abc"))).await,
+        ["abc"]
+    );
     assert_eq!(
         find(Note::objects().filter(|n| n.body.iexact("abc"))).await,
         ["abc", "ABC"]
