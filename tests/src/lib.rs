@@ -130,23 +130,6 @@ pub fn portable_sql(backend: Backend, sql: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod portable_sql_tests {
-    use super::{Backend, portable_sql};
-
-    #[test]
-    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
-        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
-        assert_eq!(
-            portable_sql(Backend::Mysql, sql),
-            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
-        );
-        for backend in [Backend::Sqlite, Backend::Postgres] {
-            assert_eq!(portable_sql(backend, sql), sql);
-        }
-    }
-}
-
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique(prefix: &str) -> String {
@@ -389,4 +372,21 @@ where
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod portable_sql_tests {
+    use super::{Backend, portable_sql};
+
+    #[test]
+    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
+        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
+        assert_eq!(
+            portable_sql(Backend::Mysql, sql),
+            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
+        );
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(portable_sql(backend, sql), sql);
+        }
+    }
 }

@@ -368,3 +368,104 @@ async fn s22_two_keys_to_one_model_get_distinct_aliases() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "parts")]
+struct Part {
+    id: i64,
+    name: String,
+    /// Not nullable: the root part is its own whole.
+    whole: ForeignKey<Part>,
+    #[orm(reverse(Part::whole))]
+    parts: Reverse<Part>,
+}
+
+fn part(id: i64, name: &str, whole: i64) -> Part {
+    Part {
+        id,
+        name: name.into(),
+        whole: ForeignKey::new(whole),
+        parts: Default::default(),
+    }
+}
+
+/// A chain through a non-nullable self key (root ← wheel ← spoke ← nipple, ids out of
+/// order) is deleted in one DELETE on every backend: where keys are checked row by row
+/// (MySQL), the statement deletes the rows in order, each after the rows pointing at it.
+/// A row that is its own whole cannot go on MySQL in any order, and its key cannot be
+/// cleared: a typed error, with nothing deleted; SQLite and PostgreSQL (checking at the
+/// commit) delete it.
+#[tokio::test]
+async fn a_non_nullable_self_key_deletes_its_chain_and_its_cycle_where_the_server_can() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Part>().await.unwrap();
+        // Inserted one by one, each after the part it belongs to (ids chosen, not
+        // generated, so that they run against the chain's order).
+        for p in [
+            part(1, "root", 1),
+            part(9, "wheel", 1),
+            part(5, "spoke", 9),
+            part(7, "nipple", 5),
+            part(3, "other", 1),
+        ] {
+            let mut p = p;
+            p.insert(&db).await.unwrap();
+        }
+        let wheel = Part::objects()
+            .filter(|p| p.name.eq("wheel"))
+            .get(&db)
+            .await
+            .unwrap();
+        let (d, q) = capture_queries(wheel.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Part"), Some(&3), "{q:#?}");
+        let deletes: Vec<_> = q
+            .iter()
+            .filter(|q| q.kind == orm_sqlx::StatementKind::Delete)
+            .collect();
+        assert_eq!(deletes.len(), 1, "{q:#?}");
+        if backend == orm_tests::Backend::Mysql {
+            assert!(
+                deletes[0].sql.contains(" ORDER BY FIELD("),
+                "{}",
+                deletes[0].sql
+            );
+        }
+        let left = Part::objects()
+            .order_by(|p| p.id.asc())
+            .values(|p| p.name)
+            .fetch(&db)
+            .await
+            .unwrap()
+            .to_vec();
+        assert_eq!(left, ["root", "other"]);
+
+        let root = Part::objects()
+            .filter(|p| p.id.eq(1))
+            .get(&db)
+            .await
+            .unwrap();
+        let (d, q) = capture_queries(root.delete(&db)).await;
+        match backend {
+            orm_tests::Backend::Mysql => {
+                let e = d.unwrap_err();
+                assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+                let msg = e.to_string();
+                assert!(msg.contains("Part.whole") && msg.contains("MySQL"), "{msg}");
+                // Refused before any write: BEGIN, the two levels, ROLLBACK.
+                assert!(
+                    q.iter().all(|q| !matches!(
+                        q.kind,
+                        orm_sqlx::StatementKind::Delete | orm_sqlx::StatementKind::Update
+                    )),
+                    "{q:#?}"
+                );
+                assert_eq!(Part::objects().count(&db).await.unwrap(), 2);
+            }
+            orm_tests::Backend::Sqlite | orm_tests::Backend::Postgres => {
+                assert_eq!(d.unwrap().per_model.get("Part"), Some(&2), "{q:#?}");
+                assert_eq!(Part::objects().count(&db).await.unwrap(), 0);
+            }
+        }
+    })
+    .await;
+}

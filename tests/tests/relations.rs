@@ -1445,7 +1445,7 @@ async fn negations_across_a_reverse_relation_read_like_django() {
 
 #[tokio::test]
 async fn deleting_a_cycle_or_a_long_chain_ends() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         // Ann becomes her own boss: the cascade meets Ann again and stops.
         let mut ann = Employee::objects()
             .filter(|e| e.name.eq("Ann"))
@@ -1454,8 +1454,35 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
             .unwrap();
         ann.boss = Some(orm_sqlx::core::relation::ForeignKey::new(ann.id));
         ann.save(&db).await.unwrap();
-        let (d, _) = counted(ann.delete(&db)).await;
+        let (d, q) = counted(ann.delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        // BEGIN, three levels of reports, one DELETE, COMMIT. MySQL checks each key as
+        // each row goes, and a row pointing at itself can never go first: her key is
+        // cleared before (one UPDATE, of her row only), then Cy, Ben and Ann go in that
+        // order.
+        match backend {
+            Backend::Mysql => {
+                assert_eq!(
+                    kinds(&q),
+                    [Begin, Select, Select, Select, Update, Delete, Commit],
+                    "{q:#?}"
+                );
+                assert_eq!(
+                    q[4].params,
+                    [
+                        orm_sqlx::Value::Null(orm_sqlx::core::SqlType::I64),
+                        orm_sqlx::Value::I64(ann.id)
+                    ],
+                    "{q:#?}"
+                );
+                assert!(q[5].sql.contains(" ORDER BY FIELD("), "{}", q[5].sql);
+            }
+            Backend::Sqlite | Backend::Postgres => assert_eq!(
+                kinds(&q),
+                [Begin, Select, Select, Select, Delete, Commit],
+                "{q:#?}"
+            ),
+        }
 
         // a chain of 2,000 reports, deleted from the top
         let mut top = Employee {
@@ -1482,6 +1509,69 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
         assert_eq!(q.len(), 1 + 2000 + 1 + 1);
         assert_eq!((q[0].kind, q[2002].kind), (Begin, Commit));
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
+
+/// Employees who are one another's bosses (Ann → Cy → Ben → Ann), and Dan, who reports
+/// to Cy: deleting Ben deletes all four, on every backend. Where keys are checked at the
+/// commit that is one DELETE; MySQL checks each key as each row goes, so the keys of the
+/// cycle (and only those) are cleared first, and Dan goes before Cy.
+#[tokio::test]
+async fn deleting_rows_that_point_at_one_another_clears_their_keys_where_checked_at_once() {
+    with_library(|db, backend, _| async move {
+        let staff = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                Employee::objects()
+                    .filter(|e| e.name.eq(name))
+                    .get(&db)
+                    .await
+                    .unwrap()
+            }
+        };
+        let (mut ann, ben, cy) = (staff("Ann").await, staff("Ben").await, staff("Cy").await);
+        ann.boss = Some(orm_sqlx::core::relation::ForeignKey::new(cy.id));
+        ann.save(&db).await.unwrap();
+        let mut dan = Employee {
+            id: 0,
+            name: "Dan".into(),
+            boss: Some(orm_sqlx::core::relation::ForeignKey::new(cy.id)),
+            reports: Default::default(),
+        };
+        dan.insert(&db).await.unwrap();
+
+        let (d, q) = counted(ben.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&4));
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+        // BEGIN, three levels of reports (Cy; Ann and Dan; Ben again), the DELETE, COMMIT.
+        match backend {
+            Backend::Mysql => {
+                assert_eq!(
+                    kinds(&q),
+                    [Begin, Select, Select, Select, Update, Delete, Commit],
+                    "{q:#?}"
+                );
+                // The NULL, then the rows.
+                let mut cleared = q[4].params[1..].to_vec();
+                cleared.sort_by_key(|v| format!("{v:?}"));
+                let mut cycle: Vec<orm_sqlx::Value> =
+                    [ann.id, ben.id, cy.id].map(orm_sqlx::Value::I64).to_vec();
+                cycle.sort_by_key(|v| format!("{v:?}"));
+                assert_eq!(cleared, cycle, "only the cycle's keys: {}", q[4].sql);
+                // Dan (who still points at Cy) before Cy.
+                let order = q[5].sql.split(" ORDER BY FIELD(").nth(1).expect("an order");
+                assert_eq!(order.matches('?').count(), 4, "{}", q[5].sql);
+                let order = &q[5].params[4..];
+                let at = |id| order.iter().position(|v| *v == orm_sqlx::Value::I64(id));
+                assert!(at(dan.id).unwrap() < at(cy.id).unwrap(), "{q:#?}");
+            }
+            Backend::Sqlite | Backend::Postgres => assert_eq!(
+                kinds(&q),
+                [Begin, Select, Select, Select, Delete, Commit],
+                "{q:#?}"
+            ),
+        }
     })
     .await;
 }

@@ -88,6 +88,41 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.finish()
 }
 
+/// `DELETE FROM … WHERE pk IN (k1, k2, …)`, deleting the rows in the order of `keys`.
+///
+/// For a server that checks foreign keys as each row is deleted (MySQL, MariaDB), where
+/// rows of one table point at one another (a self relation's chain): each row must go
+/// after the rows pointing at it. There the statement ends `ORDER BY FIELD(pk, k1, k2,
+/// …)`, binding every key twice. Elsewhere the keys are checked at the commit, the order
+/// does not matter, and the statement has no ORDER BY.
+pub fn delete_keys_in_order(
+    meta: &'static ModelMeta,
+    keys: Vec<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let pk = meta.pk_column().column;
+    let mut w = SqlWriter::new(dialect, meta);
+    w.push("DELETE FROM ");
+    w.ident(meta.table);
+    w.push(" WHERE ");
+    w.qualified(meta.table, pk);
+    w.push(" IN ");
+    w.target = Some(BindTarget::Own(meta.pk));
+    if dialect == Dialect::Mysql {
+        w.bind_list(keys.iter().cloned());
+        w.push(" ORDER BY FIELD(");
+        w.qualified(meta.table, pk);
+        for k in keys {
+            w.push(", ");
+            w.bind(k);
+        }
+        w.push(")");
+    } else {
+        w.bind_list(keys);
+    }
+    w.finish()
+}
+
 /// Link a parent to targets in a many-to-many join table; pairs already there are kept.
 pub fn link(
     through: &ThroughMeta,
