@@ -369,6 +369,88 @@ async fn s22_two_keys_to_one_model_get_distinct_aliases() {
     .await;
 }
 
+/// A fast `delete()` (nothing points at a loan) filtered across a relation and by a
+/// subquery over its own table: one DELETE each, and only the rows matched. On MySQL,
+/// which refuses a subquery reading the table being changed (error 1093), the filter is a
+/// derived table.
+#[tokio::test]
+async fn delete_filtered_across_a_relation_or_by_its_own_table_is_one_statement() {
+    on_each_backend(|db, backend| async move {
+        db.create_tables::<(Lender, Loan)>().await.unwrap();
+        let mut people: Vec<Lender> = ["ann", "bob", "cy"]
+            .iter()
+            .map(|n| Lender {
+                id: 0,
+                name: (*n).into(),
+            })
+            .collect();
+        Lender::objects()
+            .bulk_create(&mut people, &db)
+            .await
+            .unwrap();
+        let (ann, bob, cy) = (people[0].id, people[1].id, people[2].id);
+        let mut loans: Vec<Loan> = [(ann, bob), (bob, cy), (cy, ann), (ann, cy)]
+            .iter()
+            .map(|&(f, t)| Loan {
+                id: 0,
+                from: ForeignKey::new(f),
+                to: ForeignKey::new(t),
+            })
+            .collect();
+        Loan::objects().bulk_create(&mut loans, &db).await.unwrap();
+        let pairs = |db: Db| async move {
+            Loan::objects()
+                .order_by(|l| l.id.asc())
+                .values(|l| (l.from, l.to))
+                .fetch(&db)
+                .await
+                .unwrap()
+                .to_vec()
+        };
+
+        // Across a relation: the loans to cy.
+        let (d, q) =
+            capture_queries(Loan::objects().filter(|l| l.to().name.eq("cy")).delete(&db)).await;
+        assert_eq!((d.unwrap().total, q.len()), (2, 1), "{q:#?}");
+        let wrapped = |sql: &str| sql.contains(r#"IN (SELECT * FROM (SELECT "loans"."id""#);
+        let sql = portable_sql(backend, &q[0].sql);
+        assert_eq!(
+            wrapped(&sql),
+            backend == orm_tests::Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        assert!(sql.contains(r#"INNER JOIN "lenders""#), "{}", q[0].sql);
+        assert_eq!(pairs(db.clone()).await, [(ann, bob), (cy, ann)]);
+
+        // By a subquery over loans: the loans whose lender also borrowed from ann.
+        let ann_lent_to = Loan::objects().filter(|l| l.from.eq(ann)).values(|l| l.to);
+        let (d, q) = capture_queries(
+            Loan::objects()
+                .filter(|l| l.from.is_in(ann_lent_to))
+                .delete(&db),
+        )
+        .await;
+        assert_eq!((d.unwrap().total, q.len()), (0, 1), "{q:#?}");
+        let all_lenders = Loan::objects().values(|l| l.to);
+        let (d, q) = capture_queries(
+            Loan::objects()
+                .filter(|l| l.from.is_in(all_lenders) & l.to.eq(bob))
+                .delete(&db),
+        )
+        .await;
+        assert_eq!((d.unwrap().total, q.len()), (1, 1), "{q:#?}");
+        assert_eq!(
+            wrapped(&portable_sql(backend, &q[0].sql)),
+            backend == orm_tests::Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        assert_eq!(pairs(db.clone()).await, [(cy, ann)]);
+    })
+    .await;
+}
+
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "parts")]
 struct Part {

@@ -1384,6 +1384,117 @@ async fn the_same_row_reading_of_an_exclude_is_a_subquery() {
     .await;
 }
 
+/// `is_in` a sliced queryset keeps its window (Django's `id__in=qs[:1]`): first, a page,
+/// an offset alone, under `exclude`, and in an `update()`. MySQL refuses LIMIT in an IN
+/// subquery (error 1235), so there the slice is a derived table.
+#[tokio::test]
+async fn is_in_a_sliced_queryset_keeps_its_limit_and_offset() {
+    with_library(|db, backend, _| async move {
+        let by_pages = || Book::objects().order_by(|b| b.pages.desc());
+        // B1 (300 pages, Alice), B3 (200, Bob), B2 (150, Alice)
+        let authors = |books: QuerySet<Book>| {
+            Author::objects()
+                .filter(move |a| a.id.is_in(books.values(|b| b.author)))
+                .order_by(|a| a.name.asc())
+        };
+        let qs = authors(by_pages().slice(..1));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice"], 1));
+        let sub =
+            r#"SELECT "books"."author_id" FROM "books" ORDER BY "books"."pages" DESC LIMIT 1"#;
+        let want = match backend {
+            Backend::Mysql => format!(r#"IN (SELECT * FROM ({sub}) AS "orm_sliced")"#),
+            Backend::Sqlite | Backend::Postgres => format!("IN ({sub})"),
+        };
+        assert!(
+            portable_sql(backend, &q[0].sql).contains(&want),
+            "{}",
+            q[0].sql
+        );
+        let qs = authors(by_pages().slice(1..2));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob"], 1));
+        assert!(q[0].sql.contains("LIMIT 1 OFFSET 1"), "{}", q[0].sql);
+        let qs = authors(by_pages().slice(2..));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice"], 1));
+        let qs = authors(by_pages().slice(1..3));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
+
+        let top = by_pages().slice(..1).values(|b| b.author);
+        let others = Author::objects()
+            .exclude(|a| a.id.is_in(top))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(others.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob", "Carol"], 1));
+
+        // An update whose subquery reads the table it changes: the shortest book only.
+        let shortest = Book::objects()
+            .order_by(|b| b.pages.asc())
+            .slice(..1)
+            .values(|b| b.id);
+        let mut qs = Book::objects().filter(|b| b.id.is_in(shortest));
+        let (n, q) = counted(qs.update(|b| b.pages.set(b.pages + 1), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1), "{q:#?}");
+        let pages = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| b.pages)
+            .fetch(&db)
+            .await
+            .unwrap()
+            .to_vec();
+        assert_eq!(pages, [300, 151, 200]);
+    })
+    .await;
+}
+
+/// `update()` filtered by a subquery over its own table: an `exclude` across a self
+/// relation (`NOT EXISTS` over employees) and `is_in` a queryset of employees. MySQL
+/// refuses a subquery reading the table being changed (error 1093) unless it is a
+/// derived table; there the filter is `pk IN (SELECT * FROM (…) AS orm_targets)`.
+#[tokio::test]
+async fn update_filtered_by_a_subquery_over_its_own_table() {
+    with_library(|db, backend, _| async move {
+        let staff = || {
+            Employee::objects()
+                .order_by(|e| e.id.asc())
+                .values(|e| e.name)
+        };
+        // Ann's report is Ben, Ben's is Cy, Cy has none.
+        let mut not_cys_boss = Employee::objects().exclude(|e| e.reports().name.eq("Cy"));
+        let (n, q) = counted(not_cys_boss.update(|e| e.name.set("x"), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (2, 1), "{q:#?}");
+        let sql = portable_sql(backend, &q[0].sql);
+        assert!(sql.contains("NOT (EXISTS (SELECT 1 FROM"), "{}", q[0].sql);
+        assert_eq!(
+            sql.contains(r#" IN (SELECT * FROM (SELECT "employees"."id" FROM "employees""#),
+            backend == Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        let names = staff().fetch(&db).await.unwrap().to_vec();
+        assert_eq!(names, ["x", "Ben", "x"]);
+
+        // Those whose boss is now called x: Ben (Ann's report).
+        let bens = Employee::objects()
+            .filter(|e| e.boss().name.eq("x"))
+            .values(|e| e.id);
+        let mut qs = Employee::objects().filter(|e| e.id.is_in(bens));
+        let (n, q) = counted(qs.update(|e| e.name.set("y"), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1), "{q:#?}");
+        assert_eq!(
+            q[0].sql.contains("orm_targets"),
+            backend == Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        let names = staff().fetch(&db).await.unwrap().to_vec();
+        assert_eq!(names, ["x", "y", "x"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn negations_across_a_reverse_relation_read_like_django() {
     with_library(|db, _, _| async move {
