@@ -1624,6 +1624,27 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
     .await;
 }
 
+/// Deleting a whole self relation at once (Ann ← Ben ← Cy, all matched by the queryset):
+/// the same statements on every backend, the rows that point at others going first where
+/// keys are checked row by row.
+#[tokio::test]
+async fn deleting_a_whole_chain_at_once_is_one_delete() {
+    with_library(|db, backend, _| async move {
+        let (d, q) = counted(Employee::objects().delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        // BEGIN, the keys, their reports (all among them), the DELETE, COMMIT
+        assert_eq!(kinds(&q), [Begin, Select, Select, Delete, Commit], "{q:#?}");
+        assert_eq!(
+            q[3].sql.contains(" ORDER BY FIELD("),
+            backend == Backend::Mysql,
+            "{}",
+            q[3].sql
+        );
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
+
 /// Employees who are one another's bosses (Ann → Cy → Ben → Ann), and Dan, who reports
 /// to Cy: deleting Ben deletes all four, on every backend. Where keys are checked at the
 /// commit that is one DELETE; MySQL checks each key as each row goes, so the keys of the
