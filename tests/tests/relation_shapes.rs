@@ -551,3 +551,49 @@ async fn a_non_nullable_self_key_deletes_its_chain_and_its_cycle_where_the_serve
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "links")]
+struct Link {
+    id: i64,
+    #[orm(on_delete = "do_nothing")]
+    next: Option<ForeignKey<Link>>,
+}
+
+/// DO_NOTHING: the ORM neither follows nor reads the key, and the server's constraint
+/// decides. Deleting both rows of `a ← b` at once: SQLite and PostgreSQL check the key at
+/// the commit, when both rows are gone; MySQL checks it as each row goes (in key order,
+/// `a` first, still pointed at by `b`) and refuses the statement: a database error,
+/// nothing deleted (as Django's DO_NOTHING does on MySQL).
+#[tokio::test]
+async fn do_nothing_keys_among_the_deleted_rows_are_left_to_the_server() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Link>().await.unwrap();
+        let mut a = Link { id: 0, next: None };
+        a.insert(&db).await.unwrap();
+        let mut b = Link {
+            id: 0,
+            next: Some(ForeignKey::new(a.id)),
+        };
+        b.insert(&db).await.unwrap();
+        let (d, q) = capture_queries(Link::objects().delete(&db)).await;
+        // BEGIN, the keys, the DELETE, then COMMIT or (on its error) ROLLBACK
+        assert_eq!(q.len(), 4, "{q:#?}");
+        match backend {
+            orm_tests::Backend::Mysql => {
+                let e = d.unwrap_err();
+                assert!(matches!(e, Error::Database { .. }), "{e:?}");
+                assert!(
+                    e.to_string().contains("foreign key constraint fails"),
+                    "{e}"
+                );
+                assert_eq!(Link::objects().count(&db).await.unwrap(), 2);
+            }
+            orm_tests::Backend::Sqlite | orm_tests::Backend::Postgres => {
+                assert_eq!(d.unwrap().per_model.get("Link"), Some(&2));
+                assert_eq!(Link::objects().count(&db).await.unwrap(), 0);
+            }
+        }
+    })
+    .await;
+}
