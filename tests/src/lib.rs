@@ -74,6 +74,62 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// `sql` as SQLite and PostgreSQL quote it, for assertions on a statement's text that
+/// hold on every backend: on MySQL, each backtick-quoted identifier (`` `books`.`id` ``)
+/// is written in double quotes (`"books"."id"`), a doubled backtick inside one becoming a
+/// backtick and a double quote inside one doubled; string literals and everything else
+/// are kept as they are (placeholders are `?` on MySQL, as on SQLite). On SQLite and
+/// PostgreSQL `sql` is returned unchanged, so an assertion there still reads the text
+/// exactly as it was sent.
+pub fn portable_sql(backend: Backend, sql: &str) -> String {
+    if backend != Backend::Mysql {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {
+                out.push('"');
+                while let Some(c) = chars.next() {
+                    match c {
+                        '`' if chars.peek() == Some(&'`') => {
+                            chars.next();
+                            out.push('`');
+                        }
+                        '`' => break,
+                        '"' => out.push_str("\"\""),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            '\'' => {
+                // A string literal: copied as is, backslash escapes and doubled quotes
+                // included (MySQL reads both).
+                out.push(c);
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                out.push(n);
+                            }
+                        }
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            out.push(chars.next().expect("peeked"));
+                        }
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique(prefix: &str) -> String {
@@ -316,4 +372,21 @@ where
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod portable_sql_tests {
+    use super::{Backend, portable_sql};
+
+    #[test]
+    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
+        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
+        assert_eq!(
+            portable_sql(Backend::Mysql, sql),
+            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
+        );
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(portable_sql(backend, sql), sql);
+        }
+    }
 }

@@ -2,12 +2,37 @@
 
 use super::*;
 
-/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
-/// `pk IN (SELECT pk … joins …)`.
+/// Whether `c` reads rows besides the one it tests: a related column (a join, or an
+/// `EXISTS` subquery under a negation) or a queryset (`is_in(queryset)`).
+fn reads_other_rows(c: &Cond) -> bool {
+    match c {
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().any(reads_other_rows),
+        Cond::Not(inner) => reads_other_rows(inner),
+        Cond::Const(_) => false,
+        Cond::InQuery { .. } => true,
+        leaf => {
+            let mut cols = Vec::new();
+            leaf_terms(leaf, |t| t.columns(&mut cols));
+            cols.iter().any(|c| !c.path.is_root())
+        }
+    }
+}
+
+/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it joins other tables,
+/// `pk IN (SELECT pk … joins …)`. On MySQL also when it reads other rows through a
+/// subquery, which may read the table being changed.
 fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
+    // MySQL refuses a subquery that reads the table being changed (error 1093: a join,
+    // `is_in` a queryset of the same model, an `EXISTS` across a self relation), unless
+    // it is a derived table, which it materializes first. (MariaDB 10.3 and later accept
+    // them; the derived table serves both.)
+    let mysql = w.dialect == Dialect::Mysql;
     let mut probe = SqlWriter::new(w.dialect, q.meta);
     probe.register_filter(&q.filter)?;
-    if probe.frame().joins.is_empty() && q.through.is_none() {
+    if probe.frame().joins.is_empty()
+        && q.through.is_none()
+        && !(mysql && q.filter.iter().any(reads_other_rows))
+    {
         w.register_filter(&q.filter)?;
         return w.where_clause(&q.filter);
     }
@@ -15,9 +40,6 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     let table = q.meta.table;
     w.push(" WHERE ");
     w.qualified(table, pk);
-    // MySQL refuses a subquery that reads the table being changed (error 1093), unless
-    // it is a derived table, which it materializes first.
-    let mysql = w.dialect == Dialect::Mysql;
     w.push(if mysql {
         " IN (SELECT * FROM (SELECT "
     } else {
@@ -85,6 +107,41 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.push("DELETE FROM ");
     w.ident(q.meta.table);
     write_dml_where(&mut w, q)?;
+    w.finish()
+}
+
+/// `DELETE FROM … WHERE pk IN (k1, k2, …)`, deleting the rows in the order of `keys`.
+///
+/// For a server that checks foreign keys as each row is deleted (MySQL, MariaDB), where
+/// rows of one table point at one another (a self relation's chain): each row must go
+/// after the rows pointing at it. There the statement ends `ORDER BY FIELD(pk, k1, k2,
+/// …)`, binding every key twice. Elsewhere the keys are checked at the commit, the order
+/// does not matter, and the statement has no ORDER BY.
+pub fn delete_keys_in_order(
+    meta: &'static ModelMeta,
+    keys: Vec<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let pk = meta.pk_column().column;
+    let mut w = SqlWriter::new(dialect, meta);
+    w.push("DELETE FROM ");
+    w.ident(meta.table);
+    w.push(" WHERE ");
+    w.qualified(meta.table, pk);
+    w.push(" IN ");
+    w.target = Some(BindTarget::Own(meta.pk));
+    if dialect == Dialect::Mysql {
+        w.bind_list(keys.iter().cloned());
+        w.push(" ORDER BY FIELD(");
+        w.qualified(meta.table, pk);
+        for k in keys {
+            w.push(", ");
+            w.bind(k);
+        }
+        w.push(")");
+    } else {
+        w.bind_list(keys);
+    }
     w.finish()
 }
 
