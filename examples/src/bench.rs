@@ -1395,14 +1395,10 @@ async fn bench_mysql(cfg: Config) -> Outcome<()> {
         let server = orm_sqlx::mysql::MysqlServer::detect(&mut conn_hand).await?;
         // `Db::from(pool)` does not ask the server what it is, so it would read new keys
         // without `RETURNING`, where the hand-written W6 uses it (MariaDB 10.5+): say what
-        // the server has, but only after seeding. `create_tables` asks the server for its
-        // collation only while `returning` is off; with it on (and `mariadb` unknown, which
-        // `Db::from` cannot be told) it picks MySQL's `utf8mb4_0900_bin`, which MariaDB
-        // 10.11 does not have.
-        let db = Db::from(pool.clone());
+        // the server has.
+        let db = Db::from(pool.clone()).with_returning(server.returning);
         eprintln!("mysql: seeding database {MYSQL_DATABASE}");
         seed(&db).await?;
-        let db = db.with_returning(server.returning);
         let (lines, memory) = run_mysql(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;
         pool.close().await;
         let title = if server.mariadb {

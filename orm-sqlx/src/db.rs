@@ -359,10 +359,11 @@ impl Db {
         match &self.pool {
             #[cfg(feature = "mysql")]
             Pool::Mysql(p, server) => {
-                if server.returning || server.mariadb {
+                if server.mariadb {
                     return Ok(server.table_options());
                 }
-                // Not known to be MariaDB: `Db::from(pool)` does not ask; ask now.
+                // Not known to be MariaDB (MySQL, or a pool from `Db::from`, which is not
+                // asked, whatever `with_returning` said since): ask now.
                 let mut conn = acquire(p, "SELECT VERSION()").await?;
                 let asked = crate::mysql::MysqlServer::detect(&mut conn)
                     .await

@@ -221,6 +221,8 @@ async fn a_pool_of_your_own_works_without_being_asked() {
         .unwrap();
     let db = Db::from(pool);
     assert!(!db.supports_returning());
+    // Turning RETURNING on says nothing of the server's collation: it is still asked.
+    let db = db.with_returning(true);
     db.create_table::<Note>().await.unwrap();
     let collation: String = sqlx::query_scalar(
         "SELECT TABLE_COLLATION FROM information_schema.TABLES \
@@ -230,6 +232,7 @@ async fn a_pool_of_your_own_works_without_being_asked() {
     .await
     .unwrap();
     assert_eq!(collation, "utf8mb4_nopad_bin");
+    let db = db.with_returning(false);
     let mut rows = notes(3);
     Note::objects().bulk_create(&mut rows, &db).await.unwrap();
     let keys: Vec<i64> = rows.iter().map(|r| r.id).collect();
