@@ -1,7 +1,7 @@
 //! How each backend spells SQL: placeholders, quoting, LIKE, regex, limits, types.
 
 use crate::dsl::expr::ArithOp;
-use crate::schema::value::SqlType;
+use crate::schema::value::{SqlType, ValueSupport};
 
 /// The SQL dialect of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,6 +152,17 @@ impl Dialect {
         match self.max_in_list() {
             usize::MAX => usize::MAX,
             n => n.saturating_sub(used).max(1),
+        }
+    }
+
+    /// What this backend can store beyond what every backend can: the compiler refuses
+    /// the rest before any query (`SqlWriter::bind`). MySQL's FLOAT and DOUBLE have no
+    /// ±infinity (it would be an out-of-range error, or NULL).
+    #[inline(always)]
+    pub fn value_support(self) -> ValueSupport {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => ValueSupport::ALL,
+            Dialect::Mysql => ValueSupport { infinity: false },
         }
     }
 

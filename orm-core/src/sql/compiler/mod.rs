@@ -128,12 +128,14 @@ impl SqlWriter {
 
     /// Bind a value. Every value of every statement passes here, so this is where values no
     /// backend can hold faithfully (NaN, NUL in text, years outside 1–9999, nanoseconds:
-    /// [`Value::invalid_reason`]) are refused, one cheap match per value; the error names
-    /// the field the value is compared with or stored in.
+    /// [`Value::invalid_reason`]) are refused, one cheap match per value, and so are those
+    /// this dialect cannot store (±infinity on MySQL: [`Dialect::value_support`]); the error
+    /// names the field the value is compared with or stored in.
     #[inline(always)]
     pub fn bind(&mut self, v: Value) {
-        if !v.is_faithful() {
-            self.refuse(&v);
+        let support = self.dialect.value_support();
+        if !v.is_faithful_on(support) {
+            self.refuse(&v, support);
         }
         self.params.push(v);
         self.dialect
@@ -154,11 +156,13 @@ impl SqlWriter {
 
     /// Remember the first refused value (the statement is then never returned).
     #[cold]
-    fn refuse(&mut self, v: &Value) {
+    fn refuse(&mut self, v: &Value, support: crate::schema::value::ValueSupport) {
         if self.invalid.is_none() {
             self.invalid = Some(Error::InvalidValue {
                 field: self.target_label(),
-                reason: v.invalid_reason().unwrap_or_default(),
+                reason: v
+                    .invalid_reason_on(support, self.dialect.name())
+                    .unwrap_or_default(),
             });
         }
     }
