@@ -163,6 +163,11 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
         "22003" => Error::OutOfRange { message, sql },
         "22012" => Error::DivisionByZero { message, sql },
         "2201B" => Error::InvalidRegex { message, sql },
+        "22001" => Error::TooLong {
+            field: "a column".into(),
+            message,
+            sql,
+        },
         _ => return None,
     })
 }
@@ -171,7 +176,10 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
 /// - 1690, a value out of range in an expression: one of the checks the compiler writes
 ///   around arithmetic ([`MysqlCheck`], PostgreSQL's message and error), or MySQL's own
 ///   BIGINT, DOUBLE or DECIMAL overflow: [`Error::OutOfRange`];
+/// - 1264, a value out of its column's range: [`Error::OutOfRange`] whose message starts
+///   with the column (`` column `c`: … ``, which the write paths name as `Model.field`);
 /// - 1365, division by zero in a write: [`Error::DivisionByZero`];
+/// - 1406, a value too long for its column: [`Error::TooLong`];
 /// - an invalid regular expression (MariaDB's 1139, from PCRE; MySQL's ICU errors about
 ///   the pattern, 3685 and 3688–3697, and 3700, a pattern too big): [`Error::InvalidRegex`].
 ///   Not 3698/3699 (ICU's stack and time limits, a pattern too costly for the rows it
@@ -209,8 +217,17 @@ fn mysql_error(sql: &str, number: u16, message: &str) -> Option<Error> {
                 }
             }
         },
+        1264 => Error::OutOfRange {
+            message: format!("{}: {message}", mysql_column_label(message)),
+            sql,
+        },
         1365 => Error::DivisionByZero {
             message: with_mysql("division by zero"),
+            sql,
+        },
+        1406 => Error::TooLong {
+            field: mysql_column_label(message),
+            message: message.to_owned(),
             sql,
         },
         1139 | 3685 | 3688..=3697 | 3700 => Error::InvalidRegex {
@@ -219,6 +236,16 @@ fn mysql_error(sql: &str, number: u16, message: &str) -> Option<Error> {
         },
         _ => return None,
     })
+}
+
+/// `` column `c` `` from MySQL's `… for column 'c' at row 1`, the label the write paths
+/// replace with `Model.field` (`Error::in_model`); `a column` if the message names none.
+#[cfg(feature = "mysql")]
+fn mysql_column_label(message: &str) -> String {
+    message
+        .split_once("for column '")
+        .and_then(|(_, rest)| rest.rsplit_once("' at row"))
+        .map_or_else(|| "a column".to_owned(), |(c, _)| format!("column `{c}`"))
 }
 
 /// `("22003", "integer out of range: …")` from `"[22003] integer out of range: …"`.
@@ -252,6 +279,13 @@ mod mysql_tests {
         let m = "DOUBLE value is out of range in '`t`.`x` * 1e10'";
         assert!(matches!(e(1690, m), Some(Error::OutOfRange { message, .. })
             if message.starts_with("value out of range: overflow")));
+        let m = "Out of range value for column 'amount' at row 1";
+        assert!(matches!(e(1264, m), Some(Error::OutOfRange { message, .. })
+            if message.starts_with("column `amount`: Out of range")));
+        let m = "Data too long for column 'it''s' at row 3";
+        assert!(
+            matches!(e(1406, m), Some(Error::TooLong { field, .. }) if field == "column `it''s`")
+        );
         assert!(matches!(
             e(1365, "Division by 0"),
             Some(Error::DivisionByZero { .. })
