@@ -82,7 +82,7 @@ impl Backend for MySql {
     const DISCARD_ABANDONED: bool = true;
 
     fn arguments(params: &mut Vec<Value>) -> Result<MySqlArguments> {
-        let params = std::mem::take(params);
+        let params = std::mem::take(params).into_iter().map(utc_as_datetime);
         let mut args = MySqlArguments::default();
         bind_values!(
             args,
@@ -116,6 +116,18 @@ impl Backend for MySql {
             rows_affected: r.rows_affected(),
             last_insert_id: (id != 0).then(|| i64::try_from(id).unwrap_or(i64::MAX)),
         }
+    }
+}
+
+/// A `DateTime<Utc>` bound as the DATETIME it is stored in. sqlx would bind it as a
+/// TIMESTAMP, which MySQL only holds from 1970 to 2038: outside, the bound value silently
+/// became NULL (or the column's zero).
+fn utc_as_datetime(v: Value) -> Value {
+    match v {
+        #[cfg(feature = "chrono")]
+        Value::DateTimeTz(x) => Value::DateTime(x.naive_utc()),
+        Value::Null(orm_core::SqlType::DateTimeTz) => Value::Null(orm_core::SqlType::DateTime),
+        other => other,
     }
 }
 

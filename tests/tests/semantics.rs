@@ -1000,8 +1000,9 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
         let twice = by_title().filter(|b| b.pages.gte(b.pages * 2 - 200));
         let (rows, q) = counted(twice.fetch(&db)).await;
         assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B2", "B3"], 1));
-        // SQLite computes it with the ORM's checked functions (PostgreSQL's operators
-        // already refuse an overflow).
+        // SQLite computes it with the ORM's checked functions, MySQL with the ORM's range
+        // check around its 64-bit arithmetic (PostgreSQL's operators already refuse an
+        // overflow).
         let (filter_sql, set_sql) = match backend {
             Backend::Postgres => (
                 r#""books"."pages" >= (("books"."pages" * "#,
@@ -1012,8 +1013,9 @@ async fn s37_q_objects_combine_and_f_expressions_compare_and_compute() {
                 r#"SET "pages" = orm_i32("books"."pages", '*', "#,
             ),
             Backend::Mysql => (
-                "`books`.`pages` >= ((`books`.`pages` * ",
-                "SET `pages` = (`books`.`pages` * ",
+                "`books`.`pages` >= (CAST(CAST(0 AS UNSIGNED) + 2147483648 + \
+                 (((CAST(CAST(0 AS UNSIGNED) + 2147483648 + ((`books`.`pages` * ",
+                "SET `pages` = (CAST(CAST(0 AS UNSIGNED) + 2147483648 + ((`books`.`pages` * ",
             ),
         };
         assert!(q[0].sql.contains(filter_sql), "{}", q[0].sql);

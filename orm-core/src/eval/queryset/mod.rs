@@ -511,7 +511,9 @@ async fn insert_batches<M: Model>(
                 }
                 Ok(())
             };
-            ex.for_each_row(stmt, &mut each).await?;
+            ex.for_each_row(stmt, &mut each)
+                .await
+                .map_err(name_field::<M>)?;
             if skip_pk && keys.len() - before != chunk.len() {
                 return Err(Error::InvalidInput(format!(
                     "inserted {} rows but the database returned {} keys",
@@ -520,7 +522,7 @@ async fn insert_batches<M: Model>(
                 )));
             }
         } else {
-            let res = ex.execute_stmt(stmt).await?;
+            let res = ex.execute_stmt(stmt).await.map_err(name_field::<M>)?;
             if !skip_pk {
                 continue;
             }
@@ -551,6 +553,18 @@ async fn insert_batches<M: Model>(
         }
     }
     Ok(keys)
+}
+
+/// A refused write's error naming `M`'s field rather than its column (a value too long
+/// for, or out of the range of, the column: see [`Error::in_model`]).
+fn name_field<M: Model>(e: Error) -> Error {
+    e.in_model(M::META.name, |column| {
+        M::META
+            .columns
+            .iter()
+            .find(|c| c.column == column)
+            .map(|c| c.field)
+    })
 }
 
 /// The relation `path` names on `obj`, its prefetched rows forgotten: a write through it
