@@ -1769,3 +1769,31 @@ async fn delete_follows_keys_and_links_the_target_does_not_declare() {
     })
     .await;
 }
+
+/// A link to a row that is gone fails on every backend (the join table's foreign key);
+/// a link that is already there is kept once, without an error. (MySQL's `INSERT IGNORE`
+/// did the second by turning every error into a warning: the first stored nothing and
+/// reported success.)
+#[tokio::test]
+async fn a_link_to_a_missing_row_fails_and_a_repeated_link_is_kept_once() {
+    with_library(|db, backend, lib| async move {
+        let mut gone = Tag {
+            id: 0,
+            name: "gone".into(),
+        };
+        gone.insert(&db).await.unwrap();
+        gone.delete(&db).await.unwrap();
+        let mut b2 = lib.b2.clone();
+        let r = b2.add_related(|b| b.tags(), &[&gone], &db).await;
+        assert!(matches!(r, Err(Error::Database { .. })), "{backend:?}: {r:?}");
+        assert_eq!(b2.tags().count(&db).await.unwrap(), 0, "{backend:?}");
+
+        let mut b1 = lib.b1.clone();
+        let before = b1.tags().count(&db).await.unwrap();
+        let (r, q) = counted(b1.add_related(|b| b.tags(), &[&lib.sf, &lib.classic], &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(b1.tags().count(&db).await.unwrap(), before, "{backend:?}");
+    })
+    .await;
+}

@@ -153,11 +153,7 @@ pub fn link(
     dialect: Dialect,
 ) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
-    w.push(if dialect == Dialect::Mysql {
-        "INSERT IGNORE INTO "
-    } else {
-        "INSERT INTO "
-    });
+    w.push("INSERT INTO ");
     w.ident(through.table);
     w.push(" (");
     w.ident(through.parent_column);
@@ -176,7 +172,14 @@ pub fn link(
         w.bind(t);
         w.push(")");
     }
-    if dialect != Dialect::Mysql {
+    if dialect == Dialect::Mysql {
+        // Only the duplicate pair is skipped: `INSERT IGNORE` would also turn a missing
+        // row (a foreign key) or a value too long into a warning, and store nothing.
+        w.push(" ON DUPLICATE KEY UPDATE ");
+        w.ident(through.parent_column);
+        w.push(" = ");
+        w.ident(through.parent_column);
+    } else {
         w.push(" ON CONFLICT DO NOTHING");
     }
     w.finish()

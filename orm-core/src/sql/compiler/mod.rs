@@ -564,8 +564,9 @@ impl SqlWriter {
     ///   point (which MySQL would round at its 30th, or 38th on MariaDB) fails as out of
     ///   range, as SQLite's exact arithmetic does. A quotient is rounded, half away from
     ///   zero, to the most digits a `Decimal` holds (29 significant digits where they fit
-    ///   its 96 bits, else 28; at most 28 after the point), as `rust_decimal`'s own `/`
-    ///   does: PostgreSQL rounds it to a scale of its own, which MySQL cannot compute.
+    ///   its 96 bits, else 28; at most 28 after the point; `rust_decimal`'s own `/` rounds
+    ///   a tie to even instead, so the last digit of a tie can differ): PostgreSQL rounds
+    ///   it to a scale of its own, which MySQL cannot compute.
     fn mysql_arith(&mut self, a: &Term, op: ArithOp, b: &Term, ty: SqlType) -> Result<()> {
         // 2^128 - 2^103, the least value whose float is infinite; 2^-150, the greatest
         // whose float is zero (both exact doubles), and the double after it.
