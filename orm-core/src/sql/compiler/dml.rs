@@ -71,9 +71,40 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
             "update() needs at least one assignment (`b.field.set(value)`)".into(),
         ));
     }
+    // MySQL evaluates `SET a = …, b = …` left to right: a later value reads the new value
+    // of an earlier column, where SQLite and PostgreSQL (and Django's reading) see the row
+    // as it was. When a value reads a column set before it, the old row is joined in as a
+    // derived table (materialized first) and every value reads it:
+    // `UPDATE t INNER JOIN (SELECT * FROM t WHERE …) AS orm_old ON (t.pk = orm_old.pk)
+    // SET t.a = orm_old.b, t.b = orm_old.a`.
+    let reads_earlier = dialect == Dialect::Mysql
+        && assignments.iter().enumerate().any(|(i, a)| {
+            let mut cols = Vec::new();
+            a.value.columns(&mut cols);
+            cols.iter().any(|c| {
+                assignments[..i]
+                    .iter()
+                    .any(|earlier| earlier.column.column == c.column)
+            })
+        });
     let mut w = SqlWriter::new(dialect, q.meta);
     w.push("UPDATE ");
     w.ident(q.meta.table);
+    if reads_earlier {
+        let pk = q.meta.pk_column().column;
+        w.push(" INNER JOIN (SELECT * FROM ");
+        w.ident(q.meta.table);
+        write_dml_where(&mut w, q)?;
+        w.push(") AS ");
+        w.ident(OLD_ROW);
+        w.push(" ON (");
+        w.qualified(q.meta.table, pk);
+        w.push(" = ");
+        w.qualified(OLD_ROW, pk);
+        w.push(")");
+        // The values read the old row.
+        w.frame_mut().root_alias = std::borrow::Cow::Borrowed(OLD_ROW);
+    }
     w.push(" SET ");
     for (i, a) in assignments.iter().enumerate() {
         if !a.column.path.is_root() {
@@ -93,13 +124,22 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
         if i > 0 {
             w.push(", ");
         }
-        w.ident(a.column.column);
+        if reads_earlier {
+            w.qualified(q.meta.table, a.column.column);
+        } else {
+            w.ident(a.column.column);
+        }
         w.push(" = ");
         w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
-    write_dml_where(&mut w, q)?;
+    if !reads_earlier {
+        write_dml_where(&mut w, q)?;
+    }
     w.finish()
 }
+
+/// The alias of the old row in a MySQL UPDATE whose values read columns it sets.
+const OLD_ROW: &str = "orm_old";
 
 /// `DELETE FROM … WHERE …`
 pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
