@@ -1080,7 +1080,10 @@ impl SqlWriter {
             // Compared as bytes (`LIKE BINARY`): the pattern's only wildcards are the `%`
             // at its ends, and a UTF-8 substring is a byte substring, so bytes give the
             // character answer whatever the column's collation. Case-insensitive: both
-            // sides folded, the pattern as the other backends fold it.
+            // sides folded by the server's `LOWER()`, so that a text always matches itself
+            // (its case tables are older than Rust's: folding the pattern with
+            // `fold_case` missed every capital the server does not lower, such as ẞ or
+            // Ⰰ).
             (Dialect::Mysql, false) => {
                 self.term(lhs)?;
                 self.sql.push_str(" LIKE BINARY ");
@@ -1090,10 +1093,9 @@ impl SqlWriter {
             (Dialect::Mysql, true) => {
                 self.sql.push_str("LOWER(");
                 self.term(lhs)?;
-                self.sql.push_str(") LIKE BINARY ");
-                let pattern = wrap(kind, &escape_like(&fold_case(value)), '%');
-                self.bind(Value::Text(pattern));
-                self.sql.push_str(" ESCAPE '\\\\'");
+                self.sql.push_str(") LIKE BINARY LOWER(");
+                self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
+                self.sql.push_str(") ESCAPE '\\\\'");
             }
         }
         Ok(())
