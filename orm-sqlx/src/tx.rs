@@ -174,11 +174,14 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         let depth = depth::<DB>(self.conn());
         record_commit(depth);
         self.running = DB::DISCARD_ABANDONED;
-        match &mut self.inner {
-            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::commit(c).await?,
-            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::commit(tx).await?,
-        }
+        let done = match &mut self.inner {
+            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::commit(c).await,
+            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::commit(tx).await,
+        };
+        // Answered, even with an error: the connection is in step (a failed one is rolled
+        // back as it drops).
         self.running = false;
+        done?;
         self.open = false;
         Ok(())
     }
@@ -191,11 +194,14 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         let depth = depth::<DB>(self.conn());
         record_rollback(depth);
         self.running = DB::DISCARD_ABANDONED;
-        match &mut self.inner {
-            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::rollback(c).await?,
-            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::rollback(tx).await?,
-        }
+        let done = match &mut self.inner {
+            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::rollback(c).await,
+            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::rollback(tx).await,
+        };
+        // Answered, even with an error: the connection is in step (a failed one is rolled
+        // back as it drops).
         self.running = false;
+        done?;
         self.open = false;
         Ok(())
     }

@@ -55,37 +55,53 @@ async fn every_value_of_an_update_reads_the_old_row() {
         // A swap.
         let (n, q) = capture_queries(some().update(|p| [p.a.set(p.b), p.b.set(p.a)], &db)).await;
         assert_eq!((n.unwrap(), q.len()), (2, 1), "{backend:?}");
-        assert_eq!(pairs(&db).await, [(2, 1), (7, 5), (100, 200)], "{backend:?}");
+        assert_eq!(
+            pairs(&db).await,
+            [(2, 1), (7, 5), (100, 200)],
+            "{backend:?}"
+        );
         if backend == Backend::Mysql {
             assert!(q[0].sql.contains("AS `orm_old`"), "{}", q[0].sql);
         }
 
         // Arithmetic on a column set before.
-        let (n, q) = capture_queries(
-            some().update(|p| [p.a.set(p.a + 10), p.b.set(p.a * 2 + p.b)], &db),
-        )
-        .await;
+        let (n, q) =
+            capture_queries(some().update(|p| [p.a.set(p.a + 10), p.b.set(p.a * 2 + p.b)], &db))
+                .await;
         assert_eq!((n.unwrap(), q.len()), (2, 1), "{backend:?}");
-        assert_eq!(pairs(&db).await, [(12, 5), (17, 19), (100, 200)], "{backend:?}");
+        assert_eq!(
+            pairs(&db).await,
+            [(12, 5), (17, 19), (100, 200)],
+            "{backend:?}"
+        );
 
         // A value that reads only what comes later, or itself, needs no join.
-        let (n, q) = capture_queries(
-            Pair::objects().update(|p| [p.a.set(p.b + 1), p.b.set(p.b * 2)], &db),
-        )
-        .await;
+        let (n, q) =
+            capture_queries(Pair::objects().update(|p| [p.a.set(p.b + 1), p.b.set(p.b * 2)], &db))
+                .await;
         assert_eq!((n.unwrap(), q.len()), (3, 1));
         assert!(!q[0].sql.contains("orm_old"), "{}", q[0].sql);
-        assert_eq!(pairs(&db).await, [(6, 10), (20, 38), (201, 400)], "{backend:?}");
+        assert_eq!(
+            pairs(&db).await,
+            [(6, 10), (20, 38), (201, 400)],
+            "{backend:?}"
+        );
 
         // Filtered across its own table (a subquery) and by a value read before.
         let (n, _) = capture_queries(
             Pair::objects()
-                .filter(|p| p.id.is_in(Pair::objects().filter(|q| q.a.gt(10)).values(|q| q.id)))
+                .filter(|p| {
+                    p.id.is_in(Pair::objects().filter(|q| q.a.gt(10)).values(|q| q.id))
+                })
                 .update(|p| [p.b.set(p.a), p.a.set(p.b)], &db),
         )
         .await;
         assert_eq!(n.unwrap(), 2, "{backend:?}");
-        assert_eq!(pairs(&db).await, [(6, 10), (38, 20), (400, 201)], "{backend:?}");
+        assert_eq!(
+            pairs(&db).await,
+            [(6, 10), (38, 20), (400, 201)],
+            "{backend:?}"
+        );
     })
     .await;
 }

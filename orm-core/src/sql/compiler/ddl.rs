@@ -90,7 +90,7 @@ pub fn create_table(
             r.key_column == Some(i) && r.kind == crate::schema::relation::RelationKind::ForeignKey
         }) {
             w.push(", INDEX ");
-            w.ident(&format!("{}_{column}_idx", meta.table));
+            w.ident(&index_name(meta.table, column));
             w.push(" (");
             w.ident(column);
             w.push(")");
@@ -105,6 +105,44 @@ pub fn create_table(
         mysql_table_options(&mut w, options);
     }
     w.ddl()
+}
+
+/// `<table>_<column>_idx`, or, past 63 bytes (PostgreSQL cuts longer names short, MySQL
+/// refuses them past 64), its first 54 bytes and a hash of the whole name, so that two
+/// long names stay two.
+fn index_name(table: &str, column: &str) -> String {
+    let full = format!("{table}_{column}_idx");
+    if full.len() <= 63 {
+        return full;
+    }
+    // FNV-1a: the same in every build and on every platform, unlike std's hasher.
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut cut = 54;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{:08x}", &full[..cut], hash as u32)
+}
+
+#[cfg(test)]
+mod index_names {
+    #[test]
+    fn long_index_names_fit_and_stay_distinct() {
+        assert_eq!(
+            super::index_name("books", "author_id"),
+            "books_author_id_idx"
+        );
+        let long = "a_very_long_join_table_name_between_two_models";
+        let a = super::index_name(long, "first_target_model_id");
+        let b = super::index_name(long, "second_target_model_id");
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, super::index_name(long, "first_target_model_id"));
+        let accents = super::index_name(&"é".repeat(40), "x");
+        assert!(accents.len() <= 63, "{accents}");
+    }
 }
 
 /// `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=…`: transactions and foreign keys, and
@@ -133,7 +171,7 @@ fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
     } else {
         "CREATE INDEX IF NOT EXISTS "
     });
-    w.ident(&format!("{table}_{column}_idx"));
+    w.ident(&index_name(table, column));
     w.push(" ON ");
     w.ident(table);
     w.push(" (");
@@ -203,7 +241,7 @@ pub fn create_through_tables(
         if mysql {
             // The UNIQUE pair indexes the parent side; the target side gets its own.
             w.push(", INDEX ");
-            w.ident(&format!("{}_{}_idx", th.table, th.target_column));
+            w.ident(&index_name(th.table, th.target_column));
             w.push(" (");
             w.ident(th.target_column);
             w.push(")");
