@@ -126,25 +126,6 @@ fn index_name(table: &str, column: &str) -> String {
     format!("{}_{:08x}", &full[..cut], hash as u32)
 }
 
-#[cfg(test)]
-mod index_names {
-    #[test]
-    fn long_index_names_fit_and_stay_distinct() {
-        assert_eq!(
-            super::index_name("books", "author_id"),
-            "books_author_id_idx"
-        );
-        let long = "a_very_long_join_table_name_between_two_models";
-        let a = super::index_name(long, "first_target_model_id");
-        let b = super::index_name(long, "second_target_model_id");
-        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
-        assert_ne!(a, b);
-        assert_eq!(a, super::index_name(long, "first_target_model_id"));
-        let accents = super::index_name(&"é".repeat(40), "x");
-        assert!(accents.len() <= 63, "{accents}");
-    }
-}
-
 /// `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=…`: transactions and foreign keys, and
 /// text compared exactly.
 fn mysql_table_options(w: &mut SqlWriter, options: &TableOptions) {
@@ -262,4 +243,23 @@ pub fn create_through_tables(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod index_names {
+    #[test]
+    fn long_index_names_fit_and_stay_distinct() {
+        assert_eq!(
+            super::index_name("books", "author_id"),
+            "books_author_id_idx"
+        );
+        let long = "a_very_long_join_table_name_between_two_models";
+        let a = super::index_name(long, "first_target_model_id");
+        let b = super::index_name(long, "second_target_model_id");
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, super::index_name(long, "first_target_model_id"));
+        let accents = super::index_name(&"é".repeat(40), "x");
+        assert!(accents.len() <= 63, "{accents}");
+    }
 }
