@@ -6,12 +6,14 @@
 //! is returned). BENCHMARKS.md at the repository root has the numbers and the story.
 //!
 //! ```sh
-//! cargo run --release -p examples --bin bench -- [--backend sqlite|postgres|all] [--quick]
+//! cargo run --release -p examples --bin bench -- [--backend sqlite|postgres|mysql|all] [--quick]
 //! ```
 //!
 //! PostgreSQL: `ORM_BENCH_POSTGRES_URL`, else `postgres://postgres@127.0.0.1:5432/test`; the
-//! suite works in a schema of its own (`orm_bench`), dropped at the end. SQLite: a file in
-//! the temporary directory, removed at the end.
+//! suite works in a schema of its own (`orm_bench`), dropped at the end. MySQL/MariaDB:
+//! `ORM_BENCH_MYSQL_URL` (a server, without a database), else `mysql://root@127.0.0.1:3306`;
+//! the suite creates a database of its own (`orm_bench`) and drops it at the end. SQLite: a
+//! file in the temporary directory, removed at the end.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -374,6 +376,8 @@ async fn settle(db: &Db) {
             (p.num_idle(), p.size())
         } else if let Some(p) = db.sqlite_pool() {
             (p.num_idle(), p.size())
+        } else if let Some(p) = db.mysql_pool() {
+            (p.num_idle(), p.size())
         } else {
             (0, 0)
         }
@@ -550,6 +554,25 @@ struct MemoryLine {
 fn series(dialect: orm_sqlx::Dialect, n: i64) -> String {
     match dialect {
         orm_sqlx::Dialect::Postgres => format!("generate_series(1, {n}) AS s(i)"),
+        // A recursive CTE stops at 1,000 rows on both servers (`max_recursive_iterations`
+        // on MariaDB, `cte_max_recursion_depth` on MySQL): cross-join decimal digits.
+        orm_sqlx::Dialect::Mysql => {
+            let digits = n.max(1).ilog10() as usize + 1;
+            let digit = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL \
+                         SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                         UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+            let value = (0..digits)
+                .map(|k| format!("{} * d{k}.d", 10i64.pow(k as u32)))
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let tables = (0..digits)
+                .map(|k| format!("{digit} AS d{k}"))
+                .collect::<Vec<_>>()
+                .join(" CROSS JOIN ");
+            format!(
+                "(SELECT i FROM (SELECT {value} + 1 AS i FROM {tables}) AS t WHERE i <= {n}) AS s"
+            )
+        }
         _ => format!(
             "(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n}) \
              SELECT i FROM c) AS s"
@@ -557,11 +580,28 @@ fn series(dialect: orm_sqlx::Dialect, n: i64) -> String {
     }
 }
 
+/// `a || b`; MySQL's `||` is a logical OR (the ORM's sessions leave `PIPES_AS_CONCAT` off).
+fn concat(dialect: orm_sqlx::Dialect, a: &str, b: &str) -> String {
+    match dialect {
+        orm_sqlx::Dialect::Mysql => format!("CONCAT({a}, {b})"),
+        _ => format!("{a} || {b}"),
+    }
+}
+
+/// Integer division; MySQL's `/` gives a decimal.
+fn int_div(dialect: orm_sqlx::Dialect, a: &str, b: &str) -> String {
+    match dialect {
+        orm_sqlx::Dialect::Mysql => format!("{a} DIV {b}"),
+        _ => format!("{a} / {b}"),
+    }
+}
+
 fn insert_users(dialect: orm_sqlx::Dialect, from: i64, to: i64) -> String {
     format!(
-        "INSERT INTO users (id, name, hair_color) SELECT i + {off}, 'user ' || (i + {off}), \
+        "INSERT INTO users (id, name, hair_color) SELECT i + {off}, {name}, \
          CASE WHEN (i + {off}) % 3 = 0 THEN NULL ELSE 'brown' END FROM {s}",
         off = from - 1,
+        name = concat(dialect, "'user '", &format!("(i + {})", from - 1)),
         s = series(dialect, to - from + 1)
     )
 }
@@ -571,20 +611,32 @@ async fn seed(db: &Db) -> Outcome<()> {
     db.create_tables::<(User, Post, Comment)>().await?;
     db.execute_raw(&insert_users(d, 1, USERS)).await?;
     db.execute_raw(&format!(
-        "INSERT INTO posts (id, user_id, title, body) SELECT i, (i - 1) / 10 + 1, 'title ' || i, \
-         CASE WHEN i % 2 = 0 THEN NULL ELSE 'a body of some length for post ' || i END FROM {}",
+        "INSERT INTO posts (id, user_id, title, body) SELECT i, {} + 1, {}, \
+         CASE WHEN i % 2 = 0 THEN NULL ELSE {} END FROM {}",
+        int_div(d, "(i - 1)", "10"),
+        concat(d, "'title '", "i"),
+        concat(d, "'a body of some length for post '", "i"),
         series(d, POSTS)
     ))
     .await?;
     db.execute_raw(&format!(
-        "INSERT INTO comments (id, post_id, text) SELECT i, (i - 1) / {COMMENTS_PER_POST} + 1, \
-         'comment ' || i FROM {}",
+        "INSERT INTO comments (id, post_id, text) SELECT i, {} + 1, {} FROM {}",
+        int_div(d, "(i - 1)", &COMMENTS_PER_POST.to_string()),
+        concat(d, "'comment '", "i"),
         series(d, COMMENTED_POSTS * COMMENTS_PER_POST)
     ))
     .await?;
-    if d == orm_sqlx::Dialect::Postgres {
-        reset_sequences(db).await?;
-        db.execute_raw("ANALYZE").await?;
+    match d {
+        orm_sqlx::Dialect::Postgres => {
+            reset_sequences(db).await?;
+            db.execute_raw("ANALYZE").await?;
+        }
+        // InnoDB moves AUTO_INCREMENT past explicit keys itself; statistics for the join.
+        orm_sqlx::Dialect::Mysql => {
+            db.execute_raw("ANALYZE TABLE users, posts, comments")
+                .await?;
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -617,6 +669,8 @@ impl HandSql {
         let p = |s: &str| -> &'static str {
             let s = match dialect {
                 orm_sqlx::Dialect::Postgres => s.to_owned(),
+                // MySQL takes bare `?` only (SQLite also reads `?1`); each text has one.
+                orm_sqlx::Dialect::Mysql => s.replace("$1", "?"),
                 _ => s.replace('$', "?"),
             };
             Box::leak(s.into_boxed_str())
@@ -657,10 +711,26 @@ fn new_hand_users(n: usize) -> Vec<HUser> {
         .collect()
 }
 
+/// The ORM's handle on a bare connection: `ConnRef::from` (SQLite, PostgreSQL).
+fn conn_ref<'c, C>(_db: &Db, c: &'c mut C) -> ConnRef<'c>
+where
+    ConnRef<'c>: From<&'c mut C>,
+{
+    ConnRef::from(c)
+}
+
+/// The same on MySQL/MariaDB, with what the `Db` knows of the server (`ConnRef::from`
+/// would assume no `RETURNING`, and W6 would read keys back another way than the
+/// hand-written side does).
+fn mysql_conn_ref<'c>(db: &Db, c: &'c mut sqlx::MySqlConnection) -> ConnRef<'c> {
+    ConnRef::Mysql(c, db.mysql_server().unwrap_or_default())
+}
+
 /// Generate the suite for one sqlx backend. `$children` runs W4's two key queries by hand
-/// (an `IN` list on SQLite, one array parameter on PostgreSQL).
+/// (an `IN` list on SQLite and MySQL, one array parameter on PostgreSQL); `$conn_ref` makes
+/// the ORM's handle on its bare connection.
 macro_rules! backend_suite {
-    ($run:ident, $DB:ty, $Conn:ty, $children:ident) => {
+    ($run:ident, $DB:ty, $Conn:ty, $children:ident, $conn_ref:ident) => {
         async fn $run(
             cfg: Config,
             db: &Db,
@@ -675,7 +745,7 @@ macro_rules! backend_suite {
             // Each bare connection is used by one column only.
             macro_rules! orm_conn {
                 () => {
-                    ConnRef::from(&mut *conn_orm)
+                    $conn_ref(db, &mut *conn_orm)
                 };
             }
             macro_rules! hand_conn {
@@ -999,8 +1069,14 @@ macro_rules! backend_suite {
                 // W8: iterator(chunk) against fetch, peak bytes live.
                 db.execute_raw(&insert_users(dialect, USERS + 1, W8_SIZES[1]))
                     .await?;
-                if dialect == orm_sqlx::Dialect::Postgres {
-                    db.execute_raw("ANALYZE users").await?;
+                match dialect {
+                    orm_sqlx::Dialect::Postgres => {
+                        db.execute_raw("ANALYZE users").await?;
+                    }
+                    orm_sqlx::Dialect::Mysql => {
+                        db.execute_raw("ANALYZE TABLE users").await?;
+                    }
+                    _ => {}
                 }
                 for n in W8_SIZES {
                     let qs = || User::objects().slice(..n as usize);
@@ -1171,17 +1247,48 @@ where
     Ok(sqlx::query_as::<_, T>(text).bind(ids).fetch_all(ex).await?)
 }
 
+/// W4's child query by hand on MySQL/MariaDB, which has no array parameter: an `IN` list
+/// with one placeholder per key, as on SQLite (one prepared statement per list length,
+/// which sqlx's statement cache keeps).
+async fn mysql_children<'c, T, E>(ex: E, table: &str, key: &str, ids: &[i64]) -> Outcome<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+    E: sqlx::Executor<'c, Database = sqlx::MySql>,
+{
+    let cols = if table == "posts" {
+        "id, user_id, title, body"
+    } else {
+        "id, post_id, text"
+    };
+    let marks = vec!["?"; ids.len()].join(", ");
+    let text = format!("SELECT {cols} FROM {table} WHERE {key} IN ({marks})");
+    let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(text));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(ex).await?)
+}
+
 backend_suite!(
     run_sqlite,
     sqlx::Sqlite,
     sqlx::SqliteConnection,
-    sqlite_children
+    sqlite_children,
+    conn_ref
 );
 backend_suite!(
     run_postgres,
     sqlx::Postgres,
     sqlx::PgConnection,
-    postgres_children
+    postgres_children,
+    conn_ref
+);
+backend_suite!(
+    run_mysql,
+    sqlx::MySql,
+    sqlx::MySqlConnection,
+    mysql_children,
+    mysql_conn_ref
 );
 
 // ---- set-up per backend --------------------------------------------------------------------
@@ -1255,9 +1362,66 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
     result
 }
 
+const MYSQL_DATABASE: &str = "orm_bench";
+
+async fn bench_mysql(cfg: Config) -> Outcome<()> {
+    use sqlx::ConnectOptions;
+    let url = std::env::var("ORM_BENCH_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+    // The ORM's connect options (its session settings come with `pool_options`/`set_up`).
+    let base = orm_sqlx::mysql::connect_options(&url)?;
+    {
+        let mut admin = base.connect().await?;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {MYSQL_DATABASE}"),
+            format!("CREATE DATABASE {MYSQL_DATABASE}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await?;
+        }
+    }
+    let options = base.clone().database(MYSQL_DATABASE);
+    let result = async {
+        let pool = orm_sqlx::mysql::pool_options()
+            .connect_with(options.clone())
+            .await?;
+        // Both bare connections get the pool's session set-up, so that the conn columns
+        // run under the same sql_mode and collation as the pool columns.
+        let mut conn_orm = options.connect().await?;
+        orm_sqlx::mysql::set_up(&mut conn_orm).await?;
+        let mut conn_hand = options.connect().await?;
+        orm_sqlx::mysql::set_up(&mut conn_hand).await?;
+        let server = orm_sqlx::mysql::MysqlServer::detect(&mut conn_hand).await?;
+        // `Db::from(pool)` does not ask the server what it is, so it would read new keys
+        // without `RETURNING`, where the hand-written W6 uses it (MariaDB 10.5+): say what
+        // the server has.
+        let db = Db::from(pool.clone()).with_returning(server.returning);
+        eprintln!("mysql: seeding database {MYSQL_DATABASE}");
+        seed(&db).await?;
+        let (lines, memory) = run_mysql(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;
+        pool.close().await;
+        let title = if server.mariadb {
+            "MariaDB (TCP, localhost)"
+        } else {
+            "MySQL (TCP, localhost)"
+        };
+        print_table(title, &lines, &memory);
+        Ok::<_, BoxError>(())
+    }
+    .await;
+    let mut admin = base.connect().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {MYSQL_DATABASE}"
+    )))
+    .execute(&mut admin)
+    .await?;
+    result
+}
+
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--backend sqlite|postgres|all] [--quick] [--seconds N] [--only W<n>] \
+        "usage: bench [--backend sqlite|postgres|mysql|all] [--quick] [--seconds N] [--only W<n>] \
          [--variant orm|sqlx|orm-conn|sqlx-conn --iters N]"
     );
     std::process::exit(2);
@@ -1336,9 +1500,11 @@ async fn main() -> Outcome<()> {
     match backend.as_str() {
         "sqlite" => bench_sqlite(cfg).await,
         "postgres" => bench_postgres(cfg).await,
+        "mysql" => bench_mysql(cfg).await,
         "all" => {
             bench_sqlite(cfg).await?;
-            bench_postgres(cfg).await
+            bench_postgres(cfg).await?;
+            bench_mysql(cfg).await
         }
         _ => usage(),
     }

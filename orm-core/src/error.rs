@@ -93,20 +93,42 @@ pub enum Error {
     /// `i32` field, a float overflowing to infinity or underflowing to zero, a decimal past
     /// what `rust_decimal` holds. The database refuses the statement and nothing is written:
     /// PostgreSQL's own check (SQLSTATE 22003), on SQLite the ORM's checked arithmetic
-    /// functions, which raise the same condition.
+    /// functions, which raise the same condition, on MySQL/MariaDB its own range errors
+    /// and the checks the ORM writes around each operation (where MySQL computes integers
+    /// in 64 bits and floats in double precision).
+    ///
+    /// Also a value out of the range of the column it is stored in (MySQL's `DECIMAL(65,
+    /// 30)` holds 35 digits before the point): the message then starts with the field,
+    /// `Model.field: …`.
     #[error("{message}\n  in: {sql}")]
     OutOfRange { message: String, sql: String },
 
     /// Division by zero in a statement (SQLSTATE 22012 on PostgreSQL; on SQLite, whose own
-    /// `/` gives NULL, the ORM's checked division raises it). Nothing is written.
+    /// `/` gives NULL, the ORM's checked division raises it; on MySQL/MariaDB, whose `/`
+    /// gives NULL outside writes, the ORM's check does). Nothing is written.
     #[error("{message}\n  in: {sql}")]
     DivisionByZero { message: String, sql: String },
 
     /// A `regex`/`iregex` pattern the database cannot compile: PostgreSQL's own check
     /// (SQLSTATE 2201B), on SQLite the ORM's REGEXP (Rust's `regex` crate), which raises
-    /// the same condition. Each backend's regex syntax is its own.
+    /// the same condition, on MySQL/MariaDB its regex errors (ICU on MySQL, PCRE on
+    /// MariaDB). Each backend's regex syntax is its own.
     #[error("{message}\n  in: {sql}")]
     InvalidRegex { message: String, sql: String },
+
+    /// A value longer than the column it is written to holds (SQLSTATE 22001), refused by
+    /// the database; nothing is written, nothing is cut short. On MySQL/MariaDB a text or
+    /// bytes column that is (part of) a key or an index is `VARCHAR(255)`/`VARBINARY(255)`
+    /// (its TEXT and BLOB columns cannot be keys), so a longer value is this error.
+    ///
+    /// `field` is `Model.field` where the statement's model is known (inserts, saves,
+    /// updates), else ``column `name` ``.
+    #[error("value too long for {field}: {message}\n  in: {sql}")]
+    TooLong {
+        field: String,
+        message: String,
+        sql: String,
+    },
 
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
@@ -185,6 +207,41 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Name the model field behind a column the database named: the ``column `name` `` of
+    /// [`Error::TooLong`]'s field, or at the start of an [`Error::OutOfRange`] message
+    /// (`` column `name`: … ``, a value out of its column's range), becomes `Model.field`.
+    /// `field_of` finds the field of a column of `model`. The write paths (insert, save,
+    /// bulk_create, update) call this with their model; any other error is returned as it
+    /// is.
+    pub fn in_model(
+        mut self,
+        model: &'static str,
+        field_of: impl Fn(&str) -> Option<&'static str>,
+    ) -> Error {
+        let name = |label: &str| -> Option<String> {
+            let column = label.strip_prefix("column `")?.strip_suffix('`')?;
+            Some(format!("{model}.{}", field_of(column)?))
+        };
+        match &mut self {
+            Error::TooLong { field, .. } => {
+                if let Some(named) = name(field) {
+                    *field = named;
+                }
+            }
+            Error::OutOfRange { message, .. } => {
+                if let Some((label, rest)) = message.split_once(": ")
+                    && let Some(named) = name(label)
+                {
+                    *message = format!("{named}: {rest}");
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
 /// Where a value was being read: a position in the row, or (once known) a model field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnAt {
@@ -248,7 +305,47 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
-    use super::{SQL_EXCERPT_CHARS, sql_excerpt};
+    use super::{Error, SQL_EXCERPT_CHARS, sql_excerpt};
+
+    #[test]
+    fn a_column_the_database_named_becomes_the_models_field() {
+        let field_of = |c: &str| (c == "label").then_some("title");
+        let e = Error::TooLong {
+            field: "column `label`".into(),
+            message: "Data too long".into(),
+            sql: "INSERT".into(),
+        }
+        .in_model("Book", field_of);
+        assert!(
+            matches!(&e, Error::TooLong { field, .. } if field == "Book.title"),
+            "{e}"
+        );
+        let e = Error::OutOfRange {
+            message: "column `label`: Out of range value".into(),
+            sql: "UPDATE".into(),
+        }
+        .in_model("Book", field_of);
+        assert!(
+            matches!(&e, Error::OutOfRange { message, .. } if message == "Book.title: Out of range value"),
+            "{e}"
+        );
+        // Another model's column, or arithmetic, is left as it is.
+        let e = Error::TooLong {
+            field: "column `other`".into(),
+            message: String::new(),
+            sql: String::new(),
+        }
+        .in_model("Book", field_of);
+        assert!(matches!(&e, Error::TooLong { field, .. } if field == "column `other`"));
+        let e = Error::OutOfRange {
+            message: "integer out of range: x".into(),
+            sql: String::new(),
+        }
+        .in_model("Book", field_of);
+        assert!(
+            matches!(&e, Error::OutOfRange { message, .. } if message == "integer out of range: x")
+        );
+    }
 
     #[test]
     fn a_long_statement_is_cut_on_a_character_boundary() {

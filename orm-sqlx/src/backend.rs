@@ -78,6 +78,7 @@ pub(crate) enum JsonFloats {
     Serde,
     /// Every digit and a point (`10000000000000000.0`), so that PostgreSQL's jsonb, which
     /// stores numbers as NUMERIC, gives a float back as a float.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Plain,
 }
 
@@ -141,11 +142,18 @@ pub(crate) fn json_text(
     Ok(out)
 }
 
-/// The typed error for a condition both backends raise alike: PostgreSQL's SQLSTATE, or on
+/// The typed error for a condition every backend raises alike: PostgreSQL's SQLSTATE, on
 /// SQLite the same SQLSTATE in brackets at the start of the message of the ORM's checked
-/// functions (`[22003] integer out of range: …`).
+/// functions (`[22003] integer out of range: …`), on MySQL/MariaDB its error number
+/// ([`mysql_error`]), else its SQLSTATE.
 fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
     let db = e.as_database_error()?;
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        && let Some(typed) = mysql_error(sql, my.number(), my.message())
+    {
+        return Some(typed);
+    }
     let message = db.message();
     let (state, message) = match sqlstate_tag(message) {
         Some((state, rest)) => (state.to_owned(), rest),
@@ -156,8 +164,89 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
         "22003" => Error::OutOfRange { message, sql },
         "22012" => Error::DivisionByZero { message, sql },
         "2201B" => Error::InvalidRegex { message, sql },
+        "22001" => Error::TooLong {
+            field: "a column".into(),
+            message,
+            sql,
+        },
         _ => return None,
     })
+}
+
+/// The typed error for a MySQL/MariaDB error, by its number:
+/// - 1690, a value out of range in an expression: one of the checks the compiler writes
+///   around arithmetic ([`MysqlCheck`], PostgreSQL's message and error), or MySQL's own
+///   BIGINT, DOUBLE or DECIMAL overflow: [`Error::OutOfRange`];
+/// - 1264, a value out of its column's range: [`Error::OutOfRange`] whose message starts
+///   with the column (`` column `c`: … ``, which the write paths name as `Model.field`);
+/// - 1365, division by zero in a write: [`Error::DivisionByZero`];
+/// - 1406, a value too long for its column: [`Error::TooLong`];
+/// - an invalid regular expression (MariaDB's 1139, from PCRE; MySQL's ICU errors about
+///   the pattern, 3685 and 3688–3697, and 3700, a pattern too big): [`Error::InvalidRegex`].
+///   Not 3698/3699 (ICU's stack and time limits, a pattern too costly for the rows it
+///   met), nor 3686/3687.
+///
+/// The message keeps MySQL's own words after the condition's.
+#[cfg(feature = "mysql")]
+fn mysql_error(sql: &str, number: u16, message: &str) -> Option<Error> {
+    use orm_core::dialect::MysqlCheck;
+    let sql = orm_core::error::sql_excerpt(sql);
+    let with_mysql = |what: &str| format!("{what} (MySQL error {number}: {message})");
+    Some(match number {
+        1690 => match MysqlCheck::from_message(message) {
+            Some(MysqlCheck::DivisionByZero) => Error::DivisionByZero {
+                message: with_mysql(MysqlCheck::DivisionByZero.message()),
+                sql,
+            },
+            Some(check) => Error::OutOfRange {
+                message: with_mysql(check.message()),
+                sql,
+            },
+            None => {
+                let what = if message.starts_with("BIGINT value") {
+                    "bigint out of range"
+                } else if message.starts_with("DOUBLE value") {
+                    "value out of range: overflow"
+                } else if message.starts_with("DECIMAL value") {
+                    "numeric out of range"
+                } else {
+                    "value out of range"
+                };
+                Error::OutOfRange {
+                    message: with_mysql(what),
+                    sql,
+                }
+            }
+        },
+        1264 => Error::OutOfRange {
+            message: format!("{}: {message}", mysql_column_label(message)),
+            sql,
+        },
+        1365 => Error::DivisionByZero {
+            message: with_mysql("division by zero"),
+            sql,
+        },
+        1406 => Error::TooLong {
+            field: mysql_column_label(message),
+            message: message.to_owned(),
+            sql,
+        },
+        1139 | 3685 | 3688..=3697 | 3700 => Error::InvalidRegex {
+            message: format!("invalid regular expression: {message}"),
+            sql,
+        },
+        _ => return None,
+    })
+}
+
+/// `` column `c` `` from MySQL's `… for column 'c' at row 1`, the label the write paths
+/// replace with `Model.field` (`Error::in_model`); `a column` if the message names none.
+#[cfg(feature = "mysql")]
+fn mysql_column_label(message: &str) -> String {
+    message
+        .split_once("for column '")
+        .and_then(|(_, rest)| rest.rsplit_once("' at row"))
+        .map_or_else(|| "a column".to_owned(), |(c, _)| format!("column `{c}`"))
 }
 
 /// `("22003", "integer out of range: …")` from `"[22003] integer out of range: …"`.
@@ -169,6 +258,49 @@ fn sqlstate_tag(message: &str) -> Option<(&str, &str)> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric())
         .then_some((state, rest))
+}
+
+#[cfg(all(test, feature = "mysql"))]
+mod mysql_tests {
+    use super::mysql_error;
+    use orm_core::Error;
+
+    #[test]
+    fn mysql_errors_become_the_typed_errors_of_the_other_backends() {
+        let e = |n, m: &str| mysql_error("SELECT 1", n, m);
+        let m = "BIGINT UNSIGNED value is out of range in 'cast(0 as unsigned) - 1'";
+        assert!(
+            matches!(e(1690, m), Some(Error::DivisionByZero { message, .. })
+            if message.starts_with("division by zero"))
+        );
+        let m = "BIGINT UNSIGNED value is out of range in \
+                 'cast(0 as unsigned) + 2147483648 + `t`.`pages` * 1000000000 + 1'";
+        assert!(matches!(e(1690, m), Some(Error::OutOfRange { message, .. })
+            if message.starts_with("integer out of range")));
+        let m = "DOUBLE value is out of range in '`t`.`x` * 1e10'";
+        assert!(matches!(e(1690, m), Some(Error::OutOfRange { message, .. })
+            if message.starts_with("value out of range: overflow")));
+        let m = "Out of range value for column 'amount' at row 1";
+        assert!(matches!(e(1264, m), Some(Error::OutOfRange { message, .. })
+            if message.starts_with("column `amount`: Out of range")));
+        let m = "Data too long for column 'it''s' at row 3";
+        assert!(
+            matches!(e(1406, m), Some(Error::TooLong { field, .. }) if field == "column `it''s`")
+        );
+        assert!(matches!(
+            e(1365, "Division by 0"),
+            Some(Error::DivisionByZero { .. })
+        ));
+        for n in [1139, 3685, 3691, 3700] {
+            assert!(
+                matches!(e(n, "bad"), Some(Error::InvalidRegex { .. })),
+                "{n}"
+            );
+        }
+        for n in [3699, 1062, 1048] {
+            assert!(e(n, "other").is_none(), "{n}");
+        }
+    }
 }
 
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {

@@ -21,6 +21,10 @@ pub enum ConnRef<'c> {
     Sqlite(&'c mut sqlx::SqliteConnection),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
+    /// With what the ORM knows of the server (from a `Db`; [`MysqlServer::default`] for a
+    /// connection of your own: no `RETURNING`, which every MySQL-family server takes).
+    #[cfg(feature = "mysql")]
+    Mysql(&'c mut sqlx::MySqlConnection, crate::mysql::MysqlServer),
 }
 
 #[cfg(feature = "sqlite")]
@@ -37,6 +41,15 @@ impl<'c> From<&'c mut sqlx::PgConnection> for ConnRef<'c> {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl<'c> From<&'c mut sqlx::MySqlConnection> for ConnRef<'c> {
+    /// Without `RETURNING` (the server is not asked): build
+    /// `ConnRef::Mysql(conn, MysqlServer::detect(conn).await?)` to use it on MariaDB.
+    fn from(c: &'c mut sqlx::MySqlConnection) -> Self {
+        ConnRef::Mysql(c, crate::mysql::MysqlServer::default())
+    }
+}
+
 macro_rules! on_conn {
     ($conn:expr, |$c:ident, $B:ident| $body:expr) => {
         match $conn {
@@ -50,16 +63,39 @@ macro_rules! on_conn {
                 type $B = sqlx::Postgres;
                 $body
             }
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql($c, _) => {
+                type $B = sqlx::MySql;
+                $body
+            }
         }
     };
 }
 
 impl<'c> ConnRef<'c> {
     fn reborrow(&mut self) -> ConnRef<'_> {
-        on_conn!(self, |c, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            ConnRef::from(&mut **c)
-        })
+        match self {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => ConnRef::Sqlite(c),
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => ConnRef::Postgres(c),
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql(c, server) => ConnRef::Mysql(c, *server),
+        }
+    }
+
+    fn returning(&self) -> bool {
+        match self {
+            #[cfg(feature = "mysql")]
+            ConnRef::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            other => other.dialect_of().supports_returning(),
+        }
+    }
+
+    /// See [`backend::Backend::DISCARD_ABANDONED`].
+    fn discards_abandoned(&self) -> bool {
+        on_conn!(self, |_c, B| <B as backend::Backend>::DISCARD_ABANDONED)
     }
 
     fn dialect_of(&self) -> Dialect {
@@ -93,12 +129,17 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |c, B| Box::pin(backend::execute::<B>(c, stmt)))
     }
 
-    fn atomic_owned(self) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
+    /// An atomic block on this connection; `poison` is its owner's abandonment flag.
+    fn atomic_owned(
+        self,
+        poison: Option<&'c mut bool>,
+    ) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
+        let returning = self.returning();
         on_conn!(self, |c, B| Box::pin(async move {
-            let tx = Tracked::<B>::begin(c)
+            let tx = Tracked::<B>::begin(c, poison)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(TxScope::<B>(tx)) as Box<dyn Atomic<'c> + 'c>)
+            Ok(Box::new(TxScope::<B>(tx, returning)) as Box<dyn Atomic<'c> + 'c>)
         }))
     }
 
@@ -113,13 +154,70 @@ impl<'c> ConnRef<'c> {
 
 /// A type that owns a connection and lends it, one statement at a time.
 trait Lend {
-    fn lend(&mut self) -> ConnRef<'_>;
-    /// Run the future of one statement, `f(connection)`.
+    /// The connection, and the owner's flag that a statement on it was abandoned (its
+    /// future dropped while it ran): set, the owner closes the connection instead of
+    /// reusing it.
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool);
+
+    /// Run the future of one statement, `f(connection)`, marked running while it runs:
+    /// one flag write before it, one after. Dropped in between, the flag stays set.
     fn run<'a, R: Send + 'a>(
         &'a mut self,
         f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
     ) -> BoxFuture<'a, R> {
-        f(self.lend())
+        let (conn, running) = self.lend_flagged();
+        let discard = conn.discards_abandoned();
+        let fut = f(conn);
+        Box::pin(async move {
+            *running = discard;
+            let out = fut.await;
+            *running = false;
+            out
+        })
+    }
+
+    /// An atomic block (a savepoint) on the connection, which tells the owner if one of
+    /// its statements is abandoned.
+    fn atomic_scope(&mut self) -> BoxFuture<'_, Result<Box<dyn Atomic<'_> + '_>>> {
+        let (conn, running) = self.lend_flagged();
+        conn.atomic_owned(Some(running))
+    }
+
+    /// A stream of rows, marked running until it ends.
+    fn stream_flagged<T: FromRow>(
+        &mut self,
+        stmt: Statement,
+        selected: Vec<SelectNode>,
+    ) -> BoxStream<'_, Result<T>> {
+        let (conn, running) = self.lend_flagged();
+        *running = conn.discards_abandoned();
+        let rows = conn.stream_owned(stmt, selected);
+        Box::pin(Flagged {
+            rows,
+            running: Some(running),
+        })
+    }
+}
+
+/// A stream whose owner's `running` flag is cleared when it ends.
+struct Flagged<'a, S> {
+    rows: S,
+    running: Option<&'a mut bool>,
+}
+
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for Flagged<'_, S> {
+    type Item = S::Item;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let out = std::pin::Pin::new(&mut self.rows).poll_next(cx);
+        if let std::task::Poll::Ready(None) = out
+            && let Some(flag) = self.running.take()
+        {
+            *flag = false;
+        }
+        out
     }
 }
 
@@ -129,6 +227,9 @@ macro_rules! executor_via_conn {
         impl Executor for &mut $ty {
             fn dialect(&self) -> Dialect {
                 (**self).dialect()
+            }
+            fn supports_returning(&self) -> bool {
+                (**self).returning()
             }
             fn fetch_all<'a, T: FromRow>(
                 &'a mut self,
@@ -153,14 +254,14 @@ macro_rules! executor_via_conn {
                 (**self).run(|c| c.execute_owned(stmt))
             }
             fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-                (**self).lend().atomic_owned()
+                (**self).atomic_scope()
             }
             fn stream<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
                 selected: Vec<SelectNode>,
             ) -> BoxStream<'a, Result<T>> {
-                (**self).lend().stream_owned(stmt, selected)
+                (**self).stream_flagged(stmt, selected)
             }
             fn into_stream<'e, T: FromRow>(
                 self,
@@ -170,7 +271,7 @@ macro_rules! executor_via_conn {
             where
                 Self: 'e,
             {
-                self.lend().stream_owned(stmt, selected)
+                self.stream_flagged(stmt, selected)
             }
         }
     };
@@ -179,6 +280,9 @@ macro_rules! executor_via_conn {
 impl Executor for ConnRef<'_> {
     fn dialect(&self) -> Dialect {
         self.dialect_of()
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning()
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         self.reborrow().fetch_all_owned(stmt)
@@ -200,7 +304,7 @@ impl Executor for ConnRef<'_> {
         self.reborrow().execute_owned(stmt)
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-        self.reborrow().atomic_owned()
+        self.reborrow().atomic_owned(None)
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,
@@ -235,6 +339,8 @@ pub(crate) enum TxInner {
     Sqlite(Tracked<'static, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(Tracked<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    Mysql(Tracked<'static, sqlx::MySql>, crate::mysql::MysqlServer),
 }
 
 #[cfg(feature = "sqlite")]
@@ -254,6 +360,18 @@ impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
 impl Transaction {
     pub(crate) fn new(inner: TxInner) -> Self {
         Transaction { inner }
+    }
+}
+
+/// Wrap a sqlx transaction begun elsewhere; its `COMMIT` or `ROLLBACK` is counted from
+/// here on (its `BEGIN` was not the ORM's). Without `RETURNING` (see [`ConnRef::Mysql`]).
+#[cfg(feature = "mysql")]
+impl From<sqlx::Transaction<'static, sqlx::MySql>> for Transaction {
+    fn from(tx: sqlx::Transaction<'static, sqlx::MySql>) -> Self {
+        Transaction::new(TxInner::Mysql(
+            Tracked::wrap(tx),
+            crate::mysql::MysqlServer::default(),
+        ))
     }
 }
 
@@ -283,6 +401,17 @@ impl Transaction {
             TxInner::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(..) => Dialect::Mysql,
+        }
+    }
+
+    fn returning(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            _ => self.dialect().supports_returning(),
         }
     }
 
@@ -293,6 +422,8 @@ impl Transaction {
             TxInner::Sqlite(tx) => ConnRef::Sqlite(tx.conn()),
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => ConnRef::Postgres(tx.conn()),
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, server) => ConnRef::Mysql(tx.conn(), *server),
         }
     }
 
@@ -303,6 +434,8 @@ impl Transaction {
             TxInner::Sqlite(tx) => tx.commit().await,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => tx.commit().await,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, _) => tx.commit().await,
         };
         r.map_err(|e| backend::db_error("COMMIT", e))
     }
@@ -314,14 +447,32 @@ impl Transaction {
             TxInner::Sqlite(tx) => tx.rollback().await,
             #[cfg(feature = "postgres")]
             TxInner::Postgres(tx) => tx.rollback().await,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, _) => tx.rollback().await,
         };
         r.map_err(|e| backend::db_error("ROLLBACK", e))
     }
 }
 
 impl Lend for Transaction {
-    fn lend(&mut self) -> ConnRef<'_> {
-        self.conn()
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
+        match &mut self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Sqlite(c), flag)
+            }
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Postgres(c), flag)
+            }
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, server) => {
+                let (c, flag) = tx.conn_and_flag();
+                (ConnRef::Mysql(c, *server), flag)
+            }
+        }
     }
 }
 
@@ -346,6 +497,11 @@ enum PoolConnInner {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    Mysql(
+        sqlx::pool::PoolConnection<sqlx::MySql>,
+        crate::mysql::MysqlServer,
+    ),
 }
 
 #[cfg(feature = "sqlite")]
@@ -368,7 +524,44 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
     }
 }
 
+/// Without `RETURNING` (see [`ConnRef::Mysql`]).
+#[cfg(feature = "mysql")]
+impl From<sqlx::pool::PoolConnection<sqlx::MySql>> for Connection {
+    fn from(c: sqlx::pool::PoolConnection<sqlx::MySql>) -> Self {
+        Connection::mysql(c, crate::mysql::MysqlServer::default())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<Tracked<'static, sqlx::MySql>> for TxInner {
+    fn from(tx: Tracked<'static, sqlx::MySql>) -> Self {
+        TxInner::Mysql(tx, crate::mysql::MysqlServer::default())
+    }
+}
+
+#[cfg(feature = "mysql")]
 impl Connection {
+    pub(crate) fn mysql(
+        c: sqlx::pool::PoolConnection<sqlx::MySql>,
+        server: crate::mysql::MysqlServer,
+    ) -> Self {
+        Connection {
+            inner: PoolConnInner::Mysql(c, server),
+            running: false,
+        }
+    }
+}
+
+impl Connection {
+    fn returning(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            _ => self.dialect().supports_returning(),
+        }
+    }
+
     /// The SQL dialect of the connection's database.
     pub fn dialect(&self) -> Dialect {
         match &self.inner {
@@ -376,6 +569,8 @@ impl Connection {
             PoolConnInner::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             PoolConnInner::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(..) => Dialect::Mysql,
         }
     }
 
@@ -386,41 +581,26 @@ impl Connection {
             PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
             #[cfg(feature = "postgres")]
             PoolConnInner::Postgres(c) => ConnRef::Postgres(c),
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(c, server) => ConnRef::Mysql(c, *server),
         }
     }
 }
 
+/// Dropped with its flag set (a statement's future dropped while it ran), `Drop`
+/// discards the connection.
 impl Lend for Connection {
-    fn lend(&mut self) -> ConnRef<'_> {
-        self.conn()
-    }
-
-    /// Marked running while the statement's future runs: one flag write before it, one
-    /// after. Dropped in between, the flag stays set, and `Drop` discards the connection.
-    fn run<'a, R: Send + 'a>(
-        &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
-    ) -> BoxFuture<'a, R> {
+    fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
         let Connection { inner, running } = self;
-        let (conn, discard) = match inner {
+        let conn = match inner {
             #[cfg(feature = "sqlite")]
-            PoolConnInner::Sqlite(c) => (
-                ConnRef::Sqlite(c),
-                <sqlx::Sqlite as backend::Backend>::DISCARD_ABANDONED,
-            ),
+            PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
             #[cfg(feature = "postgres")]
-            PoolConnInner::Postgres(c) => (
-                ConnRef::Postgres(c),
-                <sqlx::Postgres as backend::Backend>::DISCARD_ABANDONED,
-            ),
+            PoolConnInner::Postgres(c) => ConnRef::Postgres(c),
+            #[cfg(feature = "mysql")]
+            PoolConnInner::Mysql(c, server) => ConnRef::Mysql(c, *server),
         };
-        let fut = f(conn);
-        Box::pin(async move {
-            *running = discard;
-            let out = fut.await;
-            *running = false;
-            out
-        })
+        (conn, running)
     }
 }
 
@@ -432,6 +612,8 @@ impl Drop for Connection {
                 PoolConnInner::Sqlite(c) => c.close_on_drop(),
                 #[cfg(feature = "postgres")]
                 PoolConnInner::Postgres(c) => c.close_on_drop(),
+                #[cfg(feature = "mysql")]
+                PoolConnInner::Mysql(c, _) => c.close_on_drop(),
             }
         }
     }
@@ -443,6 +625,9 @@ executor_via_conn!(Connection);
 impl RowSource for Connection {
     fn dialect(&self) -> Dialect {
         Connection::dialect(self)
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning()
     }
     fn for_each_row<'a>(
         &'a mut self,
@@ -458,7 +643,8 @@ impl RowSource for Connection {
 
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
-pub(crate) struct TxScope<'a, DB: sqlx::Database>(pub(crate) Tracked<'a, DB>);
+/// The flag says whether `INSERT … RETURNING` can be sent.
+pub(crate) struct TxScope<'a, DB: backend::Backend>(pub(crate) Tracked<'a, DB>, pub(crate) bool);
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -466,18 +652,27 @@ macro_rules! tx_scope {
             fn dialect(&self) -> Dialect {
                 <$db as backend::Backend>::DIALECT
             }
+            fn supports_returning(&self) -> bool {
+                self.1
+            }
             fn for_each_row<'b>(
                 &'b mut self,
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
-                Box::pin(backend::for_each_row::<$db>(self.0.conn(), stmt, each))
+                Box::pin(async move {
+                    let out = backend::for_each_row::<$db>(self.0.start(), stmt, each).await;
+                    self.0.finish(out)
+                })
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
-                Box::pin(backend::execute::<$db>(self.0.conn(), stmt))
+                Box::pin(async move {
+                    let out = backend::execute::<$db>(self.0.start(), stmt).await;
+                    self.0.finish(out)
+                })
             }
         }
 
@@ -497,3 +692,5 @@ macro_rules! tx_scope {
 tx_scope!(sqlx::Sqlite);
 #[cfg(feature = "postgres")]
 tx_scope!(sqlx::Postgres);
+#[cfg(feature = "mysql")]
+tx_scope!(sqlx::MySql);

@@ -30,6 +30,8 @@ enum Pool {
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::MySqlPool, crate::mysql::MysqlServer),
 }
 
 /// Query parameters whose value is a password (compared without regard to case).
@@ -204,7 +206,8 @@ fn scrub(
 
 impl Db {
     /// Connect by URL: `sqlite::memory:`, `sqlite://path/to/file.db`,
-    /// `postgres://user@host/db`. The backend must be enabled as a feature.
+    /// `postgres://user@host/db`, `mysql://user@host/db` (or `mariadb://…`). The backend
+    /// must be enabled as a feature.
     pub async fn connect(url: &str) -> Result<Db> {
         let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| {
             let (shown, secrets) = redact(url);
@@ -225,6 +228,13 @@ impl Db {
                 .await
                 .map(Db::from)
                 .map_err(|e| connect_error(Box::new(e))),
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => crate::mysql::connect(url)
+                .await
+                .map(|(pool, server)| Db {
+                    pool: Pool::Mysql(pool, server),
+                })
+                .map_err(|e| connect_error(Box::new(e))),
             other => Err(connect_error(
                 format!(
                     "unknown or disabled backend `{other}`: this build supports {}",
@@ -242,6 +252,8 @@ impl Db {
             "sqlite",
             #[cfg(feature = "postgres")]
             "postgres",
+            #[cfg(feature = "mysql")]
+            "mysql",
         ]
         .to_vec()
     }
@@ -253,6 +265,52 @@ impl Db {
             Pool::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(..) => Dialect::Mysql,
+        }
+    }
+
+    /// Whether `INSERT … RETURNING` is sent (SQLite, PostgreSQL, MariaDB 10.5+), rather
+    /// than keys read from `LAST_INSERT_ID()` (MySQL).
+    pub fn supports_returning(&self) -> bool {
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(_, server) => server.returning,
+            #[allow(unreachable_patterns)]
+            _ => self.dialect().supports_returning(),
+        }
+    }
+
+    /// This database with `INSERT … RETURNING` turned off (`false`) or on (`true`) on
+    /// MySQL/MariaDB, whatever the server said when it connected: with it off, new keys
+    /// are read from `LAST_INSERT_ID()`, the way MySQL 8 (which has no `RETURNING`) is
+    /// served. Turning it on for a server without `RETURNING` makes every INSERT a syntax
+    /// error. Other backends always have it; this changes nothing for them.
+    pub fn with_returning(self, on: bool) -> Db {
+        #[cfg(feature = "mysql")]
+        {
+            let mut db = self;
+            #[allow(irrefutable_let_patterns)]
+            if let Pool::Mysql(_, server) = &mut db.pool {
+                server.returning = on;
+            }
+            db
+        }
+        #[cfg(not(feature = "mysql"))]
+        {
+            let _ = on;
+            self
+        }
+    }
+
+    /// What the ORM knows of the MySQL/MariaDB server, if this is one.
+    #[cfg(feature = "mysql")]
+    pub fn mysql_server(&self) -> Option<crate::mysql::MysqlServer> {
+        #[allow(irrefutable_let_patterns)]
+        if let Pool::Mysql(_, server) = &self.pool {
+            Some(*server)
+        } else {
+            None
         }
     }
 
@@ -284,13 +342,47 @@ impl Db {
         }
     }
 
+    /// The MySQL pool, if this is a MySQL/MariaDB database.
+    #[cfg(feature = "mysql")]
+    pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
+        #[allow(irrefutable_let_patterns)]
+        if let Pool::Mysql(p, _) = &self.pool {
+            Some(p)
+        } else {
+            None
+        }
+    }
+
+    /// How this database's tables are created (on MySQL/MariaDB, the server's exact
+    /// collation; read from the server for a pool wrapped with `Db::from`).
+    async fn table_options(&self) -> Result<orm_core::compiler::TableOptions> {
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(p, server) => {
+                if server.mariadb {
+                    return Ok(server.table_options());
+                }
+                // Not known to be MariaDB (MySQL, or a pool from `Db::from`, which is not
+                // asked, whatever `with_returning` said since): ask now.
+                let mut conn = acquire(p, "SELECT VERSION()").await?;
+                let asked = crate::mysql::MysqlServer::detect(&mut conn)
+                    .await
+                    .map_err(|e| backend::db_error("SELECT VERSION()", e))?;
+                Ok(asked.table_options())
+            }
+            #[allow(unreachable_patterns)]
+            _ => Ok(Default::default()),
+        }
+    }
+
     /// Create the tables of a set of models (`CREATE TABLE IF NOT EXISTS`), in order:
     /// `db.create_tables::<(Author, Book)>()`. For tests and examples; real schemas
     /// want migrations.
     pub async fn create_tables<S: ModelSet>(&self) -> Result<()> {
         register::<S>();
+        let options = self.table_options().await?;
         let mut ex = self;
-        for stmt in S::create_statements(self.dialect()) {
+        for stmt in S::create_statements(self.dialect(), &options) {
             Executor::execute(&mut ex, stmt).await?;
         }
         Ok(())
@@ -327,6 +419,19 @@ impl From<sqlx::SqlitePool> for Db {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Db {
+    /// Wrap an existing pool. Build it with [`crate::mysql::pool_options`] (or call
+    /// [`crate::mysql::set_up`] in your `after_connect`): without its strict `sql_mode`,
+    /// MySQL may cut a value short instead of refusing it. The server is not asked what it
+    /// is, so keys are read without `RETURNING` (see [`Db::with_returning`]).
+    fn from(pool: sqlx::MySqlPool) -> Db {
+        Db {
+            pool: Pool::Mysql(pool, crate::mysql::MysqlServer::default()),
+        }
+    }
+}
+
 #[cfg(feature = "postgres")]
 impl From<sqlx::PgPool> for Db {
     fn from(pool: sqlx::PgPool) -> Db {
@@ -338,7 +443,10 @@ impl From<sqlx::PgPool> for Db {
 
 /// A tuple of models whose tables `create_tables` creates, in order.
 pub trait ModelSet {
-    fn create_statements(dialect: Dialect) -> Vec<Statement>;
+    fn create_statements(
+        dialect: Dialect,
+        options: &orm_core::compiler::TableOptions,
+    ) -> Vec<Statement>;
     fn metas() -> Vec<&'static orm_core::ModelMeta>;
 }
 
@@ -354,10 +462,13 @@ pub fn register<S: ModelSet>() {
 macro_rules! model_set {
     ($($m:ident),+) => {
         impl<$($m: Model),+> ModelSet for ($($m,)+) {
-            fn create_statements(dialect: Dialect) -> Vec<Statement> {
-                let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect)),+];
+            fn create_statements(
+                dialect: Dialect,
+                options: &orm_core::compiler::TableOptions,
+            ) -> Vec<Statement> {
+                let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect, options)),+];
                 $(out.extend(orm_core::compiler::create_key_indexes($m::META, dialect));)+
-                $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect));)+
+                $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect, options));)+
                 out
             }
             fn metas() -> Vec<&'static orm_core::ModelMeta> {
@@ -390,6 +501,11 @@ macro_rules! on_pool {
                 type $B = sqlx::Postgres;
                 $body
             }
+            #[cfg(feature = "mysql")]
+            Pool::Mysql($p, _) => {
+                type $B = sqlx::MySql;
+                $body
+            }
         }
     };
 }
@@ -414,6 +530,9 @@ impl Executor for &Db {
     }
     fn dialect(&self) -> Dialect {
         Db::dialect(self)
+    }
+    fn supports_returning(&self) -> bool {
+        Db::supports_returning(self)
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         on_pool!(&self.pool, |p, B| Box::pin(async move {
@@ -472,12 +591,13 @@ impl Executor for &Db {
         ))
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        let returning = Db::supports_returning(self);
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let conn = acquire(p, "BEGIN").await?;
-            let tx = Tracked::<B>::begin(conn)
+            let tx = Tracked::<B>::begin(conn, None)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(crate::conn::TxScope::<B>(tx)) as Box<dyn Atomic<'a> + 'a>)
+            Ok(Box::new(crate::conn::TxScope::<B>(tx, returning)) as Box<dyn Atomic<'a> + 'a>)
         }))
     }
     fn fork(&self) -> Option<Self> {
@@ -495,13 +615,24 @@ impl Db {
     /// Start a transaction; pass `&mut tx` wherever an executor is taken, then
     /// `tx.commit()`. Dropped without commit, it rolls back.
     pub async fn begin(&self) -> Result<Transaction> {
-        on_pool!(&self.pool, |p, B| {
-            let conn = acquire(p, "BEGIN").await?;
-            Tracked::<B>::begin(conn)
-                .await
-                .map(|tx| Transaction::new(TxInner::from(tx)))
-                .map_err(|e| backend::db_error("BEGIN", e))
-        })
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(p, server) => {
+                let conn = acquire(p, "BEGIN").await?;
+                Tracked::<sqlx::MySql>::begin(conn, None)
+                    .await
+                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)))
+                    .map_err(|e| backend::db_error("BEGIN", e))
+            }
+            #[allow(unreachable_patterns)]
+            pool => on_pool!(pool, |p, B| {
+                let conn = acquire(p, "BEGIN").await?;
+                Tracked::<B>::begin(conn, None)
+                    .await
+                    .map(|tx| Transaction::new(TxInner::from(tx)))
+                    .map_err(|e| backend::db_error("BEGIN", e))
+            }),
+        }
     }
 
     /// Take one connection out of the pool, to run several statements on it.
@@ -511,16 +642,24 @@ impl Db {
 
     /// Take a connection for `sql` (what an error names).
     async fn acquire_for(&self, sql: &str) -> Result<Connection> {
-        on_pool!(&self.pool, |p, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            acquire(p, sql).await.map(Connection::from)
-        })
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(p, server) => acquire(p, sql).await.map(|c| Connection::mysql(c, *server)),
+            #[allow(unreachable_patterns)]
+            pool => on_pool!(pool, |p, B| {
+                let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+                acquire(p, sql).await.map(Connection::from)
+            }),
+        }
     }
 }
 
 impl DefaultDatabase for Db {
     fn dialect(&self) -> Dialect {
         Db::dialect(self)
+    }
+    fn supports_returning(&self) -> bool {
+        Db::supports_returning(self)
     }
     fn fetch_rows<'a>(
         &'a self,

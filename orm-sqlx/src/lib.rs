@@ -1,7 +1,7 @@
 //! Django's QuerySet for async Rust, on sqlx.
 //!
 //! Declare models as plain structs with `#[derive(Model)]`, build lazy querysets with
-//! typed lookups, and evaluate them on SQLite or PostgreSQL with Django's result-cache
+//! typed lookups, and evaluate them on SQLite, PostgreSQL or MySQL/MariaDB with Django's result-cache
 //! semantics. Every statement passes through one chokepoint, so the database work of
 //! any line can be counted ([`capture_queries`], [`assert_num_queries`]).
 //!
@@ -29,6 +29,8 @@
 mod backend;
 mod conn;
 mod db;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod query_log;

@@ -12,6 +12,7 @@ use sqlx_core::transaction::{
     rollback_ansi_transaction_sql,
 };
 
+use crate::backend::Backend;
 use crate::query_log::{StatementKind, record_control};
 
 /// How many transactions and savepoints are open on `conn`, as sqlx counts them.
@@ -63,106 +64,184 @@ fn record_rollback(depth: usize) {
     });
 }
 
-/// Records the rollback sqlx queues when a transaction is dropped while still open:
-/// armed around a `commit`/`rollback` call, disarmed when that call succeeds. If the call
-/// fails (or its future is dropped), sqlx's `Transaction` is dropped open and queues a
-/// rollback at the same depth. (One case over-counts: on SQLite, a `commit` future
-/// dropped after its `COMMIT` ran but before it heard back; the connection's worker then
-/// skips the rollback it is sent.)
-struct QueuedRollback(Option<usize>);
-
-impl QueuedRollback {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for QueuedRollback {
-    fn drop(&mut self) {
-        if let Some(depth) = self.0 {
-            record_rollback(depth);
-        }
-    }
-}
-
-/// A sqlx transaction (or savepoint) whose `BEGIN`/`SAVEPOINT`, `COMMIT`/`RELEASE` and
-/// `ROLLBACK` are counted.
+/// A transaction (or savepoint) whose `BEGIN`/`SAVEPOINT`, `COMMIT`/`RELEASE` and
+/// `ROLLBACK` are counted, and whose connection is closed rather than reused when one of
+/// its statements was abandoned.
 ///
-/// Dropped without `commit` or `rollback`, sqlx queues a rollback on the connection: on
-/// PostgreSQL it is written to the connection's buffer and goes out with the connection's
-/// next use (the pool's check when the connection returns to it, or the next statement);
-/// on SQLite the connection's worker thread runs it next. It is recorded when the drop
-/// happens, not when it is sent: the send happens inside sqlx, out of the ORM's sight, and
-/// often in a task of the pool's rather than in the task (and capture) that dropped the
-/// transaction.
-pub(crate) struct Tracked<'c, DB: sqlx::Database>(Option<sqlx::Transaction<'c, DB>>);
+/// Dropped while open, it queues a rollback on the connection (as sqlx's own
+/// `Transaction` does): on PostgreSQL and MySQL it is written to the connection's buffer
+/// and goes out with the connection's next use (the pool's check when the connection
+/// returns to it, or the next statement); on SQLite the connection's worker thread runs it
+/// next. It is recorded when the drop happens, not when it is sent: the send happens
+/// inside sqlx, out of the ORM's sight, and often in a task of the pool's rather than in
+/// the task (and capture) that dropped the transaction.
+///
+/// A statement future dropped while it ran (a cancelled request) leaves a driver's
+/// connection mid-protocol (sqlx's connections are not cancel-safe: MySQL's next command
+/// then waits forever). On a backend with [`Backend::DISCARD_ABANDONED`], such a
+/// transaction's pool connection is closed when it drops, and the server rolls the
+/// transaction back as the connection ends; a savepoint on a borrowed connection passes
+/// the news to its owner instead (`poison`), which closes it.
+pub(crate) struct Tracked<'c, DB: Backend> {
+    inner: Inner<'c, DB>,
+    /// Begun and not yet committed or rolled back.
+    open: bool,
+    /// A statement was sent and its future has not finished.
+    running: bool,
+    /// The flag of whoever owns the connection this savepoint borrows: set when this one
+    /// is dropped with a statement abandoned.
+    poison: Option<&'c mut bool>,
+}
 
-impl<'c, DB: sqlx::Database> Tracked<'c, DB> {
-    /// Begin a transaction on `conn`, or a savepoint if it is already in one.
+enum Inner<'c, DB: sqlx::Database> {
+    /// Begun by the ORM, on a pool connection it owns or on a borrowed one.
+    Own(MaybePoolConnection<'c, DB>),
+    /// A sqlx transaction begun elsewhere (`Transaction::from`).
+    Sqlx(sqlx::Transaction<'c, DB>),
+}
+
+impl<'c, DB: Backend> Tracked<'c, DB> {
+    /// Begin a transaction on `conn`, or a savepoint if it is already in one. `poison` is
+    /// the abandonment flag of the owner of a borrowed connection.
     pub(crate) async fn begin(
         conn: impl Into<MaybePoolConnection<'c, DB>>,
+        poison: Option<&'c mut bool>,
     ) -> Result<Self, sqlx::Error> {
         let conn = conn.into();
         record_begin(depth::<DB>(&conn));
-        // What `Pool::begin` and `Connection::begin` call; taking the connection first
-        // lets the statement be counted only once it has one.
-        sqlx::Transaction::begin(conn, None)
-            .await
-            .map(|tx| Tracked(Some(tx)))
+        // What `sqlx::Transaction::begin` calls; taking the connection first lets the
+        // statement be counted only once it has one.
+        let mut tracked = Tracked {
+            inner: Inner::Own(conn),
+            open: false,
+            running: DB::DISCARD_ABANDONED,
+            poison,
+        };
+        let Inner::Own(conn) = &mut tracked.inner else {
+            unreachable!("just built")
+        };
+        <DB::TransactionManager as TransactionManager>::begin(conn, None).await?;
+        tracked.open = true;
+        tracked.running = false;
+        Ok(tracked)
     }
 
     /// Wrap a transaction begun elsewhere (its `BEGIN` was not sent by the ORM).
     pub(crate) fn wrap(tx: sqlx::Transaction<'c, DB>) -> Self {
-        Tracked(Some(tx))
+        Tracked {
+            inner: Inner::Sqlx(tx),
+            open: true,
+            running: false,
+            poison: None,
+        }
     }
 
     /// The transaction's connection.
     pub(crate) fn conn(&mut self) -> &mut DB::Connection {
-        match &mut self.0 {
-            Some(tx) => tx,
-            // `commit` and `rollback` take `self`: no borrow outlives them.
-            None => unreachable!("a finished transaction is never borrowed"),
+        match &mut self.inner {
+            Inner::Own(c) => c,
+            Inner::Sqlx(tx) => tx,
         }
+    }
+
+    /// The connection, for a statement about to be sent (see [`Tracked::finish`]).
+    pub(crate) fn start(&mut self) -> &mut DB::Connection {
+        self.running = DB::DISCARD_ABANDONED;
+        self.conn()
+    }
+
+    /// The connection and the flag that a statement on it (or on a savepoint inside)
+    /// was abandoned, for the owner's own statement runs and savepoints.
+    pub(crate) fn conn_and_flag(&mut self) -> (&mut DB::Connection, &mut bool) {
+        let conn = match &mut self.inner {
+            Inner::Own(c) => &mut **c,
+            Inner::Sqlx(tx) => &mut **tx,
+        };
+        (conn, &mut self.running)
+    }
+
+    /// The statement's future finished (with its rows or its error).
+    pub(crate) fn finish<R>(&mut self, out: R) -> R {
+        self.running = false;
+        out
     }
 
     /// Commit the transaction, or release the savepoint.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let Some(tx) = self.0.take() else {
+        if !self.open {
             return Ok(());
-        };
-        let depth = depth::<DB>(&tx);
+        }
+        let depth = depth::<DB>(self.conn());
         record_commit(depth);
-        let queued = QueuedRollback(Some(depth));
-        tx.commit().await?;
-        queued.disarm();
+        self.running = DB::DISCARD_ABANDONED;
+        let done = match &mut self.inner {
+            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::commit(c).await,
+            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::commit(tx).await,
+        };
+        // Answered, even with an error: the connection is in step (a failed one is rolled
+        // back as it drops).
+        self.running = false;
+        done?;
+        self.open = false;
         Ok(())
     }
 
     /// Roll the transaction back, or roll back to the savepoint.
     pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        let Some(tx) = self.0.take() else {
+        if !self.open {
             return Ok(());
-        };
-        let depth = depth::<DB>(&tx);
+        }
+        let depth = depth::<DB>(self.conn());
         record_rollback(depth);
-        let queued = QueuedRollback(Some(depth));
-        tx.rollback().await?;
-        queued.disarm();
+        self.running = DB::DISCARD_ABANDONED;
+        let done = match &mut self.inner {
+            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::rollback(c).await,
+            Inner::Sqlx(tx) => <DB::TransactionManager as TransactionManager>::rollback(tx).await,
+        };
+        // Answered, even with an error: the connection is in step (a failed one is rolled
+        // back as it drops).
+        self.running = false;
+        done?;
+        self.open = false;
         Ok(())
     }
 }
 
-impl<DB: sqlx::Database> Drop for Tracked<'_, DB> {
+impl<DB: Backend> Drop for Tracked<'_, DB> {
     fn drop(&mut self) {
-        // Still open: sqlx's `Transaction` queues a rollback as it drops, right after this.
-        if let Some(tx) = &self.0 {
-            record_rollback(depth::<DB>(tx));
+        if self.running {
+            // A statement (or the commit or rollback) was abandoned mid-protocol: the
+            // connection must not be used again. Nothing more is sent; the server rolls
+            // the transaction back when the connection closes.
+            match &mut self.inner {
+                Inner::Own(MaybePoolConnection::PoolConnection(c)) => {
+                    c.close_on_drop();
+                    return;
+                }
+                _ => {
+                    if let Some(flag) = self.poison.as_deref_mut() {
+                        *flag = true;
+                    }
+                }
+            }
+        }
+        if !self.open {
+            return;
+        }
+        record_rollback(depth::<DB>(self.conn()));
+        match &mut self.inner {
+            Inner::Own(c) => <DB::TransactionManager as TransactionManager>::start_rollback(c),
+            // sqlx's `Transaction` queues it itself as it drops, right after this.
+            Inner::Sqlx(_) => {}
         }
     }
 }
 
-impl<DB: sqlx::Database> std::fmt::Debug for Tracked<'_, DB> {
+impl<DB: Backend> std::fmt::Debug for Tracked<'_, DB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Tracked").field(&self.0).finish()
+        f.debug_struct("Tracked")
+            .field("open", &self.open)
+            .field("running", &self.running)
+            .finish_non_exhaustive()
     }
 }

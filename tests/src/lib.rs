@@ -2,8 +2,8 @@
 //! and the fixture of `shared/docs/SEMANTICS.md` (without relations, which come later).
 //!
 //! Which backends run is set by `ORM_TEST_BACKENDS` (comma-separated: `sqlite`,
-//! `postgres`); by default both. A backend that is listed but unreachable fails the test
-//! loudly: it is never skipped.
+//! `postgres`, `mysql`); by default all three. A backend that is listed but unreachable
+//! fails the test loudly: it is never skipped.
 
 pub mod fixture;
 pub mod library;
@@ -19,6 +19,8 @@ use orm_sqlx::Db;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
 }
 
 impl Backend {
@@ -26,34 +28,106 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    /// The most parameters one statement may bind.
+    pub fn max_params(self) -> usize {
+        match self {
+            Backend::Sqlite => 32_766,
+            Backend::Postgres | Backend::Mysql => 65_535,
         }
     }
 }
 
-/// The backends this run requires (`ORM_TEST_BACKENDS`, default `sqlite,postgres`).
+/// The backends this run requires (`ORM_TEST_BACKENDS`, default `sqlite,postgres,mysql`).
 pub fn required_backends() -> Vec<Backend> {
-    let spec = std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let spec =
+        std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres,mysql".into());
     let mut out = Vec::new();
     for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match name {
             "sqlite" => out.push(Backend::Sqlite),
             "postgres" | "postgresql" => out.push(Backend::Postgres),
+            "mysql" | "mariadb" => out.push(Backend::Mysql),
             other => panic!(
-                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite and/or postgres"
+                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite, postgres, mysql"
             ),
         }
     }
     assert!(
         !out.is_empty(),
-        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres)"
+        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres, mysql)"
     );
     out
+}
+
+/// The MySQL/MariaDB server the suite uses (`ORM_TEST_MYSQL_URL`, without a database).
+pub fn mysql_url() -> String {
+    std::env::var("ORM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
 /// The PostgreSQL server the suite uses (`ORM_TEST_POSTGRES_URL`).
 pub fn postgres_url() -> String {
     std::env::var("ORM_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// `sql` as SQLite and PostgreSQL quote it, for assertions on a statement's text that
+/// hold on every backend: on MySQL, each backtick-quoted identifier (`` `books`.`id` ``)
+/// is written in double quotes (`"books"."id"`), a doubled backtick inside one becoming a
+/// backtick and a double quote inside one doubled; string literals and everything else
+/// are kept as they are (placeholders are `?` on MySQL, as on SQLite). On SQLite and
+/// PostgreSQL `sql` is returned unchanged, so an assertion there still reads the text
+/// exactly as it was sent.
+pub fn portable_sql(backend: Backend, sql: &str) -> String {
+    if backend != Backend::Mysql {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {
+                out.push('"');
+                while let Some(c) = chars.next() {
+                    match c {
+                        '`' if chars.peek() == Some(&'`') => {
+                            chars.next();
+                            out.push('`');
+                        }
+                        '`' => break,
+                        '"' => out.push_str("\"\""),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            '\'' => {
+                // A string literal: copied as is, backslash escapes and doubled quotes
+                // included (MySQL reads both).
+                out.push(c);
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                out.push(n);
+                            }
+                        }
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            out.push(chars.next().expect("peeked"));
+                        }
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -67,8 +141,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
-/// One test's own database: a fresh SQLite file, or a fresh PostgreSQL schema. Dropped
-/// with [`TestDb::cleanup`].
+/// One test's own database: a fresh SQLite file, a fresh PostgreSQL schema, or a fresh
+/// MySQL database. Dropped with [`TestDb::cleanup`].
 pub struct TestDb {
     pub db: Db,
     pub backend: Backend,
@@ -76,6 +150,8 @@ pub struct TestDb {
     /// test that opens a second pool of its own on the same database.
     pub url: String,
     schema: Option<String>,
+    /// MySQL: the test's database.
+    database: Option<String>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -93,6 +169,7 @@ impl TestDb {
                     backend,
                     url,
                     schema: None,
+                    database: None,
                     file: Some(path),
                 }
             }
@@ -121,6 +198,39 @@ impl TestDb {
                     backend,
                     url: scoped,
                     schema: Some(schema),
+                    database: None,
+                    file: None,
+                }
+            }
+            Backend::Mysql => {
+                let server = mysql_url();
+                let name = unique("orm_test");
+                let admin = Db::connect(&server).await.unwrap_or_else(|e| {
+                    panic!(
+                        "MySQL/MariaDB is required by this run but unreachable: {e}\n\
+                         Start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd), \
+                         point ORM_TEST_MYSQL_URL at a server, or opt out with ORM_TEST_BACKENDS=sqlite,postgres"
+                    )
+                });
+                admin
+                    .execute_raw(&format!("CREATE DATABASE `{name}`"))
+                    .await
+                    .expect("create the test database");
+                admin.mysql_pool().expect("a MySQL pool").close().await;
+                let (base, query) = match server.split_once('?') {
+                    Some((base, query)) => (base.trim_end_matches('/'), format!("?{query}")),
+                    None => (server.trim_end_matches('/'), String::new()),
+                };
+                let url = format!("{base}/{name}{query}");
+                let db = Db::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
+                TestDb {
+                    db,
+                    backend,
+                    url,
+                    schema: None,
+                    database: Some(name),
                     file: None,
                 }
             }
@@ -172,6 +282,17 @@ impl TestDb {
                 .await
                 .unwrap()
                 .into(),
+            Backend::Mysql => {
+                let db: Db = orm_sqlx::mysql::pool_options()
+                    .max_connections(1)
+                    .acquire_timeout(acquire_timeout)
+                    .before_acquire(counter(acquired.clone()))
+                    .connect_with(orm_sqlx::mysql::connect_options(&self.url).unwrap())
+                    .await
+                    .unwrap()
+                    .into();
+                db.with_returning(self.db.supports_returning())
+            }
         };
         (db, acquired)
     }
@@ -184,7 +305,16 @@ impl TestDb {
                 .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
                 .await;
         }
+        if let Some(database) = &self.database {
+            let _ = self
+                .db
+                .execute_raw(&format!("DROP DATABASE `{database}`"))
+                .await;
+        }
         if let Some(pool) = self.db.pg_pool() {
+            pool.close().await;
+        }
+        if let Some(pool) = self.db.mysql_pool() {
             pool.close().await;
         }
         if let Some(pool) = self.db.sqlite_pool() {
@@ -242,4 +372,21 @@ where
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod portable_sql_tests {
+    use super::{Backend, portable_sql};
+
+    #[test]
+    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
+        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
+        assert_eq!(
+            portable_sql(Backend::Mysql, sql),
+            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
+        );
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(portable_sql(backend, sql), sql);
+        }
+    }
 }

@@ -3,7 +3,15 @@
 //! `int2`, `int4`, `int8`, `float4`, `float8`) and a division by zero, and compute NUMERIC
 //! exactly; on SQLite the ORM compiles arithmetic into checked functions that do the same,
 //! where SQLite's own operators would store a REAL in an integer column, NULL for `x / 0`,
-//! and decimals computed in floating point.
+//! and decimals computed in floating point. On MySQL/MariaDB, which computes every integer
+//! in 64 bits and every float in double precision, and gives NULL for `x / 0` outside
+//! writes, the ORM writes checks around each operation that make MySQL fail the same way.
+//!
+//! MySQL differs where it cannot store what the others do: ±infinity (refused before the
+//! query, `Error::InvalidValue`), a decimal's own scale (it reads back without trailing
+//! zeros), and a decimal quotient, rounded there to the most digits a `Decimal` holds (as
+//! `rust_decimal`'s own `/` does) where PostgreSQL and SQLite round it to PostgreSQL's
+//! scale.
 
 use orm_sqlx::prelude::*;
 use orm_tests::fixture::Book;
@@ -139,6 +147,16 @@ async fn each_integer_type_overflows_at_its_own_range() {
             .await
             .unwrap();
         assert_eq!(reload(&db, &row).await.big, -3);
+        // `x - i64::MIN` overflows for x >= 0 (MariaDB's own check missed it), not below.
+        let m = out_of_range(all().update(|n| n.big.set(n.big + 3 - i64::MIN), &db).await);
+        assert!(m.contains("bigint out of range"), "{m}");
+        let none = Num::objects().filter(|n| n.big.gt(n.big * 0 - i64::MIN));
+        out_of_range(none.count(&db).await);
+        all()
+            .update(|n| n.big.set(n.big + 2 - i64::MIN), &db)
+            .await
+            .unwrap();
+        assert_eq!(reload(&db, &row).await.big, i64::MAX);
     })
     .await;
 }
@@ -193,10 +211,11 @@ async fn null_operands_give_null() {
 
 /// Floats behave like PostgreSQL's `float4`/`float8`: a finite result that overflows to
 /// infinity, or a product of non-zero values that underflows to zero, is refused; `f32`
-/// overflows at its own range.
+/// overflows at its own range. (MySQL computes floats in double precision and rounds an
+/// underflow to zero: the ORM's checks refuse them there too.)
 #[tokio::test]
 async fn floats_overflow_and_underflow_like_postgresql() {
-    on_each_backend(|db, _| async move {
+    on_each_backend(|db, backend| async move {
         let row = one_row(&db, num()).await;
         let all = || Num::objects().filter(|n| n.id.gt(0));
         all().update(|n| n.double.set(1e300), &db).await.unwrap();
@@ -221,6 +240,37 @@ async fn floats_overflow_and_underflow_like_postgresql() {
         let back = reload(&db, &row).await;
         assert_eq!(back.single, 0.1f32 + 0.2f32);
         assert_eq!(back.double, 0.1f64 + 0.2f64);
+        // f32 underflow and division, at f32's own range and precision.
+        all().update(|n| n.single.set(1e-30), &db).await.unwrap();
+        let m = out_of_range(all().update(|n| n.single.set(n.single * 1e-20), &db).await);
+        assert!(m.contains("underflow"), "{m}");
+        let m = out_of_range(all().update(|n| n.single.set(n.single / 1e20), &db).await);
+        assert!(m.contains("underflow"), "{m}");
+        all().update(|n| n.single.set(1.0), &db).await.unwrap();
+        all()
+            .update(|n| n.single.set(n.single / 3.0), &db)
+            .await
+            .unwrap();
+        assert_eq!(reload(&db, &row).await.single, 1.0f32 / 3.0);
+        // The same in a filter.
+        let third = Num::objects().filter(|n| n.single.eq(n.single * 3.0 / 3.0));
+        assert_eq!(third.count(&db).await.unwrap(), 1);
+        let m = out_of_range(
+            Num::objects()
+                .filter(|n| n.single.gt(n.single * 1e38 * 100.0))
+                .count(&db)
+                .await,
+        );
+        assert!(m.contains("overflow"), "{m}");
+        if backend == Backend::Mysql {
+            // MySQL has no infinity to stay infinite: it is refused before the query.
+            let r = all().update(|n| n.double.set(f64::INFINITY), &db).await;
+            assert!(
+                matches!(&r, Err(Error::InvalidValue { field, .. }) if field == "Num.double"),
+                "{r:?}"
+            );
+            return;
+        }
         // Infinity is a value like any other: it stays infinite.
         all()
             .update(|n| n.double.set(f64::INFINITY), &db)
@@ -237,9 +287,17 @@ async fn floats_overflow_and_underflow_like_postgresql() {
 
 /// Decimal arithmetic keeps every digit (SQLite used to compute it in floating point: 0.1 *
 /// 3 was 0.30000000000000004), with PostgreSQL's scales, division included.
+///
+/// MySQL: the same values, read without trailing zeros (its DECIMAL(65, 30) column has
+/// one scale), and a quotient rounded to the most digits a Decimal holds (28 after the
+/// point, or 28 or 29 significant digits), not to PostgreSQL's scale.
 #[tokio::test]
 async fn decimal_arithmetic_is_exact() {
-    on_each_backend(|db, _| async move {
+    on_each_backend(|db, backend| async move {
+        let on = |others: &'static str, mysql: &'static str| match backend {
+            Backend::Mysql => mysql,
+            Backend::Sqlite | Backend::Postgres => others,
+        };
         let row = one_row(&db, num()).await;
         let all = || Num::objects().filter(|n| n.id.gt(0));
         let amount = || async { reload(&db, &row).await.amount.to_string() };
@@ -263,13 +321,16 @@ async fn decimal_arithmetic_is_exact() {
             .update(|n| n.amount.set(n.amount - n.amount), &db)
             .await
             .unwrap();
-        assert_eq!(amount().await, "0.0000000000");
+        assert_eq!(amount().await, on("0.0000000000", "0"));
         all().update(|n| n.amount.set(dec("2")), &db).await.unwrap();
         all()
             .update(|n| n.amount.set(n.amount / dec("3")), &db)
             .await
             .unwrap();
-        assert_eq!(amount().await, "0.66666666666666666667");
+        assert_eq!(
+            amount().await,
+            on("0.66666666666666666667", "0.6666666666666666666666666667")
+        );
         all()
             .update(|n| n.amount.set(dec("10")), &db)
             .await
@@ -278,7 +339,21 @@ async fn decimal_arithmetic_is_exact() {
             .update(|n| n.amount.set(n.amount / dec("4")), &db)
             .await
             .unwrap();
-        assert_eq!(amount().await, "2.5000000000000000");
+        assert_eq!(amount().await, on("2.5000000000000000", "2.5"));
+        // As many digits as a Decimal holds whatever the size of the quotient (here 29:
+        // 28 after the point would be more than it holds), rounded half away from zero.
+        all()
+            .update(|n| n.amount.set(dec("-200")), &db)
+            .await
+            .unwrap();
+        all()
+            .update(|n| n.amount.set(n.amount / dec("3")), &db)
+            .await
+            .unwrap();
+        assert_eq!(
+            amount().await,
+            on("-66.6666666666666667", "-66.666666666666666666666666667")
+        );
     })
     .await;
 }
@@ -304,7 +379,8 @@ async fn a_decimal_result_past_rust_decimal_fails_loudly() {
                 assert!(m.contains("numeric out of range"), "{m}");
                 assert_eq!(reload(&db, &row).await.amount, Decimal::MAX);
             }
-            Backend::Postgres => {
+            // DECIMAL(65, 30) holds it too.
+            Backend::Postgres | Backend::Mysql => {
                 r.unwrap();
                 let e = Num::objects()
                     .fetch(&db)
@@ -369,9 +445,11 @@ enum Outcome {
     Decimal(String),
     OutOfRange,
     DivisionByZero,
-    /// A decimal past `rust_decimal`: refused when computed (SQLite) or when read back
-    /// (PostgreSQL stores it).
+    /// A decimal past `rust_decimal`: refused when computed (SQLite, MySQL) or when read
+    /// back (PostgreSQL stores it).
     DecimalTooBig,
+    /// An operand refused before the query (`Error::InvalidValue`): ±infinity on MySQL.
+    Refused,
 }
 
 #[derive(Debug, Clone)]
@@ -478,12 +556,36 @@ fn case_strategy() -> impl Strategy<Value = (Case, u8)> {
     (case, op_strategy())
 }
 
-async fn run_case(db: &Db, case: &Case, op: u8) -> Outcome {
+/// What one case gives in an UPDATE (`SET f = f op b`), and, but for decimals, in a filter
+/// (`WHERE f < f op b`: the number of rows, or the kind of error), where MySQL's own
+/// operators would not fail.
+async fn run_case(db: &Db, case: &Case, op: u8) -> (Outcome, Option<Outcome>) {
     let all = || Num::objects().filter(|n| n.id.gt(0));
+    let kind = |e: Error| match e {
+        Error::OutOfRange { .. } if matches!(case, Case::Dec(..)) => Outcome::DecimalTooBig,
+        Error::OutOfRange { .. } => Outcome::OutOfRange,
+        Error::DivisionByZero { .. } => Outcome::DivisionByZero,
+        Error::InvalidValue { .. } => Outcome::Refused,
+        e => panic!("{case:?} op {op}: {e}"),
+    };
     macro_rules! apply {
         ($field:ident, $a:expr, $b:expr, $read:expr) => {{
-            all().update(|n| n.$field.set($a), db).await.unwrap();
+            match all().update(|n| n.$field.set($a), db).await {
+                Ok(_) => {}
+                Err(Error::InvalidValue { .. }) => return (Outcome::Refused, None),
+                Err(e) => panic!("{case:?}: {e}"),
+            }
             let b = $b;
+            let filtered = match op {
+                0 => all().filter(|n| n.$field.lt(n.$field + b)),
+                1 => all().filter(|n| n.$field.lt(n.$field - b)),
+                2 => all().filter(|n| n.$field.lt(n.$field * b)),
+                _ => all().filter(|n| n.$field.lt(n.$field / b)),
+            };
+            let selected = match filtered.count(db).await {
+                Ok(n) => Outcome::Int(n as i64),
+                Err(e) => kind(e),
+            };
             let r = match op {
                 0 => all().update(|n| n.$field.set(n.$field + b), db).await,
                 1 => all().update(|n| n.$field.set(n.$field - b), db).await,
@@ -491,19 +593,18 @@ async fn run_case(db: &Db, case: &Case, op: u8) -> Outcome {
                 _ => all().update(|n| n.$field.set(n.$field / b), db).await,
             };
             let read = Num::objects().values(|n| n.$field);
-            match r {
+            let updated = match r {
                 Ok(_) => match read.fetch(db).await {
                     Ok(v) => $read(v[0]),
                     Err(Error::Decode { .. }) => Outcome::DecimalTooBig,
                     Err(e) => panic!("{e}"),
                 },
-                Err(Error::OutOfRange { .. }) if matches!(case, Case::Dec(..)) => {
-                    Outcome::DecimalTooBig
-                }
-                Err(Error::OutOfRange { .. }) => Outcome::OutOfRange,
-                Err(Error::DivisionByZero { .. }) => Outcome::DivisionByZero,
-                Err(e) => panic!("{case:?} op {op}: {e}"),
-            }
+                Err(e) => kind(e),
+            };
+            (
+                updated,
+                (!matches!(case, Case::Dec(..))).then_some(selected),
+            )
         }};
     }
     match *case {
@@ -516,11 +617,50 @@ async fn run_case(db: &Db, case: &Case, op: u8) -> Outcome {
     }
 }
 
+/// Whether an operand is ±infinity.
+fn has_infinity(case: &Case) -> bool {
+    match *case {
+        Case::F32(a, b) => a.is_infinite() || b.is_infinite(),
+        Case::F64(a, b) => a.is_infinite() || b.is_infinite(),
+        _ => false,
+    }
+}
+
+/// Whether `backend` is allowed to give `got` where `other` gave `want` for one case,
+/// beyond giving the same: the documented differences.
+fn agree(op: u8, (backend, got): (Backend, &Outcome), want: &Outcome) -> bool {
+    // Infinities can make NaN (inf - inf, 0 * inf, inf / inf), which PostgreSQL stores and
+    // SQLite cannot (it would be NULL), so the ORM's function refuses it there.
+    let nan = |o: &Outcome| matches!(o, Outcome::Float(f) if f.is_nan());
+    if (nan(got) && *want == Outcome::OutOfRange) || (nan(want) && *got == Outcome::OutOfRange) {
+        return true;
+    }
+    if backend != Backend::Mysql {
+        return false;
+    }
+    match (got, want) {
+        // MySQL reads a decimal without trailing zeros: equal by value.
+        (Outcome::Decimal(x), Outcome::Decimal(y)) if op != 3 => dec(x) == dec(y),
+        // MySQL rounds a quotient to the most digits a Decimal holds, where the others
+        // round it to PostgreSQL's scale: within one unit of the other's last digit.
+        (Outcome::Decimal(x), Outcome::Decimal(y)) => {
+            let (x, y) = (dec(x), dec(y));
+            x.checked_sub(y)
+                .is_some_and(|d| d.abs() <= Decimal::new(1, y.scale()))
+        }
+        // A quotient the others compute past what a Decimal holds (PostgreSQL's scale can
+        // be more than 28 digits after the point) is rounded on MySQL.
+        (Outcome::Decimal(_), Outcome::DecimalTooBig) => op == 3,
+        _ => false,
+    }
+}
+
 /// Property: for random and edge operands of every numeric type and every operator, the
-/// backends store the same value or raise the same kind of error. (A float result equal to
-/// -0.0 on one backend may be 0.0 on the other: SQLite stores a zero REAL without its sign;
-/// `Outcome`'s `==` on floats treats them as equal. A NaN result is stored by PostgreSQL
-/// and refused on SQLite, see below.)
+/// backends store the same value or raise the same kind of error, but for the documented
+/// differences ([`agree`]). (A float result equal to -0.0 on one backend may be 0.0 on
+/// another: SQLite and MySQL store a zero without its sign; `Outcome`'s `==` on floats
+/// treats them as equal.) On MySQL, exactly the cases with an infinite operand are
+/// refused, and they are not compared.
 #[test]
 fn arithmetic_agrees_across_backends() {
     let cases: usize = std::env::var("ORM_PROPTEST_CASES")
@@ -551,22 +691,38 @@ fn arithmetic_agrees_across_backends() {
             out
         });
         rt.block_on(t.cleanup());
-        per_backend.push((backend, outcomes));
-    }
-    if let [(a, first), (b, second)] = &per_backend[..] {
-        for (i, (x, y)) in first.iter().zip(second).enumerate() {
-            // The one documented difference: infinities can make NaN (inf - inf, 0 * inf,
-            // inf / inf), which PostgreSQL stores and SQLite cannot (it would be NULL), so
-            // the ORM's function refuses it there.
-            let nan = |o: &Outcome| matches!(o, Outcome::Float(f) if f.is_nan());
-            let nan_refused =
-                (nan(x) && *y == Outcome::OutOfRange) || (nan(y) && *x == Outcome::OutOfRange);
-            assert!(
-                x == y || nan_refused,
-                "{:?} op {}: {a:?} gave {x:?}, {b:?} gave {y:?}",
+        for (i, (outcome, _)) in outcomes.iter().enumerate() {
+            let refused = backend == Backend::Mysql && has_infinity(&inputs[i].0);
+            assert_eq!(
+                *outcome == Outcome::Refused,
+                refused,
+                "{:?} op {} on {backend:?}: {outcome:?}",
                 inputs[i].0,
                 inputs[i].1
             );
+        }
+        per_backend.push((backend, outcomes));
+    }
+    for (n, (a, first)) in per_backend.iter().enumerate() {
+        for (b, second) in &per_backend[n + 1..] {
+            for (i, ((x, sx), (y, sy))) in first.iter().zip(second).enumerate() {
+                let (case, op) = &inputs[i];
+                if *x == Outcome::Refused || *y == Outcome::Refused {
+                    continue;
+                }
+                assert!(
+                    x == y || agree(*op, (*a, x), y) || agree(*op, (*b, y), x),
+                    "{case:?} op {op}: {a:?} gave {x:?}, {b:?} gave {y:?}"
+                );
+                // In a filter, the same rows or the same error (but where the UPDATE made
+                // a NaN, which SQLite refuses and PostgreSQL compares).
+                if x == y {
+                    assert_eq!(
+                        sx, sy,
+                        "{case:?} op {op} in a filter: {a:?} gave {sx:?}, {b:?} gave {sy:?}"
+                    );
+                }
+            }
         }
     }
 }

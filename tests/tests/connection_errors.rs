@@ -62,3 +62,20 @@ async fn a_malformed_url_shows_no_password() {
         assert!(!text.contains(SECRET), "{url}:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_refused_mysql_connection_shows_no_password() {
+    for url in [
+        // Nothing listens on port 1: refused at once.
+        format!("mysql://root:{SECRET}@127.0.0.1:1/test"),
+        format!("mariadb://root:{SECRET}@127.0.0.1:1/test"),
+        // The real server, which refuses the password.
+        format!("mysql://orm_no_such_user:{SECRET}@127.0.0.1:3306/test"),
+    ] {
+        let e = refused(&url).await;
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+        let text = all_text(&e);
+        assert!(!text.contains(SECRET), "{url}:\n{text}");
+        assert!(e.to_string().contains("***"), "{e}");
+    }
+}

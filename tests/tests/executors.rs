@@ -72,6 +72,11 @@ async fn a_single_connection_and_a_borrowed_sqlx_connection_are_executors() {
             let (n, q) = capture_queries(Book::objects().count(ConnRef::from(&mut *raw))).await;
             assert_eq!((n.unwrap(), q.len()), (3, 1));
         }
+        if let Some(pool) = db.mysql_pool() {
+            let mut raw = pool.begin().await.unwrap();
+            let (n, q) = capture_queries(Book::objects().count(ConnRef::from(&mut *raw))).await;
+            assert_eq!((n.unwrap(), q.len()), (3, 1));
+        }
     })
     .await;
 }

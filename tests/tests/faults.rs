@@ -12,7 +12,9 @@
 //! SQLite has no server to kill: the database lives in the process. Its faults are
 //! covered by dropping the future (a cancelled request) after a growing number of polls,
 //! on a pool of one connection, until one drop lands between the `BEGIN` and the
-//! `COMMIT` of a cascading delete and of a `bulk_create` in two batches.
+//! `COMMIT` of a cascading delete and of a `bulk_create` in two batches. MySQL runs the
+//! same drops, and has its connection killed (`KILL CONNECTION`) in the middle of a
+//! multi-batch `bulk_create`.
 
 use std::future::Future;
 use std::pin::pin;
@@ -30,7 +32,7 @@ use orm_tests::{Backend, TestDb, required_backends};
 fn wide_rows(backend: Backend) -> Vec<Wide> {
     wide::rows(match backend {
         Backend::Sqlite => 3_500,
-        Backend::Postgres => 7_000,
+        Backend::Postgres | Backend::Mysql => 7_000,
     })
 }
 
@@ -223,10 +225,92 @@ fn cut_mid_transaction(q: &[CapturedQuery]) -> bool {
 
 #[tokio::test]
 async fn sqlite_a_dropped_write_leaves_nothing_partial() {
-    if !required_backends().contains(&Backend::Sqlite) {
+    a_dropped_write_leaves_nothing_partial(Backend::Sqlite).await;
+}
+
+// ---- MySQL: the future is dropped while a statement of the transaction runs -----------
+
+/// MySQL answers so fast over loopback that a write passes several statements in one
+/// poll: the drop is placed instead, by a timeout while a trigger sleeps inside the
+/// transaction (the delete of the author, after her books are gone; the insert of a row
+/// of the second batch). The connection of the abandoned write is closed, never returned
+/// to the pool mid-protocol (sqlx's MySQL connection then hung the pool's next query for
+/// its whole acquire timeout); the server rolls the transaction back as it closes.
+#[tokio::test]
+async fn mysql_a_write_dropped_mid_transaction_leaves_nothing_partial() {
+    if !required_backends().contains(&Backend::Mysql) {
         return;
     }
-    let t = TestDb::open(Backend::Sqlite).await;
+    let t = TestDb::open(Backend::Mysql).await;
+    let lib = library::load(&t.db).await;
+    t.db.create_table::<Wide>().await.unwrap();
+    let mut rows = wide_rows(Backend::Mysql);
+    let last = rows.len() - 1;
+    rows[last].c0 = 987_654;
+    for ddl in [
+        "CREATE TRIGGER slow_author BEFORE DELETE ON authors FOR EACH ROW SET @gate = SLEEP(2)",
+        "CREATE TRIGGER slow_wide BEFORE INSERT ON wide FOR EACH ROW \
+         SET @gate = IF(NEW.c0 = 987654, SLEEP(2), 0)",
+    ] {
+        t.db.execute_raw(ddl).await.unwrap();
+    }
+    let (db, _) = t.one_connection_pool(Duration::from_secs(30)).await;
+    let state = || async {
+        (
+            Author::objects().count(&t.db).await.unwrap(),
+            Book::objects().count(&t.db).await.unwrap(),
+            lib.b1.tags().count(&t.db).await.unwrap(),
+        )
+    };
+
+    let (r, q) = capture_queries(tokio::time::timeout(
+        Duration::from_millis(500),
+        lib.alice.delete(&db),
+    ))
+    .await;
+    assert!(
+        r.is_err(),
+        "the delete should still be running: {:?}",
+        kinds(&q)
+    );
+    assert!(cut_mid_transaction(&q), "{:?}", kinds(&q));
+    let started = Instant::now();
+    assert_eq!(Author::objects().count(&db).await.unwrap(), 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the pool's next query waited: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(state().await, (3, 3, 2));
+
+    let (r, q) = capture_queries(tokio::time::timeout(
+        Duration::from_millis(500),
+        Wide::objects().bulk_create(&mut rows, &db),
+    ))
+    .await;
+    assert!(r.is_err(), "the bulk_create should still be running");
+    assert_eq!(
+        kinds(&q),
+        [Begin, Insert, Insert],
+        "dropped in the second batch"
+    );
+    assert!(rows.iter().all(|r| r.id == 0), "no key on an instance");
+    assert_eq!(Wide::objects().count(&db).await.unwrap(), 0);
+    // Once the server has finished the abandoned statement and seen the connection
+    // closed, the transaction is rolled back: nothing of it ever becomes visible.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(Wide::objects().count(&db).await.unwrap(), 0);
+    assert_eq!(state().await, (3, 3, 2));
+
+    db.mysql_pool().unwrap().close().await;
+    t.cleanup().await;
+}
+
+async fn a_dropped_write_leaves_nothing_partial(backend: Backend) {
+    if !required_backends().contains(&backend) {
+        return;
+    }
+    let t = TestDb::open(backend).await;
     let lib = library::load(&t.db).await;
     t.db.create_table::<Wide>().await.unwrap();
     let (db, _) = t.one_connection_pool(Duration::from_secs(30)).await;
@@ -271,7 +355,7 @@ async fn sqlite_a_dropped_write_leaves_nothing_partial() {
         if cut == 3 {
             break;
         }
-        let mut rows = wide_rows(Backend::Sqlite);
+        let mut rows = wide_rows(backend);
         let (out, q) = capture_queries(poll_then_drop(
             Wide::objects().bulk_create(&mut rows, &db),
             polls,
@@ -306,6 +390,11 @@ async fn sqlite_a_dropped_write_leaves_nothing_partial() {
         "no drop landed inside the bulk_create's transaction"
     );
 
-    db.sqlite_pool().unwrap().close().await;
+    if let Some(pool) = db.sqlite_pool() {
+        pool.close().await;
+    }
+    if let Some(pool) = db.mysql_pool() {
+        pool.close().await;
+    }
     t.cleanup().await;
 }

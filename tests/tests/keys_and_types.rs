@@ -143,17 +143,19 @@ async fn small_integer_keys_work_everywhere() {
 
 #[tokio::test]
 async fn a_model_with_only_an_auto_key_can_be_bulk_created() {
-    on_each_backend(|db, _| async move {
+    on_each_backend(|db, backend| async move {
         db.create_table::<OnlyId>().await.unwrap();
         let mut rows = vec![OnlyId { id: 0 }, OnlyId { id: 0 }, OnlyId { id: 0 }];
         let (r, q) = capture_queries(OnlyId::objects().bulk_create(&mut rows, &db)).await;
         r.unwrap();
-        // DEFAULT VALUES inserts one row a statement: BEGIN, three INSERTs, COMMIT.
+        // DEFAULT VALUES inserts one row a statement: BEGIN, three INSERTs, COMMIT. MySQL
+        // has no DEFAULT VALUES: it spells it `() VALUES ()`.
         assert_eq!(q.len(), 5, "{q:#?}");
-        assert!(
-            q[1..4].iter().all(|q| q.sql.contains("DEFAULT VALUES")),
-            "{q:#?}"
-        );
+        let defaults = match backend {
+            orm_tests::Backend::Mysql => "() VALUES ()",
+            orm_tests::Backend::Sqlite | orm_tests::Backend::Postgres => "DEFAULT VALUES",
+        };
+        assert!(q[1..4].iter().all(|q| q.sql.contains(defaults)), "{q:#?}");
         assert_eq!(
             (q[0].sql.as_ref(), q[4].sql.as_ref()),
             ("BEGIN", "COMMIT"),
@@ -193,7 +195,7 @@ struct Narrow {
 async fn a_column_of_another_type_is_a_decode_error() {
     on_each_backend(|db, backend| async move {
         match backend {
-            orm_tests::Backend::Postgres => {
+            orm_tests::Backend::Postgres | orm_tests::Backend::Mysql => {
                 db.execute_raw("CREATE TABLE wide (id BIGINT PRIMARY KEY, n BIGINT)")
                     .await
                     .unwrap();
@@ -308,7 +310,8 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
         let keys: &[&str] = if backend == orm_tests::Backend::Sqlite {
             &["1.0", "1.00", "2"]
         } else {
-            // PostgreSQL's numeric key is unique by value: 1.0 and 1.00 are one key.
+            // PostgreSQL's numeric key (and MySQL's DECIMAL) is unique by value: 1.0 and
+            // 1.00 are one key.
             &["1.0", "2"]
         };
         for (i, k) in keys.iter().enumerate() {
@@ -328,7 +331,9 @@ async fn get_by_a_decimal_key_still_reports_every_match() {
                 matches!(r, Err(Error::MultipleObjectsReturned { count: 2, .. })),
                 "{r:?}"
             ),
-            orm_tests::Backend::Postgres => assert_eq!(r.unwrap().label, "k0"),
+            orm_tests::Backend::Postgres | orm_tests::Backend::Mysql => {
+                assert_eq!(r.unwrap().label, "k0")
+            }
         }
         let two = DecimalKey::objects().filter(|k| k.code.eq(dec("2")));
         assert_eq!(two.get(&db).await.unwrap().code, dec("2"));
@@ -346,6 +351,7 @@ async fn a_decimal_past_rust_decimal_is_refused_on_read_not_rounded() {
         let ty = match backend {
             orm_tests::Backend::Sqlite => "TEXT",
             orm_tests::Backend::Postgres => "NUMERIC",
+            orm_tests::Backend::Mysql => "DECIMAL(65, 30)",
         };
         db.execute_raw(&format!(
             "CREATE TABLE prices (id BIGINT PRIMARY KEY, amount {ty} NOT NULL)"
@@ -444,6 +450,10 @@ async fn json_round_trips_and_compares_as_serde_json_does() {
 }
 
 /// PostgreSQL kept 0.00 as 0 (sqlx writes every zero decimal without its scale).
+///
+/// MySQL: a DECIMAL column has one scale (the ORM's is DECIMAL(65, 30)), so no value
+/// keeps its own; the ORM reads every decimal without the column's trailing zeros, so
+/// `0.00` reads `0` (and `1.50` reads `1.5`): equal by value, not by scale.
 #[tokio::test]
 async fn a_zero_decimal_keeps_its_scale() {
     on_each_backend(|db, backend| async move {
@@ -458,7 +468,12 @@ async fn a_zero_decimal_keeps_its_scale() {
             .fetch(&db)
             .await
             .unwrap()[0];
-        assert_eq!(back.to_string(), "0.00", "{backend:?}");
+        assert_eq!(back, dec("0.00"), "{backend:?}");
+        let text = match backend {
+            orm_tests::Backend::Mysql => "0",
+            orm_tests::Backend::Sqlite | orm_tests::Backend::Postgres => "0.00",
+        };
+        assert_eq!(back.to_string(), text, "{backend:?}");
     })
     .await;
 }

@@ -101,7 +101,8 @@ async fn an_invalid_regular_expression_is_a_typed_error() {
 /// σ/Σ) alike; SQLite (Rust's `regex` crate) also matches every other member of a letter's
 /// Unicode simple case-folding class (the Kelvin sign K with k, final ς with σ, ẞ with ß),
 /// which PostgreSQL, matching only a pattern letter's lower- and upper-case forms, does not.
-/// Under a C locale PostgreSQL folds ASCII only.
+/// Under a C locale PostgreSQL folds ASCII only. MariaDB (PCRE2 with `(?i)` in UTF mode)
+/// folds as SQLite does: the Kelvin sign, final ς and ẞ match too.
 #[tokio::test]
 async fn iregex_folds_case_as_documented() {
     on_each_backend(|db, backend| async move {
@@ -150,10 +151,66 @@ async fn iregex_folds_case_as_documented() {
         for (p, sqlite, postgres) in differ {
             let got = bodies(&db, find(p)).await.unwrap();
             let want = match backend {
-                Backend::Sqlite => sqlite,
+                // MariaDB's PCRE2 matches a letter's whole Unicode case-folding class under
+                // `(?i)`, as Rust's `regex` does on SQLite (checked on MariaDB 10.11; MySQL's
+                // ICU engine is not covered by this run).
+                Backend::Sqlite | Backend::Mysql => sqlite,
                 Backend::Postgres => postgres,
             };
             assert_eq!(got, want, "{backend:?} iregex({p:?})");
+        }
+    })
+    .await;
+}
+
+/// A text always matches itself case-insensitively, whatever its letters: MySQL folded the
+/// column with its own (older) case tables and the pattern with Rust's, so a capital the
+/// server does not lower (ẞ, Ⰰ, Ꭰ, 𐐀…) found nothing, not even itself. Both sides are now
+/// folded by the server there. Common letters fold alike on every backend.
+#[tokio::test]
+async fn a_text_matches_itself_case_insensitively() {
+    on_each_backend(|db, backend| async move {
+        let texts = [
+            "Ⰰ",
+            "ẞ",
+            "Ԁ",
+            "𐐀",
+            "Ꭰ",
+            "Ა",
+            "Ƞ",
+            "ϴ",
+            "Straße",
+            "ÀÉÎ",
+            "Σοφία",
+            "Ж",
+            "K",
+        ];
+        notes(&db, &texts).await;
+        for t in texts {
+            let only = |qs: QuerySet<Note>| async { bodies(&db, qs).await.unwrap() };
+            assert_eq!(
+                only(Note::objects().filter(move |n| n.body.iexact(t))).await,
+                [t],
+                "{backend:?} iexact({t:?})"
+            );
+            assert!(
+                only(Note::objects().filter(move |n| n.body.icontains(t)))
+                    .await
+                    .contains(&t.to_owned()),
+                "{backend:?} icontains({t:?})"
+            );
+        }
+        for (pattern, want) in [
+            ("àéî", "ÀÉÎ"),
+            ("ΣΟΦΊΑ", "Σοφία"),
+            ("ж", "Ж"),
+            ("STRASSE", ""),
+        ] {
+            let got = bodies(&db, Note::objects().filter(move |n| n.body.iexact(pattern)))
+                .await
+                .unwrap();
+            let want: Vec<&str> = [want].into_iter().filter(|w| !w.is_empty()).collect();
+            assert_eq!(got, want, "{backend:?} iexact({pattern:?})");
         }
     })
     .await;

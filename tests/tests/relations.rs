@@ -6,7 +6,7 @@ use orm_sqlx::CapturedQuery;
 use orm_sqlx::StatementKind::{self, Begin, Commit, Delete, Insert, Rollback, Select, Update};
 use orm_sqlx::prelude::*;
 use orm_tests::library::{Author, Book, Employee, Tag};
-use orm_tests::{Backend, on_each_backend, with_library};
+use orm_tests::{Backend, on_each_backend, portable_sql, with_library};
 
 async fn counted<T>(fut: impl std::future::Future<Output = T>) -> (T, Vec<CapturedQuery>) {
     capture_queries(fut).await
@@ -91,7 +91,7 @@ async fn s19_a_forward_key_loads_once_on_request_and_reads_its_raw_key_for_free(
 
 #[tokio::test]
 async fn s20_a_related_manager_queries_each_time_it_is_evaluated() {
-    with_library(|db, _, lib| async move {
+    with_library(|db, backend, lib| async move {
         for _ in 0..2 {
             let books = lib.alice.books();
             let (rows, q) = counted(books.fetch(&db)).await;
@@ -99,7 +99,7 @@ async fn s20_a_related_manager_queries_each_time_it_is_evaluated() {
             got.sort();
             assert_eq!((got, q.len()), (vec!["B1", "B2"], 1));
             assert!(
-                q[0].sql.contains(r#"WHERE "books"."author_id" = "#),
+                portable_sql(backend, &q[0].sql).contains(r#"WHERE "books"."author_id" = "#),
                 "{}",
                 q[0].sql
             );
@@ -124,7 +124,7 @@ async fn s20_a_related_manager_queries_each_time_it_is_evaluated() {
 
 #[tokio::test]
 async fn s21_select_related_joins_in_one_query_inner_or_left_by_nullability() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         let qs = Book::objects()
             .select_related(|b| b.author().country())
             .select_related(|b| b.publisher())
@@ -132,7 +132,7 @@ async fn s21_select_related_joins_in_one_query_inner_or_left_by_nullability() {
         let (rows, q) = counted(qs.fetch(&db)).await;
         let rows = rows.unwrap();
         assert_eq!(q.len(), 1);
-        let sql = &q[0].sql;
+        let sql = &portable_sql(backend, &q[0].sql);
         assert!(sql.contains(r#"INNER JOIN "authors" ON"#), "{sql}");
         assert!(sql.contains(r#"LEFT OUTER JOIN "countries" ON"#), "{sql}");
         assert!(sql.contains(r#"LEFT OUTER JOIN "publishers" ON"#), "{sql}");
@@ -171,14 +171,14 @@ async fn s21_select_related_joins_in_one_query_inner_or_left_by_nullability() {
 
 #[tokio::test]
 async fn s22_a_filter_promotes_the_left_join_and_a_table_joined_twice_gets_aliases() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         let qs = Book::objects()
             .select_related(|b| b.publisher())
             .filter(|b| b.publisher().name.eq("Penguin"));
         let (rows, q) = counted(qs.fetch(&db)).await;
         assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1"], 1));
         assert!(
-            q[0].sql.contains(r#"INNER JOIN "publishers""#),
+            portable_sql(backend, &q[0].sql).contains(r#"INNER JOIN "publishers""#),
             "{}",
             q[0].sql
         );
@@ -192,12 +192,12 @@ async fn s22_a_filter_promotes_the_left_join_and_a_table_joined_twice_gets_alias
         let cy = &rows.unwrap()[0];
         assert_eq!(q.len(), 1);
         assert!(
-            q[0].sql.contains(r#"LEFT OUTER JOIN "employees" "T2""#),
+            portable_sql(backend, &q[0].sql).contains(r#"LEFT OUTER JOIN "employees" "T2""#),
             "{}",
             q[0].sql
         );
         assert!(
-            q[0].sql.contains(r#"LEFT OUTER JOIN "employees" "T3""#),
+            portable_sql(backend, &q[0].sql).contains(r#"LEFT OUTER JOIN "employees" "T3""#),
             "{}",
             q[0].sql
         );
@@ -546,7 +546,7 @@ async fn get_by_primary_key_across_a_many_valued_join_still_reports_every_match(
 
 #[tokio::test]
 async fn s24_reverse_prefetch_is_one_in_query_and_fills_back_references() {
-    with_library(|db, _, lib| async move {
+    with_library(|db, backend, lib| async move {
         let qs = Author::objects()
             .prefetch_related(|a| a.books())
             .order_by(|a| a.name.asc());
@@ -554,7 +554,7 @@ async fn s24_reverse_prefetch_is_one_in_query_and_fills_back_references() {
         let rows = rows.unwrap();
         assert_eq!(q.len(), 2);
         assert!(
-            filters_by_keys(&q[1].sql, r#""books"."author_id""#),
+            filters_by_keys(&portable_sql(backend, &q[1].sql), r#""books"."author_id""#),
             "{}",
             q[1].sql
         );
@@ -603,7 +603,7 @@ async fn s24_reverse_prefetch_is_one_in_query_and_fills_back_references() {
 
 #[tokio::test]
 async fn s25_many_to_many_and_forward_prefetch_are_one_query_each() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         let qs = Book::objects()
             .prefetch_related(|b| b.tags())
             .order_by(|b| b.id.asc());
@@ -611,7 +611,7 @@ async fn s25_many_to_many_and_forward_prefetch_are_one_query_each() {
         let rows = rows.unwrap();
         assert_eq!(q.len(), 2);
         assert!(
-            q[1].sql.contains(r#"INNER JOIN "books_tags""#),
+            portable_sql(backend, &q[1].sql).contains(r#"INNER JOIN "books_tags""#),
             "{}",
             q[1].sql
         );
@@ -727,7 +727,7 @@ async fn s26_nested_prefetch_is_one_query_per_level_and_works_after_get_first_an
 
 #[tokio::test]
 async fn s27_a_custom_prefetch_queryset_filters_and_orders_the_related_rows() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         let long_first = Book::objects()
             .filter(|b| b.pages.gte(200))
             .order_by(|b| b.pages.desc());
@@ -737,7 +737,7 @@ async fn s27_a_custom_prefetch_queryset_filters_and_orders_the_related_rows() {
         let (rows, q) = counted(qs.fetch(&db)).await;
         let rows = rows.unwrap();
         assert_eq!(q.len(), 2);
-        let sql = &q[1].sql;
+        let sql = &portable_sql(backend, &q[1].sql);
         assert!(
             sql.contains(r#""books"."pages" >= "#)
                 && filters_by_keys(sql, r#""books"."author_id""#),
@@ -765,7 +765,7 @@ async fn s27_a_custom_prefetch_queryset_filters_and_orders_the_related_rows() {
         let (rows, q) = counted(qs.fetch(&db)).await;
         assert_eq!(q.len(), 2);
         assert!(
-            q[1].sql.contains(r#"LEFT OUTER JOIN "publishers""#),
+            portable_sql(backend, &q[1].sql).contains(r#"LEFT OUTER JOIN "publishers""#),
             "{}",
             q[1].sql
         );
@@ -981,9 +981,10 @@ async fn s31_prefetching_for_100000_parents_splits_the_in_list() {
         let qs = Author::objects().prefetch_related(|a| a.books());
         let (rows, q) = counted(qs.fetch(&db)).await;
         let rows = rows.unwrap();
-        // SQLite: IN lists split to its 32,766 parameters; PostgreSQL: one array parameter.
+        // SQLite and MySQL: IN lists split to their 32,766 and 65,535 parameters;
+        // PostgreSQL: one array parameter.
         let prefetch_queries = match backend {
-            Backend::Sqlite => n.div_ceil(32_766),
+            Backend::Sqlite | Backend::Mysql => n.div_ceil(backend.max_params()),
             Backend::Postgres => 1,
         };
         assert_eq!(rows.len(), n);
@@ -1030,15 +1031,15 @@ async fn s13_iterator_prefetches_each_chunk_separately() {
 
 #[tokio::test]
 async fn s38_lookups_span_relations_forward_and_reverse() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         let uk_books = Book::objects()
             .filter(|b| b.author().country().name.eq("UK"))
             .order_by(|b| b.title.asc());
         let (rows, q) = counted(uk_books.fetch(&db)).await;
         assert_eq!((titles(rows.unwrap()), q.len()), (vec!["B1", "B2"], 1));
+        let sql = portable_sql(backend, &q[0].sql);
         assert!(
-            q[0].sql.contains(r#"INNER JOIN "authors""#)
-                && q[0].sql.contains(r#"INNER JOIN "countries""#),
+            sql.contains(r#"INNER JOIN "authors""#) && sql.contains(r#"INNER JOIN "countries""#),
             "{}",
             q[0].sql
         );
@@ -1131,12 +1132,20 @@ async fn s38_lookups_span_relations_forward_and_reverse() {
         let mut bobs = Book::objects().filter(|b| b.author().name.eq("Bob"));
         let (n, q) = counted(bobs.update(|b| b.pages.set(1), &db)).await;
         assert_eq!((n.unwrap(), q.len()), (1, 1));
-        assert!(
-            q[0].sql
-                .contains(r#"IN (SELECT "books"."id" FROM "books" INNER JOIN "authors""#),
-            "{}",
-            q[0].sql
-        );
+        // MySQL refuses a subquery reading the table being changed (error 1093) unless it
+        // is a derived table, which it materializes first.
+        let (open, close) = match backend {
+            Backend::Mysql => (
+                r#"IN (SELECT * FROM (SELECT "books"."id" FROM "books" INNER JOIN "authors""#,
+                r#") AS "orm_targets")"#,
+            ),
+            Backend::Sqlite | Backend::Postgres => (
+                r#"IN (SELECT "books"."id" FROM "books" INNER JOIN "authors""#,
+                ")",
+            ),
+        };
+        let sql = portable_sql(backend, &q[0].sql);
+        assert!(sql.contains(open) && sql.ends_with(close), "{}", q[0].sql);
         let (n, q) = counted(Book::objects().filter(|b| b.pages.eq(1)).count(&db)).await;
         assert_eq!((n.unwrap(), q.len()), (1, 1));
 
@@ -1375,6 +1384,117 @@ async fn the_same_row_reading_of_an_exclude_is_a_subquery() {
     .await;
 }
 
+/// `is_in` a sliced queryset keeps its window (Django's `id__in=qs[:1]`): first, a page,
+/// an offset alone, under `exclude`, and in an `update()`. MySQL refuses LIMIT in an IN
+/// subquery (error 1235), so there the slice is a derived table.
+#[tokio::test]
+async fn is_in_a_sliced_queryset_keeps_its_limit_and_offset() {
+    with_library(|db, backend, _| async move {
+        let by_pages = || Book::objects().order_by(|b| b.pages.desc());
+        // B1 (300 pages, Alice), B3 (200, Bob), B2 (150, Alice)
+        let authors = |books: QuerySet<Book>| {
+            Author::objects()
+                .filter(move |a| a.id.is_in(books.values(|b| b.author)))
+                .order_by(|a| a.name.asc())
+        };
+        let qs = authors(by_pages().slice(..1));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice"], 1));
+        let sub =
+            r#"SELECT "books"."author_id" FROM "books" ORDER BY "books"."pages" DESC LIMIT 1"#;
+        let want = match backend {
+            Backend::Mysql => format!(r#"IN (SELECT * FROM ({sub}) AS "orm_sliced")"#),
+            Backend::Sqlite | Backend::Postgres => format!("IN ({sub})"),
+        };
+        assert!(
+            portable_sql(backend, &q[0].sql).contains(&want),
+            "{}",
+            q[0].sql
+        );
+        let qs = authors(by_pages().slice(1..2));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob"], 1));
+        assert!(q[0].sql.contains("LIMIT 1 OFFSET 1"), "{}", q[0].sql);
+        let qs = authors(by_pages().slice(2..));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice"], 1));
+        let qs = authors(by_pages().slice(1..3));
+        let (rows, q) = counted(qs.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Alice", "Bob"], 1));
+
+        let top = by_pages().slice(..1).values(|b| b.author);
+        let others = Author::objects()
+            .exclude(|a| a.id.is_in(top))
+            .order_by(|a| a.name.asc());
+        let (rows, q) = counted(others.fetch(&db)).await;
+        assert_eq!((names(rows.unwrap()), q.len()), (vec!["Bob", "Carol"], 1));
+
+        // An update whose subquery reads the table it changes: the shortest book only.
+        let shortest = Book::objects()
+            .order_by(|b| b.pages.asc())
+            .slice(..1)
+            .values(|b| b.id);
+        let mut qs = Book::objects().filter(|b| b.id.is_in(shortest));
+        let (n, q) = counted(qs.update(|b| b.pages.set(b.pages + 1), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1), "{q:#?}");
+        let pages = Book::objects()
+            .order_by(|b| b.title.asc())
+            .values(|b| b.pages)
+            .fetch(&db)
+            .await
+            .unwrap()
+            .to_vec();
+        assert_eq!(pages, [300, 151, 200]);
+    })
+    .await;
+}
+
+/// `update()` filtered by a subquery over its own table: an `exclude` across a self
+/// relation (`NOT EXISTS` over employees) and `is_in` a queryset of employees. MySQL
+/// refuses a subquery reading the table being changed (error 1093) unless it is a
+/// derived table; there the filter is `pk IN (SELECT * FROM (…) AS orm_targets)`.
+#[tokio::test]
+async fn update_filtered_by_a_subquery_over_its_own_table() {
+    with_library(|db, backend, _| async move {
+        let staff = || {
+            Employee::objects()
+                .order_by(|e| e.id.asc())
+                .values(|e| e.name)
+        };
+        // Ann's report is Ben, Ben's is Cy, Cy has none.
+        let mut not_cys_boss = Employee::objects().exclude(|e| e.reports().name.eq("Cy"));
+        let (n, q) = counted(not_cys_boss.update(|e| e.name.set("x"), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (2, 1), "{q:#?}");
+        let sql = portable_sql(backend, &q[0].sql);
+        assert!(sql.contains("NOT (EXISTS (SELECT 1 FROM"), "{}", q[0].sql);
+        assert_eq!(
+            sql.contains(r#" IN (SELECT * FROM (SELECT "employees"."id" FROM "employees""#),
+            backend == Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        let names = staff().fetch(&db).await.unwrap().to_vec();
+        assert_eq!(names, ["x", "Ben", "x"]);
+
+        // Those whose boss is now called x: Ben (Ann's report).
+        let bens = Employee::objects()
+            .filter(|e| e.boss().name.eq("x"))
+            .values(|e| e.id);
+        let mut qs = Employee::objects().filter(|e| e.id.is_in(bens));
+        let (n, q) = counted(qs.update(|e| e.name.set("y"), &db)).await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1), "{q:#?}");
+        assert_eq!(
+            q[0].sql.contains("orm_targets"),
+            backend == Backend::Mysql,
+            "{}",
+            q[0].sql
+        );
+        let names = staff().fetch(&db).await.unwrap().to_vec();
+        assert_eq!(names, ["x", "y", "x"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn negations_across_a_reverse_relation_read_like_django() {
     with_library(|db, _, _| async move {
@@ -1436,7 +1556,7 @@ async fn negations_across_a_reverse_relation_read_like_django() {
 
 #[tokio::test]
 async fn deleting_a_cycle_or_a_long_chain_ends() {
-    with_library(|db, _, _| async move {
+    with_library(|db, backend, _| async move {
         // Ann becomes her own boss: the cascade meets Ann again and stops.
         let mut ann = Employee::objects()
             .filter(|e| e.name.eq("Ann"))
@@ -1445,8 +1565,35 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
             .unwrap();
         ann.boss = Some(orm_sqlx::core::relation::ForeignKey::new(ann.id));
         ann.save(&db).await.unwrap();
-        let (d, _) = counted(ann.delete(&db)).await;
+        let (d, q) = counted(ann.delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        // BEGIN, three levels of reports, one DELETE, COMMIT. MySQL checks each key as
+        // each row goes, and a row pointing at itself can never go first: her key is
+        // cleared before (one UPDATE, of her row only), then Cy, Ben and Ann go in that
+        // order.
+        match backend {
+            Backend::Mysql => {
+                assert_eq!(
+                    kinds(&q),
+                    [Begin, Select, Select, Select, Update, Delete, Commit],
+                    "{q:#?}"
+                );
+                assert_eq!(
+                    q[4].params,
+                    [
+                        orm_sqlx::Value::Null(orm_sqlx::core::SqlType::I64),
+                        orm_sqlx::Value::I64(ann.id)
+                    ],
+                    "{q:#?}"
+                );
+                assert!(q[5].sql.contains(" ORDER BY FIELD("), "{}", q[5].sql);
+            }
+            Backend::Sqlite | Backend::Postgres => assert_eq!(
+                kinds(&q),
+                [Begin, Select, Select, Select, Delete, Commit],
+                "{q:#?}"
+            ),
+        }
 
         // a chain of 2,000 reports, deleted from the top
         let mut top = Employee {
@@ -1473,6 +1620,90 @@ async fn deleting_a_cycle_or_a_long_chain_ends() {
         assert_eq!(q.len(), 1 + 2000 + 1 + 1);
         assert_eq!((q[0].kind, q[2002].kind), (Begin, Commit));
         assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
+
+/// Deleting a whole self relation at once (Ann ← Ben ← Cy, all matched by the queryset):
+/// the same statements on every backend, the rows that point at others going first where
+/// keys are checked row by row.
+#[tokio::test]
+async fn deleting_a_whole_chain_at_once_is_one_delete() {
+    with_library(|db, backend, _| async move {
+        let (d, q) = counted(Employee::objects().delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&3));
+        // BEGIN, the keys, their reports (all among them), the DELETE, COMMIT
+        assert_eq!(kinds(&q), [Begin, Select, Select, Delete, Commit], "{q:#?}");
+        assert_eq!(
+            q[3].sql.contains(" ORDER BY FIELD("),
+            backend == Backend::Mysql,
+            "{}",
+            q[3].sql
+        );
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+    })
+    .await;
+}
+
+/// Employees who are one another's bosses (Ann → Cy → Ben → Ann), and Dan, who reports
+/// to Cy: deleting Ben deletes all four, on every backend. Where keys are checked at the
+/// commit that is one DELETE; MySQL checks each key as each row goes, so the keys of the
+/// cycle (and only those) are cleared first, and Dan goes before Cy.
+#[tokio::test]
+async fn deleting_rows_that_point_at_one_another_clears_their_keys_where_checked_at_once() {
+    with_library(|db, backend, _| async move {
+        let staff = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                Employee::objects()
+                    .filter(|e| e.name.eq(name))
+                    .get(&db)
+                    .await
+                    .unwrap()
+            }
+        };
+        let (mut ann, ben, cy) = (staff("Ann").await, staff("Ben").await, staff("Cy").await);
+        ann.boss = Some(orm_sqlx::core::relation::ForeignKey::new(cy.id));
+        ann.save(&db).await.unwrap();
+        let mut dan = Employee {
+            id: 0,
+            name: "Dan".into(),
+            boss: Some(orm_sqlx::core::relation::ForeignKey::new(cy.id)),
+            reports: Default::default(),
+        };
+        dan.insert(&db).await.unwrap();
+
+        let (d, q) = counted(ben.delete(&db)).await;
+        assert_eq!(d.unwrap().per_model.get("Employee"), Some(&4));
+        assert_eq!(Employee::objects().count(&db).await.unwrap(), 0);
+        // BEGIN, three levels of reports (Cy; Ann and Dan; Ben again), the DELETE, COMMIT.
+        match backend {
+            Backend::Mysql => {
+                assert_eq!(
+                    kinds(&q),
+                    [Begin, Select, Select, Select, Update, Delete, Commit],
+                    "{q:#?}"
+                );
+                // The NULL, then the rows.
+                let mut cleared = q[4].params[1..].to_vec();
+                cleared.sort_by_key(|v| format!("{v:?}"));
+                let mut cycle: Vec<orm_sqlx::Value> =
+                    [ann.id, ben.id, cy.id].map(orm_sqlx::Value::I64).to_vec();
+                cycle.sort_by_key(|v| format!("{v:?}"));
+                assert_eq!(cleared, cycle, "only the cycle's keys: {}", q[4].sql);
+                // Dan (who still points at Cy) before Cy.
+                let order = q[5].sql.split(" ORDER BY FIELD(").nth(1).expect("an order");
+                assert_eq!(order.matches('?').count(), 4, "{}", q[5].sql);
+                let order = &q[5].params[4..];
+                let at = |id| order.iter().position(|v| *v == orm_sqlx::Value::I64(id));
+                assert!(at(dan.id).unwrap() < at(cy.id).unwrap(), "{q:#?}");
+            }
+            Backend::Sqlite | Backend::Postgres => assert_eq!(
+                kinds(&q),
+                [Begin, Select, Select, Select, Delete, Commit],
+                "{q:#?}"
+            ),
+        }
     })
     .await;
 }
@@ -1535,6 +1766,37 @@ async fn delete_follows_keys_and_links_the_target_does_not_declare() {
         // a related manager's delete goes through the join table too
         let (d, _) = counted(lib.b1.tags().delete(&db)).await;
         assert_eq!(d.unwrap().per_model.get("Tag"), Some(&1));
+    })
+    .await;
+}
+
+/// A link to a row that is gone fails on every backend (the join table's foreign key);
+/// a link that is already there is kept once, without an error. (MySQL's `INSERT IGNORE`
+/// did the second by turning every error into a warning: the first stored nothing and
+/// reported success.)
+#[tokio::test]
+async fn a_link_to_a_missing_row_fails_and_a_repeated_link_is_kept_once() {
+    with_library(|db, backend, lib| async move {
+        let mut gone = Tag {
+            id: 0,
+            name: "gone".into(),
+        };
+        gone.insert(&db).await.unwrap();
+        gone.delete(&db).await.unwrap();
+        let mut b2 = lib.b2.clone();
+        let r = b2.add_related(|b| b.tags(), &[&gone], &db).await;
+        assert!(
+            matches!(r, Err(Error::Database { .. })),
+            "{backend:?}: {r:?}"
+        );
+        assert_eq!(b2.tags().count(&db).await.unwrap(), 0, "{backend:?}");
+
+        let mut b1 = lib.b1.clone();
+        let before = b1.tags().count(&db).await.unwrap();
+        let (r, q) = counted(b1.add_related(|b| b.tags(), &[&lib.sf, &lib.classic], &db)).await;
+        r.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(b1.tags().count(&db).await.unwrap(), before, "{backend:?}");
     })
     .await;
 }

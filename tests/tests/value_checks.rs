@@ -2,12 +2,13 @@
 //! alike, with `Error::InvalidValue` naming the field: NaN (SQLite stores it as NULL), a
 //! NUL character in text or JSON (PostgreSQL refuses it; SQLite's LIKE and GLOB stop at
 //! it and match the wrong rows), dates outside years 1–9999 (SQLite compares dates as
-//! text), and times finer than PostgreSQL's microseconds. ±infinity round-trips.
+//! text), and times finer than PostgreSQL's microseconds. ±infinity round-trips, except on
+//! MySQL, which has none and refuses it the same way.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use orm_sqlx::prelude::*;
 use orm_tests::fixture::{Book, EveryType, book};
-use orm_tests::{on_each_backend, with_fixture, with_library};
+use orm_tests::{Backend, on_each_backend, with_fixture, with_library};
 
 /// The refusal: `InvalidValue` for `field`, and no statement sent.
 async fn refused<T: std::fmt::Debug>(
@@ -102,14 +103,58 @@ async fn nan_is_refused_wherever_it_is_bound() {
     .await;
 }
 
-/// f32 NaN too; ±infinity is stored, read back, compared and sorted on every backend.
+/// f32 NaN too; ±infinity is stored, read back, compared and sorted on SQLite and
+/// PostgreSQL. MySQL's FLOAT and DOUBLE have no infinity: there it is refused like NaN,
+/// wherever it is bound, and never stored as an out-of-range error or NULL.
 #[tokio::test]
 async fn infinities_round_trip_and_nan_is_refused_for_f32_too() {
-    on_each_backend(|db, _| async move {
+    on_each_backend(|db, backend| async move {
         db.create_table::<EveryType>().await.unwrap();
         let mut row = every_type();
         row.single = f32::NAN;
         refused("EveryType.single", "NaN", row.insert(&db)).await;
+        if backend == Backend::Mysql {
+            let mut row = every_type();
+            row.single = f32::INFINITY;
+            refused("EveryType.single", "infinity", row.insert(&db)).await;
+            let mut row = every_type();
+            row.double = f64::NEG_INFINITY;
+            refused("EveryType.double", "infinity", row.clone().insert(&db)).await;
+            refused(
+                "EveryType.double",
+                "infinity",
+                EveryType::objects().bulk_create(&mut [row], &db),
+            )
+            .await;
+            let mut all = EveryType::objects();
+            refused(
+                "EveryType.double",
+                "infinity",
+                all.update(|e| e.double.set(f64::INFINITY), &db),
+            )
+            .await;
+            refused(
+                "EveryType.double",
+                "infinity",
+                all.update(|e| e.double.set(e.double * f64::INFINITY), &db),
+            )
+            .await;
+            let inf = EveryType::objects().filter(|e| e.double.eq(f64::INFINITY));
+            refused("EveryType.double", "infinity", inf.count(&db)).await;
+            let inf = EveryType::objects().filter(|e| e.single.is_in([1.0, f32::INFINITY]));
+            refused("EveryType.single", "infinity", inf.count(&db)).await;
+            // The largest finite values are stored and compared.
+            let mut r = every_type();
+            r.single = f32::MAX;
+            r.double = f64::MIN;
+            r.insert(&db).await.unwrap();
+            let big = EveryType::objects().filter(|e| e.single.gte(f32::MAX));
+            assert_eq!(
+                big.values(|e| e.double).fetch(&db).await.unwrap(),
+                [f64::MIN]
+            );
+            return;
+        }
         let mut rows = Vec::new();
         for (single, double) in [
             (f32::INFINITY, f64::NEG_INFINITY),

@@ -10,14 +10,18 @@
 //! backend: NaN; a NUL character in text or in a JSON string or key; a date or datetime
 //! outside years 1–9999; a time with nanoseconds or on a leap second.
 //!
-//! Documented leeway: SQLite stores a zero REAL without its sign, so -0.0 reads back as
-//! 0.0 there (PostgreSQL keeps it; both compare it equal to 0.0). A decimal's sign of
-//! zero is not kept by PostgreSQL's NUMERIC either (-0.00 reads as 0.00, same scale).
+//! Documented leeway: SQLite and MySQL store a zero float without its sign, so -0.0 reads
+//! back as 0.0 there (PostgreSQL keeps it; all compare it equal to 0.0). A decimal's sign
+//! of zero is not kept by PostgreSQL's NUMERIC either (-0.00 reads as 0.00, same scale).
 //! JSON has no order the ORM promises (each database sorts it its own way), so it is not
-//! sorted here. NULL sorts first in ascending order on SQLite and last on PostgreSQL
-//! (neither is changed, as in Django). Text sorts by code point on SQLite and by the
-//! database's collation on PostgreSQL: the check runs when that collation is C or
-//! C.UTF-8, as in the suite's database.
+//! sorted here. NULL sorts first in ascending order on SQLite and MySQL and last on
+//! PostgreSQL (none is changed, as in Django). Text sorts by code point on SQLite and MySQL
+//! (the ORM's binary collation) and by the database's collation on PostgreSQL: the check
+//! runs when that collation is C or C.UTF-8, as in the suite's database.
+//!
+//! MySQL only: ±infinity is refused too (`Error::InvalidValue`: its FLOAT and DOUBLE have
+//! none), and a decimal reads back without trailing zeros (`1.50` as `1.5`: its
+//! DECIMAL(65, 30) column has one scale), equal by value.
 
 use std::cmp::Ordering;
 use std::fmt::Debug;
@@ -31,8 +35,8 @@ use rust_decimal::Decimal;
 
 /// What the checks need to know of a value type.
 struct Spec<T> {
-    /// The reason word of the documented refusal, if the value is refused.
-    refused: fn(&T) -> Option<&'static str>,
+    /// The reason word of the documented refusal, if the value is refused on `backend`.
+    refused: fn(Backend, &T) -> Option<&'static str>,
     /// Whether `got` (read back on `backend`) is the value `want` that was written.
     same: fn(Backend, &T, &T) -> bool,
     /// The order the databases sort by, if the ORM promises one.
@@ -146,9 +150,11 @@ async fn check_case<M: RoundTrip>(
     M::objects().delete(db).await.unwrap();
     let mut stored: Vec<M> = Vec::new();
     for (v, o) in values {
-        let refusal = (spec.refused)(&v)
-            .map(|r| ("v", r))
-            .or_else(|| o.as_ref().and_then(spec.refused).map(|r| ("o", r)));
+        let refusal = (spec.refused)(backend, &v).map(|r| ("v", r)).or_else(|| {
+            o.as_ref()
+                .and_then(|o| (spec.refused)(backend, o))
+                .map(|r| ("o", r))
+        });
         let mut row = M::new(v, o);
         let (r, q) = capture_queries(row.insert(db)).await;
         match refusal {
@@ -239,7 +245,7 @@ async fn check_case<M: RoundTrip>(
         let want: Vec<i64> = want.iter().map(|r| *r.pk()).collect();
         let got = M::sorted_by_v().fetch(db).await.unwrap().to_vec();
         prop_assert_eq!(&got, &want, "{:?}: order by v", backend);
-        let nulls_first = backend == Backend::Sqlite;
+        let nulls_first = matches!(backend, Backend::Sqlite | Backend::Mysql);
         let mut want: Vec<&M> = stored.iter().collect();
         want.sort_by(|a, b| {
             let by_value = match (a.o(), b.o()) {
@@ -299,7 +305,7 @@ fn exact<T: PartialEq>(_: Backend, a: &T, b: &T) -> bool {
     a == b
 }
 
-fn never<T>(_: &T) -> Option<&'static str> {
+fn never<T>(_: Backend, _: &T) -> Option<&'static str> {
     None
 }
 
@@ -307,9 +313,21 @@ fn ordered<T: Ord>(a: &T, b: &T) -> Ordering {
     a.cmp(b)
 }
 
-/// Same bits, except that SQLite gives -0.0 back as 0.0.
+/// Same bits, except that SQLite and MySQL give -0.0 back as 0.0.
 fn same_f64(backend: Backend, got: f64, want: f64) -> bool {
-    got.to_bits() == want.to_bits() || (backend == Backend::Sqlite && want == 0.0 && got == 0.0)
+    got.to_bits() == want.to_bits()
+        || (matches!(backend, Backend::Sqlite | Backend::Mysql) && want == 0.0 && got == 0.0)
+}
+
+/// NaN everywhere; ±infinity on MySQL, whose FLOAT and DOUBLE have none.
+fn float_refused(backend: Backend, f: f64) -> Option<&'static str> {
+    if f.is_nan() {
+        Some("NaN")
+    } else if f.is_infinite() && backend == Backend::Mysql {
+        Some("infinity")
+    } else {
+        None
+    }
 }
 
 #[test]
@@ -382,7 +400,7 @@ fn floats_round_trip_and_nan_is_refused() {
     run::<RtF64>(
         edges_or(f64_edges, any::<f64>().boxed()),
         Spec {
-            refused: |f| f.is_nan().then_some("NaN"),
+            refused: |b, f| float_refused(b, *f),
             same: |b, g, w| same_f64(b, *g, *w),
             order: Some(|a, b| a.partial_cmp(b).unwrap()),
         },
@@ -405,7 +423,7 @@ fn floats_round_trip_and_nan_is_refused() {
     run::<RtF32>(
         edges_or(f32_edges, any::<f32>().boxed()),
         Spec {
-            refused: |f| f.is_nan().then_some("NaN"),
+            refused: |b, f| float_refused(b, f64::from(*f)),
             same: |b, g, w| same_f64(b, f64::from(*g), f64::from(*w)),
             order: Some(|a, b| a.partial_cmp(b).unwrap()),
         },
@@ -441,7 +459,7 @@ fn text_round_trips_and_nul_is_refused() {
     run::<RtText>(
         text(),
         Spec {
-            refused: |s| s.contains('\0').then_some("NUL"),
+            refused: |_, s| s.contains('\0').then_some("NUL"),
             same: exact,
             order: Some(ordered),
         },
@@ -526,7 +544,7 @@ fn dates_and_times_round_trip_within_their_documented_range() {
     run::<RtDate>(
         date(),
         Spec {
-            refused: date_refused,
+            refused: |_, d| date_refused(d),
             same: exact,
             order: Some(ordered),
         },
@@ -535,7 +553,7 @@ fn dates_and_times_round_trip_within_their_documented_range() {
     run::<RtTime>(
         time(),
         Spec {
-            refused: time_refused,
+            refused: |_, t| time_refused(t),
             same: exact,
             order: Some(ordered),
         },
@@ -547,7 +565,7 @@ fn dates_and_times_round_trip_within_their_documented_range() {
     run::<RtDateTime>(
         datetime.clone(),
         Spec {
-            refused: |dt| date_refused(&dt.date()).or_else(|| time_refused(&dt.time())),
+            refused: |_, dt| date_refused(&dt.date()).or_else(|| time_refused(&dt.time())),
             same: exact,
             order: Some(ordered),
         },
@@ -556,7 +574,7 @@ fn dates_and_times_round_trip_within_their_documented_range() {
     run::<RtInstant>(
         datetime.prop_map(|dt| dt.and_utc()).boxed(),
         Spec {
-            refused: |dt| date_refused(&dt.date_naive()).or_else(|| time_refused(&dt.time())),
+            refused: |_, dt| date_refused(&dt.date_naive()).or_else(|| time_refused(&dt.time())),
             same: exact,
             order: Some(ordered),
         },
@@ -580,6 +598,16 @@ fn uuids_round_trip() {
         },
         false,
     );
+}
+
+/// The same value with the same scale; on MySQL, whose DECIMAL(65, 30) column has one
+/// scale, without trailing zeros (`1.50` reads `1.5`, `0.00` reads `0`).
+fn same_decimal(backend: Backend, got: &Decimal, want: &Decimal) -> bool {
+    let scale = match backend {
+        Backend::Mysql => want.normalize().scale(),
+        Backend::Sqlite | Backend::Postgres => want.scale(),
+    };
+    got == want && got.scale() == scale
 }
 
 #[test]
@@ -609,7 +637,7 @@ fn decimals_round_trip_with_their_scale() {
         edges_or(edges, random.boxed()),
         Spec {
             refused: never,
-            same: |_, g, w| g == w && g.scale() == w.scale(),
+            same: same_decimal,
             order: Some(ordered),
         },
         false,
@@ -676,7 +704,7 @@ fn json_round_trips_and_nul_is_refused() {
     run::<RtJson>(
         json(),
         Spec {
-            refused: |v| json_has_nul(v).then_some("NUL"),
+            refused: |_, v| json_has_nul(v).then_some("NUL"),
             same: exact,
             order: None,
         },

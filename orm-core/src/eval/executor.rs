@@ -16,7 +16,9 @@ use crate::sql::dialect::Dialect;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecResult {
     pub rows_affected: u64,
-    /// The id the database generated, on backends that report one (MySQL).
+    /// The key the database generated, on backends that report one without `RETURNING`:
+    /// on MySQL/MariaDB the key of the statement's *first* inserted row (the keys of one
+    /// multi-row INSERT are consecutive); `None` when the statement generated none.
     pub last_insert_id: Option<i64>,
 }
 
@@ -26,6 +28,13 @@ pub struct ExecResult {
 /// one of these methods, which is where backends count and capture queries.
 pub trait Executor: Send {
     fn dialect(&self) -> Dialect;
+
+    /// Whether `INSERT … RETURNING` can be sent: the dialect's answer
+    /// ([`Dialect::supports_returning`]) unless the backend knows its server better
+    /// (MariaDB 10.5+ has it, MySQL 8 has not; both speak [`Dialect::Mysql`]).
+    fn supports_returning(&self) -> bool {
+        self.dialect().supports_returning()
+    }
 
     /// Run a query and decode every row.
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>>;
@@ -101,6 +110,10 @@ pub trait Executor: Send {
 /// `QuerySet: IntoFuture` work (`Book::objects().filter(…).await?`).
 pub trait DefaultDatabase: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
+    /// See [`Executor::supports_returning`].
+    fn supports_returning(&self) -> bool {
+        self.dialect().supports_returning()
+    }
     /// Run a query and hand every row to `each`.
     fn fetch_rows<'a>(
         &'a self,
@@ -164,6 +177,9 @@ impl Executor for DefaultHandle {
     }
     fn dialect(&self) -> Dialect {
         self.0.dialect()
+    }
+    fn supports_returning(&self) -> bool {
+        self.0.supports_returning()
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
@@ -238,6 +254,9 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     fn dialect(&self) -> Dialect {
         (**self).dialect()
     }
+    fn supports_returning(&self) -> bool {
+        (**self).supports_returning()
+    }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
         (**self).fetch_all(stmt)
     }
@@ -289,6 +308,10 @@ impl<E: Executor + ?Sized> Executor for &mut E {
 /// queryset whose target types are only known at run time.
 pub trait RowSource: Send {
     fn dialect(&self) -> Dialect;
+    /// See [`Executor::supports_returning`].
+    fn supports_returning(&self) -> bool {
+        self.dialect().supports_returning()
+    }
     fn for_each_row<'a>(
         &'a mut self,
         stmt: Statement,
@@ -300,6 +323,9 @@ pub trait RowSource: Send {
 impl<E: Executor> RowSource for E {
     fn dialect(&self) -> Dialect {
         Executor::dialect(self)
+    }
+    fn supports_returning(&self) -> bool {
+        Executor::supports_returning(self)
     }
     fn for_each_row<'a>(
         &'a mut self,

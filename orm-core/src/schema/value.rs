@@ -171,7 +171,8 @@ impl Value {
     /// compiler refuses such a value (`Error::InvalidValue`) before any query, on every
     /// backend alike:
     ///
-    /// - NaN (`f32`/`f64`): SQLite stores it as NULL. ±infinity is fine everywhere.
+    /// - NaN (`f32`/`f64`): SQLite stores it as NULL. (±infinity is refused only where a
+    ///   backend lacks it, MySQL: see [`ValueSupport`].)
     /// - a NUL character in text, a JSON string or a JSON key: PostgreSQL refuses it, and
     ///   SQLite's LIKE and GLOB stop at it (so lookups would match the wrong rows).
     /// - a date or datetime before year 1 or after 9999: SQLite compares and sorts them as
@@ -201,6 +202,59 @@ impl Value {
             }
             Value::List(_, items) => items.iter().find_map(Value::invalid_reason),
             _ => None,
+        }
+    }
+}
+
+/// What a backend cannot store beyond what no backend can (see
+/// [`Value::invalid_reason`]). Each dialect says what it lacks
+/// (`Dialect::value_support`), and the compiler refuses such a value as it refuses NaN:
+/// with `Error::InvalidValue` naming the field, before any query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueSupport {
+    /// ±infinity in a float column: SQLite and PostgreSQL store it, MySQL's `FLOAT` and
+    /// `DOUBLE` have no infinity.
+    pub infinity: bool,
+}
+
+impl ValueSupport {
+    /// A backend that stores every value [`Value::is_faithful`] accepts.
+    pub const ALL: ValueSupport = ValueSupport { infinity: true };
+}
+
+impl Value {
+    /// Whether this value is faithful ([`Value::is_faithful`]) and a backend with
+    /// `support` stores it too: one more cheap match, only where the backend lacks
+    /// something.
+    #[inline(always)]
+    pub fn is_faithful_on(&self, support: ValueSupport) -> bool {
+        self.is_faithful() && (support.infinity || !self.has_infinity())
+    }
+
+    /// Why this value cannot be stored faithfully on a backend with `support`, if so:
+    /// [`Value::invalid_reason`], then what that backend lacks (±infinity on MySQL).
+    #[cold]
+    pub fn invalid_reason_on(&self, support: ValueSupport, backend: &str) -> Option<String> {
+        if let Some(reason) = self.invalid_reason() {
+            return Some(reason);
+        }
+        if !support.infinity && self.has_infinity() {
+            return Some(format!(
+                "±infinity cannot be stored by {backend}, whose FLOAT and DOUBLE columns have \
+                 no infinity; use an Option field and None, or a finite bound such as f64::MAX"
+            ));
+        }
+        None
+    }
+
+    /// Whether this is ±infinity, or a list holding it.
+    #[inline]
+    fn has_infinity(&self) -> bool {
+        match self {
+            Value::F32(f) => f.is_infinite(),
+            Value::F64(f) => f.is_infinite(),
+            Value::List(_, items) => items.iter().any(Value::has_infinity),
+            _ => false,
         }
     }
 }
@@ -846,6 +900,41 @@ mod tests {
         );
         assert!(list.invalid_reason().is_some());
         assert!(Value::Null(SqlType::F64).invalid_reason().is_none());
+    }
+
+    #[test]
+    fn infinity_is_refused_only_where_the_backend_lacks_it() {
+        let none = ValueSupport { infinity: false };
+        for v in [
+            Value::F64(f64::INFINITY),
+            Value::F32(f32::NEG_INFINITY),
+            Value::List(
+                SqlType::F64,
+                vec![Value::F64(1.0), Value::F64(-f64::INFINITY)],
+            ),
+        ] {
+            assert!(v.is_faithful_on(ValueSupport::ALL), "{v:?}");
+            assert!(
+                v.invalid_reason_on(ValueSupport::ALL, "X").is_none(),
+                "{v:?}"
+            );
+            assert!(!v.is_faithful_on(none), "{v:?}");
+            let reason = v.invalid_reason_on(none, "X").unwrap();
+            assert!(
+                reason.contains("infinity") && reason.contains("X"),
+                "{reason}"
+            );
+        }
+        for v in [
+            Value::F64(f64::MAX),
+            Value::F32(f32::MIN),
+            Value::Null(SqlType::F64),
+        ] {
+            assert!(v.is_faithful_on(none), "{v:?}");
+        }
+        // NaN keeps its own reason.
+        let nan = Value::F64(f64::NAN).invalid_reason_on(none, "X").unwrap();
+        assert!(nan.contains("NaN"), "{nan}");
     }
 
     #[cfg(feature = "json")]

@@ -1,7 +1,7 @@
 //! How each backend spells SQL: placeholders, quoting, LIKE, regex, limits, types.
 
 use crate::dsl::expr::ArithOp;
-use crate::schema::value::SqlType;
+use crate::schema::value::{SqlType, ValueSupport};
 
 /// The SQL dialect of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,6 +52,108 @@ pub fn sqlite_arith_op(op: ArithOp) -> &'static str {
         ArithOp::Sub => "'-'",
         ArithOp::Mul => "'*'",
         ArithOp::Div => "'/'",
+    }
+}
+
+/// A check the compiler writes around MySQL arithmetic, so that MySQL fails where
+/// PostgreSQL does (SQLite's equivalent is [`SQLITE_ARITH_FUNCTIONS`]). MySQL computes
+/// every integer in 64 bits (an `i32` overflow is no error), and outside writes gives
+/// NULL for `x / 0`, rounds a float underflow to zero and clamps `CAST(… AS FLOAT)`.
+///
+/// MySQL cannot raise an error of one's own in an expression, so each failed check is an
+/// unsigned subtraction or sum out of range, which MySQL refuses in every statement (error
+/// 1690, `BIGINT UNSIGNED value is out of range in '<expression>'`); the expression, at
+/// the start of the message, says which check failed ([`MysqlCheck::from_message`]), and
+/// the backend raises PostgreSQL's typed error. `NO_UNSIGNED_SUBTRACTION` must be off, as
+/// it is in the `sql_mode` the ORM sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MysqlCheck {
+    /// A zero divisor.
+    DivisionByZero,
+    /// A float product or quotient of non-zero values that rounds to zero.
+    Underflow,
+    /// An `f32` result past `f32`'s range (an `f64` overflow is MySQL's own error).
+    Overflow,
+    /// A decimal product with digits past the 28th after the point, which no
+    /// `rust_decimal::Decimal` holds (MySQL would round them away).
+    Numeric,
+    /// An integer result outside the range of its type: `I16` or `I32` (the checks around
+    /// MySQL's 64-bit result), or `I64` (where MariaDB misses an overflow of its own).
+    Range(SqlType),
+}
+
+impl MysqlCheck {
+    /// A constant expression that fails with this check's error where it is evaluated
+    /// (only where a `CASE` chooses it), typed `BIGINT` so that it does not change the
+    /// type of the `CASE` or `COALESCE` around it. `None` for the range of `I16` and `I32`,
+    /// which is written around its operand ([`MysqlCheck::range_sql`]).
+    pub fn raise_sql(self) -> Option<&'static str> {
+        Some(match self {
+            MysqlCheck::DivisionByZero => "CAST(CAST(0 AS UNSIGNED) - 1 AS SIGNED)",
+            MysqlCheck::Underflow => "CAST(CAST(0 AS UNSIGNED) - 2 AS SIGNED)",
+            MysqlCheck::Overflow => "CAST(CAST(0 AS UNSIGNED) - 3 AS SIGNED)",
+            MysqlCheck::Numeric => "CAST(CAST(0 AS UNSIGNED) - 4 AS SIGNED)",
+            MysqlCheck::Range(SqlType::I64) => "CAST(CAST(0 AS UNSIGNED) - 5 AS SIGNED)",
+            MysqlCheck::Range(_) => return None,
+        })
+    }
+
+    /// The two halves of the range check of an `i16` or `i32` result `x`, written
+    /// `{before}x{after}`: `x - MIN` is added to an unsigned 0, which fails below `MIN`, then
+    /// `2^64 - 1 - (MAX - MIN)` is added, which fails above `MAX`; the sum read as signed,
+    /// plus `MAX + 1`, is `x` again. `None` for other types.
+    pub fn range_sql(ty: SqlType) -> Option<(&'static str, &'static str)> {
+        match ty {
+            SqlType::I16 => Some((
+                "(CAST(CAST(0 AS UNSIGNED) + 32768 + (",
+                ") + 18446744073709486080 AS SIGNED) + 32768)",
+            )),
+            SqlType::I32 => Some((
+                "(CAST(CAST(0 AS UNSIGNED) + 2147483648 + (",
+                ") + 18446744069414584320 AS SIGNED) + 2147483648)",
+            )),
+            _ => None,
+        }
+    }
+
+    /// Which check failed, from the message of MySQL's error 1690 (`… value is out of
+    /// range in '<expression>'`, the expression as MariaDB or MySQL prints it), if the
+    /// failed expression is one of the ORM's checks.
+    pub fn from_message(message: &str) -> Option<MysqlCheck> {
+        let (_, quoted) = message.split_once(" in '")?;
+        // MySQL prints `((cast(0 as unsigned) + 32768) + …)`, MariaDB without parentheses.
+        let expr: String = quoted
+            .chars()
+            .filter(|c| !matches!(c, '(' | ')' | ' '))
+            .flat_map(char::to_lowercase)
+            .collect();
+        let expr = expr.trim_end_matches('\'');
+        Some(match expr {
+            "cast0asunsigned-1" => MysqlCheck::DivisionByZero,
+            "cast0asunsigned-2" => MysqlCheck::Underflow,
+            "cast0asunsigned-3" => MysqlCheck::Overflow,
+            "cast0asunsigned-4" => MysqlCheck::Numeric,
+            "cast0asunsigned-5" => MysqlCheck::Range(SqlType::I64),
+            e if e.starts_with("cast0asunsigned+32768+") => MysqlCheck::Range(SqlType::I16),
+            e if e.starts_with("cast0asunsigned+2147483648+") => MysqlCheck::Range(SqlType::I32),
+            _ => return None,
+        })
+    }
+
+    /// PostgreSQL's message for the condition (SQLite's functions use the same words).
+    pub fn message(self) -> &'static str {
+        match self {
+            MysqlCheck::DivisionByZero => "division by zero",
+            MysqlCheck::Underflow => "value out of range: underflow",
+            MysqlCheck::Overflow => "value out of range: overflow",
+            MysqlCheck::Numeric => {
+                "numeric out of range: the product has digits past the 28th after the point, \
+                 which rust_decimal's Decimal cannot hold"
+            }
+            MysqlCheck::Range(SqlType::I16) => "smallint out of range",
+            MysqlCheck::Range(SqlType::I64) => "bigint out of range",
+            MysqlCheck::Range(_) => "integer out of range",
+        }
     }
 }
 
@@ -155,6 +257,17 @@ impl Dialect {
         }
     }
 
+    /// What this backend can store beyond what every backend can: the compiler refuses
+    /// the rest before any query (`SqlWriter::bind`). MySQL's FLOAT and DOUBLE have no
+    /// ±infinity (it would be an out-of-range error, or NULL).
+    #[inline(always)]
+    pub fn value_support(self) -> ValueSupport {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => ValueSupport::ALL,
+            Dialect::Mysql => ValueSupport { infinity: false },
+        }
+    }
+
     /// Whether `INSERT … RETURNING` is available.
     pub fn supports_returning(self) -> bool {
         !matches!(self, Dialect::Mysql)
@@ -175,21 +288,26 @@ impl Dialect {
             (Sqlite, F32) => "REAL",
             (Mysql, F32) => "FLOAT",
             (Sqlite, F64) => "REAL",
+            (Mysql, F64) => "DOUBLE",
             (_, F64) => "DOUBLE PRECISION",
             (Mysql, Text) => "LONGTEXT",
             (_, Text) => "TEXT",
             (Postgres, Bytes) => "BYTEA",
+            (Mysql, Bytes) => "LONGBLOB",
             (_, Bytes) => "BLOB",
             (Sqlite, Date) => "TEXT",
             (_, Date) => "DATE",
             (Sqlite, Time) => "TEXT",
+            (Mysql, Time) => "TIME(6)",
             (_, Time) => "TIME",
             (Sqlite, DateTime) => "TEXT",
             (Postgres, DateTime) => "TIMESTAMP",
             (Mysql, DateTime) => "DATETIME(6)",
             (Sqlite, DateTimeTz) => "TEXT",
             (Postgres, DateTimeTz) => "TIMESTAMPTZ",
-            (Mysql, DateTimeTz) => "TIMESTAMP(6)",
+            // In UTC (every connection sets `time_zone = '+00:00'`); MySQL's TIMESTAMP
+            // would stop at 2038.
+            (Mysql, DateTimeTz) => "DATETIME(6)",
             (Postgres, Uuid) => "UUID",
             (Sqlite, Uuid) => "BLOB",
             (Mysql, Uuid) => "BINARY(16)",
@@ -197,10 +315,24 @@ impl Dialect {
             // Text keeps every digit (NUMERIC affinity would round past 15 of them); the
             // compiler compares and sorts it with SQLITE_DECIMAL_COLLATION, by exact value.
             (Sqlite, Decimal) => "TEXT",
+            // MySQL's widest: 35 digits before the point, 30 after (a Decimal has at most
+            // 28 after it). The column has one scale, so `1.50` reads back as `1.5`.
             (Mysql, Decimal) => "DECIMAL(65, 30)",
             (Postgres, Json) => "JSONB",
             (Sqlite, Json) => "TEXT",
             (Mysql, Json) => "JSON",
+        }
+    }
+
+    /// The column type of a column that is (part of) a key or an index: the same as
+    /// [`Dialect::column_type`], except on MySQL, whose TEXT and BLOB columns cannot be
+    /// keys: there text and bytes keys are `VARCHAR(255)`/`VARBINARY(255)` (a longer value
+    /// is refused with an error naming the field, never cut short).
+    pub fn key_column_type(self, ty: SqlType) -> &'static str {
+        match (self, ty) {
+            (Dialect::Mysql, SqlType::Text) => "VARCHAR(255)",
+            (Dialect::Mysql, SqlType::Bytes) => "VARBINARY(255)",
+            _ => self.column_type(ty),
         }
     }
 
@@ -211,7 +343,8 @@ impl Dialect {
             (Dialect::Postgres, SqlType::I16) => "SMALLSERIAL PRIMARY KEY",
             (Dialect::Postgres, SqlType::I32) => "SERIAL PRIMARY KEY",
             (Dialect::Postgres, _) => "BIGSERIAL PRIMARY KEY",
-            (Dialect::Mysql, SqlType::I16 | SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
+            (Dialect::Mysql, SqlType::I16) => "SMALLINT AUTO_INCREMENT PRIMARY KEY",
+            (Dialect::Mysql, SqlType::I32) => "INTEGER AUTO_INCREMENT PRIMARY KEY",
             (Dialect::Mysql, _) => "BIGINT AUTO_INCREMENT PRIMARY KEY",
         }
     }
@@ -269,6 +402,48 @@ mod tests {
         }
         assert_eq!(sqlite_arith_fn(SqlType::Text), None);
         assert_eq!(sqlite_arith_op(ArithOp::Div), "'/'");
+    }
+
+    #[test]
+    fn mysql_checks_are_read_back_from_the_messages_of_both_servers() {
+        use MysqlCheck::*;
+        let mariadb = |e: &str| format!("BIGINT UNSIGNED value is out of range in '{e}'");
+        for check in [
+            DivisionByZero,
+            Underflow,
+            Overflow,
+            Numeric,
+            Range(SqlType::I64),
+        ] {
+            let sql = check.raise_sql().unwrap();
+            let inner = &sql["CAST(".len()..sql.len() - " AS SIGNED)".len()];
+            assert_eq!(
+                MysqlCheck::from_message(&mariadb(&inner.to_lowercase())),
+                Some(check)
+            );
+            let mysql = format!("({})", inner.to_lowercase());
+            assert_eq!(MysqlCheck::from_message(&mariadb(&mysql)), Some(check));
+        }
+        assert_eq!(
+            MysqlCheck::from_message(&mariadb(
+                "cast(0 as unsigned) + 2147483648 + `t`.`n` * 2 + 18446744069414584320"
+            )),
+            Some(Range(SqlType::I32))
+        );
+        assert_eq!(
+            MysqlCheck::from_message(&mariadb("((cast(0 as unsigned) + 32768) + `t`.`n`)")),
+            Some(Range(SqlType::I16))
+        );
+        for other in [
+            "BIGINT value is out of range in '9223372036854775807 + 1'",
+            "BIGINT UNSIGNED value is out of range in 'cast(0 as unsigned) - 10'",
+            "DOUBLE value is out of range in '1e308 * 10'",
+            "Out of range value for column 'x' at row 1",
+        ] {
+            assert_eq!(MysqlCheck::from_message(other), None, "{other}");
+        }
+        assert_eq!(MysqlCheck::range_sql(SqlType::I64), None);
+        assert_eq!(Range(SqlType::I32).raise_sql(), None);
     }
 
     #[test]

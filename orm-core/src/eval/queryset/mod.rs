@@ -495,14 +495,15 @@ async fn insert_batches<M: Model>(
         return Ok(keys);
     }
     let dialect = ex.dialect();
+    let returning = ex.supports_returning();
     let meta = M::META;
     if skip_pk {
         keys.reserve_exact(objs.len());
     }
     for chunk in objs.chunks(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
-        let stmt = compiler::insert(meta, rows, skip_pk, dialect)?;
-        if dialect.supports_returning() {
+        let stmt = compiler::insert(meta, rows, skip_pk, dialect, returning)?;
+        if returning {
             let before = keys.len();
             let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
                 if skip_pk {
@@ -510,7 +511,9 @@ async fn insert_batches<M: Model>(
                 }
                 Ok(())
             };
-            ex.for_each_row(stmt, &mut each).await?;
+            ex.for_each_row(stmt, &mut each)
+                .await
+                .map_err(name_field::<M>)?;
             if skip_pk && keys.len() - before != chunk.len() {
                 return Err(Error::InvalidInput(format!(
                     "inserted {} rows but the database returned {} keys",
@@ -519,14 +522,49 @@ async fn insert_batches<M: Model>(
                 )));
             }
         } else {
-            let res = ex.execute_stmt(stmt).await?;
-            // Without RETURNING, the database reports one generated key: a lone row's.
-            if let ([_], true, Some(id)) = (chunk, skip_pk, res.last_insert_id) {
-                keys.push(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(id)), 0)?);
+            let res = ex.execute_stmt(stmt).await.map_err(name_field::<M>)?;
+            if !skip_pk {
+                continue;
+            }
+            // Without RETURNING (MySQL), the database reports the key of the first row of
+            // the statement; InnoDB gives the rows of one multi-row INSERT consecutive keys
+            // (with `auto_increment_increment` = 1, the default).
+            let first = res.last_insert_id.ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "inserted {} rows into {} but the database reported no generated key",
+                    chunk.len(),
+                    meta.name
+                ))
+            })?;
+            if res.rows_affected != chunk.len() as u64 {
+                return Err(Error::InvalidInput(format!(
+                    "inserted {} rows into {} but the database reports {}",
+                    chunk.len(),
+                    meta.name,
+                    res.rows_affected
+                )));
+            }
+            for i in 0..chunk.len() as i64 {
+                let key = first.checked_add(i).ok_or_else(|| {
+                    Error::InvalidInput(format!("the generated keys of {} overflow i64", meta.name))
+                })?;
+                keys.push(<M::Pk as FromRow>::from_row(&ValueRow(Value::I64(key)), 0)?);
             }
         }
     }
     Ok(keys)
+}
+
+/// A refused write's error naming `M`'s field rather than its column (a value too long
+/// for, or out of the range of, the column: see [`Error::in_model`]).
+fn name_field<M: Model>(e: Error) -> Error {
+    e.in_model(M::META.name, |column| {
+        M::META
+            .columns
+            .iter()
+            .find(|c| c.column == column)
+            .map(|c| c.field)
+    })
 }
 
 /// The relation `path` names on `obj`, its prefetched rows forgotten: a write through it

@@ -59,7 +59,8 @@ impl<M: Model> QuerySet<M, M> {
         if self.query.empty {
             return Ok(0);
         }
-        Ok(ex.execute(stmt).await?.rows_affected)
+        let done = ex.execute(stmt).await.map_err(name_field::<M>)?;
+        Ok(done.rows_affected)
     }
 
     /// `DELETE … WHERE …` on the matched rows. Clears this queryset's cache.

@@ -2,13 +2,55 @@
 
 use super::*;
 
+/// What `CREATE TABLE` needs to know about the server beyond its dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableOptions {
+    /// MySQL/MariaDB: the collation of the table's text columns. It must compare exactly:
+    /// binary (case and accents count) and without padding (`'a' <> 'a '`), as SQLite and
+    /// PostgreSQL compare; the two servers name that collation differently
+    /// ([`TableOptions::MARIADB`], [`TableOptions::MYSQL`]).
+    pub mysql_collation: &'static str,
+}
+
+impl TableOptions {
+    /// MariaDB (10.2 and later): `utf8mb4_nopad_bin`.
+    pub const MARIADB: TableOptions = TableOptions {
+        mysql_collation: "utf8mb4_nopad_bin",
+    };
+    /// MySQL (8.0.17 and later): `utf8mb4_0900_bin`.
+    pub const MYSQL: TableOptions = TableOptions {
+        mysql_collation: "utf8mb4_0900_bin",
+    };
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions::MARIADB
+    }
+}
+
+/// Whether column `i` of `meta` is a key or indexed: its primary key, or a relation's key.
+fn is_keyed(meta: &ModelMeta, i: usize) -> bool {
+    meta.columns[i].primary_key || meta.relations.iter().any(|r| r.key_column == Some(i))
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for a model, with a foreign key constraint (deferred to
-/// the end of the transaction, as Django declares them) on every relation key column.
-pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
+/// the end of the transaction, as Django declares them, where the backend can defer) on
+/// every relation key column. On MySQL the foreign keys and the indexes of
+/// [`create_key_indexes`] are written inside the statement (MySQL ignores a
+/// `REFERENCES` written on the column, and has no `CREATE INDEX IF NOT EXISTS`), and the
+/// table takes `options`' exact collation.
+pub fn create_table(
+    meta: &'static ModelMeta,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Statement {
+    let mysql = dialect == Dialect::Mysql;
     let mut w = SqlWriter::new(dialect, meta);
     w.push("CREATE TABLE IF NOT EXISTS ");
     w.ident(meta.table);
     w.push(" (");
+    let mut table_constraints: Vec<(usize, &'static ModelMeta)> = Vec::new();
     for (i, c) in meta.columns.iter().enumerate() {
         if i > 0 {
             w.push(", ");
@@ -18,7 +60,11 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
         if c.auto {
             w.push(dialect.auto_pk(c.sql_type));
         } else {
-            w.push(dialect.column_type(c.sql_type));
+            w.push(if is_keyed(meta, i) {
+                dialect.key_column_type(c.sql_type)
+            } else {
+                dialect.column_type(c.sql_type)
+            });
             if c.primary_key {
                 w.push(" PRIMARY KEY");
             } else if !c.nullable {
@@ -31,11 +77,60 @@ pub fn create_table(meta: &'static ModelMeta, dialect: Dialect) -> Statement {
                 w.push(" UNIQUE");
             }
             let target = (rel.target)();
-            references(&mut w, target);
+            if mysql {
+                table_constraints.push((i, target));
+            } else {
+                references(&mut w, target);
+            }
         }
     }
+    for (i, target) in table_constraints {
+        let column = meta.columns[i].column;
+        if meta.relations.iter().any(|r| {
+            r.key_column == Some(i) && r.kind == crate::schema::relation::RelationKind::ForeignKey
+        }) {
+            w.push(", INDEX ");
+            w.ident(&index_name(meta.table, column));
+            w.push(" (");
+            w.ident(column);
+            w.push(")");
+        }
+        w.push(", FOREIGN KEY (");
+        w.ident(column);
+        w.push(")");
+        references(&mut w, target);
+    }
     w.push(")");
+    if mysql {
+        mysql_table_options(&mut w, options);
+    }
     w.ddl()
+}
+
+/// `<table>_<column>_idx`, or, past 63 bytes (PostgreSQL cuts longer names short, MySQL
+/// refuses them past 64), its first 54 bytes and a hash of the whole name, so that two
+/// long names stay two.
+fn index_name(table: &str, column: &str) -> String {
+    let full = format!("{table}_{column}_idx");
+    if full.len() <= 63 {
+        return full;
+    }
+    // FNV-1a: the same in every build and on every platform, unlike std's hasher.
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut cut = 54;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{:08x}", &full[..cut], hash as u32)
+}
+
+/// `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=…`: transactions and foreign keys, and
+/// text compared exactly.
+fn mysql_table_options(w: &mut SqlWriter, options: &TableOptions) {
+    w.push(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=");
+    w.push(options.mysql_collation);
 }
 
 fn references(w: &mut SqlWriter, target: &ModelMeta) {
@@ -57,7 +152,7 @@ fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
     } else {
         "CREATE INDEX IF NOT EXISTS "
     });
-    w.ident(&format!("{table}_{column}_idx"));
+    w.ident(&index_name(table, column));
     w.push(" ON ");
     w.ident(table);
     w.push(" (");
@@ -71,6 +166,10 @@ fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
 /// cascading a delete filters on that column.
 pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
     let mut out = Vec::new();
+    if dialect == Dialect::Mysql {
+        // Written inside CREATE TABLE (see `create_table`).
+        return out;
+    }
     for rel in meta.relations {
         // A one-to-one key is UNIQUE, which is an index already.
         if rel.kind != crate::schema::relation::RelationKind::ForeignKey {
@@ -85,7 +184,11 @@ pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Sta
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for the join tables of a model's many-to-many relations.
-pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
+pub fn create_through_tables(
+    meta: &'static ModelMeta,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Vec<Statement> {
     let mut out = Vec::new();
     for rel in meta.relations {
         let Some(th) = &rel.through else { continue };
@@ -100,22 +203,63 @@ pub fn create_through_tables(meta: &'static ModelMeta, dialect: Dialect) -> Vec<
         w.ident("id");
         w.push(" ");
         w.push(dialect.auto_pk(crate::schema::value::SqlType::I64));
+        let mysql = dialect == Dialect::Mysql;
         for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
             w.push(", ");
             w.ident(col);
             w.push(" ");
-            w.push(dialect.column_type(side.pk_column().sql_type));
+            w.push(dialect.key_column_type(side.pk_column().sql_type));
             w.push(" NOT NULL");
-            references(&mut w, side);
+            if !mysql {
+                references(&mut w, side);
+            }
         }
         w.push(", UNIQUE (");
         w.ident(th.parent_column);
         w.push(", ");
         w.ident(th.target_column);
-        w.push("))");
-        out.push(w.ddl());
-        // The UNIQUE pair indexes the parent side; the target side gets its own.
-        out.push(create_index(th.table, th.target_column, dialect));
+        w.push(")");
+        if mysql {
+            // The UNIQUE pair indexes the parent side; the target side gets its own.
+            w.push(", INDEX ");
+            w.ident(&index_name(th.table, th.target_column));
+            w.push(" (");
+            w.ident(th.target_column);
+            w.push(")");
+            for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
+                w.push(", FOREIGN KEY (");
+                w.ident(col);
+                w.push(")");
+                references(&mut w, side);
+            }
+            w.push(")");
+            mysql_table_options(&mut w, options);
+            out.push(w.ddl());
+        } else {
+            w.push(")");
+            out.push(w.ddl());
+            // The UNIQUE pair indexes the parent side; the target side gets its own.
+            out.push(create_index(th.table, th.target_column, dialect));
+        }
     }
     out
+}
+
+#[cfg(test)]
+mod index_names {
+    #[test]
+    fn long_index_names_fit_and_stay_distinct() {
+        assert_eq!(
+            super::index_name("books", "author_id"),
+            "books_author_id_idx"
+        );
+        let long = "a_very_long_join_table_name_between_two_models";
+        let a = super::index_name(long, "first_target_model_id");
+        let b = super::index_name(long, "second_target_model_id");
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, super::index_name(long, "first_target_model_id"));
+        let accents = super::index_name(&"é".repeat(40), "x");
+        assert!(accents.len() <= 63, "{accents}");
+    }
 }

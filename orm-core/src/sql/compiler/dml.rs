@@ -2,12 +2,37 @@
 
 use super::*;
 
-/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads other tables,
-/// `pk IN (SELECT pk … joins …)`.
+/// Whether `c` reads rows besides the one it tests: a related column (a join, or an
+/// `EXISTS` subquery under a negation) or a queryset (`is_in(queryset)`).
+fn reads_other_rows(c: &Cond) -> bool {
+    match c {
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().any(reads_other_rows),
+        Cond::Not(inner) => reads_other_rows(inner),
+        Cond::Const(_) => false,
+        Cond::InQuery { .. } => true,
+        leaf => {
+            let mut cols = Vec::new();
+            leaf_terms(leaf, |t| t.columns(&mut cols));
+            cols.iter().any(|c| !c.path.is_root())
+        }
+    }
+}
+
+/// The WHERE of an UPDATE or DELETE: the filter itself, or, when it joins other tables,
+/// `pk IN (SELECT pk … joins …)`. On MySQL also when it reads other rows through a
+/// subquery, which may read the table being changed.
 fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
+    // MySQL refuses a subquery that reads the table being changed (error 1093: a join,
+    // `is_in` a queryset of the same model, an `EXISTS` across a self relation), unless
+    // it is a derived table, which it materializes first. (MariaDB 10.3 and later accept
+    // them; the derived table serves both.)
+    let mysql = w.dialect == Dialect::Mysql;
     let mut probe = SqlWriter::new(w.dialect, q.meta);
     probe.register_filter(&q.filter)?;
-    if probe.frame().joins.is_empty() && q.through.is_none() {
+    if probe.frame().joins.is_empty()
+        && q.through.is_none()
+        && !(mysql && q.filter.iter().any(reads_other_rows))
+    {
         w.register_filter(&q.filter)?;
         return w.where_clause(&q.filter);
     }
@@ -15,7 +40,11 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     let table = q.meta.table;
     w.push(" WHERE ");
     w.qualified(table, pk);
-    w.push(" IN (SELECT ");
+    w.push(if mysql {
+        " IN (SELECT * FROM (SELECT "
+    } else {
+        " IN (SELECT "
+    });
     let mut inner = SqlWriter::new(w.dialect, q.meta);
     inner.params = std::mem::take(&mut w.params);
     inner.reserve_through(q);
@@ -27,6 +56,10 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     w.sql.push_str(&inner.sql);
     w.params = inner.params;
     w.invalid = w.invalid.take().or(inner.invalid);
+    if mysql {
+        w.push(") AS ");
+        w.ident("orm_targets");
+    }
     w.push(")");
     Ok(())
 }
@@ -38,9 +71,40 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
             "update() needs at least one assignment (`b.field.set(value)`)".into(),
         ));
     }
+    // MySQL evaluates `SET a = …, b = …` left to right: a later value reads the new value
+    // of an earlier column, where SQLite and PostgreSQL (and Django's reading) see the row
+    // as it was. When a value reads a column set before it, the old row is joined in as a
+    // derived table (materialized first) and every value reads it:
+    // `UPDATE t INNER JOIN (SELECT * FROM t WHERE …) AS orm_old ON (t.pk = orm_old.pk)
+    // SET t.a = orm_old.b, t.b = orm_old.a`.
+    let reads_earlier = dialect == Dialect::Mysql
+        && assignments.iter().enumerate().any(|(i, a)| {
+            let mut cols = Vec::new();
+            a.value.columns(&mut cols);
+            cols.iter().any(|c| {
+                assignments[..i]
+                    .iter()
+                    .any(|earlier| earlier.column.column == c.column)
+            })
+        });
     let mut w = SqlWriter::new(dialect, q.meta);
     w.push("UPDATE ");
     w.ident(q.meta.table);
+    if reads_earlier {
+        let pk = q.meta.pk_column().column;
+        w.push(" INNER JOIN (SELECT * FROM ");
+        w.ident(q.meta.table);
+        write_dml_where(&mut w, q)?;
+        w.push(") AS ");
+        w.ident(OLD_ROW);
+        w.push(" ON (");
+        w.qualified(q.meta.table, pk);
+        w.push(" = ");
+        w.qualified(OLD_ROW, pk);
+        w.push(")");
+        // The values read the old row.
+        w.frame_mut().root_alias = std::borrow::Cow::Borrowed(OLD_ROW);
+    }
     w.push(" SET ");
     for (i, a) in assignments.iter().enumerate() {
         if !a.column.path.is_root() {
@@ -60,13 +124,22 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
         if i > 0 {
             w.push(", ");
         }
-        w.ident(a.column.column);
+        if reads_earlier {
+            w.qualified(q.meta.table, a.column.column);
+        } else {
+            w.ident(a.column.column);
+        }
         w.push(" = ");
         w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
-    write_dml_where(&mut w, q)?;
+    if !reads_earlier {
+        write_dml_where(&mut w, q)?;
+    }
     w.finish()
 }
+
+/// The alias of the old row in a MySQL UPDATE whose values read columns it sets.
+const OLD_ROW: &str = "orm_old";
 
 /// `DELETE FROM … WHERE …`
 pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
@@ -74,6 +147,41 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.push("DELETE FROM ");
     w.ident(q.meta.table);
     write_dml_where(&mut w, q)?;
+    w.finish()
+}
+
+/// `DELETE FROM … WHERE pk IN (k1, k2, …)`, deleting the rows in the order of `keys`.
+///
+/// For a server that checks foreign keys as each row is deleted (MySQL, MariaDB), where
+/// rows of one table point at one another (a self relation's chain): each row must go
+/// after the rows pointing at it. There the statement ends `ORDER BY FIELD(pk, k1, k2,
+/// …)`, binding every key twice. Elsewhere the keys are checked at the commit, the order
+/// does not matter, and the statement has no ORDER BY.
+pub fn delete_keys_in_order(
+    meta: &'static ModelMeta,
+    keys: Vec<Value>,
+    dialect: Dialect,
+) -> Result<Statement> {
+    let pk = meta.pk_column().column;
+    let mut w = SqlWriter::new(dialect, meta);
+    w.push("DELETE FROM ");
+    w.ident(meta.table);
+    w.push(" WHERE ");
+    w.qualified(meta.table, pk);
+    w.push(" IN ");
+    w.target = Some(BindTarget::Own(meta.pk));
+    if dialect == Dialect::Mysql {
+        w.bind_list(keys.iter().cloned());
+        w.push(" ORDER BY FIELD(");
+        w.qualified(meta.table, pk);
+        for k in keys {
+            w.push(", ");
+            w.bind(k);
+        }
+        w.push(")");
+    } else {
+        w.bind_list(keys);
+    }
     w.finish()
 }
 
@@ -85,11 +193,7 @@ pub fn link(
     dialect: Dialect,
 ) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
-    w.push(if dialect == Dialect::Mysql {
-        "INSERT IGNORE INTO "
-    } else {
-        "INSERT INTO "
-    });
+    w.push("INSERT INTO ");
     w.ident(through.table);
     w.push(" (");
     w.ident(through.parent_column);
@@ -108,7 +212,14 @@ pub fn link(
         w.bind(t);
         w.push(")");
     }
-    if dialect != Dialect::Mysql {
+    if dialect == Dialect::Mysql {
+        // Only the duplicate pair is skipped: `INSERT IGNORE` would also turn a missing
+        // row (a foreign key) or a value too long into a warning, and store nothing.
+        w.push(" ON DUPLICATE KEY UPDATE ");
+        w.ident(through.parent_column);
+        w.push(" = ");
+        w.ident(through.parent_column);
+    } else {
         w.push(" ON CONFLICT DO NOTHING");
     }
     w.finish()
@@ -161,12 +272,14 @@ pub fn unlink_all(
 }
 
 /// A multi-row `INSERT`, leaving out the auto primary key when `skip_auto_pk`, with
-/// `RETURNING` the primary key when the dialect has it.
+/// `RETURNING` the primary key when `returning` (where the server has it: see
+/// [`Executor::supports_returning`](crate::Executor::supports_returning)).
 pub fn insert(
     meta: &'static ModelMeta,
     rows: Vec<Vec<Value>>,
     skip_auto_pk: bool,
     dialect: Dialect,
+    returning: bool,
 ) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, meta);
     let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
@@ -175,7 +288,13 @@ pub fn insert(
         .collect();
     w.push("INSERT INTO ");
     w.ident(meta.table);
-    if included.is_empty() {
+    if included.is_empty() && dialect == Dialect::Mysql {
+        // MySQL has no DEFAULT VALUES; `() VALUES (), ()` inserts defaults, row by row.
+        w.push(" () VALUES ");
+        for r in 0..rows.len() {
+            w.push(if r > 0 { ", ()" } else { "()" });
+        }
+    } else if included.is_empty() {
         w.push(" DEFAULT VALUES");
     } else {
         w.push(" (");
@@ -206,7 +325,7 @@ pub fn insert(
             w.push(")");
         }
     }
-    if dialect.supports_returning() {
+    if returning {
         w.push(" RETURNING ");
         w.ident(meta.pk_column().column);
     }

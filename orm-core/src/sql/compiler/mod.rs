@@ -13,7 +13,7 @@ pub use dml::*;
 use select::write_select;
 pub use select::*;
 
-use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::expr::{ArithOp, ColumnRef, RelPath, Term};
 use crate::dsl::ordering::OrderTerm;
 use crate::dsl::q::{CmpOp, Cond, LikeKind};
 use crate::dsl::query::{Query, Select};
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::schema::model::ModelMeta;
 use crate::schema::relation::{JoinOn, ThroughMeta};
 use crate::schema::value::{SqlType, Value};
-use crate::sql::dialect::{Dialect, fold_case, sqlite_arith_fn, sqlite_arith_op};
+use crate::sql::dialect::{Dialect, MysqlCheck, fold_case, sqlite_arith_fn, sqlite_arith_op};
 use crate::sql::join::{Aliases, Frame, JoinKind};
 
 /// SQL text with its bound parameters, ready for a backend to run.
@@ -128,12 +128,14 @@ impl SqlWriter {
 
     /// Bind a value. Every value of every statement passes here, so this is where values no
     /// backend can hold faithfully (NaN, NUL in text, years outside 1–9999, nanoseconds:
-    /// [`Value::invalid_reason`]) are refused, one cheap match per value; the error names
-    /// the field the value is compared with or stored in.
+    /// [`Value::invalid_reason`]) are refused, one cheap match per value, and so are those
+    /// this dialect cannot store (±infinity on MySQL: [`Dialect::value_support`]); the error
+    /// names the field the value is compared with or stored in.
     #[inline(always)]
     pub fn bind(&mut self, v: Value) {
-        if !v.is_faithful() {
-            self.refuse(&v);
+        let support = self.dialect.value_support();
+        if !v.is_faithful_on(support) {
+            self.refuse(&v, support);
         }
         self.params.push(v);
         self.dialect
@@ -154,11 +156,13 @@ impl SqlWriter {
 
     /// Remember the first refused value (the statement is then never returned).
     #[cold]
-    fn refuse(&mut self, v: &Value) {
+    fn refuse(&mut self, v: &Value, support: crate::schema::value::ValueSupport) {
         if self.invalid.is_none() {
             self.invalid = Some(Error::InvalidValue {
                 field: self.target_label(),
-                reason: v.invalid_reason().unwrap_or_default(),
+                reason: v
+                    .invalid_reason_on(support, self.dialect.name())
+                    .unwrap_or_default(),
             });
         }
     }
@@ -437,12 +441,21 @@ impl SqlWriter {
             }
     }
 
-    /// `CAST(t AS TEXT)`.
+    /// `CAST(t AS TEXT)` (`CHAR` on MySQL).
     fn as_text(&mut self, t: &Term) -> Result<()> {
         self.sql.push_str("CAST(");
         self.term(t)?;
-        self.sql.push_str(" AS TEXT)");
+        self.sql.push_str(self.text_cast());
         Ok(())
+    }
+
+    /// The end of a cast to text: ` AS TEXT)`, or ` AS CHAR)` on MySQL.
+    fn text_cast(&self) -> &'static str {
+        if self.dialect == Dialect::Mysql {
+            " AS CHAR)"
+        } else {
+            " AS TEXT)"
+        }
     }
 
     /// Write `t` where it is compared or sorted: a decimal on SQLite (text there) with the
@@ -504,16 +517,233 @@ impl SqlWriter {
                     self.sql.push(')');
                     return Ok(());
                 }
-                self.sql.push('(');
-                self.term(a)?;
-                self.sql.push(' ');
-                self.sql.push_str(op.sql());
-                self.sql.push(' ');
+                if self.dialect == Dialect::Mysql {
+                    return self.mysql_arith(a, *op, b, *ty);
+                }
+                self.operation(a, op.sql(), b)
+            }
+        }
+    }
+
+    /// `(a op b)`, the operator as it is.
+    fn operation(&mut self, a: &Term, op: &str, b: &Term) -> Result<()> {
+        self.sql.push('(');
+        self.term(a)?;
+        self.sql.push(' ');
+        self.sql.push_str(op);
+        self.sql.push(' ');
+        self.term(b)?;
+        self.sql.push(')');
+        Ok(())
+    }
+
+    /// Write the SQL of a failed [`MysqlCheck`] (where a `CASE` chooses it).
+    fn mysql_raise(&mut self, check: MysqlCheck) {
+        if let Some(sql) = check.raise_sql() {
+            self.sql.push_str(sql);
+        }
+    }
+
+    /// `a op b` on MySQL, computed as PostgreSQL computes it in the field's type `ty`, or
+    /// failing where PostgreSQL fails (see [`MysqlCheck`]). An operand is written more than
+    /// once where a check reads it again (SQL has no local names): each copy binds its own
+    /// parameters.
+    ///
+    /// - `i64`: MySQL's own BIGINT arithmetic, which fails on overflow in every statement
+    ///   (but for MariaDB's `a - i64::MIN`, checked here). `i16`/`i32`: the same, in 64
+    ///   bits, then the range check of the type.
+    /// - `/` on integers is `DIV` (MySQL's `/` gives a decimal), which truncates toward
+    ///   zero; `x / 0`, NULL outside writes, fails with division by zero everywhere.
+    /// - `f64`: MySQL's DOUBLE fails on overflow itself; a product or quotient of non-zero
+    ///   values that is zero fails as an underflow.
+    /// - `f32`: computed in double precision (exact for `+ - *` of two floats; for `/`,
+    ///   rounding twice gives the float quotient all the same), failing where the float
+    ///   result would be infinite or a non-zero result would round to zero, then rounded
+    ///   to a float with `CAST(… AS FLOAT)`.
+    /// - decimals: `+` and `-` are exact. A product with digits past the 28th after the
+    ///   point (which MySQL would round at its 30th, or 38th on MariaDB) fails as out of
+    ///   range, as SQLite's exact arithmetic does. A quotient is rounded, half away from
+    ///   zero, to the most digits a `Decimal` holds (29 significant digits where they fit
+    ///   its 96 bits, else 28; at most 28 after the point; `rust_decimal`'s own `/` rounds
+    ///   a tie to even instead, so the last digit of a tie can differ): PostgreSQL rounds
+    ///   it to a scale of its own, which MySQL cannot compute.
+    fn mysql_arith(&mut self, a: &Term, op: ArithOp, b: &Term, ty: SqlType) -> Result<()> {
+        // 2^128 - 2^103, the least value whose float is infinite; 2^-150, the greatest
+        // whose float is zero (both exact doubles), and the double after it.
+        const F32_INFINITE: &str = "3.4028235677973366e38";
+        const F32_ABOVE_ZERO: &str = "7.006492321624087e-46";
+        // Zero with 30 digits after the point: added to a dividend, it makes MySQL
+        // compute the quotient to 30 (MariaDB: 34) digits after the point, whatever the
+        // dividend's own scale.
+        const SCALE_30: &str = "0.000000000000000000000000000000";
+        // 10^30 and 10^32, exact (DECIMAL literals, not DOUBLE).
+        const E30: &str = "1000000000000000000000000000000";
+        const E32: &str = "100000000000000000000000000000000";
+        match (ty, op) {
+            (SqlType::I16 | SqlType::I32, _) => {
+                let Some((before, after)) = MysqlCheck::range_sql(ty) else {
+                    return self.mysql_int(a, op, b);
+                };
+                self.sql.push_str(before);
+                self.mysql_int(a, op, b)?;
+                self.sql.push_str(after);
+                Ok(())
+            }
+            // MariaDB (10.11) gives `a - b` for b = i64::MIN and a >= 0 as wrapped, not as
+            // out of range: that case fails here.
+            (SqlType::I64, ArithOp::Sub) => {
+                self.sql.push_str("CASE WHEN ");
                 self.term(b)?;
+                self.sql.push_str(" = -9223372036854775808 AND ");
+                self.term(a)?;
+                self.sql.push_str(" >= 0 THEN ");
+                self.mysql_raise(MysqlCheck::Range(SqlType::I64));
+                self.sql.push_str(" ELSE ");
+                self.operation(a, "-", b)?;
+                self.sql.push_str(" END");
+                Ok(())
+            }
+            (SqlType::I64, _) => self.mysql_int(a, op, b),
+            (SqlType::F64, ArithOp::Mul) => {
+                // Zero only where an operand is zero.
+                self.sql.push_str("COALESCE(NULLIF(");
+                self.operation(a, "*", b)?;
+                self.sql.push_str(", 0), CASE ABS(SIGN(");
+                self.term(a)?;
+                self.sql.push_str(") * SIGN(");
+                self.term(b)?;
+                self.sql.push_str(")) WHEN 0 THEN 0e0 WHEN 1 THEN ");
+                self.mysql_raise(MysqlCheck::Underflow);
+                self.sql.push_str(" END)");
+                Ok(())
+            }
+            (SqlType::F64, ArithOp::Div) => {
+                // NULL or zero: a zero divisor (NULL outside writes), a zero dividend, or
+                // an underflow; NULL in gives NULL out.
+                self.sql.push_str("COALESCE(NULLIF(");
+                self.operation(a, "/", b)?;
+                self.sql.push_str(", 0), CASE ABS(SIGN(");
+                self.term(b)?;
+                self.sql.push_str(")) * (1 + ABS(SIGN(");
+                self.term(a)?;
+                self.sql.push_str("))) WHEN 0 THEN ");
+                self.mysql_raise(MysqlCheck::DivisionByZero);
+                self.sql.push_str(" WHEN 1 THEN 0e0 WHEN 2 THEN ");
+                self.mysql_raise(MysqlCheck::Underflow);
+                self.sql.push_str(" END)");
+                Ok(())
+            }
+            (SqlType::F32, _) => {
+                // The double result's magnitude: 0 is zero, 1 rounds to a float zero, 3 to
+                // an infinite float, -1 is NULL (an operand is NULL, or the divisor zero).
+                self.sql.push_str("CAST(CASE INTERVAL(ABS(");
+                self.operation(a, op.sql(), b)?;
+                self.sql.push_str("), 4.9e-324, ");
+                self.sql.push_str(F32_ABOVE_ZERO);
+                self.sql.push_str(", ");
+                self.sql.push_str(F32_INFINITE);
+                self.sql.push_str(") WHEN 1 THEN ");
+                self.mysql_raise(MysqlCheck::Underflow);
+                self.sql.push_str(" WHEN 3 THEN ");
+                self.mysql_raise(MysqlCheck::Overflow);
+                if op == ArithOp::Div {
+                    self.sql.push_str(" WHEN -1 THEN ");
+                    self.mysql_zero_divisor(a, b)?;
+                }
+                self.sql.push_str(" ELSE ");
+                self.operation(a, op.sql(), b)?;
+                self.sql.push_str(" END AS FLOAT)");
+                Ok(())
+            }
+            (SqlType::Decimal, ArithOp::Mul) => {
+                // With at most 30 digits after the point, a = A / 10^30 and b = B / 10^30:
+                // the product has a digit past the 28th iff A * B mod 10^32 is not zero,
+                // which is (A mod 10^32) * (B mod 10^32) mod 10^32, exact in DECIMAL(64, 0).
+                self.sql.push_str("CASE WHEN MOD(CAST(MOD(ABS(");
+                self.term(a)?;
+                self.sql.push_str("), 100) * ");
+                self.sql.push_str(E30);
+                self.sql.push_str(" AS DECIMAL(32, 0)) * CAST(MOD(ABS(");
+                self.term(b)?;
+                self.sql.push_str("), 100) * ");
+                self.sql.push_str(E30);
+                self.sql.push_str(" AS DECIMAL(32, 0)), ");
+                self.sql.push_str(E32);
+                self.sql.push_str(") <> 0 THEN ");
+                self.mysql_raise(MysqlCheck::Numeric);
+                self.sql.push_str(" ELSE ");
+                self.operation(a, "*", b)?;
+                self.sql.push_str(" END");
+                Ok(())
+            }
+            (SqlType::Decimal, ArithOp::Div) => {
+                let quotient = |w: &mut Self| -> Result<()> {
+                    w.sql.push_str("((");
+                    w.term(a)?;
+                    w.sql.push_str(" + ");
+                    w.sql.push_str(SCALE_30);
+                    w.sql.push_str(") / ");
+                    w.term(b)?;
+                    w.sql.push(')');
+                    Ok(())
+                };
+                // The scale giving 29 significant digits (at most 28 after the point, at
+                // least 0): 28 minus the digits before the point, plus one.
+                let scale = |w: &mut Self| -> Result<()> {
+                    w.sql.push_str(
+                        "LEAST(28, GREATEST(0, 29 - CHAR_LENGTH(TRIM(LEADING '0' FROM \
+                         CAST(FLOOR(ABS(",
+                    );
+                    quotient(w)?;
+                    w.sql.push_str(")) AS CHAR)))))");
+                    Ok(())
+                };
+                // ROUND(q, scale), or one digit fewer where 29 digits would round past
+                // Decimal::MAX's mantissa (79228162514264337593543950335): |q| at least
+                // (MAX + 0.5) * 10^-scale.
+                self.sql.push_str("COALESCE(ROUND(");
+                quotient(self)?;
+                self.sql.push_str(", GREATEST(0, ");
+                scale(self)?;
+                self.sql.push_str(" - (ABS(");
+                quotient(self)?;
+                self.sql
+                    .push_str(") >= CAST(INSERT('792281625142643375935439503355', 30 - ");
+                scale(self)?;
+                self.sql.push_str(", 0, '.') AS DECIMAL(65, 30))))), ");
+                self.mysql_zero_divisor(a, b)?;
                 self.sql.push(')');
                 Ok(())
             }
+            _ => self.operation(a, op.sql(), b),
         }
+    }
+
+    /// Integer `a op b` on MySQL, in 64 bits (which fail on overflow): `/` is `DIV`, and
+    /// its NULL for a zero divisor (outside writes, which fail themselves) fails instead.
+    fn mysql_int(&mut self, a: &Term, op: ArithOp, b: &Term) -> Result<()> {
+        if op != ArithOp::Div {
+            return self.operation(a, op.sql(), b);
+        }
+        self.sql.push_str("COALESCE(");
+        self.operation(a, "DIV", b)?;
+        self.sql.push_str(", ");
+        self.mysql_zero_divisor(a, b)?;
+        self.sql.push(')');
+        Ok(())
+    }
+
+    /// Where `a / b` is NULL: NULL if an operand is, else (the divisor is zero) the
+    /// division-by-zero failure.
+    fn mysql_zero_divisor(&mut self, a: &Term, b: &Term) -> Result<()> {
+        self.sql.push_str("CASE SIGN(");
+        self.term(b)?;
+        self.sql.push_str(") + 0 * SIGN(");
+        self.term(a)?;
+        self.sql.push_str(") WHEN 0 THEN ");
+        self.mysql_raise(MysqlCheck::DivisionByZero);
+        self.sql.push_str(" END");
+        Ok(())
     }
 
     /// Write a condition. `negated` is true inside an odd number of NOTs: there, a lookup on
@@ -715,7 +945,17 @@ impl SqlWriter {
                 if let Some(e) = inner.invalid.take() {
                     self.invalid.get_or_insert(e);
                 }
+                // MySQL refuses LIMIT in an IN subquery ("doesn't yet support 'LIMIT &
+                // IN/ALL/ANY/SOME subquery'"), not in a derived table inside it.
+                let derived = self.dialect == Dialect::Mysql && q.is_sliced();
+                if derived {
+                    self.sql.push_str("SELECT * FROM (");
+                }
                 self.sql.push_str(&inner.sql);
+                if derived {
+                    self.sql.push_str(") AS ");
+                    self.ident("orm_sliced");
+                }
                 self.sql.push(')');
                 Ok(())
             }
@@ -753,7 +993,7 @@ impl SqlWriter {
                     if json_text {
                         self.sql.push_str("CAST(");
                         self.bind(v.clone());
-                        self.sql.push_str(" AS TEXT)");
+                        self.sql.push_str(self.text_cast());
                     } else {
                         self.compared_value(v.clone());
                     }
@@ -795,12 +1035,12 @@ impl SqlWriter {
                         self.bind(Value::Text(pattern.clone()));
                     }
                     Dialect::Mysql => {
-                        self.sql.push_str(if *case_insensitive {
-                            " REGEXP "
-                        } else {
-                            " REGEXP BINARY "
-                        });
-                        self.bind(Value::Text(pattern.clone()));
+                        // The case rule as an inline flag, which both engines read (PCRE
+                        // on MariaDB, ICU on MySQL), whatever the column's collation;
+                        // `REGEXP BINARY` would match bytes, not characters.
+                        self.sql.push_str(" REGEXP ");
+                        let flag = if *case_insensitive { "(?i)" } else { "(?-i)" };
+                        self.bind(Value::Text(format!("{flag}{pattern}")));
                     }
                 }
                 Ok(())
@@ -837,12 +1077,25 @@ impl SqlWriter {
                 // string and every LIKE lookup a syntax error.
                 self.sql.push_str(" ESCAPE E'\\\\'");
             }
-            (Dialect::Mysql, _) => {
+            // Compared as bytes (`LIKE BINARY`): the pattern's only wildcards are the `%`
+            // at its ends, and a UTF-8 substring is a byte substring, so bytes give the
+            // character answer whatever the column's collation. Case-insensitive: both
+            // sides folded by the server's `LOWER()`, so that a text always matches itself
+            // (its case tables are older than Rust's: folding the pattern with
+            // `fold_case` missed every capital the server does not lower, such as ẞ or
+            // Ⰰ).
+            (Dialect::Mysql, false) => {
                 self.term(lhs)?;
-                self.sql
-                    .push_str(if ci { " LIKE " } else { " LIKE BINARY " });
+                self.sql.push_str(" LIKE BINARY ");
                 self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
                 self.sql.push_str(" ESCAPE '\\\\'");
+            }
+            (Dialect::Mysql, true) => {
+                self.sql.push_str("LOWER(");
+                self.term(lhs)?;
+                self.sql.push_str(") LIKE BINARY LOWER(");
+                self.bind(Value::Text(wrap(kind, &escape_like(value), '%')));
+                self.sql.push_str(") ESCAPE '\\\\'");
             }
         }
         Ok(())
