@@ -21,7 +21,7 @@ pub enum ConnRef<'c> {
     Sqlite(&'c mut sqlx::SqliteConnection),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
-    /// With what the ORM knows of the server (from a `Db`; [`MysqlServer::default`] for a
+    /// With what the ORM knows of the server (from a `Db`; [`MysqlServer::default`](crate::mysql::MysqlServer::default) for a
     /// connection of your own: no `RETURNING`, which every MySQL-family server takes).
     #[cfg(feature = "mysql")]
     Mysql(&'c mut sqlx::MySqlConnection, crate::mysql::MysqlServer),

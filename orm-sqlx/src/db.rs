@@ -286,6 +286,19 @@ impl Db {
     /// are read from `LAST_INSERT_ID()`, the way MySQL 8 (which has no `RETURNING`) is
     /// served. Turning it on for a server without `RETURNING` makes every INSERT a syntax
     /// error. Other backends always have it; this changes nothing for them.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[cfg(feature = "mysql")] {
+    /// let pool = orm_sqlx::mysql::pool_options()
+    ///     .connect_with(orm_sqlx::mysql::connect_options("mysql://root@127.0.0.1/app")?)
+    ///     .await?;
+    /// // A pool of your own is not asked what its server is: say it has RETURNING.
+    /// let db = orm_sqlx::Db::from(pool).with_returning(true);
+    /// assert!(db.supports_returning());
+    /// # }
+    /// # Ok(()) }
+    /// ```
     pub fn with_returning(self, on: bool) -> Db {
         #[cfg(feature = "mysql")]
         {

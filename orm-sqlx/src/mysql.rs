@@ -9,6 +9,18 @@
 //!
 //! Tables the ORM creates use the exact collation too ([`TableOptions`]), so that
 //! `eq("abc")` does not match `"ABC "` as MySQL's default collations would.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = orm_sqlx::Db::connect("mysql://root@127.0.0.1:3306/app").await?;
+//! // Or a pool of your own, set up the same way:
+//! let pool = orm_sqlx::mysql::pool_options()
+//!     .max_connections(20)
+//!     .connect_with(orm_sqlx::mysql::connect_options("mysql://root@127.0.0.1:3306/app")?)
+//!     .await?;
+//! let db = orm_sqlx::Db::from(pool);
+//! # Ok(()) }
+//! ```
 
 use futures_util::future::BoxFuture;
 use orm_core::compiler::TableOptions;

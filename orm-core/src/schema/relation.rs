@@ -263,7 +263,7 @@ impl KeyRepr {
 
 /// The type-erased operations prefetching and `select_related` perform on one relation
 /// field of one instance. Implemented by the relation field types; reached through
-/// [`Model::relation_mut`].
+/// [`Model::relation_mut`](crate::Model::relation_mut).
 pub trait RelationSlot: Send {
     /// `select_related`: read the target (and its own selected relations) from the row.
     fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()>;
