@@ -33,7 +33,7 @@ pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using};
 pub use row::{FromRow, Row};
 pub use update::Assignment;
 pub use value::{FieldType, SqlType, Value};

@@ -49,7 +49,7 @@ pub use orm_core::Model;
 pub use orm_core::{
     Assignment, ColumnMeta, Deleted, Dialect, Error, ExecResult, Executor, Expr, Field, FieldType,
     FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
-    Statement, Value,
+    Statement, Using, Value,
 };
 pub use orm_derive::Model;
 
@@ -65,7 +65,7 @@ pub use sqlx;
 
 /// Everything a model file and a handler need: `use orm_sqlx::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Db, Error, Model, ModelExt, Q, QuerySet, Result};
+    pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
     pub use crate::{assert_num_queries, capture_queries};
 }

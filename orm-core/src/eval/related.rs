@@ -113,6 +113,34 @@ impl<T: Model> ForeignKey<T> {
         self.loaded.is_some()
     }
 
+    /// The related object, moved out of this field (which is then not loaded; the key
+    /// stays): without a copy when this field is its only owner, as after
+    /// `select_related` (each row reads its own); a clone when it is shared, as a
+    /// prefetched object is by the rows with the same key. [`Error::NotLoaded`] if it was
+    /// not loaded. [`take_shared`](ForeignKey::take_shared) never copies.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, relation::ForeignKey, Result};
+    /// # fn demo<A: Model + Clone>(mut author: ForeignKey<A>) -> Result<()> {
+    /// let owned: A = author.take()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn take(&mut self) -> Result<T>
+    where
+        T: Clone,
+    {
+        let shared = self.take_shared()?;
+        Ok(Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
+    }
+
+    /// The related object as loaded, shared, moved out of this field (which is then not
+    /// loaded): never a copy.
+    pub fn take_shared(&mut self) -> Result<Arc<T>> {
+        self.loaded
+            .take()
+            .ok_or_else(|| not_loaded(self.meta, T::META))
+    }
+
     /// The related object: from the cache if loaded, otherwise one query, cached on this
     /// field afterwards.
     pub async fn load<E: Executor>(&mut self, ex: E) -> Result<&T> {
@@ -439,6 +467,33 @@ impl<T: Model> RelatedSet<T> {
     /// Whether the relation was prefetched.
     pub fn is_loaded(&self) -> bool {
         self.rows.is_some()
+    }
+
+    /// The prefetched rows, moved out of this field (which is then not prefetched):
+    /// without a copy when this field is their only owner (each parent's children are its
+    /// own); a clone when they are shared (a parent that appears twice in a result).
+    /// [`Error::NotLoaded`] if the relation was not prefetched.
+    /// [`take_shared`](RelatedSet::take_shared) never copies.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, relation::RelatedSet, Result};
+    /// # fn demo<B: Model + Clone>(mut books: RelatedSet<B>) -> Result<()> {
+    /// let owned: Vec<B> = books.take()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn take(&mut self) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        let shared = self.take_shared()?;
+        Ok(Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
+    }
+
+    /// The prefetched rows as loaded, shared, moved out of this field: never a copy.
+    pub fn take_shared(&mut self) -> Result<Arc<Vec<T>>> {
+        self.rows
+            .take()
+            .ok_or_else(|| not_loaded(self.meta, T::META))
     }
     #[doc(hidden)]
     pub fn __with_meta(meta: &'static RelationMeta) -> Self {

@@ -61,6 +61,54 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         Ok(rows.as_slice())
     }
 
+    /// Every row, handed over instead of lent: the queryset is consumed, so a temporary
+    /// one works (`let v: Vec<Author> = Author::objects().order_by(…).into_vec(&db).await?`)
+    /// on any executor, and the rows are moved out, not copied. One query, or none when the
+    /// queryset was already evaluated (its cached rows are handed over).
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, QuerySet, Executor, Result};
+    /// # async fn demo<M: Model, E: Executor>(qs: QuerySet<M>, ex: E) -> Result<()> {
+    /// let rows: Vec<M> = qs.into_vec(ex).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn into_vec<E: Executor>(self, mut ex: E) -> Result<Vec<T>> {
+        self.check()?;
+        let QuerySet { query, cache, .. } = self;
+        if let Some(rows) = cache.into_inner() {
+            return Ok(rows);
+        }
+        Self::run(&query, &mut ex).await
+    }
+
+    /// This queryset bound to an executor, to be awaited: `qs.using(&mut tx).await` is
+    /// [`into_vec`](QuerySet::into_vec) on that executor, as `qs.await` is on the default
+    /// database.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, QuerySet, Executor, Result};
+    /// # async fn demo<M: Model, E: Executor>(qs: QuerySet<M>, ex: E) -> Result<()> {
+    /// let rows: Vec<M> = qs.using(ex).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn using<'e, E: Executor + 'e>(self, ex: E) -> Using<'e, M, T, E> {
+        Using {
+            qs: self,
+            ex,
+            _e: PhantomData,
+        }
+    }
+
+    /// Django's `get(pk=…)`: the row whose primary key is `key`, within this queryset's
+    /// filter; [`Error::DoesNotExist`] if there is none. One query.
+    pub async fn get_pk<E: Executor>(&self, key: M::Pk, ex: E) -> Result<T> {
+        use crate::schema::value::FieldType as _;
+        let pk = key.to_value();
+        self.chain_unsliced(SlicedOp::Filter, |q| q.filter_mut().push(pk_eq::<M>(pk)))
+            .get(ex)
+            .await
+    }
+
     /// The number of rows, by fully evaluating (and caching) the queryset.
     pub async fn len<E: Executor>(&self, ex: E) -> Result<usize> {
         Ok(self.fetch(ex).await?.len())
@@ -283,4 +331,21 @@ struct Chunked<'e, T, E> {
     chunk_size: usize,
     buffer: std::collections::VecDeque<T>,
     done: bool,
+}
+
+/// A queryset bound to an executor ([`QuerySet::using`]): awaiting it runs the queryset
+/// there and hands the rows over.
+pub struct Using<'e, M: Model, T: FromRow, E> {
+    qs: QuerySet<M, T>,
+    ex: E,
+    _e: PhantomData<&'e ()>,
+}
+
+impl<'e, M: Model, T: FromRow, E: Executor + 'e> std::future::IntoFuture for Using<'e, M, T, E> {
+    type Output = Result<Vec<T>>;
+    type IntoFuture = futures_util::future::BoxFuture<'e, Result<Vec<T>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.qs.into_vec(self.ex))
+    }
 }

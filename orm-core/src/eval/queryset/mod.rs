@@ -5,6 +5,7 @@
 //! `model_ext.rs`.
 
 mod evaluate;
+pub use evaluate::Using;
 mod model_ext;
 mod write;
 
