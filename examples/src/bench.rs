@@ -764,7 +764,7 @@ macro_rules! backend_suite {
                     let m = measure(
                         cfg,
                         db,
-                        async || Ok(User::objects().slice(..n as usize).fetch(db).await?.len()),
+                        async || Ok(User::objects().slice(..n as usize).into_vec(db).await?.len()),
                         async || {
                             let v: Vec<HUser> =
                                 sqlx::query_as(sql.w1).bind(n).fetch_all(pool).await?;
@@ -772,7 +772,7 @@ macro_rules! backend_suite {
                         },
                         async || {
                             let qs = User::objects().slice(..n as usize);
-                            Ok(qs.fetch(orm_conn!()).await?.len())
+                            Ok(qs.into_vec(orm_conn!()).await?.len())
                         },
                         async || {
                             let v: Vec<HUser> = sqlx::query_as(sql.w1)
@@ -848,7 +848,7 @@ macro_rules! backend_suite {
                     db,
                     async || {
                         let qs = Post::objects().select_related(|p| p.user());
-                        let rows = qs.fetch(db).await?;
+                        let rows = qs.into_vec(db).await?;
                         Ok(rows.iter().filter(|p| p.user.get().is_ok()).count())
                     },
                     async || {
@@ -857,7 +857,7 @@ macro_rules! backend_suite {
                     },
                     async || {
                         let qs = Post::objects().select_related(|p| p.user());
-                        let rows = qs.fetch(orm_conn!()).await?;
+                        let rows = qs.into_vec(orm_conn!()).await?;
                         Ok(rows.iter().filter(|p| p.user.get().is_ok()).count())
                     },
                     async || {
@@ -885,7 +885,7 @@ macro_rules! backend_suite {
                 let m = measure(
                     cfg,
                     db,
-                    async || orm_tree_size(w4().fetch(db).await?),
+                    async || orm_tree_size(&w4().into_vec(db).await?),
                     async || {
                         let users: Vec<HUser> = sqlx::query_as(sql.w4_users)
                             .bind(W4_USERS)
@@ -900,7 +900,7 @@ macro_rules! backend_suite {
                     },
                     async || {
                         let qs = w4();
-                        orm_tree_size(qs.fetch(orm_conn!()).await?)
+                        orm_tree_size(&qs.into_vec(orm_conn!()).await?)
                     },
                     async || {
                         let users: Vec<HUser> = sqlx::query_as(sql.w4_users)

@@ -271,7 +271,22 @@ async fn main() -> Result<()> {
     report("9c. filtering a slice is refused before any query", &q);
     println!("   error: {}", e.unwrap_err());
 
+    // 9d. Rows handed over, not lent: a helper returns the rows of a temporary queryset,
+    // on whatever executor it is given (the pool here; a transaction works the same).
+    let (rows, q) = capture_queries(long_books(&db)).await;
+    report("9d. into_vec() hands the rows of a temporary queryset over", &q);
+    println!("   {} long books, owned: Vec<Book>", rows?.len());
+
     the_n_plus_one_problem(&db).await
+}
+
+/// What a handler's helper looks like: it returns owned rows, whatever the executor.
+async fn long_books<E: Executor>(ex: E) -> Result<Vec<Book>> {
+    Book::objects()
+        .filter(|b| b.pages.gte(300))
+        .order_by(|b| b.title.asc())
+        .into_vec(ex)
+        .await
 }
 
 /// Chapter 10: reading each book's author in a loop costs a query per book (N+1);
