@@ -764,7 +764,13 @@ macro_rules! backend_suite {
                     let m = measure(
                         cfg,
                         db,
-                        async || Ok(User::objects().slice(..n as usize).into_vec(db).await?.len()),
+                        async || {
+                            Ok(User::objects()
+                                .slice(..n as usize)
+                                .into_vec(db)
+                                .await?
+                                .len())
+                        },
                         async || {
                             let v: Vec<HUser> =
                                 sqlx::query_as(sql.w1).bind(n).fetch_all(pool).await?;

@@ -274,7 +274,10 @@ async fn main() -> Result<()> {
     // 9d. Rows handed over, not lent: a helper returns the rows of a temporary queryset,
     // on whatever executor it is given (the pool here; a transaction works the same).
     let (rows, q) = capture_queries(long_books(&db)).await;
-    report("9d. into_vec() hands the rows of a temporary queryset over", &q);
+    report(
+        "9d. into_vec() hands the rows of a temporary queryset over",
+        &q,
+    );
     println!("   {} long books, owned: Vec<Book>", rows?.len());
 
     the_n_plus_one_problem(&db).await

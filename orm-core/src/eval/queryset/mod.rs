@@ -312,6 +312,12 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         self.chain(|q| q.select_related.clear())
     }
 
+    /// Forget every `prefetch_related` and `prefetch` path (Django's
+    /// `prefetch_related(None)`).
+    pub fn clear_prefetch_related(&self) -> Self {
+        self.chain(|q| q.prefetch.clear())
+    }
+
     /// Fetch these relations with one more query per level once the rows are read
     /// (Django's `prefetch_related`): `prefetch_related(|a| a.books().tags())` fetches both
     /// levels. Naming a level twice fetches it once.
