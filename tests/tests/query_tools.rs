@@ -26,6 +26,15 @@ async fn explain_returns_the_plan_in_one_query_and_reads_no_row() {
                 assert!(mentions("\"books\"") && mentions("\"authors\""), "{plan}");
             }
         }
+        // An empty queryset runs no query, so there is no plan (S17).
+        for empty in [
+            Book::objects().none(),
+            Book::objects().filter(|b| b.id.is_in(Vec::<i64>::new())),
+        ] {
+            let (plan, q) = capture_queries(empty.explain(&db)).await;
+            assert!(plan.unwrap().contains("empty queryset"));
+            assert!(q.is_empty(), "{q:?}");
+        }
         // A misuse is refused before any query, as evaluation refuses it.
         let (r, q) = capture_queries(
             Book::objects()

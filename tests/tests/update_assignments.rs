@@ -62,6 +62,12 @@ async fn every_value_of_an_update_reads_the_old_row() {
         );
         if backend == Backend::Mysql {
             assert!(q[0].sql.contains("AS `orm_old`"), "{}", q[0].sql);
+            let derived = &q[0].sql[..q[0].sql.find("AS `orm_old`").unwrap()];
+            assert!(
+                derived.contains("SELECT `pairs`.`id`, `pairs`.`b`, `pairs`.`a` FROM"),
+                "only the key and the columns read: {}",
+                q[0].sql
+            );
         }
 
         // Arithmetic on a column set before.

@@ -112,10 +112,16 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// The database's plan for this queryset's SELECT (Django's `explain()`), as text:
     /// PostgreSQL's `EXPLAIN`, SQLite's `EXPLAIN QUERY PLAN` (one line per step, indented
     /// by depth), MySQL's `EXPLAIN FORMAT=JSON`. One query; the rows are not read and the
-    /// cache is untouched. The prefetch queries, which run only after the rows are read,
+    /// cache is untouched. An empty queryset (`none()`, `is_in([])`) runs no query and
+    /// says so. The prefetch queries, which run only after the rows are read,
     /// are not explained.
     pub async fn explain<E: Executor>(&self, mut ex: E) -> Result<String> {
         self.check()?;
+        if self.query.empty {
+            // `none()`, or a filter that can match nothing (`is_in([])`): no query would
+            // run, so there is no plan to ask for (S17: Q=0).
+            return Ok(String::from("(empty queryset: no query is run)"));
+        }
         let dialect = ex.dialect();
         let (mut stmt, _) = compiler::select_with_plan(&self.query, dialect)?;
         let prefix = match dialect {

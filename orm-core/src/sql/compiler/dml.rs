@@ -75,7 +75,7 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
     // of an earlier column, where SQLite and PostgreSQL (and Django's reading) see the row
     // as it was. When a value reads a column set before it, the old row is joined in as a
     // derived table (materialized first) and every value reads it:
-    // `UPDATE t INNER JOIN (SELECT * FROM t WHERE …) AS orm_old ON (t.pk = orm_old.pk)
+    // `UPDATE t INNER JOIN (SELECT t.pk, t.a, t.b FROM t WHERE …) AS orm_old ON (t.pk = orm_old.pk)
     // SET t.a = orm_old.b, t.b = orm_old.a`.
     let reads_earlier = dialect == Dialect::Mysql
         && assignments.iter().enumerate().any(|(i, a)| {
@@ -91,8 +91,27 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
     w.push("UPDATE ");
     w.ident(q.meta.table);
     if reads_earlier {
+        // The key and the columns the values read, not every column (a TEXT or JSON
+        // column would be copied into the derived table for nothing).
         let pk = q.meta.pk_column().column;
-        w.push(" INNER JOIN (SELECT * FROM ");
+        let mut read: Vec<&'static str> = vec![pk];
+        for a in assignments {
+            let mut cols = Vec::new();
+            a.value.columns(&mut cols);
+            for c in cols {
+                if !read.contains(&c.column) {
+                    read.push(c.column);
+                }
+            }
+        }
+        w.push(" INNER JOIN (SELECT ");
+        for (i, column) in read.iter().enumerate() {
+            if i > 0 {
+                w.push(", ");
+            }
+            w.qualified(q.meta.table, column);
+        }
+        w.push(" FROM ");
         w.ident(q.meta.table);
         write_dml_where(&mut w, q)?;
         w.push(") AS ");
