@@ -303,6 +303,16 @@ mod mysql_tests {
     }
 }
 
+/// The error of a decimal at column `idx` that cannot be read exactly.
+#[cfg(feature = "decimal")]
+pub(crate) fn decimal_error(idx: usize) -> impl Fn(String) -> Error {
+    move |message| Error::Decode {
+        at: orm_core::ColumnAt::Index(idx),
+        expected: "Decimal",
+        message,
+    }
+}
+
 pub(crate) fn bind_error(e: sqlx::error::BoxDynError) -> Error {
     Error::InvalidInput(format!("cannot bind a parameter: {e}"))
 }
@@ -701,15 +711,7 @@ macro_rules! impl_row {
                     + sqlx::Type<<$row as sqlx::Row>::Database>,
             {
                 use sqlx::{TypeInfo as _, ValueRef as _};
-                let raw = self.raw(idx)?;
-                // NULL is refused here, on every backend, before a driver can turn it into
-                // a zero value (SQLite) or a misleading parse error.
-                if raw.is_null() {
-                    return Err(orm_core::Error::UnexpectedNull {
-                        at: orm_core::ColumnAt::Index(idx),
-                        expected: $crate::backend::short_type_name::<T>(),
-                    });
-                }
+                let raw = self.present(idx, $crate::backend::short_type_name::<T>())?;
                 if !($fixed && self.1.has(idx)) {
                     let ty = raw.type_info();
                     if !ty.is_null() && !T::compatible(&ty) {
@@ -728,6 +730,25 @@ macro_rules! impl_row {
                     expected: $crate::backend::short_type_name::<T>(),
                     message: e.to_string(),
                 })
+            }
+
+            /// The cell at `idx`, unless it is NULL: refused here, on every backend,
+            /// before a driver can turn it into a zero value (SQLite) or a misleading
+            /// parse error; `expected` names the type the field wanted.
+            fn present(
+                &self,
+                idx: usize,
+                expected: &'static str,
+            ) -> orm_core::Result<<<$row as sqlx::Row>::Database as sqlx::Database>::ValueRef<'_>> {
+                use sqlx::ValueRef as _;
+                let raw = self.raw(idx)?;
+                if raw.is_null() {
+                    return Err(orm_core::Error::UnexpectedNull {
+                        at: orm_core::ColumnAt::Index(idx),
+                        expected,
+                    });
+                }
+                Ok(raw)
             }
 
             fn raw(

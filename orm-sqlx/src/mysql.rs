@@ -148,20 +148,8 @@ impl_row!(MySqlRowRef, MySqlRow, "MySQL/MariaDB", fixed_types: true, {
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
         // DECIMAL(65, 30) arrives as text with 30 digits after the point: the trailing
         // zeros are the column's scale, not the value's, and would not fit a Decimal (28).
-        use sqlx::ValueRef as _;
-        let at = orm_core::ColumnAt::Index(idx);
-        let decode_error = |message: String| orm_core::Error::Decode {
-            at,
-            expected: "Decimal",
-            message,
-        };
-        let raw = self.raw(idx)?;
-        if raw.is_null() {
-            return Err(orm_core::Error::UnexpectedNull {
-                at,
-                expected: "Decimal",
-            });
-        }
+        let decode_error = crate::backend::decimal_error(idx);
+        self.present(idx, "Decimal")?;
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
         let text = text.as_str();

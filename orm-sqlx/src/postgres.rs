@@ -78,19 +78,8 @@ impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
         use orm_core::value::exact_decimal;
         use sqlx::postgres::PgValueFormat;
         use sqlx::{TypeInfo as _, ValueRef as _};
-        let at = orm_core::ColumnAt::Index(idx);
-        let decode_error = |message: String| orm_core::Error::Decode {
-            at,
-            expected: "Decimal",
-            message,
-        };
-        let raw = self.raw(idx)?;
-        if raw.is_null() {
-            return Err(orm_core::Error::UnexpectedNull {
-                at,
-                expected: "Decimal",
-            });
-        }
+        let decode_error = crate::backend::decimal_error(idx);
+        let raw = self.present(idx, "Decimal")?;
         let ty = raw.type_info();
         if !<rust_decimal::Decimal as sqlx::Type<Postgres>>::compatible(&ty) {
             return Err(decode_error(format!("the column holds SQL type {}", ty.name())));

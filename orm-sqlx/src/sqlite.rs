@@ -61,18 +61,8 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
     fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
         // Decimals are stored as text (every digit kept); a value written by other means
         // as an integer or a real is rendered as text by SQLite too.
-        use sqlx::ValueRef as _;
-        let decode_error = |message: String| orm_core::Error::Decode {
-            at: orm_core::ColumnAt::Index(idx),
-            expected: "Decimal",
-            message,
-        };
-        if self.raw(idx)?.is_null() {
-            return Err(orm_core::Error::UnexpectedNull {
-                at: orm_core::ColumnAt::Index(idx),
-                expected: "Decimal",
-            });
-        }
+        let decode_error = crate::backend::decimal_error(idx);
+        self.present(idx, "Decimal")?;
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
         // Exactly, or refused: rust_decimal's own parser rounds past 28 significant digits.

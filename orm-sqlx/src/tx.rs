@@ -2,9 +2,10 @@
 //!
 //! sqlx sends `BEGIN`, `COMMIT`, `ROLLBACK` and the savepoint statements itself, so they
 //! never reach the backend functions that record every other statement. [`Tracked`]
-//! records each one where the ORM asks sqlx to send it, with the text sqlx sends (built by
-//! sqlx's own functions, from the connection's transaction depth, and only while a capture
-//! is running).
+//! records each one where the ORM asks sqlx's `TransactionManager` to send it, with the
+//! text sqlx sends (built by sqlx's own functions, from the connection's transaction depth,
+//! and only while a capture is running), and closes the connection of a transaction one of
+//! whose statements was abandoned.
 
 use sqlx::pool::MaybePoolConnection;
 use sqlx_core::transaction::{
