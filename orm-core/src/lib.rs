@@ -25,6 +25,7 @@ pub use sql::{compiler, dialect, join};
 
 pub use compiler::Statement;
 pub use dialect::Dialect;
+pub use dsl::aggregate::{Aggregate, RelatedCount};
 pub use error::{ColumnAt, Error, Result, SlicedOp};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
@@ -33,7 +34,7 @@ pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using, exists, subquery};
 pub use row::{FromRow, Row};
 pub use update::Assignment;
 pub use value::{FieldType, SqlType, Value};

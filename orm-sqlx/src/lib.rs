@@ -46,6 +46,7 @@ pub use query_log::{
 
 /// The derive and the trait share the name, like serde's.
 pub use orm_core::Model;
+pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
 pub use orm_core::{
     Assignment, ColumnMeta, Deleted, Dialect, Error, ExecResult, Executor, Expr, Field, FieldType,
     FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
@@ -67,6 +68,7 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+    pub use crate::{RelatedCount, exists, subquery};
     pub use crate::{assert_num_queries, capture_queries};
 }
 

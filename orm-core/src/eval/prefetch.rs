@@ -306,7 +306,7 @@ impl<M: Model> crate::schema::row::FromRow for M {
         select_related::load_nodes(nodes, self, row)
     }
     fn prefetch_rows<'a>(
-        rows: &'a mut [Self],
+        rows: &'a mut Vec<Self>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
     ) -> BoxFuture<'a, Result<()>> {
