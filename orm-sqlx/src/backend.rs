@@ -155,6 +155,15 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
         return Some(typed);
     }
     let message = db.message();
+    // SQLite's own SUM() of integers past i64 (PostgreSQL's `bigint out of range`).
+    #[cfg(feature = "sqlite")]
+    if message == "integer overflow" && db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+    {
+        return Some(Error::OutOfRange {
+            message: "integer out of range: a sum past i64 (SQLite's integer overflow)".into(),
+            sql: orm_core::error::sql_excerpt(sql),
+        });
+    }
     let (state, message) = match sqlstate_tag(message) {
         Some((state, rest)) => (state.to_owned(), rest),
         None => (db.code()?.into_owned(), message),

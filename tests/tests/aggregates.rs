@@ -6,7 +6,8 @@
 
 use orm_sqlx::prelude::*;
 use orm_tests::library::{Author, Book};
-use orm_tests::with_library;
+use orm_tests::{on_each_backend, with_library};
+use rust_decimal::Decimal;
 
 fn names<T>(rows: &[(Author, T)]) -> Vec<&str> {
     rows.iter().map(|(a, _)| a.name.as_str()).collect()
@@ -284,6 +285,291 @@ async fn values_with_an_aggregate_groups_by_the_other_fields() {
         .await;
         assert!(q.is_empty());
         assert!(matches!(r, Err(Error::InvalidInput(m)) if m.contains("title")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn annotated_rows_keep_select_related_and_prefetch_related() {
+    with_library(|db, _backend, _lib| async move {
+        let qs = Book::objects()
+            .select_related(|b| b.author())
+            .annotate(|b| b.tags().count())
+            .order_by(|b| b.title.asc());
+        let (rows, q) = capture_queries(qs.fetch(&db)).await;
+        assert_eq!(q.len(), 1);
+        let got: Vec<(&str, &str, i64)> = rows
+            .unwrap()
+            .iter()
+            .map(|(b, n)| (b.title.as_str(), b.author.get().unwrap().name.as_str(), *n))
+            .collect();
+        assert_eq!(
+            got,
+            [("B1", "Alice", 2), ("B2", "Alice", 0), ("B3", "Bob", 1)]
+        );
+
+        let qs = Author::objects()
+            .annotate(|a| a.books().count())
+            .prefetch_related(|a| a.books())
+            .order_by(|a| a.name.asc());
+        let (rows, q) = capture_queries(qs.into_vec(&db)).await;
+        assert_eq!(q.len(), 2);
+        for (a, n) in rows.unwrap() {
+            assert_eq!(a.books.all().unwrap().len() as i64, n, "{}", a.name);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exists_with_an_outer_reference_and_scalar_subqueries() {
+    with_library(|db, _backend, _lib| async move {
+        // Django's filter(Exists(Book.objects.filter(author=OuterRef("pk"), pages__gt=250))).
+        let long = |a: &orm_tests::library::AuthorFields<Author>| {
+            exists(Book::objects().filter(|b| b.author.eq(a.id.outer()) & b.pages.gt(250)))
+        };
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .filter(long)
+                .values(|a| a.name)
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert!(q[0].sql.contains("EXISTS"), "{}", q[0].sql);
+        assert_eq!(rows.unwrap(), ["Alice"]);
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .exclude(long)
+                .order_by(|a| a.name.asc())
+                .values(|a| a.name)
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(rows.unwrap(), ["Bob", "Carol"]);
+        // exists() of an empty queryset is false without a query.
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .filter(|_| exists(Book::objects().none()))
+                .into_vec(&db),
+        )
+        .await;
+        assert!(q.is_empty());
+        assert!(rows.unwrap().is_empty());
+
+        // The title of each author's longest book: Django's Subquery(...values("title")[:1]).
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .annotate(|a| {
+                    subquery(
+                        Book::objects()
+                            .filter(|b| b.author.eq(a.id.outer()))
+                            .order_by(|b| b.pages.desc())
+                            .values(|b| b.title)
+                            .slice(..1),
+                    )
+                })
+                .order_by(|a| a.name.asc())
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        let got: Vec<Option<String>> = rows.unwrap().into_iter().map(|(_, t)| t).collect();
+        assert_eq!(got, [Some("B1".into()), Some("B3".into()), None]);
+        // An aggregate subquery is one row too; it can be compared.
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .filter(|a| {
+                    subquery(
+                        Book::objects()
+                            .filter(|b| b.author.eq(a.id.outer()))
+                            .values(|b| b.pages.sum()),
+                    )
+                    .gt(300)
+                })
+                .values(|a| a.name)
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(rows.unwrap(), ["Alice"]);
+
+        // Misuse, refused before any query: a subquery of several rows, outer() outside a
+        // subquery, outer() of another model's field.
+        let (r, q) = capture_queries(
+            Author::objects()
+                .annotate(|a| {
+                    subquery(
+                        Book::objects()
+                            .filter(|b| b.author.eq(a.id.outer()))
+                            .values(|b| b.title),
+                    )
+                })
+                .into_vec(&db),
+        )
+        .await;
+        assert!(q.is_empty());
+        assert!(matches!(r, Err(Error::InvalidInput(m)) if m.contains("at most one row")));
+        let a = Author::fields();
+        let (r, q) = capture_queries(
+            Book::objects()
+                .filter(|b| b.author.eq(a.id.outer()))
+                .into_vec(&db),
+        )
+        .await;
+        assert!(q.is_empty());
+        assert!(matches!(r, Err(Error::InvalidInput(m)) if m.contains("only inside a subquery")));
+        let (r, q) = capture_queries(
+            Author::objects()
+                .filter(|_| exists(Book::objects().filter(|b| b.pages.eq(b.pages.outer()))))
+                .into_vec(&db),
+        )
+        .await;
+        assert!(q.is_empty());
+        assert!(
+            matches!(&r, Err(Error::InvalidInput(m)) if m.contains("`Book` field")),
+            "{r:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn update_and_delete_through_a_condition_on_an_aggregate() {
+    with_library(|db, _backend, _lib| async move {
+        let (n, q) = capture_queries(
+            Author::objects()
+                .filter(|a| a.books().count().eq(0))
+                .update(|a| a.age.set(99), &db),
+        )
+        .await;
+        assert_eq!((n.unwrap(), q.len()), (1, 1));
+        let carol = Author::objects()
+            .filter(|a| a.name.eq("Carol"))
+            .get(&db)
+            .await;
+        assert_eq!(carol.unwrap().age, Some(99));
+        let mut lonely = Author::objects().filter(|a| a.books().count().eq(0));
+        let deleted = lonely.delete(&db).await.unwrap();
+        assert_eq!(deleted.total, 1);
+        let left: Vec<String> = Author::objects()
+            .order_by(|a| a.name.asc())
+            .values(|a| a.name)
+            .into_vec(&db)
+            .await
+            .unwrap();
+        assert_eq!(left, ["Alice", "Bob"]);
+    })
+    .await;
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "amounts")]
+struct Amount {
+    id: i64,
+    small: i16,
+    big: i64,
+    single: f32,
+    price: Decimal,
+    day: Option<chrono::NaiveDate>,
+}
+
+fn amount(small: i16, big: i64, single: f32, price: &str, day: Option<(i32, u32, u32)>) -> Amount {
+    Amount {
+        id: 0,
+        small,
+        big,
+        single,
+        price: price.parse().unwrap(),
+        day: day.map(|(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn every_backend_returns_the_same_types_and_fails_the_same_way() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Amount>().await.unwrap();
+        let mut rows = vec![
+            amount(32_000, i64::MAX - 1, 1.5, "10.25", Some((2024, 5, 1))),
+            amount(32_000, 2, 2.25, "0.75", None),
+            amount(1, 0, 0.25, "9.5", Some((2023, 1, 31))),
+        ];
+        Amount::objects().bulk_create(&mut rows, &db).await.unwrap();
+        let (r, q) = capture_queries(Amount::objects().aggregate(
+            |a| {
+                (
+                    a.small.sum(),
+                    a.single.sum(),
+                    a.price.sum(),
+                    a.price.max(),
+                    a.price.min(),
+                    a.day.min(),
+                    a.small.avg(),
+                )
+            },
+            &db,
+        ))
+        .await;
+        assert_eq!(q.len(), 1);
+        let (small, single, price, max, min, day, avg) = r.unwrap();
+        assert_eq!(small, Some(64_001), "an i16 sum does not overflow at i16");
+        assert_eq!(single, Some(4.0));
+        assert_eq!(
+            price,
+            Some("20.50".parse::<Decimal>().unwrap()),
+            "{backend:?}"
+        );
+        assert_eq!(
+            max,
+            Some("10.25".parse::<Decimal>().unwrap()),
+            "by value, not as text"
+        );
+        assert_eq!(min, Some("0.75".parse::<Decimal>().unwrap()));
+        assert_eq!(day, chrono::NaiveDate::from_ymd_opt(2023, 1, 31));
+        assert!((avg.unwrap() - 64_001.0 / 3.0).abs() < 1e-9);
+        let (r, _) = capture_queries(Amount::objects().aggregate(|a| a.price.avg(), &db)).await;
+        let avg = r.unwrap().unwrap();
+        assert_eq!(
+            avg.round_dp(6),
+            "6.833333".parse::<Decimal>().unwrap(),
+            "{avg}"
+        );
+        // A sum past i64 is an error, as PostgreSQL's bigint sum is, never a clamped value.
+        let (r, q) = capture_queries(Amount::objects().aggregate(|a| a.big.sum(), &db)).await;
+        assert_eq!(q.len(), 1);
+        assert!(
+            matches!(r, Err(Error::OutOfRange { .. })),
+            "{backend:?}: {r:?}"
+        );
+    })
+    .await;
+}
+#[tokio::test]
+async fn an_annotated_count_over_a_thousand_authors_is_one_query() {
+    on_each_backend(|db, _backend| async move {
+        orm_tests::library::load(&db).await;
+        let mut many: Vec<Author> = (0..1000)
+            .map(|i| Author {
+                id: 0,
+                name: format!("A{i:04}"),
+                age: None,
+                country: None,
+                books: Default::default(),
+                long_books: Default::default(),
+            })
+            .collect();
+        Author::objects().bulk_create(&mut many, &db).await.unwrap();
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .annotate(|a| a.books().count())
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        let rows = rows.unwrap();
+        assert_eq!(rows.len(), 1003);
+        assert_eq!(rows.iter().map(|(_, n)| n).sum::<i64>(), 3);
     })
     .await;
 }

@@ -102,6 +102,24 @@ impl SqlWriter {
             (AggFunc::Avg, Dialect::Sqlite) if ty == SqlType::Decimal => {
                 (crate::sql::dialect::SQLITE_DECIMAL_AVG_OPEN, ")")
             }
+            (AggFunc::Avg, Dialect::Mysql) if ty == SqlType::Decimal => {
+                // MySQL's AVG of a DECIMAL keeps 4 more digits per nesting and soon has
+                // more than a `Decimal` holds: the sum over the count instead, divided as
+                // every decimal quotient on MySQL is (rounded to what a `Decimal` holds).
+                let part = |func| {
+                    Term::Aggregate(Box::new(AggregateTerm {
+                        func,
+                        distinct,
+                        ..a.clone()
+                    }))
+                };
+                return self.mysql_arith(
+                    &part(AggFunc::Sum),
+                    ArithOp::Div,
+                    &part(AggFunc::Count),
+                    SqlType::Decimal,
+                );
+            }
             (AggFunc::Sum | AggFunc::Avg, _) if ty == SqlType::Decimal => (
                 if a.func == AggFunc::Sum {
                     "SUM("
