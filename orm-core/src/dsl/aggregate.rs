@@ -246,33 +246,37 @@ macro_rules! aggregate_methods {
         }
 
         /// `SUM(x)`: `None` over no rows.
-        pub fn sum(&self) -> Aggregate<R, <<T::Base as Summable>::Sum as FieldType>::Nullable>
+        pub fn sum<B>(&self) -> Aggregate<R, <<B as Summable>::Sum as FieldType>::Nullable>
         where
-            T::Base: Summable,
+            T: FieldType<Base = B>,
+            B: Summable,
         {
             Aggregate::new(AggFunc::Sum, self.agg_arg(), T::SQL_TYPE)
         }
 
         /// `AVG(x)`: `None` over no rows.
-        pub fn avg(&self) -> Aggregate<R, <<T::Base as Averageable>::Avg as FieldType>::Nullable>
+        pub fn avg<B>(&self) -> Aggregate<R, <<B as Averageable>::Avg as FieldType>::Nullable>
         where
-            T::Base: Averageable,
+            T: FieldType<Base = B>,
+            B: Averageable,
         {
             Aggregate::new(AggFunc::Avg, self.agg_arg(), T::SQL_TYPE)
         }
 
         /// `MIN(x)`: the least value, `None` over no rows (or where every value is NULL).
-        pub fn min(&self) -> Aggregate<R, <T::Base as FieldType>::Nullable>
+        pub fn min<B>(&self) -> Aggregate<R, <B as FieldType>::Nullable>
         where
-            T::Base: Ordered,
+            T: FieldType<Base = B>,
+            B: Ordered,
         {
             Aggregate::new(AggFunc::Min, self.agg_arg(), T::SQL_TYPE)
         }
 
         /// `MAX(x)`: the greatest value, `None` over no rows (or where every value is NULL).
-        pub fn max(&self) -> Aggregate<R, <T::Base as FieldType>::Nullable>
+        pub fn max<B>(&self) -> Aggregate<R, <B as FieldType>::Nullable>
         where
-            T::Base: Ordered,
+            T: FieldType<Base = B>,
+            B: Ordered,
         {
             Aggregate::new(AggFunc::Max, self.agg_arg(), T::SQL_TYPE)
         }
