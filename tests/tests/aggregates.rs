@@ -573,3 +573,31 @@ async fn an_annotated_count_over_a_thousand_authors_is_one_query() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_condition_on_an_aggregate_then_values_still_groups_by_the_model() {
+    with_library(|db, _backend, lib| async move {
+        // Two authors named the same: each is tested on its own books.
+        let mut twin = Author::objects()
+            .filter(|a| a.name.eq("Bob"))
+            .get(&db)
+            .await
+            .unwrap();
+        twin.id = 0;
+        twin.save(&db).await.unwrap();
+        let mut b4 = Book::objects().get_pk(lib.b3.id, &db).await.unwrap();
+        b4.id = 0;
+        b4.author = orm_sqlx::ForeignKey::new(twin.id);
+        b4.save(&db).await.unwrap();
+        let (rows, q) = capture_queries(
+            Author::objects()
+                .filter(|a| a.books().count().gte(2))
+                .values(|a| a.name)
+                .into_vec(&db),
+        )
+        .await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(rows.unwrap(), ["Alice"], "the two Bobs have one book each");
+    })
+    .await;
+}

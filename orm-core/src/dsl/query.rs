@@ -143,6 +143,12 @@ impl Query {
 
     /// Add a condition, folding constants: an always-false one makes the query empty.
     pub fn add_filter(&mut self, cond: Cond) {
+        // A condition on an aggregate of the model's rows groups them by the model, also
+        // if a `values()` later selects other columns (`filter(count >= 2).values(name)`
+        // is the names of those authors, not the names with two books in all).
+        if self.select == Select::Model && cond.has_aggregate() {
+            self.group_by_model = true;
+        }
         match cond.simplify() {
             Cond::Const(true) => {}
             Cond::Const(false) => self.empty = true,
