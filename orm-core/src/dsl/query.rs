@@ -84,6 +84,7 @@ impl Query {
             || self.annotations.iter().any(Term::has_aggregate)
             || matches!(&self.select, Select::Terms(t) if t.iter().any(Term::has_aggregate))
             || self.filter.iter().any(Cond::has_aggregate)
+            || self.order_by.iter().any(|o| o.term.has_aggregate())
     }
 
     /// The columns of an enclosing query that this query reads (as a subquery).

@@ -75,10 +75,22 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     ) -> Result<A::Output> {
         let terms = f(&M::fields()).into_terms();
         self.check()?;
-        if self.query.empty {
-            return empty_aggregates::<A::Output>(&terms);
-        }
-        let stmt = compiler::aggregate(&self.query, &terms, ex.dialect())?;
+        let none;
+        let query = if self.query.empty {
+            if let Some(v) = empty_aggregates::<A::Output>(&terms) {
+                return v;
+            }
+            // What the values are over no rows cannot be computed here (arithmetic on
+            // aggregates): the database computes them over a query that reads none.
+            let mut q = self.query.clone();
+            q.empty = false;
+            q.filter_mut().push(Cond::Const(false));
+            none = q;
+            &none
+        } else {
+            &self.query
+        };
+        let stmt = compiler::aggregate(query, &terms, ex.dialect())?;
         match ex.fetch_optional::<A::Output>(stmt).await? {
             Some(v) => Ok(v),
             None => Err(Error::InvalidInput(
@@ -89,8 +101,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
 }
 
 /// What aggregates are over no rows, without a query (S17): `COUNT` 0, the others NULL,
-/// a default where `unwrap_or` gave one.
-fn empty_aggregates<O: FromRow>(terms: &[Term]) -> Result<O> {
+/// a default where `unwrap_or` gave one; `None` where that takes the database (arithmetic
+/// on aggregates).
+fn empty_aggregates<O: FromRow>(terms: &[Term]) -> Option<Result<O>> {
     fn over_nothing(t: &Term) -> Option<Value> {
         match t {
             Term::Aggregate(a) if a.func == AggFunc::Count => Some(Value::I64(0)),
@@ -103,17 +116,8 @@ fn empty_aggregates<O: FromRow>(terms: &[Term]) -> Result<O> {
             _ => None,
         }
     }
-    let values = terms
-        .iter()
-        .map(|t| {
-            over_nothing(t).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "aggregate() of an empty queryset cannot compute {t:?} without a query"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    O::from_row(&crate::schema::row::ValuesRow(values), 0)
+    let values = terms.iter().map(over_nothing).collect::<Option<Vec<_>>>()?;
+    Some(O::from_row(&crate::schema::row::ValuesRow(values), 0))
 }
 
 /// `EXISTS (SELECT …)` as a condition (Django's `Exists(queryset)`): whether the

@@ -17,6 +17,31 @@ pub(crate) fn aggregate_type(a: &AggregateTerm) -> SqlType {
     }
 }
 
+/// Whether writing `t` binds a value.
+pub(super) fn binds_value(t: &Term) -> bool {
+    match t {
+        Term::Value(_) | Term::Subquery(_) => true,
+        Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => binds_value(a) || binds_value(b),
+        Term::Aggregate(a) => binds_value(&a.arg) || a.filter.is_some(),
+        Term::Column(_) | Term::TableColumn { .. } | Term::Outer(_) => false,
+    }
+}
+
+/// Whether `t` may be NULL where a column would not say so: an aggregate other than a
+/// count (over no rows), a subquery (no row), or arithmetic and `COALESCE` over them.
+pub(super) fn computed_nullable(t: &Term) -> bool {
+    match t {
+        Term::Aggregate(a) => a.func != AggFunc::Count,
+        Term::Subquery(_) => true,
+        Term::Arith(a, _, b, _) => computed_nullable(a) || computed_nullable(b),
+        Term::Coalesce(a, b) => {
+            computed_nullable(a)
+                && (computed_nullable(b) || matches!(&**b, Term::Value(v) if v.is_null()))
+        }
+        Term::Column(_) | Term::TableColumn { .. } | Term::Outer(_) | Term::Value(_) => false,
+    }
+}
+
 fn is_int(t: SqlType) -> bool {
     matches!(t, SqlType::I16 | SqlType::I32 | SqlType::I64)
 }
@@ -163,10 +188,15 @@ impl SqlWriter {
                 self.sql.push_str(" THEN ");
                 self.term(&a.arg)?;
                 self.sql.push_str(" END");
-                Ok(())
+                Ok::<(), Error>(())
             }
             None => self.term(&a.arg),
+        }?;
+        if distinct && self.collate_decimals && a.arg_type == SqlType::Decimal {
+            // DISTINCT compares by value, not as text ("1.5" and "1.50" are one).
+            self.collate_decimal();
         }
+        Ok(())
     }
 
     /// MySQL sums integers into a DECIMAL: read back as BIGINT, failing (as PostgreSQL's
@@ -213,11 +243,20 @@ impl SqlWriter {
                 at = frame.joins[i].parent;
             }
         }
+        // A join the rows are grouped by splits them into groups: within one group, it
+        // repeats nothing. Over the whole query (`aggregate()`), a filter's join makes the
+        // queryset's own rows (repeated as `fetch()` returns them, and as `count()` counts
+        // them): an aggregate of the model's own fields reads those rows.
+        let own_fields = own.is_empty() && !self.grouping;
         let repeating: Vec<&'static str> = frame
             .joins
             .iter()
             .enumerate()
-            .filter(|(i, j)| j.rel.kind.is_many() && !own.contains(i))
+            .filter(|(i, j)| {
+                let splits_or_selects =
+                    self.grouped_joins.contains(i) || (own_fields && j.scope.is_some());
+                j.rel.kind.is_many() && !own.contains(i) && !splits_or_selects
+            })
             .map(|(_, j)| j.rel.name)
             .collect();
         if repeating.is_empty() || a.distinct {
@@ -252,17 +291,19 @@ impl SqlWriter {
         )))
     }
 
-    /// ` GROUP BY …`: the model's columns (and what `select_related` reads) when rows of
-    /// the model are grouped, else the projected fields that are not aggregates; ordering
-    /// and HAVING may only read what is grouped (or, grouping by the model, a forward
-    /// relation of it, added to the groups since it changes none).
-    pub(super) fn group_by(
-        &mut self,
+    /// What the rows are grouped by: the model's columns (and what `select_related`
+    /// reads) when rows of the model are grouped, else the projected terms that are not
+    /// aggregates; the plain columns of a term that mixes them with an aggregate; and the
+    /// columns ordering, HAVING and subqueries' `outer()` read, which must be grouped
+    /// already (or, grouping by the model, be a forward relation of it: added, since they
+    /// change no group).
+    pub(super) fn group_terms(
+        &self,
         q: &Query,
         selected: &[SelectNode],
         ordering: &[OrderTerm],
         havings: &[(usize, Cond)],
-    ) -> Result<()> {
+    ) -> Result<Vec<Term>> {
         let root_columns = |meta: &'static ModelMeta, path: RelPath| {
             meta.columns.iter().map(move |c| {
                 Term::Column(ColumnRef {
@@ -273,63 +314,140 @@ impl SqlWriter {
             })
         };
         let mut terms: Vec<Term> = Vec::new();
-        let by_model = q.select == Select::Model || q.group_by_model;
-        match &q.select {
-            Select::Model => {
-                terms.extend(root_columns(q.meta, RelPath::ROOT));
-                for node in crate::dsl::select_related::flatten(selected) {
-                    terms.extend(root_columns((node.rel.target)(), node.path));
-                }
-                terms.extend(q.annotations.iter().filter(|t| !t.has_aggregate()).cloned());
+        let push = |terms: &mut Vec<Term>, t: Term| {
+            if !terms.contains(&t) {
+                terms.push(t);
             }
-            Select::Terms(ts) => {
-                terms.extend(ts.iter().filter(|t| !t.has_aggregate()).cloned());
-                if q.group_by_model {
-                    for t in root_columns(q.meta, RelPath::ROOT) {
-                        if !terms.contains(&t) {
-                            terms.push(t);
-                        }
+        };
+        let by_model = q.select == Select::Model || q.group_by_model;
+        let items: Vec<&Term> = match &q.select {
+            Select::Model => {
+                for t in root_columns(q.meta, RelPath::ROOT) {
+                    push(&mut terms, t);
+                }
+                for node in crate::dsl::select_related::flatten(selected) {
+                    for t in root_columns((node.rel.target)(), node.path) {
+                        push(&mut terms, t);
                     }
                 }
+                q.annotations.iter().collect()
+            }
+            Select::Terms(ts) => {
+                if q.group_by_model {
+                    for t in root_columns(q.meta, RelPath::ROOT) {
+                        push(&mut terms, t);
+                    }
+                }
+                ts.iter().collect()
+            }
+        };
+        let mut mixed = Vec::new();
+        for t in items.iter().copied().chain(q.extra.iter()) {
+            if t.has_aggregate() {
+                mixed.push(t);
+            } else if !matches!(t, Term::Subquery(_)) {
+                push(&mut terms, t.clone());
             }
         }
-        terms.extend(q.extra.iter().filter(|t| !t.has_aggregate()).cloned());
-        fn grouped(terms: &mut Vec<Term>, by_model: bool, t: &Term, what: &str) -> Result<()> {
+        // The plain columns beside an aggregate (`count() + id`) are grouped by.
+        for t in mixed {
             let mut cols = Vec::new();
             t.columns(&mut cols);
             for c in cols {
-                let col = Term::Column(c);
-                if terms.contains(&col) {
-                    continue;
+                push(&mut terms, Term::Column(c));
+            }
+        }
+        fn grouped(
+            terms: &mut Vec<Term>,
+            by_model: bool,
+            col: ColumnRef,
+            what: &str,
+        ) -> Result<()> {
+            let col = Term::Column(col);
+            if terms.contains(&col) {
+                return Ok(());
+            }
+            if by_model && forward_only(&col) {
+                terms.push(col);
+                return Ok(());
+            }
+            let Term::Column(c) = col else {
+                unreachable!("built as a column")
+            };
+            Err(Error::InvalidInput(format!(
+                "{what} reads `{}`, which is not one of the fields the rows are grouped \
+                 by (the projected fields, or the model when annotating it): grouping by \
+                 it too would split the groups. {what} may read grouped fields and \
+                 aggregates",
+                c.column
+            )))
+        }
+        let check = |terms: &mut Vec<Term>, t: &Term, what: &str| -> Result<()> {
+            if terms.contains(t) {
+                return Ok(());
+            }
+            let mut cols = Vec::new();
+            t.columns(&mut cols);
+            let mut subs = Vec::new();
+            t.subqueries(&mut subs);
+            for s in subs {
+                if let Ok(sq) = s.query() {
+                    cols.extend(sq.outer_columns().into_iter().map(|oc| oc.column));
                 }
-                if by_model && forward_only(&col) {
-                    terms.push(col);
-                    continue;
-                }
-                return Err(Error::InvalidInput(format!(
-                    "{what} reads `{}`, which is not one of the fields the rows are grouped \
-                     by (the projected fields, or the model when annotating it): grouping by \
-                     it too would split the groups. {what} may read grouped fields and \
-                     aggregates",
-                    c.column
-                )));
+            }
+            for c in cols {
+                grouped(terms, by_model, c, what)?;
             }
             Ok(())
+        };
+        for t in items.iter().copied() {
+            if matches!(t, Term::Subquery(_)) || t.has_aggregate() {
+                check(&mut terms, t, "a subquery")?;
+            }
         }
         for o in ordering {
-            if !terms.contains(&o.term) {
-                grouped(&mut terms, by_model, &o.term, "the ordering")?;
-            }
+            check(&mut terms, &o.term, "the ordering")?;
         }
         for (_, c) in havings {
             let mut leaf_terms: Vec<&Term> = Vec::new();
             c.each_term(&mut |t| leaf_terms.push(t));
             for t in leaf_terms {
-                if !terms.contains(t) {
-                    grouped(&mut terms, by_model, t, "a condition on an aggregate")?;
+                check(&mut terms, t, "a condition on an aggregate")?;
+            }
+        }
+        Ok(terms)
+    }
+
+    /// The joins the grouping reads (with the joins they hang from): the rows they repeat
+    /// are split into groups, not repeated inside one.
+    pub(super) fn note_grouped_joins(&mut self, terms: &[Term]) -> Result<()> {
+        let mut joins = Vec::new();
+        {
+            let frame = self.frame();
+            for t in terms {
+                let mut cols = Vec::new();
+                t.columns(&mut cols);
+                for c in cols {
+                    let rel = frame.relative(&c.path)?;
+                    if rel.is_root() {
+                        continue;
+                    }
+                    let mut at = frame.find(&rel, None);
+                    while let Some(i) = at {
+                        joins.push(i);
+                        at = frame.joins[i].parent;
+                    }
                 }
             }
         }
+        self.grouped_joins = joins;
+        Ok(())
+    }
+
+    /// ` GROUP BY …`; a grouped term that binds a value is written as its position in the
+    /// SELECT list (PostgreSQL numbers every placeholder apart, so the same expression
+    /// written twice is two expressions to it).
+    pub(super) fn group_by(&mut self, terms: &[Term], items: &[Term]) -> Result<()> {
         if terms.is_empty() {
             return Ok(()); // one group: every row
         }
@@ -338,9 +456,21 @@ impl SqlWriter {
             if i > 0 {
                 self.sql.push_str(", ");
             }
-            self.term(t)?;
+            self.term_or_position(t, items)?;
         }
         Ok(())
+    }
+
+    /// `t`, or its 1-based position in the SELECT list `items` where it binds a value and
+    /// is selected.
+    pub(super) fn term_or_position(&mut self, t: &Term, items: &[Term]) -> Result<()> {
+        if binds_value(t)
+            && let Some(pos) = items.iter().position(|i| i == t)
+        {
+            crate::sql::dialect::push_decimal(&mut self.sql, pos as u64 + 1);
+            return Ok(());
+        }
+        self.term(t)
     }
 
     /// ` WHERE …` of the conditions that read no aggregate, each in its `filter()` scope.
@@ -378,9 +508,13 @@ impl SqlWriter {
         self.subquery_frames.push(self.frames.len() - 1);
         let saved_scope = self.scope.take();
         let saved_not = std::mem::replace(&mut self.under_not, false);
+        let saved_alias = std::mem::replace(&mut self.alias_items, false);
+        let saved_items = self.items_written;
         let r = write_select(self, q, false);
         self.scope = saved_scope;
         self.under_not = saved_not;
+        self.alias_items = saved_alias;
+        self.items_written = saved_items;
         self.subquery_frames.pop();
         self.frames.pop();
         r.map(drop)
@@ -416,7 +550,15 @@ impl SqlWriter {
             ));
         }
         self.sql.push('(');
-        self.nested_select(q)?;
+        if q.empty {
+            // `none()`: no row (an aggregate over none: a count is 0, the others NULL).
+            let mut none = q.clone();
+            none.empty = false;
+            none.filter_mut().push(Cond::Const(false));
+            self.nested_select(&none)?;
+        } else {
+            self.nested_select(q)?;
+        }
         self.sql.push(')');
         Ok(())
     }
@@ -430,11 +572,14 @@ impl SqlWriter {
                     .into(),
             ));
         };
-        let enclosing = &self.frames[sub - 1];
-        let root = match self.subquery_frames.iter().rev().nth(1) {
-            Some(&i) => self.frames[i].root,
-            None => self.frames[0].root,
+        // The enclosing query's own frame: the subquery before this one, or the statement's
+        // (not a frame in between, such as an `exclude()`'s EXISTS across a relation).
+        let _ = sub;
+        let enclosing = match self.subquery_frames.iter().rev().nth(1) {
+            Some(&i) => &self.frames[i],
+            None => &self.frames[0],
         };
+        let root = enclosing.root;
         if root.name != oc.model {
             return Err(Error::InvalidInput(format!(
                 "`outer()` of a `{}` field, in a subquery of a `{}` queryset: use the \

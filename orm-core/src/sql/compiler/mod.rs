@@ -68,8 +68,18 @@ pub struct SqlWriter {
     /// across a many-valued relation is an `EXISTS` subquery of its own, as in Django.
     under_not: bool,
     /// The frames that are the roots of subqueries (`exists()`, a scalar subquery): an
-    /// `outer()` column inside one reads the frame below it.
+    /// `outer()` column inside one reads the enclosing query's frame.
     subquery_frames: Vec<usize>,
+    /// The joins the SELECT being written groups by (see `note_grouped_joins`).
+    grouped_joins: Vec<usize>,
+    /// Whether the SELECT being written groups its rows.
+    grouping: bool,
+    /// Name every item of the SELECT list: it is a derived table, whose columns must have
+    /// distinct names (MySQL refuses two `COUNT(...)` or two `id`).
+    alias_items: bool,
+    /// How many items the last SELECT list written has (for the DISTINCT ordering terms
+    /// added after it).
+    items_written: u64,
 }
 
 /// What a bound value belongs to.
@@ -100,6 +110,10 @@ impl SqlWriter {
             invalid: None,
             under_not: false,
             subquery_frames: Vec::new(),
+            grouped_joins: Vec::new(),
+            grouping: false,
+            alias_items: false,
+            items_written: 0,
         }
     }
 
@@ -283,7 +297,12 @@ impl SqlWriter {
         let saved = self.scope.take();
         let r = (|| {
             for oc in q.outer_columns() {
-                self.register_columns(&Term::Column(oc.column), false)?;
+                // The model's own columns need no join (and inside an `exclude()`'s
+                // EXISTS across a relation, whose paths start at that relation, they are
+                // read from the statement's root all the same).
+                if !oc.column.path.is_root() {
+                    self.register_columns(&Term::Column(oc.column), false)?;
+                }
             }
             Ok(())
         })();
@@ -899,11 +918,10 @@ impl SqlWriter {
                 let mut nullable = Vec::new();
                 let mut nullable_aggs: Vec<&Term> = Vec::new();
                 if negated {
-                    // An aggregate that is NULL over no rows (`sum`, `avg`, `min`, `max`)
+                    // A value computed NULL (an aggregate over no rows, a subquery with none)
                     // likewise: `exclude()` keeps the groups `filter()` would not return.
                     leaf.each_term(&mut |t| {
-                        if matches!(t, Term::Aggregate(a) if a.func != crate::dsl::expr::AggFunc::Count)
-                        {
+                        if aggregate::computed_nullable(t) {
                             nullable_aggs.push(t);
                         }
                     });
@@ -1195,7 +1213,9 @@ impl SqlWriter {
         Ok(())
     }
 
-    fn order_by(&mut self, terms: &[OrderTerm]) -> Result<()> {
+    /// ` ORDER BY …`; a term that binds a value and is in the SELECT list `items` is
+    /// written as its position there (see [`SqlWriter::term_or_position`]).
+    fn order_by(&mut self, terms: &[OrderTerm], items: &[Term]) -> Result<()> {
         if terms.is_empty() {
             return Ok(());
         }
@@ -1204,7 +1224,11 @@ impl SqlWriter {
             if i > 0 {
                 self.sql.push_str(", ");
             }
-            self.compared_term(&t.term)?;
+            if aggregate::binds_value(&t.term) && items.contains(&t.term) {
+                self.term_or_position(&t.term, items)?;
+            } else {
+                self.compared_term(&t.term)?;
+            }
             self.sql
                 .push_str(if t.descending { " DESC" } else { " ASC" });
         }
@@ -1256,6 +1280,29 @@ impl SqlWriter {
     }
 
     fn select_list(&mut self, q: &Query, selected: &[SelectNode]) -> Result<()> {
+        if self.alias_items {
+            // A derived table: every column named, the model's own by their names (what
+            // an enclosing `aggregate()` reads), the rest `orm_c<n>`.
+            let items = select::select_items(q, selected);
+            let mut used: Vec<String> = Vec::with_capacity(items.len());
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    self.sql.push_str(", ");
+                }
+                self.term(t)?;
+                let name = match t {
+                    Term::Column(c) if c.path.is_root() && !used.iter().any(|u| u == c.column) => {
+                        c.column.to_owned()
+                    }
+                    _ => format!("orm_c{}", i + 1),
+                };
+                self.sql.push_str(" AS ");
+                self.ident(&name);
+                used.push(name);
+            }
+            self.items_written = items.len() as u64;
+            return Ok(());
+        }
         let mut first = true;
         let mut sep = |w: &mut SqlWriter| {
             if !std::mem::take(&mut first) {
@@ -1293,6 +1340,15 @@ impl SqlWriter {
             self.term(t)?;
         }
         Ok(())
+    }
+
+    /// ` AS "orm_c<n>"` after the n-th item of a derived table's SELECT list.
+    fn alias_item(&mut self, n: u64) {
+        if self.alias_items {
+            self.sql.push_str(" AS ");
+            let name = format!("orm_c{n}");
+            self.ident(&name);
+        }
     }
 
     /// `FROM root`, the many-to-many join table if any, and every join.

@@ -57,12 +57,50 @@ pub(super) fn write_select(
     for o in &ordering {
         w.register_term(&o.term, false)?;
     }
+    let grouped = q.is_grouped();
+    let split = grouped.then(|| super::aggregate::split_having(&q.filter));
+    let group = match &split {
+        Some((_, havings)) => Some(w.group_terms(q, &selected, &ordering, havings)?),
+        None => None,
+    };
+    let saved_joins = std::mem::take(&mut w.grouped_joins);
+    let saved_grouping = std::mem::replace(&mut w.grouping, grouped);
+    let r = (|| {
+        if let Some(g) = &group {
+            w.note_grouped_joins(g)?;
+        }
+        write_select_body(w, q, &selected, &ordering, split.as_ref(), group.as_deref())
+    })();
+    w.grouped_joins = saved_joins;
+    w.grouping = saved_grouping;
+    r?;
+    Ok(selected)
+}
+
+/// The SELECT list after the FROM clause is planned: the parts of [`write_select`] that
+/// write text, in order.
+fn write_select_body(
+    w: &mut SqlWriter,
+    q: &Query,
+    selected: &[SelectNode],
+    ordering: &[OrderTerm],
+    split: Option<&super::aggregate::Split>,
+    group: Option<&[Term]>,
+) -> Result<()> {
+    let split = split.map(|(a, b)| (a.as_slice(), b.as_slice()));
     w.push(if q.distinct {
         "SELECT DISTINCT "
     } else {
         "SELECT "
     });
-    w.select_list(q, &selected)?;
+    w.items_written = 0;
+    w.select_list(q, selected)?;
+    // What the SELECT list holds, for the terms GROUP BY and ORDER BY write by position.
+    let mut items: Vec<Term> = if group.is_some() || q.distinct {
+        select_items(q, selected)
+    } else {
+        Vec::new()
+    };
     if q.distinct {
         // PostgreSQL requires ORDER BY terms of a DISTINCT query in its SELECT list; as in
         // Django, those not already there are added (after every decoded column).
@@ -82,25 +120,58 @@ pub(super) fn write_select(
                 .collect(),
         };
         selected_terms.extend(q.annotations.iter().cloned());
-        for o in &ordering {
+        let mut n = w.items_written;
+        for o in ordering {
             if !selected_terms.contains(&o.term) && !q.extra.contains(&o.term) {
                 w.push(", ");
                 w.term(&o.term)?;
+                n += 1;
+                w.alias_item(n);
+                items.push(o.term.clone());
             }
         }
     }
     w.from(q)?;
-    if q.is_grouped() {
-        let (wheres, havings) = super::aggregate::split_having(&q.filter);
-        w.where_parts(&wheres)?;
-        w.group_by(q, &selected, &ordering, &havings)?;
-        w.having(&havings)?;
-    } else {
-        w.where_clause(&q.filter)?;
+    match (split, group) {
+        (Some((wheres, havings)), Some(group)) => {
+            w.where_parts(wheres)?;
+            w.group_by(group, &items)?;
+            w.having(havings)?;
+        }
+        _ => w.where_clause(&q.filter)?,
     }
-    w.order_by(&ordering)?;
+    w.order_by(ordering, &items)?;
     w.limits(q.low, q.high);
-    Ok(selected)
+    Ok(())
+}
+
+/// The terms of the SELECT list `select_list` writes, in order.
+pub(super) fn select_items(q: &Query, selected: &[SelectNode]) -> Vec<Term> {
+    let column = |path: RelPath, c: &'static crate::schema::model::ColumnMeta| {
+        Term::Column(ColumnRef {
+            path,
+            column: c.column,
+            nullable: c.nullable,
+        })
+    };
+    let mut items: Vec<Term> = Vec::new();
+    match &q.select {
+        Select::Model => {
+            items.extend(q.meta.columns.iter().map(|c| column(RelPath::ROOT, c)));
+            items.extend(q.annotations.iter().cloned());
+            for node in crate::dsl::select_related::flatten(selected) {
+                items.extend(
+                    (node.rel.target)()
+                        .columns
+                        .iter()
+                        .map(|c| column(node.path, c)),
+                );
+            }
+        }
+        Select::Terms(t) => items.extend(t.iter().cloned()),
+    }
+    items.extend(q.extra.iter().cloned());
+    items
 }
 
 /// `SELECT agg, … FROM … WHERE …`: Django's `aggregate()`, one row over every row of the
@@ -141,7 +212,29 @@ pub fn aggregate(q: &Query, terms: &[Term], dialect: Dialect) -> Result<Statemen
         if !inner_q.is_sliced() {
             inner_q.order_by.clear();
         }
-        inner_q.select = Select::Model;
+        if let Select::Terms(projected) = &mut inner_q.select {
+            // The rows the projection selects (DISTINCT over them), and the model's own
+            // columns the aggregates read, as Django's `rewrite_cols` adds them.
+            for t in terms {
+                let mut aggs = Vec::new();
+                t.aggregates(&mut aggs);
+                for a in aggs {
+                    let mut cols = Vec::new();
+                    a.arg.columns(&mut cols);
+                    if let Some(f) = &a.filter {
+                        f.each_term(&mut |t| t.columns(&mut cols));
+                    }
+                    for c in cols {
+                        let col = Term::Column(c);
+                        if !projected.contains(&col) {
+                            projected.push(col);
+                        }
+                    }
+                }
+            }
+        } else {
+            inner_q.select = Select::Model;
+        }
         inner_q.select_related.clear();
         inner_q.prefetch.clear();
         inner_q.extra.clear();
@@ -157,6 +250,7 @@ pub fn aggregate(q: &Query, terms: &[Term], dialect: Dialect) -> Result<Statemen
         w.push(" FROM (");
         let mut inner = SqlWriter::new(dialect, q.meta);
         inner.params = std::mem::take(&mut w.params);
+        inner.alias_items = true;
         let written = write_select(&mut inner, &inner_q, false);
         w.params = std::mem::take(&mut inner.params);
         written?;
@@ -194,6 +288,7 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
             inner.order_by.clear();
         }
         w.push("SELECT COUNT(*) FROM (");
+        w.alias_items = true;
         write_select(&mut w, &inner, false)?;
         w.push(") ");
         w.ident("subquery");
@@ -215,6 +310,7 @@ pub fn exists(q: &Query, dialect: Dialect) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, q.meta);
     if inner.distinct || inner.is_grouped() {
         w.push("SELECT 1 FROM (");
+        w.alias_items = true;
         write_select(&mut w, &inner, false)?;
         w.push(") ");
         w.ident("subquery");
