@@ -25,6 +25,51 @@
 //! let n = long.count(&db).await?;             // no query: the cached length
 //! # Ok(()) }
 //! ```
+//!
+//! Counting in the database (Django's `annotate`, `aggregate`, `Exists`, `Subquery`):
+//!
+//! ```
+//! use orm_sqlx::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! pub struct Author {
+//!     pub id: i64,
+//!     pub name: String,
+//!     #[orm(reverse(Book::author))]
+//!     pub books: Reverse<Book>,
+//! }
+//!
+//! #[derive(Model, Debug, Clone)]
+//! pub struct Book {
+//!     pub id: i64,
+//!     pub pages: i32,
+//!     pub author: ForeignKey<Author>,
+//! }
+//!
+//! # async fn demo(db: &Db) -> orm_sqlx::Result<()> {
+//! // One query: LEFT OUTER JOIN books … GROUP BY the author … HAVING COUNT(books.id) >= 2.
+//! let prolific: Vec<(Author, i64)> = Author::objects()
+//!     .annotate(|a| a.books().count())
+//!     .filter(|a| a.books().count().gte(2))
+//!     .order_by(|a| a.books().count().desc())
+//!     .into_vec(db)
+//!     .await?;
+//! // One row of totals: (i64, Option<i64>, Option<f64>).
+//! let (n, pages, avg) = Book::objects()
+//!     .aggregate(|b| (b.id.count(), b.pages.sum(), b.pages.avg()), db)
+//!     .await?;
+//! // Grouped by the projected field: (author key, count) per author with books.
+//! let per_author: Vec<(i64, i64)> = Book::objects()
+//!     .values(|b| (b.author, b.id.count()))
+//!     .into_vec(db)
+//!     .await?;
+//! // A correlated subquery: authors with a book over 500 pages, no join.
+//! let long = Author::objects().filter(|a| {
+//!     exists(Book::objects().filter(|b| b.author.eq(a.id.outer()) & b.pages.gt(500)))
+//! });
+//! # let _ = (prolific, n, pages, avg, per_author, long);
+//! # Ok(()) }
+//! ```
 
 mod backend;
 mod conn;

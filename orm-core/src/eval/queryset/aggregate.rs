@@ -17,15 +17,15 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// condition on an aggregate in `filter`/`exclude` becomes `HAVING`; `order_by` may
     /// order by one.
     ///
+    /// ```text
+    /// let top = Author::objects()
+    ///     .annotate(|a| a.books().count())
+    ///     .filter(|a| a.books().count().gt(2))        // HAVING COUNT(books.id) > 2
+    ///     .order_by(|a| a.books().count().desc());
+    /// for (author, n) in top.fetch(&db).await? { /* n: &i64 */ }
     /// ```
-    /// # use orm_core::{Model, QuerySet};
-    /// # fn demo<A: Model>() {}
-    /// // let top = Author::objects()
-    /// //     .annotate(|a| a.books().count())
-    /// //     .filter(|a| a.books().count().gt(2))        // HAVING COUNT(books.id) > 2
-    /// //     .order_by(|a| a.books().count().desc());
-    /// // for (author, n) in top.fetch(&db).await? { /* n: &i64 */ }
-    /// ```
+    ///
+    /// (The `orm_sqlx` crate documentation has this example compiled, with its models.)
     ///
     /// A filter across the same relation restricts the rows the aggregate reads, whatever
     /// the order of the calls (`filter(|a| a.books().pages.gt(300))` then `count()` counts
@@ -61,12 +61,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// are `None` (or their [`unwrap_or`](crate::dsl::aggregate::Aggregate::unwrap_or)
     /// default).
     ///
-    /// ```
-    /// # use orm_core::{Model, QuerySet};
-    /// // let (n, pages, avg) = Book::objects()
-    /// //     .filter(|b| b.pages.gt(100))
-    /// //     .aggregate(|b| (b.id.count(), b.pages.sum(), b.rating.avg()), &db)
-    /// //     .await?;                     // (i64, Option<i64>, Option<f64>)
+    /// ```text
+    /// let (n, pages, avg) = Book::objects()
+    ///     .filter(|b| b.pages.gt(100))
+    ///     .aggregate(|b| (b.id.count(), b.pages.sum(), b.rating.avg()), &db)
+    ///     .await?;                     // (i64, Option<i64>, Option<f64>)
     /// ```
     pub async fn aggregate<A: Aggregates<M>, E: Executor>(
         &self,
@@ -124,11 +123,11 @@ fn empty_aggregates<O: FromRow>(terms: &[Term]) -> Option<Result<O>> {
 /// queryset has any row. Inside it, [`Field::outer`](crate::Field::outer) reads a column
 /// of the row being tested, which makes it correlated (Django's `OuterRef`):
 ///
-/// ```
+/// ```text
 /// // Authors with a book over 300 pages, without a join (no repeated rows):
-/// // Author::objects().filter(|a| exists(
-/// //     Book::objects().filter(|b| b.author.eq(a.id.outer()) & b.pages.gt(300)),
-/// // ))
+/// Author::objects().filter(|a| exists(
+///     Book::objects().filter(|b| b.author.eq(a.id.outer()) & b.pages.gt(300)),
+/// ))
 /// ```
 ///
 /// An empty queryset (`none()`) makes it always false, and no query runs for it (S17).
@@ -142,15 +141,15 @@ pub fn exists<R, M: Model, T: FromRow>(queryset: QuerySet<M, T>) -> Q<R> {
 /// sliced to one (`order_by(...).slice(..1)`) or one aggregate — else the statement is
 /// refused before it runs; no row reads as `None`.
 ///
-/// ```
+/// ```text
 /// // The title of each author's longest book:
-/// // Author::objects().annotate(|a| subquery(
-/// //     Book::objects()
-/// //         .filter(|b| b.author.eq(a.id.outer()))
-/// //         .order_by(|b| b.pages.desc())
-/// //         .values(|b| b.title)
-/// //         .slice(..1),
-/// // ))                                   // rows: (Author, Option<String>)
+/// Author::objects().annotate(|a| subquery(
+///     Book::objects()
+///         .filter(|b| b.author.eq(a.id.outer()))
+///         .order_by(|b| b.pages.desc())
+///         .values(|b| b.title)
+///         .slice(..1),
+/// ))                                   // rows: (Author, Option<String>)
 /// ```
 pub fn subquery<R, M: Model, P>(queryset: QuerySet<M, P>) -> Expr<R, <P as FieldType>::Nullable>
 where
