@@ -31,6 +31,7 @@ pub use expr::{Expr, RelPath};
 pub use field::Field;
 pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
+pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
 pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using};

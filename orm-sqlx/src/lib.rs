@@ -49,7 +49,7 @@ pub use orm_core::Model;
 pub use orm_core::{
     Assignment, ColumnMeta, Deleted, Dialect, Error, ExecResult, Executor, Expr, Field, FieldType,
     FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
-    Statement, Using, Value,
+    Statement, Using, Value, prefetch_related_objects,
 };
 pub use orm_derive::Model;
 
@@ -67,7 +67,7 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
-    pub use crate::{assert_num_queries, capture_queries};
+    pub use crate::{assert_num_queries, capture_queries, prefetch_related_objects};
 }
 
 /// Used by code that `#[derive(Model)]` generates. Not public API.
