@@ -7,6 +7,7 @@
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
+mod select_all;
 mod write;
 
 pub use model_ext::ModelExt;
