@@ -49,6 +49,7 @@ pub mod __private {
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
+    pub use crate::eval::unfollowed_key::{KeyHint, KeyNotFollowed};
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,

@@ -231,6 +231,7 @@ impl<T: Model> IntoValue<Option<ForeignKey<T>>> for &T {
 
 /// `b.publisher.eq(None)`: a nullable key compared with `None` is `IS NULL` (and with
 /// `Some(key)`, the key).
+#[diagnostic::do_not_recommend]
 impl<R, T: Model> crate::dsl::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
     fn into_term(self) -> crate::dsl::expr::Term {
         crate::dsl::expr::Term::Value(self.to_value())
