@@ -48,8 +48,8 @@ impl Fetched {
 /// A parent whose relation is already loaded (by `select_related`, an earlier prefetch, a
 /// back reference) keeps what it holds and adds no key to that level's query (S30, and
 /// Django's `prefetch_related_objects`, which skips fetched instances); the levels below
-/// are prefetched into what it holds, in the same per-level queries' place: one more
-/// query per level for the loaded ones, none when nothing below is missing.
+/// are prefetched into what it holds. When some parents hold the relation and others do
+/// not, each level below costs a query for each of the two groups.
 pub fn prefetch_into<'a, P: Model>(
     parents: &'a mut [P],
     nodes: &'a [PrefetchNode],
@@ -156,9 +156,10 @@ async fn prefetch_below_loaded<P: Model>(
 /// that level's query, as in Django; the levels below it are still prefetched into what it
 /// holds (Django does that only when every instance had it loaded). So calling it twice
 /// costs nothing the second time, and `|a| a.books()` then `|a| a.books().tags()` costs
-/// one query each. No instances, or nothing missing: no query. Rows are looked up by the
-/// keys the instances hold now; an instance whose related row was deleted is left
-/// unloaded, as in Django.
+/// one query each. No instances, or nothing missing: no query. When some instances hold
+/// the relation and others do not, each level below it costs one query for each group.
+/// Rows are looked up by the keys the instances hold now; an instance whose related row
+/// was deleted is left unloaded, as in Django.
 ///
 /// A related object shared with an instance outside `instances` (a clone made earlier)
 /// is not prefetched below: its relations read as not loaded.
