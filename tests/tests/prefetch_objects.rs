@@ -217,3 +217,36 @@ async fn prefetches_below_shared_and_selected_targets() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_mix_of_loaded_and_unloaded_costs_a_query_per_group_below() {
+    with_library(|db, _backend, _lib| async move {
+        let mut authors = Author::objects()
+            .order_by(|a| a.id.asc())
+            .into_vec(&db)
+            .await
+            .unwrap();
+        prefetch_related_objects(&mut authors[..1], |a| a.books(), &db)
+            .await
+            .unwrap();
+        // Books for Bob and Carol; tags for their books; tags for Alice's books held.
+        let (r, q) = capture_queries(prefetch_related_objects(
+            &mut authors,
+            |a| a.books().tags(),
+            &db,
+        ))
+        .await;
+        r.unwrap();
+        assert_eq!(q.len(), 3, "{q:#?}");
+        let tags = |a: &Author| -> usize {
+            a.books
+                .all()
+                .unwrap()
+                .iter()
+                .map(|b| b.tags.count().unwrap())
+                .sum()
+        };
+        assert_eq!((tags(&authors[0]), tags(&authors[1])), (2, 1));
+    })
+    .await;
+}
