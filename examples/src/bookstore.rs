@@ -280,6 +280,30 @@ async fn main() -> Result<()> {
     );
     println!("   {} long books, owned: Vec<Book>", rows?.len());
 
+    // 9g. Prefetching into rows already held (Django's prefetch_related_objects): the
+    // authors came from a helper; their books come in one more query, for all of them.
+    let mut authors = Author::objects()
+        .order_by(|a| a.name.asc())
+        .into_vec(&db)
+        .await?;
+    let (done, q) =
+        capture_queries(prefetch_related_objects(&mut authors, |a| a.books(), &db)).await;
+    done?;
+    report(
+        "9g. prefetch_related_objects(&mut authors, |a| a.books()): 1 query for all of them",
+        &q,
+    );
+    for a in &authors {
+        println!("   {}: {} books", a.name, a.books.count()?);
+    }
+    let (done, q) =
+        capture_queries(prefetch_related_objects(&mut authors, |a| a.books(), &db)).await;
+    done?;
+    report(
+        "9g. again: every author has its books already, so nothing is fetched",
+        &q,
+    );
+
     the_n_plus_one_problem(&db).await?;
     counting_in_the_database(&db).await
 }

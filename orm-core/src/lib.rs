@@ -32,6 +32,7 @@ pub use expr::{Expr, RelPath};
 pub use field::Field;
 pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
+pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
 pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using, exists, subquery};
@@ -49,6 +50,7 @@ pub mod __private {
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
+    pub use crate::eval::unfollowed_key::{KeyHint, KeyNotFollowed};
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,

@@ -93,15 +93,37 @@ pub use query_log::{
 pub use orm_core::Model;
 pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
 pub use orm_core::{
-    Assignment, ColumnMeta, Deleted, Dialect, Error, ExecResult, Executor, Expr, Field, FieldType,
-    FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
-    Statement, Using, Value,
+    Assignment, ColumnAt, ColumnMeta, DefaultDatabase, Deleted, Dialect, Error, ExecResult,
+    Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q,
+    QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, prefetch_related_objects,
 };
 pub use orm_derive::Model;
 
 /// The relation field types: a model declares `author: ForeignKey<Author>`,
 /// `#[orm(reverse(Book::author))] books: Reverse<Book>`, `tags: ManyToMany<Tag>`.
 pub use orm_core::relation::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+
+/// The traits in the signatures of the queryset and field-handle methods: what their
+/// closures may return and what their arguments may be. Named here so that every bound a
+/// user meets links to a page of this crate; nothing needs importing to use them.
+pub use orm_core::{
+    ModelRows, RelPath,
+    expr::Operand,
+    field::{
+        InOperand, Many, Nullable, PathKind, PrefetchPath, Reached, RelationPath, SelectPath,
+        Single,
+    },
+    ordering::IntoOrdering,
+    update::IntoAssignments,
+    value::{IntoValue, Numeric, TextField},
+};
+
+/// The relation field types, by the path the derive's documentation uses
+/// (`orm_sqlx::relation::ForeignKey`); the same types as at the crate's root. The
+/// relations' metadata is in [`core::relation`].
+pub mod relation {
+    pub use orm_core::relation::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+}
 
 /// The query model, for readers who want the pieces (`orm_sqlx::core::compiler`, …).
 pub use orm_core as core;
@@ -114,7 +136,7 @@ pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
     pub use crate::{RelatedCount, exists, subquery};
-    pub use crate::{assert_num_queries, capture_queries};
+    pub use crate::{assert_num_queries, capture_queries, prefetch_related_objects};
 }
 
 /// Used by code that `#[derive(Model)]` generates. Not public API.

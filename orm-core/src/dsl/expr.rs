@@ -379,11 +379,13 @@ pub trait Operand<R, T> {
 
 macro_rules! value_operand {
     ($($t:ty),* $(,)?) => { $(
+        #[diagnostic::do_not_recommend]
         impl<R, T> Operand<R, T> for $t where $t: IntoValue<T> {
             fn into_term(self) -> Term {
                 Term::Value(self.into_value())
             }
         }
+        #[diagnostic::do_not_recommend]
         impl<R, T> Operand<R, T> for Option<$t> where Option<$t>: IntoValue<T> {
             fn into_term(self) -> Term {
                 Term::Value(self.into_value())
@@ -393,6 +395,7 @@ macro_rules! value_operand {
 }
 value_operand!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
 
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s str
 where
     &'s str: IntoValue<T>,
@@ -417,6 +420,7 @@ value_operand!(rust_decimal::Decimal);
 value_operand!(serde_json::Value);
 
 /// A model instance stands for its primary key: `b.author.eq(&alice)`.
+#[diagnostic::do_not_recommend]
 impl<'m, R, T, M: crate::schema::model::Model> Operand<R, T> for &'m M
 where
     &'m M: IntoValue<T>,
@@ -426,6 +430,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s String
 where
     &'s String: IntoValue<T>,
@@ -434,6 +439,7 @@ where
         Term::Value(self.into_value())
     }
 }
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s [u8]
 where
     &'s [u8]: IntoValue<T>,
@@ -443,12 +449,14 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<R, T: FieldType, U: FieldType<Base = T::Base>, K: PathKind> Operand<R, T> for Field<R, U, K> {
     fn into_term(self) -> Term {
         Term::Column(self.column_ref())
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Expr<R, U> {
     fn into_term(self) -> Term {
         self.term

@@ -9,6 +9,7 @@ pub use aggregate::{exists, subquery};
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
+mod select_all;
 mod write;
 
 pub use model_ext::ModelExt;
