@@ -1374,24 +1374,10 @@ fn many_prefix(rel: &RelPath) -> Option<RelPath> {
     Some(rel.prefix(i + 1))
 }
 
+/// The operands of a leaf condition (`Cond::each_term`, which also walks into ANDs and
+/// ORs, for the leaves the callers hold).
 fn leaf_terms(c: &Cond, mut f: impl FnMut(&Term)) {
-    match c {
-        Cond::Compare { lhs, rhs, .. } => {
-            f(lhs);
-            f(rhs);
-        }
-        Cond::Between { lhs, low, high } => {
-            f(lhs);
-            f(low);
-            f(high);
-        }
-        Cond::In { lhs, .. }
-        | Cond::InQuery { lhs, .. }
-        | Cond::Like { lhs, .. }
-        | Cond::Regex { lhs, .. }
-        | Cond::IsNull { lhs, .. } => f(lhs),
-        _ => {}
-    }
+    c.each_term(&mut |t| f(t));
 }
 
 /// Escape `\`, `%` and `_` so that they match themselves in a LIKE pattern with `ESCAPE '\'`.
