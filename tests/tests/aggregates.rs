@@ -601,3 +601,24 @@ async fn a_condition_on_an_aggregate_then_values_still_groups_by_the_model() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn first_and_last_of_grouped_rows_order_by_the_groups() {
+    with_library(|db, _backend, lib| async move {
+        let per_author = Book::objects().values(|b| (b.author, b.id.count()));
+        let (first, q) = capture_queries(per_author.first(&db)).await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(first.unwrap(), Some((lib.alice.id, 2)));
+        let (last, q) = capture_queries(per_author.last(&db)).await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(last.unwrap(), Some((lib.bob.id, 1)));
+        // Annotated model rows still order by the key.
+        let (first, _) =
+            capture_queries(Author::objects().annotate(|a| a.books().count()).first(&db)).await;
+        assert_eq!(
+            first.unwrap().map(|(a, n)| (a.name, n)),
+            Some(("Alice".into(), 2))
+        );
+    })
+    .await;
+}

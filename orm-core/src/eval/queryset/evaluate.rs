@@ -232,12 +232,30 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     }
 
     /// Ordered by primary key (Django's `order_by("pk")` / `order_by("-pk")`).
+    /// Rows grouped by a projection (`values(|b| (b.author, b.id.count()))`) have no key:
+    /// they are ordered by the projected fields they are grouped by (ordering by the key
+    /// would split the groups, as Django's `first()` does there).
     fn ordered_by_pk(&self, descending: bool) -> Self {
         self.chain_unsliced(SlicedOp::Reorder, |q| {
-            q.order_by = vec![OrderTerm {
-                term: pk_term::<M>(),
-                descending,
-            }];
+            let by_projection = match &q.select {
+                Select::Terms(terms) if q.is_grouped() && !q.group_by_model => Some(
+                    terms
+                        .iter()
+                        .filter(|t| !t.has_aggregate())
+                        .map(|t| OrderTerm {
+                            term: t.clone(),
+                            descending,
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            };
+            q.order_by = by_projection.unwrap_or_else(|| {
+                vec![OrderTerm {
+                    term: pk_term::<M>(),
+                    descending,
+                }]
+            });
         })
     }
 
