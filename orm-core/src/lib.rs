@@ -33,8 +33,10 @@ pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using};
 pub use row::{FromRow, Row};
+pub use schema::raw_row::FromRawRow;
+pub use sql::raw::{RawParam, RawParams};
 pub use update::Assignment;
 pub use value::{FieldType, SqlType, Value};
 
@@ -49,6 +51,7 @@ pub mod __private {
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
+    pub use crate::schema::raw_row::{FromRawRow, RawColumn, name_raw_column};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };

@@ -51,6 +51,8 @@ pub use orm_core::{
     FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
     Statement, Using, Value,
 };
+/// Raw SQL.
+pub use orm_core::{FromRawRow, RawParam, RawParams, RawQuery};
 pub use orm_derive::Model;
 
 /// The relation field types: a model declares `author: ForeignKey<Author>`,
@@ -67,6 +69,7 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+    pub use crate::RawQuery;
     pub use crate::{assert_num_queries, capture_queries};
 }
 

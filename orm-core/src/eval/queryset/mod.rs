@@ -7,9 +7,11 @@
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
+mod raw;
 mod write;
 
 pub use model_ext::ModelExt;
+pub use raw::RawQuery;
 pub use write::Deleted;
 
 use std::collections::{BTreeMap, HashMap};
