@@ -25,6 +25,7 @@ pub use sql::{compiler, dialect, join};
 
 pub use compiler::Statement;
 pub use dialect::Dialect;
+pub use dsl::partial::Partial;
 pub use error::{ColumnAt, Error, Result, SlicedOp};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
@@ -44,8 +45,9 @@ pub use value::{FieldType, SqlType, Value};
 /// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::dsl::expr::RelPath;
+    pub use crate::dsl::expr::{RelPath, Term};
     pub use crate::dsl::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
+    pub use crate::dsl::partial::{Partial, partial_column, partial_raw_columns};
     pub use crate::error::{Error, Result};
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;

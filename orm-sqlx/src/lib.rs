@@ -51,9 +51,10 @@ pub use orm_core::{
     FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType,
     Statement, Using, Value,
 };
-/// Raw SQL.
-pub use orm_core::{FromRawRow, RawParam, RawParams, RawQuery};
+/// Partial models and raw SQL: each derive next to its trait.
+pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};
 pub use orm_derive::Model;
+pub use orm_derive::{FromRow, Partial};
 
 /// The relation field types: a model declares `author: ForeignKey<Author>`,
 /// `#[orm(reverse(Book::author))] books: Reverse<Book>`, `tags: ManyToMany<Tag>`.
@@ -69,7 +70,7 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
-    pub use crate::RawQuery;
+    pub use crate::{FromRow, Partial, RawQuery};
     pub use crate::{assert_num_queries, capture_queries};
 }
 

@@ -7,6 +7,7 @@
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
+mod partial;
 mod raw;
 mod write;
 
