@@ -247,3 +247,19 @@ async fn raw_runs_on_a_transaction_and_a_connection_and_keeps_prefetch_related()
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_awaited_raw_query_runs_on_the_default_database() {
+    with_library(|db, _backend, lib| async move {
+        db.set_default();
+        let (rows, q) = capture_queries(async {
+            Book::objects()
+                .raw("SELECT * FROM books WHERE pages < ?", [200])
+                .await
+        })
+        .await;
+        assert_eq!(ids(&rows.unwrap()), [lib.b2.id]);
+        assert_eq!(q.len(), 1);
+    })
+    .await;
+}
