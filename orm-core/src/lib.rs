@@ -53,7 +53,7 @@ pub mod __private {
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
-    pub use crate::schema::raw_row::{FromRawRow, RawColumn, name_raw_column};
+    pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };

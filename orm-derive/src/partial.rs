@@ -303,7 +303,7 @@ fn expand(input: &Input, kind: Kind) -> TokenStream {
             });
             let checks = types
                 .iter()
-                .map(|ty| quote_spanned!(ty.span()=> let _ = <#ty as #orm::FieldType>::NULLABLE;));
+                .map(|ty| quote_spanned!(ty.span()=> #orm::assert_column_field::<#ty>();));
             quote! {
                 #[automatically_derived]
                 impl #orm::FromRawRow for #ident {

@@ -100,6 +100,20 @@ positional_tuple!(A, B, C, D, E, F);
 positional_tuple!(A, B, C, D, E, F, G);
 positional_tuple!(A, B, C, D, E, F, G, H);
 
+/// A field of a `#[derive(FromRow)]` struct: one column, so a field type.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a field of a `#[derive(FromRow)]` struct reads one column, and `{Self}` is not a field type",
+    label = "expected a field type: i64, String, Option<f64>…",
+    note = "read a model with `Model::objects().raw(…)`, or declare the columns you need here one field each"
+)]
+pub trait ColumnField {}
+impl<T: FieldType> ColumnField for T {}
+
+/// Compiles only if `T` reads one column (generated for each `#[derive(FromRow)]` field).
+#[doc(hidden)]
+pub fn assert_column_field<T: ColumnField>() {}
+
 /// Name the field behind column `index` of a derived struct in a decode error
 /// (generated code calls it, so a message says `BookCard.title (column `title`)`).
 #[doc(hidden)]

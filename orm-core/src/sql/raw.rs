@@ -202,13 +202,18 @@ fn translate(sql: &str, dialect: Dialect) -> Result<Translated> {
                 i = skip_quoted(bytes, i, b']', false)
                     .ok_or_else(|| unterminated("quoted identifier"))?;
             }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line(bytes, i),
+            // MySQL's `--` starts a comment only before a blank (`5--1` is arithmetic).
+            b'-' if bytes.get(i + 1) == Some(&b'-')
+                && (dialect != Dialect::Mysql
+                    || bytes.get(i + 2).is_none_or(|b| b.is_ascii_whitespace())) =>
+            {
+                i = skip_line(bytes, i)
+            }
             b'#' if dialect == Dialect::Mysql => i = skip_line(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = match sql[i + 2..].find("*/") {
-                    Some(end) => i + 2 + end + 2,
-                    None => return Err(unterminated("comment")),
-                };
+                // PostgreSQL nests block comments; the others end at the first `*/`.
+                i = skip_block_comment(bytes, i, dialect == Dialect::Postgres)
+                    .ok_or_else(|| unterminated("comment"))?;
             }
             b'$' if dialect == Dialect::Postgres && (i == 0 || !ident_char(bytes[i - 1])) => {
                 if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -289,6 +294,29 @@ fn skip_quoted(bytes: &[u8], start: usize, close: u8, backslash: bool) -> Option
     None
 }
 
+/// The index just past the block comment opening at `start`, or `None`.
+fn skip_block_comment(bytes: &[u8], start: usize, nested: bool) -> Option<usize> {
+    let mut depth = 1;
+    let mut i = start + 2;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            (b'/', b'*') if nested => {
+                depth += 1;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// The index of the end of the line comment starting at `start`.
 fn skip_line(bytes: &[u8], start: usize) -> usize {
     bytes[start..]
@@ -329,6 +357,15 @@ mod tests {
         assert_eq!(lite.placeholders, 2);
         // Not a backslash escape outside MySQL: the string ends at the second quote.
         assert_eq!(pg(r"'\' = ?"), r"'\' = $1");
+        // Nested block comments on PostgreSQL; MySQL's `--` needs a blank after it.
+        assert_eq!(pg("/* a /* ? */ ? */ ?"), "/* a /* ? */ ? */ $1");
+        let lite = translate("/* a /* ? */ ? */ ?", Dialect::Sqlite).unwrap();
+        assert_eq!(
+            lite.placeholders, 2,
+            "SQLite's comment ends at the first */"
+        );
+        let my = translate("SELECT 5--? \n, ? -- ?", Dialect::Mysql).unwrap();
+        assert_eq!(my.placeholders, 2);
         // Multi-byte text around placeholders is copied intact.
         assert_eq!(pg("'é?' = ? AND 名 = ?"), "'é?' = $1 AND 名 = $2");
     }
