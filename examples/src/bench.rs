@@ -158,6 +158,28 @@ where
     }
 }
 
+/// A user and a count (W9), read by name as `#[derive(sqlx::FromRow)]` would.
+#[derive(Debug, Clone)]
+pub struct HUserCount {
+    pub user: HUser,
+    pub n: i64,
+}
+
+impl<'a, R: sqlx::Row> sqlx::FromRow<'a, R> for HUserCount
+where
+    &'a str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'a R) -> sqlx::Result<Self> {
+        Ok(HUserCount {
+            user: HUser::from_row(row)?,
+            n: row.try_get("n")?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HPost {
     pub id: i64,
@@ -662,6 +684,7 @@ struct HandSql {
     w5: &'static str,
     w7: &'static str,
     w8: &'static str,
+    w9: &'static str,
 }
 
 impl HandSql {
@@ -686,6 +709,10 @@ impl HandSql {
             w5: p("SELECT id, name FROM users"),
             w7: p("SELECT id, name, hair_color FROM users LIMIT $1"),
             w8: p("SELECT id, name, hair_color FROM users LIMIT $1"),
+            w9: p(
+                "SELECT u.id, u.name, u.hair_color, COUNT(p.id) AS n FROM users u \
+                   LEFT JOIN posts p ON p.user_id = u.id GROUP BY u.id, u.name, u.hair_color",
+            ),
         }
     }
 }
@@ -958,6 +985,45 @@ macro_rules! backend_suite {
                 report(
                     &mut lines,
                     format!("W5 values((id, name)), {USERS} rows"),
+                    m,
+                    "≤ 1.00",
+                    1,
+                );
+            }
+            if cfg.runs("W9") {
+                // W9: every user with a count of their posts (annotate: LEFT JOIN + GROUP
+                // BY), rows handed over.
+                let m = measure(
+                    cfg,
+                    db,
+                    async || {
+                        let v = User::objects()
+                            .annotate(|u| u.posts().count())
+                            .into_vec(db)
+                            .await?;
+                        Ok(v.len())
+                    },
+                    async || {
+                        let v: Vec<HUserCount> = sqlx::query_as(sql.w9).fetch_all(pool).await?;
+                        Ok(v.len())
+                    },
+                    async || {
+                        let v = User::objects()
+                            .annotate(|u| u.posts().count())
+                            .into_vec(orm_conn!())
+                            .await?;
+                        Ok(v.len())
+                    },
+                    async || {
+                        let v: Vec<HUserCount> =
+                            sqlx::query_as(sql.w9).fetch_all(hand_conn!()).await?;
+                        Ok(v.len())
+                    },
+                )
+                .await?;
+                report(
+                    &mut lines,
+                    format!("W9 annotate(count of posts), {USERS} users"),
                     m,
                     "≤ 1.00",
                     1,

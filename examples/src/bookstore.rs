@@ -329,7 +329,117 @@ async fn main() -> Result<()> {
         println!("   {name}: {n} book(s)");
     }
 
-    the_n_plus_one_problem(&db).await
+    // 9g. Prefetching into rows already held (Django's prefetch_related_objects): the
+    // authors came from a helper; their books come in one more query, for all of them.
+    let mut authors = Author::objects()
+        .order_by(|a| a.name.asc())
+        .into_vec(&db)
+        .await?;
+    let (done, q) =
+        capture_queries(prefetch_related_objects(&mut authors, |a| a.books(), &db)).await;
+    done?;
+    report(
+        "9g. prefetch_related_objects(&mut authors, |a| a.books()): 1 query for all of them",
+        &q,
+    );
+    for a in &authors {
+        println!("   {}: {} books", a.name, a.books.count()?);
+    }
+    let (done, q) =
+        capture_queries(prefetch_related_objects(&mut authors, |a| a.books(), &db)).await;
+    done?;
+    report(
+        "9g. again: every author has its books already, so nothing is fetched",
+        &q,
+    );
+
+    the_n_plus_one_problem(&db).await?;
+    counting_in_the_database(&db).await
+}
+
+/// Chapter 11: the "books per author" page, computed by the database in one query
+/// (`annotate`), a condition on a count (`HAVING`), totals (`aggregate`) and a subquery.
+async fn counting_in_the_database(db: &Db) -> Result<()> {
+    println!("\n\n######## 11. Counting in the database: annotate, aggregate, subqueries");
+
+    // Django: Author.objects.annotate(n=Count("books")).order_by("-n", "name")
+    let per_author = Author::objects()
+        .annotate(|a| (a.books().count(), a.books().pages.avg()))
+        .order_by(|a| [a.books().count().desc(), a.name.asc()]);
+    let (rows, q) = capture_queries(per_author.fetch(db)).await;
+    report(
+        "11a. books per author: LEFT JOIN + GROUP BY, one query (authors without books count 0)",
+        &q,
+    );
+    for (author, (n, avg)) in rows? {
+        let avg = avg.map_or("-".to_owned(), |p| format!("{p:.0}"));
+        println!("   {:<22} {n} books, {avg} pages on average", author.name);
+    }
+
+    // Django: .annotate(n=Count("books")).filter(n__gte=2)
+    let (rows, q) = capture_queries(
+        Author::objects()
+            .filter(|a| a.books().count().gte(2))
+            .values(|a| a.name)
+            .into_vec(db),
+    )
+    .await;
+    report("11b. a condition on a count is HAVING", &q);
+    println!("   authors with two books or more: {:?}", rows?);
+
+    // Django: Book.objects.aggregate(Count("id"), Sum("pages"), Avg("rating"))
+    let (totals, q) = capture_queries(
+        Book::objects().aggregate(|b| (b.id.count(), b.pages.sum(), b.rating.avg()), db),
+    )
+    .await;
+    report("11c. aggregate(): one row of totals, always one query", &q);
+    let (n, pages, rating) = totals?;
+    println!("   {n} books, {pages:?} pages, average rating {rating:?}");
+
+    // Django: Book.objects.values("tags__name").annotate(n=Count("id")).filter(n__gt=1)
+    let (rows, q) = capture_queries(
+        Book::objects()
+            .values(|b| (b.tags().name, b.id.count()))
+            .filter(|b| b.id.count().gt(1))
+            .order_by(|b| b.tags().name.asc())
+            .into_vec(db),
+    )
+    .await;
+    report(
+        "11d. tags on more than one book: grouped by the projected field",
+        &q,
+    );
+    println!("   {:?}", rows?);
+
+    // Django: Author.objects.annotate(longest=Subquery(
+    //     Book.objects.filter(author=OuterRef("pk")).order_by("-pages").values("title")[:1]))
+    let (rows, q) = capture_queries(
+        Author::objects()
+            .annotate(|a| {
+                subquery(
+                    Book::objects()
+                        .filter(|b| b.author.eq(a.id.outer()))
+                        .order_by(|b| b.pages.desc())
+                        .values(|b| b.title)
+                        .slice(..1),
+                )
+            })
+            .order_by(|a| a.name.asc())
+            .into_vec(db),
+    )
+    .await;
+    report(
+        "11e. each author's longest book: a subquery reading the outer row",
+        &q,
+    );
+    for (author, longest) in rows? {
+        println!(
+            "   {:<22} {}",
+            author.name,
+            longest.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
 }
 
 /// A partial model: some of Book's fields, one of them through the author relation.

@@ -25,6 +25,7 @@ pub use sql::{compiler, dialect, join};
 
 pub use compiler::Statement;
 pub use dialect::Dialect;
+pub use dsl::aggregate::{Aggregate, RelatedCount};
 pub use dsl::partial::Partial;
 pub use error::{ColumnAt, Error, Result, SlicedOp};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
@@ -32,9 +33,10 @@ pub use expr::{Expr, RelPath};
 pub use field::Field;
 pub use model::{ColumnMeta, Model, ModelMeta};
 pub use ordering::OrderBy;
+pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery};
 pub use row::{FromRow, Row};
 pub use schema::raw_row::FromRawRow;
 pub use sql::raw::{RawParam, RawParams};
@@ -52,6 +54,7 @@ pub mod __private {
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
+    pub use crate::eval::unfollowed_key::{KeyHint, KeyNotFollowed};
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};
     pub use crate::schema::relation::{

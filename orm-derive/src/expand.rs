@@ -5,6 +5,7 @@
 
 mod field_types;
 mod fields;
+mod key_hint;
 mod meta;
 mod model_impl;
 
@@ -63,6 +64,7 @@ fn model_code(model: &Model) -> TokenStream {
     let reverse_checks = field_types::reverse_checks(model);
     let model_impl = model_impl::model_impl(model);
     let related_managers = model_impl::related_managers(model);
+    let key_hint = key_hint::key_hint(model);
     quote! {
         #fields_struct
         const _: () = {
@@ -71,6 +73,7 @@ fn model_code(model: &Model) -> TokenStream {
             #reverse_checks
             #model_impl
             #related_managers
+            #key_hint
         };
     }
 }

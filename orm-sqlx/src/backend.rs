@@ -155,6 +155,15 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
         return Some(typed);
     }
     let message = db.message();
+    // SQLite's own SUM() of integers past i64 (PostgreSQL's `bigint out of range`).
+    #[cfg(feature = "sqlite")]
+    if message == "integer overflow" && db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+    {
+        return Some(Error::OutOfRange {
+            message: "integer out of range: a sum past i64 (SQLite's integer overflow)".into(),
+            sql: orm_core::error::sql_excerpt(sql),
+        });
+    }
     let (state, message) = match sqlstate_tag(message) {
         Some((state, rest)) => (state.to_owned(), rest),
         None => (db.code()?.into_owned(), message),
@@ -711,7 +720,7 @@ macro_rules! impl_row {
                     + sqlx::Type<<$row as sqlx::Row>::Database>,
             {
                 use sqlx::{TypeInfo as _, ValueRef as _};
-                let raw = self.present(idx, $crate::backend::short_type_name::<T>())?;
+                let raw = self.present(idx, $crate::backend::short_type_name::<T>)?;
                 if !($fixed && self.1.has(idx)) {
                     let ty = raw.type_info();
                     if !ty.is_null() && !T::compatible(&ty) {
@@ -734,18 +743,19 @@ macro_rules! impl_row {
 
             /// The cell at `idx`, unless it is NULL: refused here, on every backend,
             /// before a driver can turn it into a zero value (SQLite) or a misleading
-            /// parse error; `expected` names the type the field wanted.
+            /// parse error; `expected` names the type the field wanted (computed only
+            /// then: a type's short name is a string search, once per cell otherwise).
             fn present(
                 &self,
                 idx: usize,
-                expected: &'static str,
+                expected: fn() -> &'static str,
             ) -> orm_core::Result<<<$row as sqlx::Row>::Database as sqlx::Database>::ValueRef<'_>> {
                 use sqlx::ValueRef as _;
                 let raw = self.raw(idx)?;
                 if raw.is_null() {
                     return Err(orm_core::Error::UnexpectedNull {
                         at: orm_core::ColumnAt::Index(idx),
-                        expected,
+                        expected: expected(),
                     });
                 }
                 Ok(raw)

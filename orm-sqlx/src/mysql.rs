@@ -149,7 +149,7 @@ impl_row!(MySqlRowRef, MySqlRow, "MySQL/MariaDB", fixed_types: true, {
         // DECIMAL(65, 30) arrives as text with 30 digits after the point: the trailing
         // zeros are the column's scale, not the value's, and would not fit a Decimal (28).
         let decode_error = crate::backend::decimal_error(idx);
-        self.present(idx, "Decimal")?;
+        self.present(idx, || "Decimal")?;
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
         let text = text.as_str();

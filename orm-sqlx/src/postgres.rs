@@ -79,7 +79,7 @@ impl_row!(PgRowRef, PgRow, "PostgreSQL", fixed_types: true, {
         use sqlx::postgres::PgValueFormat;
         use sqlx::{TypeInfo as _, ValueRef as _};
         let decode_error = crate::backend::decimal_error(idx);
-        let raw = self.present(idx, "Decimal")?;
+        let raw = self.present(idx, || "Decimal")?;
         let ty = raw.type_info();
         if !<rust_decimal::Decimal as sqlx::Type<Postgres>>::compatible(&ty) {
             return Err(decode_error(format!("the column holds SQL type {}", ty.name())));

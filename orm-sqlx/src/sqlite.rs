@@ -62,7 +62,7 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
         // Decimals are stored as text (every digit kept); a value written by other means
         // as an integer or a real is rendered as text by SQLite too.
         let decode_error = crate::backend::decimal_error(idx);
-        self.present(idx, "Decimal")?;
+        self.present(idx, || "Decimal")?;
         let text: String = sqlx::Row::try_get_unchecked::<String, usize>(self.0, idx)
             .map_err(|e| decode_error(e.to_string()))?;
         // Exactly, or refused: rust_decimal's own parser rounds past 28 significant digits.

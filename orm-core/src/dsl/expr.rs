@@ -146,18 +146,135 @@ pub enum Term {
     /// as PostgreSQL's `int2`/`int4`/`int8` do) and, on SQLite, which checked function
     /// computes it.
     Arith(Box<Term>, ArithOp, Box<Term>, SqlType),
+    /// An aggregate over the rows of a group (`COUNT`, `SUM`, …): see
+    /// [`crate::dsl::aggregate`].
+    Aggregate(Box<AggregateTerm>),
+    /// `COALESCE(a, b)`: `a`, or `b` where `a` is NULL.
+    Coalesce(Box<Term>, Box<Term>),
+    /// `(SELECT …)`: a queryset projecting one column, read as one value per row.
+    Subquery(crate::dsl::q::SubQuery),
+    /// A column of the enclosing query, read inside a subquery (Django's `OuterRef`).
+    Outer(OuterColumn),
+}
+
+/// A column of the query that encloses a subquery: `model` is the enclosing queryset's
+/// model, checked when the statement is compiled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OuterColumn {
+    pub column: ColumnRef,
+    pub model: &'static str,
+}
+
+/// Aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl AggFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+}
+
+/// One aggregate: `func([DISTINCT] arg)`, over the rows where `filter` holds if it is
+/// set (Django's `Count("books", filter=Q(...))`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateTerm {
+    pub func: AggFunc,
+    pub arg: Term,
+    /// The type of `arg` (what decides the SQL of `SUM`/`AVG` and their casts).
+    pub arg_type: SqlType,
+    pub distinct: bool,
+    pub filter: Option<crate::dsl::q::Cond>,
 }
 
 impl Term {
-    /// Every column reference in this term.
+    /// Every column reference in this term, outside aggregates (which join on their own,
+    /// see [`Term::aggregates`]) and subqueries (whose references to this query are
+    /// [`Term::outer_columns`]).
     pub fn columns(&self, out: &mut Vec<ColumnRef>) {
         match self {
             Term::Column(c) => out.push(*c),
-            Term::Value(_) | Term::TableColumn { .. } => {}
-            Term::Arith(a, _, b, _) => {
+            Term::Value(_)
+            | Term::TableColumn { .. }
+            | Term::Aggregate(_)
+            | Term::Subquery(_)
+            | Term::Outer(_) => {}
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => {
                 a.columns(out);
                 b.columns(out);
             }
+        }
+    }
+
+    /// Every aggregate in this term (not inside a subquery).
+    pub fn aggregates<'t>(&'t self, out: &mut Vec<&'t AggregateTerm>) {
+        match self {
+            Term::Aggregate(a) => out.push(a),
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => {
+                a.aggregates(out);
+                b.aggregates(out);
+            }
+            Term::Column(_)
+            | Term::Value(_)
+            | Term::TableColumn { .. }
+            | Term::Subquery(_)
+            | Term::Outer(_) => {}
+        }
+    }
+
+    /// Whether this term holds an aggregate (outside subqueries).
+    pub fn has_aggregate(&self) -> bool {
+        let mut v = Vec::new();
+        self.aggregates(&mut v);
+        !v.is_empty()
+    }
+
+    /// The subqueries this term holds (not nested ones).
+    pub fn subqueries<'t>(&'t self, out: &mut Vec<&'t crate::dsl::q::SubQuery>) {
+        match self {
+            Term::Subquery(s) => out.push(s),
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => {
+                a.subqueries(out);
+                b.subqueries(out);
+            }
+            Term::Aggregate(a) => {
+                a.arg.subqueries(out);
+                if let Some(f) = &a.filter {
+                    f.each_term(&mut |t| t.subqueries(out));
+                }
+            }
+            Term::Column(_) | Term::Value(_) | Term::TableColumn { .. } | Term::Outer(_) => {}
+        }
+    }
+
+    /// The columns of the enclosing query that this term reads from inside a subquery.
+    pub fn outer_columns(&self, out: &mut Vec<OuterColumn>) {
+        match self {
+            Term::Outer(c) => out.push(*c),
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => {
+                a.outer_columns(out);
+                b.outer_columns(out);
+            }
+            Term::Aggregate(a) => {
+                a.arg.outer_columns(out);
+                if let Some(f) = &a.filter {
+                    f.each_term(&mut |t| t.outer_columns(out));
+                }
+            }
+            // A subquery nested in a subquery reads its own enclosing query.
+            Term::Subquery(_) | Term::Column(_) | Term::Value(_) | Term::TableColumn { .. } => {}
         }
     }
 }
@@ -193,6 +310,62 @@ impl<R, T> Expr<R, T> {
     }
 }
 
+impl<R, T: FieldType> Expr<R, T> {
+    fn compare(self, op: crate::dsl::q::CmpOp, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        crate::dsl::q::Q::new(crate::dsl::q::Cond::Compare {
+            lhs: self.term,
+            op,
+            rhs: rhs.into_term(),
+        })
+    }
+
+    /// `= rhs`. On an expression of aggregates, a condition on the group (`HAVING`).
+    pub fn eq(self, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        self.compare(crate::dsl::q::CmpOp::Eq, rhs)
+    }
+    /// `> rhs`.
+    pub fn gt(self, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        self.compare(crate::dsl::q::CmpOp::Gt, rhs)
+    }
+    /// `>= rhs`.
+    pub fn gte(self, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        self.compare(crate::dsl::q::CmpOp::Gte, rhs)
+    }
+    /// `< rhs`.
+    pub fn lt(self, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        self.compare(crate::dsl::q::CmpOp::Lt, rhs)
+    }
+    /// `<= rhs`.
+    pub fn lte(self, rhs: impl Operand<R, T>) -> crate::dsl::q::Q<R> {
+        self.compare(crate::dsl::q::CmpOp::Lte, rhs)
+    }
+    /// `IS NULL` (`true`) or `IS NOT NULL`.
+    pub fn is_null(self, is_null: bool) -> crate::dsl::q::Q<R> {
+        crate::dsl::q::Q::new(crate::dsl::q::Cond::IsNull {
+            lhs: self.term,
+            is_null,
+        })
+    }
+    /// Ascending order by this expression.
+    pub fn asc(self) -> crate::dsl::ordering::OrderBy<R> {
+        crate::dsl::ordering::OrderBy::new(self.term, false)
+    }
+    /// Descending order by this expression.
+    pub fn desc(self) -> crate::dsl::ordering::OrderBy<R> {
+        crate::dsl::ordering::OrderBy::new(self.term, true)
+    }
+}
+
+impl<R, T: FieldType<Nullable = T>> Expr<R, T> {
+    /// This value, or `default` where it is NULL (`COALESCE`, Django's `Coalesce`).
+    pub fn unwrap_or(self, default: impl Operand<R, T::Base>) -> Expr<R, T::Base> {
+        Expr::from_term(Term::Coalesce(
+            Box::new(self.term),
+            Box::new(default.into_term()),
+        ))
+    }
+}
+
 /// Anything that can stand on the right-hand side of a lookup or an assignment on a field
 /// of type `T` in a query over `R`: a plain value, another field, or an expression.
 #[diagnostic::on_unimplemented(
@@ -206,11 +379,13 @@ pub trait Operand<R, T> {
 
 macro_rules! value_operand {
     ($($t:ty),* $(,)?) => { $(
+        #[diagnostic::do_not_recommend]
         impl<R, T> Operand<R, T> for $t where $t: IntoValue<T> {
             fn into_term(self) -> Term {
                 Term::Value(self.into_value())
             }
         }
+        #[diagnostic::do_not_recommend]
         impl<R, T> Operand<R, T> for Option<$t> where Option<$t>: IntoValue<T> {
             fn into_term(self) -> Term {
                 Term::Value(self.into_value())
@@ -220,6 +395,7 @@ macro_rules! value_operand {
 }
 value_operand!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
 
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s str
 where
     &'s str: IntoValue<T>,
@@ -244,6 +420,7 @@ value_operand!(rust_decimal::Decimal);
 value_operand!(serde_json::Value);
 
 /// A model instance stands for its primary key: `b.author.eq(&alice)`.
+#[diagnostic::do_not_recommend]
 impl<'m, R, T, M: crate::schema::model::Model> Operand<R, T> for &'m M
 where
     &'m M: IntoValue<T>,
@@ -253,6 +430,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s String
 where
     &'s String: IntoValue<T>,
@@ -261,6 +439,7 @@ where
         Term::Value(self.into_value())
     }
 }
+#[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s [u8]
 where
     &'s [u8]: IntoValue<T>,
@@ -270,12 +449,14 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<R, T: FieldType, U: FieldType<Base = T::Base>, K: PathKind> Operand<R, T> for Field<R, U, K> {
     fn into_term(self) -> Term {
         Term::Column(self.column_ref())
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<R, T: FieldType, U: FieldType<Base = T::Base>> Operand<R, T> for Expr<R, U> {
     fn into_term(self) -> Term {
         self.term

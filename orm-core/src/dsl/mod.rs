@@ -4,6 +4,7 @@
 //!
 //! [`Query`]: query::Query
 
+pub mod aggregate;
 pub mod expr;
 pub mod field;
 pub mod ordering;

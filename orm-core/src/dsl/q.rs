@@ -69,6 +69,9 @@ pub enum Cond {
         lhs: Term,
         sub: SubQuery,
     },
+    /// `EXISTS (SELECT …)`: whether a queryset (usually reading columns of this row
+    /// through [`outer`](crate::dsl::field::Field::outer)) has any row.
+    Exists(SubQuery),
 }
 
 /// The queryset of an `is_in(queryset)`, kept whole until the outer query is compiled
@@ -161,8 +164,59 @@ impl Cond {
             Cond::InQuery { sub, .. } if sub.refused.is_none() && sub.query.empty => {
                 Cond::Const(false)
             }
+            Cond::Exists(sub) if sub.refused.is_none() && sub.query.empty => Cond::Const(false),
             other => other,
         }
+    }
+
+    /// Call `f` on every term of every lookup in this condition (the operands of its
+    /// leaves; not inside subqueries).
+    pub fn each_term<'c>(&'c self, f: &mut impl FnMut(&'c Term)) {
+        match self {
+            Cond::Compare { lhs, rhs, .. } => {
+                f(lhs);
+                f(rhs);
+            }
+            Cond::Between { lhs, low, high } => {
+                f(lhs);
+                f(low);
+                f(high);
+            }
+            Cond::In { lhs, .. }
+            | Cond::InQuery { lhs, .. }
+            | Cond::Like { lhs, .. }
+            | Cond::Regex { lhs, .. }
+            | Cond::IsNull { lhs, .. } => f(lhs),
+            Cond::And(parts) | Cond::Or(parts) => {
+                for p in parts {
+                    p.each_term(f);
+                }
+            }
+            Cond::Not(inner) => inner.each_term(f),
+            Cond::Const(_) | Cond::Exists(_) => {}
+        }
+    }
+
+    /// Whether this condition reads an aggregate (it belongs in HAVING).
+    pub fn has_aggregate(&self) -> bool {
+        let mut found = false;
+        self.each_term(&mut |t| found |= t.has_aggregate());
+        found
+    }
+
+    /// The subqueries this condition holds (`is_in(queryset)`, `exists`, scalar ones).
+    pub fn subqueries<'c>(&'c self, out: &mut Vec<&'c SubQuery>) {
+        fn structural<'c>(c: &'c Cond, out: &mut Vec<&'c SubQuery>) {
+            match c {
+                Cond::Exists(s) => out.push(s),
+                Cond::InQuery { sub, .. } => out.push(sub),
+                Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| structural(p, out)),
+                Cond::Not(inner) => structural(inner, out),
+                _ => {}
+            }
+        }
+        structural(self, out);
+        self.each_term(&mut |t| t.subqueries(out));
     }
 }
 

@@ -42,6 +42,11 @@ pub struct Query {
     pub extra: Vec<Term>,
     /// A many-to-many join table joined to the root (prefetching a many-to-many relation).
     pub through: Option<ThroughJoin>,
+    /// Values computed per row (`annotate`), selected right after the model's columns.
+    pub annotations: Vec<Term>,
+    /// `annotate()` with an aggregate on the model's rows: the query groups by the model
+    /// (every column of it), also after a `values()` that selects other columns.
+    pub group_by_model: bool,
 }
 
 /// `INNER JOIN through ON through.target_column = root.target_pk`.
@@ -67,7 +72,38 @@ impl Query {
             prefetch: Vec::new(),
             extra: Vec::new(),
             through: None,
+            annotations: Vec::new(),
+            group_by_model: false,
         }
+    }
+
+    /// Whether the query groups rows (an aggregate in its SELECT list or its conditions,
+    /// or an `annotate()` with one).
+    pub fn is_grouped(&self) -> bool {
+        self.group_by_model
+            || self.annotations.iter().any(Term::has_aggregate)
+            || matches!(&self.select, Select::Terms(t) if t.iter().any(Term::has_aggregate))
+            || self.filter.iter().any(Cond::has_aggregate)
+            || self.order_by.iter().any(|o| o.term.has_aggregate())
+    }
+
+    /// The columns of an enclosing query that this query reads (as a subquery).
+    pub fn outer_columns(&self) -> Vec<crate::dsl::expr::OuterColumn> {
+        let mut out = Vec::new();
+        for c in self.filter.iter() {
+            // (A subquery nested in this one reads this one, not its enclosing query.)
+            c.each_term(&mut |t| t.outer_columns(&mut out));
+        }
+        if let Select::Terms(terms) = &self.select {
+            terms.iter().for_each(|t| t.outer_columns(&mut out));
+        }
+        self.annotations
+            .iter()
+            .for_each(|t| t.outer_columns(&mut out));
+        self.order_by
+            .iter()
+            .for_each(|o| o.term.outer_columns(&mut out));
+        out
     }
 
     pub fn is_sliced(&self) -> bool {
@@ -94,6 +130,7 @@ impl Query {
         self.through.is_none()
             && self.extra.is_empty()
             && select_root_only
+            && self.annotations.iter().all(term_root_only)
             && self.filter.iter().all(root_only)
             && self.order_by.iter().all(|o| term_root_only(&o.term))
             && self.filter.iter().any(|c| pins_column(c, pk))
@@ -107,6 +144,12 @@ impl Query {
 
     /// Add a condition, folding constants: an always-false one makes the query empty.
     pub fn add_filter(&mut self, cond: Cond) {
+        // A condition on an aggregate of the model's rows groups them by the model, also
+        // if a `values()` later selects other columns (`filter(count >= 2).values(name)`
+        // is the names of those authors, not the names with two books in all).
+        if self.select == Select::Model && cond.has_aggregate() {
+            self.group_by_model = true;
+        }
         match cond.simplify() {
             Cond::Const(true) => {}
             Cond::Const(false) => self.empty = true,
@@ -158,7 +201,7 @@ fn root_only(c: &Cond) -> bool {
         }
         Cond::And(parts) | Cond::Or(parts) => parts.iter().all(root_only),
         Cond::Not(inner) => root_only(inner),
-        Cond::Const(_) => true,
+        Cond::Const(_) | Cond::Exists(_) => true,
     }
 }
 
@@ -167,7 +210,10 @@ fn term_root_only(t: &Term) -> bool {
         Term::Column(c) => c.path.is_root(),
         Term::TableColumn { .. } => false,
         Term::Value(_) => true,
-        Term::Arith(a, _, b, _) => term_root_only(a) && term_root_only(b),
+        Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => term_root_only(a) && term_root_only(b),
+        // One value per row: a subquery repeats no row.
+        Term::Subquery(_) | Term::Outer(_) => true,
+        Term::Aggregate(_) => false,
     }
 }
 

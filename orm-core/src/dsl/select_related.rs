@@ -3,8 +3,8 @@
 
 use crate::dsl::expr::RelPath;
 use crate::error::Result;
-use crate::schema::model::Model;
-use crate::schema::relation::RelationMeta;
+use crate::schema::model::{Model, ModelMeta};
+use crate::schema::relation::{RelationKind, RelationMeta};
 use crate::schema::row::Row;
 
 /// One selected relation: its columns start at `offset` in the row; `children` are the
@@ -71,6 +71,35 @@ fn assign_offsets(nodes: &mut [SelectNode], offset: &mut usize) {
         *offset += (node.rel.target)().columns.len();
         assign_offsets(&mut node.children, offset);
     }
+}
+
+/// How many hops `select_related()` with no argument follows (Django's `max_depth`).
+pub const EVERY_KEY_DEPTH: usize = 5;
+
+/// What Django's `select_related()` with no argument follows from `meta`: every non-null
+/// forward key (foreign key or one-to-one), and the non-null keys of their targets, down to
+/// [`EVERY_KEY_DEPTH`] hops (a cycle of required keys stops there). The paths returned
+/// are the deepest ones; `plan` selects every hop on them.
+pub fn every_required_key(meta: &'static ModelMeta) -> Vec<RelPath> {
+    fn walk(meta: &'static ModelMeta, at: RelPath, out: &mut Vec<RelPath>) {
+        let mut deeper = false;
+        if at.len() < EVERY_KEY_DEPTH {
+            for rel in meta.relations {
+                if matches!(rel.kind, RelationKind::ForeignKey | RelationKind::OneToOne)
+                    && !rel.nullable
+                {
+                    deeper = true;
+                    walk((rel.target)(), at.join(rel), out);
+                }
+            }
+        }
+        if !deeper && !at.is_root() {
+            out.push(at);
+        }
+    }
+    let mut out = Vec::new();
+    walk(meta, RelPath::ROOT, &mut out);
+    out
 }
 
 /// Every node, depth first, in column order.

@@ -7,3 +7,4 @@ pub mod executor;
 pub mod prefetch;
 pub mod queryset;
 pub mod related;
+pub mod unfollowed_key;

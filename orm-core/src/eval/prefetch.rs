@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::dsl::expr::{ColumnRef, RelPath, Term};
+use crate::dsl::expr::{ColumnRef, MAX_PATH_DEPTH, RelPath, Term};
+use crate::dsl::field::PrefetchPath;
 use crate::dsl::q::Cond;
 use crate::dsl::query::{Query, ThroughJoin};
 use crate::dsl::select_related::{self, SelectNode};
 use crate::error::{Error, Result};
-use crate::eval::executor::RowSource;
+use crate::eval::executor::{Executor, RowSource};
 use crate::eval::related::Group;
 use crate::schema::model::Model;
 use crate::schema::relation::{JoinOn, KeyMap, KeyRepr, KeySet, RelationKind, RelationMeta};
@@ -43,6 +44,12 @@ impl Fetched {
 
 /// Prefetch every relation in `nodes` into `parents` (and below them), one query per level
 /// and batch. No query when there are no parents.
+///
+/// A parent whose relation is already loaded (by `select_related`, an earlier prefetch, a
+/// back reference) keeps what it holds and adds no key to that level's query (S30, and
+/// Django's `prefetch_related_objects`, which skips fetched instances); the levels below
+/// are prefetched into what it holds. When some parents hold the relation and others do
+/// not, each level below costs a query for each of the two groups.
 pub fn prefetch_into<'a, P: Model>(
     parents: &'a mut [P],
     nodes: &'a [PrefetchNode],
@@ -55,22 +62,21 @@ pub fn prefetch_into<'a, P: Model>(
         for node in nodes {
             let rel = node.rel;
             let forward = !rel.kind.is_many();
-            // The key each parent contributes: its foreign key, or its own primary key.
+            // The key each parent contributes: its foreign key, or its own primary key;
+            // none when the relation is loaded already (or a NULL key).
             let mut keys: Vec<Option<KeyRepr>> = Vec::with_capacity(parents.len());
             let mut wanted: Vec<Value> = Vec::new();
             let mut seen = KeySet::default();
-            let mut all_loaded = true;
+            let mut any_loaded = false;
             for p in parents.iter_mut() {
-                let value = if forward {
-                    let Some(slot) = p.relation_mut(rel.index) else {
-                        keys.push(None);
-                        continue;
-                    };
-                    all_loaded &= slot.is_loaded();
-                    slot.key_value()
-                } else {
-                    all_loaded = false;
-                    Some(p.pk().to_value())
+                let value = match p.relation_mut(rel.index) {
+                    None => None,
+                    Some(slot) if slot.is_loaded() => {
+                        any_loaded = true;
+                        None
+                    }
+                    Some(slot) if forward => slot.key_value(),
+                    Some(_) => Some(p.pk().to_value()),
                 };
                 let key = value.as_ref().and_then(KeyRepr::of);
                 if let (Some(k), Some(v)) = (&key, value)
@@ -80,16 +86,13 @@ pub fn prefetch_into<'a, P: Model>(
                 }
                 keys.push(key);
             }
-            // Hops already loaded by select_related are not fetched again (S30); the levels
-            // below them are prefetched into the loaded targets.
-            if forward && all_loaded {
-                if !node.children.is_empty() {
-                    prefetch_below_loaded(parents, rel, &node.children, &mut *ex).await?;
-                }
-                continue;
+            // Below what is loaded already, before anything new is assigned: the new
+            // rows get their own levels below from `fetch`.
+            if any_loaded && !node.children.is_empty() {
+                prefetch_below_loaded(parents, rel, &node.children, &mut *ex).await?;
             }
             if wanted.is_empty() {
-                // Every key is NULL: nothing to fetch, and no parent to hand anything to.
+                // Every key is NULL or loaded: nothing to fetch.
                 continue;
             }
             let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
@@ -114,7 +117,8 @@ pub fn prefetch_into<'a, P: Model>(
     })
 }
 
-/// Prefetch `nodes` into the targets `rel` already holds on every parent.
+/// Prefetch `nodes` into what `rel` already holds on the parents where it is loaded (a
+/// forward relation's target, a many-valued relation's rows), all parents together.
 async fn prefetch_below_loaded<P: Model>(
     parents: &mut [P],
     rel: &'static RelationMeta,
@@ -142,6 +146,60 @@ async fn prefetch_below_loaded<P: Model>(
         }
     }
     Ok(())
+}
+
+/// Django's `prefetch_related_objects(instances, lookup)`: prefetch the relation path
+/// `path` (as [`QuerySet::prefetch_related`](crate::QuerySet::prefetch_related) takes it)
+/// into instances already fetched, one query per level for all of them.
+///
+/// An instance whose relation is already loaded keeps what it holds and adds nothing to
+/// that level's query, as in Django; the levels below it are still prefetched into what it
+/// holds (Django does that only when every instance had it loaded). So calling it twice
+/// costs nothing the second time, and `|a| a.books()` then `|a| a.books().tags()` costs
+/// one query each. No instances, or nothing missing: no query. When some instances hold
+/// the relation and others do not, each level below it costs one query for each group.
+/// Rows are looked up by the keys the instances hold now; an instance whose related row
+/// was deleted is left unloaded, as in Django.
+///
+/// A related object shared with an instance outside `instances` (a clone made earlier)
+/// is not prefetched below: its relations read as not loaded.
+///
+/// ```no_run
+/// # use orm_core::{Model, Executor, Result, prefetch_related_objects};
+/// # use orm_core::field::PrefetchPath;
+/// # async fn demo<M: Model, P: PrefetchPath<M>, E: Executor + Copy>(
+/// #     db: E, books_and_tags: impl FnOnce(&M::Fields) -> P) -> Result<()> {
+/// // let mut authors: Vec<Author> = Author::objects().into_vec(&db).await?;
+/// let mut authors: Vec<M> = M::objects().into_vec(db).await?;              // 1 query
+/// // prefetch_related_objects(&mut authors, |a| a.books().tags(), &db)
+/// prefetch_related_objects(&mut authors, books_and_tags, db).await?;       // 2 queries
+/// # Ok(()) }
+/// ```
+pub async fn prefetch_related_objects<M, P, E>(
+    instances: &mut [M],
+    path: impl FnOnce(&M::Fields) -> P,
+    mut ex: E,
+) -> Result<()>
+where
+    M: Model,
+    P: PrefetchPath<M>,
+    E: Executor,
+{
+    let path = path(&M::fields()).prefetch_path();
+    if path.overflowed() {
+        return Err(Error::PathTooDeep {
+            path: format!("{path:?}"),
+            max: MAX_PATH_DEPTH,
+        });
+    }
+    let mut tree = Vec::new();
+    add_path(&mut tree, &path);
+    if instances.is_empty() || tree.is_empty() {
+        return Ok(());
+    }
+    // Every query on one connection, as a queryset's prefetches run.
+    let mut session = ex.session("-- prefetch_related_objects").await?;
+    prefetch_into(instances, &tree, &mut *session).await
 }
 
 /// Fetch the rows of `node.rel`'s target `T` for `keys`: one query per batch of keys that
@@ -306,7 +364,7 @@ impl<M: Model> crate::schema::row::FromRow for M {
         select_related::load_nodes(nodes, self, row)
     }
     fn prefetch_rows<'a>(
-        rows: &'a mut [Self],
+        rows: &'a mut Vec<Self>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
     ) -> BoxFuture<'a, Result<()>> {

@@ -231,6 +231,7 @@ impl<T: Model> IntoValue<Option<ForeignKey<T>>> for &T {
 
 /// `b.publisher.eq(None)`: a nullable key compared with `None` is `IS NULL` (and with
 /// `Some(key)`, the key).
+#[diagnostic::do_not_recommend]
 impl<R, T: Model> crate::dsl::expr::Operand<R, Option<ForeignKey<T>>> for Option<ForeignKey<T>> {
     fn into_term(self) -> crate::dsl::expr::Term {
         crate::dsl::expr::Term::Value(self.to_value())
@@ -317,37 +318,71 @@ impl<T: Model> ForeignKey<T> {
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
     ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        Box::pin(async move {
-            // Owned targets (one per row, as select_related decodes them) are prefetched;
-            // a shared one is left as it is.
-            let mut owned: Vec<T> = Vec::new();
-            let mut slots: Vec<Result<usize, Arc<dyn Any + Send + Sync>>> = Vec::new();
-            for t in targets {
-                match t.downcast::<T>() {
-                    Ok(arc) => match Arc::try_unwrap(arc) {
-                        Ok(v) => {
-                            slots.push(Ok(owned.len()));
-                            owned.push(v);
-                        }
-                        Err(shared) => slots.push(Err(shared)),
-                    },
-                    Err(other) => slots.push(Err(other)),
-                }
-            }
-            crate::eval::prefetch::prefetch_into(&mut owned, nodes, ex).await?;
-            let mut owned: Vec<Option<T>> = owned.into_iter().map(Some).collect();
-            Ok(slots
-                .into_iter()
-                .map(|s| match s {
-                    Ok(i) => match owned.get_mut(i).and_then(Option::take) {
-                        Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
-                        None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
-                    },
-                    Err(kept) => kept,
-                })
-                .collect())
-        })
+        prefetch_below_loaded::<T, T>(targets, nodes, ex, |t| vec![t], |mut rows| rows.pop())
     }
+}
+
+/// Prefetch `nodes` below loaded relation values (each an `Arc<X>`: a forward relation's
+/// target `T`, or a group of rows `Vec<T>`), all of them in one query per level; returns
+/// them in order. Values shared by several slots (one prefetched object for every row
+/// with its key, one group for a parent listed twice) are prefetched once and come back
+/// shared; a value also held outside the slots handed in (a clone of an instance) cannot
+/// be changed in place and comes back as it went.
+fn prefetch_below_loaded<'a, X, T>(
+    targets: Vec<Arc<dyn Any + Send + Sync>>,
+    nodes: &'a [PrefetchNode],
+    ex: &'a mut (dyn RowSource + 'a),
+    into_rows: fn(X) -> Vec<T>,
+    from_rows: fn(Vec<T>) -> Option<X>,
+) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>>
+where
+    X: Send + Sync + 'static,
+    T: Model,
+{
+    Box::pin(async move {
+        // One entry per distinct allocation; the duplicates are dropped here, so that a
+        // value the slots alone share can be taken out of its `Arc`.
+        let mut index: std::collections::HashMap<usize, usize> = Default::default();
+        let mut distinct: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
+        let mut at: Vec<usize> = Vec::with_capacity(targets.len());
+        for t in targets {
+            let address = Arc::as_ptr(&t).cast::<()>().addr();
+            let i = *index.entry(address).or_insert_with(|| {
+                distinct.push(t);
+                distinct.len() - 1
+            });
+            at.push(i);
+        }
+        // Owned values are split into one list of rows; the others are kept as they are.
+        let mut rows: Vec<T> = Vec::new();
+        let mut parts: Vec<Result<usize, Arc<dyn Any + Send + Sync>>> = Vec::new();
+        for t in distinct {
+            match t.downcast::<X>() {
+                Ok(arc) => match Arc::try_unwrap(arc) {
+                    Ok(v) => {
+                        let v = into_rows(v);
+                        parts.push(Ok(v.len()));
+                        rows.extend(v);
+                    }
+                    Err(shared) => parts.push(Err(shared)),
+                },
+                Err(other) => parts.push(Err(other)),
+            }
+        }
+        crate::eval::prefetch::prefetch_into(&mut rows, nodes, ex).await?;
+        let mut rows = rows.into_iter();
+        let back: Vec<Arc<dyn Any + Send + Sync>> = parts
+            .into_iter()
+            .map(|part| match part {
+                Ok(len) => match from_rows(rows.by_ref().take(len).collect()) {
+                    Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
+                    None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
+                },
+                Err(kept) => kept,
+            })
+            .collect();
+        Ok(at.into_iter().map(|i| back[i].clone()).collect())
+    })
 }
 
 impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
@@ -568,9 +603,28 @@ impl<T: Model> RelationSlot for RelatedSet<T> {
         self.rows = Some(rows);
         Ok(())
     }
-    fn set_target(&mut self, _target: Arc<dyn Any + Send + Sync>) -> Result<()> {
-        Err(Error::InvalidInput(
-            "a many-valued relation has no single target".into(),
-        ))
+    /// Put back rows taken with `take_target` (a `Vec<T>`).
+    fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()> {
+        let rows = target.downcast::<Vec<T>>().map_err(|_| {
+            Error::InvalidInput(format!(
+                "the rows put back into {} were not {} rows",
+                self.meta
+                    .map_or_else(|| T::META.name.to_owned(), RelationMeta::label),
+                T::META.name
+            ))
+        })?;
+        self.rows = Some(rows);
+        Ok(())
+    }
+    fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.rows.take().map(|r| r as Arc<dyn Any + Send + Sync>)
+    }
+    fn prefetch_targets<'a>(
+        &self,
+        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        nodes: &'a [PrefetchNode],
+        ex: &'a mut (dyn RowSource + 'a),
+    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
+        prefetch_below_loaded::<Vec<T>, T>(targets, nodes, ex, |rows| rows, Some)
     }
 }

@@ -281,15 +281,16 @@ pub trait RelationSlot: Send {
         key: &KeyRepr,
         parent: &(dyn Fn() -> Arc<dyn Any + Send + Sync> + Send + Sync),
     ) -> Result<()>;
-    /// Fill a forward relation with an already-loaded target (a back reference).
+    /// Fill the relation with what was loaded elsewhere: a forward relation's target (a
+    /// back reference), or what `take_target` took out.
     fn set_target(&mut self, target: Arc<dyn Any + Send + Sync>) -> Result<()>;
-    /// Forward relations: take the loaded target out (to prefetch below it).
+    /// Take what was loaded out (a forward relation's target, a many-valued relation's
+    /// rows), to prefetch below it.
     fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
         None
     }
-    /// Forward relations: prefetch `nodes` into targets taken from slots of this same
-    /// relation, returning them in order. A target shared with another slot (loaded by an
-    /// earlier prefetch) comes back as it went.
+    /// Prefetch `nodes` into what `take_target` took from slots of this same relation,
+    /// returning it in order. A value also held elsewhere comes back as it went.
     fn prefetch_targets<'a>(
         &self,
         targets: Vec<Arc<dyn Any + Send + Sync>>,

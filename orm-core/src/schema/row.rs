@@ -107,7 +107,7 @@ pub trait FromRow: Sized + Send + 'static {
     /// Run `prefetch_related` for these rows (models only).
     #[doc(hidden)]
     fn prefetch_rows<'a>(
-        rows: &'a mut [Self],
+        rows: &'a mut Vec<Self>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
     ) -> BoxFuture<'a, Result<()>> {
@@ -122,6 +122,174 @@ impl FromRow for () {
     }
     fn from_row<R: Row + ?Sized>(_row: &R, _offset: usize) -> Result<Self> {
         Ok(())
+    }
+}
+
+macro_rules! tuple_first {
+    ($s:expr, $a:ident $(, $n:ident)*) => {
+        $s.0
+    };
+}
+
+/// Prefetch into the first element of every tuple: moved out, prefetched, put back.
+macro_rules! tuple_prefetch {
+    ($rows:expr, $nodes:expr, $ex:expr, $a:ident) => {{
+        let rows = $rows;
+        let (nodes, ex) = ($nodes, $ex);
+        Box::pin(async move {
+            if nodes.is_empty() || rows.is_empty() {
+                return Ok(());
+            }
+            let mut firsts: Vec<$a> = std::mem::take(rows).into_iter().map(|(f,)| f).collect();
+            let r = $a::prefetch_rows(&mut firsts, nodes, ex).await;
+            rows.extend(firsts.into_iter().map(|f| (f,)));
+            r
+        })
+    }};
+    ($rows:expr, $nodes:expr, $ex:expr, $a:ident $(, $n:ident)+) => {{
+        let rows = $rows;
+        let (nodes, ex) = ($nodes, $ex);
+        Box::pin(async move {
+            if nodes.is_empty() || rows.is_empty() {
+                return Ok(());
+            }
+            let taken = std::mem::take(rows);
+            let mut firsts = Vec::with_capacity(taken.len());
+            let mut rests = Vec::with_capacity(taken.len());
+            for t in taken {
+                #[allow(non_snake_case)]
+                let (f, $($n),+) = t;
+                firsts.push(f);
+                rests.push(($($n,)+));
+            }
+            let r = $a::prefetch_rows(&mut firsts, nodes, ex).await;
+            #[allow(non_snake_case)]
+            rows.extend(firsts.into_iter().zip(rests).map(|(f, ($($n,)+))| (f, $($n),+)));
+            r
+        })
+    }};
+}
+
+macro_rules! tuple_from_row {
+    ($($n:ident),+) => {
+        impl<$($n: FromRow),+> FromRow for ($($n,)+) {
+            fn width() -> usize {
+                0 $(+ $n::width())+
+            }
+            #[allow(unused_assignments)]
+            fn from_row<Rw: Row + ?Sized>(row: &Rw, offset: usize) -> Result<Self> {
+                let mut at = offset;
+                Ok(($({
+                    let v = $n::from_row(row, at)?;
+                    at += $n::width();
+                    v
+                },)+))
+            }
+            /// The relations `select_related` read belong to the first element: the model
+            /// of an annotated row `(model, values)`.
+            fn load_selected(
+                &mut self,
+                nodes: &[SelectNode],
+                row: &dyn Row,
+            ) -> Result<()> {
+                tuple_first!(self, $($n),+).load_selected(nodes, row)
+            }
+            /// Prefetches fill the first element (the model of an annotated row).
+            fn prefetch_rows<'a>(
+                rows: &'a mut Vec<Self>,
+                nodes: &'a [PrefetchNode],
+                ex: &'a mut (dyn RowSource + 'a),
+            ) -> BoxFuture<'a, Result<()>> {
+                tuple_prefetch!(rows, nodes, ex, $($n),+)
+            }
+        }
+    };
+}
+tuple_from_row!(A);
+tuple_from_row!(A, B);
+tuple_from_row!(A, B, C);
+tuple_from_row!(A, B, C, D);
+tuple_from_row!(A, B, C, D, E);
+tuple_from_row!(A, B, C, D, E, F);
+tuple_from_row!(A, B, C, D, E, F, G);
+tuple_from_row!(A, B, C, D, E, F, G, H);
+
+/// A row of values the program already has (what aggregates are over no rows), read by
+/// position like a fetched one.
+pub(crate) struct ValuesRow(pub(crate) Vec<Value>);
+
+macro_rules! values_row_getters {
+    ($($(#[$m:meta])* $name:ident -> $t:ty;)*) => { $(
+        $(#[$m])*
+        fn $name(&self, idx: usize) -> Result<$t> {
+            ValueRow(self.at(idx)?.clone()).$name(0)
+        }
+    )* };
+}
+
+impl ValuesRow {
+    fn at(&self, idx: usize) -> Result<&Value> {
+        self.0.get(idx).ok_or(Error::Decode {
+            at: ColumnAt::Index(idx),
+            expected: "a value",
+            message: "the row has no such column".into(),
+        })
+    }
+}
+
+impl Row for ValuesRow {
+    fn backend(&self) -> &'static str {
+        "a value"
+    }
+    fn is_null(&self, idx: usize) -> Result<bool> {
+        Ok(self.at(idx)?.is_null())
+    }
+    values_row_getters! {
+        get_bool -> bool;
+        get_i16 -> i16;
+        get_i32 -> i32;
+        get_i64 -> i64;
+        get_f32 -> f32;
+        get_f64 -> f64;
+        get_string -> String;
+        get_bytes -> Vec<u8>;
+        #[cfg(feature = "uuid")]
+        get_uuid -> uuid::Uuid;
+    }
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        match self.at(idx)? {
+            Value::Decimal(d) => Ok(*d),
+            other => Err(mismatch("Decimal", other)),
+        }
+    }
+    #[cfg(feature = "chrono")]
+    fn get_date(&self, idx: usize) -> Result<chrono::NaiveDate> {
+        match self.at(idx)? {
+            Value::Date(d) => Ok(*d),
+            other => Err(mismatch("NaiveDate", other)),
+        }
+    }
+    #[cfg(feature = "chrono")]
+    fn get_time(&self, idx: usize) -> Result<chrono::NaiveTime> {
+        match self.at(idx)? {
+            Value::Time(d) => Ok(*d),
+            other => Err(mismatch("NaiveTime", other)),
+        }
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime(&self, idx: usize) -> Result<chrono::NaiveDateTime> {
+        match self.at(idx)? {
+            Value::DateTime(d) => Ok(*d),
+            other => Err(mismatch("NaiveDateTime", other)),
+        }
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime_utc(&self, idx: usize) -> Result<chrono::DateTime<chrono::Utc>> {
+        match self.at(idx)? {
+            Value::DateTimeTz(d) => Ok(*d),
+            other => Err(mismatch("DateTime<Utc>", other)),
+        }
     }
 }
 

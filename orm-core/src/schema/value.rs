@@ -834,33 +834,6 @@ impl IntoValue<Vec<u8>> for &[u8] {
     }
 }
 
-macro_rules! tuple_from_row {
-    ($($n:ident),+) => {
-        impl<$($n: FromRow),+> FromRow for ($($n,)+) {
-            fn width() -> usize {
-                0 $(+ $n::width())+
-            }
-            #[allow(unused_assignments)]
-            fn from_row<Rw: Row + ?Sized>(row: &Rw, offset: usize) -> Result<Self> {
-                let mut at = offset;
-                Ok(($({
-                    let v = $n::from_row(row, at)?;
-                    at += $n::width();
-                    v
-                },)+))
-            }
-        }
-    };
-}
-tuple_from_row!(A);
-tuple_from_row!(A, B);
-tuple_from_row!(A, B, C);
-tuple_from_row!(A, B, C, D);
-tuple_from_row!(A, B, C, D, E);
-tuple_from_row!(A, B, C, D, E, F);
-tuple_from_row!(A, B, C, D, E, F, G);
-tuple_from_row!(A, B, C, D, E, F, G, H);
-
 #[cfg(test)]
 mod tests {
     use super::*;

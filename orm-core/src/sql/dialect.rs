@@ -167,6 +167,17 @@ pub const SQLITE_IREGEXP_FN: &str = "orm_iregexp";
 /// NUMERIC compares.
 pub const SQLITE_DECIMAL_COLLATION: &str = "orm_decimal";
 
+/// The aggregate the SQLite backend registers to sum decimals (stored as text) exactly,
+/// with PostgreSQL's result scale.
+pub const SQLITE_DECIMAL_SUM_FN: &str = "orm_decimal_sum";
+/// `SQLITE_DECIMAL_SUM_FN` and its opening parenthesis, as the compiler writes it.
+pub const SQLITE_DECIMAL_SUM_OPEN: &str = "orm_decimal_sum(";
+/// The aggregate the SQLite backend registers to average decimals exactly (their exact
+/// sum divided by their count, as PostgreSQL's `avg(numeric)` divides).
+pub const SQLITE_DECIMAL_AVG_FN: &str = "orm_decimal_avg";
+/// `SQLITE_DECIMAL_AVG_FN` and its opening parenthesis, as the compiler writes it.
+pub const SQLITE_DECIMAL_AVG_OPEN: &str = "orm_decimal_avg(";
+
 /// Unicode simple case folding to lower case, one character to one character: the
 /// mapping PostgreSQL's `lower()`/`ILIKE` apply, and the one the SQLite backend
 /// registers, so case-insensitive lookups agree across backends.

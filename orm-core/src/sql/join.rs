@@ -98,7 +98,7 @@ impl Frame {
         Ok(path.suffix(n))
     }
 
-    fn find(&self, rel_path: &RelPath, scope: Option<usize>) -> Option<usize> {
+    pub fn find(&self, rel_path: &RelPath, scope: Option<usize>) -> Option<usize> {
         let scope = if has_many(rel_path) { scope } else { None };
         let exact = self
             .joins

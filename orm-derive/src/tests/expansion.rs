@@ -180,6 +180,22 @@ fn generated_code_has_the_documented_shape() {
                     ::core::result::Result::Ok(())
                 }
             }
+
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            pub struct __OrmKeyHint {
+                pub id: my::orm::__private::KeyNotFollowed<Book>,
+                pub title: my::orm::__private::KeyNotFollowed<Book>,
+            }
+
+            #[automatically_derived]
+            impl my::orm::__private::KeyHint for Book {
+                type Hint = __OrmKeyHint;
+                const HINT: &'static __OrmKeyHint = &__OrmKeyHint {
+                    id: my::orm::__private::KeyNotFollowed::NEW,
+                    title: my::orm::__private::KeyNotFollowed::NEW,
+                };
+            }
         };
     };
     assert_eq!(out, expected.to_string());

@@ -128,8 +128,182 @@ pub(super) unsafe fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
                 orm_core::dialect::SQLITE_DECIMAL_COLLATION
             ));
         }
+        type Final = unsafe extern "C" fn(*mut ffi::sqlite3_context);
+        for (name, last) in [
+            (
+                orm_core::dialect::SQLITE_DECIMAL_SUM_FN,
+                decimal_aggregate::sum_final as Final,
+            ),
+            (
+                orm_core::dialect::SQLITE_DECIMAL_AVG_FN,
+                decimal_aggregate::avg_final as Final,
+            ),
+        ] {
+            let c_name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+            // SAFETY: as above; the aggregate keeps its state in SQLite's aggregate
+            // context, freed by the final callback.
+            let rc = unsafe {
+                ffi::sqlite3_create_function_v2(
+                    db,
+                    c_name.as_ptr(),
+                    1,
+                    ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+                    std::ptr::null_mut(),
+                    None,
+                    Some(decimal_aggregate::step),
+                    Some(last),
+                    None,
+                )
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(format!("cannot register {name}: SQLite error {rc}"));
+            }
+        }
     }
     Ok(())
+}
+
+/// `orm_decimal_sum(x)` and `orm_decimal_avg(x)`: the exact sum of decimals stored as text
+/// (with PostgreSQL's scale: the largest of the values'), and that sum divided by their
+/// count as PostgreSQL's `avg(numeric)` divides; NULLs are skipped, no value gives NULL; a
+/// sum past what a `Decimal` holds is PostgreSQL's out-of-range error.
+#[cfg(feature = "decimal")]
+mod decimal_aggregate {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    /// The running state, boxed; SQLite's aggregate context holds the pointer.
+    #[derive(Default)]
+    struct State {
+        sum: Decimal,
+        count: i64,
+        error: Option<Answer>,
+    }
+
+    /// The state of this call's group, created on the first row.
+    ///
+    /// # Safety
+    /// `ctx` is the valid context of a running aggregate call.
+    unsafe fn state(ctx: *mut ffi::sqlite3_context, create: bool) -> Option<&'static mut State> {
+        let size = if create {
+            std::mem::size_of::<*mut State>() as c_int
+        } else {
+            0
+        };
+        // SAFETY: SQLite returns zeroed memory of `size` bytes, the same for every call of
+        // one group (or NULL when `size` is 0 and no row came).
+        unsafe {
+            let slot = ffi::sqlite3_aggregate_context(ctx, size).cast::<*mut State>();
+            if slot.is_null() {
+                return None;
+            }
+            if (*slot).is_null() {
+                if !create {
+                    return None;
+                }
+                *slot = Box::into_raw(Box::default());
+            }
+            Some(&mut **slot)
+        }
+    }
+
+    /// Take the state out (freeing SQLite's pointer to it).
+    ///
+    /// # Safety
+    /// `ctx` is the valid context of the final call of an aggregate.
+    unsafe fn take(ctx: *mut ffi::sqlite3_context) -> Option<Box<State>> {
+        // SAFETY: as `state`; the box was made by `Box::into_raw` there.
+        unsafe {
+            let slot = ffi::sqlite3_aggregate_context(ctx, 0).cast::<*mut State>();
+            if slot.is_null() || (*slot).is_null() {
+                return None;
+            }
+            Some(Box::from_raw(std::mem::replace(
+                &mut *slot,
+                std::ptr::null_mut(),
+            )))
+        }
+    }
+
+    pub(super) unsafe extern "C" fn step(
+        ctx: *mut ffi::sqlite3_context,
+        _argc: c_int,
+        argv: *mut *mut ffi::sqlite3_value,
+    ) {
+        // SAFETY: SQLite passes one valid value and a valid aggregate context. A panic is
+        // caught: it must not unwind into SQLite.
+        unsafe {
+            let Some(st) = state(ctx, true) else {
+                return fail(ctx, "out of memory");
+            };
+            if st.error.is_some() {
+                return;
+            }
+            let v = *argv;
+            if ffi::sqlite3_value_type(v) == ffi::SQLITE_NULL {
+                return;
+            }
+            let added = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let x = match text_of(v) {
+                    Some(t) => parse_decimal(t).map_err(Answer::Fail)?,
+                    None => return Err(Answer::Fail("a blob is not a decimal".to_owned())),
+                };
+                checked_decimal(ArithOp::Add, st.sum, x).map_err(Answer::Raise)
+            }))
+            .unwrap_or_else(|_| Err(Answer::Fail("internal error in orm_decimal_sum".into())));
+            match added {
+                Ok(sum) => {
+                    st.sum = sum;
+                    st.count += 1;
+                }
+                Err(e) => st.error = Some(e),
+            }
+        }
+    }
+
+    /// # Safety
+    /// `ctx` is the valid context of the final call; `answer` computes the result.
+    unsafe fn finish(ctx: *mut ffi::sqlite3_context, answer: impl FnOnce(State) -> Answer) {
+        // SAFETY: as `take`; the result text is copied by SQLite (TRANSIENT).
+        unsafe {
+            let answer = match take(ctx) {
+                None => Answer::Null,
+                Some(st) => match st.error {
+                    Some(_) => st.error.unwrap_or(Answer::Null),
+                    None if st.count == 0 => Answer::Null,
+                    None => answer(*st),
+                },
+            };
+            match answer {
+                Answer::Text(text) => ffi::sqlite3_result_text(
+                    ctx,
+                    text.as_ptr().cast(),
+                    text.len() as c_int,
+                    ffi::SQLITE_TRANSIENT(),
+                ),
+                Answer::Raise(e) => raise(ctx, &e),
+                Answer::Fail(message) => fail(ctx, &message),
+                _ => ffi::sqlite3_result_null(ctx),
+            }
+        }
+    }
+
+    pub(super) unsafe extern "C" fn sum_final(ctx: *mut ffi::sqlite3_context) {
+        // SAFETY: SQLite calls it once per group with a valid context.
+        unsafe { finish(ctx, |st| Answer::Text(st.sum.to_string())) }
+    }
+
+    pub(super) unsafe extern "C" fn avg_final(ctx: *mut ffi::sqlite3_context) {
+        // SAFETY: SQLite calls it once per group with a valid context.
+        unsafe {
+            finish(ctx, |st| {
+                match checked_decimal(ArithOp::Div, st.sum, Decimal::from(st.count)) {
+                    Ok(avg) => Answer::Text(avg.to_string()),
+                    Err(e) => Answer::Raise(e),
+                }
+            })
+        }
+    }
 }
 
 /// `regexp(pattern, text)` (what `text REGEXP pattern` calls) and

@@ -4,11 +4,14 @@
 //! in `evaluate.rs`, writes in `write.rs`, `IntoFuture` and [`ModelExt`] in
 //! `model_ext.rs`.
 
+mod aggregate;
+pub use aggregate::{exists, subquery};
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
 mod partial;
 mod raw;
+mod select_all;
 mod write;
 
 pub use model_ext::ModelExt;
@@ -181,6 +184,8 @@ fn pk_term<M: Model>() -> Term {
 )]
 pub trait ModelRows<M> {}
 impl<M: Model> ModelRows<M> for M {}
+/// Annotated rows (`annotate`) are rows of the model too.
+impl<M: Model, A> ModelRows<M> for (M, A) {}
 
 impl<M: Model, T: FromRow> QuerySet<M, T> {
     fn from_query(query: Query) -> Self {
@@ -373,6 +378,10 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         query.select = Select::Terms(terms);
         query.select_related.clear();
         query.prefetch.clear();
+        // The projection is the whole SELECT list: annotations to read go into it
+        // (`values(|a| (a.name, a.books().count()))`); the grouping an `annotate()` made
+        // stays.
+        query.annotations.clear();
         QuerySet {
             query,
             refused: self.refused,

@@ -9,11 +9,17 @@ fn reads_other_rows(c: &Cond) -> bool {
         Cond::And(parts) | Cond::Or(parts) => parts.iter().any(reads_other_rows),
         Cond::Not(inner) => reads_other_rows(inner),
         Cond::Const(_) => false,
-        Cond::InQuery { .. } => true,
+        Cond::InQuery { .. } | Cond::Exists(_) => true,
         leaf => {
             let mut cols = Vec::new();
-            leaf_terms(leaf, |t| t.columns(&mut cols));
-            cols.iter().any(|c| !c.path.is_root())
+            let mut nested = false;
+            leaf_terms(leaf, |t| {
+                t.columns(&mut cols);
+                let mut subs = Vec::new();
+                t.subqueries(&mut subs);
+                nested |= !subs.is_empty() || t.has_aggregate();
+            });
+            nested || cols.iter().any(|c| !c.path.is_root())
         }
     }
 }
@@ -29,8 +35,10 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     let mysql = w.dialect == Dialect::Mysql;
     let mut probe = SqlWriter::new(w.dialect, q.meta);
     probe.register_filter(&q.filter)?;
+    let grouped = q.filter.iter().any(Cond::has_aggregate);
     if probe.frame().joins.is_empty()
         && q.through.is_none()
+        && !grouped
         && !(mysql && q.filter.iter().any(reads_other_rows))
     {
         w.register_filter(&q.filter)?;
@@ -47,6 +55,31 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     });
     let mut inner = SqlWriter::new(w.dialect, q.meta);
     inner.params = std::mem::take(&mut w.params);
+    if grouped {
+        // A condition on an aggregate (`filter(|a| a.books().count().eq(0))`): the keys of
+        // the groups that pass it, grouped by the model.
+        let mut keys = q.clone();
+        keys.select = Select::Terms(vec![Term::Column(ColumnRef {
+            path: RelPath::ROOT,
+            column: pk,
+            nullable: false,
+        })]);
+        keys.group_by_model = true;
+        keys.order_by.clear();
+        keys.annotations.clear();
+        write_select(&mut inner, &keys, false)?;
+        // `write_select` starts with `SELECT `, already written here.
+        let sql = inner.sql.strip_prefix("SELECT ").unwrap_or(&inner.sql);
+        w.sql.push_str(sql);
+        w.params = inner.params;
+        w.invalid = w.invalid.take().or(inner.invalid);
+        if mysql {
+            w.push(") AS ");
+            w.ident("orm_targets");
+        }
+        w.push(")");
+        return Ok(());
+    }
     inner.reserve_through(q);
     inner.register_filter(&q.filter)?;
     let alias = inner.frame().root_alias.clone();

@@ -4,10 +4,12 @@
 //! conditions, expressions, joins); one file per kind of statement uses it:
 //! `select.rs`, `dml.rs` (insert, update, delete, link rows), `ddl.rs` (tables, indexes).
 
+mod aggregate;
 mod ddl;
 mod dml;
 mod select;
 
+pub(crate) use aggregate::aggregate_type as aggregate_result_type;
 pub use ddl::*;
 pub use dml::*;
 use select::write_select;
@@ -65,6 +67,19 @@ pub struct SqlWriter {
     /// Whether the condition being written is under a NOT (at any depth): there, a lookup
     /// across a many-valued relation is an `EXISTS` subquery of its own, as in Django.
     under_not: bool,
+    /// The frames that are the roots of subqueries (`exists()`, a scalar subquery): an
+    /// `outer()` column inside one reads the enclosing query's frame.
+    subquery_frames: Vec<usize>,
+    /// The joins the SELECT being written groups by (see `note_grouped_joins`).
+    grouped_joins: Vec<usize>,
+    /// Whether the SELECT being written groups its rows.
+    grouping: bool,
+    /// Name every item of the SELECT list: it is a derived table, whose columns must have
+    /// distinct names (MySQL refuses two `COUNT(...)` or two `id`).
+    alias_items: bool,
+    /// How many items the last SELECT list written has (for the DISTINCT ordering terms
+    /// added after it).
+    items_written: u64,
 }
 
 /// What a bound value belongs to.
@@ -94,6 +109,11 @@ impl SqlWriter {
             target: None,
             invalid: None,
             under_not: false,
+            subquery_frames: Vec::new(),
+            grouped_joins: Vec::new(),
+            grouping: false,
+            alias_items: false,
+            items_written: 0,
         }
     }
 
@@ -171,10 +191,7 @@ impl SqlWriter {
     fn target_label(&self) -> String {
         match self.target {
             Some(BindTarget::Column(c)) => {
-                let meta = match c.path.last() {
-                    Some(hop) => (hop.target)(),
-                    None => self.frames[0].root,
-                };
+                let meta = self.model_of(&c.path);
                 match meta.columns.iter().find(|m| m.column == c.column) {
                     Some(m) if !meta.name.is_empty() => format!("{}.{}", meta.name, m.field),
                     _ => format!("column `{}`", c.column),
@@ -233,8 +250,68 @@ impl SqlWriter {
         Ok(())
     }
 
-    /// Join what a term reads.
+    /// Join what a term reads: its columns; what its aggregates read (joined afresh, or
+    /// reusing a filter's join of the same path, and never INNER: a row with no related
+    /// row still has an aggregate, 0 or NULL); the columns of this query its subqueries
+    /// read.
     fn register_term(&mut self, t: &Term, demand_inner: bool) -> Result<()> {
+        self.register_columns(t, demand_inner)?;
+        self.register_nested(t)
+    }
+
+    /// Join what the aggregates and subqueries inside `t` read from this query.
+    fn register_nested(&mut self, t: &Term) -> Result<()> {
+        let mut aggs = Vec::new();
+        t.aggregates(&mut aggs);
+        if !aggs.is_empty() {
+            let saved = self.scope.take();
+            let r = (|| {
+                for a in aggs {
+                    self.register_term(&a.arg, false)?;
+                    if let Some(f) = &a.filter {
+                        let mut terms: Vec<&Term> = Vec::new();
+                        f.each_term(&mut |t| terms.push(t));
+                        for t in terms {
+                            self.register_term(t, false)?;
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            self.scope = saved;
+            r?;
+        }
+        let mut subs = Vec::new();
+        t.subqueries(&mut subs);
+        for s in subs {
+            self.register_outer_of(s)?;
+        }
+        Ok(())
+    }
+
+    /// Join the columns of this query that subquery `s` reads (its `outer()` columns).
+    fn register_outer_of(&mut self, s: &crate::dsl::q::SubQuery) -> Result<()> {
+        let Ok(q) = s.query() else {
+            return Ok(()); // refused when written
+        };
+        let saved = self.scope.take();
+        let r = (|| {
+            for oc in q.outer_columns() {
+                // The model's own columns need no join (and inside an `exclude()`'s
+                // EXISTS across a relation, whose paths start at that relation, they are
+                // read from the statement's root all the same).
+                if !oc.column.path.is_root() {
+                    self.register_columns(&Term::Column(oc.column), false)?;
+                }
+            }
+            Ok(())
+        })();
+        self.scope = saved;
+        r
+    }
+
+    /// Join the columns `t` reads directly.
+    fn register_columns(&mut self, t: &Term, demand_inner: bool) -> Result<()> {
         let mut cols = Vec::new();
         t.columns(&mut cols);
         for c in cols {
@@ -270,7 +347,16 @@ impl SqlWriter {
             }
             Cond::Not(inner) => self.register_cond(inner, false, true),
             Cond::Const(_) => Ok(()),
+            Cond::Exists(sub) => self.register_outer_of(sub),
             leaf => {
+                let mut nested: Vec<&Term> = Vec::new();
+                leaf.each_term(&mut |t| nested.push(t));
+                for t in nested {
+                    self.register_nested(t)?;
+                }
+                if let Cond::InQuery { sub, .. } = leaf {
+                    self.register_outer_of(sub)?;
+                }
                 let demand = positive && !matches!(leaf, Cond::IsNull { is_null: true, .. });
                 let mut cols = Vec::new();
                 leaf_terms(leaf, |t| t.columns(&mut cols));
@@ -414,19 +500,23 @@ impl SqlWriter {
 
     /// The type of column `c` (looked up in the model it belongs to).
     fn column_type(&self, c: &ColumnRef) -> Option<SqlType> {
-        let meta = match c.path.last() {
-            Some(hop) => (hop.target)(),
-            None => self.frames[0].root,
-        };
-        meta.columns
+        self.model_of(&c.path)
+            .columns
             .iter()
             .find(|m| m.column == c.column)
             .map(|m| m.sql_type)
     }
 
-    /// Whether `c` holds a decimal.
-    fn is_decimal(&self, c: &ColumnRef) -> bool {
-        self.column_type(c) == Some(SqlType::Decimal)
+    /// The model at the end of `path`: its last hop's target, or the root of the query
+    /// (sub)statement being written (a relation subquery's paths start at the main root).
+    fn model_of(&self, path: &RelPath) -> &'static ModelMeta {
+        match path.last() {
+            Some(hop) => (hop.target)(),
+            None => match self.subquery_frames.last() {
+                Some(&i) => self.frames[i].root,
+                None => self.frames[0].root,
+            },
+        }
     }
 
     /// Whether `t` is JSON where JSON equality must be written as text equality: on
@@ -462,13 +552,7 @@ impl SqlWriter {
     /// collation that compares decimals by exact value (`CAST(… AS REAL)` would round them
     /// to 15 digits, and text order puts "10" before "9").
     fn compared_term(&mut self, t: &Term) -> Result<()> {
-        let collate = self.collate_decimals
-            && match t {
-                Term::Column(c) => self.is_decimal(c),
-                Term::Value(v) => v.is_decimal(),
-                Term::Arith(_, _, _, ty) => *ty == SqlType::Decimal,
-                Term::TableColumn { .. } => false,
-            };
+        let collate = self.collate_decimals && self.term_type(t) == Some(SqlType::Decimal);
         self.term(t)?;
         if collate {
             self.collate_decimal();
@@ -502,6 +586,17 @@ impl SqlWriter {
                 self.bind(v.clone());
                 Ok(())
             }
+            Term::Aggregate(a) => self.aggregate(a),
+            Term::Coalesce(a, b) => {
+                self.sql.push_str("COALESCE(");
+                self.term(a)?;
+                self.sql.push_str(", ");
+                self.term(b)?;
+                self.sql.push(')');
+                Ok(())
+            }
+            Term::Subquery(sub) => self.scalar_subquery(sub),
+            Term::Outer(oc) => self.outer_column(oc),
             Term::Arith(a, op, b, ty) => {
                 // SQLite's own operators wrap integers into REALs, give NULL for `x / 0` and
                 // compute decimals (stored as text) in floating point; the backend registers
@@ -818,9 +913,18 @@ impl SqlWriter {
                     self.exists_subquery(&prefix, leaf)
                 }
             }
+            Cond::Exists(sub) => self.exists(sub),
             leaf => {
                 let mut nullable = Vec::new();
+                let mut nullable_aggs: Vec<&Term> = Vec::new();
                 if negated {
+                    // A value computed NULL (an aggregate over no rows, a subquery with none)
+                    // likewise: `exclude()` keeps the groups `filter()` would not return.
+                    leaf.each_term(&mut |t| {
+                        if aggregate::computed_nullable(t) {
+                            nullable_aggs.push(t);
+                        }
+                    });
                     // A column can be NULL because it is nullable, or because a hop on its
                     // path may find no row (a LEFT JOIN): either way `NOT (x = v)` alone
                     // would drop the row where Django keeps it.
@@ -831,7 +935,7 @@ impl SqlWriter {
                             .filter(|c| c.nullable || c.path.hops().any(|h| h.may_be_empty())),
                     );
                 }
-                if nullable.is_empty() {
+                if nullable.is_empty() && nullable_aggs.is_empty() {
                     self.leaf(leaf)
                 } else {
                     self.sql.push('(');
@@ -839,6 +943,11 @@ impl SqlWriter {
                     for col in &nullable {
                         self.sql.push_str(" AND ");
                         self.column(col)?;
+                        self.sql.push_str(" IS NOT NULL");
+                    }
+                    for t in nullable_aggs {
+                        self.sql.push_str(" AND ");
+                        self.term(t)?;
                         self.sql.push_str(" IS NOT NULL");
                     }
                     self.sql.push(')');
@@ -882,7 +991,7 @@ impl SqlWriter {
             | Cond::IsNull { lhs, .. } => match lhs {
                 Term::Column(col) => Some(BindTarget::Column(*col)),
                 Term::TableColumn { table, column } => Some(BindTarget::Table(table, column)),
-                Term::Value(_) | Term::Arith(..) => None,
+                _ => None,
             },
             _ => None,
         };
@@ -1045,9 +1154,12 @@ impl SqlWriter {
                 }
                 Ok(())
             }
-            Cond::And(_) | Cond::Or(_) | Cond::Not(_) | Cond::Const(_) | Cond::IsNull { .. } => {
-                self.cond(c, false)
-            }
+            Cond::And(_)
+            | Cond::Or(_)
+            | Cond::Not(_)
+            | Cond::Const(_)
+            | Cond::IsNull { .. }
+            | Cond::Exists(_) => self.cond(c, false),
         }
     }
 
@@ -1101,7 +1213,9 @@ impl SqlWriter {
         Ok(())
     }
 
-    fn order_by(&mut self, terms: &[OrderTerm]) -> Result<()> {
+    /// ` ORDER BY …`; a term that binds a value and is in the SELECT list `items` is
+    /// written as its position there (see [`SqlWriter::term_or_position`]).
+    fn order_by(&mut self, terms: &[OrderTerm], items: &[Term]) -> Result<()> {
         if terms.is_empty() {
             return Ok(());
         }
@@ -1110,7 +1224,11 @@ impl SqlWriter {
             if i > 0 {
                 self.sql.push_str(", ");
             }
-            self.compared_term(&t.term)?;
+            if aggregate::binds_value(&t.term) && items.contains(&t.term) {
+                self.term_or_position(&t.term, items)?;
+            } else {
+                self.compared_term(&t.term)?;
+            }
             self.sql
                 .push_str(if t.descending { " DESC" } else { " ASC" });
         }
@@ -1162,6 +1280,29 @@ impl SqlWriter {
     }
 
     fn select_list(&mut self, q: &Query, selected: &[SelectNode]) -> Result<()> {
+        if self.alias_items {
+            // A derived table: every column named, the model's own by their names (what
+            // an enclosing `aggregate()` reads), the rest `orm_c<n>`.
+            let items = select::select_items(q, selected);
+            let mut used: Vec<String> = Vec::with_capacity(items.len());
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    self.sql.push_str(", ");
+                }
+                self.term(t)?;
+                let name = match t {
+                    Term::Column(c) if c.path.is_root() && !used.iter().any(|u| u == c.column) => {
+                        c.column.to_owned()
+                    }
+                    _ => format!("orm_c{}", i + 1),
+                };
+                self.sql.push_str(" AS ");
+                self.ident(&name);
+                used.push(name);
+            }
+            self.items_written = items.len() as u64;
+            return Ok(());
+        }
         let mut first = true;
         let mut sep = |w: &mut SqlWriter| {
             if !std::mem::take(&mut first) {
@@ -1174,6 +1315,10 @@ impl SqlWriter {
                 for c in q.meta.columns {
                     sep(self);
                     self.qualified(&alias, c.column);
+                }
+                for t in &q.annotations {
+                    sep(self);
+                    self.term(t)?;
                 }
                 for node in crate::dsl::select_related::flatten(selected) {
                     let alias = self.frame().alias(&node.path, None)?.to_owned();
@@ -1195,6 +1340,15 @@ impl SqlWriter {
             self.term(t)?;
         }
         Ok(())
+    }
+
+    /// ` AS "orm_c<n>"` after the n-th item of a derived table's SELECT list.
+    fn alias_item(&mut self, n: u64) {
+        if self.alias_items {
+            self.sql.push_str(" AS ");
+            let name = format!("orm_c{n}");
+            self.ident(&name);
+        }
     }
 
     /// `FROM root`, the many-to-many join table if any, and every join.
