@@ -5,7 +5,7 @@
 //! every backend.
 
 use orm_sqlx::prelude::*;
-use orm_tests::library::Book;
+use orm_tests::library::{Author, Book};
 use orm_tests::{portable_sql, with_library};
 
 #[derive(Partial, Debug, Clone, PartialEq)]
@@ -26,6 +26,12 @@ struct BookLine {
     author_name: String,
     #[orm(path = "publisher.name")]
     publisher_name: Option<String>,
+}
+
+#[derive(Partial, Debug, Clone, PartialEq)]
+#[orm(model = Author)]
+struct AuthorName {
+    name: String,
 }
 
 #[tokio::test]
@@ -143,6 +149,34 @@ async fn values_as_drops_select_related_and_prefetch_related_made_before_it() {
             "no prefetch query: there are no models to attach to"
         );
         assert!(!q[0].sql.contains("JOIN"), "{}", q[0].sql);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_as_keeps_a_condition_on_a_count_and_drops_annotations_as_values_does() {
+    with_library(|db, _backend, _lib| async move {
+        let qs = Author::objects()
+            .filter(|a| a.books().count().gte(1))
+            .order_by(|a| a.name.asc())
+            .values_as::<AuthorName>();
+        let (rows, q) = capture_queries(qs.into_vec(&db)).await;
+        let names: Vec<String> = rows.unwrap().into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["Alice", "Bob"]);
+        assert_eq!(q.len(), 1);
+        assert!(q[0].sql.contains("HAVING"), "{}", q[0].sql);
+
+        // An annotation made before it is not read: the partial model is the whole SELECT
+        // list, as a projection is.
+        let qs = Author::objects()
+            .annotate(|a| a.books().count())
+            .order_by(|a| a.name.asc())
+            .values_as::<AuthorName>();
+        let (rows, q) = capture_queries(qs.into_vec(&db)).await;
+        assert_eq!(rows.unwrap().len(), 3);
+        assert_eq!(q.len(), 1);
+        let select = q[0].sql.split(" FROM ").next().unwrap_or_default();
+        assert!(!select.contains("COUNT"), "{}", q[0].sql);
     })
     .await;
 }

@@ -37,17 +37,6 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     #[doc(alias = "only")]
     #[doc(alias = "defer")]
     pub fn values_as<P: Partial<M>>(&self) -> QuerySet<M, P> {
-        let terms = P::select(&M::fields());
-        let mut query = self.query.clone();
-        query.select = Select::Terms(terms);
-        query.select_related.clear();
-        query.prefetch.clear();
-        QuerySet {
-            query,
-            refused: self.refused,
-            refused_other: self.refused_other.clone(),
-            cache: OnceCell::new(),
-            _m: PhantomData,
-        }
+        self.projected(P::select(&M::fields()))
     }
 }
