@@ -47,20 +47,27 @@ struct Field {
 }
 
 pub(crate) fn derive(input: TokenStream, kind: Kind) -> TokenStream {
-    let input: syn::DeriveInput = match syn::parse2(input) {
-        Ok(input) => input,
-        Err(error) => return error.to_compile_error(),
-    };
-    let cx = Ctxt::new();
-    let parsed = Input::from_syn(&cx, &input, kind);
-    let code = parsed.map(|input| expand(&input, kind)).unwrap_or_default();
-    match cx.check() {
-        Ok(()) => code,
-        Err(errors) => {
+    let (code, errors) = generate(input, kind);
+    match errors {
+        None => code,
+        Some(errors) => {
             let errors = errors.to_compile_error();
             quote!(#errors #code)
         }
     }
+}
+
+/// The generated code, and every error found (kept apart for tests).
+fn generate(input: TokenStream, kind: Kind) -> (TokenStream, Option<syn::Error>) {
+    let input: syn::DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(error) => return (TokenStream::new(), Some(error)),
+    };
+    let cx = Ctxt::new();
+    let code = Input::from_syn(&cx, &input, kind)
+        .map(|input| expand(&input, kind))
+        .unwrap_or_default();
+    (code, cx.check().err())
 }
 
 impl Input {
@@ -74,6 +81,7 @@ impl Input {
                 &input.generics,
                 format!("#[derive({name})] needs a struct without generic parameters"),
             );
+            return None;
         }
         let syn::Data::Struct(data) = &input.data else {
             cx.error_spanned_by(
@@ -321,5 +329,66 @@ fn expand(input: &Input, kind: Kind) -> TokenStream {
             #from_row
             #specific
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, generate};
+
+    fn errors(source: &str, kind: Kind) -> Vec<String> {
+        let tokens = source.parse().expect("test input lexes");
+        generate(tokens, kind)
+            .1
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let all = errors(
+            r#"
+            #[orm(table = "cards")]
+            struct BookCard {
+                #[orm(path = "author..name")]
+                author_name: String,
+                #[orm(column = "x")]
+                title: String,
+            }
+            "#,
+            Kind::Partial,
+        );
+        assert_eq!(all.len(), 4, "{all:#?}");
+        assert!(all[0].contains("unknown #[orm(...)] attribute of #[derive(Partial)]"));
+        assert!(all.iter().any(|e| e.contains("add `#[orm(model = Book)]`")));
+        assert!(all.iter().any(|e| e.contains("joined by dots")));
+        assert!(all.iter().any(|e| e.contains("expected `path = ")));
+    }
+
+    #[test]
+    fn only_structs_with_named_fields_derive() {
+        for source in ["enum E { A }", "struct T(i64);", "struct G<T> { t: T }"] {
+            let all = errors(source, Kind::FromRow);
+            assert_eq!(all.len(), 1, "{source}: {all:#?}");
+        }
+        let all = errors("struct E { a: i64 }", Kind::FromRow);
+        assert!(all.is_empty(), "{all:#?}");
+    }
+
+    #[test]
+    fn a_path_follows_relations_then_reads_the_field() {
+        let tokens = r#"
+            #[orm(model = Book)]
+            struct Line { #[orm(path = "author.country.name")] country: Option<String> }
+        "#
+        .parse()
+        .expect("lexes");
+        let (code, errors) = generate(tokens, Kind::Partial);
+        assert!(errors.is_none());
+        let code = code.to_string();
+        assert!(
+            code.contains("(__f . author () . country () . name)"),
+            "{code}"
+        );
     }
 }
