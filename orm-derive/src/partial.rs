@@ -97,6 +97,13 @@ impl Input {
             );
             return None;
         };
+        if kind == Kind::Partial && named.named.is_empty() {
+            cx.error_spanned_by(
+                &input.ident,
+                "a partial model selects its fields, and this one has none: declare the model \
+                 fields it reads (`id: i64, title: String`)",
+            );
+        }
         let mut model = None;
         let mut crate_path = None;
         for_each_orm_meta(cx, &input.attrs, |meta| {
@@ -373,6 +380,8 @@ mod tests {
         }
         let all = errors("struct E { a: i64 }", Kind::FromRow);
         assert!(all.is_empty(), "{all:#?}");
+        let all = errors("#[orm(model = Book)] struct E {}", Kind::Partial);
+        assert!(all[0].contains("has none"), "{all:#?}");
     }
 
     #[test]
