@@ -29,7 +29,7 @@ pub struct RawColumn {
 #[diagnostic::on_unimplemented(
     message = "the rows of raw SQL cannot be read as `{Self}`",
     label = "expected a model, a `#[derive(Partial)]`/`#[derive(FromRow)]` struct, a field type or a tuple of field types",
-    note = "models and derived structs match columns by name; tuples read them by position: `RawQuery::<(String, i64)>::new(…)`"
+    note = "models and derived structs match columns by name; tuples read them by position and hold field types only (`RawQuery::<(String, i64)>::new(…)`); read a model with `Model::objects().raw(…)`"
 )]
 pub trait FromRawRow: FromRow {
     /// The columns [`FromRow::from_row`] reads, in its order, by name; `None` reads them

@@ -108,7 +108,9 @@ impl<M: Model> QuerySet<M, M> {
     }
 }
 
-impl<T: FromRawRow> RawQuery<T> {
+// The bound sits on each method rather than on the impl, so that a type the rows cannot
+// be read as gets `FromRawRow`'s message, not "the method exists but its bounds…".
+impl<T> RawQuery<T> {
     /// A SELECT of your own read as `T`, with one value of `params` per `?` (see
     /// [`RawQuery`]). Nothing runs until it is evaluated.
     ///
@@ -118,7 +120,10 @@ impl<T: FromRawRow> RawQuery<T> {
     /// assert_eq!(q.statement(Dialect::Postgres)?.sql, "SELECT title, pages FROM books WHERE pages > $1");
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    pub fn new(sql: impl Into<String>, params: impl RawParams) -> Self {
+    pub fn new(sql: impl Into<String>, params: impl RawParams) -> Self
+    where
+        T: FromRawRow,
+    {
         RawQuery {
             sql: sql.into(),
             params: params.into_values(),
@@ -139,7 +144,10 @@ impl<T: FromRawRow> RawQuery<T> {
     /// assert!(RawQuery::<i64>::new("SELECT ?", ()).statement(Dialect::Sqlite).is_err());
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    pub fn statement(&self, dialect: Dialect) -> Result<Statement> {
+    pub fn statement(&self, dialect: Dialect) -> Result<Statement>
+    where
+        T: FromRawRow,
+    {
         if let Some(msg) = &self.refused {
             return Err(Error::InvalidInput(msg.clone()));
         }
@@ -157,7 +165,10 @@ impl<T: FromRawRow> RawQuery<T> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn into_vec<E: Executor>(self, mut ex: E) -> Result<Vec<T>> {
+    pub async fn into_vec<E: Executor>(self, mut ex: E) -> Result<Vec<T>>
+    where
+        T: FromRawRow,
+    {
         let stmt = self.statement(ex.dialect())?;
         if self.prefetch.is_empty() {
             return read::<T>(&mut ex, stmt).await;
