@@ -280,6 +280,55 @@ async fn main() -> Result<()> {
     );
     println!("   {} long books, owned: Vec<Book>", rows?.len());
 
+    // 9e. Django's only()/defer(): a partial model names the fields a page needs (checked
+    // against Book at compile time) and only those columns are selected, the author's
+    // name through one JOIN.
+    let cards = Book::objects()
+        .filter(|b| b.pages.gte(300))
+        .order_by(|b| b.title.asc())
+        .values_as::<BookCard>();
+    let (rows, q) = capture_queries(cards.into_vec(&db)).await;
+    report(
+        "9e. values_as::<BookCard>() selects only the partial model's columns",
+        &q,
+    );
+    for c in rows? {
+        println!("   {} ({} pages) by {}", c.title, c.pages, c.author_name);
+    }
+
+    // 9f. Raw SQL that still counts: one `?` per value on every backend (translated to $1
+    // on PostgreSQL; the `?` inside the string literal is text), values bound, columns
+    // matched to Book's fields by name; and any SELECT into a tuple.
+    let (rows, q) = capture_queries(
+        Book::objects()
+            .raw(
+                "SELECT * FROM books WHERE title <> 'Who?' AND pages >= ? ORDER BY pages DESC",
+                [380],
+            )
+            .into_vec(&db),
+    )
+    .await;
+    report("9f. raw() reads Book rows from SQL written by hand", &q);
+    for b in rows? {
+        println!("   {} ({} pages)", b.title, b.pages);
+    }
+    let (rows, q) = capture_queries(
+        RawQuery::<(String, i64)>::new(
+            "SELECT a.name, COUNT(b.id) FROM authors a LEFT JOIN books b ON b.author_id = a.id \
+             GROUP BY a.name ORDER BY a.name",
+            (),
+        )
+        .into_vec(&db),
+    )
+    .await;
+    report(
+        "9f. RawQuery::<(String, i64)> reads any SELECT into tuples",
+        &q,
+    );
+    for (name, n) in rows? {
+        println!("   {name}: {n} book(s)");
+    }
+
     // 9g. Prefetching into rows already held (Django's prefetch_related_objects): the
     // authors came from a helper; their books come in one more query, for all of them.
     let mut authors = Author::objects()
@@ -391,6 +440,16 @@ async fn counting_in_the_database(db: &Db) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A partial model: some of Book's fields, one of them through the author relation.
+#[derive(Partial, Debug)]
+#[orm(model = Book)]
+pub struct BookCard {
+    pub title: String,
+    pub pages: i32,
+    #[orm(path = "author.name")]
+    pub author_name: String,
 }
 
 /// What a handler's helper looks like: it returns owned rows, whatever the executor.

@@ -84,6 +84,14 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A raw SELECT read into a model or a partial model (columns matched by name) has
+    /// no column for one of its fields. `found` lists the columns it has.
+    #[error(
+        "the raw SQL's result has no column for {at}: select it, or alias a column to that \
+         name (`… AS name`); columns are matched by name, and the result has: {found}"
+    )]
+    MissingColumn { at: ColumnAt, found: String },
+
     /// A value that no supported backend can store or compare faithfully (NaN, a NUL
     /// character in text, a date outside years 1–9999…), refused before any query.
     #[error("invalid value for {field}: {reason}")]

@@ -26,6 +26,7 @@ pub use sql::{compiler, dialect, join};
 pub use compiler::Statement;
 pub use dialect::Dialect;
 pub use dsl::aggregate::{Aggregate, RelatedCount};
+pub use dsl::partial::Partial;
 pub use error::{ColumnAt, Error, Result, SlicedOp};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
@@ -35,8 +36,10 @@ pub use ordering::OrderBy;
 pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, Using, exists, subquery};
+pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery};
 pub use row::{FromRow, Row};
+pub use schema::raw_row::FromRawRow;
+pub use sql::raw::{RawParam, RawParams};
 pub use update::Assignment;
 pub use value::{FieldType, SqlType, Value};
 
@@ -44,14 +47,16 @@ pub use value::{FieldType, SqlType, Value};
 /// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::dsl::expr::RelPath;
+    pub use crate::dsl::expr::{RelPath, Term};
     pub use crate::dsl::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
+    pub use crate::dsl::partial::{Partial, partial_column, partial_raw_columns};
     pub use crate::error::{Error, Result};
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
     pub use crate::eval::unfollowed_key::{KeyHint, KeyNotFollowed};
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
+    pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };

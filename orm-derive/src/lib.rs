@@ -13,6 +13,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod partial;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -119,6 +120,94 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Model, attributes(orm))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     expand::derive(input.into()).into()
+}
+
+/// Implements `Partial<Model>` for a struct of some of a model's fields (Django's
+/// `only()`/`defer()`/`values()` into a named struct): `Book::objects().values_as::<BookCard>()`
+/// selects only those columns and reads each row as a `BookCard`. Raw SQL reads it too,
+/// columns matched by name.
+///
+/// Each field is checked against the model's field handles at compile time: a name the
+/// model does not have, or a type other than the one `values()` reads (the model's own
+/// type, the key for a foreign key, an `Option` through a nullable or many-valued
+/// relation), does not compile, and the error lands on the field.
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::{Model, Partial};
+/// use orm_sqlx::Model;
+/// use orm_sqlx::relation::ForeignKey;
+///
+/// #[derive(Model)]
+/// pub struct Author { pub id: i64, pub name: String }
+///
+/// #[derive(Model)]
+/// pub struct Book { pub id: i64, pub title: String, pub pages: i32, pub author: ForeignKey<Author> }
+///
+/// #[derive(Partial, Debug)]
+/// #[orm(model = Book)]
+/// pub struct BookCard {
+///     pub title: String,
+///     pub author: i64,                  // a foreign key reads as its key
+///     #[orm(path = "author.name")]      // through a relation: one JOIN
+///     pub author_name: String,
+/// }
+///
+/// # fn main() {
+/// let sql = Book::objects().values_as::<BookCard>().sql();
+/// assert!(sql.starts_with(r#"SELECT "book"."title", "book"."author_id", "#), "{sql}");
+/// # }
+/// ```
+///
+/// # Attributes
+///
+/// - `#[orm(model = Book)]` on the struct (required): the model it reads.
+/// - `#[orm(path = "author.name")]` on a field: the model field it reads, through
+///   relations joined by dots. Default: the field's own name.
+/// - `#[orm(crate = "path")]`: where the ORM crate is. Default: `::orm_sqlx`.
+///
+/// From raw SQL, a field of the model itself is matched to its column's name and a field
+/// with a `path` through relations to the struct field's name (`SELECT …, a.name AS
+/// author_name`).
+#[proc_macro_derive(Partial, attributes(orm))]
+pub fn derive_partial(input: TokenStream) -> TokenStream {
+    partial::derive(input.into(), partial::Kind::Partial).into()
+}
+
+/// Implements `FromRow` for a struct read from the rows of raw SQL, its fields matched
+/// to the result's columns by name (any order; a missing one is an error naming the
+/// field). Each field is a field type (`i64`, `String`, `Option<f64>`…).
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::FromRow;
+/// use orm_sqlx::{Dialect, RawQuery};
+///
+/// #[derive(FromRow, Debug)]
+/// pub struct AuthorStats {
+///     pub name: String,
+///     #[orm(column = "n")]
+///     pub books: i64,
+/// }
+///
+/// # fn main() {
+/// let q = RawQuery::<AuthorStats>::new(
+///     "SELECT a.name, COUNT(b.id) AS n FROM authors a JOIN books b ON b.author_id = a.id \
+///      GROUP BY a.name HAVING COUNT(b.id) >= ?",
+///     [2],
+/// );
+/// assert!(q.statement(Dialect::Postgres).unwrap().sql.ends_with(">= $1"));
+/// # }
+/// ```
+///
+/// # Attributes
+///
+/// - `#[orm(column = "name")]` on a field: the result column it reads. Default: the
+///   field's name.
+/// - `#[orm(crate = "path")]`: where the ORM crate is. Default: `::orm_sqlx`.
+#[proc_macro_derive(FromRow, attributes(orm))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    partial::derive(input.into(), partial::Kind::FromRow).into()
 }
 
 #[cfg(test)]

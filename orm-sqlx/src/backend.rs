@@ -777,6 +777,10 @@ macro_rules! impl_row {
             fn backend(&self) -> &'static str {
                 $name
             }
+            fn column_names(&self) -> orm_core::Result<Vec<&str>> {
+                use sqlx::Column as _;
+                Ok(sqlx::Row::columns(self.0).iter().map(|c| c.name()).collect())
+            }
             fn is_null(&self, idx: usize) -> orm_core::Result<bool> {
                 use sqlx::ValueRef;
                 self.raw(idx).map(|v| v.is_null())

@@ -97,7 +97,10 @@ pub use orm_core::{
     Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q,
     QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, prefetch_related_objects,
 };
+/// Partial models and raw SQL: each derive next to its trait.
+pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};
 pub use orm_derive::Model;
+pub use orm_derive::{FromRow, Partial};
 
 /// The relation field types: a model declares `author: ForeignKey<Author>`,
 /// `#[orm(reverse(Book::author))] books: Reverse<Book>`, `tags: ManyToMany<Tag>`.
@@ -135,6 +138,7 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
+    pub use crate::{FromRow, Partial, RawQuery};
     pub use crate::{RelatedCount, exists, subquery};
     pub use crate::{assert_num_queries, capture_queries, prefetch_related_objects};
 }

@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod expr;
 pub mod field;
 pub mod ordering;
+pub mod partial;
 pub mod prefetch_related;
 pub mod projection;
 pub mod q;

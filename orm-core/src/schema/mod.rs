@@ -3,6 +3,7 @@
 //! result rows. Uses only `crate::error`.
 
 pub mod model;
+pub mod raw_row;
 pub mod registry;
 pub mod relation;
 pub mod row;

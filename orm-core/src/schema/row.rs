@@ -27,6 +27,17 @@ pub trait Row {
     fn get_string(&self, idx: usize) -> Result<String>;
     fn get_bytes(&self, idx: usize) -> Result<Vec<u8>>;
 
+    /// The names of the row's columns, in order: how a raw SELECT's columns are matched
+    /// to a model's fields ([`FromRawRow`](crate::schema::raw_row::FromRawRow)). A row
+    /// that cannot name them refuses.
+    fn column_names(&self) -> Result<Vec<&str>> {
+        Err(Error::Unsupported {
+            what: "reading columns by name (raw SQL into a model)".to_owned(),
+            backend: self.backend(),
+            hint: "",
+        })
+    }
+
     #[cfg(feature = "chrono")]
     fn get_date(&self, idx: usize) -> Result<chrono::NaiveDate> {
         let _ = idx;

@@ -4,3 +4,4 @@
 pub mod compiler;
 pub mod dialect;
 pub mod join;
+pub mod raw;

@@ -9,10 +9,13 @@ pub use aggregate::{exists, subquery};
 mod evaluate;
 pub use evaluate::Using;
 mod model_ext;
+mod partial;
+mod raw;
 mod select_all;
 mod write;
 
 pub use model_ext::ModelExt;
+pub use raw::RawQuery;
 pub use write::Deleted;
 
 use std::collections::{BTreeMap, HashMap};
@@ -370,7 +373,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         &self,
         f: impl FnOnce(&M::Fields) -> P,
     ) -> QuerySet<M, P::Output> {
-        let terms = f(&M::fields()).into_terms();
+        self.projected(f(&M::fields()).into_terms())
+    }
+
+    /// This queryset selecting `terms` instead, read as `P` (`values`, `values_as`).
+    fn projected<P: FromRow>(&self, terms: Vec<Term>) -> QuerySet<M, P> {
         let mut query = self.query.clone();
         query.select = Select::Terms(terms);
         query.select_related.clear();
