@@ -54,7 +54,7 @@ pub mod __private {
     pub use crate::eval::prefetch::fetch;
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
-    pub use crate::eval::unfollowed_key::{KeyHint, KeyNotFollowed};
+    pub use crate::eval::unfollowed_key::{FollowedByCall, KeyHint, KeyNotFollowed};
     pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
     pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};
     pub use crate::schema::relation::{

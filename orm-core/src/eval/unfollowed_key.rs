@@ -166,6 +166,80 @@ impl<M> KeyNotFollowed<M> {
     {
         M::never()
     }
+    pub fn count<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn count_distinct<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn sum<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn avg<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn min<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn max<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+    pub fn outer<X>(&self) -> X
+    where
+        M: FollowedByCall,
+    {
+        M::never()
+    }
+}
+
+// Where the handle is used as a value rather than through a method: a projection, an
+// operand, an ordering. Each impl's bound is the one that fails, with its message.
+#[doc(hidden)]
+impl<R, M: FollowedByCall> crate::dsl::projection::ProjectionItem<R> for KeyNotFollowed<M> {
+    type Output = ();
+    fn into_term(self) -> crate::dsl::expr::Term {
+        M::never()
+    }
+}
+
+#[doc(hidden)]
+impl<R, M: FollowedByCall> crate::dsl::projection::Projection<R> for KeyNotFollowed<M> {
+    type Output = ();
+    fn into_terms(self) -> Vec<crate::dsl::expr::Term> {
+        M::never()
+    }
+}
+
+#[doc(hidden)]
+impl<R, T, M: FollowedByCall> crate::dsl::expr::Operand<R, T> for KeyNotFollowed<M> {
+    fn into_term(self) -> crate::dsl::expr::Term {
+        M::never()
+    }
+}
+
+#[doc(hidden)]
+impl<R, M: FollowedByCall> crate::dsl::ordering::IntoOrdering<R> for KeyNotFollowed<M> {
+    fn into_terms(self) -> Vec<crate::dsl::ordering::OrderTerm> {
+        M::never()
+    }
 }
 
 #[doc(hidden)]

@@ -183,17 +183,22 @@ fn generated_code_has_the_documented_shape() {
 
             #[doc(hidden)]
             #[allow(dead_code)]
-            pub struct __OrmKeyHint {
-                pub id: my::orm::__private::KeyNotFollowed<Book>,
-                pub title: my::orm::__private::KeyNotFollowed<Book>,
+            pub struct __OrmKeyHint<__M: 'static> {
+                pub id: my::orm::__private::KeyNotFollowed<__M>,
+                pub title: my::orm::__private::KeyNotFollowed<__M>,
+                __orm_model: ::core::marker::PhantomData<fn() -> __M>,
             }
+
+            #[allow(dead_code)]
+            impl<__M: 'static> __OrmKeyHint<__M> {}
 
             #[automatically_derived]
             impl my::orm::__private::KeyHint for Book {
-                type Hint = __OrmKeyHint;
-                const HINT: &'static __OrmKeyHint = &__OrmKeyHint {
+                type Hint = __OrmKeyHint<Book>;
+                const HINT: &'static __OrmKeyHint<Book> = &__OrmKeyHint {
                     id: my::orm::__private::KeyNotFollowed::NEW,
                     title: my::orm::__private::KeyNotFollowed::NEW,
+                    __orm_model: ::core::marker::PhantomData,
                 };
             }
         };
