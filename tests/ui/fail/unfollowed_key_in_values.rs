@@ -1,4 +1,4 @@
-// Review of errs: `b.author.name` used where a field is expected (a projection, an
+// Rule (S39): `b.author.name` used where a field is expected (a projection, an
 // aggregate, an operand: Django's values("author__name"), Max("author__age"),
 // F("author__name")) should give the message of `b.author.name.eq(..)`, which names the fix.
 use orm_sqlx::prelude::*;

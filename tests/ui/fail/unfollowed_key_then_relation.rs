@@ -1,5 +1,5 @@
-// Review of errs: `b.author.country().name` (the first hop not called, the second called)
-// is now told "field, not a method; help: remove the arguments" -> `b.author.country.name`,
+// Rule (S39): `b.author.country().name` (the first hop not called, the second called)
+// was told "field, not a method; help: remove the arguments" (`b.author.country.name`),
 // the wrong direction, because the key's handle derefs to a struct with a field `country`.
 // It should give the message that names the fix, `b.author().country().name`.
 use orm_sqlx::prelude::*;
