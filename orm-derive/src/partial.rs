@@ -8,6 +8,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Path, Type};
 
@@ -176,7 +177,10 @@ impl Field {
                         path = Some(
                             segments
                                 .into_iter()
-                                .map(|s| Ident::new(&s.to_string(), lit.span()))
+                                .map(|mut s| {
+                                    s.set_span(lit.span());
+                                    s
+                                })
                                 .collect(),
                         );
                     }
@@ -215,11 +219,30 @@ fn for_each_orm_meta(
     attrs: &[syn::Attribute],
     mut f: impl FnMut(&syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>,
 ) {
+    // A repeated attribute is refused, as `#[derive(Model)]` refuses it, rather than the
+    // last one silently winning.
+    let mut seen: Vec<String> = Vec::new();
     for attr in attrs {
         if !attr.path().is_ident(ORM) {
             continue;
         }
-        if let Err(error) = attr.parse_nested_meta(|meta| f(&meta)) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            let name = meta
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            if !name.is_empty() && seen.contains(&name) {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("duplicate `orm` attribute `{name}`; remove this one"),
+                );
+                return skip_value(&meta);
+            }
+            seen.push(name);
+            f(&meta)
+        });
+        if let Err(error) = parsed {
             cx.syn_error(error);
         }
     }
@@ -271,7 +294,12 @@ fn expand(input: &Input, kind: Kind) -> TokenStream {
             }
         }
     };
-    let names: Vec<String> = input.fields.iter().map(|f| f.ident.to_string()).collect();
+    // A raw identifier (`r#type`) names the column `type`.
+    let names: Vec<String> = input
+        .fields
+        .iter()
+        .map(|f| f.ident.unraw().to_string())
+        .collect();
     let specific = match (kind, &input.model) {
         (Kind::Partial, Some(model)) => {
             let terms = input.fields.iter().map(|field| {
@@ -312,7 +340,7 @@ fn expand(input: &Input, kind: Kind) -> TokenStream {
         },
         (Kind::FromRow, _) => {
             let columns = input.fields.iter().map(|field| {
-                let name = field.ident.to_string();
+                let name = field.ident.unraw().to_string();
                 let column = field.column.as_ref().map_or(name.clone(), LitStr::value);
                 quote!(#orm::RawColumn { owner: #owner, field: #name, column: #column })
             });

@@ -148,6 +148,14 @@ impl ColumnMap {
                 exact
             };
             match found.as_slice() {
+                // Each column is read (and its type checked) by one field.
+                [one] if positions.contains(one) => {
+                    return Err(Error::InvalidInput(format!(
+                        "{}.{} reads the column `{}`, which another field reads already: \
+                         select it twice under two names (`… AS other_name`)",
+                        w.owner, w.field, w.column
+                    )));
+                }
                 [one] => positions.push(*one),
                 [] => {
                     return Err(Error::MissingColumn {

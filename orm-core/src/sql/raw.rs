@@ -2,10 +2,11 @@
 //! (`$1, $2, …` on PostgreSQL), and the values bound to them.
 //!
 //! The SQL is scanned, not parsed: a `?` inside a string literal, a quoted identifier, a
-//! comment or (on PostgreSQL) a dollar-quoted string is text, not a placeholder. `??`
-//! writes a literal `?` (PostgreSQL's JSON operators `?`, `?|`, `?&`). Numbered
-//! placeholders (`?1`, `$1`) are refused: every placeholder is `?`, one per value, in
-//! order, so the same string runs on every backend.
+//! comment or (on PostgreSQL) a dollar-quoted string is text, not a placeholder; MySQL's
+//! executable comments (`/*! … */`) are scanned as SQL. On PostgreSQL `??` writes a literal
+//! `?` (its JSON operators `?`, `?|`, `?&`); elsewhere it is refused. Numbered
+//! placeholders (`?1`, `$1`) are refused, and so is a second statement: every placeholder
+//! is `?`, one per value, in order, so the same string runs on every backend.
 
 use crate::error::{Error, Result};
 use crate::schema::value::{FieldType, Value};
@@ -210,10 +211,33 @@ fn translate(sql: &str, dialect: Dialect) -> Result<Translated> {
                 i = skip_line(bytes, i)
             }
             b'#' if dialect == Dialect::Mysql => i = skip_line(bytes, i),
+            // MySQL runs the text of `/*! … */` (and MariaDB of `/*M! … */`): scanned as
+            // SQL, only the comment markers skipped.
+            b'/' if dialect == Dialect::Mysql
+                && bytes.get(i + 1) == Some(&b'*')
+                && (bytes.get(i + 2) == Some(&b'!')
+                    || (bytes.get(i + 2) == Some(&b'M') && bytes.get(i + 3) == Some(&b'!'))) =>
+            {
+                i += 3;
+            }
+            b'*' if dialect == Dialect::Mysql && bytes.get(i + 1) == Some(&b'/') => i += 2,
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 // PostgreSQL nests block comments; the others end at the first `*/`.
                 i = skip_block_comment(bytes, i, dialect == Dialect::Postgres)
                     .ok_or_else(|| unterminated("comment"))?;
+            }
+            // One statement: SQLite would run every statement of the string (and read the
+            // last one's rows by the first one's column names), the others refuse them.
+            b';' => {
+                let rest = &sql[i + 1..];
+                if !only_blanks_and_comments(rest, dialect) {
+                    return Err(Error::InvalidInput(format!(
+                        "raw SQL runs one statement; this one has a `;` followed by more SQL: \
+                         send each statement on its own\n  in: {}",
+                        crate::error::sql_excerpt(sql)
+                    )));
+                }
+                i += 1;
             }
             b'$' if dialect == Dialect::Postgres && (i == 0 || !ident_char(bytes[i - 1])) => {
                 if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -244,6 +268,17 @@ fn translate(sql: &str, dialect: Dialect) -> Result<Translated> {
             b'?' => {
                 out.push_str(&sql[copied..i]);
                 if bytes.get(i + 1) == Some(&b'?') {
+                    // A literal `?` is an operator on PostgreSQL (jsonb `?`, `?|`, `?&`);
+                    // SQLite and MySQL would read it as one more placeholder, bound to
+                    // nothing (SQLite binds NULL to it and shifts the values).
+                    if dialect != Dialect::Postgres {
+                        return Err(Error::InvalidInput(format!(
+                            "`??` writes a literal `?`, which only PostgreSQL has (its JSON \
+                             operators); on {} a `?` is always a placeholder\n  in: {}",
+                            dialect.name(),
+                            crate::error::sql_excerpt(sql)
+                        )));
+                    }
                     out.push('?');
                     i += 2;
                 } else if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -263,6 +298,27 @@ fn translate(sql: &str, dialect: Dialect) -> Result<Translated> {
         sql: out,
         placeholders: n,
     })
+}
+
+/// Whether `rest` holds nothing but blanks, `;` and comments.
+fn only_blanks_and_comments(rest: &str, dialect: Dialect) -> bool {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b if b.is_ascii_whitespace() || b == b';' => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line(bytes, i),
+            b'#' if dialect == Dialect::Mysql => i = skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') && bytes.get(i + 2) != Some(&b'!') => {
+                match skip_block_comment(bytes, i, dialect == Dialect::Postgres) {
+                    Some(end) => i = end,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn numbered(sql: &str, sigil: &str) -> Error {

@@ -14,7 +14,7 @@ use crate::sql::raw::{RawParams, raw_statement};
 ///
 /// Placeholders are written `?` on every backend, one per value, and translated per
 /// dialect (`$1, $2, …` on PostgreSQL); a `?` inside a string, a quoted identifier or a
-/// comment is left alone, and `??` is a literal `?`. Values are always bound. Models and
+/// comment is left alone, and on PostgreSQL `??` is a literal `?`; one statement only. Values are always bound. Models and
 /// derived structs match columns by name (`SELECT *` and any column order work; a
 /// missing column is [`Error::MissingColumn`] naming the field); tuples and field types
 /// read them by position, and the SELECT must return exactly as many.

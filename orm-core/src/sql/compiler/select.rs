@@ -295,6 +295,17 @@ pub fn count(q: &Query, dialect: Dialect) -> Result<Statement> {
     } else {
         w.reserve_through(q);
         w.register_filter(&q.filter)?;
+        // A projection through a many-valued relation returns a row per related row: the
+        // count joins it too, to count the rows the SELECT returns.
+        if let Select::Terms(terms) = &q.select {
+            for t in terms {
+                let mut cols = Vec::new();
+                t.columns(&mut cols);
+                if cols.iter().any(|c| c.path.hops().any(|h| h.kind.is_many())) {
+                    w.register_term(t, false)?;
+                }
+            }
+        }
         w.push("SELECT COUNT(*)");
         w.from(q)?;
         w.where_clause(&q.filter)?;
