@@ -51,7 +51,13 @@ async fn prefetch_related_objects_keeps_a_level_below_a_back_reference() {
             .unwrap();
         let b1 = &authors[0].books.all().unwrap()[0];
         assert!(
-            b1.author.get().unwrap().country.as_ref().unwrap().is_loaded(),
+            b1.author
+                .get()
+                .unwrap()
+                .country
+                .as_ref()
+                .unwrap()
+                .is_loaded(),
             "books__author__country lost below the back reference"
         );
     })

@@ -117,8 +117,39 @@ pub fn prefetch_into<'a, P: Model>(
     })
 }
 
-/// Prefetch `nodes` into what `rel` already holds on the parents where it is loaded (a
-/// forward relation's target, a many-valued relation's rows), all parents together.
+/// The values taken out of `rel` on some parents, to prefetch below them. Dropped, it
+/// puts them back (after an error, or when the future is dropped), so the parents lose
+/// nothing they held.
+struct PutBack<'p, P: Model> {
+    parents: &'p mut [P],
+    rel: &'static RelationMeta,
+    at: Vec<usize>,
+    targets: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+impl<P: Model> PutBack<'_, P> {
+    fn put_back(&mut self) -> Result<()> {
+        let mut result = Ok(());
+        for (i, t) in self.at.drain(..).zip(self.targets.drain(..)) {
+            if let Some(slot) = self.parents[i].relation_mut(self.rel.index)
+                && let Err(e) = slot.set_target(t)
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+impl<P: Model> Drop for PutBack<'_, P> {
+    fn drop(&mut self) {
+        let _ = self.put_back();
+    }
+}
+
+/// Prefetch `nodes` into what `rel` holds on the parents where it is loaded (a forward
+/// relation's target, a many-valued relation's rows), all parents together.
 async fn prefetch_below_loaded<P: Model>(
     parents: &mut [P],
     rel: &'static RelationMeta,
@@ -136,16 +167,18 @@ async fn prefetch_below_loaded<P: Model>(
     let Some(&first) = at.first() else {
         return Ok(());
     };
-    let back = match parents[first].relation_mut(rel.index) {
-        Some(slot) => slot.prefetch_targets(targets, nodes, ex).await?,
-        None => targets,
+    let mut held = PutBack {
+        parents,
+        rel,
+        at,
+        targets,
     };
-    for (i, t) in at.into_iter().zip(back) {
-        if let Some(slot) = parents[i].relation_mut(rel.index) {
-            slot.set_target(t)?;
-        }
-    }
-    Ok(())
+    let result = match held.parents[first].relation_mut(rel.index) {
+        Some(slot) => slot.prefetch_targets(&mut held.targets, nodes, ex).await,
+        None => Ok(()),
+    };
+    let put = held.put_back();
+    result.and(put)
 }
 
 /// Django's `prefetch_related_objects(instances, lookup)`: prefetch the relation path
@@ -161,8 +194,13 @@ async fn prefetch_below_loaded<P: Model>(
 /// Rows are looked up by the keys the instances hold now; an instance whose related row
 /// was deleted is left unloaded, as in Django.
 ///
-/// A related object shared with an instance outside `instances` (a clone made earlier)
-/// is not prefetched below: its relations read as not loaded.
+/// A related object shared with something outside `instances` (rows cloned from a
+/// queryset's cache, a row outside the slice holding the same prefetched object) is
+/// copied before anything is prefetched into it (copy on write): the instances get the
+/// level asked for, the other holders keep theirs unchanged.
+///
+/// On an error, or when the future is dropped, the instances keep everything they held
+/// before the call (a level may have been added to some of them).
 ///
 /// ```no_run
 /// # use orm_core::{Model, Executor, Result, prefetch_related_objects};
