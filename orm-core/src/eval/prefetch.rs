@@ -197,8 +197,8 @@ async fn prefetch_below_loaded<P: Model>(
 /// holds (Django does that only when every instance had it loaded), together with the
 /// rows just fetched: one query per level, whatever the mix of loaded and unloaded
 /// instances. So calling it twice costs nothing the second time, and `|a| a.books()` then
-/// `|a| a.books().tags()` costs one query each. No instances, or nothing missing: no query.
-/// A level
+/// `|a| a.books().tags()` costs one query each. No instances, or nothing missing: no query
+/// and no connection taken (a pool's connection is taken by the first query). A level
 /// that back references fill (`|a| a.books().author()`) costs no query; the levels below
 /// it go into those back references. Rows are looked up by the keys the instances hold
 /// now; an instance whose related row was deleted is left unloaded, as in Django.
@@ -244,9 +244,73 @@ where
     if instances.is_empty() || tree.is_empty() {
         return Ok(());
     }
-    // Every query on one connection, as a queryset's prefetches run.
-    let mut session = ex.session("-- prefetch_related_objects").await?;
-    prefetch_into(instances, &tree, &mut *session).await
+    // Every query on one connection, as a queryset's prefetches run; taken only when a
+    // level has keys to fetch, so that nothing missing touches no connection.
+    let mut session = LazySession {
+        dialect: Executor::dialect(&ex),
+        returning: Executor::supports_returning(&ex),
+        state: Lazy::Idle(&mut ex),
+    };
+    prefetch_into(instances, &tree, &mut session).await
+}
+
+/// A session (see [`Executor::session`]) opened by the first statement sent through it,
+/// whose SQL then names it in the error of taking a connection.
+struct LazySession<'s, E> {
+    dialect: crate::sql::dialect::Dialect,
+    returning: bool,
+    state: Lazy<'s, E>,
+}
+
+enum Lazy<'s, E> {
+    Idle(&'s mut E),
+    Open(Box<dyn RowSource + 's>),
+    /// Its opening failed or was dropped.
+    Lost,
+}
+
+impl<'s, E: Executor> LazySession<'s, E> {
+    async fn open<'b>(&'b mut self, first: &str) -> Result<&'b mut (dyn RowSource + 's)> {
+        if matches!(self.state, Lazy::Idle(_))
+            && let Lazy::Idle(ex) = std::mem::replace(&mut self.state, Lazy::Lost)
+        {
+            self.state = Lazy::Open(ex.session(first).await?);
+        }
+        match &mut self.state {
+            Lazy::Open(session) => Ok(&mut **session),
+            _ => Err(Error::InvalidInput(
+                "prefetch_related_objects: its connection could not be taken".into(),
+            )),
+        }
+    }
+}
+
+impl<E: Executor> RowSource for LazySession<'_, E> {
+    fn dialect(&self) -> crate::sql::dialect::Dialect {
+        self.dialect
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: compiler::Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let session = self.open(&stmt.sql).await?;
+            session.for_each_row(stmt, each).await
+        })
+    }
+    fn execute_stmt<'a>(
+        &'a mut self,
+        stmt: compiler::Statement,
+    ) -> BoxFuture<'a, Result<crate::eval::executor::ExecResult>> {
+        Box::pin(async move {
+            let session = self.open(&stmt.sql).await?;
+            session.execute_stmt(stmt).await
+        })
+    }
 }
 
 /// Fetch the rows of `node.rel`'s target `T` for `keys`: one query per batch of keys that
