@@ -47,9 +47,12 @@ impl Fetched {
 ///
 /// A parent whose relation is already loaded (by `select_related`, an earlier prefetch, a
 /// back reference) keeps what it holds and adds no key to that level's query (S30, and
-/// Django's `prefetch_related_objects`, which skips fetched instances); the levels below
-/// are prefetched into what it holds. When some parents hold the relation and others do
-/// not, each level below costs a query for each of the two groups.
+/// Django's `prefetch_related_objects`, which skips fetched instances). The new rows are
+/// assigned first, without their own children; then each level below runs once over
+/// everything the parents hold (loaded before or just now), so a mix of loaded and
+/// unloaded parents still costs one query per level (S26), and a level a reverse
+/// relation's back references fill (`books → author`) costs none, its own children
+/// (`books → author → country`) going into those back references.
 pub fn prefetch_into<'a, P: Model>(
     parents: &'a mut [P],
     nodes: &'a [PrefetchNode],
@@ -67,14 +70,10 @@ pub fn prefetch_into<'a, P: Model>(
             let mut keys: Vec<Option<KeyRepr>> = Vec::with_capacity(parents.len());
             let mut wanted: Vec<Value> = Vec::new();
             let mut seen = KeySet::default();
-            let mut any_loaded = false;
             for p in parents.iter_mut() {
                 let value = match p.relation_mut(rel.index) {
                     None => None,
-                    Some(slot) if slot.is_loaded() => {
-                        any_loaded = true;
-                        None
-                    }
+                    Some(slot) if slot.is_loaded() => None,
                     Some(slot) if forward => slot.key_value(),
                     Some(_) => Some(p.pk().to_value()),
                 };
@@ -86,39 +85,78 @@ pub fn prefetch_into<'a, P: Model>(
                 }
                 keys.push(key);
             }
-            // Below what is loaded already, before anything new is assigned: the new
-            // rows get their own levels below from `fetch`.
-            if any_loaded && !node.children.is_empty() {
-                prefetch_below_loaded(parents, rel, &node.children, &mut *ex).await?;
-            }
-            if wanted.is_empty() {
-                // Every key is NULL or loaded: nothing to fetch.
-                continue;
-            }
-            let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
-            for (p, key) in parents.iter_mut().zip(&keys) {
-                let Some(key) = key else { continue };
-                // A copy of the parent for its children's back references, made only for the
-                // first parent that claims a group.
-                let snapshot: Option<Arc<dyn Any + Send + Sync>> = if fetched.pending.remove(key) {
-                    Some(Arc::new(p.shallow_clone()))
-                } else {
-                    None
-                };
-                let parent = move || -> Arc<dyn Any + Send + Sync> {
-                    snapshot.clone().unwrap_or_else(|| Arc::new(()))
-                };
-                if let Some(slot) = p.relation_mut(rel.index) {
-                    slot.assign(&mut fetched, key, &parent)?;
+            if !wanted.is_empty() {
+                let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
+                for (p, key) in parents.iter_mut().zip(&keys) {
+                    let Some(key) = key else { continue };
+                    // A copy of the parent for its children's back references, made only
+                    // for the first parent that claims a group.
+                    let snapshot: Option<Arc<dyn Any + Send + Sync>> =
+                        if fetched.pending.remove(key) {
+                            Some(Arc::new(p.shallow_clone()))
+                        } else {
+                            None
+                        };
+                    let parent = move || -> Arc<dyn Any + Send + Sync> {
+                        snapshot.clone().unwrap_or_else(|| Arc::new(()))
+                    };
+                    if let Some(slot) = p.relation_mut(rel.index) {
+                        slot.assign(&mut fetched, key, &parent)?;
+                    }
                 }
+                // The fetched map shares every value it handed out: dropped, the parents
+                // are their only holders, and the level below can fill them in place.
+                drop(fetched);
+            }
+            // Below this level: the outer queryset's children, and the prefetches named
+            // inside a custom queryset.
+            let mut below: Vec<PrefetchNode> = node.children.clone();
+            if let Some(custom) = &node.custom {
+                for nested in custom.prefetch.iter().cloned() {
+                    merge(&mut below, nested);
+                }
+            }
+            if !below.is_empty() {
+                prefetch_below_loaded(parents, rel, &below, &mut *ex).await?;
             }
         }
         Ok(())
     })
 }
 
-/// Prefetch `nodes` into what `rel` already holds on the parents where it is loaded (a
-/// forward relation's target, a many-valued relation's rows), all parents together.
+/// The values taken out of `rel` on some parents, to prefetch below them. Dropped, it
+/// puts them back (after an error, or when the future is dropped), so the parents lose
+/// nothing they held.
+struct PutBack<'p, P: Model> {
+    parents: &'p mut [P],
+    rel: &'static RelationMeta,
+    at: Vec<usize>,
+    targets: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+impl<P: Model> PutBack<'_, P> {
+    fn put_back(&mut self) -> Result<()> {
+        let mut result = Ok(());
+        for (i, t) in self.at.drain(..).zip(self.targets.drain(..)) {
+            if let Some(slot) = self.parents[i].relation_mut(self.rel.index)
+                && let Err(e) = slot.set_target(t)
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+impl<P: Model> Drop for PutBack<'_, P> {
+    fn drop(&mut self) {
+        let _ = self.put_back();
+    }
+}
+
+/// Prefetch `nodes` into what `rel` holds on the parents where it is loaded (a forward
+/// relation's target, a many-valued relation's rows), all parents together.
 async fn prefetch_below_loaded<P: Model>(
     parents: &mut [P],
     rel: &'static RelationMeta,
@@ -136,16 +174,18 @@ async fn prefetch_below_loaded<P: Model>(
     let Some(&first) = at.first() else {
         return Ok(());
     };
-    let back = match parents[first].relation_mut(rel.index) {
-        Some(slot) => slot.prefetch_targets(targets, nodes, ex).await?,
-        None => targets,
+    let mut held = PutBack {
+        parents,
+        rel,
+        at,
+        targets,
     };
-    for (i, t) in at.into_iter().zip(back) {
-        if let Some(slot) = parents[i].relation_mut(rel.index) {
-            slot.set_target(t)?;
-        }
-    }
-    Ok(())
+    let result = match held.parents[first].relation_mut(rel.index) {
+        Some(slot) => slot.prefetch_targets(&mut held.targets, nodes, ex).await,
+        None => Ok(()),
+    };
+    let put = held.put_back();
+    result.and(put)
 }
 
 /// Django's `prefetch_related_objects(instances, lookup)`: prefetch the relation path
@@ -154,15 +194,22 @@ async fn prefetch_below_loaded<P: Model>(
 ///
 /// An instance whose relation is already loaded keeps what it holds and adds nothing to
 /// that level's query, as in Django; the levels below it are still prefetched into what it
-/// holds (Django does that only when every instance had it loaded). So calling it twice
-/// costs nothing the second time, and `|a| a.books()` then `|a| a.books().tags()` costs
-/// one query each. No instances, or nothing missing: no query. When some instances hold
-/// the relation and others do not, each level below it costs one query for each group.
-/// Rows are looked up by the keys the instances hold now; an instance whose related row
-/// was deleted is left unloaded, as in Django.
+/// holds (Django does that only when every instance had it loaded), together with the
+/// rows just fetched: one query per level, whatever the mix of loaded and unloaded
+/// instances. So calling it twice costs nothing the second time, and `|a| a.books()` then
+/// `|a| a.books().tags()` costs one query each. No instances, or nothing missing: no query
+/// and no connection taken (a pool's connection is taken by the first query). A level
+/// that back references fill (`|a| a.books().author()`) costs no query; the levels below
+/// it go into those back references. Rows are looked up by the keys the instances hold
+/// now; an instance whose related row was deleted is left unloaded, as in Django.
 ///
-/// A related object shared with an instance outside `instances` (a clone made earlier)
-/// is not prefetched below: its relations read as not loaded.
+/// A related object shared with something outside `instances` (rows cloned from a
+/// queryset's cache, a row outside the slice holding the same prefetched object) is
+/// copied before anything is prefetched into it (copy on write): the instances get the
+/// level asked for, the other holders keep theirs unchanged.
+///
+/// On an error, or when the future is dropped, the instances keep everything they held
+/// before the call (a level may have been added to some of them).
 ///
 /// ```no_run
 /// # use orm_core::{Model, Executor, Result, prefetch_related_objects};
@@ -197,14 +244,79 @@ where
     if instances.is_empty() || tree.is_empty() {
         return Ok(());
     }
-    // Every query on one connection, as a queryset's prefetches run.
-    let mut session = ex.session("-- prefetch_related_objects").await?;
-    prefetch_into(instances, &tree, &mut *session).await
+    // Every query on one connection, as a queryset's prefetches run; taken only when a
+    // level has keys to fetch, so that nothing missing touches no connection.
+    let mut session = LazySession {
+        dialect: Executor::dialect(&ex),
+        returning: Executor::supports_returning(&ex),
+        state: Lazy::Idle(&mut ex),
+    };
+    prefetch_into(instances, &tree, &mut session).await
+}
+
+/// A session (see [`Executor::session`]) opened by the first statement sent through it,
+/// whose SQL then names it in the error of taking a connection.
+struct LazySession<'s, E> {
+    dialect: crate::sql::dialect::Dialect,
+    returning: bool,
+    state: Lazy<'s, E>,
+}
+
+enum Lazy<'s, E> {
+    Idle(&'s mut E),
+    Open(Box<dyn RowSource + 's>),
+    /// Its opening failed or was dropped.
+    Lost,
+}
+
+impl<'s, E: Executor> LazySession<'s, E> {
+    async fn open<'b>(&'b mut self, first: &str) -> Result<&'b mut (dyn RowSource + 's)> {
+        if matches!(self.state, Lazy::Idle(_))
+            && let Lazy::Idle(ex) = std::mem::replace(&mut self.state, Lazy::Lost)
+        {
+            self.state = Lazy::Open(ex.session(first).await?);
+        }
+        match &mut self.state {
+            Lazy::Open(session) => Ok(&mut **session),
+            _ => Err(Error::InvalidInput(
+                "prefetch_related_objects: its connection could not be taken".into(),
+            )),
+        }
+    }
+}
+
+impl<E: Executor> RowSource for LazySession<'_, E> {
+    fn dialect(&self) -> crate::sql::dialect::Dialect {
+        self.dialect
+    }
+    fn supports_returning(&self) -> bool {
+        self.returning
+    }
+    fn for_each_row<'a>(
+        &'a mut self,
+        stmt: compiler::Statement,
+        each: &'a mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let session = self.open(&stmt.sql).await?;
+            session.for_each_row(stmt, each).await
+        })
+    }
+    fn execute_stmt<'a>(
+        &'a mut self,
+        stmt: compiler::Statement,
+    ) -> BoxFuture<'a, Result<crate::eval::executor::ExecResult>> {
+        Box::pin(async move {
+            let session = self.open(&stmt.sql).await?;
+            session.execute_stmt(stmt).await
+        })
+    }
 }
 
 /// Fetch the rows of `node.rel`'s target `T` for `keys`: one query per batch of keys that
-/// fits the backend's parameter limit; then prefetch their own children, and group them
-/// by the parent key. Generated relation metadata points `fetch` here.
+/// fits the backend's parameter limit, grouped by the parent key. The levels below are
+/// prefetched by the caller ([`prefetch_into`]) once the rows are assigned. Generated
+/// relation metadata points `fetch` here.
 pub fn fetch<'a, T: Model>(
     ex: &'a mut (dyn RowSource + 'a),
     node: &'a PrefetchNode,
@@ -222,11 +334,8 @@ pub fn fetch<'a, T: Model>(
             )));
         }
         // Prefetches named inside the custom queryset run below this level, with the
-        // ones named on the outer queryset.
-        let mut below: Vec<PrefetchNode> = node.children.clone();
-        for nested in std::mem::take(&mut base.prefetch) {
-            merge(&mut below, nested);
-        }
+        // ones named on the outer queryset, once the rows are assigned (`prefetch_into`).
+        base.prefetch.clear();
         // The column whose value says which parent a row belongs to: one of the target's
         // own columns for a key on either side, the join table's column (selected last) for
         // a many-to-many relation.
@@ -309,7 +418,6 @@ pub fn fetch<'a, T: Model>(
             };
             ex.for_each_row(stmt, &mut each).await?;
         }
-        prefetch_into(&mut children, &below, &mut *ex).await?;
         Ok(match rel.kind {
             RelationKind::ForeignKey | RelationKind::OneToOne => {
                 let map: KeyMap<Arc<T>> = child_keys

@@ -302,39 +302,108 @@ impl<T: Model> RelationSlot for ForeignKey<T> {
     fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
         self.loaded.take().map(|t| t as Arc<dyn Any + Send + Sync>)
     }
+    fn target(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.loaded.clone().map(|t| t as Arc<dyn Any + Send + Sync>)
+    }
     fn prefetch_targets<'a>(
         &self,
-        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
+    ) -> BoxFuture<'a, Result<()>> {
+        ForeignKey::<T>::prefetch_below(self.meta, targets, nodes, ex)
     }
 }
 
 impl<T: Model> ForeignKey<T> {
     fn prefetch_below<'a>(
-        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        meta: Option<&'static RelationMeta>,
+        targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        prefetch_below_loaded::<T, T>(targets, nodes, ex, |t| vec![t], |mut rows| rows.pop())
+    ) -> BoxFuture<'a, Result<()>> {
+        prefetch_below_loaded::<T, T>(
+            BelowLoaded {
+                meta,
+                into_rows: |t| vec![t],
+                from_rows: |mut rows| rows.pop(),
+                copy: copy_loaded::<T>,
+            },
+            targets,
+            nodes,
+            ex,
+        )
+    }
+}
+
+/// A copy of `obj` that shares what it has loaded (its relation fields point at the same
+/// objects and rows): the copy-on-write of a value that other rows share. `None` when
+/// the model cannot hand out its relation fields to read ([`Model::relation`]).
+fn copy_loaded<T: Model>(obj: &T) -> Option<T> {
+    let mut copy = obj.shallow_clone();
+    for index in 0..T::META.relations.len() {
+        let loaded = obj.relation(index)?.target();
+        if let (Some(loaded), Some(slot)) = (loaded, copy.relation_mut(index)) {
+            slot.set_target(loaded).ok()?;
+        }
+    }
+    Some(copy)
+}
+
+/// How [`prefetch_below_loaded`] reads one kind of loaded value `X` (a forward
+/// relation's target `T`, a group of rows `Vec<T>`).
+struct BelowLoaded<X, T> {
+    /// The relation the values were loaded through, for messages.
+    meta: Option<&'static RelationMeta>,
+    into_rows: fn(X) -> Vec<T>,
+    from_rows: fn(Vec<T>) -> Option<X>,
+    copy: fn(&X) -> Option<X>,
+}
+
+/// The distinct values taken out of their `Arc`s (as rows) or kept as they came, and
+/// where each slot's value is among them. Dropped, it writes a value for every slot
+/// back into `out`, in order: when prefetching below them succeeded, failed or was
+/// cancelled (the future dropped), the slots get their values back.
+struct Restore<'o, X: Send + Sync + 'static, T> {
+    out: &'o mut Vec<Arc<dyn Any + Send + Sync>>,
+    /// For each slot, its value's index in `parts`.
+    at: Vec<usize>,
+    /// `Ok(n)`: the next `n` of `rows`; `Err(value)`: a value kept as it came.
+    parts: Vec<std::result::Result<usize, Arc<dyn Any + Send + Sync>>>,
+    rows: Vec<T>,
+    from_rows: fn(Vec<T>) -> Option<X>,
+}
+
+impl<X: Send + Sync + 'static, T> Drop for Restore<'_, X, T> {
+    fn drop(&mut self) {
+        let mut rows = std::mem::take(&mut self.rows).into_iter();
+        let back: Vec<Arc<dyn Any + Send + Sync>> = std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|part| match part {
+                Ok(len) => match (self.from_rows)(rows.by_ref().take(len).collect()) {
+                    Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
+                    None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
+                },
+                Err(kept) => kept,
+            })
+            .collect();
+        *self.out = self.at.iter().map(|&i| back[i].clone()).collect();
     }
 }
 
 /// Prefetch `nodes` below loaded relation values (each an `Arc<X>`: a forward relation's
-/// target `T`, or a group of rows `Vec<T>`), all of them in one query per level; returns
-/// them in order. Values shared by several slots (one prefetched object for every row
-/// with its key, one group for a parent listed twice) are prefetched once and come back
-/// shared; a value also held outside the slots handed in (a clone of an instance) cannot
-/// be changed in place and comes back as it went.
+/// target `T`, or a group of rows `Vec<T>`), all of them in one query per level, in place.
+/// Values shared by several slots (one prefetched object for every row with its key, one
+/// group for a parent listed twice) are prefetched once and stay shared; a value also
+/// held outside the slots handed in (a queryset's cache, a row outside the slice) is
+/// copied first (copy on write), so that its other holders keep it unchanged. A value
+/// that cannot be copied is an error, never a level silently left out.
 fn prefetch_below_loaded<'a, X, T>(
-    targets: Vec<Arc<dyn Any + Send + Sync>>,
+    how: BelowLoaded<X, T>,
+    targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
     nodes: &'a [PrefetchNode],
     ex: &'a mut (dyn RowSource + 'a),
-    into_rows: fn(X) -> Vec<T>,
-    from_rows: fn(Vec<T>) -> Option<X>,
-) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>>
+) -> BoxFuture<'a, Result<()>>
 where
     X: Send + Sync + 'static,
     T: Model,
@@ -345,7 +414,7 @@ where
         let mut index: std::collections::HashMap<usize, usize> = Default::default();
         let mut distinct: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
         let mut at: Vec<usize> = Vec::with_capacity(targets.len());
-        for t in targets {
+        for t in std::mem::take(targets) {
             let address = Arc::as_ptr(&t).cast::<()>().addr();
             let i = *index.entry(address).or_insert_with(|| {
                 distinct.push(t);
@@ -353,35 +422,55 @@ where
             });
             at.push(i);
         }
-        // Owned values are split into one list of rows; the others are kept as they are.
-        let mut rows: Vec<T> = Vec::new();
-        let mut parts: Vec<Result<usize, Arc<dyn Any + Send + Sync>>> = Vec::new();
+        drop(index);
+        // From here on, whatever happens, `restore` puts a value back for every slot.
+        let mut restore = Restore {
+            out: targets,
+            at,
+            parts: Vec::with_capacity(distinct.len()),
+            rows: Vec::new(),
+            from_rows: how.from_rows,
+        };
+        let mut failed = None;
         for t in distinct {
-            match t.downcast::<X>() {
-                Ok(arc) => match Arc::try_unwrap(arc) {
-                    Ok(v) => {
-                        let v = into_rows(v);
-                        parts.push(Ok(v.len()));
-                        rows.extend(v);
-                    }
-                    Err(shared) => parts.push(Err(shared)),
-                },
-                Err(other) => parts.push(Err(other)),
+            if failed.is_some() {
+                restore.parts.push(Err(t));
+                continue;
             }
-        }
-        crate::eval::prefetch::prefetch_into(&mut rows, nodes, ex).await?;
-        let mut rows = rows.into_iter();
-        let back: Vec<Arc<dyn Any + Send + Sync>> = parts
-            .into_iter()
-            .map(|part| match part {
-                Ok(len) => match from_rows(rows.by_ref().take(len).collect()) {
-                    Some(v) => Arc::new(v) as Arc<dyn Any + Send + Sync>,
-                    None => Arc::new(()) as Arc<dyn Any + Send + Sync>,
+            let arc = match t.downcast::<X>() {
+                Ok(arc) => arc,
+                Err(other) => {
+                    restore.parts.push(Err(other));
+                    continue;
+                }
+            };
+            let owned = match Arc::try_unwrap(arc) {
+                Ok(v) => v,
+                Err(shared) => match (how.copy)(&shared) {
+                    Some(v) => v,
+                    None => {
+                        failed = Some(Error::InvalidInput(format!(
+                            "cannot prefetch below {}: what it loaded is shared with rows \
+                             outside the ones given (a queryset's cache, another row), \
+                             and {} cannot be copied with its relations (its Model impl \
+                             has no `relation`)",
+                            how.meta
+                                .map_or_else(|| T::META.name.to_owned(), RelationMeta::label),
+                            T::META.name
+                        )));
+                        restore.parts.push(Err(shared));
+                        continue;
+                    }
                 },
-                Err(kept) => kept,
-            })
-            .collect();
-        Ok(at.into_iter().map(|i| back[i].clone()).collect())
+            };
+            let rows = (how.into_rows)(owned);
+            restore.parts.push(Ok(rows.len()));
+            restore.rows.extend(rows);
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        crate::eval::prefetch::prefetch_into(&mut restore.rows, nodes, ex).await
     })
 }
 
@@ -424,13 +513,16 @@ impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
     fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
         self.as_mut().and_then(RelationSlot::take_target)
     }
+    fn target(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.as_ref().and_then(RelationSlot::target)
+    }
     fn prefetch_targets<'a>(
         &self,
-        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        ForeignKey::<T>::prefetch_below(targets, nodes, ex)
+    ) -> BoxFuture<'a, Result<()>> {
+        ForeignKey::<T>::prefetch_below(self.as_ref().and_then(|fk| fk.meta), targets, nodes, ex)
     }
 }
 
@@ -619,12 +711,25 @@ impl<T: Model> RelationSlot for RelatedSet<T> {
     fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
         self.rows.take().map(|r| r as Arc<dyn Any + Send + Sync>)
     }
+    fn target(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.rows.clone().map(|r| r as Arc<dyn Any + Send + Sync>)
+    }
     fn prefetch_targets<'a>(
         &self,
-        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        prefetch_below_loaded::<Vec<T>, T>(targets, nodes, ex, |rows| rows, Some)
+    ) -> BoxFuture<'a, Result<()>> {
+        prefetch_below_loaded::<Vec<T>, T>(
+            BelowLoaded {
+                meta: self.meta,
+                into_rows: |rows| rows,
+                from_rows: Some,
+                copy: |rows| rows.iter().map(copy_loaded).collect(),
+            },
+            targets,
+            nodes,
+            ex,
+        )
     }
 }

@@ -73,6 +73,15 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// `select_related`.
     fn relation_mut(&mut self, index: usize) -> Option<&mut dyn RelationSlot>;
 
+    /// The relation field at `index`, read-only: what a copy of an instance reads to
+    /// share what the instance has loaded (prefetching below rows that are shared).
+    /// Generated for every model with relations; `None` (the default) means the instance
+    /// cannot be copied with its relations.
+    fn relation(&self, index: usize) -> Option<&dyn RelationSlot> {
+        let _ = index;
+        None
+    }
+
     /// A copy of the columns, without anything loaded through relations (for back
     /// references).
     fn shallow_clone(&self) -> Self;

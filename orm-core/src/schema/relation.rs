@@ -289,15 +289,20 @@ pub trait RelationSlot: Send {
     fn take_target(&mut self) -> Option<Arc<dyn Any + Send + Sync>> {
         None
     }
-    /// Prefetch `nodes` into what `take_target` took from slots of this same relation,
-    /// returning it in order. A value also held elsewhere comes back as it went.
+    /// What was loaded, shared (as `take_target` would take it, leaving it in place): for
+    /// a copy of the instance that owns this field.
+    fn target(&self) -> Option<Arc<dyn Any + Send + Sync>>;
+    /// Prefetch `nodes` into what `take_target` took from slots of this same relation, in
+    /// place. A value also held elsewhere (outside those slots) is copied first, so the
+    /// other holders keep it as it was. Whatever happens (an error, the future dropped),
+    /// `targets` holds a value for every slot when it returns or is dropped.
     fn prefetch_targets<'a>(
         &self,
-        targets: Vec<Arc<dyn Any + Send + Sync>>,
+        targets: &'a mut Vec<Arc<dyn Any + Send + Sync>>,
         nodes: &'a [PrefetchNode],
         ex: &'a mut (dyn RowSource + 'a),
-    ) -> BoxFuture<'a, Result<Vec<Arc<dyn Any + Send + Sync>>>> {
-        let _ = (nodes, ex);
-        Box::pin(async move { Ok(targets) })
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (targets, nodes, ex);
+        Box::pin(async move { Ok(()) })
     }
 }

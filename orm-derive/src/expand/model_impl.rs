@@ -101,7 +101,21 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
             let field = &relation.ident;
             quote!(#index => ::core::option::Option::Some(&mut self.#field))
         });
+        let read_arms = model.relations.iter().enumerate().map(|(index, relation)| {
+            let field = &relation.ident;
+            quote!(#index => ::core::option::Option::Some(&self.#field))
+        });
         quote! {
+            fn relation(
+                &self,
+                __index: usize,
+            ) -> ::core::option::Option<&dyn #orm::RelationSlot> {
+                match __index {
+                    #(#read_arms,)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
             fn relation_mut(
                 &mut self,
                 __index: usize,

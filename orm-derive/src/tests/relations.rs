@@ -206,6 +206,17 @@ fn slots_and_shallow_clones() {
     assert_has(
         &out,
         quote! {
+            match __index {
+                0usize => ::core::option::Option::Some(&self.author),
+                1usize => ::core::option::Option::Some(&self.editor),
+                2usize => ::core::option::Option::Some(&self.tags),
+                _ => ::core::option::Option::None,
+            }
+        },
+    );
+    assert_has(
+        &out,
+        quote! {
             fn shallow_clone(&self) -> Self {
                 Book {
                     id: <i64 as ::core::clone::Clone>::clone(&self.id),
