@@ -1,6 +1,6 @@
-//! Review of branch `errs` (prefetch_related_objects, the prefetch_into change,
-//! select_related_all): each test shows a behaviour that differs from Django's or from
-//! SEMANTICS.md. They fail on the reviewed code.
+//! Edge cases of prefetching found by review (prefetch_related_objects, levels below a back
+//! reference, shared rows, failures and cancellation): each test showed a behaviour that
+//! differed from Django's or from SEMANTICS.md, and failed before its fix.
 
 use orm_sqlx::prelude::*;
 use orm_tests::library::{Author, Book};
