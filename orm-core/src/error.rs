@@ -138,6 +138,22 @@ pub enum Error {
         sql: String,
     },
 
+    /// A write broke an integrity constraint: a unique key already taken, a foreign key to
+    /// no row (or a row still referenced), a NULL in a NOT NULL column, a CHECK. The same
+    /// kind on every backend, with what the database names ([`Constraint`]: the constraint
+    /// — PostgreSQL and MySQL name it, SQLite does not —, the table and the column where it
+    /// says them). The statement wrote nothing. An app turns a duplicate into a 409 with
+    /// [`Error::is_unique_violation`], or
+    /// `matches!(e, Error::Integrity { kind: Violation::Unique, .. })`.
+    #[error("{kind} violation{on}: {message}\n  in: {sql}")]
+    Integrity {
+        kind: Violation,
+        /// What the database names; boxed to keep `Error` small.
+        on: Box<Constraint>,
+        message: String,
+        sql: String,
+    },
+
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
     Unsupported {
@@ -168,6 +184,72 @@ pub enum Error {
     /// A value the caller passed cannot be used (for example an empty field list to update).
     #[error("{0}")]
     InvalidInput(String),
+}
+
+/// The constraint an [`Error::Integrity`] is about, as far as the database says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Constraint {
+    /// The constraint's name (PostgreSQL, MySQL/MariaDB; a CHECK's on SQLite).
+    pub name: Option<String>,
+    /// The table.
+    pub table: Option<String>,
+    /// The column, where the constraint is on one.
+    pub column: Option<String>,
+}
+
+impl std::fmt::Display for Constraint {
+    /// ` on table.column (constraint `name`)`, each part only if known.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(t) = &self.table {
+            write!(f, " on {t}")?;
+            if let Some(c) = &self.column {
+                write!(f, ".{c}")?;
+            }
+        } else if let Some(c) = &self.column {
+            write!(f, " on column {c}")?;
+        }
+        if let Some(n) = &self.name {
+            write!(f, " (constraint `{n}`)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which integrity constraint a write broke ([`Error::Integrity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// A unique key or primary key already taken.
+    Unique,
+    /// A foreign key pointing at no row, or a row still pointed at.
+    ForeignKey,
+    /// NULL in a NOT NULL column.
+    NotNull,
+    /// A CHECK constraint.
+    Check,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Violation::Unique => "unique",
+            Violation::ForeignKey => "foreign key",
+            Violation::NotNull => "not-null",
+            Violation::Check => "check",
+        })
+    }
+}
+
+impl Error {
+    /// Whether this is a unique-key violation (a duplicate: HTTP 409 in most apps).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Error::Integrity {
+                kind: Violation::Unique,
+                ..
+            }
+        )
+    }
 }
 
 /// How many characters of a statement a [`Error::Database`] keeps.

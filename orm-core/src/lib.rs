@@ -27,7 +27,7 @@ pub use compiler::Statement;
 pub use dialect::Dialect;
 pub use dsl::aggregate::{Aggregate, RelatedCount};
 pub use dsl::partial::Partial;
-pub use error::{ColumnAt, Error, Result, SlicedOp};
+pub use error::{ColumnAt, Constraint, Error, Result, SlicedOp, Violation};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
 pub use field::Field;

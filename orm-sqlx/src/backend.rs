@@ -142,6 +142,111 @@ pub(crate) fn json_text(
     Ok(out)
 }
 
+/// [`Error::Integrity`] for a constraint violation, by sqlx's own classification
+/// (`DatabaseError::kind`: PostgreSQL's SQLSTATE 23xxx, SQLite's extended result codes,
+/// MySQL's and MariaDB's error numbers), with the constraint, table and column the
+/// database names (PostgreSQL's error fields; SQLite's and MySQL's messages).
+fn integrity_error(sql: &str, db: &dyn sqlx::error::DatabaseError) -> Option<Error> {
+    use orm_core::Violation;
+    use sqlx::error::ErrorKind;
+    let kind = match db.kind() {
+        ErrorKind::UniqueViolation => Violation::Unique,
+        ErrorKind::ForeignKeyViolation => Violation::ForeignKey,
+        ErrorKind::NotNullViolation => Violation::NotNull,
+        ErrorKind::CheckViolation => Violation::Check,
+        _ => return None,
+    };
+    let message = db.message().to_owned();
+    let mut constraint = db.constraint().map(str::to_owned);
+    let mut table = db.table().map(str::to_owned);
+    let mut column = None;
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        column = pg.column().map(str::to_owned);
+        if column.is_none() && kind == Violation::Unique {
+            // `Key (title)=(Dune) already exists.`
+            column = pg
+                .detail()
+                .and_then(|d| d.strip_prefix("Key ("))
+                .and_then(|d| d.split_once(")="))
+                .map(|(c, _)| c.to_owned())
+                .filter(|c| !c.contains(','));
+        }
+    }
+    let between = |text: &str, open: &str, close: &str| -> Option<String> {
+        let (_, rest) = text.split_once(open)?;
+        let (inside, _) = rest.split_once(close)?;
+        Some(inside.to_owned())
+    };
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // `UNIQUE constraint failed: books.title` (several: `t.a, t.b`), `NOT NULL
+        // constraint failed: books.title`, `CHECK constraint failed: name`.
+        if let Some((_, what)) = message.split_once("constraint failed: ") {
+            match kind {
+                Violation::Check => constraint = Some(what.to_owned()),
+                _ => {
+                    let first = what.split(", ").next().unwrap_or(what);
+                    if let Some((t, c)) = first.split_once('.') {
+                        table = Some(t.to_owned());
+                        if !what.contains(", ") {
+                            column = Some(c.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(feature = "mysql")]
+    if db
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some()
+    {
+        match kind {
+            // `Duplicate entry 'x' for key 'title'` (MySQL 8: 'books.title').
+            Violation::Unique => {
+                if let Some(key) = message
+                    .rsplit_once("for key '")
+                    .map(|(_, k)| k.trim_end_matches('\''))
+                {
+                    let key = key.rsplit('.').next().unwrap_or(key);
+                    constraint = Some(key.to_owned());
+                }
+            }
+            // `… a foreign key constraint fails (`db`.`books`, CONSTRAINT `fk` FOREIGN KEY
+            // (`author_id`) REFERENCES …`
+            Violation::ForeignKey => {
+                if let Some(inside) = between(&message, "fails (", ", CONSTRAINT") {
+                    table = inside
+                        .rsplit('.')
+                        .next()
+                        .map(|t| t.trim_matches('`').to_owned());
+                }
+                constraint = between(&message, "CONSTRAINT `", "`");
+                column = between(&message, "FOREIGN KEY (`", "`)");
+            }
+            // `Column 'title' cannot be null`, `Field 'title' doesn't have a default value`.
+            Violation::NotNull => column = between(&message, "'", "'"),
+            // MariaDB: `CONSTRAINT `c` failed for `db`.`t``; MySQL: `Check constraint 'c' is violated.`
+            Violation::Check => {
+                constraint = between(&message, "CONSTRAINT `", "`")
+                    .or_else(|| between(&message, "constraint '", "'"));
+            }
+        }
+    }
+    let _ = &between;
+    Some(Error::Integrity {
+        kind,
+        on: Box::new(orm_core::Constraint {
+            name: constraint,
+            table,
+            column,
+        }),
+        message,
+        sql: orm_core::error::sql_excerpt(sql),
+    })
+}
+
 /// The typed error for a condition every backend raises alike: PostgreSQL's SQLSTATE, on
 /// SQLite the same SQLSTATE in brackets at the start of the message of the ORM's checked
 /// functions (`[22003] integer out of range: …`), on MySQL/MariaDB its error number
@@ -153,6 +258,9 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
         && let Some(typed) = mysql_error(sql, my.number(), my.message())
     {
         return Some(typed);
+    }
+    if let Some(e) = integrity_error(sql, db) {
+        return Some(e);
     }
     let message = db.message();
     // SQLite's own SUM() of integers past i64 (PostgreSQL's `bigint out of range`).

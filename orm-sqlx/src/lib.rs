@@ -93,9 +93,10 @@ pub use query_log::{
 pub use orm_core::Model;
 pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
 pub use orm_core::{
-    Assignment, ColumnAt, ColumnMeta, DefaultDatabase, Deleted, Dialect, Error, ExecResult,
-    Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy, Projection, Q,
-    QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, prefetch_related_objects,
+    Assignment, ColumnAt, ColumnMeta, Constraint, DefaultDatabase, Deleted, Dialect, Error,
+    ExecResult, Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy,
+    Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, Violation,
+    prefetch_related_objects,
 };
 /// Partial models and raw SQL: each derive next to its trait.
 pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};

@@ -34,7 +34,16 @@ async fn a_bulk_create_whose_last_batch_fails_keeps_no_row_and_sets_no_key() {
             .bulk_create(&mut rows, &db)
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Database { .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Integrity {
+                    kind: orm_sqlx::Violation::Check,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(Wide::objects().count(&db).await.unwrap(), 0);
         assert!(
             rows.iter().all(|r| r.id == 0),
@@ -94,7 +103,16 @@ async fn a_bulk_create_that_fails_at_commit_sets_no_key() {
             .bulk_create(&mut children, &db)
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Database { .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Integrity {
+                    kind: orm_sqlx::Violation::ForeignKey,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(Child::objects().count(&db).await.unwrap(), 0);
         assert!(children.iter().all(|c| c.id == 0));
 

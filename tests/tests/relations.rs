@@ -1786,7 +1786,13 @@ async fn a_link_to_a_missing_row_fails_and_a_repeated_link_is_kept_once() {
         let mut b2 = lib.b2.clone();
         let r = b2.add_related(|b| b.tags(), &[&gone], &db).await;
         assert!(
-            matches!(r, Err(Error::Database { .. })),
+            matches!(
+                r,
+                Err(Error::Integrity {
+                    kind: orm_sqlx::Violation::ForeignKey,
+                    ..
+                })
+            ),
             "{backend:?}: {r:?}"
         );
         assert_eq!(b2.tags().count(&db).await.unwrap(), 0, "{backend:?}");
