@@ -8,6 +8,7 @@ mod aggregate;
 pub use aggregate::{exists, subquery};
 mod evaluate;
 pub use evaluate::Using;
+mod get_or_create;
 mod model_ext;
 mod partial;
 mod raw;
