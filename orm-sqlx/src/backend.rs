@@ -157,8 +157,11 @@ fn integrity_error(sql: &str, db: &dyn sqlx::error::DatabaseError) -> Option<Err
         _ => return None,
     };
     let message = db.message().to_owned();
+    #[allow(unused_mut)] // set by the backends' parts below, per enabled feature
     let mut constraint = db.constraint().map(str::to_owned);
+    #[allow(unused_mut)] // set by the backends' parts below, per enabled feature
     let mut table = db.table().map(str::to_owned);
+    #[allow(unused_mut)] // set by the backends' parts below, per enabled feature
     let mut column = None;
     #[cfg(feature = "postgres")]
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {

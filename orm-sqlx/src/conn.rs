@@ -331,6 +331,50 @@ impl Executor for ConnRef<'_> {
 #[derive(Debug)]
 pub struct Transaction {
     inner: TxInner,
+    /// How many nested [`atomic`](Transaction::atomic) blocks are open (savepoints).
+    level: usize,
+    /// `on_commit` callbacks, each with the level of the block that registered it.
+    on_commit: OnCommit,
+}
+
+/// The callbacks [`Transaction::on_commit`] registered, in order.
+#[derive(Default)]
+struct OnCommit(Vec<(usize, Box<dyn FnOnce() + Send>)>);
+
+impl std::fmt::Debug for OnCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on_commit callback(s)", self.0.len())
+    }
+}
+
+/// Run `$body` with `$tx`, the transaction's `Tracked`, whatever its backend.
+macro_rules! on_tracked {
+    ($inner:expr, |$tx:ident| $body:expr) => {
+        match $inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite($tx) => $body,
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres($tx) => $body,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql($tx, _) => $body,
+        }
+    };
+}
+
+/// An open nested block: dropped before it ends (cancelled, or unwinding from a panic),
+/// it rolls its savepoint back and forgets its `on_commit` callbacks.
+struct Nested<'t> {
+    tx: &'t mut Transaction,
+    done: bool,
+}
+
+impl Drop for Nested<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            on_tracked!(&mut self.tx.inner, |t| t.abandon_savepoint());
+            self.tx.leave_level(false);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -359,7 +403,75 @@ impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
 
 impl Transaction {
     pub(crate) fn new(inner: TxInner) -> Self {
-        Transaction { inner }
+        Transaction {
+            inner,
+            level: 0,
+            on_commit: OnCommit::default(),
+        }
+    }
+
+    /// Run `f` in a nested atomic block (Django's `atomic()` inside `atomic()`): a
+    /// `SAVEPOINT`, released when `f` returns `Ok`, rolled back to when it returns `Err`
+    /// (which is returned), panics or is dropped (a cancelled request). Either way the
+    /// outer transaction goes on: an inner rollback leaves it usable (T1).
+    ///
+    /// ```no_run
+    /// # use orm_sqlx::{Db, Result};
+    /// # async fn demo(db: &Db) -> Result<()> {
+    /// db.atomic(|tx| Box::pin(async move {
+    ///     // … writes that must stay …
+    ///     let tried = tx.atomic(|tx| Box::pin(async move {
+    ///         // … writes undone if this returns Err …
+    ///         Ok(())
+    ///     })).await;
+    ///     Ok(())
+    /// })).await
+    /// # }
+    /// ```
+    pub async fn atomic<T: Send>(
+        &mut self,
+        f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
+    ) -> Result<T> {
+        on_tracked!(&mut self.inner, |t| t.savepoint().await)
+            .map_err(|e| backend::db_error("SAVEPOINT", e))?;
+        self.level += 1;
+        let mut nested = Nested {
+            tx: self,
+            done: false,
+        };
+        let out = f(&mut *nested.tx).await;
+        let ok = out.is_ok();
+        let ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
+        nested.done = true;
+        nested.tx.leave_level(ok && ended.is_ok());
+        match (out, ended) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(backend::db_error("RELEASE SAVEPOINT", e)),
+        }
+    }
+
+    /// Run `callback` after the outermost transaction commits (Django's
+    /// `transaction.on_commit`), in registration order (T2). A rollback of the block that
+    /// registered it, or of an outer one, drops it; so does a dropped transaction.
+    pub fn on_commit(&mut self, callback: impl FnOnce() + Send + 'static) {
+        self.on_commit.0.push((self.level, Box::new(callback)));
+    }
+
+    /// A nested block ended: its callbacks belong to the enclosing block if it was
+    /// released, and are dropped if it was rolled back.
+    fn leave_level(&mut self, released: bool) {
+        let level = self.level;
+        self.level = level.saturating_sub(1);
+        if released {
+            for (l, _) in &mut self.on_commit.0 {
+                if *l >= level {
+                    *l = level - 1;
+                }
+            }
+        } else {
+            self.on_commit.0.retain(|(l, _)| *l < level);
+        }
     }
 }
 
@@ -427,9 +539,12 @@ impl Transaction {
         }
     }
 
-    /// Make the changes permanent.
+    /// Make the changes permanent, then run the `on_commit` callbacks, in order.
     pub async fn commit(self) -> Result<()> {
-        let r = match self.inner {
+        let Transaction {
+            inner, on_commit, ..
+        } = self;
+        let r = match inner {
             #[cfg(feature = "sqlite")]
             TxInner::Sqlite(tx) => tx.commit().await,
             #[cfg(feature = "postgres")]
@@ -437,7 +552,11 @@ impl Transaction {
             #[cfg(feature = "mysql")]
             TxInner::Mysql(tx, _) => tx.commit().await,
         };
-        r.map_err(|e| backend::db_error("COMMIT", e))
+        r.map_err(|e| backend::db_error("COMMIT", e))?;
+        for (_, callback) in on_commit.0 {
+            callback();
+        }
+        Ok(())
     }
 
     /// Undo the changes.

@@ -648,6 +648,64 @@ impl Db {
         }
     }
 
+    /// Run `f` in a transaction (Django's `transaction.atomic`): committed when `f`
+    /// returns `Ok`, rolled back when it returns `Err` (which is returned), panics or is
+    /// dropped (a cancelled request) (T1). Inside, `tx.atomic(…)` nests a savepoint and
+    /// `tx.on_commit(…)` registers a callback run after the commit (T2).
+    ///
+    /// On SQLite the transaction starts with `BEGIN IMMEDIATE` (Django 5.1's
+    /// `transaction_mode="IMMEDIATE"`): it takes the write lock at once, so concurrent
+    /// writers wait for it (the busy timeout) instead of failing with "database is locked"
+    /// when a read inside the block would have to become a write (T3).
+    ///
+    /// The closure returns a boxed future (as sqlx's `Connection::transaction` does), so
+    /// the whole is `Send` and fits a web handler:
+    ///
+    /// ```no_run
+    /// # use orm_sqlx::{Db, Result};
+    /// # async fn demo(db: &Db) -> Result<()> {
+    /// let n = db.atomic(|tx| Box::pin(async move {
+    ///     tx.on_commit(|| println!("committed"));
+    ///     // … queries with `&mut *tx` as the executor …
+    ///     Ok(42)
+    /// })).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn atomic<T: Send>(
+        &self,
+        f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
+    ) -> Result<T> {
+        let mut tx = self.begin_atomic().await?;
+        match f(&mut tx).await {
+            Ok(v) => {
+                tx.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                // The block's error is the one to report; a failed rollback closes the
+                // connection as the transaction drops.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `BEGIN` for [`Db::atomic`]: `BEGIN IMMEDIATE` on SQLite.
+    async fn begin_atomic(&self) -> Result<Transaction> {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => {
+                let conn = acquire(p, "BEGIN IMMEDIATE").await?;
+                Tracked::<sqlx::Sqlite>::begin_with(conn, "BEGIN IMMEDIATE")
+                    .await
+                    .map(|tx| Transaction::new(TxInner::from(tx)))
+                    .map_err(|e| backend::db_error("BEGIN IMMEDIATE", e))
+            }
+            #[allow(unreachable_patterns)]
+            _ => self.begin().await,
+        }
+    }
+
     /// Take one connection out of the pool, to run several statements on it.
     pub async fn acquire(&self) -> Result<Connection> {
         self.acquire_for("-- acquire a connection").await

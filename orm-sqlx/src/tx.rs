@@ -127,6 +127,72 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         Ok(tracked)
     }
 
+    /// Begin a transaction on `conn` with `statement` instead of `BEGIN` (SQLite's
+    /// `BEGIN IMMEDIATE`, which takes the write lock at once); a savepoint if `conn` is
+    /// already in a transaction.
+    #[cfg(feature = "sqlite")]
+    pub(crate) async fn begin_with(
+        conn: impl Into<MaybePoolConnection<'c, DB>>,
+        statement: &'static str,
+    ) -> Result<Self, sqlx::Error> {
+        use sqlx::SqlSafeStr as _;
+        let conn = conn.into();
+        if depth::<DB>(&conn) != 0 {
+            return Self::begin(conn, None).await;
+        }
+        record_control(StatementKind::Begin, || statement.to_owned());
+        let mut tracked = Tracked {
+            inner: Inner::Own(conn),
+            open: false,
+            running: DB::DISCARD_ABANDONED,
+            poison: None,
+        };
+        let Inner::Own(conn) = &mut tracked.inner else {
+            unreachable!("just built")
+        };
+        let statement = sqlx::AssertSqlSafe(statement).into_sql_str();
+        <DB::TransactionManager as TransactionManager>::begin(conn, Some(statement)).await?;
+        tracked.open = true;
+        tracked.running = false;
+        Ok(tracked)
+    }
+
+    /// `SAVEPOINT` inside this transaction, on its own connection: the start of a nested
+    /// atomic block ([`crate::Transaction::atomic`]).
+    pub(crate) async fn savepoint(&mut self) -> Result<(), sqlx::Error> {
+        record_begin(depth::<DB>(self.conn()));
+        self.running = DB::DISCARD_ABANDONED;
+        let done = <DB::TransactionManager as TransactionManager>::begin(self.conn(), None).await;
+        self.running = false;
+        done
+    }
+
+    /// `RELEASE SAVEPOINT` (`ok`) or `ROLLBACK TO SAVEPOINT`: the end of a nested block.
+    pub(crate) async fn end_savepoint(&mut self, ok: bool) -> Result<(), sqlx::Error> {
+        let at = depth::<DB>(self.conn());
+        self.running = DB::DISCARD_ABANDONED;
+        let done = if ok {
+            record_commit(at);
+            <DB::TransactionManager as TransactionManager>::commit(self.conn()).await
+        } else {
+            record_rollback(at);
+            <DB::TransactionManager as TransactionManager>::rollback(self.conn()).await
+        };
+        self.running = false;
+        done
+    }
+
+    /// A nested block dropped before it ended (cancelled, or unwinding from a panic): its
+    /// `ROLLBACK TO SAVEPOINT` is queued on the connection, as a dropped transaction's
+    /// rollback is.
+    pub(crate) fn abandon_savepoint(&mut self) {
+        if self.running {
+            return; // the connection is closed when the transaction drops
+        }
+        record_rollback(depth::<DB>(self.conn()));
+        <DB::TransactionManager as TransactionManager>::start_rollback(self.conn());
+    }
+
     /// Wrap a transaction begun elsewhere (its `BEGIN` was not sent by the ORM).
     pub(crate) fn wrap(tx: sqlx::Transaction<'c, DB>) -> Self {
         Tracked {

@@ -1,0 +1,223 @@
+//! Issue 12.2 (SEMANTICS T1–T3): `db.atomic` commits on `Ok`, rolls back on `Err`, panic
+//! and cancellation, nests as savepoints, and runs `on_commit` callbacks after the
+//! outermost commit only. On SQLite it begins `IMMEDIATE`, so concurrent writers wait.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orm_sqlx::StatementKind::{self, *};
+use orm_sqlx::prelude::*;
+use orm_tests::library::Tag;
+use orm_tests::{Backend, with_library};
+
+fn kinds(q: &[orm_sqlx::CapturedQuery]) -> Vec<StatementKind> {
+    q.iter().map(|q| q.kind).collect()
+}
+
+fn tag(name: &str) -> Tag {
+    Tag {
+        id: 0,
+        name: name.into(),
+    }
+}
+
+async fn names(db: &Db) -> Vec<String> {
+    Tag::objects()
+        .order_by(|t| t.name.asc())
+        .values(|t| t.name)
+        .into_vec(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_block_commits_on_ok_and_rolls_back_on_err() {
+    with_library(|db, backend, _lib| async move {
+        let (r, q) = capture_queries(db.atomic(|tx| {
+            Box::pin(async move {
+                tag("go").save(&mut *tx).await?;
+                Ok(1)
+            })
+        }))
+        .await;
+        assert_eq!(r.unwrap(), 1);
+        assert_eq!(kinds(&q), [Begin, Insert, Commit]);
+        if backend == Backend::Sqlite {
+            assert_eq!(&*q[0].sql, "BEGIN IMMEDIATE");
+        }
+        let (r, q) = capture_queries(db.atomic(|tx| {
+            Box::pin(async move {
+                tag("rust").save(&mut *tx).await?;
+                Err::<(), _>(Error::InvalidInput("changed my mind".into()))
+            })
+        }))
+        .await;
+        assert!(matches!(r, Err(Error::InvalidInput(m)) if m == "changed my mind"));
+        assert_eq!(kinds(&q), [Begin, Insert, Rollback]);
+        assert_eq!(names(&db).await, ["classic", "go", "sf"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panic_or_a_cancellation_rolls_back() {
+    with_library(|db, _backend, _lib| async move {
+        let panicking = db.clone();
+        let joined = tokio::spawn(async move {
+            panicking
+                .atomic(|tx| {
+                    Box::pin(async move {
+                        tag("panic").save(&mut *tx).await?;
+                        if tx.dialect() == tx.dialect() {
+                            panic!("a bug in the block");
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+        })
+        .await;
+        assert!(joined.unwrap_err().is_panic());
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(300),
+            db.atomic(|tx| {
+                Box::pin(async move {
+                    tag("cancelled").save(&mut *tx).await?;
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+            }),
+        )
+        .await;
+        assert!(cancelled.is_err(), "timed out");
+        assert_eq!(names(&db).await, ["classic", "sf"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nested_blocks_are_savepoints_and_an_inner_rollback_leaves_the_outer_usable() {
+    with_library(|db, _backend, _lib| async move {
+        let (r, q) = capture_queries(db.atomic(|tx| {
+            Box::pin(async move {
+                tag("a").save(&mut *tx).await?;
+                let inner = tx
+                    .atomic(|tx| {
+                        Box::pin(async move {
+                            tag("b").save(&mut *tx).await?;
+                            Err::<(), _>(Error::InvalidInput("inner".into()))
+                        })
+                    })
+                    .await;
+                assert!(inner.is_err());
+                tx.atomic(|tx| Box::pin(async move { tag("c").save(&mut *tx).await }))
+                    .await?;
+                Ok(())
+            })
+        }))
+        .await;
+        r.unwrap();
+        assert_eq!(
+            kinds(&q),
+            [
+                Begin,
+                Insert,
+                Savepoint,
+                Insert,
+                RollbackToSavepoint,
+                Savepoint,
+                Insert,
+                ReleaseSavepoint,
+                Commit
+            ]
+        );
+        assert_eq!(names(&db).await, ["a", "c", "classic", "sf"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_commit_runs_after_the_outermost_commit_in_order() {
+    with_library(|db, _backend, _lib| async move {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let push = |what: &'static str| {
+            let log = log.clone();
+            move || log.lock().unwrap().push(what)
+        };
+        let (first, kept, dropped, inner_kept) = (
+            push("first"),
+            push("kept"),
+            push("dropped"),
+            push("inner kept"),
+        );
+        let seen = log.clone();
+        db.atomic(move |tx| {
+            Box::pin(async move {
+                tx.on_commit(first);
+                let _ = tx
+                    .atomic(move |tx| {
+                        Box::pin(async move {
+                            tx.on_commit(dropped);
+                            Err::<(), _>(Error::InvalidInput("rolled back".into()))
+                        })
+                    })
+                    .await;
+                tx.atomic(move |tx| {
+                    Box::pin(async move {
+                        tx.on_commit(inner_kept);
+                        Ok(())
+                    })
+                })
+                .await?;
+                tx.on_commit(kept);
+                assert!(seen.lock().unwrap().is_empty(), "nothing before the commit");
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(*log.lock().unwrap(), ["first", "inner kept", "kept"]);
+        // A rolled-back transaction runs none.
+        let never = push("never");
+        let _ = db
+            .atomic(move |tx| {
+                Box::pin(async move {
+                    tx.on_commit(never);
+                    Err::<(), _>(Error::InvalidInput("no".into()))
+                })
+            })
+            .await;
+        assert_eq!(log.lock().unwrap().len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sixteen_writers_that_read_first_all_succeed() {
+    with_library(|db, backend, _lib| async move {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.atomic(move |tx| {
+                        Box::pin(async move {
+                            // A read, then a write: a deferred SQLite transaction would
+                            // have to turn its read lock into a write lock, and fail.
+                            let n = Tag::objects().count(&mut *tx).await?;
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            tag(&format!("t{i:02} after {n}")).save(&mut *tx).await
+                        })
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+        }
+        assert_eq!(Tag::objects().count(&db).await.unwrap(), 18);
+    })
+    .await;
+}
