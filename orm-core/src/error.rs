@@ -154,6 +154,17 @@ pub enum Error {
         sql: String,
     },
 
+    /// A statement on the pool (`&db`) while every connection the pool may open is held by
+    /// the current task's own open transactions: it could only wait for this task, which
+    /// is waiting for it. Refused at once instead of hanging until the pool's acquire
+    /// timeout. Pass the transaction (`&mut tx`) instead, or give the pool more
+    /// connections.
+    #[error(
+        "every connection of the pool ({max}) is held by this task's own open transaction: \
+         a statement on `&db` would wait for this task itself; pass `&mut tx` instead"
+    )]
+    PoolHeldByTask { max: u32 },
+
     /// A value type this backend (or this build's features) cannot store.
     #[error("{what} is not supported by the {backend} backend{hint}")]
     Unsupported {

@@ -728,6 +728,9 @@ where
 {
     use sqlx_core::ext::async_stream::TryAsyncStream;
     futures_util::stream::once(async move {
+        if let Err(e) = crate::held::check(pool) {
+            return futures_util::stream::once(async move { Err(e) }).boxed();
+        }
         let conn = match pool.acquire().await {
             Ok(conn) => conn,
             Err(e) => {

@@ -335,6 +335,9 @@ pub struct Transaction {
     level: usize,
     /// `on_commit` callbacks, each with the level of the block that registered it.
     on_commit: OnCommit,
+    /// The pool connection this task holds while the transaction is open (see
+    /// `held.rs`); released when the transaction ends.
+    held: Option<crate::held::Held>,
 }
 
 /// The callbacks [`Transaction::on_commit`] registered, in order.
@@ -407,7 +410,14 @@ impl Transaction {
             inner,
             level: 0,
             on_commit: OnCommit::default(),
+            held: None,
         }
+    }
+
+    /// Note that this task holds one of `pool`'s connections until the transaction ends.
+    pub(crate) fn holding<DB: sqlx::Database>(mut self, pool: &sqlx::Pool<DB>) -> Self {
+        self.held = crate::held::hold(pool);
+        self
     }
 
     /// Run `f` in a nested atomic block (Django's `atomic()` inside `atomic()`): a
@@ -542,7 +552,10 @@ impl Transaction {
     /// Make the changes permanent, then run the `on_commit` callbacks, in order.
     pub async fn commit(self) -> Result<()> {
         let Transaction {
-            inner, on_commit, ..
+            inner,
+            on_commit,
+            held,
+            ..
         } = self;
         let r = match inner {
             #[cfg(feature = "sqlite")]
@@ -552,6 +565,7 @@ impl Transaction {
             #[cfg(feature = "mysql")]
             TxInner::Mysql(tx, _) => tx.commit().await,
         };
+        drop(held);
         r.map_err(|e| backend::db_error("COMMIT", e))?;
         for (_, callback) in on_commit.0 {
             callback();

@@ -531,6 +531,7 @@ async fn acquire<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
     sql: &str,
 ) -> Result<sqlx::pool::PoolConnection<DB>> {
+    crate::held::check(pool)?;
     pool.acquire().await.map_err(|e| backend::db_error(sql, e))
 }
 
@@ -634,7 +635,7 @@ impl Db {
                 let conn = acquire(p, "BEGIN").await?;
                 Tracked::<sqlx::MySql>::begin(conn, None)
                     .await
-                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)))
+                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
                     .map_err(|e| backend::db_error("BEGIN", e))
             }
             #[allow(unreachable_patterns)]
@@ -642,7 +643,7 @@ impl Db {
                 let conn = acquire(p, "BEGIN").await?;
                 Tracked::<B>::begin(conn, None)
                     .await
-                    .map(|tx| Transaction::new(TxInner::from(tx)))
+                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
                     .map_err(|e| backend::db_error("BEGIN", e))
             }),
         }
@@ -698,7 +699,7 @@ impl Db {
                 let conn = acquire(p, "BEGIN IMMEDIATE").await?;
                 Tracked::<sqlx::Sqlite>::begin_with(conn, "BEGIN IMMEDIATE")
                     .await
-                    .map(|tx| Transaction::new(TxInner::from(tx)))
+                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
                     .map_err(|e| backend::db_error("BEGIN IMMEDIATE", e))
             }
             #[allow(unreachable_patterns)]

@@ -74,6 +74,7 @@
 mod backend;
 mod conn;
 mod db;
+mod held;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

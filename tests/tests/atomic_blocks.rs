@@ -221,3 +221,41 @@ async fn sixteen_writers_that_read_first_all_succeed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_pool_inside_its_only_connections_transaction_is_refused_at_once() {
+    for backend in orm_tests::required_backends() {
+        let t = orm_tests::TestDb::open(backend).await;
+        orm_tests::library::load(&t.db).await;
+        // One connection, and an acquire timeout long enough that a hang would show.
+        let (db, _) = t.one_connection_pool(Duration::from_secs(30)).await;
+        let mut tx = db.begin().await.unwrap();
+        let started = std::time::Instant::now();
+        let (r, q) = capture_queries(Tag::objects().count(&db)).await;
+        assert!(
+            matches!(r, Err(Error::PoolHeldByTask { max: 1 })),
+            "{backend:?}: {r:?}"
+        );
+        assert!(q.is_empty());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "refused at once"
+        );
+        // The transaction itself works, and the pool does again once it ends.
+        assert_eq!(Tag::objects().count(&mut tx).await.unwrap(), 2);
+        tx.commit().await.unwrap();
+        assert_eq!(Tag::objects().count(&db).await.unwrap(), 2);
+        // The same inside a block, and after a rollback.
+        let pool = db.clone();
+        let r = db
+            .atomic(move |_tx| Box::pin(async move { Tag::objects().count(&pool).await }))
+            .await;
+        assert!(
+            matches!(r, Err(Error::PoolHeldByTask { .. })),
+            "{backend:?}: {r:?}"
+        );
+        assert_eq!(Tag::objects().count(&db).await.unwrap(), 2);
+        drop(db);
+        t.cleanup().await;
+    }
+}
