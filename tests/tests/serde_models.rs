@@ -156,7 +156,10 @@ async fn deserialised_models_save_as_updates_and_inserts() {
         assert_eq!(kinds(&q), [Insert]);
         assert_ne!(new.id, 0);
         let stored = Book::objects().get_pk(new.id, &db).await.unwrap();
-        assert_eq!((stored.title.as_str(), *stored.author.key()), ("B4", lib.bob.id));
+        assert_eq!(
+            (stored.title.as_str(), *stored.author.key()),
+            ("B4", lib.bob.id)
+        );
     })
     .await;
 }

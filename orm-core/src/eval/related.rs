@@ -71,6 +71,38 @@ fn unset_key(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error {
 /// (`"author": {"id": 1, "name": "Alice", …}`); an unset key as `null`. It deserialises
 /// from either form (a map is read as the loaded object, its key taken from the object's
 /// primary key) and from `null` (unset), so what it wrote reads back as it was.
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # #[cfg(feature = "serde")] {
+/// # use orm_derive::Model;
+/// use orm_core::relation::{ForeignKey, Reverse};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Model, Clone, Default, Serialize, Deserialize)]
+/// struct Author {
+///     id: i64,
+///     name: String,
+///     #[orm(reverse(Book::author))]
+///     books: Reverse<Book>,
+/// }
+///
+/// #[derive(Model, Clone, Default, Serialize, Deserialize)]
+/// struct Book { id: i64, title: String, author: ForeignKey<Author> }
+///
+/// let book = Book { id: 3, title: "B3".into(), author: ForeignKey::new(2) };
+/// let json = r#"{"id":3,"title":"B3","author":2}"#;
+/// assert_eq!(serde_json::to_string(&book).unwrap(), json);
+///
+/// let bob = Author { id: 2, name: "Bob".into(), ..Default::default() };
+/// let loaded = Book { author: ForeignKey::to(bob), ..book };
+/// let json = r#"{"id":3,"title":"B3","author":{"id":2,"name":"Bob","books":null}}"#;
+/// assert_eq!(serde_json::to_string(&loaded).unwrap(), json);
+///
+/// let back: Book = serde_json::from_str(json).unwrap();
+/// assert_eq!((*back.author.key(), back.author.get().unwrap().name.as_str()), (2, "Bob"));
+/// # }
+/// ```
 pub struct ForeignKey<T: Model> {
     key: T::Pk,
     loaded: Option<Arc<T>>,
