@@ -54,6 +54,14 @@ pub enum Error {
     )]
     NotLoaded { relation: String },
 
+    /// An instance saved (or a key followed) while a required foreign key is still the
+    /// unset `ForeignKey::default()`: refused before any query.
+    #[error(
+        "the foreign key {relation} is unset (built with Default): point it at a row with \
+         `ForeignKey::new(key)`, `ForeignKey::to(obj)` or `set_key` before saving"
+    )]
+    UnsetKey { relation: String },
+
     /// A relation path deeper than the query model supports.
     #[error("relation path `{path}` is deeper than the {max} hops a query can span")]
     PathTooDeep { path: String, max: usize },

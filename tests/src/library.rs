@@ -5,11 +5,15 @@
 //! Alice (UK) wrote B1 (Penguin; tags sf, classic) and B2 (no publisher, no tags); Bob
 //! (no country) wrote B3 (Harper; tag sf); Carol wrote nothing. Employees: Ann (no boss)
 //! ← Ben ← Cy.
+//!
+//! Every model derives `Default` (built with `..Default::default()`) and serde's
+//! `Serialize`/`Deserialize` (the `serde` feature): `tests/serde_models.rs`.
 
 use orm_sqlx::core::relation::{ForeignKey, ManyToMany, Reverse};
 use orm_sqlx::prelude::*;
+use serde::{Deserialize, Serialize};
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "countries")]
 pub struct Country {
     pub id: i64,
@@ -19,7 +23,7 @@ pub struct Country {
     pub authors: Reverse<Author>,
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "publishers")]
 pub struct Publisher {
     pub id: i64,
@@ -29,7 +33,7 @@ pub struct Publisher {
     pub books: Reverse<Book>,
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "authors")]
 pub struct Author {
     pub id: i64,
@@ -45,14 +49,14 @@ pub struct Author {
     pub long_books: Reverse<Book>,
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "tags")]
 pub struct Tag {
     pub id: i64,
     pub name: String,
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "books")]
 pub struct Book {
     pub id: i64,
@@ -64,7 +68,7 @@ pub struct Book {
     pub tags: ManyToMany<Tag>,
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
+#[derive(Model, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[orm(table = "employees")]
 pub struct Employee {
     pub id: i64,

@@ -15,9 +15,22 @@ use crate::schema::relation::{KeyMap, KeyRepr, RelationMeta, RelationSlot};
 use crate::schema::row::{FromRow, Row};
 use crate::schema::value::{FieldType, IntoValue, SqlType, Value};
 
+#[cfg(feature = "serde")]
+mod serialise;
+
 /// The error for reading a relation that was not loaded, naming it as well as it is known.
 fn not_loaded(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error {
     Error::NotLoaded {
+        relation: match meta {
+            Some(m) => m.label(),
+            None => format!("to {}", target.name),
+        },
+    }
+}
+
+/// The error for saving or following a key built by `Default` and never set.
+fn unset_key(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error {
+    Error::UnsetKey {
         relation: match meta {
             Some(m) => m.label(),
             None => format!("to {}", target.name),
@@ -32,10 +45,70 @@ fn not_loaded(meta: Option<&'static RelationMeta>, target: &ModelMeta) -> Error 
 /// Reading the key never queries: [`key`](ForeignKey::key). Reading the object is
 /// [`get`](ForeignKey::get) when it was loaded by `select_related`/`prefetch_related`, or an
 /// explicit [`load`](ForeignKey::load), which queries once and caches.
+///
+/// # Unset keys
+///
+/// `ForeignKey::default()` points nowhere: it lets a model `#[derive(Default)]` and be
+/// built with `..Default::default()`, as Django builds `Book(title=…)` before its author is
+/// set. Saving an instance whose required key is still unset (`insert`, `save`,
+/// `bulk_create`) is [`Error::UnsetKey`] before any query, never a row pointing at key 0.
+/// [`is_set`](ForeignKey::is_set) tells; [`key`](ForeignKey::key) of an unset key is
+/// `T::Pk::default()`, a placeholder. A nullable key is `Option<ForeignKey<T>>`, whose
+/// default is `None` (NULL).
+///
+/// ```
+/// # use orm_core::{Model, relation::ForeignKey};
+/// # fn demo<A: Model<Pk = i64>>() {
+/// let author: ForeignKey<A> = ForeignKey::default();
+/// assert!(!author.is_set());
+/// assert!(ForeignKey::<A>::new(7).is_set());
+/// # }
+/// ```
+///
+/// # Serialising (feature `serde`)
+///
+/// A foreign key serialises as its key (`"author": 1`), or as the object when it was loaded
+/// (`"author": {"id": 1, "name": "Alice", …}`); an unset key as `null`. It deserialises
+/// from either form (a map is read as the loaded object, its key taken from the object's
+/// primary key) and from `null` (unset), so what it wrote reads back as it was.
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # #[cfg(feature = "serde")] {
+/// # use orm_derive::Model;
+/// use orm_core::relation::{ForeignKey, Reverse};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Model, Clone, Default, Serialize, Deserialize)]
+/// struct Author {
+///     id: i64,
+///     name: String,
+///     #[orm(reverse(Book::author))]
+///     books: Reverse<Book>,
+/// }
+///
+/// #[derive(Model, Clone, Default, Serialize, Deserialize)]
+/// struct Book { id: i64, title: String, author: ForeignKey<Author> }
+///
+/// let book = Book { id: 3, title: "B3".into(), author: ForeignKey::new(2) };
+/// let json = r#"{"id":3,"title":"B3","author":2}"#;
+/// assert_eq!(serde_json::to_string(&book).unwrap(), json);
+///
+/// let bob = Author { id: 2, name: "Bob".into(), ..Default::default() };
+/// let loaded = Book { author: ForeignKey::to(bob), ..book };
+/// let json = r#"{"id":3,"title":"B3","author":{"id":2,"name":"Bob","books":null}}"#;
+/// assert_eq!(serde_json::to_string(&loaded).unwrap(), json);
+///
+/// let back: Book = serde_json::from_str(json).unwrap();
+/// assert_eq!((*back.author.key(), back.author.get().unwrap().name.as_str()), (2, "Bob"));
+/// # }
+/// ```
 pub struct ForeignKey<T: Model> {
     key: T::Pk,
     loaded: Option<Arc<T>>,
     meta: Option<&'static RelationMeta>,
+    /// Built by `Default` and not pointed anywhere since.
+    unset: bool,
 }
 
 /// A one-to-one relation: a foreign key whose column is unique.
@@ -47,6 +120,22 @@ impl<T: Model> Clone for ForeignKey<T> {
             key: self.key.clone(),
             loaded: self.loaded.clone(),
             meta: self.meta,
+            unset: self.unset,
+        }
+    }
+}
+
+/// An unset key: see [Unset keys](ForeignKey#unset-keys).
+impl<T: Model> Default for ForeignKey<T>
+where
+    T::Pk: Default,
+{
+    fn default() -> Self {
+        ForeignKey {
+            key: T::Pk::default(),
+            loaded: None,
+            meta: None,
+            unset: true,
         }
     }
 }
@@ -57,6 +146,7 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.loaded {
+            _ if self.unset => f.write_str("ForeignKey(<unset>)"),
             Some(obj) => write!(f, "ForeignKey({:?} => {:?})", self.key, obj),
             None => write!(f, "ForeignKey({:?})", self.key),
         }
@@ -64,9 +154,10 @@ where
 }
 
 impl<T: Model> PartialEq for ForeignKey<T> {
-    /// Two keys are equal when they point at the same row, loaded or not.
+    /// Two keys are equal when they point at the same row, loaded or not (two unset keys
+    /// are equal; an unset key equals no set one).
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.unset == other.unset && self.key == other.key
     }
 }
 
@@ -77,6 +168,7 @@ impl<T: Model> ForeignKey<T> {
             key,
             loaded: None,
             meta: None,
+            unset: false,
         }
     }
 
@@ -86,18 +178,27 @@ impl<T: Model> ForeignKey<T> {
             key: obj.pk().clone(),
             loaded: Some(Arc::new(obj)),
             meta: None,
+            unset: false,
         }
     }
 
-    /// The raw key (Django's `book.author_id`): never queries.
+    /// The raw key (Django's `book.author_id`): never queries. For an unset key
+    /// (`ForeignKey::default()`), a placeholder: see [`is_set`](ForeignKey::is_set).
     pub fn key(&self) -> &T::Pk {
         &self.key
+    }
+
+    /// Whether this key points at a row: false only for `ForeignKey::default()` until a
+    /// key is set. An instance with an unset required key cannot be saved.
+    pub fn is_set(&self) -> bool {
+        !self.unset
     }
 
     /// Point at another row; forgets what was loaded.
     pub fn set_key(&mut self, key: T::Pk) {
         self.key = key;
         self.loaded = None;
+        self.unset = false;
     }
 
     /// The related object, if it was loaded; otherwise [`Error::NotLoaded`], which names the
@@ -144,6 +245,9 @@ impl<T: Model> ForeignKey<T> {
     /// The related object: from the cache if loaded, otherwise one query, cached on this
     /// field afterwards.
     pub async fn load<E: Executor>(&mut self, ex: E) -> Result<&T> {
+        if self.unset {
+            return Err(unset_key(self.meta, T::META));
+        }
         if self.loaded.is_none() {
             let pk = self.key.to_value();
             let obj = crate::eval::queryset::QuerySet::<T>::new()
@@ -168,6 +272,7 @@ impl<T: Model> ForeignKey<T> {
             key: self.key.clone(),
             loaded: None,
             meta: self.meta,
+            unset: self.unset,
         }
     }
 }
@@ -264,6 +369,9 @@ impl<T: Model> RelationSlot for ForeignKey<T> {
     }
     fn key_value(&self) -> Option<Value> {
         Some(self.key.to_value())
+    }
+    fn is_unset_key(&self) -> bool {
+        self.unset
     }
     fn is_loaded(&self) -> bool {
         self.loaded.is_some()
@@ -484,6 +592,9 @@ impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
     fn key_value(&self) -> Option<Value> {
         self.as_ref().and_then(RelationSlot::key_value)
     }
+    fn is_unset_key(&self) -> bool {
+        self.as_ref().is_some_and(|fk| fk.unset)
+    }
     fn is_loaded(&self) -> bool {
         // A NULL key has nothing to load: it reads as `None` at no cost.
         self.as_ref().is_none_or(ForeignKey::is_loaded)
@@ -531,6 +642,16 @@ impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
 /// The rows on the other side of a reverse foreign key or a many-to-many relation, as
 /// loaded by `prefetch_related`. To query them instead, use the generated related manager
 /// (`author.books()`), a queryset filtered by this instance.
+///
+/// Its `Default` is not loaded, so a model deriving `Default` leaves it empty.
+///
+/// # Serialising (feature `serde`)
+///
+/// Serialised as the list of loaded rows, or `null` when not loaded (so a client can tell
+/// "no books" from "not fetched"); add `#[serde(skip_serializing_if =
+/// "RelatedSet::is_not_loaded", default)]` to leave it out instead. It deserialises from
+/// either form. The rows are a cache: `save()` does not write them (link many-to-many rows
+/// with the related manager).
 pub struct RelatedSet<T: Model> {
     rows: Option<Arc<Vec<T>>>,
     meta: Option<&'static RelationMeta>,
@@ -594,6 +715,10 @@ impl<T: Model> RelatedSet<T> {
     /// Whether the relation was prefetched.
     pub fn is_loaded(&self) -> bool {
         self.rows.is_some()
+    }
+    /// Whether the relation was not prefetched (for `#[serde(skip_serializing_if)]`).
+    pub fn is_not_loaded(&self) -> bool {
+        self.rows.is_none()
     }
 
     /// The prefetched rows, moved out of this field (which is then not prefetched):

@@ -269,6 +269,11 @@ pub trait RelationSlot: Send {
     fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()>;
     /// Forward relations: the key this instance points at (`None` if NULL).
     fn key_value(&self) -> Option<Value>;
+    /// Forward relations: whether the key was built by `Default` and never set (such an
+    /// instance cannot be saved).
+    fn is_unset_key(&self) -> bool {
+        false
+    }
     /// Whether something was loaded into it.
     fn is_loaded(&self) -> bool;
     /// Forget what was loaded (the key stays).

@@ -518,6 +518,9 @@ async fn insert_batches<M: Model>(
     if objs.is_empty() {
         return Ok(keys);
     }
+    for obj in objs {
+        require_keys_set(&**obj)?;
+    }
     let dialect = ex.dialect();
     let returning = ex.supports_returning();
     let meta = M::META;
@@ -676,6 +679,19 @@ fn direct_relation<M: Model, T: Model>(path: RelPath) -> Result<&'static Relatio
 
 fn unreachable_projection() -> Error {
     Error::InvalidInput("refresh_from_db_fields takes fields, not expressions".into())
+}
+
+/// [`Error::UnsetKey`](crate::Error::UnsetKey) if a required foreign key of `obj` is
+/// still `ForeignKey::default()`: checked before any statement that writes the instance.
+pub(crate) fn require_keys_set<M: Model>(obj: &M) -> Result<()> {
+    for (i, rel) in M::META.relations.iter().enumerate() {
+        if obj.relation(i).is_some_and(|slot| slot.is_unset_key()) {
+            return Err(crate::error::Error::UnsetKey {
+                relation: rel.label(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn is_unset_pk<M: Model>(obj: &M) -> bool {

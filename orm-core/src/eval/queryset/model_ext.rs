@@ -87,6 +87,7 @@ impl<M: Model> ModelExt for M {
     }
 
     async fn save<E: Executor>(&mut self, mut ex: E) -> Result<()> {
+        super::require_keys_set(self)?;
         if M::META.has_auto_pk() && is_unset_pk(self) {
             return self.insert(ex).await;
         }

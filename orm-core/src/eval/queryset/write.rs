@@ -99,6 +99,9 @@ impl<M: Model> QuerySet<M, M> {
     /// (no transaction) may already be stored by then, as with any statement the database
     /// received before the drop.
     pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
+        for obj in objs.iter() {
+            super::require_keys_set(obj)?;
+        }
         let auto = M::META.has_auto_pk();
         let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
             objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
