@@ -451,7 +451,15 @@ impl Transaction {
         };
         let out = f(&mut *nested.tx).await;
         let ok = out.is_ok();
-        let ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
+        let mut ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
+        if ok && ended.is_err() {
+            // The RELEASE failed (PostgreSQL, after an error swallowed in the block): roll
+            // back to the savepoint, as Django's `Atomic.__exit__` does, so that the outer
+            // block stays usable.
+            let _ = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(false).await);
+        } else if !ok {
+            ended = Ok(());
+        }
         nested.done = true;
         nested.tx.leave_level(ok && ended.is_ok());
         match (out, ended) {
@@ -551,6 +559,17 @@ impl Transaction {
 
     /// Make the changes permanent, then run the `on_commit` callbacks, in order.
     pub async fn commit(self) -> Result<()> {
+        let abandoned = on_tracked!(&self.inner, |t| t.abandoned());
+        if abandoned {
+            // A statement of a (nested) block was cancelled mid-statement: the connection
+            // is closed as the transaction drops, and the server rolls it all back.
+            return Err(orm_core::Error::InvalidInput(
+                "the transaction was not committed: one of its statements was abandoned \
+                 (a cancelled block) and its connection cannot be used again; everything \
+                 in it is rolled back"
+                    .into(),
+            ));
+        }
         let Transaction {
             inner,
             on_commit,

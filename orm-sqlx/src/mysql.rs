@@ -180,8 +180,11 @@ pub fn pool_options() -> MySqlPoolOptions {
 }
 
 /// Set up one connection (what [`pool_options`] does on connect): the strict
-/// [`SQL_MODE`], UTC, and the exact collation for the connection's strings (MariaDB's
-/// `utf8mb4_nopad_bin` or MySQL's `utf8mb4_0900_bin`, chosen by the server itself).
+/// [`SQL_MODE`], UTC, the exact collation for the connection's strings (MariaDB's
+/// `utf8mb4_nopad_bin` or MySQL's `utf8mb4_0900_bin`, chosen by the server itself), and
+/// `READ COMMITTED` transactions, as Django sets since 2.0: at MySQL's default
+/// `REPEATABLE READ` a transaction's reads see its first snapshot, so `get_or_create`
+/// could not read back the row whose unique key its INSERT just collided with.
 pub fn set_up(conn: &mut MySqlConnection) -> BoxFuture<'_, sqlx::Result<()>> {
     Box::pin(async move {
         use sqlx::Executor as _;
@@ -192,6 +195,8 @@ pub fn set_up(conn: &mut MySqlConnection) -> BoxFuture<'_, sqlx::Result<()>> {
             TableOptions::MYSQL.mysql_collation
         );
         conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .await?;
         Ok(())
     })
 }

@@ -92,6 +92,9 @@ pub(crate) struct Tracked<'c, DB: Backend> {
     /// The flag of whoever owns the connection this savepoint borrows: set when this one
     /// is dropped with a statement abandoned.
     poison: Option<&'c mut bool>,
+    /// A nested block was dropped while one of its statements ran: whatever runs after,
+    /// the transaction cannot be committed and its connection is closed when it drops.
+    broken: bool,
 }
 
 enum Inner<'c, DB: sqlx::Database> {
@@ -117,6 +120,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             open: false,
             running: DB::DISCARD_ABANDONED,
             poison,
+            broken: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -146,6 +150,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             open: false,
             running: DB::DISCARD_ABANDONED,
             poison: None,
+            broken: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -187,7 +192,10 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// rollback is.
     pub(crate) fn abandon_savepoint(&mut self) {
         if self.running {
-            return; // the connection is closed when the transaction drops
+            // Mid-statement: the connection is out of step for good (a later statement
+            // resets `running`), so the transaction is marked and closed when it drops.
+            self.broken = true;
+            return;
         }
         record_rollback(depth::<DB>(self.conn()));
         <DB::TransactionManager as TransactionManager>::start_rollback(self.conn());
@@ -200,6 +208,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             open: true,
             running: false,
             poison: None,
+            broken: false,
         }
     }
 
@@ -225,6 +234,12 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             Inner::Sqlx(tx) => &mut **tx,
         };
         (conn, &mut self.running)
+    }
+
+    /// Whether a statement of this transaction was abandoned mid-protocol (its future
+    /// dropped while it ran): the connection is unusable, and nothing may be committed.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.running || self.broken
     }
 
     /// The statement's future finished (with its rows or its error).
@@ -276,7 +291,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
 
 impl<DB: Backend> Drop for Tracked<'_, DB> {
     fn drop(&mut self) {
-        if self.running {
+        if self.running || self.broken {
             // A statement (or the commit or rollback) was abandoned mid-protocol: the
             // connection must not be used again. Nothing more is sent; the server rolls
             // the transaction back when the connection closes.
