@@ -162,6 +162,14 @@ pub enum Error {
         sql: String,
     },
 
+    /// The database chose this statement's transaction as the victim of a deadlock or a
+    /// serialization failure (PostgreSQL's SQLSTATE 40P01 and 40001, MySQL's 1213): the
+    /// transaction was rolled back, and may be retried.
+    #[error(
+        "deadlock or serialization failure, the transaction was rolled back: {message}\n  in: {sql}"
+    )]
+    Deadlock { message: String, sql: String },
+
     /// A statement on the pool (`&db`) while every connection the pool may open is held by
     /// the current task's own open transactions: it could only wait for this task, which
     /// is waiting for it. Refused at once instead of hanging until the pool's acquire

@@ -282,6 +282,7 @@ fn data_error(sql: &str, e: &sqlx::Error) -> Option<Error> {
     let (message, sql) = (message.to_owned(), orm_core::error::sql_excerpt(sql));
     Some(match state.as_str() {
         "22003" => Error::OutOfRange { message, sql },
+        "40001" | "40P01" => Error::Deadlock { message, sql },
         "22012" => Error::DivisionByZero { message, sql },
         "2201B" => Error::InvalidRegex { message, sql },
         "22001" => Error::TooLong {
@@ -340,6 +341,10 @@ fn mysql_error(sql: &str, number: u16, message: &str) -> Option<Error> {
         },
         1264 => Error::OutOfRange {
             message: format!("{}: {message}", mysql_column_label(message)),
+            sql,
+        },
+        1213 => Error::Deadlock {
+            message: message.to_owned(),
             sql,
         },
         1365 => Error::DivisionByZero {

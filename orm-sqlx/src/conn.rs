@@ -136,10 +136,11 @@ impl<'c> ConnRef<'c> {
     ) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
         let returning = self.returning();
         on_conn!(self, |c, B| Box::pin(async move {
-            let tx = Tracked::<B>::begin(c, poison)
+            let mut tx = Tracked::<B>::begin(c, poison)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(TxScope::<B>(tx, returning)) as Box<dyn Atomic<'c> + 'c>)
+            let nested = tx.nested();
+            Ok(Box::new(TxScope::<B>(tx, returning, nested)) as Box<dyn Atomic<'c> + 'c>)
         }))
     }
 
@@ -153,6 +154,17 @@ impl<'c> ConnRef<'c> {
 }
 
 /// A type that owns a connection and lends it, one statement at a time.
+/// What a statement's future gives: whether it failed (a transaction notes it).
+trait Outcome {
+    fn is_failure(&self) -> bool;
+}
+
+impl<T, E> Outcome for std::result::Result<T, E> {
+    fn is_failure(&self) -> bool {
+        self.is_err()
+    }
+}
+
 trait Lend {
     /// The connection, and the owner's flag that a statement on it was abandoned (its
     /// future dropped while it ran): set, the owner closes the connection instead of
@@ -161,7 +173,7 @@ trait Lend {
 
     /// Run the future of one statement, `f(connection)`, marked running while it runs:
     /// one flag write before it, one after. Dropped in between, the flag stays set.
-    fn run<'a, R: Send + 'a>(
+    fn run<'a, R: Send + Outcome + 'a>(
         &'a mut self,
         f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
     ) -> BoxFuture<'a, R> {
@@ -444,6 +456,7 @@ impl Transaction {
     ) -> Result<T> {
         on_tracked!(&mut self.inner, |t| t.savepoint().await)
             .map_err(|e| backend::db_error("SAVEPOINT", e))?;
+        let failed_before = on_tracked!(&self.inner, |t| t.failed());
         self.level += 1;
         let mut nested = Nested {
             tx: self,
@@ -452,13 +465,21 @@ impl Transaction {
         let out = f(&mut *nested.tx).await;
         let ok = out.is_ok();
         let mut ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
-        if ok && ended.is_err() {
+        let rolled_back = if ok && ended.is_err() {
             // The RELEASE failed (PostgreSQL, after an error swallowed in the block): roll
             // back to the savepoint, as Django's `Atomic.__exit__` does, so that the outer
             // block stays usable.
-            let _ = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(false).await);
+            on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(false).await).is_ok()
         } else if !ok {
+            let done = ended.is_ok();
             ended = Ok(());
+            done
+        } else {
+            false
+        };
+        if rolled_back {
+            // What failed inside the block is undone with it.
+            on_tracked!(&mut nested.tx.inner, |t| t.set_failed(failed_before));
         }
         nested.done = true;
         nested.tx.leave_level(ok && ended.is_ok());
@@ -558,8 +579,25 @@ impl Transaction {
     }
 
     /// Make the changes permanent, then run the `on_commit` callbacks, in order.
-    pub async fn commit(self) -> Result<()> {
-        let abandoned = on_tracked!(&self.inner, |t| t.abandoned());
+    pub async fn commit(mut self) -> Result<()> {
+        let aborted =
+            self.dialect() == Dialect::Postgres && on_tracked!(&self.inner, |t| t.failed());
+        if aborted {
+            // PostgreSQL aborted the transaction at the failed statement and would answer
+            // COMMIT with a silent ROLLBACK: roll back and say so (Django's
+            // `needs_rollback`); the `on_commit` callbacks do not run.
+            let _ = self.rollback().await;
+            return Err(orm_core::Error::InvalidInput(
+                "the transaction was not committed: a statement in it failed, which aborts \
+                 a PostgreSQL transaction (catch errors inside a nested `atomic` block to \
+                 go on after them); it was rolled back"
+                    .into(),
+            ));
+        }
+        // A savepoint left open (a block cancelled mid-statement, whose rollback could not
+        // be sent) would turn COMMIT into a RELEASE: refused, and everything rolled back.
+        let top = on_tracked!(&mut self.inner, |t| t.at_top_level());
+        let abandoned = !top || on_tracked!(&self.inner, |t| t.abandoned());
         if abandoned {
             // A statement of a (nested) block was cancelled mid-statement: the connection
             // is closed as the transaction drops, and the server rolls it all back.
@@ -607,6 +645,42 @@ impl Transaction {
 }
 
 impl Lend for Transaction {
+    /// As the default, and a failed statement marks the transaction (see
+    /// `Tracked::failed`).
+    fn run<'a, R: Send + Outcome + 'a>(
+        &'a mut self,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+    ) -> BoxFuture<'a, R> {
+        let (conn, running, failed) = match &mut self.inner {
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite(tx) => {
+                let (c, r, f) = tx.conn_and_flags();
+                (ConnRef::Sqlite(c), r, f)
+            }
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres(tx) => {
+                let (c, r, f) = tx.conn_and_flags();
+                (ConnRef::Postgres(c), r, f)
+            }
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql(tx, server) => {
+                let (c, r, f) = tx.conn_and_flags();
+                (ConnRef::Mysql(c, *server), r, f)
+            }
+        };
+        let discard = conn.discards_abandoned();
+        let fut = f(conn);
+        Box::pin(async move {
+            *running = discard;
+            let out = fut.await;
+            *running = false;
+            if out.is_failure() {
+                *failed = true;
+            }
+            out
+        })
+    }
+
     fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
         match &mut self.inner {
             #[cfg(feature = "sqlite")]
@@ -796,7 +870,13 @@ impl RowSource for Connection {
 /// An atomic block: a sqlx transaction, which is a savepoint when its connection is
 /// already in one. Dropped without `commit`, sqlx rolls it back.
 /// The flag says whether `INSERT … RETURNING` can be sent.
-pub(crate) struct TxScope<'a, DB: backend::Backend>(pub(crate) Tracked<'a, DB>, pub(crate) bool);
+/// An atomic block: its `Tracked`, whether the backend has `RETURNING`, and whether it is a
+/// savepoint inside a transaction.
+pub(crate) struct TxScope<'a, DB: backend::Backend>(
+    pub(crate) Tracked<'a, DB>,
+    pub(crate) bool,
+    pub(crate) bool,
+);
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -829,6 +909,9 @@ macro_rules! tx_scope {
         }
 
         impl<'a> Atomic<'a> for TxScope<'a, $db> {
+            fn nested(&self) -> bool {
+                self.2
+            }
             fn commit(self: Box<Self>) -> BoxFuture<'a, Result<()>> {
                 Box::pin(async move {
                     self.0

@@ -611,7 +611,8 @@ impl Executor for &Db {
             let tx = Tracked::<B>::begin(conn, None)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(crate::conn::TxScope::<B>(tx, returning)) as Box<dyn Atomic<'a> + 'a>)
+            Ok(Box::new(crate::conn::TxScope::<B>(tx, returning, false))
+                as Box<dyn Atomic<'a> + 'a>)
         }))
     }
     fn fork(&self) -> Option<Self> {

@@ -95,6 +95,10 @@ pub(crate) struct Tracked<'c, DB: Backend> {
     /// A nested block was dropped while one of its statements ran: whatever runs after,
     /// the transaction cannot be committed and its connection is closed when it drops.
     broken: bool,
+    /// A statement sent at this transaction's own level failed (not one in a savepoint
+    /// rolled back since): on PostgreSQL the transaction is aborted, and its COMMIT would
+    /// silently roll back.
+    failed: bool,
 }
 
 enum Inner<'c, DB: sqlx::Database> {
@@ -121,6 +125,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             running: DB::DISCARD_ABANDONED,
             poison,
             broken: false,
+            failed: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -151,6 +156,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             running: DB::DISCARD_ABANDONED,
             poison: None,
             broken: false,
+            failed: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -209,6 +215,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             running: false,
             poison: None,
             broken: false,
+            failed: false,
         }
     }
 
@@ -236,10 +243,45 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         (conn, &mut self.running)
     }
 
+    /// Whether this is a savepoint inside a transaction.
+    pub(crate) fn nested(&mut self) -> bool {
+        depth::<DB>(self.conn()) > 1
+    }
+
+    /// Whether sqlx counts exactly one open transaction on the connection (no savepoint
+    /// left open): what the outermost COMMIT requires, or it would only release one.
+    /// Otherwise the transaction is marked broken (its connection is closed as it drops).
+    pub(crate) fn at_top_level(&mut self) -> bool {
+        let top = depth::<DB>(self.conn()) == 1;
+        if !top {
+            self.broken = true;
+        }
+        top
+    }
+
     /// Whether a statement of this transaction was abandoned mid-protocol (its future
     /// dropped while it ran): the connection is unusable, and nothing may be committed.
     pub(crate) fn abandoned(&self) -> bool {
         self.running || self.broken
+    }
+
+    /// The connection, the running flag and the failed flag, for the owner's statements.
+    pub(crate) fn conn_and_flags(&mut self) -> (&mut DB::Connection, &mut bool, &mut bool) {
+        let conn = match &mut self.inner {
+            Inner::Own(c) => &mut **c,
+            Inner::Sqlx(tx) => &mut **tx,
+        };
+        (conn, &mut self.running, &mut self.failed)
+    }
+
+    /// Whether a statement at this transaction's own level failed (see `failed`).
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Set after a nested block is rolled back: its statements' failures are undone.
+    pub(crate) fn set_failed(&mut self, failed: bool) {
+        self.failed = failed;
     }
 
     /// The statement's future finished (with its rows or its error).

@@ -1,4 +1,4 @@
-//! Edge cases of transactions and get_or_create found by review; each test failed before its fix (one, marked ignored, is a known bug left open).
+//! Edge cases of transactions and get_or_create found by review; each test failed before its fix
 
 use std::time::Duration;
 
@@ -126,7 +126,6 @@ async fn get_or_create_in_a_transaction_finds_a_row_committed_after_its_first_re
 /// was committed (T2: a rollback drops them). Django tracks this (`needs_rollback`,
 /// `mark_for_rollback_on_error`) and neither commits nor runs the callbacks.
 #[tokio::test]
-#[ignore = "known bug, not fixed yet (issue 12): needs the transaction marked for rollback when a statement fails at its own level"]
 async fn on_commit_does_not_run_when_postgres_turned_the_commit_into_a_rollback() {
     with_library(|db, _backend, _lib| async move {
         let ran = std::sync::Arc::new(std::sync::Mutex::new(false));

@@ -344,4 +344,9 @@ impl<E: Executor> RowSource for E {
 /// [`commit`](Atomic::commit), it rolls back.
 pub trait Atomic<'a>: RowSource {
     fn commit(self: Box<Self>) -> BoxFuture<'a, Result<()>>;
+    /// Whether this block is a savepoint inside a transaction (not a transaction of its
+    /// own): a deadlock there has aborted the enclosing transaction too.
+    fn nested(&self) -> bool {
+        false
+    }
 }

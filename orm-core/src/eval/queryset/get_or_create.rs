@@ -97,8 +97,26 @@ impl<M: Model> QuerySet<M, M> {
 
 /// Insert `obj` in an atomic block of its own: a failed INSERT leaves the surrounding
 /// transaction usable (PostgreSQL aborts a transaction at its first error otherwise).
+///
+/// Concurrent INSERTs of one unique key can deadlock on InnoDB (its duplicate-key checks
+/// take shared locks): when this block is a transaction of its own, only this INSERT was
+/// rolled back, and the race is reported as the unique violation it is, so that the row
+/// is read again. In a savepoint the deadlock rolled the whole enclosing transaction back
+/// (MySQL's rule), and it is returned as it is.
 async fn insert_atomically<M: Model, E: Executor>(obj: &mut M, ex: &mut E) -> Result<()> {
     let mut atomic = ex.atomic().await?;
-    insert_one(obj, &mut *atomic).await?;
-    atomic.commit().await
+    let nested = atomic.nested();
+    let done = match insert_one(obj, &mut *atomic).await {
+        Ok(()) => atomic.commit().await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Err(Error::Deadlock { message, sql }) if !nested => Err(Error::Integrity {
+            kind: crate::error::Violation::Unique,
+            on: Box::default(),
+            message: format!("a concurrent insert of the same key won (deadlock: {message})"),
+            sql,
+        }),
+        other => other,
+    }
 }
