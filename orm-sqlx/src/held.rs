@@ -3,6 +3,7 @@
 //! ([`Error::PoolHeldByTask`]) instead of waiting out the acquire timeout.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orm_core::{Error, Result};
 
@@ -25,6 +26,10 @@ fn owner() -> Owner {
 /// (pool, owner) for every open transaction taken from a pool.
 static HELD: Mutex<Vec<(usize, Owner)>> = Mutex::new(Vec::new());
 
+/// How many entries `HELD` has: every statement on a pool checks it, and with no
+/// transaction open anywhere (most of them) it costs one atomic load, no lock.
+static HELD_COUNT: AtomicUsize = AtomicUsize::new(0);
+
 /// A pool's identity: its shared options, which every clone of the pool points at.
 fn key<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> usize {
     std::ptr::from_ref(pool.options()) as usize
@@ -45,6 +50,7 @@ impl Drop for Held {
             .position(|&(k, t)| k == self.key && t == self.task)
         {
             held.swap_remove(i);
+            HELD_COUNT.fetch_sub(1, Ordering::Release);
         }
     }
 }
@@ -56,12 +62,16 @@ pub(crate) fn hold<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Option<Held> {
     HELD.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((key, task));
+    HELD_COUNT.fetch_add(1, Ordering::Release);
     Some(Held { key, task })
 }
 
 /// Refuse to wait for a connection of `pool` when every one it may open is held by this
 /// task's own transactions: nothing but this task could return one, and it is waiting.
 pub(crate) fn check<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<()> {
+    if HELD_COUNT.load(Ordering::Acquire) == 0 {
+        return Ok(());
+    }
     let task = owner();
     let key = key(pool);
     let max = pool.options().get_max_connections();

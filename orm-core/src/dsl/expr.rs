@@ -234,11 +234,30 @@ impl Term {
         }
     }
 
-    /// Whether this term holds an aggregate (outside subqueries).
+    /// Whether this term holds an aggregate (outside subqueries). Allocates nothing: every
+    /// query compiled asks it of every term.
     pub fn has_aggregate(&self) -> bool {
-        let mut v = Vec::new();
-        self.aggregates(&mut v);
-        !v.is_empty()
+        match self {
+            Term::Aggregate(_) => true,
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => {
+                a.has_aggregate() || b.has_aggregate()
+            }
+            Term::Column(_)
+            | Term::Value(_)
+            | Term::TableColumn { .. }
+            | Term::Subquery(_)
+            | Term::Outer(_) => false,
+        }
+    }
+
+    /// Whether this term holds an aggregate or a subquery, whose joins are registered
+    /// apart from its own columns (see the compiler's `register_nested`).
+    pub fn has_nested(&self) -> bool {
+        match self {
+            Term::Aggregate(_) | Term::Subquery(_) => true,
+            Term::Arith(a, _, b, _) | Term::Coalesce(a, b) => a.has_nested() || b.has_nested(),
+            Term::Column(_) | Term::Value(_) | Term::TableColumn { .. } | Term::Outer(_) => false,
+        }
     }
 
     /// The subqueries this term holds (not nested ones).

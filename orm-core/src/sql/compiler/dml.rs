@@ -49,9 +49,9 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     w.push(" WHERE ");
     w.qualified(table, pk);
     w.push(if mysql {
-        " IN (SELECT * FROM (SELECT "
+        " IN (SELECT * FROM ("
     } else {
-        " IN (SELECT "
+        " IN ("
     });
     let mut inner = SqlWriter::new(w.dialect, q.meta);
     inner.params = std::mem::take(&mut w.params);
@@ -65,27 +65,19 @@ fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
             nullable: false,
         })]);
         keys.group_by_model = true;
+        keys.distinct = false;
         keys.order_by.clear();
         keys.annotations.clear();
         write_select(&mut inner, &keys, false)?;
-        // `write_select` starts with `SELECT `, already written here.
-        let sql = inner.sql.strip_prefix("SELECT ").unwrap_or(&inner.sql);
-        w.sql.push_str(sql);
-        w.params = inner.params;
-        w.invalid = w.invalid.take().or(inner.invalid);
-        if mysql {
-            w.push(") AS ");
-            w.ident("orm_targets");
-        }
-        w.push(")");
-        return Ok(());
+    } else {
+        inner.reserve_through(q);
+        inner.register_filter(&q.filter)?;
+        inner.push("SELECT ");
+        let alias = inner.frame().root_alias.clone();
+        inner.qualified(&alias, pk);
+        inner.from(q)?;
+        inner.where_clause(&q.filter)?;
     }
-    inner.reserve_through(q);
-    inner.register_filter(&q.filter)?;
-    let alias = inner.frame().root_alias.clone();
-    inner.qualified(&alias, pk);
-    inner.from(q)?;
-    inner.where_clause(&q.filter)?;
     w.sql.push_str(&inner.sql);
     w.params = inner.params;
     w.invalid = w.invalid.take().or(inner.invalid);

@@ -256,7 +256,10 @@ impl SqlWriter {
     /// read.
     fn register_term(&mut self, t: &Term, demand_inner: bool) -> Result<()> {
         self.register_columns(t, demand_inner)?;
-        self.register_nested(t)
+        if t.has_nested() {
+            self.register_nested(t)?;
+        }
+        Ok(())
     }
 
     /// Join what the aggregates and subqueries inside `t` read from this query.
@@ -349,8 +352,13 @@ impl SqlWriter {
             Cond::Const(_) => Ok(()),
             Cond::Exists(sub) => self.register_outer_of(sub),
             leaf => {
+                // Collected only where there is something to join (no allocation per leaf).
                 let mut nested: Vec<&Term> = Vec::new();
-                leaf.each_term(&mut |t| nested.push(t));
+                leaf.each_term(&mut |t| {
+                    if t.has_nested() {
+                        nested.push(t);
+                    }
+                });
                 for t in nested {
                     self.register_nested(t)?;
                 }
