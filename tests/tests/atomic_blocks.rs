@@ -259,3 +259,33 @@ async fn the_pool_inside_its_only_connections_transaction_is_refused_at_once() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_nested_block_dropped_between_statements_is_rolled_back_and_the_outer_commits() {
+    with_library(|db, backend, _lib| async move {
+        let r = db
+            .atomic(|tx| {
+                Box::pin(async move {
+                    tag("a").save(&mut *tx).await?;
+                    let cancelled = tokio::time::timeout(
+                        Duration::from_millis(200),
+                        tx.atomic(|tx| {
+                            Box::pin(async move {
+                                tag("b").save(&mut *tx).await?;
+                                std::future::pending::<()>().await;
+                                Ok(())
+                            })
+                        }),
+                    )
+                    .await;
+                    assert!(cancelled.is_err());
+                    tag("c").save(&mut *tx).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        r.unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+        assert_eq!(names(&db).await, ["a", "c", "classic", "sf"], "{backend:?}");
+    })
+    .await;
+}
