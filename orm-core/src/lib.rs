@@ -31,13 +31,17 @@ pub use error::{ColumnAt, Constraint, Error, Result, SlicedOp, Violation};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
 pub use field::Field;
-pub use model::{ColumnMeta, Model, ModelMeta};
+pub use model::{
+    AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, IndexMeta, Model, ModelMeta,
+};
 pub use ordering::OrderBy;
 pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
 pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery};
 pub use row::{FromRow, Row};
+pub use schema::choice::Choice;
+pub use schema::options::{AutoNowField, DecimalField, MaxLengthField};
 pub use schema::raw_row::FromRawRow;
 pub use sql::raw::{RawParam, RawParams};
 pub use update::Assignment;
@@ -47,7 +51,7 @@ pub use value::{FieldType, SqlType, Value};
 /// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::dsl::expr::{RelPath, Term};
+    pub use crate::dsl::expr::{Operand, RelPath, Term};
     pub use crate::dsl::field::{Field, Many, Nullable, PathKind, RelationPath, Single};
     pub use crate::dsl::partial::{Partial, partial_column, partial_raw_columns};
     pub use crate::error::{Error, Result};
@@ -55,13 +59,17 @@ pub mod __private {
     pub use crate::eval::queryset::QuerySet;
     pub use crate::eval::related::RelatedSet;
     pub use crate::eval::unfollowed_key::{FollowedByCall, KeyHint, KeyNotFollowed};
-    pub use crate::schema::model::{ColumnMeta, Model, ModelMeta};
+    pub use crate::schema::choice::{Choice, unknown_choice};
+    pub use crate::schema::model::{
+        AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, IndexMeta, Model, ModelMeta,
+    };
+    pub use crate::schema::options::{AutoNowField, assert_decimal, assert_max_length};
     pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};
     pub use crate::schema::relation::{
         OnDelete, RelationKind, RelationMeta, RelationSlot, ThroughMeta,
     };
     pub use crate::schema::row::{FromRow, Row};
-    pub use crate::schema::value::{FieldType, SqlType, Value};
+    pub use crate::schema::value::{FieldType, IntoValue, SqlType, Value};
 
     use crate::eval::related::ForeignKey;
 

@@ -11,8 +11,9 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    self, AUTO, COLUMN, CRATE, FIELD_ATTRS, MANY_TO_MANY, ON_DELETE, ON_DELETE_VALUES, ORM,
-    PRIMARY_KEY, REVERSE, STRUCT_ATTRS, Symbol, TABLE, THROUGH,
+    self, AUTO, AUTO_NOW, AUTO_NOW_ADD, COLUMN, CRATE, DECIMAL_PLACES, DEFAULT, FIELD_ATTRS, INDEX,
+    MANY_TO_MANY, MAX_DIGITS, MAX_LENGTH, ON_DELETE, ON_DELETE_VALUES, ORM, PRIMARY_KEY, REVERSE,
+    STRUCT_ATTRS, Symbol, TABLE, THROUGH, UNIQUE, UNIQUE_TOGETHER,
 };
 
 /// `#[orm(...)]` on the struct.
@@ -22,6 +23,17 @@ pub(crate) struct Struct {
     pub(crate) table: Option<LitStr>,
     /// `crate = "some::path"`, parsed.
     pub(crate) crate_path: Option<Path>,
+    /// `index(a, b)` and `unique_together(a, b)`, in the order written.
+    pub(crate) indexes: Vec<Index>,
+}
+
+/// `index(a, b)` or `unique_together(a, b)` on the struct.
+pub(crate) struct Index {
+    /// The attribute's name, for errors about the whole list.
+    pub(crate) name: Path,
+    /// The fields, as written.
+    pub(crate) fields: Vec<syn::Ident>,
+    pub(crate) unique: bool,
 }
 
 /// `#[orm(...)]` on a field.
@@ -41,6 +53,22 @@ pub(crate) struct Field {
     pub(crate) through: Option<(Path, LitStr)>,
     /// `many_to_many`: the token.
     pub(crate) many_to_many: Option<Path>,
+    /// `unique`: the token.
+    pub(crate) unique: Option<Path>,
+    /// `index`: the token.
+    pub(crate) index: Option<Path>,
+    /// `max_length = 200`, with its token.
+    pub(crate) max_length: Option<(Path, syn::LitInt)>,
+    /// `max_digits = 10`.
+    pub(crate) max_digits: Option<(Path, syn::LitInt)>,
+    /// `decimal_places = 2`.
+    pub(crate) decimal_places: Option<(Path, syn::LitInt)>,
+    /// `default = <expr>`.
+    pub(crate) default: Option<(Path, Expr)>,
+    /// `auto_now`: the token.
+    pub(crate) auto_now: Option<Path>,
+    /// `auto_now_add`: the token.
+    pub(crate) auto_now_add: Option<Path>,
 }
 
 /// `on_delete = "..."`.
@@ -78,6 +106,15 @@ impl Struct {
                             "`crate` must be a path to the ORM crate, such as `crate = \"orm_sqlx\"`",
                         ),
                     }
+                }
+            } else if meta.path == INDEX || meta.path == UNIQUE_TOGETHER {
+                let unique = meta.path == UNIQUE_TOGETHER;
+                if let Some(fields) = field_list(cx, meta, unique)? {
+                    out.indexes.push(Index {
+                        name: meta.path.clone(),
+                        fields,
+                        unique,
+                    });
                 }
             } else {
                 unknown(cx, meta, Position::Struct)?;
@@ -129,6 +166,62 @@ impl Field {
                 if flag(cx, meta, MANY_TO_MANY)? {
                     let token = meta.path.clone();
                     set_flag_once(cx, &mut out.many_to_many, MANY_TO_MANY, token);
+                }
+            } else if meta.path == UNIQUE {
+                if flag(cx, meta, UNIQUE)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.unique, UNIQUE, token);
+                }
+            } else if meta.path == INDEX {
+                if flag(cx, meta, INDEX)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.index, INDEX, token);
+                }
+            } else if meta.path == AUTO_NOW {
+                if flag(cx, meta, AUTO_NOW)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.auto_now, AUTO_NOW, token);
+                }
+            } else if meta.path == AUTO_NOW_ADD {
+                if flag(cx, meta, AUTO_NOW_ADD)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.auto_now_add, AUTO_NOW_ADD, token);
+                }
+            } else if meta.path == MAX_LENGTH {
+                if let Some(lit) = int_value(cx, meta, MAX_LENGTH, "200")? {
+                    let value = (meta.path.clone(), lit);
+                    set_once(cx, &mut out.max_length, MAX_LENGTH, &meta.path, value);
+                }
+            } else if meta.path == MAX_DIGITS {
+                if let Some(lit) = int_value(cx, meta, MAX_DIGITS, "10")? {
+                    let value = (meta.path.clone(), lit);
+                    set_once(cx, &mut out.max_digits, MAX_DIGITS, &meta.path, value);
+                }
+            } else if meta.path == DECIMAL_PLACES {
+                if let Some(lit) = int_value(cx, meta, DECIMAL_PLACES, "2")? {
+                    let value = (meta.path.clone(), lit);
+                    set_once(
+                        cx,
+                        &mut out.decimal_places,
+                        DECIMAL_PLACES,
+                        &meta.path,
+                        value,
+                    );
+                }
+            } else if meta.path == DEFAULT {
+                if !meta.input.peek(Token![=]) {
+                    let rest = skip_value(meta)?;
+                    let message = "`default` needs a value: write `default = 0`, or any \
+                                   expression of the field's type";
+                    if rest.is_empty() {
+                        cx.error_spanned_by(&meta.path, message);
+                    } else {
+                        cx.error_spanned_by(rest, message);
+                    }
+                } else {
+                    let expr: Expr = meta.value()?.parse()?;
+                    let value = (meta.path.clone(), expr);
+                    set_once(cx, &mut out.default, DEFAULT, &meta.path, value);
                 }
             } else {
                 unknown(cx, meta, Position::Field)?;
@@ -185,6 +278,82 @@ fn string_value(
                 other,
                 format!("`{name}` takes a string literal: write `{name} = \"{example}\"`"),
             );
+            Ok(None)
+        }
+    }
+}
+
+/// Reads `name = 123`, a positive integer literal. Another form is reported (on the value)
+/// and skipped: `Ok(None)`.
+fn int_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: Symbol,
+    example: &str,
+) -> syn::Result<Option<syn::LitInt>> {
+    let how = format!("`{name}` takes a positive whole number: write `{name} = {example}`");
+    if !meta.input.peek(Token![=]) {
+        let rest = skip_value(meta)?;
+        if rest.is_empty() {
+            cx.error_spanned_by(&meta.path, how);
+        } else {
+            cx.error_spanned_by(rest, how);
+        }
+        return Ok(None);
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) if lit.base10_parse::<u32>().is_ok_and(|n| n > 0) && lit.suffix().is_empty() => {
+            Ok(Some(lit))
+        }
+        other => {
+            cx.error_spanned_by(other, how);
+            Ok(None)
+        }
+    }
+}
+
+/// Reads `index(a, b)` / `unique_together(a, b)`: at least two field names (one field
+/// takes `#[orm(index)]`/`#[orm(unique)]` on itself). Another form is reported and
+/// skipped: `Ok(None)`.
+fn field_list(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    unique: bool,
+) -> syn::Result<Option<Vec<syn::Ident>>> {
+    let (name, single) = if unique {
+        ("unique_together", "unique")
+    } else {
+        ("index", "index")
+    };
+    let how = format!(
+        "`{name}` lists the fields it spans: write `{name}(author, title)`; for one field, \
+         write `#[orm({single})]` on the field"
+    );
+    if !meta.input.peek(syn::token::Paren) {
+        let rest = skip_value(meta)?;
+        if rest.is_empty() {
+            cx.error_spanned_by(&meta.path, how);
+        } else {
+            cx.error_spanned_by(rest, how);
+        }
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let tokens: TokenStream = content.parse()?;
+    let parsed = syn::punctuated::Punctuated::<syn::Ident, Token![,]>::parse_terminated
+        .parse2(tokens.clone());
+    match parsed {
+        Ok(list) if list.len() >= 2 => Ok(Some(list.into_iter().collect())),
+        _ if tokens.is_empty() => {
+            cx.error_spanned_by(&meta.path, how);
+            Ok(None)
+        }
+        _ => {
+            cx.error_spanned_by(tokens, how);
             Ok(None)
         }
     }

@@ -15,6 +15,7 @@ use crate::ast::{Field, Input};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model::{Column, Key, Model, Relation, RelationKind};
+use crate::options::{Carrier, Options, field_options, indexes};
 use crate::symbol::{
     DEFAULT_CRATE, FOREIGN_KEY, ID, MANY_TO_MANY_TYPE, ONE_TO_ONE, RELATED_SET, REVERSE_TYPE,
     Symbol,
@@ -54,7 +55,23 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
     let fields = input.fields.iter().zip(shapes).zip(names).zip(auto);
     for (index, (((field, shape), name), auto)) in fields.enumerate() {
         let ident = field.ident.clone();
-        let column = |relation| Column {
+        let carrier = match &shape {
+            Shape::Column => Some(Carrier::Column {
+                key: key == Some(index),
+                auto,
+            }),
+            Shape::Forward { .. } => Some(Carrier::ForeignKey),
+            Shape::Reverse { .. } => Some(Carrier::NoColumn("a reverse relation")),
+            Shape::ManyToMany { .. } => Some(Carrier::NoColumn("a many-to-many relation")),
+            Shape::Invalid => None,
+        };
+        let mut options = carrier.map_or_else(Options::default, |carrier| {
+            field_options(cx, field, carrier)
+        });
+        let auto_now_token = options.auto_now_token(field).cloned();
+        let mut column = |relation| Column {
+            options: std::mem::take(&mut options),
+            auto_now_token: auto_now_token.clone(),
             ident: field.ident.clone(),
             column: name.clone().unwrap_or_default(),
             ty: replace_self(field.ty, input.ident),
@@ -107,7 +124,13 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
             Shape::Invalid => ignored.push(ident),
         }
     }
+    let column_names: Vec<(String, String)> = columns
+        .iter()
+        .map(|c: &Column| (c.name(), c.column.clone()))
+        .collect();
+    let indexes = indexes(cx, input, &column_names);
     Some(Model {
+        indexes,
         ident: input.ident.clone(),
         vis: input.vis.clone(),
         table,

@@ -8,6 +8,7 @@ mod fields;
 mod key_hint;
 mod meta;
 mod model_impl;
+mod options;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -65,6 +66,8 @@ fn model_code(model: &Model) -> TokenStream {
     let model_impl = model_impl::model_impl(model);
     let related_managers = model_impl::related_managers(model);
     let key_hint = key_hint::key_hint(model);
+    let option_checks = options::type_checks(model);
+    let default_impl = options::default_impl(model);
     quote! {
         #fields_struct
         const _: () = {
@@ -74,6 +77,8 @@ fn model_code(model: &Model) -> TokenStream {
             #model_impl
             #related_managers
             #key_hint
+            #option_checks
+            #default_impl
         };
     }
 }

@@ -10,9 +10,11 @@
 mod ast;
 mod attr;
 mod check;
+mod choices;
 mod ctxt;
 mod expand;
 mod model;
+mod options;
 mod partial;
 mod symbol;
 
@@ -208,6 +210,50 @@ pub fn derive_partial(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(FromRow, attributes(orm))]
 pub fn derive_from_row(input: TokenStream) -> TokenStream {
     partial::derive(input.into(), partial::Kind::FromRow).into()
+}
+
+/// Makes a fieldless enum a field type (the Rust answer to Django's `choices`): stored as
+/// text, one value per variant (its name in snake case, or `#[orm(value = "...")]`), or
+/// with `#[orm(store = "integer")]` as its discriminant. The enum must be `Copy`. A value
+/// in the database that no variant names is a decode error naming the column, never a
+/// made-up variant.
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::{Choices, Model};
+/// use orm_sqlx::{Choice, FieldType, Model, Value};
+///
+/// #[derive(Choices, Clone, Copy, Debug, PartialEq)]
+/// pub enum Status {
+///     Draft,
+///     #[orm(value = "live")]
+///     Published,
+/// }
+///
+/// #[derive(Choices, Clone, Copy, Debug, PartialEq)]
+/// #[orm(store = "integer")]
+/// pub enum Priority {
+///     Low = 1,
+///     High = 10,
+/// }
+///
+/// #[derive(Model)]
+/// pub struct Post {
+///     pub id: i64,
+///     pub status: Status,
+///     pub priority: Option<Priority>,
+/// }
+///
+/// # fn main() {
+/// assert_eq!(Status::Published.to_value(), Value::Text("live".into()));
+/// assert_eq!(Priority::High.to_value(), Value::I64(10));
+/// assert_eq!(Status::CHOICES, &[(Status::Draft, "draft"), (Status::Published, "live")]);
+/// let _ = Post::fields().status.eq(Status::Draft);
+/// # }
+/// ```
+#[proc_macro_derive(Choices, attributes(orm))]
+pub fn derive_choices(input: TokenStream) -> TokenStream {
+    choices::derive(input.into()).into()
 }
 
 #[cfg(test)]

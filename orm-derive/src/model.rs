@@ -22,6 +22,8 @@ pub(crate) struct Model {
     /// `Default::default()` so that the mistake does not cascade.
     pub(crate) ignored: Vec<Ident>,
     pub(crate) key: Key,
+    /// `index(..)` and `unique_together(..)` on the struct.
+    pub(crate) indexes: Vec<crate::options::Index>,
 }
 
 pub(crate) struct Column {
@@ -33,6 +35,10 @@ pub(crate) struct Column {
     pub(crate) auto: bool,
     /// For a foreign key: its index in `Model::relations`.
     pub(crate) relation: Option<usize>,
+    /// `unique`, `max_length`, `default`, `auto_now`…, checked.
+    pub(crate) options: crate::options::Options,
+    /// The `auto_now`/`auto_now_add` token, where the field type's check is spanned.
+    pub(crate) auto_now_token: Option<Path>,
 }
 
 /// A relation field.

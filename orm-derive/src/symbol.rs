@@ -13,6 +13,7 @@ pub(crate) const ORM: Symbol = Symbol("orm");
 // Struct attributes.
 pub(crate) const TABLE: Symbol = Symbol("table");
 pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const UNIQUE_TOGETHER: Symbol = Symbol("unique_together");
 
 // Field attributes.
 pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
@@ -22,9 +23,18 @@ pub(crate) const ON_DELETE: Symbol = Symbol("on_delete");
 pub(crate) const REVERSE: Symbol = Symbol("reverse");
 pub(crate) const THROUGH: Symbol = Symbol("through");
 pub(crate) const MANY_TO_MANY: Symbol = Symbol("many_to_many");
+pub(crate) const UNIQUE: Symbol = Symbol("unique");
+/// A field flag, and on the struct a composite index: `index(a, b)`.
+pub(crate) const INDEX: Symbol = Symbol("index");
+pub(crate) const MAX_LENGTH: Symbol = Symbol("max_length");
+pub(crate) const MAX_DIGITS: Symbol = Symbol("max_digits");
+pub(crate) const DECIMAL_PLACES: Symbol = Symbol("decimal_places");
+pub(crate) const DEFAULT: Symbol = Symbol("default");
+pub(crate) const AUTO_NOW: Symbol = Symbol("auto_now");
+pub(crate) const AUTO_NOW_ADD: Symbol = Symbol("auto_now_add");
 
 /// Every struct attribute, in the order error messages list them.
-pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE];
+pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE, INDEX, UNIQUE_TOGETHER];
 /// Every field attribute, in the order error messages list them.
 pub(crate) const FIELD_ATTRS: &[Symbol] = &[
     PRIMARY_KEY,
@@ -34,6 +44,14 @@ pub(crate) const FIELD_ATTRS: &[Symbol] = &[
     REVERSE,
     THROUGH,
     MANY_TO_MANY,
+    UNIQUE,
+    INDEX,
+    MAX_LENGTH,
+    MAX_DIGITS,
+    DECIMAL_PLACES,
+    DEFAULT,
+    AUTO_NOW,
+    AUTO_NOW_ADD,
 ];
 
 // Relation field types, recognised by the last segment of the type as written.

@@ -90,6 +90,8 @@ pub use query_log::{
     CapturedQuery, StatementKind, assert_num_queries, capture_queries, total_queries,
 };
 
+/// Fieldless enums as fields: the derive next to its trait.
+pub use orm_core::Choice;
 /// The derive and the trait share the name, like serde's.
 pub use orm_core::Model;
 pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
@@ -99,8 +101,12 @@ pub use orm_core::{
     Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, Violation,
     prefetch_related_objects,
 };
+/// The field types each column option applies to (`max_length`, `max_digits`,
+/// `auto_now`): their messages are what a misplaced option reports.
+pub use orm_core::{AutoNowField, DecimalField, MaxLengthField};
 /// Partial models and raw SQL: each derive next to its trait.
 pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};
+pub use orm_derive::Choices;
 pub use orm_derive::Model;
 pub use orm_derive::{FromRow, Partial};
 
@@ -138,9 +144,9 @@ pub use sqlx;
 
 /// Everything a model file and a handler need: `use orm_sqlx::prelude::*;`.
 pub mod prelude {
+    pub use crate::{Choices, FromRow, Partial, RawQuery};
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
-    pub use crate::{FromRow, Partial, RawQuery};
     pub use crate::{RelatedCount, exists, subquery};
     pub use crate::{assert_num_queries, capture_queries, prefetch_related_objects};
 }

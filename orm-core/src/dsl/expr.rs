@@ -414,6 +414,17 @@ macro_rules! value_operand {
 }
 value_operand!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
 
+/// `Option<Status>` for a `#[derive(Choices)]` enum (the enum's own impl is generated).
+#[diagnostic::do_not_recommend]
+impl<R, T, C: crate::schema::choice::Choice> Operand<R, T> for Option<C>
+where
+    Option<C>: IntoValue<T>,
+{
+    fn into_term(self) -> Term {
+        Term::Value(self.into_value())
+    }
+}
+
 #[diagnostic::do_not_recommend]
 impl<'s, R, T> Operand<R, T> for &'s str
 where

@@ -261,6 +261,7 @@ mod tests {
         columns: &[],
         pk: 0,
         relations: &[],
+        indexes: &[],
     };
 
     #[test]

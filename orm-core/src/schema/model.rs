@@ -19,6 +19,19 @@ pub struct ModelMeta {
     pub pk: usize,
     /// Every relation field (forward, reverse and many-to-many), in declaration order.
     pub relations: &'static [&'static RelationMeta],
+    /// The composite indexes and unique constraints of `#[orm(index(..))]` and
+    /// `#[orm(unique_together(..))]` on the struct, in declaration order.
+    pub indexes: &'static [IndexMeta],
+}
+
+/// A composite index (`#[orm(index(a, b))]`) or unique constraint
+/// (`#[orm(unique_together(a, b))]`, Django's `unique_together`/`UniqueConstraint`).
+#[derive(Debug)]
+pub struct IndexMeta {
+    /// The columns, in the order written.
+    pub columns: &'static [&'static str],
+    /// A unique constraint rather than a plain index.
+    pub unique: bool,
 }
 
 impl ModelMeta {
@@ -48,6 +61,73 @@ pub struct ColumnMeta {
     pub primary_key: bool,
     /// Assigned by the database on insert (auto-increment).
     pub auto: bool,
+    /// What `#[orm(...)]` adds: constraints, limits checked before a write, a column
+    /// default, automatic timestamps.
+    pub options: ColumnOptions,
+}
+
+/// The options of one column, from its `#[orm(...)]` attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnOptions {
+    /// `#[orm(unique)]`: a UNIQUE column.
+    pub unique: bool,
+    /// `#[orm(index)]`: an index on the column.
+    pub index: bool,
+    /// `#[orm(max_length = n)]`: at most `n` characters, checked before any write (a typed
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue)); the column is `VARCHAR(n)`.
+    pub max_length: Option<u32>,
+    /// `#[orm(max_digits = p, decimal_places = s)]`: a decimal with at most `p` digits, `s`
+    /// of them after the point, checked before any write (never rounded); the column is
+    /// `NUMERIC(p, s)`.
+    pub digits: Option<Digits>,
+    /// `#[orm(default = <literal>)]`: the column's `DEFAULT`, for rows inserted without
+    /// the ORM. (The ORM always sends the field's value: the default reaches it through
+    /// the struct's generated `Default`.)
+    pub db_default: Option<DbDefault>,
+    /// `#[orm(auto_now)]` / `#[orm(auto_now_add)]`.
+    pub auto_now: AutoNow,
+}
+
+impl ColumnOptions {
+    /// No options: what a field without attributes has.
+    pub const NONE: ColumnOptions = ColumnOptions {
+        unique: false,
+        index: false,
+        max_length: None,
+        digits: None,
+        db_default: None,
+        auto_now: AutoNow::No,
+    };
+}
+
+/// A decimal column's precision: `max_digits` in all, `decimal_places` after the point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digits {
+    pub max_digits: u32,
+    pub decimal_places: u32,
+}
+
+/// A literal column default, as written in `#[orm(default = …)]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DbDefault {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(&'static str),
+}
+
+/// When the ORM sets a timestamp field to the current time (Django's `auto_now`,
+/// `auto_now_add`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoNow {
+    /// Never: the field holds what the program puts there.
+    No,
+    /// `auto_now_add`: when the row is inserted (`insert`, `save` of a new instance,
+    /// `create`, `bulk_create`).
+    OnInsert,
+    /// `auto_now`: on every save and insert of the instance. Not by `QuerySet::update`
+    /// or `bulk_update`, which write only what they are given (as in Django).
+    Always,
 }
 
 /// A database table mapped onto a Rust struct. Implement it with `#[derive(Model)]`.
@@ -107,6 +187,13 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
 
     fn pk(&self) -> &Self::Pk;
     fn set_pk(&mut self, pk: Self::Pk);
+
+    /// Set the `#[orm(auto_now)]` fields (and, when `adding`, the `auto_now_add` ones) to
+    /// the current time. Called before every insert and save of an instance; generated
+    /// for models that have such fields.
+    fn touch_auto_now(&mut self, adding: bool) {
+        let _ = adding;
+    }
 
     /// All rows of this model's table, as a lazy queryset (Django's `Model.objects.all()`).
     fn objects() -> QuerySet<Self> {

@@ -619,7 +619,8 @@ pub mod exact_decimal {
     message = "`{Self}` cannot be a model field",
     label = "unsupported field type",
     note = "supported field types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, and `Option<T>` of those for NULL columns",
-    note = "chrono (NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>), uuid::Uuid, rust_decimal::Decimal and serde_json::Value need the orm-sqlx feature of the same name (`decimal` for rust_decimal)"
+    note = "chrono (NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>), uuid::Uuid, rust_decimal::Decimal and serde_json::Value need the orm-sqlx feature of the same name (`decimal` for rust_decimal)",
+    note = "a fieldless enum is a field with `#[derive(Choices, Clone, Copy)]` on the enum"
 )]
 pub trait FieldType: Sized + Send + Sync + 'static {
     /// The non-null type behind this one (`Option<T>` has `T`'s).

@@ -16,6 +16,7 @@ pub(super) fn statics(model: &Model) -> TokenStream {
         let ty = &column.ty;
         let primary_key = column.primary_key;
         let auto = column.auto;
+        let options = super::options::column_options(model, column);
         quote! {
             #orm::ColumnMeta {
                 field: #field,
@@ -24,9 +25,11 @@ pub(super) fn statics(model: &Model) -> TokenStream {
                 nullable: <#ty as #orm::FieldType>::NULLABLE,
                 primary_key: #primary_key,
                 auto: #auto,
+                options: #options,
             }
         }
     });
+    let indexes = super::options::indexes(model);
     let relations = model
         .relations
         .iter()
@@ -52,6 +55,7 @@ pub(super) fn statics(model: &Model) -> TokenStream {
             columns: &__COLUMNS,
             pk: #pk,
             relations: &[#(#relation_refs),*],
+            indexes: #indexes,
         };
     }
 }

@@ -57,6 +57,7 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
                 .map(|field| quote!(#field: ::core::default::Default::default())),
         )
         .collect();
+    let touch = super::options::touch_auto_now(model);
     let values = model.columns.iter().map(|column| {
         let field = &column.ident;
         let ty = &column.ty;
@@ -179,6 +180,8 @@ pub(super) fn model_impl(model: &Model) -> TokenStream {
                     #(#empty,)*
                 }
             }
+
+            #touch
 
             fn from_row_at<__R: #orm::Row + ?Sized>(
                 __row: &__R,

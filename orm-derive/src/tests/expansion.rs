@@ -84,6 +84,7 @@ fn generated_code_has_the_documented_shape() {
                     nullable: <i64 as my::orm::__private::FieldType>::NULLABLE,
                     primary_key: true,
                     auto: true,
+                    options: my::orm::__private::ColumnOptions::NONE,
                 },
                 my::orm::__private::ColumnMeta {
                     field: "title",
@@ -92,6 +93,7 @@ fn generated_code_has_the_documented_shape() {
                     nullable: <Option<String> as my::orm::__private::FieldType>::NULLABLE,
                     primary_key: false,
                     auto: false,
+                    options: my::orm::__private::ColumnOptions::NONE,
                 }
             ];
             static __META: my::orm::__private::ModelMeta = my::orm::__private::ModelMeta {
@@ -100,6 +102,7 @@ fn generated_code_has_the_documented_shape() {
                 columns: &__COLUMNS,
                 pk: 0usize,
                 relations: &[],
+                indexes: &[],
             };
 
             #[automatically_derived]

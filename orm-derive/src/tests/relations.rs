@@ -41,6 +41,7 @@ fn a_foreign_key_is_a_column_named_field_id() {
                 nullable: <ForeignKey<Author> as orm::__private::FieldType>::NULLABLE,
                 primary_key: false,
                 auto: false,
+                options: orm::__private::ColumnOptions::NONE,
             }
         },
     );

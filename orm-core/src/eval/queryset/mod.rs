@@ -476,6 +476,7 @@ async fn insert_one<M: Model>(
     obj: &mut M,
     ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<()> {
+    obj.touch_auto_now(true);
     let skip_pk = M::META.has_auto_pk() && is_unset_pk(obj);
     let mut one = [obj];
     let keys = insert_batches(&one, skip_pk, ex).await?;

@@ -91,6 +91,7 @@ impl<M: Model> ModelExt for M {
         if M::META.has_auto_pk() && is_unset_pk(self) {
             return self.insert(ex).await;
         }
+        self.touch_auto_now(false);
         let values = self.column_values();
         let mut qs = by_pk(self);
         let assignments: Vec<_> = M::META

@@ -102,6 +102,9 @@ impl<M: Model> QuerySet<M, M> {
         for obj in objs.iter() {
             super::require_keys_set(obj)?;
         }
+        for obj in objs.iter_mut() {
+            obj.touch_auto_now(true);
+        }
         let auto = M::META.has_auto_pk();
         let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
             objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));

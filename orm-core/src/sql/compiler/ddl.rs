@@ -1,6 +1,7 @@
 //! CREATE TABLE and CREATE INDEX for a model and its link tables.
 
 use super::*;
+use crate::schema::model::ColumnMeta;
 
 /// What `CREATE TABLE` needs to know about the server beyond its dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,9 +30,103 @@ impl Default for TableOptions {
     }
 }
 
-/// Whether column `i` of `meta` is a key or indexed: its primary key, or a relation's key.
+/// Whether column `i` of `meta` is a key or indexed: its primary key, a relation's key,
+/// `unique` or `index`, or part of a composite index.
 fn is_keyed(meta: &ModelMeta, i: usize) -> bool {
-    meta.columns[i].primary_key || meta.relations.iter().any(|r| r.key_column == Some(i))
+    let c = &meta.columns[i];
+    c.primary_key
+        || c.options.unique
+        || c.options.index
+        || meta.relations.iter().any(|r| r.key_column == Some(i))
+        || meta.indexes.iter().any(|x| x.columns.contains(&c.column))
+}
+
+/// The column type, with the options that change it: `max_length` (`VARCHAR(n)`) and
+/// `max_digits`/`decimal_places` (`NUMERIC(p, s)`; SQLite keeps decimals as exact text).
+fn column_type(w: &mut SqlWriter, meta: &ModelMeta, i: usize) {
+    let c = &meta.columns[i];
+    let dialect = w.dialect;
+    if let Some(n) = c.options.max_length {
+        // MySQL: past 255 characters an unindexed column is LONGTEXT (a table's VARCHARs
+        // share one 64 KB row); the length is checked before every write anyway.
+        if dialect == Dialect::Mysql && n > 255 && !is_keyed(meta, i) {
+            w.push(dialect.column_type(c.sql_type));
+        } else {
+            w.push("VARCHAR(");
+            crate::sql::dialect::push_decimal(&mut w.sql, u64::from(n));
+            w.push(")");
+        }
+        return;
+    }
+    if let Some(d) = c.options.digits
+        && dialect != Dialect::Sqlite
+    {
+        w.push(if dialect == Dialect::Mysql {
+            "DECIMAL("
+        } else {
+            "NUMERIC("
+        });
+        crate::sql::dialect::push_decimal(&mut w.sql, u64::from(d.max_digits));
+        w.push(", ");
+        crate::sql::dialect::push_decimal(&mut w.sql, u64::from(d.decimal_places));
+        w.push(")");
+        return;
+    }
+    w.push(if is_keyed(meta, i) {
+        dialect.key_column_type(c.sql_type)
+    } else {
+        dialect.column_type(c.sql_type)
+    });
+}
+
+/// ` DEFAULT <literal>`, for `#[orm(default = …)]` with a literal. Text is quoted with
+/// its quotes doubled (and, on MySQL, its backslashes: MySQL reads them as escapes); a
+/// decimal on SQLite is stored as text, so its default is too.
+fn column_default(w: &mut SqlWriter, c: &ColumnMeta) {
+    use crate::schema::model::DbDefault;
+    use crate::schema::value::SqlType;
+    let Some(default) = c.options.db_default else {
+        return;
+    };
+    let dialect = w.dialect;
+    let text = |s: &str| {
+        let mut out = String::from("'");
+        for ch in s.chars() {
+            match ch {
+                '\'' => out.push_str("''"),
+                '\\' if dialect == Dialect::Mysql => out.push_str("\\\\"),
+                ch => out.push(ch),
+            }
+        }
+        out.push('\'');
+        out
+    };
+    let literal = match default {
+        DbDefault::Bool(b) => match (dialect, b) {
+            (Dialect::Postgres, true) => "TRUE".to_owned(),
+            (Dialect::Postgres, false) => "FALSE".to_owned(),
+            (_, true) => "1".to_owned(),
+            (_, false) => "0".to_owned(),
+        },
+        DbDefault::Int(n) if dialect == Dialect::Sqlite && c.sql_type == SqlType::Decimal => {
+            text(&n.to_string())
+        }
+        DbDefault::Int(n) => n.to_string(),
+        DbDefault::Float(f) if dialect == Dialect::Sqlite && c.sql_type == SqlType::Decimal => {
+            text(&f.to_string())
+        }
+        DbDefault::Float(f) => format!("{f:?}"),
+        DbDefault::Text(s) => text(s),
+    };
+    // MySQL takes an expression default on TEXT columns only in parentheses.
+    if dialect == Dialect::Mysql && matches!(default, DbDefault::Text(_)) {
+        w.push(" DEFAULT (");
+        w.push(&literal);
+        w.push(")");
+    } else {
+        w.push(" DEFAULT ");
+        w.push(&literal);
+    }
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for a model, with a foreign key constraint (deferred to
@@ -60,15 +155,15 @@ pub fn create_table(
         if c.auto {
             w.push(dialect.auto_pk(c.sql_type));
         } else {
-            w.push(if is_keyed(meta, i) {
-                dialect.key_column_type(c.sql_type)
-            } else {
-                dialect.column_type(c.sql_type)
-            });
+            column_type(&mut w, meta, i);
             if c.primary_key {
                 w.push(" PRIMARY KEY");
             } else if !c.nullable {
                 w.push(" NOT NULL");
+            }
+            column_default(&mut w, c);
+            if c.options.unique {
+                w.push(" UNIQUE");
             }
         }
         let rel = meta.relations.iter().find(|r| r.key_column == Some(i));
@@ -100,6 +195,20 @@ pub fn create_table(
         w.push(")");
         references(&mut w, target);
     }
+    if mysql {
+        for (name, columns, unique) in option_indexes(meta) {
+            w.push(if unique { ", UNIQUE KEY " } else { ", INDEX " });
+            w.ident(&name);
+            w.push(" (");
+            for (n, c) in columns.iter().enumerate() {
+                if n > 0 {
+                    w.push(", ");
+                }
+                w.ident(c);
+            }
+            w.push(")");
+        }
+    }
     w.push(")");
     if mysql {
         mysql_table_options(&mut w, options);
@@ -111,7 +220,12 @@ pub fn create_table(
 /// refuses them past 64), its first 54 bytes and a hash of the whole name, so that two
 /// long names stay two.
 fn index_name(table: &str, column: &str) -> String {
-    let full = format!("{table}_{column}_idx");
+    suffixed_name(table, column, "idx")
+}
+
+/// `<table>_<column>_<suffix>`, cut as [`index_name`] cuts it.
+fn suffixed_name(table: &str, column: &str, suffix: &str) -> String {
+    let full = format!("{table}_{column}_{suffix}");
     if full.len() <= 63 {
         return full;
     }
@@ -146,19 +260,60 @@ fn references(w: &mut SqlWriter, target: &ModelMeta) {
 
 /// `CREATE INDEX IF NOT EXISTS "<table>_<column>_idx" ON table (column)`.
 fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
+    create_index_on(&index_name(table, column), table, &[column], false, dialect)
+}
+
+/// `CREATE [UNIQUE] INDEX IF NOT EXISTS name ON table (columns…)`.
+fn create_index_on(
+    name: &str,
+    table: &str,
+    columns: &[&str],
+    unique: bool,
+    dialect: Dialect,
+) -> Statement {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
-    w.push(if dialect == Dialect::Mysql {
-        "CREATE INDEX "
+    w.push(if unique {
+        "CREATE UNIQUE INDEX "
     } else {
-        "CREATE INDEX IF NOT EXISTS "
+        "CREATE INDEX "
     });
-    w.ident(&index_name(table, column));
+    if dialect != Dialect::Mysql {
+        w.push("IF NOT EXISTS ");
+    }
+    w.ident(name);
     w.push(" ON ");
     w.ident(table);
     w.push(" (");
-    w.ident(column);
+    for (n, c) in columns.iter().enumerate() {
+        if n > 0 {
+            w.push(", ");
+        }
+        w.ident(c);
+    }
     w.push(")");
     w.ddl()
+}
+
+/// The indexes the model's options ask for: `#[orm(index)]` columns
+/// (`<table>_<column>_idx`), then the struct's `index(..)` (`<table>_<a>_<b>_idx`) and
+/// `unique_together(..)` (`<table>_<a>_<b>_uniq`), as (name, columns, unique).
+fn option_indexes(meta: &ModelMeta) -> Vec<(String, Vec<&'static str>, bool)> {
+    let mut out: Vec<(String, Vec<&'static str>, bool)> = meta
+        .columns
+        .iter()
+        .filter(|c| c.options.index)
+        .map(|c| (index_name(meta.table, c.column), vec![c.column], false))
+        .collect();
+    for x in meta.indexes {
+        let joined = x.columns.join("_");
+        let name = if x.unique {
+            suffixed_name(meta.table, &joined, "uniq")
+        } else {
+            index_name(meta.table, &joined)
+        };
+        out.push((name, x.columns.to_vec(), x.unique));
+    }
+    out
 }
 
 /// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
@@ -179,6 +334,11 @@ pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Sta
             continue;
         };
         out.push(create_index(meta.table, col.column, dialect));
+    }
+    for (name, columns, unique) in option_indexes(meta) {
+        out.push(create_index_on(
+            &name, meta.table, &columns, unique, dialect,
+        ));
     }
     out
 }

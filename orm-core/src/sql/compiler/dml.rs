@@ -174,6 +174,11 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
             w.ident(a.column.column);
         }
         w.push(" = ");
+        if let Term::Value(v) = &a.value
+            && let Some(c) = q.meta.columns.iter().find(|c| c.column == a.column.column)
+        {
+            w.check_stored(c, v);
+        }
         w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
     if !reads_earlier {
@@ -363,6 +368,7 @@ pub fn insert(
                     w.push(", ");
                 }
                 w.target = Some(BindTarget::Own(i));
+                w.check_stored(&meta.columns[i], &v);
                 w.bind(v);
                 n += 1;
             }

@@ -174,6 +174,22 @@ impl SqlWriter {
         self.sql.push(')');
     }
 
+    /// Refuse `v` if it breaks column `c`'s `max_length` or `max_digits`/`decimal_places`
+    /// (a write: an INSERT's value or an UPDATE's assignment; lookups compare freely).
+    #[inline]
+    pub(crate) fn check_stored(&mut self, c: &crate::schema::model::ColumnMeta, v: &Value) {
+        if let Some(reason) = crate::schema::options::stored_value_problem(c, v)
+            && self.invalid.is_none()
+        {
+            let field = if self.frames[0].root.name.is_empty() {
+                format!("column `{}`", c.column)
+            } else {
+                format!("{}.{}", self.frames[0].root.name, c.field)
+            };
+            self.invalid = Some(Error::InvalidValue { field, reason });
+        }
+    }
+
     /// Remember the first refused value (the statement is then never returned).
     #[cold]
     fn refuse(&mut self, v: &Value, support: crate::schema::value::ValueSupport) {
@@ -1433,6 +1449,7 @@ static EMPTY_META: ModelMeta = ModelMeta {
     columns: &[],
     pk: 0,
     relations: &[],
+    indexes: &[],
 };
 
 #[cfg(test)]

@@ -1,0 +1,170 @@
+//! The column options: their `ColumnOptions` and `IndexMeta` statics, the type check of
+//! each option (spanned at the attribute, so the type checker's message lands there), the
+//! generated `touch_auto_now`, and the generated `Default` of a model with
+//! `#[orm(default = …)]` fields.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::private;
+use crate::model::{Column, Model};
+use crate::options::{AutoNow, DbDefault};
+
+/// `ColumnOptions { … }` for one column.
+pub(super) fn column_options(model: &Model, column: &Column) -> TokenStream {
+    let orm = private(model);
+    let o = &column.options;
+    if !o.unique
+        && !o.index
+        && o.max_length.is_none()
+        && o.digits.is_none()
+        && o.db_default.is_none()
+        && o.auto_now == AutoNow::No
+    {
+        return quote!(#orm::ColumnOptions::NONE);
+    }
+    let unique = o.unique;
+    let index = o.index;
+    let max_length = match &o.max_length {
+        Some((n, _)) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
+    let digits = match &o.digits {
+        Some((p, s, _)) => quote!(::core::option::Option::Some(#orm::Digits {
+            max_digits: #p,
+            decimal_places: #s,
+        })),
+        None => quote!(::core::option::Option::None),
+    };
+    let db_default = match &o.db_default {
+        Some(DbDefault::Bool(b)) => quote!(::core::option::Option::Some(#orm::DbDefault::Bool(#b))),
+        Some(DbDefault::Int(n)) => quote!(::core::option::Option::Some(#orm::DbDefault::Int(#n))),
+        Some(DbDefault::Float(f)) => {
+            quote!(::core::option::Option::Some(#orm::DbDefault::Float(#f)))
+        }
+        Some(DbDefault::Text(t)) => quote!(::core::option::Option::Some(#orm::DbDefault::Text(#t))),
+        None => quote!(::core::option::Option::None),
+    };
+    let auto_now = match o.auto_now {
+        AutoNow::No => quote!(#orm::AutoNow::No),
+        AutoNow::OnInsert => quote!(#orm::AutoNow::OnInsert),
+        AutoNow::Always => quote!(#orm::AutoNow::Always),
+    };
+    quote! {
+        #orm::ColumnOptions {
+            unique: #unique,
+            index: #index,
+            max_length: #max_length,
+            digits: #digits,
+            db_default: #db_default,
+            auto_now: #auto_now,
+        }
+    }
+}
+
+/// `&[IndexMeta { … }, …]`.
+pub(super) fn indexes(model: &Model) -> TokenStream {
+    let orm = private(model);
+    let items = model.indexes.iter().map(|index| {
+        let columns = &index.columns;
+        let unique = index.unique;
+        quote!(#orm::IndexMeta { columns: &[#(#columns),*], unique: #unique })
+    });
+    quote!(&[#(#items),*])
+}
+
+/// One check per option whose field type matters (`max_length`, digits), in a `const`
+/// closure that is never called. `auto_now`'s type is checked where `touch_auto_now`
+/// calls `AutoNowField::now` (a second check would repeat the error).
+pub(super) fn type_checks(model: &Model) -> TokenStream {
+    let orm = private(model);
+    let checks: Vec<TokenStream> = model
+        .columns
+        .iter()
+        .flat_map(|column| {
+            let ty = &column.ty;
+            let o = &column.options;
+            let mut out = Vec::new();
+            if let Some((_, token)) = &o.max_length {
+                out.push(quote_spanned!(token.span()=> #orm::assert_max_length::<#ty>();));
+            }
+            if let Some((_, _, token)) = &o.digits {
+                out.push(quote_spanned!(token.span()=> #orm::assert_decimal::<#ty>();));
+            }
+            out
+        })
+        .collect();
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        const _: fn() = || {
+            #(#checks)*
+        };
+    }
+}
+
+/// `fn touch_auto_now`, for a model with `auto_now`/`auto_now_add` fields.
+pub(super) fn touch_auto_now(model: &Model) -> TokenStream {
+    let orm = private(model);
+    let sets: Vec<TokenStream> = model
+        .columns
+        .iter()
+        .filter_map(|column| {
+            let field = &column.ident;
+            let ty = &column.ty;
+            let set = quote!(self.#field = <#ty as #orm::AutoNowField>::now(););
+            match column.options.auto_now {
+                AutoNow::No => None,
+                AutoNow::OnInsert => Some(quote!(if __adding { #set })),
+                AutoNow::Always => Some(set),
+            }
+        })
+        .collect();
+    if sets.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn touch_auto_now(&mut self, __adding: bool) {
+            #(#sets)*
+        }
+    }
+}
+
+/// `impl Default` when a field says `#[orm(default = …)]`: that field starts as its
+/// expression, every other one as its type's default (the key unset, relations empty).
+pub(super) fn default_impl(model: &Model) -> TokenStream {
+    if model.columns.iter().all(|c| c.options.default.is_none()) {
+        return TokenStream::new();
+    }
+    let ident = &model.ident;
+    let columns = model.columns.iter().map(|column| {
+        let field = &column.ident;
+        let ty = &column.ty;
+        match &column.options.default {
+            Some(expr) => quote_spanned! {expr.span()=>
+                #field: ::core::convert::Into::<#ty>::into(#expr)
+            },
+            None => quote!(#field: ::core::default::Default::default()),
+        }
+    });
+    let others = model
+        .relations
+        .iter()
+        .filter(|relation| relation.is_many())
+        .map(|relation| &relation.ident)
+        .chain(&model.ignored)
+        .map(|field| quote!(#field: ::core::default::Default::default()));
+    quote! {
+        #[automatically_derived]
+        impl ::core::default::Default for #ident {
+            fn default() -> Self {
+                #ident {
+                    #(#columns,)*
+                    #(#others,)*
+                }
+            }
+        }
+    }
+}
