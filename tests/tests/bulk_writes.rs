@@ -677,3 +677,52 @@ async fn bulk_create_upsert_misuse_is_a_typed_error() {
     })
     .await;
 }
+
+/// MySQL without `RETURNING` (MySQL 8; MariaDB before 10.5), as `with_returning(false)`
+/// makes the MariaDB here: `create` takes the key from the last insert id; an upsert reads
+/// no key back (the last insert id is not the updated rows'), so its keys stay unset.
+#[tokio::test]
+async fn mysql_without_returning_creates_with_the_last_insert_id_and_upserts_without_keys() {
+    if !required_backends().contains(&Backend::Mysql) {
+        return;
+    }
+    let index = "CREATE UNIQUE INDEX books_title ON books (title)";
+    with_library_and_index(index, |db, backend, lib| async move {
+        if backend != Backend::Mysql {
+            return;
+        }
+        let db = db.with_returning(false);
+        let (r, q) = capture_queries(Tag::objects().create(tag("rust"), &db)).await;
+        let made = r.unwrap();
+        assert_eq!(kinds(&q), [Insert]);
+        assert!(!q[0].sql.contains("RETURNING"), "{}", q[0].sql);
+        assert_eq!(
+            Tag::objects().get_pk(made.id, &db).await.unwrap().name,
+            "rust"
+        );
+
+        let mut b1 = lib.b1.clone();
+        b1.id = 0;
+        b1.pages = 777;
+        let mut b6 = lib.b1.clone();
+        b6.id = 0;
+        b6.title = "B6".into();
+        let mut books = vec![b1, b6];
+        let (r, q) = capture_queries(Book::objects().bulk_create_with(
+            &mut books,
+            |o| o.update_conflicts(|b| b.title, |b| b.pages),
+            &db,
+        ))
+        .await;
+        r.unwrap();
+        assert_eq!(kinds(&q), [Insert]);
+        assert!(!q[0].sql.contains("RETURNING"), "{}", q[0].sql);
+        assert!(books.iter().all(|b| b.id == 0), "{books:?}");
+        assert_eq!(
+            Book::objects().get_pk(lib.b1.id, &db).await.unwrap().pages,
+            777
+        );
+        assert_eq!(Book::objects().count(&db).await.unwrap(), 4);
+    })
+    .await;
+}
