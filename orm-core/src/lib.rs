@@ -38,7 +38,9 @@ pub use ordering::OrderBy;
 pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery};
+pub use queryset::{
+    BulkCreate, Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery,
+};
 pub use row::{FromRow, Row};
 pub use schema::choice::Choice;
 pub use schema::options::{AutoNowField, DecimalField, MaxLengthField};

@@ -68,10 +68,8 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
         let mut options = carrier.map_or_else(Options::default, |carrier| {
             field_options(cx, field, carrier)
         });
-        let auto_now_token = options.auto_now_token(field).cloned();
         let mut column = |relation| Column {
             options: std::mem::take(&mut options),
-            auto_now_token: auto_now_token.clone(),
             ident: field.ident.clone(),
             column: name.clone().unwrap_or_default(),
             ty: replace_self(field.ty, input.ident),

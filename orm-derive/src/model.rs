@@ -37,8 +37,6 @@ pub(crate) struct Column {
     pub(crate) relation: Option<usize>,
     /// `unique`, `max_length`, `default`, `auto_now`…, checked.
     pub(crate) options: crate::options::Options,
-    /// The `auto_now`/`auto_now_add` token, where the field type's check is spanned.
-    pub(crate) auto_now_token: Option<Path>,
 }
 
 /// A relation field.

@@ -44,17 +44,6 @@ pub(crate) enum AutoNow {
     Always,
 }
 
-impl Options {
-    /// The `auto_now`/`auto_now_add` token, for the type check.
-    pub(crate) fn auto_now_token<'a>(&self, field: &'a Field<'_>) -> Option<&'a Path> {
-        match self.auto_now {
-            AutoNow::No => None,
-            AutoNow::OnInsert => field.attrs.auto_now_add.as_ref(),
-            AutoNow::Always => field.attrs.auto_now.as_ref(),
-        }
-    }
-}
-
 /// What kind of field carries the options.
 #[derive(Clone, Copy)]
 pub(crate) enum Carrier {

@@ -96,8 +96,8 @@ pub use orm_core::Choice;
 pub use orm_core::Model;
 pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
 pub use orm_core::{
-    Assignment, ColumnAt, ColumnMeta, Constraint, DefaultDatabase, Deleted, Dialect, Error,
-    ExecResult, Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy,
+    Assignment, BulkCreate, ColumnAt, ColumnMeta, Constraint, DefaultDatabase, Deleted, Dialect,
+    Error, ExecResult, Executor, Expr, Field, FieldType, FromRow, ModelExt, ModelMeta, OrderBy,
     Projection, Q, QuerySet, Result, Row, SlicedOp, SqlType, Statement, Using, Value, Violation,
     prefetch_related_objects,
 };

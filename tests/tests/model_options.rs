@@ -291,6 +291,21 @@ async fn auto_now_add_is_set_on_insert_and_auto_now_on_every_save() {
         let back = Article::objects().get_pk(a.id, &db).await.unwrap();
         assert_eq!((back.views, back.updated), (2, a.updated));
 
+        // save_fields sets an auto_now field only when it is listed (Django's pre_save of
+        // the update_fields).
+        let before_fields = a.updated;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        a.views = 3;
+        a.save_fields(|x| x.views, &db).await.unwrap();
+        assert_eq!(a.updated, before_fields);
+        a.save_fields(|x| (x.views, x.updated), &db).await.unwrap();
+        assert!(a.updated > before_fields);
+        let back = Article::objects().get_pk(a.id, &db).await.unwrap();
+        assert_eq!(
+            (back.views, back.updated, back.created),
+            (3, a.updated, created)
+        );
+
         // bulk_create sets both on every instance.
         let mut batch = vec![
             article("b1", "b1", "ann", "c2"),
@@ -343,6 +358,28 @@ async fn enums_are_stored_as_their_values_and_filtered_on() {
             .await
             .unwrap();
         assert_eq!(none, 1);
+        // A nullable enum is set to a variant or to None.
+        Article::objects()
+            .filter(|x| x.title.eq("b"))
+            .update(|x| x.priority.set(Some(Priority::Low)), &db)
+            .await
+            .unwrap();
+        Article::objects()
+            .filter(|x| x.title.eq("a"))
+            .update(|x| x.priority.set(None), &db)
+            .await
+            .unwrap();
+        let p: Vec<Option<Priority>> = Article::objects()
+            .order_by(|x| x.title.asc())
+            .values(|x| x.priority)
+            .into_vec(&db)
+            .await
+            .unwrap();
+        assert_eq!(p, [None, Some(Priority::Low)]);
+        Article::objects()
+            .update(|x| x.priority.set(Some(Priority::High)), &db)
+            .await
+            .unwrap();
         let ordered: Vec<Status> = Article::objects()
             .order_by(|x| x.title.asc())
             .values(|x| x.status)
@@ -359,7 +396,7 @@ async fn enums_are_stored_as_their_values_and_filtered_on() {
         .into_vec(&db)
         .await
         .unwrap();
-        assert_eq!(raw, [("live".into(), Some(10)), ("draft".into(), None)]);
+        assert_eq!(raw, [("live".into(), Some(10)), ("draft".into(), Some(10))]);
 
         // A stored value no variant names is a decode error, never a made-up variant.
         db.execute_raw("UPDATE opt_articles SET status = 'gone' WHERE title = 'b'")

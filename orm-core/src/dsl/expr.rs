@@ -414,12 +414,11 @@ macro_rules! value_operand {
 }
 value_operand!(bool, i16, i32, i64, f32, f64, String, Vec<u8>);
 
-/// `Option<Status>` for a `#[derive(Choices)]` enum (the enum's own impl is generated).
+/// `Option<Status>` for a nullable `#[derive(Choices)]` field (the enum's own impl is
+/// generated). Its field type is named, as for `Option<ForeignKey<T>>`, so that `None`
+/// compared with or stored in another field still infers its type.
 #[diagnostic::do_not_recommend]
-impl<R, T, C: crate::schema::choice::Choice> Operand<R, T> for Option<C>
-where
-    Option<C>: IntoValue<T>,
-{
+impl<R, C: crate::schema::choice::Choice> Operand<R, Option<C>> for Option<C> {
     fn into_term(self) -> Term {
         Term::Value(self.into_value())
     }

@@ -189,10 +189,11 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn set_pk(&mut self, pk: Self::Pk);
 
     /// Set the `#[orm(auto_now)]` fields (and, when `adding`, the `auto_now_add` ones) to
-    /// the current time. Called before every insert and save of an instance; generated
-    /// for models that have such fields.
-    fn touch_auto_now(&mut self, adding: bool) {
-        let _ = adding;
+    /// the current time; with `only`, just those among these columns (indexes into
+    /// `META.columns`: the fields `save_fields` writes). Called before every insert and
+    /// save of an instance; generated for models that have such fields.
+    fn touch_auto_now(&mut self, adding: bool, only: Option<&[usize]>) {
+        let _ = (adding, only);
     }
 
     /// All rows of this model's table, as a lazy queryset (Django's `Model.objects.all()`).

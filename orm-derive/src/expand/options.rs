@@ -111,10 +111,15 @@ pub(super) fn touch_auto_now(model: &Model) -> TokenStream {
     let sets: Vec<TokenStream> = model
         .columns
         .iter()
-        .filter_map(|column| {
+        .enumerate()
+        .filter_map(|(index, column)| {
             let field = &column.ident;
             let ty = &column.ty;
-            let set = quote!(self.#field = <#ty as #orm::AutoNowField>::now(););
+            let set = quote! {
+                if __only.is_none_or(|__c| __c.contains(&#index)) {
+                    self.#field = <#ty as #orm::AutoNowField>::now();
+                }
+            };
             match column.options.auto_now {
                 AutoNow::No => None,
                 AutoNow::OnInsert => Some(quote!(if __adding { #set })),
@@ -126,7 +131,7 @@ pub(super) fn touch_auto_now(model: &Model) -> TokenStream {
         return TokenStream::new();
     }
     quote! {
-        fn touch_auto_now(&mut self, __adding: bool) {
+        fn touch_auto_now(&mut self, __adding: bool, __only: ::core::option::Option<&[usize]>) {
             #(#sets)*
         }
     }

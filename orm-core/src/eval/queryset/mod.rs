@@ -5,7 +5,9 @@
 //! `model_ext.rs`.
 
 mod aggregate;
+mod bulk;
 pub use aggregate::{exists, subquery};
+pub use bulk::BulkCreate;
 mod evaluate;
 pub use evaluate::Using;
 mod get_or_create;
@@ -476,10 +478,10 @@ async fn insert_one<M: Model>(
     obj: &mut M,
     ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<()> {
-    obj.touch_auto_now(true);
+    obj.touch_auto_now(true, None);
     let skip_pk = M::META.has_auto_pk() && is_unset_pk(obj);
     let mut one = [obj];
-    let keys = insert_batches(&one, skip_pk, ex).await?;
+    let keys = insert_batches(&one, skip_pk, &bulk::InsertOptions::default(), ex).await?;
     set_keys(&mut one, keys);
     Ok(())
 }
@@ -513,6 +515,7 @@ fn batch_count<M: Model>(rows: usize, skip_pk: bool, dialect: Dialect) -> usize 
 async fn insert_batches<M: Model>(
     objs: &[&mut M],
     skip_pk: bool,
+    options: &bulk::InsertOptions,
     ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<Vec<M::Pk>> {
     let mut keys = Vec::new();
@@ -523,26 +526,30 @@ async fn insert_batches<M: Model>(
         require_keys_set(&**obj)?;
     }
     let dialect = ex.dialect();
-    let returning = ex.supports_returning();
+    // Keys not read back (`without_keys`, `ignore_conflicts`): no RETURNING, and none taken
+    // from MySQL's last insert id.
+    let read = skip_pk && options.read_keys;
+    let returning = options.read_keys && ex.supports_returning();
     let meta = M::META;
-    if skip_pk {
+    if read {
         keys.reserve_exact(objs.len());
     }
     for chunk in objs.chunks(batch_size::<M>(skip_pk, dialect)) {
         let rows: Vec<_> = chunk.iter().map(|o| o.column_values()).collect();
-        let stmt = compiler::insert(meta, rows, skip_pk, dialect, returning)?;
+        let conflict = options.conflict.as_ref();
+        let stmt = compiler::insert_on_conflict(meta, rows, skip_pk, dialect, returning, conflict)?;
         if returning {
             let before = keys.len();
             let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
-                if skip_pk {
+                if read {
                     keys.push(<M::Pk as FromRow>::from_row(row, 0)?);
                 }
                 Ok(())
             };
             ex.for_each_row(stmt, &mut each)
                 .await
-                .map_err(name_field::<M>)?;
-            if skip_pk && keys.len() - before != chunk.len() {
+                .map_err(|e| options.error::<M>(e))?;
+            if read && keys.len() - before != chunk.len() {
                 return Err(Error::InvalidInput(format!(
                     "inserted {} rows but the database returned {} keys",
                     chunk.len(),
@@ -550,8 +557,11 @@ async fn insert_batches<M: Model>(
                 )));
             }
         } else {
-            let res = ex.execute_stmt(stmt).await.map_err(name_field::<M>)?;
-            if !skip_pk {
+            let res = ex
+                .execute_stmt(stmt)
+                .await
+                .map_err(|e| options.error::<M>(e))?;
+            if !read {
                 continue;
             }
             // Without RETURNING (MySQL), the database reports the key of the first row of

@@ -61,6 +61,26 @@ pub trait ModelExt: Model {
         targets: &[&T],
         ex: E,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Write only some fields (Django's `save(update_fields=[…])`): one `UPDATE … SET
+    /// <those columns> WHERE pk = …`. A foreign key writes its key column.
+    ///
+    /// - An empty list, `|_| ()`, costs no query (as in Django).
+    /// - [`Error::InvalidInput`] before any query: an unsaved instance (auto key unset),
+    ///   the primary key among the fields, or something that is not a field of the model.
+    /// - No row has the instance's key: [`Error::DoesNotExist`] (Django raises
+    ///   `DatabaseError("Save with update_fields did not affect any rows.")`); nothing is
+    ///   inserted.
+    ///
+    /// ```text
+    /// book.title = "Dune".into();
+    /// book.pages = 412;
+    /// book.save_fields(|b| (b.title, b.pages), &db).await?;
+    /// ```
+    fn save_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Reload only some columns: `refresh_from_db_fields(|b| (b.title, b.pages), &db)`.
     /// An empty list, `|_| ()`, costs no query.
     fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
@@ -91,29 +111,14 @@ impl<M: Model> ModelExt for M {
         if M::META.has_auto_pk() && is_unset_pk(self) {
             return self.insert(ex).await;
         }
-        self.touch_auto_now(false);
-        let values = self.column_values();
-        let mut qs = by_pk(self);
-        let assignments: Vec<_> = M::META
-            .columns
-            .iter()
-            .zip(values)
-            .filter(|(c, _)| !c.primary_key)
-            .map(|(c, v)| {
-                crate::dsl::update::Assignment::<M>::new(
-                    ColumnRef {
-                        path: RelPath::ROOT,
-                        column: c.column,
-                        nullable: c.nullable,
-                    },
-                    Term::Value(v),
-                )
-            })
+        self.touch_auto_now(false, None);
+        let columns: Vec<usize> = (0..M::META.columns.len())
+            .filter(|&i| !M::META.columns[i].primary_key)
             .collect();
-        let updated = if assignments.is_empty() {
-            qs.count(&mut ex).await?
+        let updated = if columns.is_empty() {
+            by_pk(self).count(&mut ex).await?
         } else {
-            qs.update(|_| assignments, &mut ex).await?
+            super::bulk::update_row(self, &columns, &mut ex).await?
         };
         if updated == 0 {
             self.insert(ex).await?;
@@ -260,6 +265,15 @@ impl<M: Model> ModelExt for M {
             ex.execute(stmt).await?;
         }
         Ok(())
+    }
+
+    async fn save_fields<P: Projection<Self>, E: Executor>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> Result<()> {
+        let terms = f(&M::fields()).into_terms();
+        super::bulk::save_fields(self, terms, ex).await
     }
 
     async fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(

@@ -98,32 +98,10 @@ impl<M: Model> QuerySet<M, M> {
     /// If the future is dropped, no instance is changed either; rows sent in one INSERT
     /// (no transaction) may already be stored by then, as with any statement the database
     /// received before the drop.
-    pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], mut ex: E) -> Result<()> {
-        for obj in objs.iter() {
-            super::require_keys_set(obj)?;
-        }
-        for obj in objs.iter_mut() {
-            obj.touch_auto_now(true);
-        }
-        let auto = M::META.has_auto_pk();
-        let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
-            objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
-        let dialect = ex.dialect();
-        let statements = batch_count::<M>(set.len(), false, dialect)
-            + batch_count::<M>(unset.len(), true, dialect);
-        let keys = if statements <= 1 {
-            insert_batches(&set, false, &mut ex).await?;
-            insert_batches(&unset, true, &mut ex).await?
-        } else {
-            // Several statements: all of them or none (Django wraps bulk_create in atomic()).
-            let mut atomic = ex.atomic().await?;
-            insert_batches(&set, false, &mut *atomic).await?;
-            let keys = insert_batches(&unset, true, &mut *atomic).await?;
-            atomic.commit().await?;
-            keys
-        };
-        set_keys(&mut unset, keys);
-        Ok(())
+    /// More options (conflicts ignored or updated, keys not read back):
+    /// [`bulk_create_with`](QuerySet::bulk_create_with).
+    pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], ex: E) -> Result<()> {
+        self.bulk_create_with(objs, |o| o, ex).await
     }
 
     /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);

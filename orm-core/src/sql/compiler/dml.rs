@@ -27,7 +27,7 @@ fn reads_other_rows(c: &Cond) -> bool {
 /// The WHERE of an UPDATE or DELETE: the filter itself, or, when it joins other tables,
 /// `pk IN (SELECT pk … joins …)`. On MySQL also when it reads other rows through a
 /// subquery, which may read the table being changed.
-fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
+pub(super) fn write_dml_where(w: &mut SqlWriter, q: &Query) -> Result<()> {
     // MySQL refuses a subquery that reads the table being changed (error 1093: a join,
     // `is_in` a queryset of the same model, an `EXISTS` across a self relation), unless
     // it is a derived table, which it materializes first. (MariaDB 10.3 and later accept
@@ -330,6 +330,18 @@ pub fn insert(
     dialect: Dialect,
     returning: bool,
 ) -> Result<Statement> {
+    insert_on_conflict(meta, rows, skip_auto_pk, dialect, returning, None)
+}
+
+/// [`insert`], with what to do with a row whose unique key is taken ([`OnConflict`]).
+pub fn insert_on_conflict(
+    meta: &'static ModelMeta,
+    rows: Vec<Vec<Value>>,
+    skip_auto_pk: bool,
+    dialect: Dialect,
+    returning: bool,
+    conflict: Option<&OnConflict>,
+) -> Result<Statement> {
     let mut w = SqlWriter::new(dialect, meta);
     let skipped = (skip_auto_pk && meta.columns[meta.pk].auto).then_some(meta.pk);
     let included: Vec<usize> = (0..meta.columns.len())
@@ -374,6 +386,10 @@ pub fn insert(
             }
             w.push(")");
         }
+    }
+    if let Some(conflict) = conflict {
+        let default_values = included.is_empty() && dialect != Dialect::Mysql;
+        upsert::write_conflict(&mut w, meta, conflict, default_values);
     }
     if returning {
         w.push(" RETURNING ");

@@ -2,18 +2,21 @@
 //!
 //! This file is the writer every statement shares ([`SqlWriter`]: names, values,
 //! conditions, expressions, joins); one file per kind of statement uses it:
-//! `select.rs`, `dml.rs` (insert, update, delete, link rows), `ddl.rs` (tables, indexes).
+//! `select.rs`, `dml.rs` (insert, update, delete, link rows), `upsert.rs` (conflict clauses,
+//! `bulk_update`), `ddl.rs` (tables, indexes).
 
 mod aggregate;
 mod ddl;
 mod dml;
 mod select;
+mod upsert;
 
 pub(crate) use aggregate::aggregate_type as aggregate_result_type;
 pub use ddl::*;
 pub use dml::*;
 use select::write_select;
 pub use select::*;
+pub use upsert::*;
 
 use crate::dsl::expr::{ArithOp, ColumnRef, RelPath, Term};
 use crate::dsl::ordering::OrderTerm;
