@@ -36,7 +36,9 @@ pub use ordering::OrderBy;
 pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
-pub use queryset::{Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery};
+pub use queryset::{
+    Deleted, ModelExt, ModelRows, QuerySet, RawQuery, RelatedKeys, Using, exists, subquery,
+};
 pub use row::{FromRow, Row};
 pub use schema::raw_row::FromRawRow;
 pub use sql::raw::{RawParam, RawParams};

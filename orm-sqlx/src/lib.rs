@@ -100,7 +100,7 @@ pub use orm_core::{
     prefetch_related_objects,
 };
 /// Partial models and raw SQL: each derive next to its trait.
-pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};
+pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery, RelatedKeys};
 pub use orm_derive::Model;
 pub use orm_derive::{FromRow, Partial};
 

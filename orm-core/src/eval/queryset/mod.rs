@@ -9,12 +9,14 @@ pub use aggregate::{exists, subquery};
 mod evaluate;
 pub use evaluate::Using;
 mod get_or_create;
+pub mod m2m;
 mod model_ext;
 mod partial;
 mod raw;
 mod select_all;
 mod write;
 
+pub use m2m::RelatedKeys;
 pub use model_ext::ModelExt;
 pub use raw::RawQuery;
 pub use write::Deleted;

@@ -7,11 +7,13 @@
 mod aggregate;
 mod ddl;
 mod dml;
+mod link;
 mod select;
 
 pub(crate) use aggregate::aggregate_type as aggregate_result_type;
 pub use ddl::*;
 pub use dml::*;
+pub use link::*;
 use select::write_select;
 pub use select::*;
 
