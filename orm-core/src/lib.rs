@@ -101,7 +101,8 @@ pub mod __private {
     /// A forward relation field pointing at `M`: what `#[orm(reverse(T::field))]` must name.
     #[diagnostic::on_unimplemented(
         message = "`reverse(...)` must name a foreign key to `{M}`; this field is `{Self}`",
-        label = "expected a `ForeignKey<{M}>` or `Option<ForeignKey<{M}>>` field"
+        label = "expected a `ForeignKey<{M}>` or `Option<ForeignKey<{M}>>` field",
+        note = "for the other side of a many-to-many field, write this field as `ManyToMany<T>` (with the same `reverse(T::field)`)"
     )]
     pub trait RelationTo<M> {}
     impl<M: Model> RelationTo<M> for ForeignKey<M> {}
@@ -109,4 +110,19 @@ pub mod __private {
 
     /// Compiles only if `field` is a foreign key to `M` (generated for `reverse(...)`).
     pub fn assert_relation_to<M: Model, F: RelationTo<M>>(_field: &F) {}
+
+    /// A many-to-many field holding `M`: what `#[orm(reverse(T::field))]` on a
+    /// `ManyToMany<T>` must name. (A `Reverse<M>` is the same type; the join table the
+    /// other side reads, `T::__orm_through_field`, exists only for a many-to-many field.)
+    #[diagnostic::on_unimplemented(
+        message = "`reverse(...)` on a `ManyToMany<T>` field must name a many-to-many field holding `{M}`; this field is `{Self}`",
+        label = "expected a `ManyToMany<{M}>` field",
+        note = "for the rows whose foreign key points here, write this field as `Reverse<T>`"
+    )]
+    pub trait ManyToManyTo<M> {}
+    impl<M: Model> ManyToManyTo<M> for crate::eval::related::RelatedSet<M> {}
+
+    /// Compiles only if `field` is a many-to-many field holding `M` (generated for
+    /// `reverse(...)` on a `ManyToMany<T>`).
+    pub fn assert_many_to_many_to<M: Model, F: ManyToManyTo<M>>(_field: &F) {}
 }

@@ -56,6 +56,9 @@ pub(crate) enum RelationKind {
     },
     /// `Reverse<T>`: the rows of `T` whose foreign key `forward` points here.
     Reverse { forward: Ident },
+    /// `ManyToMany<T>` with `#[orm(reverse(T::forward))]`: the other side of the
+    /// many-to-many field `forward`, through its join table.
+    ReverseManyToMany { forward: Ident },
     /// `ManyToMany<T>`, through a join table.
     ManyToMany {
         table: String,
@@ -104,6 +107,12 @@ impl Relation {
         format_ident!("__REL_{}", self.ident.unraw())
     }
 
+    /// `__orm_through_tags`: the associated const holding a many-to-many field's join
+    /// table.
+    pub(crate) fn through_const(&self) -> Ident {
+        format_ident!("__orm_through_{}", self.ident.unraw())
+    }
+
     /// The `RelationKind` variant.
     pub(crate) fn kind_name(&self) -> &'static str {
         match self.kind {
@@ -114,7 +123,9 @@ impl Relation {
                 one_to_one: true, ..
             } => "OneToOne",
             RelationKind::Reverse { .. } => "Reverse",
-            RelationKind::ManyToMany { .. } => "ManyToMany",
+            RelationKind::ManyToMany { .. } | RelationKind::ReverseManyToMany { .. } => {
+                "ManyToMany"
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 //! relation field.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use super::private;
 use crate::model::{Key, Model, Relation, RelationKind};
@@ -84,26 +85,64 @@ fn relation_static(model: &Model, index: usize, relation: &Relation) -> TokenStr
             let forward = forward.strip_prefix("r#").unwrap_or(&forward);
             (none.clone(), false, some(quote!(#forward)), none, "Cascade")
         }
+        RelationKind::ManyToMany { .. } => {
+            let through = relation.through_const();
+            (
+                none.clone(),
+                false,
+                none,
+                some(quote!(#parent::#through)),
+                "Cascade",
+            )
+        }
+        RelationKind::ReverseManyToMany { forward } => {
+            // The forward field's join table, read from both ends: the table and columns
+            // are its (a `through` there included), spanned at `forward` in the attribute,
+            // where a field that is not a many-to-many is reported.
+            let through = format_ident!("__orm_through_{}", forward.unraw(), span = forward.span());
+            let name = forward.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            (
+                none.clone(),
+                false,
+                some(quote!(#name)),
+                some(quote! {
+                    #orm::ThroughMeta {
+                        table: <#target>::#through.table,
+                        parent_column: <#target>::#through.target_column,
+                        target_column: <#target>::#through.parent_column,
+                    }
+                }),
+                "Cascade",
+            )
+        }
+    };
+    let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
+    // A many-to-many field's join table, as an associated const of the model, so that
+    // the other side (`#[orm(reverse(Book::tags))]`) can read it.
+    let through_const = match &relation.kind {
         RelationKind::ManyToMany {
             table,
             parent_column,
             target_column,
-        } => (
-            none.clone(),
-            false,
-            none,
-            some(quote! {
-                #orm::ThroughMeta {
-                    table: #table,
-                    parent_column: #parent_column,
-                    target_column: #target_column,
+        } => {
+            let through = relation.through_const();
+            quote! {
+                impl #parent {
+                    #[doc(hidden)]
+                    #[allow(non_upper_case_globals)]
+                    pub const #through: #orm::ThroughMeta = #orm::ThroughMeta {
+                        table: #table,
+                        parent_column: #parent_column,
+                        target_column: #target_column,
+                    };
                 }
-            }),
-            "Cascade",
-        ),
+            }
+        }
+        _ => TokenStream::new(),
     };
-    let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
     quote! {
+        #through_const
         #[allow(non_upper_case_globals)]
         static #meta: #orm::RelationMeta = #orm::RelationMeta {
             name: #name,
