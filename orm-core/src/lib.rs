@@ -122,6 +122,23 @@ pub mod __private {
     pub trait ManyToManyTo<M> {}
     impl<M: Model> ManyToManyTo<M> for crate::eval::related::RelatedSet<M> {}
 
+    /// The join table of the other side of a many-to-many: `forward`'s (the
+    /// `__orm_through_<field>` const of the model that declares it) with its columns
+    /// swapped. `None` (the field is not a many-to-many) stops compilation with `message`.
+    pub const fn reversed_through(
+        forward: Option<crate::schema::relation::ThroughMeta>,
+        message: &'static str,
+    ) -> crate::schema::relation::ThroughMeta {
+        match forward {
+            Some(t) => crate::schema::relation::ThroughMeta {
+                table: t.table,
+                parent_column: t.target_column,
+                target_column: t.parent_column,
+            },
+            None => panic!("{}", message),
+        }
+    }
+
     /// Compiles only if `field` is a many-to-many field holding `M` (generated for
     /// `reverse(...)` on a `ManyToMany<T>`).
     pub fn assert_many_to_many_to<M: Model, F: ManyToManyTo<M>>(_field: &F) {}

@@ -113,6 +113,19 @@ impl Relation {
         format_ident!("__orm_through_{}", self.ident.unraw())
     }
 
+    /// The target's name as written (`Book` in `ManyToMany<Book>`), for messages.
+    pub(crate) fn target_name(&self) -> String {
+        match &self.target {
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.unraw().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
     /// The `RelationKind` variant.
     pub(crate) fn kind_name(&self) -> &'static str {
         match self.kind {

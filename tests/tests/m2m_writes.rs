@@ -637,3 +637,64 @@ async fn a_set_past_the_limit_of_one_list_reads_the_links_first() {
     })
     .await;
 }
+
+/// A many-to-many of a model to itself, and its other side (Django's non-symmetrical
+/// `ManyToManyField("self", related_name="followers")`).
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "m2m_people")]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub following: ManyToMany<Person>,
+    #[orm(reverse(Person::following))]
+    pub followers: ManyToMany<Person>,
+}
+
+#[tokio::test]
+async fn the_other_side_of_a_many_to_many_to_the_same_model() {
+    on_each_backend(|db, backend| async move {
+        db.create_table::<Person>().await.unwrap();
+        let mut people: Vec<Person> = ["a", "b", "c"]
+            .iter()
+            .map(|n| Person {
+                name: (*n).into(),
+                ..Default::default()
+            })
+            .collect();
+        Person::objects()
+            .bulk_create(&mut people, &db)
+            .await
+            .unwrap();
+        let (a, b, c) = (people[0].clone(), people[1].clone(), people[2].clone());
+        // b and c follow a, written from a's followers.
+        let mut a2 = a.clone();
+        let (r, q) = capture_queries(a2.set_related(|p| p.followers(), [b.id, c.id], &db)).await;
+        r.unwrap();
+        assert_eq!(kinds(&q), [Begin, Delete, Insert, Commit], "{backend:?}");
+        let following: Vec<i64> = b
+            .following()
+            .fetch(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(following, [a.id], "{backend:?}");
+        let (r, q) = capture_queries(
+            Person::objects()
+                .prefetch_related(|p| p.followers())
+                .order_by(|p| p.id.asc())
+                .into_vec(&db),
+        )
+        .await;
+        let rows = r.unwrap();
+        assert_eq!(kinds(&q), [Select, Select], "{backend:?}");
+        let counts: Vec<usize> = rows
+            .iter()
+            .map(|p| p.followers.all().unwrap().len())
+            .collect();
+        assert_eq!(counts, [2, 0, 0], "{backend:?}");
+        assert!(a.following().count(&db).await.unwrap() == 0, "{backend:?}");
+    })
+    .await;
+}

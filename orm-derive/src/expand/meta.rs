@@ -2,7 +2,7 @@
 //! relation field.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 
 use super::private;
@@ -91,55 +91,63 @@ fn relation_static(model: &Model, index: usize, relation: &Relation) -> TokenStr
                 none.clone(),
                 false,
                 none,
-                some(quote!(#parent::#through)),
+                quote!(#parent::#through),
                 "Cascade",
             )
         }
         RelationKind::ReverseManyToMany { forward } => {
             // The forward field's join table, read from both ends: the table and columns
-            // are its (a `through` there included), spanned at `forward` in the attribute,
-            // where a field that is not a many-to-many is reported.
+            // are its (a `through` there included). Spanned at `forward` in the attribute:
+            // a field that is not a many-to-many is reported there.
             let through = format_ident!("__orm_through_{}", forward.unraw(), span = forward.span());
-            let name = forward.to_string();
-            let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            let name = forward.unraw().to_string();
+            let target_name = relation.target_name();
+            let message = format!(
+                "`reverse({target_name}::{name})` on a `ManyToMany<{target_name}>` must name the \
+                 many-to-many field declared on `{target_name}` (the side that owns the join \
+                 table), and `{target_name}::{name}` is not one: name that field, or write \
+                 `Reverse<{target_name}>` for the rows of a foreign key"
+            );
+            let read = quote_spanned! {forward.span()=>
+                #orm::reversed_through(<#target>::#through, #message)
+            };
             (
                 none.clone(),
                 false,
                 some(quote!(#name)),
-                some(quote! {
-                    #orm::ThroughMeta {
-                        table: <#target>::#through.table,
-                        parent_column: <#target>::#through.target_column,
-                        target_column: <#target>::#through.parent_column,
-                    }
-                }),
+                some(read),
                 "Cascade",
             )
         }
     };
     let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
-    // A many-to-many field's join table, as an associated const of the model, so that
-    // the other side (`#[orm(reverse(Book::tags))]`) can read it.
-    let through_const = match &relation.kind {
-        RelationKind::ManyToMany {
-            table,
-            parent_column,
-            target_column,
-        } => {
-            let through = relation.through_const();
-            quote! {
-                impl #parent {
-                    #[doc(hidden)]
-                    #[allow(non_upper_case_globals)]
-                    pub const #through: #orm::ThroughMeta = #orm::ThroughMeta {
-                        table: #table,
-                        parent_column: #parent_column,
-                        target_column: #target_column,
-                    };
+    // Every relation field's join table (`None` but for a many-to-many field), as an
+    // associated const of the model, so that the other side of a many-to-many
+    // (`#[orm(reverse(Book::tags))]`) can read it, and a reverse naming another relation
+    // gets its message from `reversed_through`.
+    let through_const = {
+        let value = match &relation.kind {
+            RelationKind::ManyToMany {
+                table,
+                parent_column,
+                target_column,
+            } => some(quote! {
+                #orm::ThroughMeta {
+                    table: #table,
+                    parent_column: #parent_column,
+                    target_column: #target_column,
                 }
+            }),
+            _ => quote!(::core::option::Option::None),
+        };
+        let through = relation.through_const();
+        quote! {
+            impl #parent {
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                pub const #through: ::core::option::Option<#orm::ThroughMeta> = #value;
             }
         }
-        _ => TokenStream::new(),
     };
     quote! {
         #through_const
