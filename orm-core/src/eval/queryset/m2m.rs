@@ -20,7 +20,10 @@ use crate::schema::relation::{KeyRepr, KeySet, ThroughMeta};
 /// [`Error::InvalidInput`] before any query.
 ///
 /// ```
-/// use orm_sqlx::prelude::*;
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::Model;
+/// use orm_sqlx::relation::ManyToMany;
+/// use orm_sqlx::{Executor, ModelExt, Result};
 ///
 /// #[derive(Model, Debug, Clone)]
 /// pub struct Tag {
@@ -34,11 +37,12 @@ use crate::schema::relation::{KeyRepr, KeySet, ThroughMeta};
 ///     pub tags: ManyToMany<Tag>,
 /// }
 ///
-/// # async fn demo(db: &Db, book: &mut Book, sf: &Tag) -> orm_sqlx::Result<()> {
-/// book.add_related(|b| b.tags(), &[sf], db).await?; // instances
-/// book.add_related(|b| b.tags(), &[sf.id, 7], db).await?; // keys
-/// book.add_related(|b| b.tags(), vec![3, 4], db).await?;
-/// # Ok(()) }
+/// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+///     book.add_related(|b| b.tags(), &[sf], &mut db).await?; // instances
+///     book.add_related(|b| b.tags(), &[sf.id, 7], &mut db).await?; // keys
+///     book.add_related(|b| b.tags(), vec![3, 4], &mut db).await?;
+///     Ok(())
+/// }
 /// ```
 #[diagnostic::on_unimplemented(
     message = "the related rows must be instances of `{T}` or its primary keys; this is `{Self}`",

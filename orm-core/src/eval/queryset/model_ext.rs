@@ -42,13 +42,17 @@ pub trait ModelExt: Model {
     /// prefetched into the relation. Django's `relation.add()`.
     ///
     /// ```
-    /// # use orm_sqlx::prelude::*;
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
     /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
     /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
-    /// # async fn demo(db: &Db, book: &mut Book, sf: &Tag) -> orm_sqlx::Result<()> {
-    /// book.add_related(|b| b.tags(), &[sf], db).await?; // INSERT … ON CONFLICT DO NOTHING
-    /// book.add_related(|b| b.tags(), &[sf.id, 7], db).await?; // by key
-    /// # Ok(()) }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.add_related(|b| b.tags(), &[sf], &mut db).await?; // INSERT … ON CONFLICT DO NOTHING
+    ///     book.add_related(|b| b.tags(), &[sf.id, 7], &mut db).await?; // by key
+    ///     Ok(())
+    /// }
     /// ```
     fn add_related<P, K, E>(
         &mut self,
@@ -76,12 +80,16 @@ pub trait ModelExt: Model {
     /// ignored. One query; clears the prefetched rows. Django's `relation.remove()`.
     ///
     /// ```
-    /// # use orm_sqlx::prelude::*;
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
     /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
     /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
-    /// # async fn demo(db: &Db, book: &mut Book, sf: &Tag) -> orm_sqlx::Result<()> {
-    /// book.remove_related(|b| b.tags(), [sf.id], db).await?; // DELETE … IN (…)
-    /// # Ok(()) }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.remove_related(|b| b.tags(), [sf.id], &mut db).await?; // DELETE … IN (…)
+    ///     Ok(())
+    /// }
     /// ```
     fn remove_related<P, K, E>(
         &mut self,
@@ -118,13 +126,17 @@ pub trait ModelExt: Model {
     /// before any query.
     ///
     /// ```
-    /// # use orm_sqlx::prelude::*;
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
     /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
     /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
-    /// # async fn demo(db: &Db, book: &mut Book, sf: &Tag) -> orm_sqlx::Result<()> {
-    /// book.set_related(|b| b.tags(), &[sf.id, 7], db).await?; // linked to exactly these two
-    /// book.set_related(|b| b.tags(), Vec::<i64>::new(), db).await?; // linked to none
-    /// # Ok(()) }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.set_related(|b| b.tags(), &[sf.id, 7], &mut db).await?; // linked to exactly these two
+    ///     book.set_related(|b| b.tags(), Vec::<i64>::new(), &mut db).await?; // linked to none
+    ///     Ok(())
+    /// }
     /// ```
     fn set_related<P, K, E>(
         &mut self,
@@ -143,12 +155,16 @@ pub trait ModelExt: Model {
     /// [`Error::InvalidInput`] before any query. Clears the prefetched rows.
     ///
     /// ```
-    /// # use orm_sqlx::prelude::*;
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
     /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
     /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
-    /// # async fn demo(db: &Db, book: &mut Book) -> orm_sqlx::Result<()> {
-    /// book.clear_related(|b| b.tags(), db).await?; // DELETE FROM book_tags WHERE book_id IN (?)
-    /// # Ok(()) }
+    /// async fn demo(mut db: impl Executor, book: &mut Book) -> Result<()> {
+    ///     book.clear_related(|b| b.tags(), &mut db).await?; // DELETE FROM book_tags WHERE book_id IN (?)
+    ///     Ok(())
+    /// }
     /// ```
     fn clear_related<P, E>(
         &mut self,
