@@ -364,7 +364,7 @@ pub(super) async fn set<M: Model, T: Model, E: Executor>(
                     compiler::unlink_all(through, through.parent_column, vec![parent], dialect)?;
                 return run_all(ex, vec![stmt]).await;
             }
-            if keys.len() < dialect.in_list_budget(1) {
+            if keys.len() <= dialect.in_list_budget(1) {
                 // No SELECT: what is not in the set goes, the set is inserted skipping the
                 // pairs already there.
                 let mut stmts = vec![compiler::unlink_except(
@@ -413,7 +413,7 @@ pub(super) async fn set<M: Model, T: Model, E: Executor>(
                 let stmt = unpoint_children::<T>(target_column, parent, None, dialect)?;
                 return run_all(ex, vec![stmt]).await;
             }
-            let keep = (keys.len() < dialect.in_list_budget(2)).then(|| keys.clone());
+            let keep = (keys.len() <= dialect.in_list_budget(2)).then(|| keys.clone());
             let mut stmts = vec![unpoint_children::<T>(
                 target_column,
                 parent.clone(),

@@ -657,7 +657,7 @@ fn direct_relation<M: Model, T: Model>(path: RelPath) -> Result<&'static Relatio
         (1, Some(rel)) => rel,
         _ => {
             return Err(Error::InvalidInput(format!(
-                "add_related/remove_related take one relation of {}, not `{path:?}`",
+                "add_related/remove_related/set_related/clear_related take one relation of {}, not `{path:?}`",
                 M::META.name
             )));
         }
