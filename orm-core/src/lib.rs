@@ -39,7 +39,8 @@ pub use prefetch::prefetch_related_objects;
 pub use projection::Projection;
 pub use q::Q;
 pub use queryset::{
-    BulkCreate, Deleted, ModelExt, ModelRows, QuerySet, RawQuery, Using, exists, subquery,
+    BulkCreate, Deleted, ModelExt, ModelRows, QuerySet, RawQuery, RelatedKeys, Using, exists,
+    subquery,
 };
 pub use row::{FromRow, Row};
 pub use schema::choice::Choice;
@@ -109,7 +110,8 @@ pub mod __private {
     /// A forward relation field pointing at `M`: what `#[orm(reverse(T::field))]` must name.
     #[diagnostic::on_unimplemented(
         message = "`reverse(...)` must name a foreign key to `{M}`; this field is `{Self}`",
-        label = "expected a `ForeignKey<{M}>` or `Option<ForeignKey<{M}>>` field"
+        label = "expected a `ForeignKey<{M}>` or `Option<ForeignKey<{M}>>` field",
+        note = "for the other side of a many-to-many field, write this field as `ManyToMany<T>` (with the same `reverse(T::field)`)"
     )]
     pub trait RelationTo<M> {}
     impl<M: Model> RelationTo<M> for ForeignKey<M> {}
@@ -117,4 +119,36 @@ pub mod __private {
 
     /// Compiles only if `field` is a foreign key to `M` (generated for `reverse(...)`).
     pub fn assert_relation_to<M: Model, F: RelationTo<M>>(_field: &F) {}
+
+    /// A many-to-many field holding `M`: what `#[orm(reverse(T::field))]` on a
+    /// `ManyToMany<T>` must name. (A `Reverse<M>` is the same type; the join table the
+    /// other side reads, `T::__orm_through_field`, exists only for a many-to-many field.)
+    #[diagnostic::on_unimplemented(
+        message = "`reverse(...)` on a `ManyToMany<T>` field must name a many-to-many field holding `{M}`; this field is `{Self}`",
+        label = "expected a `ManyToMany<{M}>` field",
+        note = "for the rows whose foreign key points here, write this field as `Reverse<T>`"
+    )]
+    pub trait ManyToManyTo<M> {}
+    impl<M: Model> ManyToManyTo<M> for crate::eval::related::RelatedSet<M> {}
+
+    /// The join table of the other side of a many-to-many: `forward`'s (the
+    /// `__orm_through_<field>` const of the model that declares it) with its columns
+    /// swapped. `None` (the field is not a many-to-many) stops compilation with `message`.
+    pub const fn reversed_through(
+        forward: Option<crate::schema::relation::ThroughMeta>,
+        message: &'static str,
+    ) -> crate::schema::relation::ThroughMeta {
+        match forward {
+            Some(t) => crate::schema::relation::ThroughMeta {
+                table: t.table,
+                parent_column: t.target_column,
+                target_column: t.parent_column,
+            },
+            None => panic!("{}", message),
+        }
+    }
+
+    /// Compiles only if `field` is a many-to-many field holding `M` (generated for
+    /// `reverse(...)` on a `ManyToMany<T>`).
+    pub fn assert_many_to_many_to<M: Model, F: ManyToManyTo<M>>(_field: &F) {}
 }

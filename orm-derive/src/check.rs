@@ -106,10 +106,18 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
                 });
                 columns.push(column(Some(relations.len() - 1)));
             }
-            Shape::Reverse { target, forward } => relations.push(Relation {
+            Shape::Reverse {
+                target,
+                forward,
+                many_to_many,
+            } => relations.push(Relation {
                 ident,
                 target: replace_self(target, input.ident),
-                kind: RelationKind::Reverse { forward },
+                kind: if many_to_many {
+                    RelationKind::ReverseManyToMany { forward }
+                } else {
+                    RelationKind::Reverse { forward }
+                },
             }),
             Shape::ManyToMany { target } => {
                 let kind = through(input, field, &table, target);
@@ -152,8 +160,13 @@ enum Shape<'a> {
         nullable: bool,
         target: &'a Type,
     },
-    /// `Reverse<T>` with `#[orm(reverse(T::forward))]`.
-    Reverse { target: &'a Type, forward: Ident },
+    /// `Reverse<T>` with `#[orm(reverse(T::forward))]`, or, `many_to_many`,
+    /// `ManyToMany<T>` with it: the other side of the many-to-many field `T::forward`.
+    Reverse {
+        target: &'a Type,
+        forward: Ident,
+        many_to_many: bool,
+    },
     /// `ManyToMany<T>`.
     ManyToMany { target: &'a Type },
     /// A relation written wrongly (reported): neither a column nor a relation.
@@ -268,12 +281,15 @@ fn classify<'a>(cx: &Ctxt, input: &Input<'_>, field: &Field<'a>) -> Shape<'a> {
             nullable: false,
             target,
         },
-        RelationType::ManyToMany => Shape::ManyToMany { target },
+        RelationType::ManyToMany => match &attrs.reverse {
+            Some(reverse) => reverse_shape(cx, input, reverse, target, true),
+            None => Shape::ManyToMany { target },
+        },
         RelationType::RelatedSet if attrs.reverse.is_none() && attrs.many_to_many.is_some() => {
             Shape::ManyToMany { target }
         }
         RelationType::Reverse | RelationType::RelatedSet => match &attrs.reverse {
-            Some(reverse) => reverse_shape(cx, input, reverse, target),
+            Some(reverse) => reverse_shape(cx, input, reverse, target, false),
             None if kind == RelationType::Reverse => {
                 cx.error_spanned_by(
                     field.ty,
@@ -325,13 +341,16 @@ fn relation_target<'a>(
     None
 }
 
-/// `reverse(Book::author)` on a `Reverse<Book>`: the path must name a field of the written
-/// model. (That the field is a foreign key to this model is left to the type checker.)
+/// `reverse(Book::author)` on a `Reverse<Book>` (or `reverse(Book::tags)` on a
+/// `ManyToMany<Book>`, `many_to_many`): the path must name a field of the written model.
+/// (That the field is a foreign key, or a many-to-many field, to this model is left to the
+/// type checker.)
 fn reverse_shape<'a>(
     cx: &Ctxt,
     input: &Input<'_>,
     reverse: &attr::Reverse,
     target: &'a Type,
+    many_to_many: bool,
 ) -> Shape<'a> {
     let segments = &reverse.path.segments;
     let forward = segments[segments.len() - 1].ident.clone();
@@ -359,7 +378,11 @@ fn reverse_shape<'a>(
             ),
         );
     }
-    Shape::Reverse { target, forward }
+    Shape::Reverse {
+        target,
+        forward,
+        many_to_many,
+    }
 }
 
 /// Relation attributes where they do not apply, and `on_delete = "set_null"` on a key that
@@ -388,14 +411,20 @@ fn check_relation_attrs(cx: &Ctxt, field: &Field<'_>, shape: &Shape<'_>) {
                      `{name}` is not a foreign key; remove `on_delete`"
                 ),
             ),
-            Shape::Reverse { .. } => cx.error_spanned_by(
+            Shape::Reverse {
+                many_to_many: false,
+                ..
+            } => cx.error_spanned_by(
                 &on_delete.name,
                 format!(
                     "`on_delete` belongs on the foreign key, and `{name}` is the reverse side \
                      of one; write it on the field that `reverse(...)` names"
                 ),
             ),
-            Shape::ManyToMany { .. } => cx.error_spanned_by(
+            Shape::ManyToMany { .. }
+            | Shape::Reverse {
+                many_to_many: true, ..
+            } => cx.error_spanned_by(
                 &on_delete.name,
                 format!(
                     "`on_delete` applies to foreign keys, and `{name}` is a many-to-many \
@@ -420,13 +449,37 @@ fn check_relation_attrs(cx: &Ctxt, field: &Field<'_>, shape: &Shape<'_>) {
         cx.error_spanned_by(
             &reverse.name,
             format!(
-                "`reverse` applies to a `Reverse<T>` field, and `{name}` is `{ty}`; remove \
-                     `reverse`"
+                "`reverse` applies to a `Reverse<T>` field (or a `ManyToMany<T>` on the other \
+                     side of one), and `{name}` is `{ty}`; remove `reverse`"
             ),
         );
     }
     if let Some((token, lit)) = &attrs.through {
-        if !matches!(shape, Shape::ManyToMany { .. } | Shape::Invalid) {
+        if let Shape::Reverse {
+            many_to_many: true, ..
+        } = shape
+        {
+            let forward = attrs
+                .reverse
+                .as_ref()
+                .map(|r| {
+                    let segments: Vec<_> =
+                        r.path.segments.iter().map(|s| s.ident.unraw()).collect();
+                    segments
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("::")
+                })
+                .unwrap_or_default();
+            cx.error_spanned_by(
+                token,
+                format!(
+                    "`{name}` is the other side of `{forward}`, whose join table it shares; \
+                     name the table with `through` on `{forward}` and remove it here"
+                ),
+            );
+        } else if !matches!(shape, Shape::ManyToMany { .. } | Shape::Invalid) {
             cx.error_spanned_by(
                 token,
                 format!(
@@ -443,7 +496,15 @@ fn check_relation_attrs(cx: &Ctxt, field: &Field<'_>, shape: &Shape<'_>) {
         }
     }
     if let Some(token) = &attrs.many_to_many
-        && !matches!(shape, Shape::ManyToMany { .. } | Shape::Invalid)
+        && !matches!(
+            shape,
+            Shape::ManyToMany { .. }
+                | Shape::Reverse {
+                    many_to_many: true,
+                    ..
+                }
+                | Shape::Invalid
+        )
     {
         cx.error_spanned_by(
             token,
@@ -455,8 +516,11 @@ fn check_relation_attrs(cx: &Ctxt, field: &Field<'_>, shape: &Shape<'_>) {
     }
     if let Some(lit) = &attrs.column {
         let what = match shape {
-            Shape::Reverse { .. } => "a reverse relation",
-            Shape::ManyToMany { .. } => "a many-to-many relation",
+            Shape::Reverse {
+                many_to_many: false,
+                ..
+            } => "a reverse relation",
+            Shape::ManyToMany { .. } | Shape::Reverse { .. } => "a many-to-many relation",
             _ => return,
         };
         cx.error_spanned_by(

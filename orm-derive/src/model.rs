@@ -60,6 +60,9 @@ pub(crate) enum RelationKind {
     },
     /// `Reverse<T>`: the rows of `T` whose foreign key `forward` points here.
     Reverse { forward: Ident },
+    /// `ManyToMany<T>` with `#[orm(reverse(T::forward))]`: the other side of the
+    /// many-to-many field `forward`, through its join table.
+    ReverseManyToMany { forward: Ident },
     /// `ManyToMany<T>`, through a join table.
     ManyToMany {
         table: String,
@@ -108,6 +111,25 @@ impl Relation {
         format_ident!("__REL_{}", self.ident.unraw())
     }
 
+    /// `__orm_through_tags`: the associated const holding a many-to-many field's join
+    /// table.
+    pub(crate) fn through_const(&self) -> Ident {
+        format_ident!("__orm_through_{}", self.ident.unraw())
+    }
+
+    /// The target's name as written (`Book` in `ManyToMany<Book>`), for messages.
+    pub(crate) fn target_name(&self) -> String {
+        match &self.target {
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.unraw().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
     /// The `RelationKind` variant.
     pub(crate) fn kind_name(&self) -> &'static str {
         match self.kind {
@@ -118,7 +140,9 @@ impl Relation {
                 one_to_one: true, ..
             } => "OneToOne",
             RelationKind::Reverse { .. } => "Reverse",
-            RelationKind::ManyToMany { .. } => "ManyToMany",
+            RelationKind::ManyToMany { .. } | RelationKind::ReverseManyToMany { .. } => {
+                "ManyToMany"
+            }
         }
     }
 

@@ -105,7 +105,7 @@ pub use orm_core::{
 /// `auto_now`): their messages are what a misplaced option reports.
 pub use orm_core::{AutoNowField, DecimalField, MaxLengthField};
 /// Partial models and raw SQL: each derive next to its trait.
-pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery};
+pub use orm_core::{FromRawRow, Partial, RawParam, RawParams, RawQuery, RelatedKeys};
 pub use orm_derive::Choices;
 pub use orm_derive::Model;
 pub use orm_derive::{FromRow, Partial};

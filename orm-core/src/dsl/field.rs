@@ -311,6 +311,11 @@ impl PathKind for Many {
 
 /// Implemented by every generated `XFields<R, K>`: the handles of one model, reached from
 /// the queryset's model `R` along a relation path.
+#[diagnostic::on_unimplemented(
+    message = "a relation path was expected; `{Self}` is not one",
+    label = "expected a relation such as `|b| b.tags()`",
+    note = "the closure receives the model's field handles: call the relation's method (`b.tags()`); a plain field is not a relation"
+)]
 pub trait RelationPath {
     /// The queryset's model.
     type Root;

@@ -50,7 +50,8 @@ fn dependents(meta: &'static ModelMeta) -> Result<Vec<Dependent>> {
     };
     let has_links = |out: &[Dependent], t: &'static ThroughMeta, col: &str| {
         out.iter()
-            .any(|d| matches!(d, Dependent::Links(x, c) if std::ptr::eq(*x, t) && *c == col))
+            // By table: both sides of a many-to-many describe the same join table.
+            .any(|d| matches!(d, Dependent::Links(x, c) if x.table == t.table && *c == col))
     };
     for rel in meta.relations {
         match rel.kind {
@@ -61,7 +62,9 @@ fn dependents(meta: &'static ModelMeta) -> Result<Vec<Dependent>> {
                 }
             }
             RelationKind::ManyToMany => {
-                if let Some(th) = &rel.through {
+                if let Some(th) = &rel.through
+                    && !has_links(&out, th, th.parent_column)
+                {
                     out.push(Dependent::Links(th, th.parent_column));
                 }
             }

@@ -13,7 +13,7 @@
 //! and rustc does not report the same unmet bound twice at one span of one body.
 
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::private;
@@ -43,13 +43,17 @@ pub(super) fn reverse_checks(model: &Model) -> TokenStream {
         .relations
         .iter()
         .filter_map(|relation| {
-            let RelationKind::Reverse { forward } = &relation.kind else {
-                return None;
+            let (forward, assert) = match &relation.kind {
+                RelationKind::Reverse { forward } => (forward, quote!(assert_relation_to)),
+                RelationKind::ReverseManyToMany { forward } => {
+                    (forward, quote!(assert_many_to_many_to))
+                }
+                _ => return None,
             };
             let target = &relation.target;
             Some(quote_spanned! {forward.span()=>
                 const _: fn(&#target) = |__target: &#target| {
-                    #orm::assert_relation_to::<#parent, _>(&__target.#forward)
+                    #orm::#assert::<#parent, _>(&__target.#forward)
                 };
             })
         })

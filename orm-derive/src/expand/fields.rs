@@ -71,7 +71,9 @@ pub(super) fn fields_impls(model: &Model) -> TokenStream {
         let target = &relation.target;
         let meta = relation.static_ident();
         let (reached, doc) = match relation.kind {
-            RelationKind::Reverse { .. } | RelationKind::ManyToMany { .. } => (
+            RelationKind::Reverse { .. }
+            | RelationKind::ManyToMany { .. }
+            | RelationKind::ReverseManyToMany { .. } => (
                 quote!(#orm::Many),
                 format!(
                     "Follows `{}` to the handles of the related rows (several per row: \

@@ -2,7 +2,8 @@
 //! relation field.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 
 use super::private;
 use crate::model::{Key, Model, Relation, RelationKind};
@@ -88,26 +89,72 @@ fn relation_static(model: &Model, index: usize, relation: &Relation) -> TokenStr
             let forward = forward.strip_prefix("r#").unwrap_or(&forward);
             (none.clone(), false, some(quote!(#forward)), none, "Cascade")
         }
-        RelationKind::ManyToMany {
-            table,
-            parent_column,
-            target_column,
-        } => (
-            none.clone(),
-            false,
-            none,
-            some(quote! {
+        RelationKind::ManyToMany { .. } => {
+            let through = relation.through_const();
+            (
+                none.clone(),
+                false,
+                none,
+                quote!(#parent::#through),
+                "Cascade",
+            )
+        }
+        RelationKind::ReverseManyToMany { forward } => {
+            // The forward field's join table, read from both ends: the table and columns
+            // are its (a `through` there included). Spanned at `forward` in the attribute:
+            // a field that is not a many-to-many is reported there.
+            let through = format_ident!("__orm_through_{}", forward.unraw(), span = forward.span());
+            let name = forward.unraw().to_string();
+            let target_name = relation.target_name();
+            let message = format!(
+                "`reverse({target_name}::{name})` on a `ManyToMany<{target_name}>` must name the \
+                 many-to-many field declared on `{target_name}` (the side that owns the join \
+                 table), and `{target_name}::{name}` is not one: name that field, or write \
+                 `Reverse<{target_name}>` for the rows of a foreign key"
+            );
+            let read = quote_spanned! {forward.span()=>
+                #orm::reversed_through(<#target>::#through, #message)
+            };
+            (
+                none.clone(),
+                false,
+                some(quote!(#name)),
+                some(read),
+                "Cascade",
+            )
+        }
+    };
+    let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
+    // Every relation field's join table (`None` but for a many-to-many field), as an
+    // associated const of the model, so that the other side of a many-to-many
+    // (`#[orm(reverse(Book::tags))]`) can read it, and a reverse naming another relation
+    // gets its message from `reversed_through`.
+    let through_const = {
+        let value = match &relation.kind {
+            RelationKind::ManyToMany {
+                table,
+                parent_column,
+                target_column,
+            } => some(quote! {
                 #orm::ThroughMeta {
                     table: #table,
                     parent_column: #parent_column,
                     target_column: #target_column,
                 }
             }),
-            "Cascade",
-        ),
+            _ => quote!(::core::option::Option::None),
+        };
+        let through = relation.through_const();
+        quote! {
+            impl #parent {
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                pub const #through: ::core::option::Option<#orm::ThroughMeta> = #value;
+            }
+        }
     };
-    let on_delete = Ident::new(on_delete, proc_macro2::Span::call_site());
     quote! {
+        #through_const
         #[allow(non_upper_case_globals)]
         static #meta: #orm::RelationMeta = #orm::RelationMeta {
             name: #name,

@@ -110,19 +110,59 @@ fn each_relation_gets_a_static_description() {
                 key_column: ::core::option::Option::None,
                 nullable: false,
                 forward: ::core::option::Option::None,
-                through: ::core::option::Option::Some(orm::__private::ThroughMeta {
-                    table: "books_tags",
-                    parent_column: "book_id",
-                    target_column: "tag_id",
-                }),
+                through: Book::__orm_through_tags,
                 on_delete: orm::__private::OnDelete::Cascade,
                 fetch: orm::__private::fetch::<Tag>,
             };
         },
     );
+    // The join table, where the other side of the many-to-many reads it.
+    assert_has(
+        &out,
+        quote! {
+            impl Book {
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                pub const __orm_through_tags: ::core::option::Option<orm::__private::ThroughMeta> =
+                    ::core::option::Option::Some(orm::__private::ThroughMeta {
+                        table: "books_tags",
+                        parent_column: "book_id",
+                        target_column: "tag_id",
+                    });
+            }
+        },
+    );
     assert_has(
         &out,
         quote!(relations: &[&__REL_author, &__REL_editor, &__REL_tags]),
+    );
+}
+
+#[test]
+fn the_other_side_of_a_many_to_many_reads_the_forward_join_table_swapped() {
+    let out = code(
+        r#"#[orm(crate = "orm")]
+        struct Tag { id: i64, #[orm(reverse(Book::tags))] books: ManyToMany<Book> }"#,
+    );
+    assert_has(
+        &out,
+        quote!(kind: orm::__private::RelationKind::ManyToMany,),
+    );
+    assert_has(&out, quote!(forward: ::core::option::Option::Some("tags"),));
+    let read = quote!(through: ::core::option::Option::Some(
+        orm::__private::reversed_through(<Book>::__orm_through_tags)
+    ))
+    .to_string();
+    // Up to the message.
+    let read = read.trim_end_matches([')', ' ']);
+    assert!(out.contains(read), "missing:\n{read}\n\nin:\n{out}");
+    // It owns no join table.
+    assert_has(
+        &out,
+        quote!(
+            pub const __orm_through_books: ::core::option::Option<orm::__private::ThroughMeta> =
+                ::core::option::Option::None;
+        ),
     );
 }
 
@@ -512,14 +552,20 @@ fn relation_attributes_where_they_do_not_apply() {
         (
             "#[orm(reverse(Book::author))] author: ForeignKey<Author>",
             "reverse",
-            "`reverse` applies to a `Reverse<T>` field, and `author` is `ForeignKey<Author>`; \
-             remove `reverse`",
+            "`reverse` applies to a `Reverse<T>` field (or a `ManyToMany<T>` on the other side \
+             of one), and `author` is `ForeignKey<Author>`; remove `reverse`",
         ),
         (
-            "#[orm(reverse(Tag::books))] tags: ManyToMany<Tag>",
-            "reverse",
-            "`reverse` applies to a `Reverse<T>` field, and `tags` is `ManyToMany<Tag>`; \
-             remove `reverse`",
+            r#"#[orm(reverse(Tag::books), through = "x")] tags: ManyToMany<Tag>"#,
+            "through",
+            "`tags` is the other side of `Tag::books`, whose join table it shares; name the \
+             table with `through` on `Tag::books` and remove it here",
+        ),
+        (
+            r#"#[orm(reverse(Tag::books), on_delete = "cascade")] tags: ManyToMany<Tag>"#,
+            "on_delete",
+            "`on_delete` applies to foreign keys, and `tags` is a many-to-many relation, whose \
+             links are deleted with either side; remove `on_delete`",
         ),
         (
             r#"#[orm(through = "x")] author: ForeignKey<Author>"#,

@@ -11,12 +11,14 @@ pub use bulk::BulkCreate;
 mod evaluate;
 pub use evaluate::Using;
 mod get_or_create;
+pub mod m2m;
 mod model_ext;
 mod partial;
 mod raw;
 mod select_all;
 mod write;
 
+pub use m2m::RelatedKeys;
 pub use model_ext::ModelExt;
 pub use raw::RawQuery;
 pub use write::Deleted;
@@ -666,7 +668,7 @@ fn direct_relation<M: Model, T: Model>(path: RelPath) -> Result<&'static Relatio
         (1, Some(rel)) => rel,
         _ => {
             return Err(Error::InvalidInput(format!(
-                "add_related/remove_related take one relation of {}, not `{path:?}`",
+                "add_related/remove_related/set_related/clear_related take one relation of {}, not `{path:?}`",
                 M::META.name
             )));
         }

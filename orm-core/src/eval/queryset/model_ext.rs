@@ -1,6 +1,7 @@
 //! Awaiting a queryset (`IntoFuture`), and the instance methods of [`ModelExt`]
 //! (`save`, `delete`, `refresh_from_db`, related-object writes).
 
+use super::m2m::{self, RelatedKeys};
 use super::*;
 
 impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
@@ -34,15 +35,35 @@ pub trait ModelExt: Model {
     fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> + Send;
     /// Reload every column from the database: one query.
     fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> + Send;
-    /// Link `targets` to this instance through a many-to-many relation (rows already linked
-    /// are left alone) or a reverse foreign key (their key is set to this instance). One
-    /// query; clears what was prefetched into the relation. Django's `relation.add()`.
-    fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+    /// Link `targets` (instances or primary keys: see [`RelatedKeys`]) to this instance
+    /// through a many-to-many relation (rows already linked are left alone) or a reverse
+    /// foreign key (their key is set to this instance). One query (one a batch past the
+    /// backend's bind limit, in one atomic block); none for no targets. Clears what was
+    /// prefetched into the relation. Django's `relation.add()`.
+    ///
+    /// ```
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
+    /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
+    /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.add_related(|b| b.tags(), &[sf], &mut db).await?; // INSERT … ON CONFLICT DO NOTHING
+    ///     book.add_related(|b| b.tags(), &[sf.id, 7], &mut db).await?; // by key
+    ///     Ok(())
+    /// }
+    /// ```
+    fn add_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
-        targets: &[&T],
+        targets: K,
         ex: E,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor;
     /// Create `obj` related to this instance (Django's `author.books.create(…)`): through a
     /// reverse relation its key is set to this instance, then it is inserted (one query);
     /// through a many-to-many it is inserted and linked, atomically. Clears the prefetched
@@ -53,14 +74,106 @@ pub trait ModelExt: Model {
         obj: &mut T,
         ex: E,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Unlink `targets`: delete the join rows of a many-to-many relation, or set a nullable
-    /// reverse foreign key to NULL. One query; clears the prefetched rows.
-    fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+    /// Unlink `targets` (instances or keys: [`RelatedKeys`]): delete the join rows of a
+    /// many-to-many relation, or set a nullable reverse foreign key to NULL (a key that
+    /// cannot be NULL is [`Error::InvalidInput`] before any query). Keys not linked are
+    /// ignored. One query; clears the prefetched rows. Django's `relation.remove()`.
+    ///
+    /// ```
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
+    /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
+    /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.remove_related(|b| b.tags(), [sf.id], &mut db).await?; // DELETE … IN (…)
+    ///     Ok(())
+    /// }
+    /// ```
+    fn remove_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
-        targets: &[&T],
+        targets: K,
         ex: E,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor;
+    /// Make the relation hold exactly `targets` (Django's `relation.set(objs)`); repeats
+    /// in `targets` count once. Clears the prefetched rows. See
+    /// [`m2m`](super::m2m) for how it is written; the statements:
+    ///
+    /// - many-to-many, `targets` empty: `DELETE FROM through WHERE parent = ?` (one query,
+    ///   as [`clear_related`](ModelExt::clear_related)).
+    /// - many-to-many: `DELETE FROM through WHERE parent = ? AND target NOT IN (targets)`
+    ///   then `INSERT INTO through … VALUES (parent, target), … ON CONFLICT DO NOTHING`
+    ///   (MySQL: `ON DUPLICATE KEY UPDATE`), in one atomic block: four statements on a
+    ///   pool (BEGIN, DELETE, INSERT, COMMIT), a SAVEPOINT and a RELEASE around the two
+    ///   in a transaction. No SELECT; setting the same set again sends the same four.
+    ///   Past the bind limit (`targets` over half of `Dialect::max_params`) the INSERT is
+    ///   batched in the same block; past the limit of one `NOT IN` list (SQLite and MySQL,
+    ///   not PostgreSQL, which binds the list as one array) the block first reads the
+    ///   linked keys (one SELECT) and deletes and inserts only the difference.
+    /// - reverse foreign key that can be NULL: `UPDATE child SET key = NULL WHERE key = ?
+    ///   AND pk NOT IN (targets)` then `UPDATE child SET key = ? WHERE pk IN (targets)`,
+    ///   atomically (four statements on a pool); `targets` empty: the first UPDATE alone.
+    /// - reverse foreign key that cannot be NULL: rows cannot leave the relation, so, as
+    ///   Django does, only the UPDATE that adds `targets` (one query, none if empty).
+    ///
+    /// An unsaved instance (auto key unset) on either side is [`Error::InvalidInput`]
+    /// before any query.
+    ///
+    /// ```
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
+    /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
+    /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
+    /// async fn demo(mut db: impl Executor, book: &mut Book, sf: &Tag) -> Result<()> {
+    ///     book.set_related(|b| b.tags(), &[sf.id, 7], &mut db).await?; // linked to exactly these two
+    ///     book.set_related(|b| b.tags(), Vec::<i64>::new(), &mut db).await?; // linked to none
+    ///     Ok(())
+    /// }
+    /// ```
+    fn set_related<P, K, E>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: K,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor;
+    /// Empty the relation (Django's `relation.clear()`): one query, `DELETE FROM through
+    /// WHERE parent = ?` for a many-to-many, `UPDATE child SET key = NULL WHERE key = ?`
+    /// for a reverse foreign key that can be NULL. A reverse foreign key that cannot be
+    /// NULL (Django has no `clear` there), or an unsaved instance, is
+    /// [`Error::InvalidInput`] before any query. Clears the prefetched rows.
+    ///
+    /// ```
+    /// # extern crate orm_core as orm_sqlx;
+    /// # use orm_derive::Model;
+    /// # use orm_sqlx::relation::ManyToMany;
+    /// use orm_sqlx::{Executor, ModelExt, Result};
+    /// # #[derive(Model, Debug, Clone)] pub struct Tag { pub id: i64 }
+    /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub tags: ManyToMany<Tag> }
+    /// async fn demo(mut db: impl Executor, book: &mut Book) -> Result<()> {
+    ///     book.clear_related(|b| b.tags(), &mut db).await?; // DELETE FROM book_tags WHERE book_id IN (?)
+    ///     Ok(())
+    /// }
+    /// ```
+    fn clear_related<P, E>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        E: Executor;
     /// Write only some fields (Django's `save(update_fields=[…])`): one `UPDATE … SET
     /// <those columns> WHERE pk = …`. A foreign key writes its key column.
     ///
@@ -147,41 +260,21 @@ impl<M: Model> ModelExt for M {
         Ok(())
     }
 
-    async fn add_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+    fn add_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
-        targets: &[&T],
-        mut ex: E,
-    ) -> Result<()> {
-        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
-        if targets.is_empty() {
-            return Ok(());
-        }
-        let dialect = ex.dialect();
-        let pk = self.pk().to_value();
-        let stmts = match rel.join_on()? {
-            JoinOn::Through { through, .. } => {
-                // Two parameters a link: batches that fit the backend's limit.
-                let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
-                let per_batch = (dialect.max_params() / 2).max(1);
-                keys.chunks(per_batch)
-                    .map(|b| {
-                        crate::sql::compiler::link(through, pk.clone(), b.iter().cloned(), dialect)
-                    })
-                    .collect::<Result<_>>()?
-            }
-            JoinOn::Direct { target_column, .. } => vec![set_child_keys::<T>(
-                targets.iter().map(|t| t.pk().to_value()).collect(),
-                target_column,
-                pk,
-                None,
-                dialect,
-            )?],
-        };
-        for stmt in stmts {
-            ex.execute(stmt).await?;
-        }
-        Ok(())
+        targets: K,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor,
+    {
+        // The keys are read before the future: it holds no `K` (a slice of `&T`).
+        let path = f(&Self::fields()).prefetch_path();
+        let keys = targets.related_keys();
+        async move { m2m::add::<Self, P::Target, E>(self, path, keys?, ex).await }
     }
 
     async fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
@@ -216,55 +309,51 @@ impl<M: Model> ModelExt for M {
         }
     }
 
-    async fn remove_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+    fn remove_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
-        targets: &[&T],
-        mut ex: E,
-    ) -> Result<()> {
-        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
-        if targets.is_empty() {
-            return Ok(());
-        }
-        let dialect = ex.dialect();
-        let keys: Vec<Value> = targets.iter().map(|t| t.pk().to_value()).collect();
-        let stmts = match rel.join_on()? {
-            JoinOn::Through { through, .. } => {
-                let per_batch = dialect.max_params().saturating_sub(1).max(1);
-                let parent = self.pk().to_value();
-                keys.chunks(per_batch)
-                    .map(|b| {
-                        crate::sql::compiler::unlink(through, parent.clone(), b.to_vec(), dialect)
-                    })
-                    .collect::<Result<_>>()?
-            }
-            JoinOn::Direct { target_column, .. } => {
-                let forward = rel.forward_relation()?;
-                if !forward.nullable {
-                    return Err(Error::InvalidInput(format!(
-                        "remove_related: {} cannot be NULL; delete the rows or point them elsewhere",
-                        forward.label()
-                    )));
-                }
-                let ty = T::META
-                    .columns
-                    .iter()
-                    .find(|c| c.column == target_column)
-                    .map_or(crate::schema::value::SqlType::I64, |c| c.sql_type);
-                let parent = Some(self.pk().to_value());
-                vec![set_child_keys::<T>(
-                    keys,
-                    target_column,
-                    Value::Null(ty),
-                    parent,
-                    dialect,
-                )?]
-            }
-        };
-        for stmt in stmts {
-            ex.execute(stmt).await?;
-        }
-        Ok(())
+        targets: K,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor,
+    {
+        // The keys are read before the future: it holds no `K` (a slice of `&T`).
+        let path = f(&Self::fields()).prefetch_path();
+        let keys = targets.related_keys();
+        async move { m2m::remove::<Self, P::Target, E>(self, path, keys?, ex).await }
+    }
+
+    fn set_related<P, K, E>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        targets: K,
+        ex: E,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        K: RelatedKeys<P::Target>,
+        E: Executor,
+    {
+        // The keys are read before the future: it holds no `K` (a slice of `&T`).
+        let path = f(&Self::fields()).prefetch_path();
+        let keys = targets.related_keys();
+        async move { m2m::set::<Self, P::Target, E>(self, path, keys?, ex).await }
+    }
+
+    async fn clear_related<P, E>(
+        &mut self,
+        f: impl FnOnce(&Self::Fields) -> P + Send,
+        ex: E,
+    ) -> Result<()>
+    where
+        P: PrefetchPath<Self> + RelationPath<Target: Model>,
+        E: Executor,
+    {
+        let path = f(&Self::fields()).prefetch_path();
+        m2m::clear::<Self, P::Target, E>(self, path, ex).await
     }
 
     async fn save_fields<P: Projection<Self>, E: Executor>(

@@ -352,7 +352,8 @@ pub fn create_through_tables(
     let mut out = Vec::new();
     for rel in meta.relations {
         let Some(th) = &rel.through else { continue };
-        if rel.kind != crate::schema::relation::RelationKind::ManyToMany {
+        // The other side of a many-to-many (`forward` set) shares the forward side's table.
+        if rel.kind != crate::schema::relation::RelationKind::ManyToMany || rel.forward.is_some() {
             continue;
         }
         let target = (rel.target)();

@@ -8,12 +8,14 @@
 mod aggregate;
 mod ddl;
 mod dml;
+mod link;
 mod select;
 mod upsert;
 
 pub(crate) use aggregate::aggregate_type as aggregate_result_type;
 pub use ddl::*;
 pub use dml::*;
+pub use link::*;
 use select::write_select;
 pub use select::*;
 pub use upsert::*;
