@@ -32,7 +32,7 @@ pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
 pub use field::Field;
 pub use model::{
-    AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, IndexMeta, Model, ModelMeta,
+    AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, Hooks, IndexMeta, Model, ModelMeta,
 };
 pub use ordering::OrderBy;
 pub use prefetch::prefetch_related_objects;
@@ -64,7 +64,7 @@ pub mod __private {
     pub use crate::eval::unfollowed_key::{FollowedByCall, KeyHint, KeyNotFollowed};
     pub use crate::schema::choice::{Choice, unknown_choice};
     pub use crate::schema::model::{
-        AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, IndexMeta, Model, ModelMeta,
+        AutoNow, ColumnMeta, ColumnOptions, DbDefault, Digits, Hooks, IndexMeta, Model, ModelMeta,
     };
     pub use crate::schema::options::{AutoNowField, assert_decimal, assert_max_length};
     pub use crate::schema::raw_row::{FromRawRow, RawColumn, assert_column_field, name_raw_column};

@@ -11,9 +11,9 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    self, AUTO, AUTO_NOW, AUTO_NOW_ADD, COLUMN, CRATE, DECIMAL_PLACES, DEFAULT, FIELD_ATTRS, INDEX,
-    MANY_TO_MANY, MAX_DIGITS, MAX_LENGTH, ON_DELETE, ON_DELETE_VALUES, ORM, PRIMARY_KEY, REVERSE,
-    STRUCT_ATTRS, Symbol, TABLE, THROUGH, UNIQUE, UNIQUE_TOGETHER,
+    self, AUTO, AUTO_NOW, AUTO_NOW_ADD, COLUMN, CRATE, DECIMAL_PLACES, DEFAULT, FIELD_ATTRS, HOOKS,
+    INDEX, MANY_TO_MANY, MAX_DIGITS, MAX_LENGTH, ON_DELETE, ON_DELETE_VALUES, ORM, PRIMARY_KEY,
+    REVERSE, STRUCT_ATTRS, Symbol, TABLE, THROUGH, UNIQUE, UNIQUE_TOGETHER,
 };
 
 /// `#[orm(...)]` on the struct.
@@ -25,6 +25,8 @@ pub(crate) struct Struct {
     pub(crate) crate_path: Option<Path>,
     /// `index(a, b)` and `unique_together(a, b)`, in the order written.
     pub(crate) indexes: Vec<Index>,
+    /// `hooks`: the user implements `Hooks`.
+    pub(crate) hooks: Option<Path>,
 }
 
 /// `index(a, b)` or `unique_together(a, b)` on the struct.
@@ -106,6 +108,11 @@ impl Struct {
                             "`crate` must be a path to the ORM crate, such as `crate = \"orm_sqlx\"`",
                         ),
                     }
+                }
+            } else if meta.path == HOOKS {
+                if flag(cx, meta, HOOKS)? {
+                    let token = meta.path.clone();
+                    set_flag_once(cx, &mut out.hooks, HOOKS, token);
                 }
             } else if meta.path == INDEX || meta.path == UNIQUE_TOGETHER {
                 let unique = meta.path == UNIQUE_TOGETHER;

@@ -137,6 +137,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
     let indexes = indexes(cx, input, &column_names);
     Some(Model {
         indexes,
+        user_hooks: input.attrs.hooks.is_some(),
         ident: input.ident.clone(),
         vis: input.vis.clone(),
         table,

@@ -68,6 +68,7 @@ fn model_code(model: &Model) -> TokenStream {
     let key_hint = key_hint::key_hint(model);
     let option_checks = options::type_checks(model);
     let default_impl = options::default_impl(model);
+    let hooks_impl = options::hooks_impl(model);
     quote! {
         #fields_struct
         const _: () = {
@@ -79,6 +80,7 @@ fn model_code(model: &Model) -> TokenStream {
             #key_hint
             #option_checks
             #default_impl
+            #hooks_impl
         };
     }
 }

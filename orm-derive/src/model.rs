@@ -24,6 +24,8 @@ pub(crate) struct Model {
     pub(crate) key: Key,
     /// `index(..)` and `unique_together(..)` on the struct.
     pub(crate) indexes: Vec<crate::options::Index>,
+    /// `#[orm(hooks)]`: the user writes `impl Hooks`; else the derive writes an empty one.
+    pub(crate) user_hooks: bool,
 }
 
 pub(crate) struct Column {

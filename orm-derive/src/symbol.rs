@@ -14,6 +14,7 @@ pub(crate) const ORM: Symbol = Symbol("orm");
 pub(crate) const TABLE: Symbol = Symbol("table");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const UNIQUE_TOGETHER: Symbol = Symbol("unique_together");
+pub(crate) const HOOKS: Symbol = Symbol("hooks");
 
 // Field attributes.
 pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
@@ -34,7 +35,7 @@ pub(crate) const AUTO_NOW: Symbol = Symbol("auto_now");
 pub(crate) const AUTO_NOW_ADD: Symbol = Symbol("auto_now_add");
 
 /// Every struct attribute, in the order error messages list them.
-pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE, INDEX, UNIQUE_TOGETHER];
+pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE, INDEX, UNIQUE_TOGETHER, HOOKS];
 /// Every field attribute, in the order error messages list them.
 pub(crate) const FIELD_ATTRS: &[Symbol] = &[
     PRIMARY_KEY,

@@ -92,6 +92,8 @@ pub use query_log::{
 
 /// Fieldless enums as fields: the derive next to its trait.
 pub use orm_core::Choice;
+/// Code around the writes of one instance (`#[orm(hooks)]`).
+pub use orm_core::Hooks;
 /// The derive and the trait share the name, like serde's.
 pub use orm_core::Model;
 pub use orm_core::{Aggregate, RelatedCount, exists, subquery};
@@ -144,7 +146,7 @@ pub use sqlx;
 
 /// Everything a model file and a handler need: `use orm_sqlx::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Choices, FromRow, Partial, RawQuery};
+    pub use crate::{Choices, FromRow, Hooks, Partial, RawQuery};
     pub use crate::{Db, Error, Executor, Model, ModelExt, Q, QuerySet, Result};
     pub use crate::{ForeignKey, ManyToMany, OneToOne, RelatedSet, Reverse};
     pub use crate::{RelatedCount, exists, subquery};

@@ -131,7 +131,79 @@ pub enum AutoNow {
 }
 
 /// A database table mapped onto a Rust struct. Implement it with `#[derive(Model)]`.
-pub trait Model: Sized + Send + Sync + Unpin + 'static {
+/// Code that runs around the writes of one instance: Django's `pre_save`/`post_save`/
+/// `pre_delete`/`post_delete` signals, as methods. `#[derive(Model)]` implements it with
+/// every method doing nothing; with `#[orm(hooks)]` on the struct it does not, and you
+/// write the `impl Hooks` yourself, overriding the methods you need.
+///
+/// **When they run** (as Django sends its signals):
+/// - `pre_save`, then the write, then `post_save(created)`: on
+///   [`insert`](crate::ModelExt::insert), [`save`](crate::ModelExt::save),
+///   [`save_fields`](crate::ModelExt::save_fields), `QuerySet::create`,
+///   `create_related`, and the row `get_or_create`/`update_or_create` write.
+///   `pre_save` runs before `auto_now` fields are set; an error from it stops the write
+///   before any query.
+/// - `pre_delete`, then the delete, then `post_delete`: on
+///   [`ModelExt::delete`](crate::ModelExt::delete) of the instance.
+/// - **Never** on `bulk_create`, `bulk_create_with`, `bulk_update`, `QuerySet::update`
+///   (as in Django), nor on `QuerySet::delete` or the rows a delete cascades to (Django
+///   loads each of those rows to send its signals; this ORM deletes them in SQL).
+///
+/// The hooks are synchronous and get no connection (Rust has no implicit one to hand
+/// them): validate and normalise the instance, record, enqueue. To write other rows with
+/// a save, write them next to it in a `db.atomic` block. An error from `post_save` or
+/// `post_delete` is returned after the write has been sent: inside an atomic block, the
+/// block rolls it back.
+///
+/// ```
+/// # extern crate orm_core as orm_sqlx;
+/// # use orm_derive::Model;
+/// use orm_sqlx::{Error, Hooks, Result};
+///
+/// #[derive(Model)]
+/// #[orm(hooks)]
+/// pub struct Tag {
+///     pub id: i64,
+///     pub name: String,
+/// }
+///
+/// impl Hooks for Tag {
+///     fn pre_save(&mut self) -> Result<()> {
+///         self.name = self.name.trim().to_lowercase();
+///         if self.name.is_empty() {
+///             return Err(Error::InvalidInput("a tag needs a name".into()));
+///         }
+///         Ok(())
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` says `#[orm(hooks)]`, so it needs `impl Hooks for {Self}`",
+    label = "no `impl Hooks` for this model",
+    note = "write `impl Hooks for {Self} {{ … }}` overriding `pre_save`, `post_save`, `pre_delete` or `post_delete`, or remove `hooks` from `#[orm(...)]`"
+)]
+pub trait Hooks {
+    /// Before the instance is inserted or updated. An error stops the write.
+    fn pre_save(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// After the instance was inserted (`created`) or updated.
+    fn post_save(&mut self, created: bool) -> Result<()> {
+        let _ = created;
+        Ok(())
+    }
+    /// Before the instance is deleted. An error stops the delete.
+    fn pre_delete(&self) -> Result<()> {
+        Ok(())
+    }
+    /// After the instance was deleted.
+    fn post_delete(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub trait Model: Hooks + Sized + Send + Sync + Unpin + 'static {
     /// The typed field handles (`BookFields`), rooted at this model.
     type Fields;
     /// The same handles seen from a queryset over `R` through a relation path; `K` is

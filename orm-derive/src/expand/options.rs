@@ -173,3 +173,17 @@ pub(super) fn default_impl(model: &Model) -> TokenStream {
         }
     }
 }
+
+/// `impl Hooks for Model {}` (every hook does nothing), unless `#[orm(hooks)]` says the
+/// user writes it.
+pub(super) fn hooks_impl(model: &Model) -> TokenStream {
+    if model.user_hooks {
+        return TokenStream::new();
+    }
+    let orm = private(model);
+    let ident = &model.ident;
+    quote! {
+        #[automatically_derived]
+        impl #orm::Hooks for #ident {}
+    }
+}

@@ -13,7 +13,7 @@ fn unknown_struct_attribute_names_the_known_ones() {
     assert_eq!(
         message,
         "unknown `orm` attribute `tabel`; expected one of `table`, `crate`, `index`, \
-         `unique_together`"
+         `unique_together`, `hooks`"
     );
     assert_eq!(at, "tabel");
 }
@@ -61,7 +61,7 @@ fn field_attribute_on_the_struct_says_where_it_belongs() {
     assert_eq!(
         message,
         "`primary_key` belongs on a field, not on the struct; the struct takes one of `table`, \
-         `crate`, `index`, `unique_together`"
+         `crate`, `index`, `unique_together`, `hooks`"
     );
     assert_eq!(at, "primary_key");
 }

@@ -472,12 +472,13 @@ pub(super) async fn save_fields<M: Model, E: Executor>(
         )));
     }
     super::require_keys_set(obj)?;
+    obj.pre_save()?;
     // Django's `pre_save` for the fields saved: a listed `auto_now` field is set now.
     obj.touch_auto_now(false, Some(&columns));
     match update_row(obj, &columns, ex).await? {
         0 => Err(Error::DoesNotExist {
             model: M::META.name,
         }),
-        _ => Ok(()),
+        _ => obj.post_save(false),
     }
 }

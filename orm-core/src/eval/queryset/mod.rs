@@ -476,7 +476,18 @@ where
 
 /// Insert one instance; an auto primary key is left to the database and set afterwards.
 /// Insert one instance (a model with an unset auto key gets the database's).
+/// Insert one instance, with its hooks around the INSERT (`pre_save`, `post_save`).
 async fn insert_one<M: Model>(
+    obj: &mut M,
+    ex: &mut (dyn crate::eval::executor::RowSource + '_),
+) -> Result<()> {
+    obj.pre_save()?;
+    insert_unhooked(obj, ex).await?;
+    obj.post_save(true)
+}
+
+/// Insert one instance without its hooks (`save`, which runs them itself).
+async fn insert_unhooked<M: Model>(
     obj: &mut M,
     ex: &mut (dyn crate::eval::executor::RowSource + '_),
 ) -> Result<()> {

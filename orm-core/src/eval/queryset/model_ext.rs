@@ -214,6 +214,23 @@ fn by_pk<M: Model>(obj: &M) -> QuerySet<M, M> {
     })
 }
 
+/// Delete one instance by its key, following its on-delete rules (no hooks).
+async fn delete_instance<M: Model, E: Executor>(obj: &M, mut ex: E) -> Result<Deleted> {
+    if !crate::eval::deletion::has_dependents(M::META) {
+        return by_pk(obj).delete(ex).await;
+    }
+    // The key is known: no SELECT to find it (Django's instance delete sends none).
+    let mut atomic = ex.atomic().await?;
+    let keys = vec![obj.pk().to_value()];
+    let per_model =
+        crate::eval::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
+    atomic.commit().await?;
+    Ok(Deleted {
+        total: per_model.values().sum(),
+        per_model,
+    })
+}
+
 impl<M: Model> ModelExt for M {
     async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
         insert_one(self, &mut ex).await
@@ -224,6 +241,7 @@ impl<M: Model> ModelExt for M {
         if M::META.has_auto_pk() && is_unset_pk(self) {
             return self.insert(ex).await;
         }
+        self.pre_save()?;
         self.touch_auto_now(false, None);
         let columns: Vec<usize> = (0..M::META.columns.len())
             .filter(|&i| !M::META.columns[i].primary_key)
@@ -234,25 +252,16 @@ impl<M: Model> ModelExt for M {
             super::bulk::update_row(self, &columns, &mut ex).await?
         };
         if updated == 0 {
-            self.insert(ex).await?;
+            super::insert_unhooked(self, &mut ex).await?;
         }
-        Ok(())
+        self.post_save(updated == 0)
     }
 
-    async fn delete<E: Executor>(&self, mut ex: E) -> Result<Deleted> {
-        if !crate::eval::deletion::has_dependents(M::META) {
-            return by_pk(self).delete(ex).await;
-        }
-        // The key is known: no SELECT to find it (Django's instance delete sends none).
-        let mut atomic = ex.atomic().await?;
-        let keys = vec![self.pk().to_value()];
-        let per_model =
-            crate::eval::deletion::delete_cascading_keys(M::META, keys, &mut *atomic).await?;
-        atomic.commit().await?;
-        Ok(Deleted {
-            total: per_model.values().sum(),
-            per_model,
-        })
+    async fn delete<E: Executor>(&self, ex: E) -> Result<Deleted> {
+        self.pre_delete()?;
+        let deleted = delete_instance(self, ex).await?;
+        self.post_delete()?;
+        Ok(deleted)
     }
 
     async fn refresh_from_db<E: Executor>(&mut self, ex: E) -> Result<()> {
