@@ -11,6 +11,7 @@ use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 use crate::backend;
 use crate::conn::{Connection, Transaction, TxInner};
 use crate::tx::Tracked;
+use crate::tx_options::TxOptions;
 
 /// A pool of connections to one database, on any enabled backend. Cheap to clone.
 ///
@@ -677,7 +678,29 @@ impl Db {
         &self,
         f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
     ) -> Result<T> {
-        let mut tx = self.begin_atomic().await?;
+        self.atomic_with(TxOptions::default(), f).await
+    }
+
+    /// [`Db::atomic`] with an isolation level or read-only mode ([`TxOptions`], which says
+    /// what each backend sends). Misuse (read-only on SQLite) is [`Error::InvalidInput`]
+    /// before any statement.
+    ///
+    /// ```no_run
+    /// # use orm_sqlx::{Db, Isolation, Result, TxOptions};
+    /// # async fn demo(db: &Db) -> Result<()> {
+    /// let serializable = TxOptions::new().isolation(Isolation::Serializable);
+    /// db.atomic_with(serializable, |tx| Box::pin(async move {
+    ///     // … reads and writes that must not interleave with another transaction's …
+    ///     Ok(())
+    /// })).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn atomic_with<T: Send>(
+        &self,
+        options: TxOptions,
+        f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
+    ) -> Result<T> {
+        let mut tx = self.open_transaction(options, true).await?;
         match f(&mut tx).await {
             Ok(v) => {
                 tx.commit().await?;
@@ -692,18 +715,40 @@ impl Db {
         }
     }
 
-    /// `BEGIN` for [`Db::atomic`]: `BEGIN IMMEDIATE` on SQLite.
-    async fn begin_atomic(&self) -> Result<Transaction> {
-        match &self.pool {
+    /// [`Db::begin`] with an isolation level or read-only mode ([`TxOptions`]).
+    pub async fn begin_with(&self, options: TxOptions) -> Result<Transaction> {
+        self.open_transaction(options, false).await
+    }
+
+    /// The `BEGIN` that `options` asks for; on SQLite, `BEGIN IMMEDIATE` when `immediate`
+    /// ([`Db::atomic`]).
+    async fn open_transaction(&self, options: TxOptions, immediate: bool) -> Result<Transaction> {
+        let statement = options.begin_statement(self.dialect())?;
+        match (&self.pool, statement) {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => {
+            (Pool::Sqlite(p), _) if immediate => {
                 let conn = acquire(p, "BEGIN IMMEDIATE").await?;
                 Tracked::<sqlx::Sqlite>::begin_with(conn, "BEGIN IMMEDIATE")
                     .await
                     .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
                     .map_err(|e| backend::db_error("BEGIN IMMEDIATE", e))
             }
-            #[allow(unreachable_patterns)]
+            #[cfg(feature = "postgres")]
+            (Pool::Postgres(p), Some(statement)) => {
+                let conn = acquire(p, statement).await?;
+                Tracked::<sqlx::Postgres>::begin_with(conn, statement)
+                    .await
+                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
+                    .map_err(|e| backend::db_error(statement, e))
+            }
+            #[cfg(feature = "mysql")]
+            (Pool::Mysql(p, server), Some(statement)) => {
+                let conn = acquire(p, statement).await?;
+                Tracked::<sqlx::MySql>::begin_with(conn, statement)
+                    .await
+                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
+                    .map_err(|e| backend::db_error(statement, e))
+            }
             _ => self.begin().await,
         }
     }

@@ -83,12 +83,14 @@ mod query_log;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod tx;
+mod tx_options;
 
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
 pub use query_log::{
     CapturedQuery, StatementKind, assert_num_queries, capture_queries, total_queries,
 };
+pub use tx_options::{Isolation, TxOptions};
 
 /// Fieldless enums as fields: the derive next to its trait.
 pub use orm_core::Choice;

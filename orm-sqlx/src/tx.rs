@@ -139,7 +139,6 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// Begin a transaction on `conn` with `statement` instead of `BEGIN` (SQLite's
     /// `BEGIN IMMEDIATE`, which takes the write lock at once); a savepoint if `conn` is
     /// already in a transaction.
-    #[cfg(feature = "sqlite")]
     pub(crate) async fn begin_with(
         conn: impl Into<MaybePoolConnection<'c, DB>>,
         statement: &'static str,
