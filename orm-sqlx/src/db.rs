@@ -724,6 +724,8 @@ impl Db {
     /// ([`Db::atomic`]).
     async fn open_transaction(&self, options: TxOptions, immediate: bool) -> Result<Transaction> {
         let statement = options.begin_statement(self.dialect())?;
+        #[cfg(not(feature = "sqlite"))]
+        let _ = immediate;
         match (&self.pool, statement) {
             #[cfg(feature = "sqlite")]
             (Pool::Sqlite(p), _) if immediate => {
