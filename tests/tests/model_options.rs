@@ -214,6 +214,19 @@ async fn max_length_is_checked_before_any_query() {
         assert!(matches!(r, Err(Error::InvalidValue { .. })), "{r:?}");
         assert!(q.is_empty());
 
+        a.title = "fits".into();
+        a.save(&db).await.unwrap();
+        let mut too_long = a.clone();
+        too_long.title = "w".repeat(21);
+        let (r, q) = capture_queries(Article::objects().bulk_update(
+            &[too_long],
+            |x| x.title,
+            &db,
+        ))
+        .await;
+        assert!(matches!(r, Err(Error::InvalidValue { .. })), "{r:?}");
+        assert!(q.is_empty());
+
         let mut batch = vec![article("ok", "s3", "ann", "c3"), long.clone()];
         let (r, q) = capture_queries(Article::objects().bulk_create(&mut batch, &db)).await;
         assert!(matches!(r, Err(Error::InvalidValue { .. })), "{r:?}");

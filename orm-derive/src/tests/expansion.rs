@@ -204,6 +204,9 @@ fn generated_code_has_the_documented_shape() {
                     __orm_model: ::core::marker::PhantomData,
                 };
             }
+
+            #[automatically_derived]
+            impl my::orm::__private::Hooks for Book {}
         };
     };
     assert_eq!(out, expected.to_string());

@@ -124,6 +124,7 @@ pub fn bulk_update(
             w.bind(key.clone());
             w.push(" THEN ");
             w.target = Some(BindTarget::Own(col));
+            w.check_stored(&meta.columns[col], &values[n]);
             w.bind(values[n].clone());
         }
         w.push(" END");
