@@ -300,12 +300,7 @@ fn int_value(
 ) -> syn::Result<Option<syn::LitInt>> {
     let how = format!("`{name}` takes a positive whole number: write `{name} = {example}`");
     if !meta.input.peek(Token![=]) {
-        let rest = skip_value(meta)?;
-        if rest.is_empty() {
-            cx.error_spanned_by(&meta.path, how);
-        } else {
-            cx.error_spanned_by(rest, how);
-        }
+        report_skipped(cx, meta, how)?;
         return Ok(None);
     }
     let value: Expr = meta.value()?.parse()?;
@@ -340,12 +335,7 @@ fn field_list(
          write `#[orm({single})]` on the field"
     );
     if !meta.input.peek(syn::token::Paren) {
-        let rest = skip_value(meta)?;
-        if rest.is_empty() {
-            cx.error_spanned_by(&meta.path, how);
-        } else {
-            cx.error_spanned_by(rest, how);
-        }
+        report_skipped(cx, meta, how)?;
         return Ok(None);
     }
     let content;
@@ -402,12 +392,7 @@ fn reverse_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Pat
                        `reverse(Model::field)`: write `reverse(Book::author)` for the books \
                        whose `author` is this model";
     if !meta.input.peek(syn::token::Paren) {
-        let rest = skip_value(meta)?;
-        if rest.is_empty() {
-            cx.error_spanned_by(&meta.path, HOW);
-        } else {
-            cx.error_spanned_by(rest, HOW);
-        }
+        report_skipped(cx, meta, HOW)?;
         return Ok(None);
     }
     let content;
@@ -499,6 +484,22 @@ fn path_name(path: &Path) -> String {
         Some(ident) => ident.to_string(),
         None => path.to_token_stream().to_string().replace(' ', ""),
     }
+}
+
+/// Skips what follows the attribute's name and reports `message` on it (on the name when
+/// nothing follows).
+fn report_skipped(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    message: impl std::fmt::Display,
+) -> syn::Result<()> {
+    let rest = skip_value(meta)?;
+    if rest.is_empty() {
+        cx.error_spanned_by(&meta.path, message);
+    } else {
+        cx.error_spanned_by(rest, message);
+    }
+    Ok(())
 }
 
 /// Consumes whatever follows an attribute name up to the next top-level comma, and returns
