@@ -173,8 +173,8 @@ async fn index_options_create_the_indexes() {
         assert_eq!(
             names,
             [
-                "opt_articles_author_slug_uniq",
-                "opt_articles_status_rating_idx",
+                "opt_articles_author_slug_73d1_uniq",
+                "opt_articles_status_rating_0fcc_idx",
                 "opt_articles_views_idx"
             ]
         );
@@ -453,7 +453,7 @@ fn the_ddl_carries_the_options() {
     for part in [
         "`code` VARCHAR(255) NOT NULL UNIQUE",
         "`price` DECIMAL(5, 2) NOT NULL",
-        "UNIQUE KEY `opt_articles_author_slug_uniq` (`author`, `slug`)",
+        "UNIQUE KEY `opt_articles_author_slug_73d1_uniq` (`author`, `slug`)",
         "INDEX `opt_articles_views_idx` (`views`)",
         "`slug` VARCHAR(255) NOT NULL",
     ] {

@@ -137,6 +137,55 @@ pub(super) fn touch_auto_now(model: &Model) -> TokenStream {
     }
 }
 
+/// An unsuffixed integer literal past `i32` written as an `i64` one: through `Into`, an
+/// unsuffixed literal would be typed `i32` and overflow (`default = 3_000_000_000` on an
+/// `i64` field).
+fn widened(expr: &syn::Expr) -> syn::Expr {
+    use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt};
+    let widen = |lit: &LitInt, negative: bool| -> Option<LitInt> {
+        let digits = lit.base10_digits();
+        let value: i128 = digits.parse().ok()?;
+        let value = if negative { -value } else { value };
+        let fits = i32::try_from(value).is_ok();
+        (lit.suffix().is_empty() && !fits && i64::try_from(value).is_ok())
+            .then(|| LitInt::new(&format!("{digits}i64"), lit.span()))
+    };
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit),
+            attrs,
+        }) => match widen(lit, false) {
+            Some(lit) => Expr::Lit(ExprLit {
+                lit: Lit::Int(lit),
+                attrs: attrs.clone(),
+            }),
+            None => expr.clone(),
+        },
+        Expr::Unary(ExprUnary {
+            op,
+            expr: inner,
+            attrs,
+        }) if matches!(op, syn::UnOp::Neg(_)) => match &**inner {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit),
+                attrs: lit_attrs,
+            }) => match widen(lit, true) {
+                Some(lit) => Expr::Unary(ExprUnary {
+                    op: *op,
+                    attrs: attrs.clone(),
+                    expr: Box::new(Expr::Lit(ExprLit {
+                        lit: Lit::Int(lit),
+                        attrs: lit_attrs.clone(),
+                    })),
+                }),
+                None => expr.clone(),
+            },
+            _ => expr.clone(),
+        },
+        _ => expr.clone(),
+    }
+}
+
 /// `impl Default` when a field says `#[orm(default = …)]`: that field starts as its
 /// expression, every other one as its type's default (the key unset, relations empty).
 pub(super) fn default_impl(model: &Model) -> TokenStream {
@@ -148,9 +197,12 @@ pub(super) fn default_impl(model: &Model) -> TokenStream {
         let field = &column.ident;
         let ty = &column.ty;
         match &column.options.default {
-            Some(expr) => quote_spanned! {expr.span()=>
-                #field: ::core::convert::Into::<#ty>::into(#expr)
-            },
+            Some(expr) => {
+                let expr = widened(expr);
+                quote_spanned! {expr.span()=>
+                    #field: ::core::convert::Into::<#ty>::into(#expr)
+                }
+            }
             None => quote!(#field: ::core::default::Default::default()),
         }
     });

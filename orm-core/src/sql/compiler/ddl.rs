@@ -79,6 +79,29 @@ fn column_type(w: &mut SqlWriter, meta: &ModelMeta, i: usize) {
     });
 }
 
+/// ` CHECK (length(col) <= n)` for a `max_length` column whose type does not bound it
+/// (SQLite's VARCHAR, MySQL's LONGTEXT past 255 characters): the ORM checks the values it
+/// binds, and this catches a value computed in SQL (`update(|x| x.short.set(x.long))`),
+/// as PostgreSQL's and MySQL's VARCHAR do, with a typed check violation.
+fn length_check(w: &mut SqlWriter, meta: &ModelMeta, i: usize) {
+    let c = &meta.columns[i];
+    let Some(n) = c.options.max_length else {
+        return;
+    };
+    let function = match w.dialect {
+        Dialect::Sqlite => "length",
+        Dialect::Mysql if n > 255 && !is_keyed(meta, i) => "CHAR_LENGTH",
+        _ => return,
+    };
+    w.push(" CHECK (");
+    w.push(function);
+    w.push("(");
+    w.ident(c.column);
+    w.push(") <= ");
+    crate::sql::dialect::push_decimal(&mut w.sql, u64::from(n));
+    w.push(")");
+}
+
 /// ` DEFAULT <literal>`, for `#[orm(default = …)]` with a literal. Text is quoted with
 /// its quotes doubled (and, on MySQL, its backslashes: MySQL reads them as escapes); a
 /// decimal on SQLite is stored as text, so its default is too.
@@ -165,6 +188,7 @@ pub fn create_table(
             if c.options.unique {
                 w.push(" UNIQUE");
             }
+            length_check(&mut w, meta, i);
         }
         let rel = meta.relations.iter().find(|r| r.key_column == Some(i));
         if let Some(rel) = rel {
@@ -229,15 +253,19 @@ fn suffixed_name(table: &str, column: &str, suffix: &str) -> String {
     if full.len() <= 63 {
         return full;
     }
-    // FNV-1a: the same in every build and on every platform, unlike std's hasher.
-    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = fnv1a(&full);
     let mut cut = 54;
     while !full.is_char_boundary(cut) {
         cut -= 1;
     }
     format!("{}_{:08x}", &full[..cut], hash as u32)
+}
+
+/// FNV-1a: the same in every build and on every platform, unlike std's hasher.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=…`: transactions and foreign keys, and
@@ -305,7 +333,12 @@ fn option_indexes(meta: &ModelMeta) -> Vec<(String, Vec<&'static str>, bool)> {
         .map(|c| (index_name(meta.table, c.column), vec![c.column], false))
         .collect();
     for x in meta.indexes {
-        let joined = x.columns.join("_");
+        // The columns' names joined can spell another index's (`a_b` + `c` and `a` +
+        // `b_c`; `index(a, b)` and `#[orm(index)] a_b`): a hash of the list, with the
+        // separators, keeps each composite index's name its own.
+        let list = x.columns.join(",");
+        let hash = fnv1a(&list) as u16;
+        let joined = format!("{}_{hash:04x}", x.columns.join("_"));
         let name = if x.unique {
             suffixed_name(meta.table, &joined, "uniq")
         } else {

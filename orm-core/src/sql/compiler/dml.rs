@@ -174,10 +174,21 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
             w.ident(a.column.column);
         }
         w.push(" = ");
-        if let Term::Value(v) = &a.value
-            && let Some(c) = q.meta.columns.iter().find(|c| c.column == a.column.column)
-        {
-            w.check_stored(c, v);
+        if let Some(c) = q.meta.columns.iter().find(|c| c.column == a.column.column) {
+            match &a.value {
+                Term::Value(v) => w.check_stored(c, v),
+                // PostgreSQL and MySQL would round a computed decimal to the column's
+                // places without a word (SQLite would keep them all): refused instead.
+                _ if c.options.digits.is_some() => {
+                    return Err(Error::InvalidInput(format!(
+                        "update(): {}.{} has max_digits/decimal_places, and a value computed \
+                         in SQL could be rounded to fit without an error; compute it in Rust \
+                         and set the value (checked before the query)",
+                        q.meta.name, c.field
+                    )));
+                }
+                _ => {}
+            }
         }
         w.binding_to(Some(BindTarget::Column(a.column)), |w| w.term(&a.value))?;
     }
