@@ -115,9 +115,22 @@ impl<M: Model> BulkCreate<M> {
     /// UPDATE pk = pk` (not `INSERT IGNORE`, which also turns those other errors into
     /// warnings and stores nothing).
     pub fn ignore_conflicts(mut self) -> Self {
+        if self.options.conflict.is_some() {
+            self.refuse_both();
+        }
         self.options.read_keys = false;
         self.options.conflict = Some(OnConflict::Ignore);
         self
+    }
+
+    /// `ignore_conflicts` and `update_conflicts` together (Django: "ignore_conflicts and
+    /// update_conflicts are mutually exclusive"): refused before any query.
+    fn refuse_both(&mut self) {
+        self.refused.get_or_insert_with(|| {
+            "bulk_create_with: ignore_conflicts and update_conflicts are mutually exclusive; \
+             choose one"
+                .into()
+        });
     }
 
     /// Upsert (Django's `update_conflicts=True, unique_fields=…, update_fields=…`): a row
@@ -142,6 +155,9 @@ impl<M: Model> BulkCreate<M> {
         unique_fields: impl FnOnce(&M::Fields) -> U,
         update_fields: impl FnOnce(&M::Fields) -> F,
     ) -> Self {
+        if self.options.conflict.is_some() {
+            self.refuse_both();
+        }
         let fields = M::fields();
         let columns = |terms: Vec<Term>| -> Result<Vec<&'static str>> {
             Ok(field_columns::<M>(terms, "bulk_create_with")?

@@ -158,7 +158,7 @@ keys!(
 keys!(uuid::Uuid => uuid::Uuid, FieldType::to_value);
 
 /// An unsaved instance (auto key unset) has no links to write.
-fn require_saved<M: Model>(obj: &M, op: &str) -> Result<Value> {
+pub(super) fn require_saved<M: Model>(obj: &M, op: &str) -> Result<Value> {
     if M::META.has_auto_pk() && is_unset_pk(obj) {
         return Err(Error::InvalidInput(format!(
             "{op}: this {} is not saved (its primary key is unset); save it first",
@@ -277,10 +277,11 @@ pub(super) async fn add<M: Model, T: Model, E: Executor>(
     ex: E,
 ) -> Result<()> {
     let rel = relation_for_write::<M, T>(obj, path)?;
+    // Misuse is refused whatever the targets (Django refuses the manager itself).
+    let parent = require_saved(obj, "add_related")?;
     if keys.is_empty() {
         return Ok(());
     }
-    let parent = require_saved(obj, "add_related")?;
     let keys = dedup(keys);
     let dialect = ex.dialect();
     let stmts = match rel.join_on()? {
@@ -299,10 +300,14 @@ pub(super) async fn remove<M: Model, T: Model, E: Executor>(
     ex: E,
 ) -> Result<()> {
     let rel = relation_for_write::<M, T>(obj, path)?;
+    // Misuse is refused whatever the targets (Django refuses the manager itself).
+    let parent = require_saved(obj, "remove_related")?;
+    if matches!(rel.join_on()?, JoinOn::Direct { .. }) {
+        nullable_forward(rel, "remove_related")?;
+    }
     if keys.is_empty() {
         return Ok(());
     }
-    let parent = require_saved(obj, "remove_related")?;
     let keys = dedup(keys);
     let dialect = ex.dialect();
     let stmts = match rel.join_on()? {

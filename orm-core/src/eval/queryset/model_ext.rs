@@ -293,7 +293,7 @@ impl<M: Model> ModelExt for M {
         mut ex: E,
     ) -> Result<()> {
         let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
-        let pk = self.pk().to_value();
+        let pk = m2m::require_saved(self, "create_related")?;
         match rel.join_on()? {
             JoinOn::Direct { .. } => {
                 let forward = rel.forward_relation()?;
@@ -304,16 +304,26 @@ impl<M: Model> ModelExt for M {
                 insert_one(obj, &mut ex).await
             }
             JoinOn::Through { through, .. } => {
-                let mut atomic = ex.atomic().await?;
-                insert_one(obj, &mut *atomic).await?;
-                let link = compiler::link(
-                    through,
-                    pk,
-                    std::iter::once(obj.pk().to_value()),
-                    atomic.dialect(),
-                )?;
-                atomic.execute_stmt(link).await?;
-                atomic.commit().await
+                // A failed link or commit rolls the INSERT back: the instance gets back
+                // the key it had, never the key of a row that is not there.
+                let before = obj.pk().clone();
+                let done = async {
+                    let mut atomic = ex.atomic().await?;
+                    insert_one(obj, &mut *atomic).await?;
+                    let link = compiler::link(
+                        through,
+                        pk,
+                        std::iter::once(obj.pk().to_value()),
+                        atomic.dialect(),
+                    )?;
+                    atomic.execute_stmt(link).await?;
+                    atomic.commit().await
+                }
+                .await;
+                if done.is_err() {
+                    obj.set_pk(before);
+                }
+                done
             }
         }
     }
