@@ -295,11 +295,7 @@ pub fn unlink(
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
-    w.push(" WHERE ");
-    w.ident(through.parent_column);
-    w.push(" = ");
-    w.target = Some(BindTarget::Table(through.table, through.parent_column));
-    w.bind(parent);
+    super::link::where_parent(&mut w, through, parent);
     w.push(" AND ");
     w.ident(through.target_column);
     w.push(" IN ");

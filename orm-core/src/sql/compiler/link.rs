@@ -16,11 +16,7 @@ pub fn unlink_except(
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
     w.push("DELETE FROM ");
     w.ident(through.table);
-    w.push(" WHERE ");
-    w.ident(through.parent_column);
-    w.push(" = ");
-    w.target = Some(BindTarget::Table(through.table, through.parent_column));
-    w.bind(parent);
+    where_parent(&mut w, through, parent);
     w.push(" AND ");
     w.ident(through.target_column);
     w.target = Some(BindTarget::Table(through.table, through.target_column));
@@ -49,10 +45,16 @@ pub fn linked_keys(through: &ThroughMeta, parent: Value, dialect: Dialect) -> Re
     w.ident(through.target_column);
     w.push(" FROM ");
     w.ident(through.table);
+    where_parent(&mut w, through, parent);
+    w.finish()
+}
+
+/// ` WHERE parent = ?`: the links of one parent in a join table (every statement here and
+/// `unlink` in `dml.rs` starts so).
+pub(super) fn where_parent(w: &mut SqlWriter, through: &ThroughMeta, parent: Value) {
     w.push(" WHERE ");
     w.ident(through.parent_column);
     w.push(" = ");
     w.target = Some(BindTarget::Table(through.table, through.parent_column));
     w.bind(parent);
-    w.finish()
 }
