@@ -211,6 +211,14 @@ pub enum Error {
     /// A value the caller passed cannot be used (for example an empty field list to update).
     #[error("{0}")]
     InvalidInput(String),
+
+    /// Migrations cannot go on: a migration file that does not parse or contradicts the
+    /// ones before it, a missing dependency, two leaf migrations (a merge is needed), a
+    /// change the rows in the table do not allow, a migration that cannot be unapplied.
+    /// Raised before the statements of the migration it is about are sent; the message
+    /// says what to do.
+    #[error("{0}")]
+    Migration(String),
 }
 
 /// The constraint an [`Error::Integrity`] is about, as far as the database says.

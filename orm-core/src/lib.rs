@@ -7,6 +7,8 @@ pub mod error;
 
 pub mod dsl;
 pub mod eval;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 pub mod schema;
 pub mod sql;
 

@@ -13,7 +13,7 @@ use crate::ctxt::Ctxt;
 use crate::symbol::{
     self, AUTO, AUTO_NOW, AUTO_NOW_ADD, COLUMN, CRATE, DECIMAL_PLACES, DEFAULT, FIELD_ATTRS, HOOKS,
     INDEX, MANY_TO_MANY, MAX_DIGITS, MAX_LENGTH, ON_DELETE, ON_DELETE_VALUES, ORM, PRIMARY_KEY,
-    REVERSE, STRUCT_ATTRS, Symbol, TABLE, THROUGH, UNIQUE, UNIQUE_TOGETHER,
+    RENAMED_FROM, REVERSE, STRUCT_ATTRS, Symbol, TABLE, THROUGH, UNIQUE, UNIQUE_TOGETHER,
 };
 
 /// `#[orm(...)]` on the struct.
@@ -27,6 +27,8 @@ pub(crate) struct Struct {
     pub(crate) indexes: Vec<Index>,
     /// `hooks`: the user implements `Hooks`.
     pub(crate) hooks: Option<Path>,
+    /// `renamed_from = "old_table"`.
+    pub(crate) renamed_from: Option<LitStr>,
 }
 
 /// `index(a, b)` or `unique_together(a, b)` on the struct.
@@ -71,6 +73,8 @@ pub(crate) struct Field {
     pub(crate) auto_now: Option<Path>,
     /// `auto_now_add`: the token.
     pub(crate) auto_now_add: Option<Path>,
+    /// `renamed_from = "old_column"`.
+    pub(crate) renamed_from: Option<LitStr>,
 }
 
 /// `on_delete = "..."`.
@@ -108,6 +112,10 @@ impl Struct {
                             "`crate` must be a path to the ORM crate, such as `crate = \"orm_sqlx\"`",
                         ),
                     }
+                }
+            } else if meta.path == RENAMED_FROM {
+                if let Some(lit) = string_value(cx, meta, RENAMED_FROM, "old_table")? {
+                    set_once(cx, &mut out.renamed_from, RENAMED_FROM, &meta.path, lit);
                 }
             } else if meta.path == HOOKS {
                 if flag(cx, meta, HOOKS)? {
@@ -149,6 +157,10 @@ impl Field {
             } else if meta.path == COLUMN {
                 if let Some(lit) = string_value(cx, meta, COLUMN, "column_name")? {
                     set_once(cx, &mut out.column, COLUMN, &meta.path, lit);
+                }
+            } else if meta.path == RENAMED_FROM {
+                if let Some(lit) = string_value(cx, meta, RENAMED_FROM, "old_column")? {
+                    set_once(cx, &mut out.renamed_from, RENAMED_FROM, &meta.path, lit);
                 }
             } else if meta.path == ON_DELETE {
                 if let Some(lit) = string_value(cx, meta, ON_DELETE, "cascade")?

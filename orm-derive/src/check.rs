@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{GenericArgument, Path, PathArguments, PathSegment, Type};
+use syn::{GenericArgument, LitStr, Path, PathArguments, PathSegment, Type};
 
 use crate::ast::{Field, Input};
 use crate::attr;
@@ -138,6 +138,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) -> Option<Model> {
     Some(Model {
         indexes,
         user_hooks: input.attrs.hooks.is_some(),
+        renamed_from: input.attrs.renamed_from.as_ref().map(LitStr::value),
         ident: input.ident.clone(),
         vis: input.vis.clone(),
         table,

@@ -26,6 +26,8 @@ pub(crate) struct Model {
     pub(crate) indexes: Vec<crate::options::Index>,
     /// `#[orm(hooks)]`: the user writes `impl Hooks`; else the derive writes an empty one.
     pub(crate) user_hooks: bool,
+    /// `#[orm(renamed_from = "old_table")]`.
+    pub(crate) renamed_from: Option<String>,
 }
 
 pub(crate) struct Column {

@@ -25,6 +25,8 @@ pub(crate) struct Options {
     /// The column `DEFAULT`, when the expression is a literal.
     pub(crate) db_default: Option<DbDefault>,
     pub(crate) auto_now: AutoNow,
+    /// `renamed_from = "old_column"`.
+    pub(crate) renamed_from: Option<String>,
 }
 
 /// A literal column default.
@@ -84,8 +86,19 @@ pub(crate) fn field_options(cx: &Ctxt, field: &Field<'_>, carrier: Carrier) -> O
                 ),
             );
         }
+        if let Some(lit) = &attrs.renamed_from {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`renamed_from` applies to a column, and `{name}` is {what}; a \
+                     many-to-many field keeps its join table across a rename with \
+                     `through = \"old_table\"`"
+                ),
+            );
+        }
         return out;
     }
+    out.renamed_from = attrs.renamed_from.as_ref().map(syn::LitStr::value);
     let is_key = matches!(carrier, Carrier::Column { key: true, .. });
     let is_fk = matches!(carrier, Carrier::ForeignKey);
 

@@ -15,6 +15,8 @@ pub(crate) const TABLE: Symbol = Symbol("table");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const UNIQUE_TOGETHER: Symbol = Symbol("unique_together");
 pub(crate) const HOOKS: Symbol = Symbol("hooks");
+/// On the struct its old table, on a field its old column (for migrations).
+pub(crate) const RENAMED_FROM: Symbol = Symbol("renamed_from");
 
 // Field attributes.
 pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
@@ -35,7 +37,8 @@ pub(crate) const AUTO_NOW: Symbol = Symbol("auto_now");
 pub(crate) const AUTO_NOW_ADD: Symbol = Symbol("auto_now_add");
 
 /// Every struct attribute, in the order error messages list them.
-pub(crate) const STRUCT_ATTRS: &[Symbol] = &[TABLE, CRATE, INDEX, UNIQUE_TOGETHER, HOOKS];
+pub(crate) const STRUCT_ATTRS: &[Symbol] =
+    &[TABLE, CRATE, INDEX, UNIQUE_TOGETHER, HOOKS, RENAMED_FROM];
 /// Every field attribute, in the order error messages list them.
 pub(crate) const FIELD_ATTRS: &[Symbol] = &[
     PRIMARY_KEY,
@@ -53,6 +56,7 @@ pub(crate) const FIELD_ATTRS: &[Symbol] = &[
     DEFAULT,
     AUTO_NOW,
     AUTO_NOW_ADD,
+    RENAMED_FROM,
 ];
 
 // Relation field types, recognised by the last segment of the type as written.

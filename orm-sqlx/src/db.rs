@@ -369,7 +369,7 @@ impl Db {
 
     /// How this database's tables are created (on MySQL/MariaDB, the server's exact
     /// collation; read from the server for a pool wrapped with `Db::from`).
-    async fn table_options(&self) -> Result<orm_core::compiler::TableOptions> {
+    pub(crate) async fn table_options(&self) -> Result<orm_core::compiler::TableOptions> {
         match &self.pool {
             #[cfg(feature = "mysql")]
             Pool::Mysql(p, server) => {

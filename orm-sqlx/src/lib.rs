@@ -75,6 +75,8 @@ mod backend;
 mod conn;
 mod db;
 mod held;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

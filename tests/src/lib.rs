@@ -5,6 +5,7 @@
 //! `postgres`, `mysql`); by default all three. A backend that is listed but unreachable
 //! fails the test loudly: it is never skipped.
 
+pub mod catalog;
 pub mod fixture;
 pub mod library;
 pub mod wide;

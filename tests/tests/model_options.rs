@@ -443,7 +443,7 @@ fn the_ddl_carries_the_options() {
     let pg = sql(Dialect::Postgres);
     for part in [
         r#""title" VARCHAR(20) NOT NULL"#,
-        r#""code" TEXT NOT NULL UNIQUE"#,
+        r#""code" TEXT NOT NULL CONSTRAINT "opt_articles_code_key" UNIQUE"#,
         r#""rating" INTEGER NOT NULL DEFAULT 3"#,
         r#""price" NUMERIC(5, 2) NOT NULL"#,
     ] {

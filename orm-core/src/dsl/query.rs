@@ -262,6 +262,7 @@ mod tests {
         pk: 0,
         relations: &[],
         indexes: &[],
+        renamed_from: None,
     };
 
     #[test]

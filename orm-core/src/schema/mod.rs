@@ -9,4 +9,5 @@ pub mod raw_row;
 pub mod registry;
 pub mod relation;
 pub mod row;
+pub mod state;
 pub mod value;

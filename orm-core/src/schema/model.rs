@@ -22,6 +22,9 @@ pub struct ModelMeta {
     /// The composite indexes and unique constraints of `#[orm(index(..))]` and
     /// `#[orm(unique_together(..))]` on the struct, in declaration order.
     pub indexes: &'static [IndexMeta],
+    /// `#[orm(renamed_from = "old_table")]`: the table's name before, for migrations (a
+    /// diff cannot tell a rename from a drop and a create).
+    pub renamed_from: Option<&'static str>,
 }
 
 /// A composite index (`#[orm(index(a, b))]`) or unique constraint
@@ -86,6 +89,8 @@ pub struct ColumnOptions {
     pub db_default: Option<DbDefault>,
     /// `#[orm(auto_now)]` / `#[orm(auto_now_add)]`.
     pub auto_now: AutoNow,
+    /// `#[orm(renamed_from = "old_column")]`: the column's name before, for migrations.
+    pub renamed_from: Option<&'static str>,
 }
 
 impl ColumnOptions {
@@ -97,6 +102,7 @@ impl ColumnOptions {
         digits: None,
         db_default: None,
         auto_now: AutoNow::No,
+        renamed_from: None,
     };
 }
 

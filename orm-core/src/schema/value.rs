@@ -6,6 +6,8 @@ use crate::schema::row::{FromRow, Row};
 
 /// The SQL type of a column, independent of the backend; each dialect spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(rename_all = "snake_case"))]
 pub enum SqlType {
     Bool,
     I16,

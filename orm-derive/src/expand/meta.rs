@@ -42,6 +42,10 @@ pub(super) fn statics(model: &Model) -> TokenStream {
     });
     let model_name = model.name();
     let table = &model.table;
+    let renamed_from = match &model.renamed_from {
+        Some(old) => quote!(::core::option::Option::Some(#old)),
+        None => quote!(::core::option::Option::None),
+    };
     // A missing key was reported; index 0 only keeps the stub well-formed.
     let pk = match model.key {
         Key::Column(index) => index,
@@ -57,6 +61,7 @@ pub(super) fn statics(model: &Model) -> TokenStream {
             pk: #pk,
             relations: &[#(#relation_refs),*],
             indexes: #indexes,
+            renamed_from: #renamed_from,
         };
     }
 }

@@ -21,6 +21,7 @@ pub(super) fn column_options(model: &Model, column: &Column) -> TokenStream {
         && o.digits.is_none()
         && o.db_default.is_none()
         && o.auto_now == AutoNow::No
+        && o.renamed_from.is_none()
     {
         return quote!(#orm::ColumnOptions::NONE);
     }
@@ -51,6 +52,10 @@ pub(super) fn column_options(model: &Model, column: &Column) -> TokenStream {
         AutoNow::OnInsert => quote!(#orm::AutoNow::OnInsert),
         AutoNow::Always => quote!(#orm::AutoNow::Always),
     };
+    let renamed_from = match &o.renamed_from {
+        Some(old) => quote!(::core::option::Option::Some(#old)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #orm::ColumnOptions {
             unique: #unique,
@@ -59,6 +64,7 @@ pub(super) fn column_options(model: &Model, column: &Column) -> TokenStream {
             digits: #digits,
             db_default: #db_default,
             auto_now: #auto_now,
+            renamed_from: #renamed_from,
         }
     }
 }

@@ -13,7 +13,7 @@ fn unknown_struct_attribute_names_the_known_ones() {
     assert_eq!(
         message,
         "unknown `orm` attribute `tabel`; expected one of `table`, `crate`, `index`, \
-         `unique_together`, `hooks`"
+         `unique_together`, `hooks`, `renamed_from`"
     );
     assert_eq!(at, "tabel");
 }
@@ -29,7 +29,7 @@ fn unknown_field_attribute_names_the_known_ones() {
         message,
         "unknown `orm` attribute `primary_ky`; expected one of `primary_key`, `auto`, `column`, \
          `on_delete`, `reverse`, `through`, `many_to_many`, `unique`, `index`, `max_length`, \
-         `max_digits`, `decimal_places`, `default`, `auto_now`, `auto_now_add`"
+         `max_digits`, `decimal_places`, `default`, `auto_now`, `auto_now_add`, `renamed_from`"
     );
     assert_eq!(at, "primary_ky");
 }
@@ -45,7 +45,7 @@ fn struct_attribute_on_a_field_says_where_it_belongs() {
         message,
         "`table` belongs on the struct, not on a field; a field takes one of `primary_key`, \
          `auto`, `column`, `on_delete`, `reverse`, `through`, `many_to_many`, `unique`, `index`, \
-         `max_length`, `max_digits`, `decimal_places`, `default`, `auto_now`, `auto_now_add`"
+         `max_length`, `max_digits`, `decimal_places`, `default`, `auto_now`, `auto_now_add`, `renamed_from`"
     );
     assert_eq!(at, "table");
 }
@@ -61,7 +61,7 @@ fn field_attribute_on_the_struct_says_where_it_belongs() {
     assert_eq!(
         message,
         "`primary_key` belongs on a field, not on the struct; the struct takes one of `table`, \
-         `crate`, `index`, `unique_together`, `hooks`"
+         `crate`, `index`, `unique_together`, `hooks`, `renamed_from`"
     );
     assert_eq!(at, "primary_key");
 }

@@ -103,6 +103,7 @@ fn generated_code_has_the_documented_shape() {
                 pk: 0usize,
                 relations: &[],
                 indexes: &[],
+                renamed_from: ::core::option::Option::None,
             };
 
             #[automatically_derived]

@@ -1,7 +1,8 @@
 //! CREATE TABLE and CREATE INDEX for a model and its link tables.
 
 use super::*;
-use crate::schema::model::ColumnMeta;
+use crate::schema::state::{ColumnState, LinkState, Literal, Reference, TableState};
+use crate::schema::value::SqlType;
 
 /// What `CREATE TABLE` needs to know about the server beyond its dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,88 +31,62 @@ impl Default for TableOptions {
     }
 }
 
-/// Whether column `i` of `meta` is a key or indexed: its primary key, a relation's key,
-/// `unique` or `index`, or part of a composite index.
-fn is_keyed(meta: &ModelMeta, i: usize) -> bool {
-    let c = &meta.columns[i];
-    c.primary_key
-        || c.options.unique
-        || c.options.index
-        || meta.relations.iter().any(|r| r.key_column == Some(i))
-        || meta.indexes.iter().any(|x| x.columns.contains(&c.column))
-}
-
 /// The column type, with the options that change it: `max_length` (`VARCHAR(n)`) and
 /// `max_digits`/`decimal_places` (`NUMERIC(p, s)`; SQLite keeps decimals as exact text).
-fn column_type(w: &mut SqlWriter, meta: &ModelMeta, i: usize) {
-    let c = &meta.columns[i];
-    let dialect = w.dialect;
-    if let Some(n) = c.options.max_length {
+/// On MySQL a key or indexed text column is `VARCHAR(255)`, which it can index.
+pub fn column_type(t: &TableState, c: &ColumnState, dialect: Dialect) -> String {
+    let keyed = t.is_keyed(&c.name);
+    if let Some(n) = c.max_length {
         // MySQL: past 255 characters an unindexed column is LONGTEXT (a table's VARCHARs
         // share one 64 KB row); the length is checked before every write anyway.
-        if dialect == Dialect::Mysql && n > 255 && !is_keyed(meta, i) {
-            w.push(dialect.column_type(c.sql_type));
-        } else {
-            w.push("VARCHAR(");
-            crate::sql::dialect::push_decimal(&mut w.sql, u64::from(n));
-            w.push(")");
+        if dialect == Dialect::Mysql && n > 255 && !keyed {
+            return dialect.column_type(c.ty).to_owned();
         }
-        return;
+        return format!("VARCHAR({n})");
     }
-    if let Some(d) = c.options.digits
+    if let (Some(p), Some(s)) = (c.max_digits, c.decimal_places)
         && dialect != Dialect::Sqlite
     {
-        w.push(if dialect == Dialect::Mysql {
-            "DECIMAL("
+        let name = if dialect == Dialect::Mysql {
+            "DECIMAL"
         } else {
-            "NUMERIC("
-        });
-        crate::sql::dialect::push_decimal(&mut w.sql, u64::from(d.max_digits));
-        w.push(", ");
-        crate::sql::dialect::push_decimal(&mut w.sql, u64::from(d.decimal_places));
-        w.push(")");
-        return;
+            "NUMERIC"
+        };
+        return format!("{name}({p}, {s})");
     }
-    w.push(if is_keyed(meta, i) {
-        dialect.key_column_type(c.sql_type)
+    if keyed {
+        dialect.key_column_type(c.ty).to_owned()
     } else {
-        dialect.column_type(c.sql_type)
-    });
+        dialect.column_type(c.ty).to_owned()
+    }
 }
 
 /// ` CHECK (length(col) <= n)` for a `max_length` column whose type does not bound it
 /// (SQLite's VARCHAR, MySQL's LONGTEXT past 255 characters): the ORM checks the values it
 /// binds, and this catches a value computed in SQL (`update(|x| x.short.set(x.long))`),
 /// as PostgreSQL's and MySQL's VARCHAR do, with a typed check violation.
-fn length_check(w: &mut SqlWriter, meta: &ModelMeta, i: usize) {
-    let c = &meta.columns[i];
-    let Some(n) = c.options.max_length else {
+fn length_check(w: &mut SqlWriter, t: &TableState, c: &ColumnState) {
+    let Some(n) = c.max_length else {
         return;
     };
     let function = match w.dialect {
         Dialect::Sqlite => "length",
-        Dialect::Mysql if n > 255 && !is_keyed(meta, i) => "CHAR_LENGTH",
+        Dialect::Mysql if n > 255 && !t.is_keyed(&c.name) => "CHAR_LENGTH",
         _ => return,
     };
     w.push(" CHECK (");
     w.push(function);
     w.push("(");
-    w.ident(c.column);
+    w.ident(&c.name);
     w.push(") <= ");
     crate::sql::dialect::push_decimal(&mut w.sql, u64::from(n));
     w.push(")");
 }
 
-/// ` DEFAULT <literal>`, for `#[orm(default = …)]` with a literal. Text is quoted with
-/// its quotes doubled (and, on MySQL, its backslashes: MySQL reads them as escapes); a
-/// decimal on SQLite is stored as text, so its default is too.
-fn column_default(w: &mut SqlWriter, c: &ColumnMeta) {
-    use crate::schema::model::DbDefault;
-    use crate::schema::value::SqlType;
-    let Some(default) = c.options.db_default else {
-        return;
-    };
-    let dialect = w.dialect;
+/// A literal as SQL for a column of type `ty`: text quoted with its quotes doubled (and,
+/// on MySQL, its backslashes: MySQL reads them as escapes); a decimal on SQLite is stored
+/// as text, so its literal is too.
+pub fn sql_literal(literal: &Literal, ty: SqlType, dialect: Dialect) -> String {
     let text = |s: &str| {
         let mut out = String::from("'");
         for ch in s.chars() {
@@ -124,32 +99,69 @@ fn column_default(w: &mut SqlWriter, c: &ColumnMeta) {
         out.push('\'');
         out
     };
-    let literal = match default {
-        DbDefault::Bool(b) => match (dialect, b) {
+    match literal {
+        Literal::Bool(b) => match (dialect, b) {
             (Dialect::Postgres, true) => "TRUE".to_owned(),
             (Dialect::Postgres, false) => "FALSE".to_owned(),
             (_, true) => "1".to_owned(),
             (_, false) => "0".to_owned(),
         },
-        DbDefault::Int(n) if dialect == Dialect::Sqlite && c.sql_type == SqlType::Decimal => {
+        Literal::Int(n) if dialect == Dialect::Sqlite && ty == SqlType::Decimal => {
             text(&n.to_string())
         }
-        DbDefault::Int(n) => n.to_string(),
-        DbDefault::Float(f) if dialect == Dialect::Sqlite && c.sql_type == SqlType::Decimal => {
+        Literal::Int(n) => n.to_string(),
+        Literal::Float(f) if dialect == Dialect::Sqlite && ty == SqlType::Decimal => {
             text(&f.to_string())
         }
-        DbDefault::Float(f) => format!("{f:?}"),
-        DbDefault::Text(s) => text(s),
-    };
-    // MySQL takes an expression default on TEXT columns only in parentheses.
-    if dialect == Dialect::Mysql && matches!(default, DbDefault::Text(_)) {
+        Literal::Float(f) => format!("{f:?}"),
+        Literal::Text(s) => text(s),
+    }
+}
+
+/// ` DEFAULT <literal>` (MySQL takes an expression default on TEXT columns only in
+/// parentheses).
+pub(crate) fn push_default(w: &mut SqlWriter, literal: &Literal, ty: SqlType) {
+    let sql = sql_literal(literal, ty, w.dialect);
+    if w.dialect == Dialect::Mysql && matches!(literal, Literal::Text(_)) {
         w.push(" DEFAULT (");
-        w.push(&literal);
+        w.push(&sql);
         w.push(")");
     } else {
         w.push(" DEFAULT ");
-        w.push(&literal);
+        w.push(&sql);
     }
+}
+
+/// A column's definition without its keys: type, `NOT NULL`, `DEFAULT` and the length
+/// `CHECK` (what `ALTER TABLE … ADD COLUMN` and MySQL's `MODIFY COLUMN` write), with
+/// `default` in place of the column's own when given.
+pub(crate) fn column_definition(
+    w: &mut SqlWriter,
+    t: &TableState,
+    c: &ColumnState,
+    default: Option<&Literal>,
+) {
+    w.ident(&c.name);
+    w.push(" ");
+    column_definition_body(w, t, c, default);
+}
+
+/// [`column_definition`] without the column's name.
+pub(crate) fn column_definition_body(
+    w: &mut SqlWriter,
+    t: &TableState,
+    c: &ColumnState,
+    default: Option<&Literal>,
+) {
+    let ty = column_type(t, c, w.dialect);
+    w.push(&ty);
+    if !c.null {
+        w.push(" NOT NULL");
+    }
+    if let Some(d) = default.or(c.default.as_ref()) {
+        push_default(w, d, c.ty);
+    }
+    length_check(w, t, c);
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for a model, with a foreign key constraint (deferred to
@@ -163,74 +175,91 @@ pub fn create_table(
     dialect: Dialect,
     options: &TableOptions,
 ) -> Statement {
+    create_table_state(&TableState::from_meta(meta), dialect, options)
+}
+
+/// [`create_table`] from a table's description (what migrations replay).
+pub fn create_table_state(t: &TableState, dialect: Dialect, options: &TableOptions) -> Statement {
+    table_statement(t, &t.table, true, dialect, options)
+}
+
+/// `CREATE TABLE [IF NOT EXISTS] <name>` with `t`'s columns and constraints, named for
+/// `t.table` (SQLite's table rebuild creates it under another name, then renames it).
+/// The unique and foreign key constraints carry names ([`unique_name`],
+/// [`foreign_key_name`]) so that a migration can drop them.
+pub(crate) fn table_statement(
+    t: &TableState,
+    name: &str,
+    if_not_exists: bool,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Statement {
     let mysql = dialect == Dialect::Mysql;
-    let mut w = SqlWriter::new(dialect, meta);
-    w.push("CREATE TABLE IF NOT EXISTS ");
-    w.ident(meta.table);
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push(if if_not_exists {
+        "CREATE TABLE IF NOT EXISTS "
+    } else {
+        "CREATE TABLE "
+    });
+    w.ident(name);
     w.push(" (");
-    let mut table_constraints: Vec<(usize, &'static ModelMeta)> = Vec::new();
-    for (i, c) in meta.columns.iter().enumerate() {
+    for (i, c) in t.columns.iter().enumerate() {
         if i > 0 {
             w.push(", ");
         }
-        w.ident(c.column);
-        w.push(" ");
         if c.auto {
-            w.push(dialect.auto_pk(c.sql_type));
+            w.ident(&c.name);
+            w.push(" ");
+            w.push(dialect.auto_pk(c.ty));
+            continue;
+        }
+        if c.primary_key {
+            w.ident(&c.name);
+            w.push(" ");
+            let ty = column_type(t, c, dialect);
+            w.push(&ty);
+            w.push(" PRIMARY KEY");
+            if let Some(d) = &c.default {
+                push_default(&mut w, d, c.ty);
+            }
+            length_check(&mut w, t, c);
         } else {
-            column_type(&mut w, meta, i);
-            if c.primary_key {
-                w.push(" PRIMARY KEY");
-            } else if !c.nullable {
-                w.push(" NOT NULL");
-            }
-            column_default(&mut w, c);
-            if c.options.unique {
-                w.push(" UNIQUE");
-            }
-            length_check(&mut w, meta, i);
+            column_definition(&mut w, t, c, None);
         }
-        let rel = meta.relations.iter().find(|r| r.key_column == Some(i));
-        if let Some(rel) = rel {
-            if rel.kind == crate::schema::relation::RelationKind::OneToOne {
-                w.push(" UNIQUE");
+        if c.is_unique() {
+            if dialect == Dialect::Postgres {
+                w.push(" CONSTRAINT ");
+                w.ident(&unique_name(&t.table, &c.name));
             }
-            let target = (rel.target)();
-            if mysql {
-                table_constraints.push((i, target));
-            } else {
-                references(&mut w, target);
+            w.push(" UNIQUE");
+        }
+        if let Some(r) = &c.references
+            && !mysql
+        {
+            if dialect == Dialect::Postgres {
+                w.push(" CONSTRAINT ");
+                w.ident(&foreign_key_name(&t.table, &c.name, dialect));
             }
+            references(&mut w, r);
         }
-    }
-    for (i, target) in table_constraints {
-        let column = meta.columns[i].column;
-        if meta.relations.iter().any(|r| {
-            r.key_column == Some(i) && r.kind == crate::schema::relation::RelationKind::ForeignKey
-        }) {
-            w.push(", INDEX ");
-            w.ident(&index_name(meta.table, column));
-            w.push(" (");
-            w.ident(column);
-            w.push(")");
-        }
-        w.push(", FOREIGN KEY (");
-        w.ident(column);
-        w.push(")");
-        references(&mut w, target);
     }
     if mysql {
-        for (name, columns, unique) in option_indexes(meta) {
-            w.push(if unique { ", UNIQUE KEY " } else { ", INDEX " });
-            w.ident(&name);
+        for x in table_indexes(t) {
+            w.push(if x.unique {
+                ", UNIQUE KEY "
+            } else {
+                ", INDEX "
+            });
+            w.ident(&x.name);
             w.push(" (");
-            for (n, c) in columns.iter().enumerate() {
-                if n > 0 {
-                    w.push(", ");
-                }
-                w.ident(c);
-            }
+            push_columns(&mut w, &x.columns);
             w.push(")");
+        }
+        for c in &t.columns {
+            if let Some(r) = &c.references {
+                w.push(", ");
+                foreign_key_constraint(&mut w, &t.table, c, r);
+            }
         }
     }
     w.push(")");
@@ -240,11 +269,63 @@ pub fn create_table(
     w.ddl()
 }
 
+/// `CONSTRAINT <name> FOREIGN KEY (col) REFERENCES …` (a table constraint: MySQL's
+/// only form, and `ALTER TABLE … ADD` on PostgreSQL).
+pub(crate) fn foreign_key_constraint(
+    w: &mut SqlWriter,
+    table: &str,
+    c: &ColumnState,
+    r: &Reference,
+) {
+    w.push("CONSTRAINT ");
+    w.ident(&foreign_key_name(table, &c.name, w.dialect));
+    w.push(" FOREIGN KEY (");
+    w.ident(&c.name);
+    w.push(")");
+    references(w, r);
+}
+
+pub(crate) fn push_columns(w: &mut SqlWriter, columns: &[String]) {
+    for (n, c) in columns.iter().enumerate() {
+        if n > 0 {
+            w.push(", ");
+        }
+        w.ident(c);
+    }
+}
+
+/// The name of a column's UNIQUE constraint: `<table>_<column>_key` (PostgreSQL's own
+/// choice for an unnamed one). MySQL names the index of a column's `UNIQUE` after the
+/// column.
+pub fn unique_name(table: &str, column: &str) -> String {
+    suffixed_name(table, column, "key")
+}
+
+/// The name of a column's foreign key constraint: `<table>_<column>_fkey` on PostgreSQL
+/// (its own choice for an unnamed one), `<table>_<column>_fk` on MySQL (where the name is
+/// the database's, not the table's: the table in it keeps it unique).
+pub fn foreign_key_name(table: &str, column: &str, dialect: Dialect) -> String {
+    suffixed_name(
+        table,
+        column,
+        if dialect == Dialect::Mysql {
+            "fk"
+        } else {
+            "fkey"
+        },
+    )
+}
+
 /// `<table>_<column>_idx`, or, past 63 bytes (PostgreSQL cuts longer names short, MySQL
 /// refuses them past 64), its first 54 bytes and a hash of the whole name, so that two
 /// long names stay two.
 fn index_name(table: &str, column: &str) -> String {
     suffixed_name(table, column, "idx")
+}
+
+/// The index on a join table's target column.
+pub(crate) fn link_index_name(link: &LinkState) -> String {
+    index_name(&link.table, &link.target_column)
 }
 
 /// `<table>_<column>_<suffix>`, cut as [`index_name`] cuts it.
@@ -275,32 +356,29 @@ fn mysql_table_options(w: &mut SqlWriter, options: &TableOptions) {
     w.push(options.mysql_collation);
 }
 
-fn references(w: &mut SqlWriter, target: &ModelMeta) {
+fn references(w: &mut SqlWriter, target: &Reference) {
     w.push(" REFERENCES ");
-    w.ident(target.table);
+    w.ident(&target.table);
     w.push(" (");
-    w.ident(target.pk_column().column);
+    w.ident(&target.column);
     w.push(")");
     if w.dialect != Dialect::Mysql {
         w.push(" DEFERRABLE INITIALLY DEFERRED");
     }
 }
 
-/// `CREATE INDEX IF NOT EXISTS "<table>_<column>_idx" ON table (column)`.
-fn create_index(table: &str, column: &str, dialect: Dialect) -> Statement {
-    create_index_on(&index_name(table, column), table, &[column], false, dialect)
+/// An index the ORM creates on a table, by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
 }
 
-/// `CREATE [UNIQUE] INDEX IF NOT EXISTS name ON table (columns…)`.
-fn create_index_on(
-    name: &str,
-    table: &str,
-    columns: &[&str],
-    unique: bool,
-    dialect: Dialect,
-) -> Statement {
+/// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON table (columns…)`.
+pub(crate) fn create_index_statement(table: &str, x: &IndexDef, dialect: Dialect) -> Statement {
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
-    w.push(if unique {
+    w.push(if x.unique {
         "CREATE UNIQUE INDEX "
     } else {
         "CREATE INDEX "
@@ -308,31 +386,33 @@ fn create_index_on(
     if dialect != Dialect::Mysql {
         w.push("IF NOT EXISTS ");
     }
-    w.ident(name);
+    w.ident(&x.name);
     w.push(" ON ");
     w.ident(table);
     w.push(" (");
-    for (n, c) in columns.iter().enumerate() {
-        if n > 0 {
-            w.push(", ");
-        }
-        w.ident(c);
-    }
+    push_columns(&mut w, &x.columns);
     w.push(")");
     w.ddl()
 }
 
-/// The indexes the model's options ask for: `#[orm(index)]` columns
-/// (`<table>_<column>_idx`), then the struct's `index(..)` (`<table>_<a>_<b>_idx`) and
-/// `unique_together(..)` (`<table>_<a>_<b>_uniq`), as (name, columns, unique).
-fn option_indexes(meta: &ModelMeta) -> Vec<(String, Vec<&'static str>, bool)> {
-    let mut out: Vec<(String, Vec<&'static str>, bool)> = meta
+/// The indexes the ORM creates on a table, the same on every backend: one on every
+/// foreign key column (Django indexes them: following a relation from its target side,
+/// prefetching it, or cascading a delete filters on that column; a one-to-one key is
+/// UNIQUE, which is an index already), then the `#[orm(index)]` columns
+/// (`<table>_<column>_idx`), the struct's `index(..)` (`<table>_<a>_<b>_<hash>_idx`) and
+/// `unique_together(..)` (`<table>_<a>_<b>_<hash>_uniq`).
+pub fn table_indexes(t: &TableState) -> Vec<IndexDef> {
+    let mut out: Vec<IndexDef> = t
         .columns
         .iter()
-        .filter(|c| c.options.index)
-        .map(|c| (index_name(meta.table, c.column), vec![c.column], false))
+        .filter(|c| c.is_plain_foreign_key() || (c.index && !c.primary_key))
+        .map(|c| IndexDef {
+            name: index_name(&t.table, &c.name),
+            columns: vec![c.name.clone()],
+            unique: false,
+        })
         .collect();
-    for x in meta.indexes {
+    for x in &t.indexes {
         // The columns' names joined can spell another index's (`a_b` + `c` and `a` +
         // `b_c`; `index(a, b)` and `#[orm(index)] a_b`): a hash of the list, with the
         // separators, keeps each composite index's name its own.
@@ -340,40 +420,34 @@ fn option_indexes(meta: &ModelMeta) -> Vec<(String, Vec<&'static str>, bool)> {
         let hash = fnv1a(&list) as u16;
         let joined = format!("{}_{hash:04x}", x.columns.join("_"));
         let name = if x.unique {
-            suffixed_name(meta.table, &joined, "uniq")
+            suffixed_name(&t.table, &joined, "uniq")
         } else {
-            index_name(meta.table, &joined)
+            index_name(&t.table, &joined)
         };
-        out.push((name, x.columns.to_vec(), x.unique));
+        out.push(IndexDef {
+            name,
+            columns: x.columns.clone(),
+            unique: x.unique,
+        });
     }
     out
 }
 
-/// `CREATE INDEX IF NOT EXISTS` on every foreign key column of a model (Django indexes
-/// them by default): following a relation from its target side, prefetching it, or
-/// cascading a delete filters on that column.
+/// `CREATE INDEX IF NOT EXISTS` for the indexes of [`table_indexes`] (on MySQL they are
+/// written inside `CREATE TABLE`: see [`create_table`]).
 pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
-    let mut out = Vec::new();
+    create_indexes_state(&TableState::from_meta(meta), dialect)
+}
+
+/// [`create_key_indexes`] from a table's description.
+pub fn create_indexes_state(t: &TableState, dialect: Dialect) -> Vec<Statement> {
     if dialect == Dialect::Mysql {
-        // Written inside CREATE TABLE (see `create_table`).
-        return out;
+        return Vec::new();
     }
-    for rel in meta.relations {
-        // A one-to-one key is UNIQUE, which is an index already.
-        if rel.kind != crate::schema::relation::RelationKind::ForeignKey {
-            continue;
-        }
-        let Some(col) = rel.key_column.and_then(|i| meta.columns.get(i)) else {
-            continue;
-        };
-        out.push(create_index(meta.table, col.column, dialect));
-    }
-    for (name, columns, unique) in option_indexes(meta) {
-        out.push(create_index_on(
-            &name, meta.table, &columns, unique, dialect,
-        ));
-    }
-    out
+    table_indexes(t)
+        .iter()
+        .map(|x| create_index_statement(&t.table, x, dialect))
+        .collect()
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for the join tables of a model's many-to-many relations.
@@ -382,59 +456,82 @@ pub fn create_through_tables(
     dialect: Dialect,
     options: &TableOptions,
 ) -> Vec<Statement> {
+    let t = TableState::from_meta(meta);
+    t.links
+        .iter()
+        .flat_map(|link| create_link_table(&t, link, dialect, options))
+        .collect()
+}
+
+/// The join table of one many-to-many field of `owner`: an `id`, the two keys (each a
+/// foreign key), UNIQUE on the pair, and an index on the target side.
+pub fn create_link_table(
+    owner: &TableState,
+    link: &LinkState,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Vec<Statement> {
     let mut out = Vec::new();
-    for rel in meta.relations {
-        let Some(th) = &rel.through else { continue };
-        // The other side of a many-to-many (`forward` set) shares the forward side's table.
-        if rel.kind != crate::schema::relation::RelationKind::ManyToMany || rel.forward.is_some() {
-            continue;
-        }
-        let target = (rel.target)();
-        let mut w = SqlWriter::new(dialect, meta);
-        w.push("CREATE TABLE IF NOT EXISTS ");
-        w.ident(th.table);
-        w.push(" (");
-        w.ident("id");
-        w.push(" ");
-        w.push(dialect.auto_pk(crate::schema::value::SqlType::I64));
-        let mysql = dialect == Dialect::Mysql;
-        for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
-            w.push(", ");
-            w.ident(col);
-            w.push(" ");
-            w.push(dialect.key_column_type(side.pk_column().sql_type));
-            w.push(" NOT NULL");
-            if !mysql {
-                references(&mut w, side);
-            }
-        }
-        w.push(", UNIQUE (");
-        w.ident(th.parent_column);
+    let owner_key = Reference {
+        table: owner.table.clone(),
+        column: owner
+            .pk()
+            .map_or_else(|| "id".to_owned(), |c| c.name.clone()),
+    };
+    let owner_type = owner.pk().map_or(SqlType::I64, |c| c.ty);
+    let sides = [
+        (&link.parent_column, &owner_key, owner_type),
+        (&link.target_column, &link.target, link.target_type),
+    ];
+    let target_index = IndexDef {
+        name: link_index_name(link),
+        columns: vec![link.target_column.clone()],
+        unique: false,
+    };
+    let mut w = SqlWriter::new(dialect, &EMPTY_META);
+    w.push("CREATE TABLE IF NOT EXISTS ");
+    w.ident(&link.table);
+    w.push(" (");
+    w.ident("id");
+    w.push(" ");
+    w.push(dialect.auto_pk(SqlType::I64));
+    let mysql = dialect == Dialect::Mysql;
+    for (col, key, ty) in sides {
         w.push(", ");
-        w.ident(th.target_column);
-        w.push(")");
-        if mysql {
-            // The UNIQUE pair indexes the parent side; the target side gets its own.
-            w.push(", INDEX ");
-            w.ident(&index_name(th.table, th.target_column));
-            w.push(" (");
-            w.ident(th.target_column);
-            w.push(")");
-            for (col, side) in [(th.parent_column, meta), (th.target_column, target)] {
-                w.push(", FOREIGN KEY (");
-                w.ident(col);
-                w.push(")");
-                references(&mut w, side);
-            }
-            w.push(")");
-            mysql_table_options(&mut w, options);
-            out.push(w.ddl());
-        } else {
-            w.push(")");
-            out.push(w.ddl());
-            // The UNIQUE pair indexes the parent side; the target side gets its own.
-            out.push(create_index(th.table, th.target_column, dialect));
+        w.ident(col);
+        w.push(" ");
+        w.push(dialect.key_column_type(ty));
+        w.push(" NOT NULL");
+        if !mysql {
+            references(&mut w, key);
         }
+    }
+    w.push(", UNIQUE (");
+    w.ident(&link.parent_column);
+    w.push(", ");
+    w.ident(&link.target_column);
+    w.push(")");
+    if mysql {
+        // The UNIQUE pair indexes the parent side; the target side gets its own.
+        w.push(", INDEX ");
+        w.ident(&target_index.name);
+        w.push(" (");
+        w.ident(&link.target_column);
+        w.push(")");
+        for (col, key, _) in sides {
+            w.push(", FOREIGN KEY (");
+            w.ident(col);
+            w.push(")");
+            references(&mut w, key);
+        }
+        w.push(")");
+        mysql_table_options(&mut w, options);
+        out.push(w.ddl());
+    } else {
+        w.push(")");
+        out.push(w.ddl());
+        // The UNIQUE pair indexes the parent side; the target side gets its own.
+        out.push(create_index_statement(&link.table, &target_index, dialect));
     }
     out
 }

@@ -6,6 +6,7 @@
 //! `bulk_update`), `ddl.rs` (tables, indexes).
 
 mod aggregate;
+mod alter;
 mod ddl;
 mod dml;
 mod link;
@@ -13,6 +14,7 @@ mod select;
 mod upsert;
 
 pub(crate) use aggregate::aggregate_type as aggregate_result_type;
+pub use alter::*;
 pub use ddl::*;
 pub use dml::*;
 pub use link::*;
@@ -1455,6 +1457,7 @@ static EMPTY_META: ModelMeta = ModelMeta {
     pk: 0,
     relations: &[],
     indexes: &[],
+    renamed_from: None,
 };
 
 #[cfg(test)]
