@@ -401,6 +401,12 @@ pub fn alter_table_state(
             alter_table(w, table);
             w.push("ADD COLUMN ");
             column_definition(w, to, c, fill);
+            // SQLite has no `ADD CONSTRAINT`: the key goes on the column.
+            if dialect == Dialect::Sqlite
+                && let Some(r) = &c.references
+            {
+                references(w, r);
+            }
         }));
         if fill.is_some() && fill != c.default.as_ref() {
             out.push(set_default(to, c, dialect));

@@ -356,7 +356,7 @@ fn mysql_table_options(w: &mut SqlWriter, options: &TableOptions) {
     w.push(options.mysql_collation);
 }
 
-fn references(w: &mut SqlWriter, target: &Reference) {
+pub(crate) fn references(w: &mut SqlWriter, target: &Reference) {
     w.push(" REFERENCES ");
     w.ident(&target.table);
     w.push(" (");
