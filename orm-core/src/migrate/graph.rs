@@ -230,10 +230,10 @@ pub fn apply_migration(state: &mut ProjectState, m: &Migration) -> Result<()> {
     Ok(())
 }
 
-/// The text of a migration file: a comment saying how it was made, then the TOML.
+/// The text of a migration file: a comment saying how it was made, the dependencies,
+/// then one `[[operations]]` table per operation, its values written inline (a column on
+/// one line) so that a review reads one operation as one block.
 pub fn render(file: &MigrationFile, comment: &str) -> Result<String> {
-    let body = toml::to_string_pretty(file)
-        .map_err(|e| Error::Migration(format!("cannot write the migration file: {e}")))?;
     let mut out = String::new();
     for line in comment.lines() {
         out.push_str("# ");
@@ -241,6 +241,112 @@ pub fn render(file: &MigrationFile, comment: &str) -> Result<String> {
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&body);
+    out.push_str("dependencies = ");
+    let deps = toml::Value::Array(
+        file.dependencies
+            .iter()
+            .map(|d| toml::Value::String(d.clone()))
+            .collect(),
+    );
+    inline(&mut out, &deps, 0);
+    out.push('\n');
+    if file.operations.is_empty() {
+        out.push_str(
+            "\n# No operations: add [[operations]] tables (op = \"run_sql\" or \"run_rust\").\n",
+        );
+    }
+    for op in &file.operations {
+        let value = toml::Value::try_from(op)
+            .map_err(|e| Error::Migration(format!("cannot write the migration file: {e}")))?;
+        out.push_str("\n[[operations]]\n");
+        if let toml::Value::Table(table) = value {
+            for (k, v) in &table {
+                key(&mut out, k);
+                out.push_str(" = ");
+                inline(&mut out, v, 0);
+                out.push('\n');
+            }
+        }
+    }
     Ok(out)
+}
+
+fn key(out: &mut String, k: &str) {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        out.push_str(k);
+    } else {
+        out.push_str(&toml::Value::String(k.to_owned()).to_string());
+    }
+}
+
+/// A value written inline; an array of tables one table per line.
+fn inline(out: &mut String, v: &toml::Value, depth: usize) {
+    match v {
+        toml::Value::Array(items) if items.iter().any(toml::Value::is_table) && depth == 0 => {
+            out.push_str("[\n");
+            for item in items {
+                out.push_str("    ");
+                inline(out, item, depth + 1);
+                out.push_str(",\n");
+            }
+            out.push(']');
+        }
+        toml::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                inline(out, item, depth + 1);
+            }
+            out.push(']');
+        }
+        toml::Value::Table(t) => {
+            out.push_str("{ ");
+            for (i, (k, item)) in t.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                key(out, k);
+                out.push_str(" = ");
+                inline(out, item, depth + 1);
+            }
+            out.push_str(" }");
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_file_reads_back_the_same() {
+        let text = r#"
+dependencies = ["0001_initial"]
+
+[[operations]]
+op = "create_model"
+table = "t"
+columns = [{ name = "id", type = "i64", primary_key = true, auto = true }, { name = "x", type = "text", default = "it's \"q\"", references = { table = "u", column = "id" } }]
+
+[[operations]]
+op = "run_sql"
+sql = { sqlite = "SELECT 1", postgres = ["SELECT 1", "SELECT 2"] }
+reverse = []
+"#;
+        let file: MigrationFile = toml::from_str(text).unwrap();
+        let rendered = render(&file, "made\nby hand").unwrap();
+        assert!(rendered.starts_with("# made\n# by hand\n"), "{rendered}");
+        assert!(
+            rendered.contains("columns = [\n    { name = \"id\", type = \"i64\""),
+            "{rendered}"
+        );
+        let back: MigrationFile = toml::from_str(&rendered).unwrap();
+        assert_eq!(back, file);
+    }
 }

@@ -64,7 +64,7 @@ impl SqlText {
 /// column = { name = "subtitle", type = "text", default = "" }
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
     /// A new table, with its indexes and many-to-many join tables.
     CreateModel {

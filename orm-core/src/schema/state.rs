@@ -55,6 +55,7 @@ impl std::fmt::Display for Literal {
 /// The primary key a foreign key column points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(deny_unknown_fields))]
 pub struct Reference {
     /// The target's table.
     pub table: String,
@@ -65,6 +66,7 @@ pub struct Reference {
 /// One column of a table.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(deny_unknown_fields))]
 pub struct ColumnState {
     /// The column's name in the database.
     pub name: String,
@@ -147,6 +149,7 @@ impl ColumnState {
 /// (`#[orm(unique_together(a, b))]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(deny_unknown_fields))]
 pub struct IndexState {
     pub columns: Vec<String>,
     #[cfg_attr(feature = "migrate", serde(default, skip_serializing_if = "is_false"))]
@@ -156,6 +159,7 @@ pub struct IndexState {
 /// The join table of a many-to-many field, owned by the model declaring the field.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(deny_unknown_fields))]
 pub struct LinkState {
     /// The many-to-many field's name.
     pub field: String,
@@ -174,6 +178,7 @@ pub struct LinkState {
 /// One model's table.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "migrate", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "migrate", serde(deny_unknown_fields))]
 pub struct TableState {
     pub table: String,
     pub columns: Vec<ColumnState>,

@@ -503,11 +503,9 @@ impl Migrator {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             _ => "BEGIN",
         };
-        if transactional {
-            if let Err(e) = exec(conn, begin, Vec::new()).await {
-                restore_keys(conn, dialect).await;
-                return Err(e);
-            }
+        if transactional && let Err(e) = exec(conn, begin, Vec::new()).await {
+            restore_keys(conn, dialect).await;
+            return Err(e);
         }
         let mut sent = Vec::new();
         let result = async {
