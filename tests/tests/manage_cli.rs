@@ -107,7 +107,11 @@ async fn help_exits_0_and_lists_the_commands() {
     let r = manage::<V1>(&dir, &["--help"]).await;
     assert_eq!(r.code, 0, "{r:?}");
     for command in ["makemigrations", "migrate", "showmigrations", "sqlmigrate"] {
-        assert!(r.out.contains(command), "`{command}` not in the help:\n{}", r.out);
+        assert!(
+            r.out.contains(command),
+            "`{command}` not in the help:\n{}",
+            r.out
+        );
     }
     assert!(r.out.contains("--database"), "{}", r.out);
     assert!(r.err.is_empty(), "{r:?}");
@@ -165,7 +169,11 @@ async fn makemigrations_writes_the_initial_file_and_prints_its_path() {
 
     // Nothing changed: nothing written.
     let r = manage::<V1>(&dir, &["makemigrations"]).await;
-    assert_eq!((r.code, r.out.as_str()), (0, "No changes detected\n"), "{r:?}");
+    assert_eq!(
+        (r.code, r.out.as_str()),
+        (0, "No changes detected\n"),
+        "{r:?}"
+    );
     assert_eq!(files(&dir), ["0001_initial.toml"]);
 
     // --name names it; the next number follows.
@@ -173,7 +181,8 @@ async fn makemigrations_writes_the_initial_file_and_prints_its_path() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(files(&dir), ["0001_initial.toml", "0002_stars.toml"]);
     assert!(
-        r.out.starts_with(&format!("Wrote {}", dir.join("0002_stars.toml").display())),
+        r.out
+            .starts_with(&format!("Wrote {}", dir.join("0002_stars.toml").display())),
         "{}",
         r.out
     );
@@ -185,7 +194,11 @@ async fn makemigrations_check_exits_1_on_a_model_change_and_writes_nothing() {
     assert_eq!(manage::<V1>(&dir, &["makemigrations"]).await.code, 0);
 
     let r = manage::<V1>(&dir, &["makemigrations", "--check"]).await;
-    assert_eq!((r.code, r.out.as_str()), (0, "No changes detected\n"), "{r:?}");
+    assert_eq!(
+        (r.code, r.out.as_str()),
+        (0, "No changes detected\n"),
+        "{r:?}"
+    );
 
     // The model gained a field, and no migration holds it.
     let r = manage::<V2>(&dir, &["makemigrations", "--check"]).await;
@@ -208,7 +221,10 @@ async fn makemigrations_check_exits_1_on_a_model_change_and_writes_nothing() {
 async fn the_example_migrations_match_the_example_models() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/migrations");
     let before = files(&dir);
-    assert!(before.contains(&"0001_initial.toml".to_owned()), "{before:?}");
+    assert!(
+        before.contains(&"0001_initial.toml".to_owned()),
+        "{before:?}"
+    );
     let r = manage::<models::Models>(&dir, &["makemigrations", "--check"]).await;
     assert_eq!(
         (r.code, r.out.as_str()),
@@ -272,7 +288,11 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
         assert_eq!((r.code, r.out.as_str()), (0, "[ ] 0001_initial\n"), "{r:?}");
 
         let r = manage::<V1>(&dir, &["migrate", "--database", url]).await;
-        assert_eq!((r.code, r.out.as_str()), (0, "Applied 0001_initial\n"), "{r:?}");
+        assert_eq!(
+            (r.code, r.out.as_str()),
+            (0, "Applied 0001_initial\n"),
+            "{r:?}"
+        );
         assert!(r.err.is_empty(), "{r:?}");
         assert_eq!(recorded(&t.db).await, ["0001_initial"]);
         assert_schema_is_create_tables::<V1>(&t.db, backend).await;
@@ -284,7 +304,11 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
         w.insert(&t.db).await.unwrap();
 
         let r = manage::<V1>(&dir, &["migrate", "--database", url]).await;
-        assert_eq!((r.code, r.out.as_str()), (0, "No migrations to apply.\n"), "{r:?}");
+        assert_eq!(
+            (r.code, r.out.as_str()),
+            (0, "No migrations to apply.\n"),
+            "{r:?}"
+        );
 
         let r = manage::<V1>(&dir, &["showmigrations", "--database", url]).await;
         assert_eq!((r.code, r.out.as_str()), (0, "[X] 0001_initial\n"), "{r:?}");
@@ -300,9 +324,17 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
         assert!(create.iter().any(|l| l.contains("cli_notes")), "{}", r.out);
         // In the backend's dialect.
         let quote = if backend == Backend::Mysql { '`' } else { '"' };
-        assert!(r.out.contains(&format!("{quote}cli_writers{quote}")), "{}", r.out);
+        assert!(
+            r.out.contains(&format!("{quote}cli_writers{quote}")),
+            "{}",
+            r.out
+        );
         // By number, and backward.
-        let r = manage::<V1>(&dir, &["sqlmigrate", "0001", "--backward", "--database", url]).await;
+        let r = manage::<V1>(
+            &dir,
+            &["sqlmigrate", "0001", "--backward", "--database", url],
+        )
+        .await;
         assert_eq!(r.code, 0, "{r:?}");
         assert!(r.out.contains("DROP TABLE"), "{}", r.out);
         // sqlmigrate sends none of it.
@@ -314,7 +346,11 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
         assert!(r.err.contains("no migration called `0009`"), "{r:?}");
 
         let r = manage::<V1>(&dir, &["migrate", "zero", "--database", url]).await;
-        assert_eq!((r.code, r.out.as_str()), (0, "Unapplied 0001_initial\n"), "{r:?}");
+        assert_eq!(
+            (r.code, r.out.as_str()),
+            (0, "Unapplied 0001_initial\n"),
+            "{r:?}"
+        );
         assert!(recorded(&t.db).await.is_empty());
         assert!(snapshot(&t.db, backend).await.0.is_empty(), "tables left");
         let r = manage::<V1>(&dir, &["showmigrations", "--database", url]).await;
@@ -334,7 +370,11 @@ async fn migrate_without_a_database_names_database_url() {
         eprintln!("DATABASE_URL is set: the no-database case cannot be seen here");
         return;
     }
-    for command in [&["migrate"][..], &["showmigrations"], &["sqlmigrate", "0001"]] {
+    for command in [
+        &["migrate"][..],
+        &["showmigrations"],
+        &["sqlmigrate", "0001"],
+    ] {
         let r = manage::<V1>(&dir, command).await;
         assert_eq!(r.code, 1, "{command:?}: {r:?}");
         assert!(r.err.contains("DATABASE_URL"), "{command:?}: {r:?}");
