@@ -5,42 +5,16 @@
 //! query per level).
 //!
 //! Run it with `cargo run -p examples --bin bookstore` (no setup: the database lives in
-//! memory).
+//! memory). The models are in `models.rs`, shared with the `manage` binary, which
+//! migrates a real database: `cargo run -p examples --bin manage -- migrate`.
 
 use futures_util::TryStreamExt;
 use orm_sqlx::CapturedQuery;
 use orm_sqlx::prelude::*;
 
-#[derive(Model, Debug, Clone)]
-#[orm(table = "authors")]
-pub struct Author {
-    pub id: i64,
-    pub name: String,
-    pub country: Option<String>,
-    /// No column: the books whose `author` points here, once prefetched.
-    #[orm(reverse(Book::author))]
-    pub books: Reverse<Book>,
-}
-
-#[derive(Model, Debug, Clone)]
-#[orm(table = "tags")]
-pub struct Tag {
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Model, Debug, Clone)]
-#[orm(table = "books")]
-pub struct Book {
-    pub id: i64,
-    pub title: String,
-    pub pages: i32,
-    /// Column `author_id`; `b.author.key()` reads it, `b.author.get()` the loaded author.
-    pub author: ForeignKey<Author>,
-    pub rating: Option<f64>,
-    /// Through the join table `books_tags`, created with the schema.
-    pub tags: ManyToMany<Tag>,
-}
+#[path = "models.rs"]
+mod models;
+use models::{Author, Book, Tag};
 
 /// Print a step's title, then every statement it sent and the count.
 fn report(title: &str, queries: &[CapturedQuery]) {
@@ -74,7 +48,7 @@ fn book(title: &str, pages: i32, author_id: i64, rating: Option<f64>) -> Book {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let db = Db::connect("sqlite::memory:").await?;
-    db.create_tables::<(Author, Tag, Book)>().await?;
+    db.create_tables::<models::Models>().await?;
 
     let ((), q) = capture_queries(async {
         let mut authors = vec![
