@@ -480,10 +480,7 @@ macro_rules! model_set {
                 dialect: Dialect,
                 options: &orm_core::compiler::TableOptions,
             ) -> Vec<Statement> {
-                let mut out = vec![$(orm_core::compiler::create_table($m::META, dialect, options)),+];
-                $(out.extend(orm_core::compiler::create_key_indexes($m::META, dialect));)+
-                $(out.extend(orm_core::compiler::create_through_tables($m::META, dialect, options));)+
-                out
+                orm_core::compiler::create_tables_statements(&[$($m::META),+], dialect, options)
             }
             fn metas() -> Vec<&'static orm_core::ModelMeta> {
                 vec![$($m::META),+]

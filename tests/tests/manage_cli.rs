@@ -517,7 +517,6 @@ async fn two_processes_migrate_at_once() {
 /// processes claim to have applied everything. `Migrator::migrate` pushes every planned
 /// name into `MigrateReport::applied` whether `run_one` ran it or found it recorded.
 #[tokio::test]
-#[ignore = "orm-sqlx: on SQLite, migrate reports migrations another process applied"]
 async fn sqlite_race_loser_reports_only_what_it_applied() {
     let dir = probe_migrations();
     let t = TestDb::open(Backend::Sqlite).await;

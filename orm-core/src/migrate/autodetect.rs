@@ -302,11 +302,71 @@ pub fn autodetect(
             })
         });
         let Some(name) = free.cloned() else {
-            return Err(format!(
-                "the models no longer have tables {} which reference each other: remove \
-                 the keys between them in one step, then the models in another",
-                gone.join(", ")
-            ));
+            // Tables that reference each other: drop the first one's keys and join
+            // tables to the others first (as Django removes the fields, then the models).
+            let refers_to_gone = |t: &TableState| {
+                let other = |target: &str| target != t.table && gone.iter().any(|g| g == target);
+                t.columns
+                    .iter()
+                    .any(|c| c.references.as_ref().is_some_and(|r| other(&r.table)))
+                    || t.links.iter().any(|l| other(&l.target.table))
+            };
+            let first = gone
+                .iter()
+                .find(|g| state.table(g).is_some_and(refers_to_gone))
+                .unwrap_or(&gone[0])
+                .clone();
+            let t = state.table(&first).cloned().unwrap_or_else(|| TableState {
+                table: first.clone(),
+                columns: Vec::new(),
+                indexes: Vec::new(),
+                links: Vec::new(),
+            });
+            let to_gone = |target: &str| target != first && gone.iter().any(|g| g == target);
+            let keys: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| c.references.as_ref().is_some_and(|r| to_gone(&r.table)))
+                .map(|c| c.name.clone())
+                .collect();
+            for l in t.links.iter().filter(|l| to_gone(&l.target.table)) {
+                push(
+                    Operation::RemoveLink {
+                        table: first.clone(),
+                        field: l.field.clone(),
+                    },
+                    &mut state,
+                )?;
+            }
+            for x in t
+                .indexes
+                .iter()
+                .filter(|x| x.columns.iter().any(|c| keys.contains(c)))
+            {
+                push(
+                    Operation::RemoveIndex {
+                        table: first.clone(),
+                        index: x.clone(),
+                    },
+                    &mut state,
+                )?;
+            }
+            if keys.is_empty() && !t.links.iter().any(|l| to_gone(&l.target.table)) {
+                return Err(format!(
+                    "cannot order the deletion of tables {}",
+                    gone.join(", ")
+                ));
+            }
+            for column in keys {
+                push(
+                    Operation::RemoveField {
+                        table: first.clone(),
+                        column,
+                    },
+                    &mut state,
+                )?;
+            }
+            continue;
         };
         push(Operation::DeleteModel { table: name }, &mut state)?;
     }

@@ -137,8 +137,20 @@ pub enum Step {
     /// A statement of a `run_sql` operation: it may write rows that later checks count.
     Raw(Statement),
     /// A query that counts rows that forbid the change; a count above zero stops the
-    /// migration with `message` (the count is put where `{n}` is).
-    Check { count: Statement, message: String },
+    /// migration with `message` (the count is put where `{n}` is). `reads` names the
+    /// tables and columns it reads (`None`: the number of rows), so that it can run
+    /// before the whole plan when nothing earlier in the plan changes them.
+    Check {
+        count: Statement,
+        message: String,
+        reads: Vec<(String, Option<String>)>,
+    },
+    /// What the operation's statements change: these columns of a table, or (`None`)
+    /// the whole table. Sends nothing.
+    Touch {
+        table: String,
+        columns: Option<Vec<String>>,
+    },
     /// Call the registered Rust function of this name.
     Rust(String),
 }
@@ -661,18 +673,78 @@ impl Operation {
         dialect: Dialect,
         options: &TableOptions,
     ) -> Vec<Step> {
+        let (mut out, rest): (Vec<Step>, Vec<Step>) = self
+            .statements(before, after, dialect, options)
+            .into_iter()
+            .partition(|s| matches!(s, Step::Check { .. }));
+        out.extend(self.touches(before));
+        out.extend(rest);
+        out
+    }
+
+    /// What the operation changes (see [`Step::Touch`]).
+    fn touches(&self, before: &ProjectState) -> Vec<Step> {
+        let whole = |t: &str| Step::Touch {
+            table: t.to_owned(),
+            columns: None,
+        };
+        let cols = |t: &str, c: &[&String]| Step::Touch {
+            table: t.to_owned(),
+            columns: Some(c.iter().map(|s| (*s).clone()).collect()),
+        };
+        let link_table = |t: &str, field: &str| {
+            before
+                .table(t)
+                .and_then(|x| x.links.iter().find(|l| l.field == field))
+                .map(|l| whole(&l.table))
+        };
+        match self {
+            Operation::CreateModel { table, links, .. } => {
+                let mut v = vec![whole(table)];
+                v.extend(links.iter().map(|l| whole(&l.table)));
+                v
+            }
+            Operation::DeleteModel { table } => {
+                let mut v = vec![whole(table)];
+                if let Some(t) = before.table(table) {
+                    v.extend(t.links.iter().map(|l| whole(&l.table)));
+                }
+                v
+            }
+            Operation::RenameModel { old, new } => vec![whole(old), whole(new)],
+            Operation::AddField { table, column, .. } => vec![cols(table, &[&column.name])],
+            Operation::AlterField { table, column } => vec![cols(table, &[&column.name])],
+            Operation::RemoveField { table, column } => vec![cols(table, &[column])],
+            Operation::RenameField { table, old, new } => vec![cols(table, &[old, new])],
+            Operation::AddIndex { .. } | Operation::RemoveIndex { .. } => Vec::new(),
+            Operation::AddLink { link, .. } => vec![whole(&link.table)],
+            Operation::RemoveLink { table, field } => {
+                link_table(table, field).into_iter().collect()
+            }
+            Operation::AlterLink { table, field, link } => {
+                let mut v: Vec<Step> = link_table(table, field).into_iter().collect();
+                v.push(whole(&link.table));
+                v
+            }
+            Operation::RunSql { .. } | Operation::RunRust { .. } => Vec::new(),
+        }
+    }
+
+    /// The checks and statements of [`Operation::steps`].
+    fn statements(
+        &self,
+        before: &ProjectState,
+        after: &ProjectState,
+        dialect: Dialect,
+        options: &TableOptions,
+    ) -> Vec<Step> {
         let sql = |v: Vec<Statement>| v.into_iter().map(Step::Sql).collect::<Vec<_>>();
         match self {
             Operation::CreateModel { table, .. } => {
                 let Some(t) = after.table(table) else {
                     return Vec::new();
                 };
-                let mut out = vec![compiler::create_table_state(t, dialect, options)];
-                out.extend(compiler::create_indexes_state(t, dialect));
-                for link in &t.links {
-                    out.extend(compiler::create_link_table(t, link, dialect, options));
-                }
-                sql(out)
+                sql(compiler::create_model_statements(t, dialect, options))
             }
             Operation::DeleteModel { table } => {
                 let mut out = Vec::new();
@@ -709,6 +781,7 @@ impl Operation {
                 let mut out = Vec::new();
                 if !column.null && column.default.is_none() && fill.is_none() {
                     out.push(Step::Check {
+                        reads: vec![(table.clone(), None)],
                         count: count(dialect, table, None),
                         message: format!(
                             "`{table}` has {{n}} row(s), and the new column `{table}.{}` is NOT \
@@ -720,24 +793,55 @@ impl Operation {
                         ),
                     });
                 }
+                if column.is_unique() && !column.null {
+                    let mut several = count(dialect, table, None);
+                    several.sql.push_str(" HAVING COUNT(*) > 1");
+                    out.push(Step::Check {
+                        reads: vec![(table.clone(), None)],
+                        count: several,
+                        message: format!(
+                            "`{table}` has {{n}} row(s), and the new column `{table}.{}` is \
+                             unique and NOT NULL: every row would get the same value. Add it \
+                             nullable (an `Option`), fill it, then make it unique and NOT NULL \
+                             in a later migration",
+                            column.name
+                        ),
+                    });
+                }
                 out.extend(sql(alter(before, after, table, &change, dialect, options)));
                 out
             }
-            Operation::RemoveField { table, .. }
-            | Operation::AddIndex { table, .. }
-            | Operation::RemoveIndex { table, .. } => sql(alter(
-                before,
-                after,
-                table,
-                &TableChange::default(),
-                dialect,
-                options,
-            )),
+            Operation::AddIndex { table, index } => {
+                let mut out = length_checks(before, after, table, dialect);
+                if index.unique {
+                    out.push(duplicates_check(table, &index.columns, dialect));
+                }
+                out.extend(sql(alter(
+                    before,
+                    after,
+                    table,
+                    &TableChange::default(),
+                    dialect,
+                    options,
+                )));
+                out
+            }
+            Operation::RemoveField { table, .. } | Operation::RemoveIndex { table, .. } => {
+                sql(alter(
+                    before,
+                    after,
+                    table,
+                    &TableChange::default(),
+                    dialect,
+                    options,
+                ))
+            }
             Operation::AlterField { table, column } => {
                 let mut out = Vec::new();
                 if let Some(old) = before.table(table).and_then(|t| t.column(&column.name)) {
                     out.extend(alter_checks(table, old, column, dialect));
                 }
+                out.extend(length_checks(before, after, table, dialect));
                 out.extend(sql(alter(
                     before,
                     after,
@@ -756,7 +860,9 @@ impl Operation {
                 sql(alter(before, after, table, &change, dialect, options))
             }
             Operation::AddLink { table, link } => match after.table(table) {
-                Some(t) => sql(compiler::create_link_table(t, link, dialect, options)),
+                Some(t) => sql(compiler::create_link_table(
+                    t, link, false, dialect, options,
+                )),
                 None => Vec::new(),
             },
             Operation::RemoveLink { table, field } => {
@@ -829,6 +935,7 @@ fn alter_checks(table: &str, old: &ColumnState, new: &ColumnState, dialect: Dial
     let name = format!("{table}.{}", new.name);
     if old.ty != new.ty && !widening(old.ty, new.ty) {
         out.push(Step::Check {
+            reads: vec![(table.to_owned(), Some(new.name.clone()))],
             count: count(dialect, table, Some(format!("{col} IS NOT NULL"))),
             message: format!(
                 "`{name}` changes type from {:?} to {:?}, which not every value converts to, \
@@ -847,6 +954,7 @@ fn alter_checks(table: &str, old: &ColumnState, new: &ColumnState, dialect: Dial
                 .is_some_and(|(n, o)| n < o))
     {
         out.push(Step::Check {
+            reads: vec![(table.to_owned(), Some(new.name.clone()))],
             count: count(dialect, table, Some(format!("{col} IS NOT NULL"))),
             message: format!(
                 "`{name}` gets fewer digits, which the database would round, and {{n}} row(s) \
@@ -855,24 +963,9 @@ fn alter_checks(table: &str, old: &ColumnState, new: &ColumnState, dialect: Dial
             ),
         });
     }
-    if let Some(n) = new.max_length
-        && old.max_length.is_none_or(|o| n < o)
-    {
-        let length = if dialect == Dialect::Mysql {
-            "CHAR_LENGTH"
-        } else {
-            "LENGTH"
-        };
-        out.push(Step::Check {
-            count: count(dialect, table, Some(format!("{length}({col}) > {n}"))),
-            message: format!(
-                "`{name}` gets max_length = {n}, and {{n}} row(s) are longer: shorten them \
-                 first (a run_sql or run_rust migration), or allow the length"
-            ),
-        });
-    }
     if old.null && !new.null && new.default.is_none() {
         out.push(Step::Check {
+            reads: vec![(table.to_owned(), Some(new.name.clone()))],
             count: count(dialect, table, Some(format!("{col} IS NULL"))),
             message: format!(
                 "`{name}` becomes NOT NULL, and {{n}} row(s) hold NULL: give the field a \
@@ -882,23 +975,124 @@ fn alter_checks(table: &str, old: &ColumnState, new: &ColumnState, dialect: Dial
         });
     }
     if !old.is_unique() && new.is_unique() {
-        let mut sql = String::from("SELECT COUNT(*) FROM (SELECT ");
-        sql.push_str(&col);
-        sql.push_str(" FROM ");
-        dialect.quote_into(&mut sql, table);
-        sql.push_str(" WHERE ");
-        sql.push_str(&col);
-        sql.push_str(" IS NOT NULL GROUP BY ");
-        sql.push_str(&col);
-        sql.push_str(" HAVING COUNT(*) > 1) dup");
+        out.push(duplicates_check(
+            table,
+            std::slice::from_ref(&new.name),
+            dialect,
+        ));
+    }
+    if let Some(r) = &new.references
+        && old.references.as_ref() != Some(r)
+    {
+        let mut target = String::new();
+        dialect.quote_into(&mut target, &r.table);
+        let mut key = String::new();
+        dialect.quote_into(&mut key, &r.column);
         out.push(Step::Check {
-            count: Statement {
-                sql,
-                params: Vec::new(),
-            },
+            reads: vec![
+                (table.to_owned(), Some(new.name.clone())),
+                (r.table.clone(), Some(r.column.clone())),
+            ],
+            count: count(
+                dialect,
+                table,
+                Some(format!(
+                    "{col} IS NOT NULL AND {col} NOT IN (SELECT {key} FROM {target})"
+                )),
+            ),
             message: format!(
-                "`{name}` becomes unique, and {{n}} value(s) appear in more than one row: \
-                 make them unique first (a run_sql or run_rust migration)"
+                "`{name}` becomes a key to `{}`, and {{n}} row(s) hold a value no row of \
+                 `{}` has: correct or clear them first (a run_sql or run_rust migration)",
+                r.table, r.table
+            ),
+        });
+    }
+    out
+}
+
+/// Rows that would break a new UNIQUE on `columns` (rows with a NULL in them never do).
+fn duplicates_check(table: &str, columns: &[String], dialect: Dialect) -> Step {
+    let quoted: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let mut q = String::new();
+            dialect.quote_into(&mut q, c);
+            q
+        })
+        .collect();
+    let list = quoted.join(", ");
+    let not_null = quoted
+        .iter()
+        .map(|q| format!("{q} IS NOT NULL"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut sql = format!("SELECT COUNT(*) FROM (SELECT {list} FROM ");
+    dialect.quote_into(&mut sql, table);
+    sql.push_str(&format!(
+        " WHERE {not_null} GROUP BY {list} HAVING COUNT(*) > 1) dup"
+    ));
+    Step::Check {
+        reads: columns
+            .iter()
+            .map(|c| (table.to_owned(), Some(c.clone())))
+            .collect(),
+        count: Statement {
+            sql,
+            params: Vec::new(),
+        },
+        message: format!(
+            "`{table}` ({}) becomes unique, and {{n}} value(s) appear in more than one row: \
+             make them unique first (a run_sql or run_rust migration)",
+            columns.join(", ")
+        ),
+    }
+}
+
+/// `VARCHAR(n)` in a column type: the characters it holds.
+fn varchar_length(ty: &str) -> Option<u32> {
+    ty.strip_prefix("VARCHAR(")?.strip_suffix(')')?.parse().ok()
+}
+
+/// Rows too long for a column whose type becomes bounded: a new or shorter `max_length`,
+/// or on MySQL a text column that becomes `VARCHAR(255)` by being indexed, unique or a
+/// key. The database would refuse them (or cut them short), after earlier statements of
+/// the migration were sent.
+fn length_checks(
+    before: &ProjectState,
+    after: &ProjectState,
+    table: &str,
+    dialect: Dialect,
+) -> Vec<Step> {
+    let (Some(f), Some(t)) = (before.table(table), after.table(table)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in &t.columns {
+        let Some(old) = f.column(&c.name) else {
+            continue;
+        };
+        let Some(n) = varchar_length(&compiler::column_type(t, c, dialect)) else {
+            continue;
+        };
+        if varchar_length(&compiler::column_type(f, old, dialect)).is_some_and(|m| m <= n) {
+            continue;
+        }
+        let mut col = String::new();
+        dialect.quote_into(&mut col, &c.name);
+        let length = if dialect == Dialect::Mysql {
+            "CHAR_LENGTH"
+        } else {
+            "LENGTH"
+        };
+        out.push(Step::Check {
+            reads: vec![(table.to_owned(), Some(c.name.clone()))],
+            count: count(dialect, table, Some(format!("{length}({col}) > {n}"))),
+            message: format!(
+                "`{table}.{}` holds at most {n} characters after this change (max_length = \
+                 {n}; on MySQL an indexed, unique or key text column is VARCHAR(255)), and \
+                 {{n}} row(s) are longer: shorten them first (a run_sql or run_rust \
+                 migration), or allow the length",
+                c.name
             ),
         });
     }

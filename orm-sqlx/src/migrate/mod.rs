@@ -322,6 +322,7 @@ impl Migrator {
                     out.push(format!("-- check, must count 0: {};", count.sql))
                 }
                 Step::Rust(f) => out.push(format!("-- Rust function `{f}`")),
+                Step::Touch { .. } => {}
             }
         }
         Ok(out)
@@ -353,7 +354,7 @@ impl Migrator {
         options: &TableOptions,
         target: &Target,
     ) -> Result<MigrateReport> {
-        create_record_table(conn, db).await?;
+        create_record_table(conn, dialect, options).await?;
         let mut applied = read_applied(conn, db).await?;
         for name in &applied {
             if graph.get(name).is_none() {
@@ -426,8 +427,14 @@ impl Migrator {
 
         let mut report = MigrateReport::default();
         for (name, forward, steps) in plans {
-            self.run_one(conn, dialect, &name, forward, &steps, &mut applied)
+            let ran = self
+                .run_one(conn, dialect, &name, forward, &steps, &mut applied)
                 .await?;
+            // Another process may have done it while this one waited (SQLite locks per
+            // migration): report only what this one did.
+            if !ran {
+                continue;
+            }
             if forward {
                 report.applied.push(name);
             } else {
@@ -437,8 +444,11 @@ impl Migrator {
         Ok(report)
     }
 
-    /// Run the checks of the plan whose tables no earlier step of the plan changes, so
-    /// that rows that forbid a change stop the run before its first statement.
+    /// Run the checks of the plan that read nothing an earlier step of the plan changes,
+    /// so that rows that forbid a change stop the run before its first statement. A
+    /// check on a table or column an earlier migration (or operation) of the run
+    /// changes, and every check after raw SQL or a Rust function (which may write any
+    /// row), runs just before its own statements instead.
     async fn preflight(
         &self,
         conn: &mut Connection,
@@ -447,17 +457,27 @@ impl Migrator {
         plans: &[(String, bool, Vec<Step>)],
     ) -> Result<()> {
         let start = graph.state_of(applied)?;
-        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut whole: BTreeSet<String> = BTreeSet::new();
+        let mut columns: BTreeSet<(String, String)> = BTreeSet::new();
         for (name, _, steps) in plans {
             for step in steps {
                 match step {
-                    Step::Check { count: c, message } => {
-                        let tables: Vec<&String> = start
-                            .tables
-                            .keys()
-                            .filter(|t| mentions(&c.sql, t))
-                            .collect();
-                        if tables.is_empty() || tables.iter().any(|t| touched.contains(*t)) {
+                    Step::Check {
+                        count: c,
+                        message,
+                        reads,
+                    } => {
+                        let early = reads.iter().all(|(t, col)| {
+                            let Some(table) = start.table(t) else {
+                                return false;
+                            };
+                            !whole.contains(t)
+                                && col.as_ref().is_none_or(|c| {
+                                    table.column(c).is_some()
+                                        && !columns.contains(&(t.clone(), c.clone()))
+                                })
+                        });
+                        if !early {
                             continue;
                         }
                         let n = count(conn, c.clone()).await?;
@@ -468,16 +488,24 @@ impl Migrator {
                             ));
                         }
                     }
-                    Step::Sql(s) => {
-                        for t in start.tables.keys() {
-                            if mentions(&s.sql, t) {
-                                touched.insert(t.clone());
-                            }
+                    Step::Touch {
+                        table,
+                        columns: None,
+                    } => {
+                        whole.insert(table.clone());
+                    }
+                    Step::Touch {
+                        table,
+                        columns: Some(cs),
+                    } => {
+                        for c in cs {
+                            columns.insert((table.clone(), c.clone()));
                         }
                     }
-                    // Raw SQL may write any rows: the checks after it run in place.
-                    Step::Raw(_) => return Ok(()),
-                    Step::Rust(_) => return Ok(()),
+                    Step::Sql(_) => {}
+                    // Raw SQL and Rust may write any rows: the checks after them run in
+                    // place.
+                    Step::Raw(_) | Step::Rust(_) => return Ok(()),
                 }
             }
         }
@@ -492,7 +520,7 @@ impl Migrator {
         forward: bool,
         steps: &[Step],
         applied: &mut BTreeSet<String>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let transactional = dialect != Dialect::Mysql;
         if dialect == Dialect::Sqlite {
             // Off outside the transaction (inside one SQLite ignores it); every key is
@@ -517,12 +545,15 @@ impl Migrator {
             }
             for step in steps {
                 match step {
+                    Step::Touch { .. } => {}
                     Step::Sql(s) | Step::Raw(s) => {
                         let mut ex = &mut *conn;
                         Executor::execute(&mut ex, s.clone()).await?;
                         sent.push(s.sql.clone());
                     }
-                    Step::Check { count: c, message } => {
+                    Step::Check {
+                        count: c, message, ..
+                    } => {
                         let n = count(conn, c.clone()).await?;
                         if n > 0 {
                             return fail(message.replace("{n}", &n.to_string()));
@@ -568,7 +599,14 @@ impl Migrator {
         match result {
             Ok(ran) => {
                 if transactional {
-                    exec(conn, "COMMIT", Vec::new()).await?;
+                    let committed = exec(conn, "COMMIT", Vec::new()).await;
+                    if let Err(e) = committed {
+                        let _ = exec(conn, "ROLLBACK", Vec::new()).await;
+                        restore_keys(conn, dialect).await;
+                        return fail(format!(
+                            "committing {name} failed, and it was rolled back: {e}"
+                        ));
+                    }
                 }
                 restore_keys(conn, dialect).await;
                 if ran {
@@ -578,7 +616,7 @@ impl Migrator {
                         applied.remove(name);
                     }
                 }
-                Ok(())
+                Ok(ran)
             }
             Err(e) => {
                 let direction = if forward { "applying" } else { "unapplying" };
@@ -605,13 +643,6 @@ impl Migrator {
             }
         }
     }
-}
-
-/// Whether `sql` names `table` as an identifier (quoted as any dialect quotes).
-fn mentions(sql: &str, table: &str) -> bool {
-    [format!("\"{table}\""), format!("`{table}`")]
-        .iter()
-        .any(|q| sql.contains(q.as_str()))
 }
 
 async fn restore_keys(conn: &mut Connection, dialect: Dialect) {
@@ -699,12 +730,15 @@ fn backward_steps(
     Ok(out)
 }
 
-async fn create_record_table(conn: &mut Connection, db: &Db) -> Result<()> {
-    let suffix = if db.dialect() == Dialect::Mysql {
-        let o = db.table_options().await?;
+async fn create_record_table(
+    conn: &mut Connection,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Result<()> {
+    let suffix = if dialect == Dialect::Mysql {
         format!(
             " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={}",
-            o.mysql_collation
+            options.mysql_collation
         )
     } else {
         String::new()

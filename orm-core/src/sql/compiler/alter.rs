@@ -161,6 +161,29 @@ pub fn rename_link(from: &LinkState, to: &LinkState, dialect: Dialect) -> Vec<St
             out.push(rename_column(&to.table, old, new, dialect));
         }
     }
+    let (old_unique, new_unique) = (
+        super::ddl::link_unique_name(from),
+        super::ddl::link_unique_name(to),
+    );
+    if old_unique != new_unique {
+        match dialect {
+            Dialect::Postgres => out.push(stmt(dialect, |w| {
+                alter_table(w, &to.table);
+                w.push("RENAME CONSTRAINT ");
+                w.ident(&old_unique);
+                w.push(" TO ");
+                w.ident(&new_unique);
+            })),
+            Dialect::Mysql => out.push(stmt(dialect, |w| {
+                alter_table(w, &to.table);
+                w.push("RENAME INDEX ");
+                w.ident(&old_unique);
+                w.push(" TO ");
+                w.ident(&new_unique);
+            })),
+            Dialect::Sqlite => {}
+        }
+    }
     let old_index = table_indexes_of_link(from);
     let new_index = table_indexes_of_link(to);
     if old_index.name != new_index.name {
@@ -575,6 +598,21 @@ fn rebuild_sqlite(
         w.push(" FROM ");
         w.ident(&to.table);
     }));
+    if to.columns.iter().any(|c| c.auto) && from.columns.iter().any(|c| c.auto) {
+        // AUTOINCREMENT never hands out a key again: the new table goes on from the old
+        // one's counter, not from the largest key left.
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        out.push(stmt(dialect, |w| {
+            w.push("DELETE FROM sqlite_sequence WHERE name = ");
+            w.push(&lit(&temp));
+        }));
+        out.push(stmt(dialect, |w| {
+            w.push("INSERT INTO sqlite_sequence (name, seq) SELECT ");
+            w.push(&lit(&temp));
+            w.push(", seq FROM sqlite_sequence WHERE name = ");
+            w.push(&lit(&to.table));
+        }));
+    }
     out.push(drop_table(&to.table, dialect));
     out.push(rename_table(&temp, &to.table, dialect));
     out.extend(create_indexes_state(to, dialect));

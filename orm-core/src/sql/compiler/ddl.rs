@@ -178,6 +178,103 @@ pub fn create_table(
     create_table_state(&TableState::from_meta(meta), dialect, options)
 }
 
+/// Every statement `create_tables` sends for a set of models: the tables in an order
+/// where each one's keys point at tables already created, then their indexes and join
+/// tables. Keys in a cycle (two models pointing at each other) cannot all be written
+/// inside `CREATE TABLE`: on PostgreSQL and MySQL those are added after every table
+/// exists (`ALTER TABLE … ADD CONSTRAINT`, skipped when the constraint is there already,
+/// so that creating twice changes nothing; MySQL 8, which has no such test, refuses a
+/// second run).
+pub fn create_tables_statements(
+    metas: &[&'static ModelMeta],
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Vec<Statement> {
+    let mut pending: Vec<TableState> = metas.iter().map(|m| TableState::from_meta(m)).collect();
+    let names: Vec<String> = pending.iter().map(|t| t.table.clone()).collect();
+    let mut created: Vec<String> = Vec::new();
+    let mut ordered: Vec<TableState> = Vec::new();
+    let mut deferred: Vec<(TableState, ColumnState, Reference)> = Vec::new();
+    while !pending.is_empty() {
+        let waits = |t: &TableState, created: &[String]| {
+            t.columns.iter().any(|c| {
+                c.references.as_ref().is_some_and(|r| {
+                    r.table != t.table && names.contains(&r.table) && !created.contains(&r.table)
+                })
+            })
+        };
+        let at = pending
+            .iter()
+            .position(|t| !waits(t, &created))
+            .unwrap_or(0);
+        let mut t = pending.remove(at);
+        if dialect != Dialect::Sqlite && waits(&t, &created) {
+            let full = t.clone();
+            for c in &mut t.columns {
+                if let Some(r) = c.references.clone()
+                    && r.table != t.table
+                    && names.contains(&r.table)
+                    && !created.contains(&r.table)
+                {
+                    if !c.one_to_one {
+                        // The index the key would have had.
+                        c.index = true;
+                    }
+                    c.references = None;
+                    let column = full.column(&c.name).cloned().unwrap_or_else(|| c.clone());
+                    deferred.push((full.clone(), column, r));
+                }
+            }
+        }
+        created.push(t.table.clone());
+        ordered.push(t);
+    }
+    let mut out: Vec<Statement> = ordered
+        .iter()
+        .map(|t| create_table_state(t, dialect, options))
+        .collect();
+    for t in &ordered {
+        out.extend(create_indexes_state(t, dialect));
+    }
+    for t in &ordered {
+        for link in &t.links {
+            out.extend(create_link_table(t, link, true, dialect, options));
+        }
+    }
+    for (t, c, r) in deferred {
+        let mut w = SqlWriter::new(dialect, &EMPTY_META);
+        let name = foreign_key_name(&t.table, &c.name, dialect);
+        let mut add = SqlWriter::new(dialect, &EMPTY_META);
+        add.push("ALTER TABLE ");
+        add.ident(&t.table);
+        add.push(" ADD ");
+        foreign_key_constraint(&mut add, &t.table, &c, &r);
+        if dialect == Dialect::Postgres {
+            // Only when missing: `DO` runs it if no constraint of that name is on the
+            // table (in the schema `search_path` finds first).
+            w.push("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = '");
+            w.push(&name.replace('\'', "''"));
+            w.push("' AND conrelid = to_regclass('");
+            let mut quoted = String::new();
+            dialect.quote_into(&mut quoted, &t.table);
+            w.push(&quoted.replace('\'', "''"));
+            w.push("')) THEN ");
+            w.push(&add.sql);
+            w.push("; END IF; END $$");
+            out.push(w.ddl());
+        } else {
+            if options.mysql_collation == TableOptions::MARIADB.mysql_collation {
+                // MariaDB: `FOREIGN KEY IF NOT EXISTS`.
+                add.sql = add
+                    .sql
+                    .replacen(" FOREIGN KEY (", " FOREIGN KEY IF NOT EXISTS (", 1);
+            }
+            out.push(add.ddl());
+        }
+    }
+    out
+}
+
 /// [`create_table`] from a table's description (what migrations replay).
 pub fn create_table_state(t: &TableState, dialect: Dialect, options: &TableOptions) -> Statement {
     table_statement(t, &t.table, true, dialect, options)
@@ -323,6 +420,31 @@ fn index_name(table: &str, column: &str) -> String {
     suffixed_name(table, column, "idx")
 }
 
+/// The UNIQUE (parent, target) of a join table: PostgreSQL's own name for it.
+pub(crate) fn link_unique_name(link: &LinkState) -> String {
+    suffixed_name(
+        &link.table,
+        &format!("{}_{}", link.parent_column, link.target_column),
+        "key",
+    )
+}
+
+/// The statements a migration creates a table with: `CREATE TABLE` (without `IF NOT
+/// EXISTS`: a table already there is an error, not a table of another shape taken for
+/// this one), its indexes and its join tables.
+pub fn create_model_statements(
+    t: &TableState,
+    dialect: Dialect,
+    options: &TableOptions,
+) -> Vec<Statement> {
+    let mut out = vec![table_statement(t, &t.table, false, dialect, options)];
+    out.extend(create_indexes_state(t, dialect));
+    for link in &t.links {
+        out.extend(create_link_table(t, link, false, dialect, options));
+    }
+    out
+}
+
 /// The index on a join table's target column.
 pub(crate) fn link_index_name(link: &LinkState) -> String {
     index_name(&link.table, &link.target_column)
@@ -459,7 +581,7 @@ pub fn create_through_tables(
     let t = TableState::from_meta(meta);
     t.links
         .iter()
-        .flat_map(|link| create_link_table(&t, link, dialect, options))
+        .flat_map(|link| create_link_table(&t, link, true, dialect, options))
         .collect()
 }
 
@@ -468,6 +590,7 @@ pub fn create_through_tables(
 pub fn create_link_table(
     owner: &TableState,
     link: &LinkState,
+    if_not_exists: bool,
     dialect: Dialect,
     options: &TableOptions,
 ) -> Vec<Statement> {
@@ -489,7 +612,11 @@ pub fn create_link_table(
         unique: false,
     };
     let mut w = SqlWriter::new(dialect, &EMPTY_META);
-    w.push("CREATE TABLE IF NOT EXISTS ");
+    w.push(if if_not_exists {
+        "CREATE TABLE IF NOT EXISTS "
+    } else {
+        "CREATE TABLE "
+    });
     w.ident(&link.table);
     w.push(" (");
     w.ident("id");
@@ -506,7 +633,14 @@ pub fn create_link_table(
             references(&mut w, key);
         }
     }
-    w.push(", UNIQUE (");
+    // Named, so that renaming the join table can rename it (SQLite's stays unnamed).
+    w.push(", ");
+    if dialect != Dialect::Sqlite {
+        w.push("CONSTRAINT ");
+        w.ident(&link_unique_name(link));
+        w.push(" ");
+    }
+    w.push("UNIQUE (");
     w.ident(&link.parent_column);
     w.push(", ");
     w.ident(&link.target_column);

@@ -1,4 +1,4 @@
-//! Review of issue 13 (migrations): cases the evolution and error tests do not reach.
+//! Edges found in review of issue 13 (migrations): cases the evolution and error tests do not reach.
 //! Each test runs on every backend of `required_backends()`; run one backend at a time
 //! with `ORM_TEST_BACKENDS=sqlite|postgres|mysql` to see each backend's outcome.
 
@@ -87,10 +87,14 @@ async fn unique_together_added_over_duplicates_is_refused_before_anything() {
             .await
             .unwrap();
         for _ in 0..2 {
-            ut1::Pair { id: 0, a: "x".into(), b: "y".into() }
-                .insert(db)
-                .await
-                .unwrap();
+            ut1::Pair {
+                id: 0,
+                a: "x".into(),
+                b: "y".into(),
+            }
+            .insert(db)
+            .await
+            .unwrap();
         }
         make::<(ut2::Pair,)>(&dir);
         let e = Migrator::new::<(ut2::Pair,)>(&dir)
@@ -99,7 +103,10 @@ async fn unique_together_added_over_duplicates_is_refused_before_anything() {
             .unwrap_err();
         let m = match &e {
             Error::Migration(m) => m.clone(),
-            other => panic!("[{}] expected Error::Migration, got {other:?}", backend.name()),
+            other => panic!(
+                "[{}] expected Error::Migration, got {other:?}",
+                backend.name()
+            ),
         };
         // The schema is the one before the migration.
         assert_schema_is_create_tables::<(ut1::Pair,)>(db, backend).await;
@@ -150,7 +157,13 @@ async fn index_added_on_long_text_keeps_values_or_is_refused_first() {
             .await
             .unwrap();
         let long = "x".repeat(300);
-        tx1::Doc { id: 0, body: long.clone() }.insert(db).await.unwrap();
+        tx1::Doc {
+            id: 0,
+            body: long.clone(),
+        }
+        .insert(db)
+        .await
+        .unwrap();
         make::<(tx2::Doc,)>(&dir);
         match Migrator::new::<(tx2::Doc,)>(&dir)
             .migrate(db, &Target::Latest)
@@ -219,9 +232,16 @@ async fn renamed_model_owning_a_many_to_many_matches_create_tables() {
             .migrate(db, &Target::Latest)
             .await
             .unwrap();
-        let mut tag = mm1::Tag { id: 0, label: "rust".into() };
+        let mut tag = mm1::Tag {
+            id: 0,
+            label: "rust".into(),
+        };
         tag.insert(db).await.unwrap();
-        let mut p = mm1::Post { id: 0, title: "p".into(), tags: Default::default() };
+        let mut p = mm1::Post {
+            id: 0,
+            title: "p".into(),
+            tags: Default::default(),
+        };
         p.insert(db).await.unwrap();
         p.add_related(|p| p.tags(), [tag.id], db).await.unwrap();
         make::<(mm2::Tag, mm2::Article)>(&dir);
@@ -278,7 +298,10 @@ async fn a_table_change_does_not_reuse_deleted_ids() {
             .unwrap();
         let mut last = 0;
         for i in 0..3 {
-            let mut c = ai1::Counter { id: 0, name: format!("c{i}") };
+            let mut c = ai1::Counter {
+                id: 0,
+                name: format!("c{i}"),
+            };
             c.insert(db).await.unwrap();
             last = c.id;
         }
@@ -353,10 +376,13 @@ async fn foreign_key_retargeted_over_dangling_rows_leaves_the_schema_alone() {
             .unwrap();
         let mut a = fk1::A { id: 0 };
         a.insert(db).await.unwrap();
-        fk1::Item { id: 0, r: ForeignKey::new(a.id) }
-            .insert(db)
-            .await
-            .unwrap();
+        fk1::Item {
+            id: 0,
+            r: ForeignKey::new(a.id),
+        }
+        .insert(db)
+        .await
+        .unwrap();
         make::<(fk2::A, fk2::B, fk2::Item)>(&dir);
         let e = Migrator::new::<(fk2::A, fk2::B, fk2::Item)>(&dir)
             .migrate(db, &Target::Latest)
@@ -417,8 +443,20 @@ async fn renamed_primary_key_referenced_by_a_foreign_key() {
             .migrate(db, &Target::Latest)
             .await
             .unwrap();
-        pk1::Shelf { code: 7, label: "s".into() }.insert(db).await.unwrap();
-        pk1::Book { id: 0, shelf: ForeignKey::new(7) }.insert(db).await.unwrap();
+        pk1::Shelf {
+            code: 7,
+            label: "s".into(),
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        pk1::Book {
+            id: 0,
+            shelf: ForeignKey::new(7),
+        }
+        .insert(db)
+        .await
+        .unwrap();
         make::<(pk2::Shelf, pk2::Book)>(&dir);
         Migrator::new::<(pk2::Shelf, pk2::Book)>(&dir)
             .migrate(db, &Target::Latest)
@@ -431,11 +469,23 @@ async fn renamed_primary_key_referenced_by_a_foreign_key() {
             .await
             .unwrap();
         assert_eq!(n, 1);
-        let e = pk2::Book { id: 0, shelf: ForeignKey::new(999) }
-            .insert(db)
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::Integrity { kind: orm_sqlx::Violation::ForeignKey, .. }), "{e}");
+        let e = pk2::Book {
+            id: 0,
+            shelf: ForeignKey::new(999),
+        }
+        .insert(db)
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Integrity {
+                    kind: orm_sqlx::Violation::ForeignKey,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         t.cleanup().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -471,8 +521,22 @@ mod cy1 {
 async fn create_tables_makes_a_key_cycle() {
     for backend in required_backends() {
         let t = TestDb::open(backend).await;
-        let r = t.db.create_tables::<(cy1::Egg, cy1::Hen, cy1::Farm)>().await;
+        let r =
+            t.db.create_tables::<(cy1::Egg, cy1::Hen, cy1::Farm)>()
+                .await;
         assert!(r.is_ok(), "[{}] {r:?}", backend.name());
+        // Twice changes nothing (the deferred keys are not added again).
+        let before = snapshot(&t.db, backend).await;
+        let r =
+            t.db.create_tables::<(cy1::Egg, cy1::Hen, cy1::Farm)>()
+                .await;
+        assert!(r.is_ok(), "[{}] second run: {r:?}", backend.name());
+        assert_eq!(diff(&before, &snapshot(&t.db, backend).await), "");
+        assert_eq!(
+            before.0["rv_eggs"].foreign_keys.len() + before.0["rv_hens"].foreign_keys.len(),
+            2,
+            "{before:?}"
+        );
         t.cleanup().await;
     }
 }
@@ -623,7 +687,9 @@ async fn foreign_keys_still_enforced_after_a_rebuild() {
         // SQLite: one connection, so the one the migration turned foreign keys off on is
         // the one the later writes use.
         let db = if backend == Backend::Sqlite {
-            t.one_connection_pool(std::time::Duration::from_secs(5)).await.0
+            t.one_connection_pool(std::time::Duration::from_secs(5))
+                .await
+                .0
         } else {
             t.db.clone()
         };
@@ -633,23 +699,44 @@ async fn foreign_keys_still_enforced_after_a_rebuild() {
             .migrate(&db, &Target::Latest)
             .await
             .unwrap();
-        let mut o = pr1::Owner { id: 0, name: "o".into() };
+        let mut o = pr1::Owner {
+            id: 0,
+            name: "o".into(),
+        };
         o.insert(&db).await.unwrap();
-        pr1::Pet { id: 0, owner: ForeignKey::new(o.id), name: "p".into() }
-            .insert(&db)
-            .await
-            .unwrap();
+        pr1::Pet {
+            id: 0,
+            owner: ForeignKey::new(o.id),
+            name: "p".into(),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
         make::<(pr2::Owner, pr2::Pet)>(&dir);
         Migrator::new::<(pr2::Owner, pr2::Pet)>(&dir)
             .migrate(&db, &Target::Latest)
             .await
             .unwrap();
         assert_schema_is_create_tables::<(pr2::Owner, pr2::Pet)>(&db, backend).await;
-        let e = pr2::Pet { id: 0, owner: ForeignKey::new(999), name: None }
-            .insert(&db)
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::Integrity { kind: orm_sqlx::Violation::ForeignKey, .. }), "[{}] {e}", backend.name());
+        let e = pr2::Pet {
+            id: 0,
+            owner: ForeignKey::new(999),
+            name: None,
+        }
+        .insert(&db)
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Integrity {
+                    kind: orm_sqlx::Violation::ForeignKey,
+                    ..
+                }
+            ),
+            "[{}] {e}",
+            backend.name()
+        );
         // And deleting a referenced owner is refused.
         let e = pr2::Owner::objects()
             .filter(|x| x.id.eq(o.id))
@@ -672,7 +759,9 @@ async fn foreign_keys_still_enforced_after_a_rebuild() {
 async fn migrate_works_on_a_one_connection_pool() {
     for backend in required_backends() {
         let t = TestDb::open(backend).await;
-        let (db, _) = t.one_connection_pool(std::time::Duration::from_secs(5)).await;
+        let (db, _) = t
+            .one_connection_pool(std::time::Duration::from_secs(5))
+            .await;
         let dir = temp_dir("one");
         make::<(pr1::Owner, pr1::Pet)>(&dir);
         let r = Migrator::new::<(pr1::Owner, pr1::Pet)>(&dir)
