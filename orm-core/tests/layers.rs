@@ -2,14 +2,15 @@
 //! names a module of a higher one, neither by its layered path (`crate::eval::…`) nor by
 //! the flat alias kept for the public API (`crate::queryset::…`).
 //!
-//! Layers, lowest first: `error.rs` (0), `schema/` (1), `dsl/` (2), `sql/` (3), `eval/` (4).
+//! Layers, lowest first: `error.rs` (0), `schema/` (1), `dsl/` (2), `sql/` (3),
+//! `migrate/` (4), `eval/` (5).
 //! `lib.rs` sits above all of them: it only re-exports.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The layer folders, lowest first; a file may use its own layer and those below.
-const LAYERS: &[&str] = &["schema", "dsl", "sql", "eval"];
+const LAYERS: &[&str] = &["schema", "dsl", "sql", "migrate", "eval"];
 
 /// The flat module names re-exported from `lib.rs`, and the layer each lives in.
 const ALIASES: &[(&str, &str)] = &[
