@@ -64,6 +64,31 @@ pub fn autodetect(
         Ok(())
     };
 
+    // A rename from a name the models still use would move that model's rows (or that
+    // field's values) away from it.
+    for (new, old) in &hints.tables {
+        if to.tables.contains_key(old)
+            && state.tables.contains_key(old)
+            && !state.tables.contains_key(new)
+        {
+            return Err(format!(
+                "table `{new}` says renamed_from = \"{old}\", but a model still has the table \
+                 `{old}`: rename that one first, or remove `renamed_from`"
+            ));
+        }
+    }
+    for ((table, new), old) in &hints.columns {
+        let kept = to.table(table).is_some_and(|t| t.column(old).is_some());
+        let was = state
+            .table(table)
+            .is_some_and(|t| t.column(old).is_some() && t.column(new).is_none());
+        if kept && was {
+            return Err(format!(
+                "`{table}.{new}` says renamed_from = \"{old}\", but `{table}.{old}` is still a \
+                 field: remove `renamed_from` (to add a new column), or rename the other field"
+            ));
+        }
+    }
     // Renamed tables.
     for (new, old) in &hints.tables {
         if to.tables.contains_key(new)
@@ -391,4 +416,44 @@ pub fn same_state(a: &ProjectState, b: &ProjectState) -> bool {
         s
     };
     norm(a) == norm(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::value::SqlType;
+
+    fn table(name: &str) -> TableState {
+        let mut id = ColumnState::new("id", SqlType::I64);
+        id.primary_key = true;
+        id.auto = true;
+        TableState {
+            table: name.to_owned(),
+            columns: vec![id],
+            indexes: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_table_renamed_from_one_the_models_keep_is_refused() {
+        let mut from = ProjectState::default();
+        from.tables.insert("old".into(), table("old"));
+        let mut to = from.clone();
+        to.tables.insert("new".into(), table("new"));
+        let mut hints = RenameHints::default();
+        hints.tables.insert("new".into(), "old".into());
+        let e = autodetect(&from, &to, &hints).unwrap_err();
+        assert!(e.contains("still has the table `old`"), "{e}");
+        // Without the kept model it is a rename.
+        to.tables.remove("old");
+        let ops = autodetect(&from, &to, &hints).unwrap();
+        assert_eq!(
+            ops,
+            vec![Operation::RenameModel {
+                old: "old".into(),
+                new: "new".into()
+            }]
+        );
+    }
 }

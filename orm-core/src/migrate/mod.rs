@@ -7,7 +7,7 @@
 //! `NNNN_description.toml`: the migrations it depends on and a list of
 //! [`Operation`]s. Replaying every file in order gives the schema they lead to
 //! ([`MigrationGraph::state_after`]); `makemigrations` compares it with the models'
-//! ([`autodetect`]) and writes the difference as the next file.
+//! ([`autodetect()`]) and writes the difference as the next file.
 //!
 //! ```toml
 //! dependencies = ["0001_initial"]

@@ -944,15 +944,7 @@ fn alter_checks(table: &str, old: &ColumnState, new: &ColumnState, dialect: Dial
                 old.ty, new.ty
             ),
         });
-    } else if old.ty == new.ty
-        && old.ty == SqlType::Decimal
-        && (new.decimal_places < old.decimal_places
-            || new.max_digits.is_some() && old.max_digits.is_none()
-            || new
-                .max_digits
-                .zip(old.max_digits)
-                .is_some_and(|(n, o)| n < o))
-    {
+    } else if old.ty == new.ty && old.ty == SqlType::Decimal && fewer_digits(old, new) {
         out.push(Step::Check {
             reads: vec![(table.to_owned(), Some(new.name.clone()))],
             count: count(dialect, table, Some(format!("{col} IS NOT NULL"))),
@@ -1097,4 +1089,17 @@ fn length_checks(
         });
     }
     out
+}
+
+/// Whether a decimal column's new precision could not hold a value the old one could:
+/// fewer places after the point, fewer before it, or a limit where there was none.
+fn fewer_digits(old: &ColumnState, new: &ColumnState) -> bool {
+    match (
+        old.max_digits.zip(old.decimal_places),
+        new.max_digits.zip(new.decimal_places),
+    ) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some((p, s)), Some((np, ns))) => ns < s || np.saturating_sub(ns) < p.saturating_sub(s),
+    }
 }
