@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod fixture;
 pub mod library;
+pub mod migration;
 pub mod probe;
 pub mod wide;
 

@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use orm_sqlx::ModelSet;
 use orm_sqlx::migrate::{Manage, Migrator};
 use orm_sqlx::prelude::*;
-use orm_tests::catalog::{diff, snapshot};
+use orm_tests::catalog::snapshot;
+use orm_tests::migration::{applied, assert_schema_is_create_tables, temp_dir};
 use orm_tests::{Backend, TestDb, probe, required_backends};
 
 /// The bookstore example's models, the very file its `bookstore` and `manage` binaries
@@ -52,18 +53,6 @@ mod v2 {
 
 type V1 = (v1::Writer, v1::Note);
 type V2 = (v2::Writer, v2::Note);
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "orm_manage_cli_{name}_{}_{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The file names in `dir`, sorted.
 fn files(dir: &Path) -> Vec<String> {
@@ -250,31 +239,6 @@ async fn the_example_migrations_make_create_tables_schema() {
     }
 }
 
-/// The migrated schema equals `create_tables` of the same models, through the catalogue.
-async fn assert_schema_is_create_tables<S: ModelSet>(db: &Db, backend: Backend) {
-    let fresh = TestDb::open(backend).await;
-    fresh.db.create_tables::<S>().await.unwrap();
-    let want = snapshot(&fresh.db, backend).await;
-    let got = snapshot(db, backend).await;
-    fresh.cleanup().await;
-    let d = diff(&got, &want);
-    assert!(
-        d.is_empty(),
-        "migrated (first) vs create_tables (second):\n{d}"
-    );
-}
-
-/// The names `orm_migrations` records, sorted (with repetitions, were there any).
-async fn recorded(db: &Db) -> Vec<String> {
-    RawQuery::<(String,)>::new("SELECT name FROM orm_migrations ORDER BY name", ())
-        .into_vec(db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.0)
-        .collect()
-}
-
 #[tokio::test]
 async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
     let dir = temp_dir("migrate");
@@ -294,7 +258,7 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
             "{r:?}"
         );
         assert!(r.err.is_empty(), "{r:?}");
-        assert_eq!(recorded(&t.db).await, ["0001_initial"]);
+        assert_eq!(applied(&t.db).await, ["0001_initial"]);
         assert_schema_is_create_tables::<V1>(&t.db, backend).await;
         // The tables work.
         let mut w = v1::Writer {
@@ -351,7 +315,7 @@ async fn migrate_showmigrations_sqlmigrate_and_zero_on_every_backend() {
             (0, "Unapplied 0001_initial\n"),
             "{r:?}"
         );
-        assert!(recorded(&t.db).await.is_empty());
+        assert!(applied(&t.db).await.is_empty());
         assert!(snapshot(&t.db, backend).await.0.is_empty(), "tables left");
         let r = manage::<V1>(&dir, &["showmigrations", "--database", url]).await;
         assert_eq!((r.code, r.out.as_str()), (0, "[ ] 0001_initial\n"), "{r:?}");
@@ -481,7 +445,7 @@ async fn two_processes_migrate_at_once() {
                 outs.sort();
                 assert_eq!(outs, [BOTH_APPLIED, NOTHING_TO_DO], "round {round}");
             }
-            assert_eq!(recorded(&t.db).await, ["0001_initial", "0002_seed"]);
+            assert_eq!(applied(&t.db).await, ["0001_initial", "0002_seed"]);
             let seeded = RawQuery::<(i64,)>::new(
                 "SELECT COUNT(*) FROM probe_labels WHERE name = 'seeded'",
                 (),
@@ -505,7 +469,7 @@ async fn two_processes_migrate_at_once() {
                 (0, "Unapplied 0002_seed\nUnapplied 0001_initial\n"),
                 "round {round}: {z:?}"
             );
-            assert!(recorded(&t.db).await.is_empty());
+            assert!(applied(&t.db).await.is_empty());
             assert!(snapshot(&t.db, backend).await.0.is_empty(), "tables left");
         }
         t.cleanup().await;

@@ -2,50 +2,11 @@
 //! Each test runs on every backend of `required_backends()`; run one backend at a time
 //! with `ORM_TEST_BACKENDS=sqlite|postgres|mysql` to see each backend's outcome.
 
-use std::path::{Path, PathBuf};
-
 use orm_sqlx::migrate::{Made, MakeOptions, Migrator, Target};
 use orm_sqlx::prelude::*;
 use orm_tests::catalog::{diff, snapshot};
+use orm_tests::migration::{assert_schema_is_create_tables, make, temp_dir};
 use orm_tests::{Backend, TestDb, required_backends};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "orm_migration_review_{name}_{}_{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn make<S: orm_sqlx::ModelSet>(dir: &Path) -> PathBuf {
-    match Migrator::new::<S>(dir).make_migrations(&MakeOptions::default()) {
-        Ok(Made::Written { path, .. }) => path,
-        other => panic!("expected a migration, got {other:?}"),
-    }
-}
-
-async fn schema_diff<S: orm_sqlx::ModelSet>(db: &Db, backend: Backend) -> String {
-    let fresh = TestDb::open(backend).await;
-    fresh.db.create_tables::<S>().await.unwrap();
-    let want = snapshot(&fresh.db, backend).await;
-    let got = snapshot(db, backend).await;
-    fresh.cleanup().await;
-    diff(&got, &want)
-}
-
-async fn assert_schema_is_create_tables<S: orm_sqlx::ModelSet>(db: &Db, backend: Backend) {
-    let d = schema_diff::<S>(db, backend).await;
-    assert!(
-        d.is_empty(),
-        "[{}] migrated (first) vs create_tables (second):\n{d}",
-        backend.name()
-    );
-}
 
 // ---------------------------------------------------------------------------------------
 // 1. unique_together added over duplicate rows.

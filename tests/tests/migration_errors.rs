@@ -3,11 +3,10 @@
 //! operations the evolution test does not reach (a renamed model, data migrations, a
 //! one-off fill value, merges), on every backend.
 
-use std::path::{Path, PathBuf};
-
 use orm_sqlx::migrate::{Made, MakeOptions, Migrator, Target};
 use orm_sqlx::prelude::*;
 use orm_tests::catalog::{diff, snapshot};
+use orm_tests::migration::{applied, assert_schema_is_create_tables, make, temp_dir};
 use orm_tests::{Backend, TestDb, required_backends};
 
 mod a {
@@ -101,56 +100,11 @@ mod r2 {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "orm_migration_errors_{name}_{}_{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn make<S: orm_sqlx::ModelSet>(dir: &Path) -> PathBuf {
-    match Migrator::new::<S>(dir).make_migrations(&MakeOptions::default()) {
-        Ok(Made::Written { path, .. }) => path,
-        other => panic!("expected a migration, got {other:?}"),
-    }
-}
-
 fn message(e: Error) -> String {
     match e {
         Error::Migration(m) => m,
         other => panic!("expected Error::Migration, got {other:?}"),
     }
-}
-
-async fn applied(db: &Db) -> Vec<String> {
-    let mut names: Vec<String> = RawQuery::<(String,)>::new("SELECT name FROM orm_migrations", ())
-        .into_vec(db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
-    names.sort();
-    names
-}
-
-async fn assert_schema_is_create_tables<S: orm_sqlx::ModelSet>(db: &Db, backend: Backend) {
-    let fresh = TestDb::open(backend).await;
-    fresh.db.create_tables::<S>().await.unwrap();
-    let want = snapshot(&fresh.db, backend).await;
-    let got = snapshot(db, backend).await;
-    fresh.cleanup().await;
-    let d = diff(&got, &want);
-    assert!(
-        d.is_empty(),
-        "migrated (first) vs create_tables (second):\n{d}"
-    );
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 
-use orm_sqlx::migrate::{Made, MakeOptions, Migrator, Operation, Target};
+use orm_sqlx::migrate::{Migrator, Operation, Target};
 use orm_sqlx::prelude::*;
-use orm_tests::catalog::{diff, snapshot};
-use orm_tests::{Backend, TestDb, required_backends};
+use orm_tests::catalog::snapshot;
+use orm_tests::migration::{assert_schema_is_create_tables, make_with_ops, temp_dir};
+use orm_tests::{TestDb, required_backends};
 
 mod v1 {
     use orm_sqlx::prelude::*;
@@ -139,41 +140,6 @@ type V5 = (v5::Author, v5::Post);
 type V6 = (v6::Author, v6::Tag, v6::Post);
 type V7 = (v7::Author, v7::Tag, v7::Post);
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "orm_migrations_{name}_{}_{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `makemigrations` for the models `S`; returns the operations written.
-fn make<S: orm_sqlx::ModelSet>(dir: &PathBuf) -> Vec<Operation> {
-    match Migrator::new::<S>(dir).make_migrations(&MakeOptions::default()) {
-        Ok(Made::Written { operations, .. }) => operations,
-        other => panic!("expected a migration, got {other:?}"),
-    }
-}
-
-/// The migrated schema equals `create_tables` of the same models, through the catalogue.
-async fn assert_schema_is_create_tables<S: orm_sqlx::ModelSet>(db: &Db, backend: Backend) {
-    let fresh = TestDb::open(backend).await;
-    fresh.db.create_tables::<S>().await.unwrap();
-    let want = snapshot(&fresh.db, backend).await;
-    let got = snapshot(db, backend).await;
-    fresh.cleanup().await;
-    let d = diff(&got, &want);
-    assert!(
-        d.is_empty(),
-        "migrated (first) vs create_tables (second):\n{d}"
-    );
-}
-
 fn names(dir: &PathBuf) -> Vec<String> {
     Migrator::new::<V1>(dir)
         .graph()
@@ -193,7 +159,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         let dir = temp_dir(backend.name());
 
         // 1: the initial migration creates both tables.
-        let ops = make::<V1>(&dir);
+        let ops = make_with_ops::<V1>(&dir).1;
         assert!(
             matches!(
                 ops.as_slice(),
@@ -225,7 +191,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         );
 
         // 2: add a field with a default: the row already there gets it.
-        let ops = make::<V2>(&dir);
+        let ops = make_with_ops::<V2>(&dir).1;
         assert!(
             matches!(ops.as_slice(), [Operation::AddField { .. }]),
             "{ops:?}"
@@ -251,7 +217,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         p2.insert(db).await.unwrap();
 
         // 3: make a field nullable.
-        let ops = make::<V3>(&dir);
+        let ops = make_with_ops::<V3>(&dir).1;
         assert!(
             matches!(ops.as_slice(), [Operation::AlterField { .. }]),
             "{ops:?}"
@@ -282,7 +248,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         );
 
         // 4: a unique index.
-        let ops = make::<V4>(&dir);
+        let ops = make_with_ops::<V4>(&dir).1;
         assert!(
             matches!(ops.as_slice(), [Operation::AlterField { .. }]),
             "{ops:?}"
@@ -302,7 +268,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         assert!(e.is_unique_violation(), "{e}");
 
         // 5: rename a field (declared): the values stay, the uniqueness too.
-        let ops = make::<V5>(&dir);
+        let ops = make_with_ops::<V5>(&dir).1;
         assert!(
             matches!(ops.as_slice(), [Operation::RenameField { .. }]),
             "{ops:?}"
@@ -333,7 +299,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         assert!(e.is_unique_violation(), "{e}");
 
         // 6: a foreign key and a many-to-many to a new model.
-        let ops = make::<V6>(&dir);
+        let ops = make_with_ops::<V6>(&dir).1;
         assert!(
             ops.iter().any(|o| matches!(o, Operation::CreateModel { table, .. } if table == "mig_tags"))
                 && ops.iter().any(|o| matches!(o, Operation::AddField { column, .. } if column.name == "author_id"))
@@ -370,7 +336,7 @@ async fn a_model_through_seven_versions_forward_and_back() {
         assert_eq!(tagged[0].views, 0);
 
         // 7: drop a field: the other values, the key and the links stay.
-        let ops = make::<V7>(&dir);
+        let ops = make_with_ops::<V7>(&dir).1;
         assert!(
             matches!(ops.as_slice(), [Operation::RemoveField { .. }]),
             "{ops:?}"
