@@ -161,49 +161,27 @@ pub fn rename_link(from: &LinkState, to: &LinkState, dialect: Dialect) -> Vec<St
             out.push(rename_column(&to.table, old, new, dialect));
         }
     }
-    let (old_unique, new_unique) = (
-        super::ddl::link_unique_name(from),
-        super::ddl::link_unique_name(to),
-    );
-    if old_unique != new_unique {
-        match dialect {
-            Dialect::Postgres => out.push(stmt(dialect, |w| {
-                alter_table(w, &to.table);
-                w.push("RENAME CONSTRAINT ");
-                w.ident(&old_unique);
-                w.push(" TO ");
-                w.ident(&new_unique);
-            })),
-            Dialect::Mysql => out.push(stmt(dialect, |w| {
-                alter_table(w, &to.table);
-                w.push("RENAME INDEX ");
-                w.ident(&old_unique);
-                w.push(" TO ");
-                w.ident(&new_unique);
-            })),
-            Dialect::Sqlite => {}
-        }
+    let unique = |l: &LinkState| Object::Unique {
+        name: super::ddl::link_unique_name(l),
+        column: String::new(),
+    };
+    let (old_unique, new_unique) = (unique(from), unique(to));
+    if old_unique.name() != new_unique.name() {
+        // SQLite's pair is unnamed: nothing to rename.
+        out.extend(rename_object(&to.table, &old_unique, &new_unique, dialect));
     }
-    let old_index = table_indexes_of_link(from);
-    let new_index = table_indexes_of_link(to);
-    if old_index.name != new_index.name {
-        match dialect {
-            Dialect::Postgres => out.push(stmt(dialect, |w| {
-                w.push("ALTER INDEX ");
-                w.ident(&old_index.name);
-                w.push(" RENAME TO ");
-                w.ident(&new_index.name);
-            })),
-            Dialect::Mysql => out.push(stmt(dialect, |w| {
-                alter_table(w, &to.table);
-                w.push("RENAME INDEX ");
-                w.ident(&old_index.name);
-                w.push(" TO ");
-                w.ident(&new_index.name);
-            })),
-            Dialect::Sqlite => {
-                out.push(drop_index(&to.table, &old_index.name, dialect));
-                out.push(create_index_statement(&to.table, &new_index, dialect));
+    let old_index = Object::Index(table_indexes_of_link(from));
+    let new_index = Object::Index(table_indexes_of_link(to));
+    if old_index.name() != new_index.name() {
+        match rename_object(&to.table, &old_index, &new_index, dialect) {
+            Some(s) => out.push(s),
+            None => {
+                out.push(drop_object(&to.table, &old_index, dialect));
+                out.push(create_index_statement(
+                    &to.table,
+                    &table_indexes_of_link(to),
+                    dialect,
+                ));
             }
         }
     }
