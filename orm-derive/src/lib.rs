@@ -50,6 +50,11 @@ use proc_macro::TokenStream;
 ///   (`BookReview` → `book_review`).
 /// - `#[orm(crate = "path")]`: where the ORM crate is, for code that re-exports it.
 ///   Default: `::orm_sqlx`.
+/// - `#[orm(index(a, b))]`, `#[orm(unique_together(a, b))]`: a composite index or unique
+///   constraint (in `create_tables` and migrations).
+/// - `#[orm(hooks)]`: you write `impl Hooks for T` (`pre_save`, `post_save`, …).
+/// - `#[orm(renamed_from = "old_table")]`: the table had this name; `makemigrations`
+///   writes a rename (keeping the rows) instead of a drop and a create.
 ///
 /// # Field attributes
 ///
@@ -59,6 +64,12 @@ use proc_macro::TokenStream;
 ///   written `i16`, `i32` or `i64`. An unmarked `id` of one of these types is `auto`
 ///   already; a marked key (even one named `id`) is `auto` only if it says so.
 /// - `#[orm(column = "name")]`: the column. Default: the field's name.
+/// - `#[orm(unique)]`, `#[orm(index)]`, `#[orm(max_length = n)]` (text),
+///   `#[orm(max_digits = p, decimal_places = s)]` (decimals), `#[orm(default = …)]`,
+///   `#[orm(auto_now)]`/`#[orm(auto_now_add)]` (timestamps): column options, checked
+///   before writes and written in the DDL.
+/// - `#[orm(renamed_from = "old_column")]`: the column had this name; `makemigrations`
+///   writes a rename (keeping the values) instead of a drop and an add.
 ///
 /// - `#[orm(on_delete = "...")]` on a foreign key: what deleting the row it points at does
 ///   to this one: `"cascade"` (the default), `"set_null"` (the key must be an `Option`),
