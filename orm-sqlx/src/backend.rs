@@ -10,7 +10,7 @@ use orm_core::select_related::SelectNode;
 use orm_core::{Dialect, Error, FromRow, Result, Statement, Value};
 use sqlx::AssertSqlSafe;
 
-use crate::query_log::record;
+use crate::query_log::{Recorded, record};
 
 /// A sqlx database this crate runs on.
 pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
@@ -464,11 +464,12 @@ where
     ex.fetch_many(sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args))
 }
 
-/// Record a statement: the first step of every function here.
-fn prepare(stmt: Statement) -> (Arc<str>, Vec<Value>) {
+/// Record a statement: the first step of every function here. The returned
+/// [`Recorded`] is finished with the rows once the statement is done.
+fn prepare(stmt: Statement) -> (Arc<str>, Vec<Value>, Recorded) {
     let sql: Arc<str> = stmt.sql.into();
-    record(&sql, &stmt.params);
-    (sql, stmt.params)
+    let recorded = record(&sql, &stmt.params);
+    (sql, stmt.params, recorded)
 }
 
 /// After the first attempt of a statement failed with `e`: whether to send it again.
@@ -506,6 +507,26 @@ fn retry_error<DB: Backend>(sql: &str, first: sqlx::Error, retry: sqlx::Error) -
 async fn each_row<DB>(
     conn: &mut DB::Connection,
     stmt: Statement,
+    f: impl FnMut(&DB::Row, &CheckedColumns) -> Result<()>,
+) -> Result<()>
+where
+    DB: Backend,
+    DB::Arguments: sqlx::IntoArguments<DB> + 'static,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let (sql, mut params, recorded) = prepare(stmt);
+    let mut read = 0u64;
+    let out = each_row_of::<DB>(conn, &sql, &mut params, &mut read, f).await;
+    recorded.finish(out.is_ok().then_some(read));
+    out
+}
+
+/// [`each_row`] once recorded, counting the rows in `read`.
+async fn each_row_of<DB>(
+    conn: &mut DB::Connection,
+    sql: &Arc<str>,
+    params: &mut Vec<Value>,
+    read: &mut u64,
     mut f: impl FnMut(&DB::Row, &CheckedColumns) -> Result<()>,
 ) -> Result<()>
 where
@@ -513,10 +534,10 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, mut params) = prepare(stmt);
+    let sql = sql.clone();
     let mut first_error = None;
     loop {
-        let args = DB::arguments(&mut params)?;
+        let args = DB::arguments(params)?;
         let mut rows = rows::<DB, _>(&mut *conn, &sql, args);
         let seen = CheckedColumns::default();
         let mut started = false;
@@ -524,8 +545,18 @@ where
             match rows.try_next().await {
                 Ok(Some(step)) => {
                     started = true;
-                    if let sqlx::Either::Right(row) = step {
-                        f(&row, &seen)?;
+                    match step {
+                        sqlx::Either::Right(row) => {
+                            *read += 1;
+                            f(&row, &seen)?;
+                        }
+                        // A write's count, for a statement without rows (`RETURNING`
+                        // reports rows instead).
+                        sqlx::Either::Left(done) => {
+                            if *read == 0 {
+                                *read = DB::exec_result(&done).rows_affected;
+                            }
+                        }
                     }
                 }
                 Ok(None) => return Ok(()),
@@ -569,7 +600,7 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
-    let (sql, mut params) = prepare(stmt);
+    let (sql, mut params, recorded) = prepare(stmt);
     let mut first_error = None;
     let row = loop {
         let args = DB::arguments(&mut params)?;
@@ -581,11 +612,18 @@ where
             Err(e) => e,
         };
         match first_error.take() {
-            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            Some(first) => {
+                recorded.finish(None);
+                return Err(retry_error::<DB>(&sql, first, failed));
+            }
             None if retry_after::<DB>(conn, &failed).await => first_error = Some(failed),
-            None => return Err(db_error(&sql, failed)),
+            None => {
+                recorded.finish(None);
+                return Err(db_error(&sql, failed));
+            }
         }
     };
+    recorded.finish(Some(u64::from(row.is_some())));
     row.map(|row| DB::decode::<T>(&row, &CheckedColumns::default()))
         .transpose()
 }
@@ -609,21 +647,37 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, mut params) = prepare(stmt);
+    let (sql, mut params, recorded) = prepare(stmt);
     let mut first_error = None;
     loop {
-        let args = DB::arguments(&mut params)?;
+        let args = match DB::arguments(&mut params) {
+            Ok(args) => args,
+            Err(e) => {
+                recorded.finish(None);
+                return Err(e);
+            }
+        };
         let failed = match sqlx::query_with::<DB, _>(AssertSqlSafe(sql.clone()), args)
             .execute(&mut *conn)
             .await
         {
-            Ok(res) => return Ok(DB::exec_result(&res)),
+            Ok(res) => {
+                let done = DB::exec_result(&res);
+                recorded.finish(Some(done.rows_affected));
+                return Ok(done);
+            }
             Err(e) => e,
         };
         match first_error.take() {
-            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            Some(first) => {
+                recorded.finish(None);
+                return Err(retry_error::<DB>(&sql, first, failed));
+            }
             None if retry_after::<DB>(conn, &failed).await => first_error = Some(failed),
-            None => return Err(db_error(&sql, failed)),
+            None => {
+                recorded.finish(None);
+                return Err(db_error(&sql, failed));
+            }
         }
     }
 }
@@ -634,22 +688,39 @@ fn decoded<'c, DB, T>(
     steps: impl futures_util::Stream<Item = std::result::Result<Step<DB>, sqlx::Error>> + Send + 'c,
     sql: Arc<str>,
     selected: Vec<SelectNode>,
+    recorded: Recorded,
 ) -> BoxStream<'c, Result<T>>
 where
     DB: Backend,
     T: FromRow,
 {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let seen = CheckedColumns::default();
-    steps
-        .filter_map(move |step| {
-            let out = match step {
-                Ok(sqlx::Either::Right(row)) => Some(DB::decode_with::<T>(&row, &seen, &selected)),
-                Ok(sqlx::Either::Left(_)) => None,
-                Err(e) => Some(Err(db_error(&sql, e))),
-            };
-            std::future::ready(out)
-        })
-        .boxed()
+    // Rows read, and whether the driver failed: the statement is finished when the
+    // stream ends (one read to its end; dropped early, it stays unfinished).
+    let tally = Arc::new((AtomicU64::new(0), AtomicBool::new(false)));
+    let counted = tally.clone();
+    let rows = steps.filter_map(move |step| {
+        let out = match step {
+            Ok(sqlx::Either::Right(row)) => {
+                counted.0.fetch_add(1, Ordering::Relaxed);
+                Some(DB::decode_with::<T>(&row, &seen, &selected))
+            }
+            Ok(sqlx::Either::Left(_)) => None,
+            Err(e) => {
+                counted.1.store(true, Ordering::Relaxed);
+                Some(Err(db_error(&sql, e)))
+            }
+        };
+        std::future::ready(out)
+    });
+    let end = futures_util::stream::once(async move {
+        let failed = tally.1.load(Ordering::Relaxed);
+        recorded.finish((!failed).then(|| tally.0.load(Ordering::Relaxed)));
+        None
+    })
+    .filter_map(std::future::ready);
+    rows.chain(end).boxed()
 }
 
 pub(crate) fn stream<'c, DB, E, T>(
@@ -665,12 +736,12 @@ where
 {
     // Built (and counted) when first polled: a stream that is never read sends nothing.
     futures_util::stream::once(async move {
-        let (sql, mut params) = prepare(stmt);
+        let (sql, mut params, recorded) = prepare(stmt);
         let args = match DB::arguments(&mut params) {
             Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
-        decoded::<DB, T>(rows::<DB, E>(ex, &sql, args), sql, selected)
+        decoded::<DB, T>(rows::<DB, E>(ex, &sql, args), sql, selected, recorded)
     })
     .flatten()
     .boxed()
@@ -743,7 +814,7 @@ where
                 return futures_util::stream::once(async move { Err(e) }).boxed();
             }
         };
-        let (sql, mut params) = prepare(stmt);
+        let (sql, mut params, recorded) = prepare(stmt);
         let args = match DB::arguments(&mut params) {
             Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
@@ -787,7 +858,7 @@ where
             };
             lent.finish(read)
         });
-        decoded::<DB, T>(steps, sql, selected)
+        decoded::<DB, T>(steps, sql, selected, recorded)
     })
     .flatten()
     .boxed()

@@ -7,10 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 tokio::task_local! {
-    static CAPTURED: RefCell<Vec<CapturedQuery>>;
+    static CAPTURED: RefCell<Capture>;
+}
+
+/// The statements of one capture scope; `id` tells scopes apart, so that a statement
+/// that finishes after its scope ended (a stream read later) cannot write into another.
+struct Capture {
+    id: u64,
+    queries: Vec<CapturedQuery>,
 }
 
 static TOTAL: AtomicU64 = AtomicU64::new(0);
+static SCOPES: AtomicU64 = AtomicU64::new(0);
 
 /// One statement sent to the database.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +28,13 @@ pub struct CapturedQuery {
     pub params: Vec<orm_core::Value>,
     /// What the statement does, read from its first keyword.
     pub kind: StatementKind,
+    /// From sending the statement to its last row (or its error); `None` for a statement
+    /// whose result was not read to its end (a stream dropped early) and for the
+    /// transaction control sqlx sends itself.
+    pub duration: Option<std::time::Duration>,
+    /// The rows it returned (a SELECT, or a write with `RETURNING`) or changed (a write
+    /// without); `None` when it failed or was not read to its end.
+    pub rows: Option<u64>,
 }
 
 /// What a statement does, read from its first keyword (after blanks, comments and
@@ -128,18 +143,52 @@ impl std::fmt::Display for CapturedQuery {
     }
 }
 
+/// A statement recorded by [`record`], to be completed by [`Recorded::finish`]. Outside a
+/// capture it holds nothing and costs nothing (no clock is read).
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    /// The capture scope and the statement's place in it, and when it was sent.
+    slot: Option<(u64, usize, std::time::Instant)>,
+}
+
+impl Recorded {
+    /// The statement finished: with `rows` read or changed, or (`None`) failed.
+    pub(crate) fn finish(&self, rows: Option<u64>) {
+        let Some((id, at, started)) = self.slot else {
+            return;
+        };
+        let elapsed = started.elapsed();
+        let _ = CAPTURED.try_with(|c| {
+            let mut c = c.borrow_mut();
+            if c.id == id
+                && let Some(q) = c.queries.get_mut(at)
+            {
+                q.duration = Some(elapsed);
+                q.rows = rows;
+            }
+        });
+    }
+}
+
 /// Called by every executor method right before a statement is sent, once the
 /// connection it goes out on is in hand: a statement whose connection could not be taken
 /// from the pool is not counted (as in Django, where its cursor never exists).
-pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) {
+pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) -> Recorded {
     TOTAL.fetch_add(1, Ordering::Relaxed);
-    let _ = CAPTURED.try_with(|c| {
-        c.borrow_mut().push(CapturedQuery {
-            sql: sql.clone(),
-            params: params.to_vec(),
-            kind: StatementKind::of(sql),
-        });
-    });
+    let slot = CAPTURED
+        .try_with(|c| {
+            let mut c = c.borrow_mut();
+            c.queries.push(CapturedQuery {
+                sql: sql.clone(),
+                params: params.to_vec(),
+                kind: StatementKind::of(sql),
+                duration: None,
+                rows: None,
+            });
+            (c.id, c.queries.len() - 1, std::time::Instant::now())
+        })
+        .ok();
+    Recorded { slot }
 }
 
 /// Record a transaction-control statement that sqlx sends itself (`BEGIN`, `COMMIT`,
@@ -147,10 +196,12 @@ pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) {
 pub(crate) fn record_control(kind: StatementKind, text: impl FnOnce() -> String) {
     TOTAL.fetch_add(1, Ordering::Relaxed);
     let _ = CAPTURED.try_with(|c| {
-        c.borrow_mut().push(CapturedQuery {
+        c.borrow_mut().queries.push(CapturedQuery {
             sql: text().into(),
             params: Vec::new(),
             kind,
+            duration: None,
+            rows: None,
         });
     });
 }
@@ -172,10 +223,15 @@ pub fn total_queries() -> u64 {
 /// # Ok(()) }
 /// ```
 pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery>) {
+    let id = SCOPES.fetch_add(1, Ordering::Relaxed);
+    let capture = Capture {
+        id,
+        queries: Vec::new(),
+    };
     CAPTURED
-        .scope(RefCell::new(Vec::new()), async move {
+        .scope(RefCell::new(capture), async move {
             let out = fut.await;
-            let queries = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+            let queries = CAPTURED.with(|c| std::mem::take(&mut c.borrow_mut().queries));
             (out, queries)
         })
         .await
@@ -189,7 +245,7 @@ trait InspectOuter {
 impl<T> InspectOuter for (T, Vec<CapturedQuery>) {
     /// An enclosing capture sees what an inner one saw, as Django's nested contexts do.
     fn inspect_outer(self) -> Self {
-        let _ = CAPTURED.try_with(|c| c.borrow_mut().extend(self.1.iter().cloned()));
+        let _ = CAPTURED.try_with(|c| c.borrow_mut().queries.extend(self.1.iter().cloned()));
         self
     }
 }
