@@ -466,9 +466,9 @@ where
 
 /// Record a statement: the first step of every function here. The returned
 /// [`Recorded`] is finished with the rows once the statement is done.
-fn prepare(stmt: Statement) -> (Arc<str>, Vec<Value>, Recorded) {
+fn prepare<DB: Backend>(stmt: Statement) -> (Arc<str>, Vec<Value>, Recorded) {
     let sql: Arc<str> = stmt.sql.into();
-    let recorded = record(&sql, &stmt.params);
+    let recorded = record(&sql, &stmt.params, DB::DIALECT);
     (sql, stmt.params, recorded)
 }
 
@@ -514,7 +514,7 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, mut params, recorded) = prepare(stmt);
+    let (sql, mut params, recorded) = prepare::<DB>(stmt);
     let mut read = 0u64;
     let out = each_row_of::<DB>(conn, &sql, &mut params, &mut read, f).await;
     recorded.finish(out.is_ok().then_some(read));
@@ -600,7 +600,7 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
-    let (sql, mut params, recorded) = prepare(stmt);
+    let (sql, mut params, recorded) = prepare::<DB>(stmt);
     let mut first_error = None;
     let row = loop {
         let args = DB::arguments(&mut params)?;
@@ -647,7 +647,7 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let (sql, mut params, recorded) = prepare(stmt);
+    let (sql, mut params, recorded) = prepare::<DB>(stmt);
     let mut first_error = None;
     loop {
         let args = match DB::arguments(&mut params) {
@@ -736,7 +736,7 @@ where
 {
     // Built (and counted) when first polled: a stream that is never read sends nothing.
     futures_util::stream::once(async move {
-        let (sql, mut params, recorded) = prepare(stmt);
+        let (sql, mut params, recorded) = prepare::<DB>(stmt);
         let args = match DB::arguments(&mut params) {
             Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
@@ -814,7 +814,7 @@ where
                 return futures_util::stream::once(async move { Err(e) }).boxed();
             }
         };
-        let (sql, mut params, recorded) = prepare(stmt);
+        let (sql, mut params, recorded) = prepare::<DB>(stmt);
         let args = match DB::arguments(&mut params) {
             Ok(args) => args,
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),

@@ -90,7 +90,8 @@ mod tx_options;
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
 pub use query_log::{
-    CapturedQuery, StatementKind, assert_num_queries, capture_queries, total_queries,
+    CapturedQuery, StatementKind, assert_num_queries, capture_queries, set_slow_query_threshold,
+    total_queries,
 };
 pub use tx_options::{Isolation, TxOptions};
 

@@ -144,36 +144,123 @@ impl std::fmt::Display for CapturedQuery {
 }
 
 /// A statement recorded by [`record`], to be completed by [`Recorded::finish`]. Outside a
-/// capture it holds nothing and costs nothing (no clock is read).
+/// capture, with no `tracing` subscriber interested and no slow-statement threshold, it
+/// holds nothing and costs nothing (no clock is read).
 #[derive(Debug)]
 pub(crate) struct Recorded {
-    /// The capture scope and the statement's place in it, and when it was sent.
-    slot: Option<(u64, usize, std::time::Instant)>,
+    /// The capture scope and the statement's place in it.
+    slot: Option<(u64, usize)>,
+    /// When it was sent, if anything wants its duration.
+    started: Option<std::time::Instant>,
+    /// Its `db.query` span (disabled when no subscriber wants it).
+    span: tracing::Span,
+    /// Its text, kept only while a slow-statement threshold is set (for the warning).
+    slow_sql: Option<(Arc<str>, std::time::Duration)>,
+}
+
+/// The slow-statement threshold in nanoseconds; 0 when unset.
+static SLOW_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Log every statement that takes at least `threshold` (from sending it to its last row)
+/// as a `WARN` event of the `tracing` target `orm_sqlx::slow_query`, inside the
+/// statement's `db.query` span, with its text and duration; `None` turns it off (the
+/// default). Process-wide.
+///
+/// ```
+/// orm_sqlx::set_slow_query_threshold(Some(std::time::Duration::from_millis(200)));
+/// # orm_sqlx::set_slow_query_threshold(None);
+/// ```
+pub fn set_slow_query_threshold(threshold: Option<std::time::Duration>) {
+    let nanos = threshold.map_or(0, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+    });
+    SLOW_NANOS.store(nanos, Ordering::Relaxed);
 }
 
 impl Recorded {
     /// The statement finished: with `rows` read or changed, or (`None`) failed.
     pub(crate) fn finish(&self, rows: Option<u64>) {
-        let Some((id, at, started)) = self.slot else {
+        let Some(started) = self.started else {
             return;
         };
         let elapsed = started.elapsed();
-        let _ = CAPTURED.try_with(|c| {
-            let mut c = c.borrow_mut();
-            if c.id == id
-                && let Some(q) = c.queries.get_mut(at)
-            {
-                q.duration = Some(elapsed);
-                q.rows = rows;
-            }
-        });
+        if let Some((id, at)) = self.slot {
+            let _ = CAPTURED.try_with(|c| {
+                let mut c = c.borrow_mut();
+                if c.id == id
+                    && let Some(q) = c.queries.get_mut(at)
+                {
+                    q.duration = Some(elapsed);
+                    q.rows = rows;
+                }
+            });
+        }
+        if !self.span.is_disabled() {
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            self.span.record("duration_us", micros);
+            match rows {
+                Some(n) => self.span.record("db.response.returned_rows", n),
+                None => self.span.record("error.type", "failed"),
+            };
+        }
+        if let Some((sql, threshold)) = &self.slow_sql
+            && elapsed >= *threshold
+        {
+            let ms = elapsed.as_secs_f64() * 1000.0;
+            tracing::warn!(
+                target: "orm_sqlx::slow_query",
+                parent: &self.span,
+                duration_ms = ms,
+                "db.query.text" = &**sql,
+                "slow statement: {ms:.1} ms"
+            );
+        }
+    }
+}
+
+/// The `db.system.name` of a dialect (OpenTelemetry's database conventions).
+fn system_name(dialect: orm_core::Dialect) -> &'static str {
+    match dialect {
+        orm_core::Dialect::Sqlite => "sqlite",
+        orm_core::Dialect::Postgres => "postgresql",
+        orm_core::Dialect::Mysql => "mysql",
+    }
+}
+
+impl StatementKind {
+    /// The `db.operation.name` of a statement of this kind.
+    pub fn operation_name(self) -> &'static str {
+        match self {
+            StatementKind::Select => "SELECT",
+            StatementKind::Insert => "INSERT",
+            StatementKind::Update => "UPDATE",
+            StatementKind::Delete => "DELETE",
+            StatementKind::Ddl => "DDL",
+            StatementKind::Begin => "BEGIN",
+            StatementKind::Commit => "COMMIT",
+            StatementKind::Rollback => "ROLLBACK",
+            StatementKind::Savepoint => "SAVEPOINT",
+            StatementKind::ReleaseSavepoint => "RELEASE SAVEPOINT",
+            StatementKind::RollbackToSavepoint => "ROLLBACK TO SAVEPOINT",
+            StatementKind::Other => "OTHER",
+        }
     }
 }
 
 /// Called by every executor method right before a statement is sent, once the
 /// connection it goes out on is in hand: a statement whose connection could not be taken
 /// from the pool is not counted (as in Django, where its cursor never exists).
-pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) -> Recorded {
+///
+/// Each statement is a `tracing` span named `db.query` (target `orm_sqlx::query`, level
+/// DEBUG), a child of the caller's current span, with OpenTelemetry's database
+/// attributes: `db.system.name`, `db.query.text`, `db.operation.name`, and once it is
+/// done `db.response.returned_rows` (or `error.type`) and `duration_us`. Parameters are
+/// never put in the span (they can hold personal data).
+pub(crate) fn record(
+    sql: &Arc<str>,
+    params: &[orm_core::Value],
+    dialect: orm_core::Dialect,
+) -> Recorded {
     TOTAL.fetch_add(1, Ordering::Relaxed);
     let slot = CAPTURED
         .try_with(|c| {
@@ -185,10 +272,29 @@ pub(crate) fn record(sql: &Arc<str>, params: &[orm_core::Value]) -> Recorded {
                 duration: None,
                 rows: None,
             });
-            (c.id, c.queries.len() - 1, std::time::Instant::now())
+            (c.id, c.queries.len() - 1)
         })
         .ok();
-    Recorded { slot }
+    let span = tracing::debug_span!(
+        target: "orm_sqlx::query",
+        "db.query",
+        "db.system.name" = system_name(dialect),
+        "db.query.text" = &**sql,
+        "db.operation.name" = StatementKind::of(sql).operation_name(),
+        "db.response.returned_rows" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+        "duration_us" = tracing::field::Empty,
+    );
+    let slow = SLOW_NANOS.load(Ordering::Relaxed);
+    let slow_sql = (slow > 0).then(|| (sql.clone(), std::time::Duration::from_nanos(slow)));
+    let started =
+        (slot.is_some() || !span.is_disabled() || slow_sql.is_some()).then(std::time::Instant::now);
+    Recorded {
+        slot,
+        started,
+        span,
+        slow_sql,
+    }
 }
 
 /// Record a transaction-control statement that sqlx sends itself (`BEGIN`, `COMMIT`,
