@@ -74,6 +74,7 @@
 mod backend;
 mod conn;
 mod db;
+mod findings;
 mod held;
 #[cfg(feature = "migrate")]
 pub mod migrate;
@@ -89,6 +90,7 @@ mod tx_options;
 
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
+pub use findings::{Findings, QueryGroup, analyze};
 pub use query_log::{
     CapturedQuery, StatementKind, assert_num_queries, capture_queries, set_slow_query_threshold,
     total_queries,
