@@ -239,14 +239,17 @@ fn check_index(t: &TableState, x: &IndexState) -> Result<(), String> {
     Ok(())
 }
 
-fn check_link(state: &ProjectState, owner: &TableState, link: &LinkState) -> Result<(), String> {
-    if state.tables.contains_key(&link.table)
+/// Whether a model's table or a join table is called `name`.
+fn table_name_taken(state: &ProjectState, name: &str) -> bool {
+    state.tables.contains_key(name)
         || state
             .tables
             .values()
-            .flat_map(|t| &t.links)
-            .any(|l| l.table == link.table && !(l.field == link.field && owner.links.contains(l)))
-    {
+            .any(|t| t.links.iter().any(|l| l.table == name))
+}
+
+fn check_link(state: &ProjectState, owner: &TableState, link: &LinkState) -> Result<(), String> {
+    if table_name_taken(state, &link.table) {
         return err(format!("table `{}` exists already", link.table));
     }
     if link.target.table != owner.table && state.table(&link.target.table).is_none() {
@@ -333,12 +336,7 @@ impl Operation {
                 indexes,
                 links,
             } => {
-                if state.tables.contains_key(table)
-                    || state
-                        .tables
-                        .values()
-                        .any(|t| t.links.iter().any(|l| &l.table == table))
-                {
+                if table_name_taken(state, table) {
                     return err(format!("table `{table}` exists already"));
                 }
                 let t = TableState {
@@ -385,7 +383,7 @@ impl Operation {
                 state.tables.remove(table);
             }
             Operation::RenameModel { old, new } => {
-                if state.tables.contains_key(new) {
+                if table_name_taken(state, new) {
                     return err(format!("table `{new}` exists already"));
                 }
                 let mut t = state
@@ -536,6 +534,14 @@ impl Operation {
                 t.links.remove(at);
             }
             Operation::AlterLink { table, field, link } => {
+                let renamed_onto_another = state
+                    .table(table)
+                    .and_then(|t| t.links.iter().find(|l| &l.field == field))
+                    .is_some_and(|l| l.table != link.table)
+                    && table_name_taken(state, &link.table);
+                if renamed_onto_another {
+                    return err(format!("table `{}` exists already", link.table));
+                }
                 let t = table_mut(state, table)?;
                 let Some(l) = t.links.iter_mut().find(|l| &l.field == field) else {
                     return err(format!("`{table}` has no many-to-many field `{field}`"));
@@ -1101,5 +1107,62 @@ fn fewer_digits(old: &ColumnState, new: &ColumnState) -> bool {
         (_, None) => false,
         (None, Some(_)) => true,
         (Some((p, s)), Some((np, ns))) => ns < s || np.saturating_sub(ns) < p.saturating_sub(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::state::Reference;
+
+    fn table(name: &str) -> TableState {
+        let mut id = ColumnState::new("id", SqlType::I64);
+        id.primary_key = true;
+        id.auto = true;
+        TableState {
+            table: name.to_owned(),
+            columns: vec![id],
+            indexes: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_join_table_is_not_renamed_onto_a_table_in_use() {
+        let mut state = ProjectState::default();
+        let link = LinkState {
+            field: "tags".into(),
+            table: "posts_tags".into(),
+            parent_column: "post_id".into(),
+            target_column: "tag_id".into(),
+            target: Reference {
+                table: "tags".into(),
+                column: "id".into(),
+            },
+            target_type: SqlType::I64,
+        };
+        for t in ["posts", "tags"] {
+            state.tables.insert(t.into(), table(t));
+        }
+        Operation::AddLink {
+            table: "posts".into(),
+            link: link.clone(),
+        }
+        .apply(&mut state)
+        .unwrap();
+        let onto = |name: &str| Operation::AlterLink {
+            table: "posts".into(),
+            field: "tags".into(),
+            link: LinkState {
+                table: name.into(),
+                ..link.clone()
+            },
+        };
+        let e = onto("tags").apply(&mut state.clone()).unwrap_err();
+        assert!(e.contains("`tags` exists already"), "{e}");
+        // The same model's table as a join table, or a new name: the latter goes.
+        assert!(onto("posts").apply(&mut state.clone()).is_err());
+        onto("posts_labels").apply(&mut state).unwrap();
+        assert_eq!(state.tables["posts"].links[0].table, "posts_labels");
     }
 }

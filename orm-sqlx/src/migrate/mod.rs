@@ -302,7 +302,7 @@ impl Migrator {
         let graph = self.graph()?;
         let m = find(&graph, name)?;
         let options = db.table_options().await?;
-        let before = graph.state_of(
+        let mut before = graph.state_of(
             &(graph
                 .ancestors(&m.name)
                 .into_iter()
@@ -312,7 +312,7 @@ impl Migrator {
         let plan = if backward {
             backward_steps(&before, m, db.dialect(), &options)?
         } else {
-            forward_steps(&before, m, db.dialect(), &options)?
+            forward_steps(&mut before, m, db.dialect(), &options)?
         };
         let mut out = Vec::new();
         for step in plan {
@@ -402,14 +402,10 @@ impl Migrator {
                 .map_err(|e| Error::Migration(format!("cannot unapply {}: {e}", m.name)))?;
             plans.push((m.name.clone(), false, steps));
         }
+        let mut state = graph.state_of(&state_applied)?;
         for m in &to_apply {
-            let before = graph.state_of(&state_applied)?;
-            state_applied.insert(m.name.clone());
-            plans.push((
-                m.name.clone(),
-                true,
-                forward_steps(&before, m, dialect, options)?,
-            ));
+            let steps = forward_steps(&mut state, m, dialect, options)?;
+            plans.push((m.name.clone(), true, steps));
         }
         for (name, _, steps) in &plans {
             for step in steps {
@@ -687,21 +683,20 @@ fn auto_name(ops: &[Operation]) -> String {
     format!("{}_and_more", parts.first().map_or("auto", String::as_str))
 }
 
-/// The steps that apply `m` to the state `before`.
+/// The steps that apply `m`: `state` is the state before it, and becomes the state after.
 fn forward_steps(
-    before: &ProjectState,
+    state: &mut ProjectState,
     m: &Migration,
     dialect: Dialect,
     options: &TableOptions,
 ) -> Result<Vec<Step>> {
-    let mut state = before.clone();
     let mut out = Vec::new();
     for op in &m.file.operations {
         let prev = state.clone();
-        op.apply(&mut state).map_err(|e| {
+        op.apply(state).map_err(|e| {
             Error::Migration(format!("{}: {} ({})", m.path.display(), e, op.describe()))
         })?;
-        out.extend(op.steps(&prev, &state, dialect, options));
+        out.extend(op.steps(&prev, state, dialect, options));
     }
     Ok(out)
 }
@@ -787,8 +782,13 @@ async fn read_applied(conn: &mut Connection, db: &Db) -> Result<BTreeSet<String>
 }
 
 /// The lock that keeps two processes from migrating at once.
-struct Lock {
-    release: Option<&'static str>,
+enum Lock {
+    /// PostgreSQL's session advisory lock.
+    Advisory,
+    /// MySQL's `GET_LOCK`.
+    Named,
+    /// SQLite: `BEGIN IMMEDIATE` per migration.
+    PerMigration,
 }
 
 const PG_LOCK_KEY: &str =
@@ -804,9 +804,7 @@ impl Lock {
                     Vec::new(),
                 )
                 .await?;
-                Ok(Lock {
-                    release: Some("pg"),
-                })
+                Ok(Lock::Advisory)
             }
             Dialect::Mysql => {
                 let got = {
@@ -827,18 +825,15 @@ impl Lock {
                          (MySQL's GET_LOCK timed out): wait for it, or find it",
                     );
                 }
-                Ok(Lock {
-                    release: Some("mysql"),
-                })
+                Ok(Lock::Named)
             }
-            // SQLite: `BEGIN IMMEDIATE` per migration.
-            Dialect::Sqlite => Ok(Lock { release: None }),
+            Dialect::Sqlite => Ok(Lock::PerMigration),
         }
     }
 
     async fn release(self, conn: &mut Connection) -> Result<()> {
-        match self.release {
-            Some("pg") => {
+        match self {
+            Lock::Advisory => {
                 exec(
                     conn,
                     format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})"),
@@ -846,7 +841,7 @@ impl Lock {
                 )
                 .await?;
             }
-            Some(_) => {
+            Lock::Named => {
                 exec(
                     conn,
                     "SELECT RELEASE_LOCK(CONCAT('orm_migrations.', DATABASE()))",
@@ -854,7 +849,7 @@ impl Lock {
                 )
                 .await?;
             }
-            None => {}
+            Lock::PerMigration => {}
         }
         Ok(())
     }

@@ -252,11 +252,7 @@ fn create_object(t: &TableState, o: &Object, dialect: Dialect) -> Statement {
         Object::ForeignKey { column, target, .. } => stmt(dialect, |w| {
             alter_table(w, &t.table);
             w.push("ADD ");
-            let c = t
-                .column(column)
-                .cloned()
-                .unwrap_or_else(|| ColumnState::new(column, SqlType::I64));
-            foreign_key_constraint(w, &t.table, &c, target);
+            foreign_key_constraint(w, &t.table, column, target);
         }),
     }
 }

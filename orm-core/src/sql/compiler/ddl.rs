@@ -167,7 +167,7 @@ pub(crate) fn column_definition_body(
 /// `CREATE TABLE IF NOT EXISTS` for a model, with a foreign key constraint (deferred to
 /// the end of the transaction, as Django declares them, where the backend can defer) on
 /// every relation key column. On MySQL the foreign keys and the indexes of
-/// [`create_key_indexes`] are written inside the statement (MySQL ignores a
+/// [`table_indexes`] are written inside the statement (MySQL ignores a
 /// `REFERENCES` written on the column, and has no `CREATE INDEX IF NOT EXISTS`), and the
 /// table takes `options`' exact collation.
 pub fn create_table(
@@ -194,7 +194,7 @@ pub fn create_tables_statements(
     let names: Vec<String> = pending.iter().map(|t| t.table.clone()).collect();
     let mut created: Vec<String> = Vec::new();
     let mut ordered: Vec<TableState> = Vec::new();
-    let mut deferred: Vec<(TableState, ColumnState, Reference)> = Vec::new();
+    let mut deferred: Vec<(String, String, Reference)> = Vec::new();
     while !pending.is_empty() {
         let waits = |t: &TableState, created: &[String]| {
             t.columns.iter().any(|c| {
@@ -209,7 +209,6 @@ pub fn create_tables_statements(
             .unwrap_or(0);
         let mut t = pending.remove(at);
         if dialect != Dialect::Sqlite && waits(&t, &created) {
-            let full = t.clone();
             for c in &mut t.columns {
                 if let Some(r) = c.references.clone()
                     && r.table != t.table
@@ -221,8 +220,7 @@ pub fn create_tables_statements(
                         c.index = true;
                     }
                     c.references = None;
-                    let column = full.column(&c.name).cloned().unwrap_or_else(|| c.clone());
-                    deferred.push((full.clone(), column, r));
+                    deferred.push((t.table.clone(), c.name.clone(), r));
                 }
             }
         }
@@ -241,22 +239,22 @@ pub fn create_tables_statements(
             out.extend(create_link_table(t, link, true, dialect, options));
         }
     }
-    for (t, c, r) in deferred {
-        let mut w = SqlWriter::new(dialect, &EMPTY_META);
-        let name = foreign_key_name(&t.table, &c.name, dialect);
+    for (table, column, r) in deferred {
         let mut add = SqlWriter::new(dialect, &EMPTY_META);
         add.push("ALTER TABLE ");
-        add.ident(&t.table);
+        add.ident(&table);
         add.push(" ADD ");
-        foreign_key_constraint(&mut add, &t.table, &c, &r);
+        foreign_key_constraint(&mut add, &table, &column, &r);
         if dialect == Dialect::Postgres {
+            let name = foreign_key_name(&table, &column, dialect);
+            let mut w = SqlWriter::new(dialect, &EMPTY_META);
             // Only when missing: `DO` runs it if no constraint of that name is on the
             // table (in the schema `search_path` finds first).
             w.push("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = '");
             w.push(&name.replace('\'', "''"));
             w.push("' AND conrelid = to_regclass('");
             let mut quoted = String::new();
-            dialect.quote_into(&mut quoted, &t.table);
+            dialect.quote_into(&mut quoted, &table);
             w.push(&quoted.replace('\'', "''"));
             w.push("')) THEN ");
             w.push(&add.sql);
@@ -355,7 +353,7 @@ pub(crate) fn table_statement(
         for c in &t.columns {
             if let Some(r) = &c.references {
                 w.push(", ");
-                foreign_key_constraint(&mut w, &t.table, c, r);
+                foreign_key_constraint(&mut w, &t.table, &c.name, r);
             }
         }
     }
@@ -368,16 +366,11 @@ pub(crate) fn table_statement(
 
 /// `CONSTRAINT <name> FOREIGN KEY (col) REFERENCES …` (a table constraint: MySQL's
 /// only form, and `ALTER TABLE … ADD` on PostgreSQL).
-pub(crate) fn foreign_key_constraint(
-    w: &mut SqlWriter,
-    table: &str,
-    c: &ColumnState,
-    r: &Reference,
-) {
+pub(crate) fn foreign_key_constraint(w: &mut SqlWriter, table: &str, column: &str, r: &Reference) {
     w.push("CONSTRAINT ");
-    w.ident(&foreign_key_name(table, &c.name, w.dialect));
+    w.ident(&foreign_key_name(table, column, w.dialect));
     w.push(" FOREIGN KEY (");
-    w.ident(&c.name);
+    w.ident(column);
     w.push(")");
     references(w, r);
 }
@@ -557,11 +550,6 @@ pub fn table_indexes(t: &TableState) -> Vec<IndexDef> {
 
 /// `CREATE INDEX IF NOT EXISTS` for the indexes of [`table_indexes`] (on MySQL they are
 /// written inside `CREATE TABLE`: see [`create_table`]).
-pub fn create_key_indexes(meta: &'static ModelMeta, dialect: Dialect) -> Vec<Statement> {
-    create_indexes_state(&TableState::from_meta(meta), dialect)
-}
-
-/// [`create_key_indexes`] from a table's description.
 pub fn create_indexes_state(t: &TableState, dialect: Dialect) -> Vec<Statement> {
     if dialect == Dialect::Mysql {
         return Vec::new();
@@ -569,19 +557,6 @@ pub fn create_indexes_state(t: &TableState, dialect: Dialect) -> Vec<Statement> 
     table_indexes(t)
         .iter()
         .map(|x| create_index_statement(&t.table, x, dialect))
-        .collect()
-}
-
-/// `CREATE TABLE IF NOT EXISTS` for the join tables of a model's many-to-many relations.
-pub fn create_through_tables(
-    meta: &'static ModelMeta,
-    dialect: Dialect,
-    options: &TableOptions,
-) -> Vec<Statement> {
-    let t = TableState::from_meta(meta);
-    t.links
-        .iter()
-        .flat_map(|link| create_link_table(&t, link, true, dialect, options))
         .collect()
 }
 
