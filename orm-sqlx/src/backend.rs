@@ -534,11 +534,10 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let sql = sql.clone();
     let mut first_error = None;
     loop {
         let args = DB::arguments(params)?;
-        let mut rows = rows::<DB, _>(&mut *conn, &sql, args);
+        let mut rows = rows::<DB, _>(&mut *conn, sql, args);
         let seen = CheckedColumns::default();
         let mut started = false;
         let failed = loop {
@@ -565,11 +564,11 @@ where
         };
         drop(rows);
         match first_error.take() {
-            Some(first) => return Err(retry_error::<DB>(&sql, first, failed)),
+            Some(first) => return Err(retry_error::<DB>(sql, first, failed)),
             None if !started && retry_after::<DB>(conn, &failed).await => {
                 first_error = Some(failed)
             }
-            None => return Err(db_error(&sql, failed)),
+            None => return Err(db_error(sql, failed)),
         }
     }
 }
@@ -696,24 +695,36 @@ where
 {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let seen = CheckedColumns::default();
-    // Rows read, and whether the driver failed: the statement is finished when the
-    // stream ends (one read to its end; dropped early, it stays unfinished).
-    let tally = Arc::new((AtomicU64::new(0), AtomicBool::new(false)));
+    // Rows read, and whether the driver failed, when something wants the numbers: the
+    // statement is finished when the stream ends (read to its end; dropped early, it
+    // stays unfinished).
+    let tally = recorded
+        .is_timed()
+        .then(|| Arc::new((AtomicU64::new(0), AtomicBool::new(false))));
     let counted = tally.clone();
-    let rows = steps.filter_map(move |step| {
-        let out = match step {
-            Ok(sqlx::Either::Right(row)) => {
-                counted.0.fetch_add(1, Ordering::Relaxed);
-                Some(DB::decode_with::<T>(&row, &seen, &selected))
-            }
-            Ok(sqlx::Either::Left(_)) => None,
-            Err(e) => {
-                counted.1.store(true, Ordering::Relaxed);
-                Some(Err(db_error(&sql, e)))
-            }
-        };
-        std::future::ready(out)
-    });
+    let rows = steps
+        .filter_map(move |step| {
+            let out = match step {
+                Ok(sqlx::Either::Right(row)) => {
+                    if let Some(t) = &counted {
+                        t.0.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(DB::decode_with::<T>(&row, &seen, &selected))
+                }
+                Ok(sqlx::Either::Left(_)) => None,
+                Err(e) => {
+                    if let Some(t) = &counted {
+                        t.1.store(true, Ordering::Relaxed);
+                    }
+                    Some(Err(db_error(&sql, e)))
+                }
+            };
+            std::future::ready(out)
+        })
+        .boxed();
+    let Some(tally) = tally else {
+        return rows;
+    };
     let end = futures_util::stream::once(async move {
         let failed = tally.1.load(Ordering::Relaxed);
         recorded.finish((!failed).then(|| tally.0.load(Ordering::Relaxed)));

@@ -178,6 +178,12 @@ pub fn set_slow_query_threshold(threshold: Option<std::time::Duration>) {
 }
 
 impl Recorded {
+    /// Whether anything wants the statement's duration and rows (a capture, a
+    /// subscriber, the slow threshold): [`Recorded::finish`] does nothing otherwise.
+    pub(crate) fn is_timed(&self) -> bool {
+        self.started.is_some()
+    }
+
     /// The statement finished: with `rows` read or changed, or (`None`) failed.
     pub(crate) fn finish(&self, rows: Option<u64>) {
         let Some(started) = self.started else {
