@@ -199,20 +199,28 @@ pub fn observer() -> Option<Arc<Observer>> {
 /// folder of `orm-core` or `orm-sqlx`, in a workspace (`orm-core/src/…`) or a registry
 /// (`…/orm-core-0.1.0/src/…`).
 fn is_orm_source(file: &str) -> bool {
-    let file = file.replace('\\', "/");
-    file.split('/')
-        .zip(file.split('/').skip(1))
-        .any(|(dir, next)| {
-            next == "src"
-                && ["orm-core", "orm-sqlx"].iter().any(|name| {
-                    dir.strip_prefix(name).is_some_and(|rest| {
-                        rest.is_empty()
-                            || rest
-                                .strip_prefix('-')
-                                .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-                    })
-                })
+    // No allocation: this runs on every evaluating call.
+    let is_orm_dir = |dir: &str| {
+        ["orm-core", "orm-sqlx"].iter().any(|name| {
+            dir.strip_prefix(name).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix('-')
+                        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            })
         })
+    };
+    let mut parts = file.split(['/', '\\']);
+    let Some(mut dir) = parts.next() else {
+        return false;
+    };
+    for part in parts {
+        if part == "src" && is_orm_dir(dir) {
+            return true;
+        }
+        dir = part;
+    }
+    false
 }
 
 /// The caller's location unless it is inside the ORM.
