@@ -1,7 +1,7 @@
 //! The statements of each HTTP request, for a [tower](https://docs.rs/tower) stack (axum,
 //! tonic's HTTP routes, hyper services): Django debug toolbar's SQL panel, for async Rust.
 //!
-//! [`QueryLayer`] runs every request inside [`capture_queries`](crate::capture_queries),
+//! [`QueryLayer`] runs every request inside [`capture_queries`],
 //! and once the inner service has answered:
 //!
 //! - adds `Server-Timing: db;dur=<ms>;desc="<n> queries", total;dur=<ms>` (a browser's
