@@ -752,3 +752,49 @@ fn enabling_the_panel_warns_once() {
         )]
     );
 }
+
+/// The N+1 loop of `lazy`, reporting an error instead of unwrapping it.
+async fn lazy_or_error(State(db): State<Db>) -> (StatusCode, String) {
+    let result = async {
+        let mut books = library::Book::objects().into_vec(&db).await?;
+        for b in &mut books {
+            b.author.load(&db).await?;
+        }
+        Ok::<_, orm_sqlx::Error>(books.len())
+    }
+    .await;
+    match result {
+        Ok(n) => (StatusCode::OK, n.to_string()),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn strict_loading_turns_a_requests_n_plus_one_into_an_error() {
+    with_library(|db, _, _| async move {
+        for (strict, headers) in [(true, true), (true, false), (false, true)] {
+            let app = Router::new()
+                .route("/lazy", get(lazy_or_error))
+                .with_state(db.clone())
+                .layer(QueryLayer::new().headers(headers).strict_loading(strict));
+            let reply = get_(&app, "/lazy").await;
+            if strict {
+                assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+                assert!(
+                    reply.body.contains("Book.author")
+                        && reply.body.contains("select_related(|b| b.author())"),
+                    "{}",
+                    reply.body
+                );
+                if headers {
+                    // The list and the first load; the second load sent nothing.
+                    assert_eq!(reply.count(), 2);
+                }
+            } else {
+                assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "3"));
+                assert_eq!(reply.count(), 4);
+            }
+        }
+    })
+    .await;
+}

@@ -625,6 +625,7 @@ mod tests {
             keep: 5,
             show_params: true,
             headers: true,
+            strict: false,
         };
         let record = std::sync::Arc::new(record);
         for html in [

@@ -102,6 +102,7 @@ struct Settings {
     keep: usize,
     show_params: bool,
     headers: bool,
+    strict: bool,
 }
 
 impl Default for QueryLayer {
@@ -124,6 +125,7 @@ impl QueryLayer {
                 keep: 50,
                 show_params: false,
                 headers: true,
+                strict: false,
             },
         }
     }
@@ -201,6 +203,20 @@ impl QueryLayer {
     /// ```
     pub fn headers(mut self, yes: bool) -> Self {
         self.settings.headers = yes;
+        self
+    }
+
+    /// Run every request with [`strict_loading`](crate::strict_loading) (default
+    /// `false`): a lazy load repeated from one line of code (the N+1 pattern) fails with
+    /// [`Error::NPlusOne`](crate::Error::NPlusOne) before its query, so the handler's
+    /// error page names the relation and the fix. For development and tests.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new().strict_loading(cfg!(debug_assertions));
+    /// # let _ = layer;
+    /// ```
+    pub fn strict_loading(mut self, yes: bool) -> Self {
+        self.settings.strict = yes;
         self
     }
 }
@@ -286,7 +302,12 @@ where
         }
         if !self.settings.headers && self.settings.panel.is_none() {
             // Nothing would read the capture.
-            return Box::pin(self.inner.call(request));
+            let future = self.inner.call(request);
+            return if self.settings.strict {
+                Box::pin(crate::strict_loading(future))
+            } else {
+                Box::pin(future)
+            };
         }
         let started = Instant::now();
         let wall = SystemTime::now();
@@ -303,7 +324,11 @@ where
         let settings = self.settings.clone();
         let future = self.inner.call(request);
         Box::pin(async move {
-            let (result, mut queries) = capture_queries(future).await;
+            let (result, mut queries) = if settings.strict {
+                capture_queries(crate::strict_loading(future)).await
+            } else {
+                capture_queries(future).await
+            };
             let mut response = result?;
             let total = started.elapsed();
             let db: Duration = queries.iter().filter_map(|q| q.duration).sum();
