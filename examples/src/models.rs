@@ -1,5 +1,6 @@
 //! The bookstore's models, shared by the `bookstore` demo and the `manage` command line
-//! (each includes this file with `#[path = "models.rs"] mod models;`).
+//! (each includes this file with `#[path = "models.rs"] mod models;`) and by the web app
+//! (`examples::models`).
 
 use orm_sqlx::prelude::*;
 
