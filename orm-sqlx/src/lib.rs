@@ -87,6 +87,8 @@ mod query_log;
 pub mod sqlite;
 mod tx;
 mod tx_options;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};

@@ -1,0 +1,347 @@
+//! The statements of each HTTP request, for a [tower](https://docs.rs/tower) stack (axum,
+//! tonic's HTTP routes, hyper services): Django debug toolbar's SQL panel, for async Rust.
+//!
+//! [`QueryLayer`] runs every request inside [`capture_queries`](crate::capture_queries),
+//! and once the inner service has answered:
+//!
+//! - adds `Server-Timing: db;dur=<ms>;desc="<n> queries", total;dur=<ms>` (a browser's
+//!   developer tools show it under the request's timing) and `X-Query-Count: <n>`;
+//! - with [`QueryLayer::debug_panel`], keeps a record of the request (its statements,
+//!   their durations, rows and origins, and what [`analyze`](crate::analyze) finds in
+//!   them: duplicates, similar statements, N+1 loads, unneeded eager loads) and serves
+//!   HTML pages listing the recent requests and each one's statements.
+//!
+//! With axum, `Router::layer` takes it (`app.layer(QueryLayer::new())`); with tower,
+//! `ServiceBuilder::layer`; or wrap any service directly:
+//!
+//! ```
+//! use orm_sqlx::web::{QueryLayer, QueryService};
+//! use tower_layer::Layer;
+//!
+//! fn with_queries<S>(app: S) -> QueryService<S> {
+//!     let layer = if cfg!(debug_assertions) {
+//!         // In development: the panel at /__orm as well.
+//!         QueryLayer::new().debug_panel("/__orm")
+//!     } else {
+//!         // Headers only.
+//!         QueryLayer::new()
+//!     };
+//!     layer.layer(app)
+//! }
+//! ```
+//!
+//! # What a request's count holds
+//!
+//! Every statement the handler's future sent through the ORM from when the inner service
+//! was called until it returned its response, transaction control included (`BEGIN`,
+//! `COMMIT`, `ROLLBACK`, savepoints: each is a round trip, and Django's toolbar lists
+//! them too). Not counted:
+//!
+//! - statements sent from tasks the handler spawns (`tokio::spawn`): the capture follows
+//!   the task, not the request;
+//! - statements sent while the response body is streamed, after the handler returned
+//!   (the headers were sent by then);
+//! - statements sent outside the ORM (a bare sqlx pool).
+//!
+//! # The panel is for development
+//!
+//! Its pages show SQL, and with [`QueryLayer::show_params`] the values bound to it, of
+//! every visitor's requests, to whoever asks for them: never enable it in production.
+//! [`QueryLayer::debug_panel`] logs a `WARN` (target `orm_sqlx::web`) to say so.
+
+mod html;
+mod panel;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Request, Response};
+
+use crate::query_log::capture_queries;
+use panel::{Panel, Record};
+
+/// The name of the header holding the number of statements a request sent.
+const QUERY_COUNT: &str = "x-query-count";
+/// The W3C Server Timing header (not among `http`'s constants).
+const SERVER_TIMING: &str = "server-timing";
+/// The name of the header holding the address of a request's panel page.
+const DEBUG_PANEL: &str = "x-debug-panel";
+
+/// A [`tower_layer::Layer`] that counts and times the statements of each request, adds
+/// them to the response's headers, and (optionally) keeps them for a debug panel. See the
+/// [module documentation](self) for what is counted.
+///
+/// Every setting is a builder method; the defaults are the safe ones (headers on, panel
+/// off, bound values never kept).
+///
+/// ```
+/// use orm_sqlx::web::QueryLayer;
+///
+/// // axum: `Router::new().route(…).layer(layer)`.
+/// let layer = QueryLayer::new()
+///     .debug_panel("/__orm")
+///     .keep(100)
+///     .show_params(true);
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Debug)]
+pub struct QueryLayer {
+    settings: Settings,
+}
+
+/// What a [`QueryLayer`] was built with, shared by every service it makes.
+#[derive(Clone, Debug)]
+struct Settings {
+    /// The panel, with the records it keeps: shared by every clone of the layer and of
+    /// its services.
+    panel: Option<Arc<Panel>>,
+    keep: usize,
+    show_params: bool,
+    headers: bool,
+}
+
+impl Default for QueryLayer {
+    fn default() -> Self {
+        QueryLayer::new()
+    }
+}
+
+impl QueryLayer {
+    /// Per-request capture with the `Server-Timing` and `X-Query-Count` headers; no panel.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new();
+    /// # let _ = layer;
+    /// ```
+    pub fn new() -> Self {
+        QueryLayer {
+            settings: Settings {
+                panel: None,
+                keep: 50,
+                show_params: false,
+                headers: true,
+            },
+        }
+    }
+
+    /// Serve the debug panel at `path` (`"/__orm"`): `GET <path>` lists the requests kept,
+    /// newest first, and `GET <path>/<id>` shows one request's statements. Requests to
+    /// the panel are answered by the layer (the inner service never sees them) and are
+    /// not recorded. Each recorded request gets an [`X-Debug-Panel`](PanelLink) header
+    /// and a [`PanelLink`] in its extensions. Logs a `WARN` (target `orm_sqlx::web`): the
+    /// panel shows every visitor's statements, so never enable it in production.
+    ///
+    /// A trailing `/` is ignored. Calling it again replaces the panel (and forgets what
+    /// the previous one kept).
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/`, is `/` alone (the panel would hide the whole
+    /// application), or holds anything but visible ASCII without `?` and `#`: like a bad
+    /// route in a router, a mistake to fix before the application starts.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm");
+    /// # let _ = layer;
+    /// ```
+    #[track_caller]
+    pub fn debug_panel(mut self, path: &str) -> Self {
+        let path = match panel::check_path(path) {
+            Ok(path) => path,
+            Err(why) => panic!("QueryLayer::debug_panel({path:?}): {why}"),
+        };
+        tracing::warn!(
+            target: "orm_sqlx::web",
+            "query debug panel enabled at {path}: never enable it in production"
+        );
+        self.settings.panel = Some(Arc::new(Panel::new(path)));
+        self
+    }
+
+    /// How many of the most recent requests the panel keeps (default 50); older ones are
+    /// forgotten, so the panel's memory is bounded by `n` requests' statements. `0` keeps
+    /// none. Without a panel it has no effect.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm").keep(200);
+    /// # let _ = layer;
+    /// ```
+    pub fn keep(mut self, n: usize) -> Self {
+        self.settings.keep = n;
+        self
+    }
+
+    /// Whether the panel shows the values bound to each statement (default `false`: they
+    /// can hold personal data, passwords, tokens). When `false` they are dropped before a
+    /// request is stored, never kept in memory. Duplicates (same SQL, same values) are
+    /// found either way: the comparison is made before the values are dropped.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new()
+    ///     .debug_panel("/__orm")
+    ///     .show_params(true);
+    /// # let _ = layer;
+    /// ```
+    pub fn show_params(mut self, yes: bool) -> Self {
+        self.settings.show_params = yes;
+        self
+    }
+
+    /// Whether responses get the `Server-Timing` and `X-Query-Count` headers (default
+    /// `true`). Turn them off where the number of statements a page sends should not be
+    /// public. The panel's `X-Debug-Panel` header is not affected.
+    ///
+    /// ```
+    /// let layer = orm_sqlx::web::QueryLayer::new().headers(false).debug_panel("/__orm");
+    /// # let _ = layer;
+    /// ```
+    pub fn headers(mut self, yes: bool) -> Self {
+        self.settings.headers = yes;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for QueryLayer {
+    type Service = QueryService<S>;
+
+    fn layer(&self, inner: S) -> QueryService<S> {
+        QueryService {
+            inner,
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// The service a [`QueryLayer`] wraps around `S`.
+///
+/// It is a `Service<http::Request<B>>` for any request body `B` when:
+///
+/// - `S: Service<http::Request<B>, Response = http::Response<ResB>>`,
+/// - `S::Future: Send + 'static` and `S::Error: Send + 'static`,
+/// - `ResB: From<String> + Send + 'static` (the panel's pages are built from a `String`;
+///   `axum::body::Body` is one). The inner service's response bodies are passed on as
+///   they are, never read nor buffered.
+///
+/// ```
+/// use orm_sqlx::web::{QueryLayer, QueryService};
+/// use tower_layer::Layer;
+///
+/// // With axum, `S` is the `Router` (or the route) the layer wraps.
+/// fn wrap<S>(app: S) -> QueryService<S> {
+///     QueryLayer::new().layer(app)
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct QueryService<S> {
+    inner: S,
+    settings: Settings,
+}
+
+/// Inserted into each request's extensions when the panel is on: the address of the
+/// panel page of this request (`"/__orm/17"`), so a page can link to it. The page
+/// exists once the request's response is ready.
+///
+/// An axum handler takes it as `Option<Extension<PanelLink>>`; from the request itself:
+///
+/// ```
+/// use orm_sqlx::web::PanelLink;
+///
+/// fn sql_link<B>(request: &http::Request<B>) -> Option<String> {
+///     let PanelLink(href) = request.extensions().get::<PanelLink>()?;
+///     Some(format!("<a href=\"{href}\">SQL</a>"))
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanelLink(pub String);
+
+impl<S, B, ResB> tower_service::Service<Request<B>> for QueryService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<ResB>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResB: From<String> + Send + 'static,
+{
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<ResB>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        if let Some(panel) = &self.settings.panel
+            && let Some(page) = panel.route(request.uri().path())
+        {
+            let response = panel.respond(request.method(), page, &self.settings);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        let started = Instant::now();
+        let wall = SystemTime::now();
+        let pending = self.settings.panel.clone().map(|panel| {
+            let id = panel.next_id();
+            let link = panel.link(id);
+            request.extensions_mut().insert(PanelLink(link.clone()));
+            let target = request.uri().path_and_query().map_or_else(
+                || request.uri().path().to_owned(),
+                |p| p.as_str().to_owned(),
+            );
+            (panel, id, link, request.method().to_string(), target)
+        });
+        let settings = self.settings.clone();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let (result, mut queries) = capture_queries(future).await;
+            let mut response = result?;
+            let total = started.elapsed();
+            let db: Duration = queries.iter().filter_map(|q| q.duration).sum();
+            if settings.headers {
+                let timing = format!(
+                    "db;dur={:.1};desc=\"{} queries\", total;dur={:.1}",
+                    millis(db),
+                    queries.len(),
+                    millis(total)
+                );
+                let headers = response.headers_mut();
+                if let Ok(value) = HeaderValue::try_from(timing) {
+                    // Appended: the application may have timings of its own.
+                    headers.append(SERVER_TIMING, value);
+                }
+                headers.insert(QUERY_COUNT, HeaderValue::from(queries.len()));
+            }
+            if let Some((panel, id, link, method, target)) = pending {
+                if let Ok(value) = HeaderValue::try_from(link) {
+                    response.headers_mut().insert(DEBUG_PANEL, value);
+                }
+                let findings = crate::findings::analyze(&queries);
+                if !settings.show_params {
+                    for q in &mut queries {
+                        q.params = Vec::new();
+                    }
+                }
+                panel.store(
+                    Record {
+                        id,
+                        method,
+                        target,
+                        status: response.status().as_u16(),
+                        started: wall,
+                        total,
+                        db,
+                        queries,
+                        findings,
+                    },
+                    settings.keep,
+                );
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// `d` in milliseconds.
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
