@@ -21,6 +21,7 @@ async fn bookstore() -> (Db, Router) {
 struct Answer {
     status: StatusCode,
     location: Option<String>,
+    headers: axum::http::HeaderMap,
     body: String,
 }
 
@@ -36,6 +37,10 @@ impl Answer {
         &self.body[start..start + len]
     }
 
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
     fn rows(&self, class: &str) -> usize {
         self.body
             .matches(&format!(r#"<tr class="{class}">"#))
@@ -46,14 +51,15 @@ impl Answer {
 async fn send(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let location = response
-        .headers()
+    let headers = response.headers().clone();
+    let location = headers
         .get(header::LOCATION)
         .map(|l| l.to_str().unwrap().to_string());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     Answer {
         status,
         location,
+        headers,
         body: String::from_utf8(bytes.to_vec()).unwrap(),
     }
 }
@@ -289,4 +295,49 @@ async fn without_the_panel_no_page_links_to_it() {
         assert_eq!(answer.status, StatusCode::OK, "{page}");
         assert!(!answer.body.contains("panel-link"), "{page}");
     }
+}
+
+#[tokio::test]
+async fn the_footer_count_is_the_query_layers_count() {
+    let (_, app) = bookstore().await;
+    for (page, n) in [
+        ("/books", "3"),
+        ("/books/n-plus-one", "10"),
+        ("/books/select-related", "1"),
+        ("/books/999", "1"),
+    ] {
+        let answer = get(&app, page).await;
+        assert_eq!(answer.header("x-query-count"), Some(n), "{page}");
+        assert!(answer.queries().starts_with(&format!("{n} quer")), "{page}");
+        let timing = answer.header("server-timing").unwrap();
+        assert!(
+            timing.contains(&format!("desc=\"{n} queries\"")),
+            "{page}: {timing}"
+        );
+        assert_eq!(
+            answer.header("x-debug-panel"),
+            None,
+            "{page}: the panel is off"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_the_panel_each_page_links_to_its_own_request() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    examples::web::setup(&db).await.unwrap();
+    let app = examples::web::app(db, true);
+    let page = get(&app, "/books/n-plus-one").await;
+    let href = page.header("x-debug-panel").unwrap().to_string();
+    assert!(href.starts_with(&format!("{}/", examples::web::PANEL_PATH)));
+    assert!(page.body.contains(&format!(
+        r#"<a id="panel-link" href="{href}">SQL panel</a>"#
+    )));
+
+    let panel = get(&app, &href).await;
+    assert_eq!(panel.status, StatusCode::OK);
+    assert!(panel.body.contains(r#"<dd id="total-queries">10</dd>"#));
+    assert_eq!(panel.body.matches(r#"<tr class="query"#).count(), 10);
+    let list = get(&app, examples::web::PANEL_PATH).await;
+    assert!(list.body.contains("/books/n-plus-one"));
 }

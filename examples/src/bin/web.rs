@@ -55,7 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("web: the N+1 problem: {base}/books/n-plus-one, its fix: {base}/books/select-related");
     if panel {
         println!(
-            "web: SQL debug panel ON at {base}{} (each page's footer links to its request; ORM_DEBUG_PANEL=0 turns it off)",
+            "web: SQL debug panel ON at {base}{} (each page's footer links to its request); it shows every visitor's SQL: never on a public server (ORM_DEBUG_PANEL=0 turns it off)",
             examples::web::PANEL_PATH
         );
     } else {
