@@ -18,7 +18,7 @@
 //! page, and the error goes to the server's standard error. No handler panics.
 //!
 //! ```no_run
-//! # async fn demo() -> orm_sqlx::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = orm_sqlx::Db::connect("sqlite::memory:").await?;
 //! examples::web::setup(&db).await?; // tables, and a few authors, books and tags
 //! let app = examples::web::app(db, true); // true: the SQL debug panel at /__orm

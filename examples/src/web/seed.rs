@@ -7,8 +7,11 @@ use crate::models::{Author, Book, Models, Tag};
 /// What [`setup`] inserted: nothing when the database already had authors.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SeedCounts {
+    /// Authors inserted.
     pub authors: usize,
+    /// Books inserted, each with its tags.
     pub books: usize,
+    /// Tags inserted.
     pub tags: usize,
 }
 
