@@ -54,6 +54,12 @@ pub enum Error {
     )]
     NotLoaded { relation: String },
 
+    /// Strict loading (`orm_sqlx::strict_loading`) refused a lazy load: the same line
+    /// already loaded this relation for another row (the N+1 pattern). The message names
+    /// the relation, the line and the fix.
+    #[error("N+1 query: {0}")]
+    NPlusOne(String),
+
     /// An instance saved (or a key followed) while a required foreign key is still the
     /// unset `ForeignKey::default()`: refused before any query.
     #[error(

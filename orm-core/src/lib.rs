@@ -30,6 +30,7 @@ pub use dialect::Dialect;
 pub use dsl::aggregate::{Aggregate, RelatedCount};
 pub use dsl::partial::Partial;
 pub use error::{ColumnAt, Constraint, Error, Result, SlicedOp, Violation};
+pub use eval::observe::{LoadKind, RelationLoad};
 pub use executor::{DefaultDatabase, ExecResult, Executor};
 pub use expr::{Expr, RelPath};
 pub use field::Field;

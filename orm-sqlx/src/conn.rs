@@ -450,44 +450,47 @@ impl Transaction {
     /// })).await
     /// # }
     /// ```
-    pub async fn atomic<T: Send>(
+    #[track_caller]
+    pub fn atomic<T: Send>(
         &mut self,
         f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
-    ) -> Result<T> {
-        on_tracked!(&mut self.inner, |t| t.savepoint().await)
-            .map_err(|e| backend::db_error("SAVEPOINT", e))?;
-        let failed_before = on_tracked!(&self.inner, |t| t.failed());
-        self.level += 1;
-        let mut nested = Nested {
-            tx: self,
-            done: false,
-        };
-        let out = f(&mut *nested.tx).await;
-        let ok = out.is_ok();
-        let mut ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
-        let rolled_back = if ok && ended.is_err() {
-            // The RELEASE failed (PostgreSQL, after an error swallowed in the block): roll
-            // back to the savepoint, as Django's `Atomic.__exit__` does, so that the outer
-            // block stays usable.
-            on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(false).await).is_ok()
-        } else if !ok {
-            let done = ended.is_ok();
-            ended = Ok(());
-            done
-        } else {
-            false
-        };
-        if rolled_back {
-            // What failed inside the block is undone with it.
-            on_tracked!(&mut nested.tx.inner, |t| t.set_failed(failed_before));
-        }
-        nested.done = true;
-        nested.tx.leave_level(ok && ended.is_ok());
-        match (out, ended) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(backend::db_error("RELEASE SAVEPOINT", e)),
-        }
+    ) -> impl Future<Output = Result<T>> {
+        orm_core::eval::observe::traced(async move {
+            on_tracked!(&mut self.inner, |t| t.savepoint().await)
+                .map_err(|e| backend::db_error("SAVEPOINT", e))?;
+            let failed_before = on_tracked!(&self.inner, |t| t.failed());
+            self.level += 1;
+            let mut nested = Nested {
+                tx: self,
+                done: false,
+            };
+            let out = f(&mut *nested.tx).await;
+            let ok = out.is_ok();
+            let mut ended = on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(ok).await);
+            let rolled_back = if ok && ended.is_err() {
+                // The RELEASE failed (PostgreSQL, after an error swallowed in the block): roll
+                // back to the savepoint, as Django's `Atomic.__exit__` does, so that the outer
+                // block stays usable.
+                on_tracked!(&mut nested.tx.inner, |t| t.end_savepoint(false).await).is_ok()
+            } else if !ok {
+                let done = ended.is_ok();
+                ended = Ok(());
+                done
+            } else {
+                false
+            };
+            if rolled_back {
+                // What failed inside the block is undone with it.
+                on_tracked!(&mut nested.tx.inner, |t| t.set_failed(failed_before));
+            }
+            nested.done = true;
+            nested.tx.leave_level(ok && ended.is_ok());
+            match (out, ended) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(backend::db_error("RELEASE SAVEPOINT", e)),
+            }
+        })
     }
 
     /// Run `callback` after the outermost transaction commits (Django's
@@ -579,68 +582,74 @@ impl Transaction {
     }
 
     /// Make the changes permanent, then run the `on_commit` callbacks, in order.
-    pub async fn commit(mut self) -> Result<()> {
-        let aborted =
-            self.dialect() == Dialect::Postgres && on_tracked!(&self.inner, |t| t.failed());
-        if aborted {
-            // PostgreSQL aborted the transaction at the failed statement and would answer
-            // COMMIT with a silent ROLLBACK: roll back and say so (Django's
-            // `needs_rollback`); the `on_commit` callbacks do not run.
-            let _ = self.rollback().await;
-            return Err(orm_core::Error::InvalidInput(
-                "the transaction was not committed: a statement in it failed, which aborts \
-                 a PostgreSQL transaction (catch errors inside a nested `atomic` block to \
-                 go on after them); it was rolled back"
-                    .into(),
-            ));
-        }
-        // A savepoint left open (a block cancelled mid-statement, whose rollback could not
-        // be sent) would turn COMMIT into a RELEASE: refused, and everything rolled back.
-        let top = on_tracked!(&mut self.inner, |t| t.at_top_level());
-        let abandoned = !top || on_tracked!(&self.inner, |t| t.abandoned());
-        if abandoned {
-            // A statement of a (nested) block was cancelled mid-statement: the connection
-            // is closed as the transaction drops, and the server rolls it all back.
-            return Err(orm_core::Error::InvalidInput(
-                "the transaction was not committed: one of its statements was abandoned \
-                 (a cancelled block) and its connection cannot be used again; everything \
-                 in it is rolled back"
-                    .into(),
-            ));
-        }
-        let Transaction {
-            inner,
-            on_commit,
-            held,
-            ..
-        } = self;
-        let r = match inner {
-            #[cfg(feature = "sqlite")]
-            TxInner::Sqlite(tx) => tx.commit().await,
-            #[cfg(feature = "postgres")]
-            TxInner::Postgres(tx) => tx.commit().await,
-            #[cfg(feature = "mysql")]
-            TxInner::Mysql(tx, _) => tx.commit().await,
-        };
-        drop(held);
-        r.map_err(|e| backend::db_error("COMMIT", e))?;
-        for (_, callback) in on_commit.0 {
-            callback();
-        }
-        Ok(())
+    #[track_caller]
+    pub fn commit(mut self) -> impl Future<Output = Result<()>> {
+        orm_core::eval::observe::traced(async move {
+            let aborted =
+                self.dialect() == Dialect::Postgres && on_tracked!(&self.inner, |t| t.failed());
+            if aborted {
+                // PostgreSQL aborted the transaction at the failed statement and would answer
+                // COMMIT with a silent ROLLBACK: roll back and say so (Django's
+                // `needs_rollback`); the `on_commit` callbacks do not run.
+                let _ = self.rollback().await;
+                return Err(orm_core::Error::InvalidInput(
+                    "the transaction was not committed: a statement in it failed, which aborts \
+                     a PostgreSQL transaction (catch errors inside a nested `atomic` block to \
+                     go on after them); it was rolled back"
+                        .into(),
+                ));
+            }
+            // A savepoint left open (a block cancelled mid-statement, whose rollback could not
+            // be sent) would turn COMMIT into a RELEASE: refused, and everything rolled back.
+            let top = on_tracked!(&mut self.inner, |t| t.at_top_level());
+            let abandoned = !top || on_tracked!(&self.inner, |t| t.abandoned());
+            if abandoned {
+                // A statement of a (nested) block was cancelled mid-statement: the connection
+                // is closed as the transaction drops, and the server rolls it all back.
+                return Err(orm_core::Error::InvalidInput(
+                    "the transaction was not committed: one of its statements was abandoned \
+                     (a cancelled block) and its connection cannot be used again; everything \
+                     in it is rolled back"
+                        .into(),
+                ));
+            }
+            let Transaction {
+                inner,
+                on_commit,
+                held,
+                ..
+            } = self;
+            let r = match inner {
+                #[cfg(feature = "sqlite")]
+                TxInner::Sqlite(tx) => tx.commit().await,
+                #[cfg(feature = "postgres")]
+                TxInner::Postgres(tx) => tx.commit().await,
+                #[cfg(feature = "mysql")]
+                TxInner::Mysql(tx, _) => tx.commit().await,
+            };
+            drop(held);
+            r.map_err(|e| backend::db_error("COMMIT", e))?;
+            for (_, callback) in on_commit.0 {
+                callback();
+            }
+            Ok(())
+        })
     }
 
     /// Undo the changes.
-    pub async fn rollback(self) -> Result<()> {
-        let r = match self.inner {
-            #[cfg(feature = "sqlite")]
-            TxInner::Sqlite(tx) => tx.rollback().await,
-            #[cfg(feature = "postgres")]
-            TxInner::Postgres(tx) => tx.rollback().await,
-            #[cfg(feature = "mysql")]
-            TxInner::Mysql(tx, _) => tx.rollback().await,
-        };
-        r.map_err(|e| backend::db_error("ROLLBACK", e))
+    #[track_caller]
+    pub fn rollback(self) -> impl Future<Output = Result<()>> {
+        orm_core::eval::observe::traced(async move {
+            let r = match self.inner {
+                #[cfg(feature = "sqlite")]
+                TxInner::Sqlite(tx) => tx.rollback().await,
+                #[cfg(feature = "postgres")]
+                TxInner::Postgres(tx) => tx.rollback().await,
+                #[cfg(feature = "mysql")]
+                TxInner::Mysql(tx, _) => tx.rollback().await,
+            };
+            r.map_err(|e| backend::db_error("ROLLBACK", e))
+        })
     }
 }
 

@@ -209,41 +209,44 @@ impl Db {
     /// Connect by URL: `sqlite::memory:`, `sqlite://path/to/file.db`,
     /// `postgres://user@host/db`, `mysql://user@host/db` (or `mariadb://…`). The backend
     /// must be enabled as a feature.
-    pub async fn connect(url: &str) -> Result<Db> {
-        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| {
-            let (shown, secrets) = redact(url);
-            Error::Connect {
-                url: shown,
-                source: scrub(source, &secrets),
+    #[track_caller]
+    pub fn connect(url: &str) -> impl Future<Output = Result<Db>> {
+        orm_core::eval::observe::traced(async move {
+            let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| {
+                let (shown, secrets) = redact(url);
+                Error::Connect {
+                    url: shown,
+                    source: scrub(source, &secrets),
+                }
+            };
+            let scheme = url.split(':').next().unwrap_or_default();
+            match scheme {
+                #[cfg(feature = "sqlite")]
+                "sqlite" => crate::sqlite::connect(url)
+                    .await
+                    .map(Db::from)
+                    .map_err(|e| connect_error(Box::new(e))),
+                #[cfg(feature = "postgres")]
+                "postgres" | "postgresql" => crate::postgres::connect(url)
+                    .await
+                    .map(Db::from)
+                    .map_err(|e| connect_error(Box::new(e))),
+                #[cfg(feature = "mysql")]
+                "mysql" | "mariadb" => crate::mysql::connect(url)
+                    .await
+                    .map(|(pool, server)| Db {
+                        pool: Pool::Mysql(pool, server),
+                    })
+                    .map_err(|e| connect_error(Box::new(e))),
+                other => Err(connect_error(
+                    format!(
+                        "unknown or disabled backend `{other}`: this build supports {}",
+                        Self::enabled_backends().join(", ")
+                    )
+                    .into(),
+                )),
             }
-        };
-        let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            #[cfg(feature = "sqlite")]
-            "sqlite" => crate::sqlite::connect(url)
-                .await
-                .map(Db::from)
-                .map_err(|e| connect_error(Box::new(e))),
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => crate::postgres::connect(url)
-                .await
-                .map(Db::from)
-                .map_err(|e| connect_error(Box::new(e))),
-            #[cfg(feature = "mysql")]
-            "mysql" | "mariadb" => crate::mysql::connect(url)
-                .await
-                .map(|(pool, server)| Db {
-                    pool: Pool::Mysql(pool, server),
-                })
-                .map_err(|e| connect_error(Box::new(e))),
-            other => Err(connect_error(
-                format!(
-                    "unknown or disabled backend `{other}`: this build supports {}",
-                    Self::enabled_backends().join(", ")
-                )
-                .into(),
-            )),
-        }
+        })
     }
 
     /// The URL schemes this build can connect to.
@@ -392,30 +395,37 @@ impl Db {
     /// Create the tables of a set of models (`CREATE TABLE IF NOT EXISTS`), in order:
     /// `db.create_tables::<(Author, Book)>()`. For tests and examples; real schemas
     /// want migrations.
-    pub async fn create_tables<S: ModelSet>(&self) -> Result<()> {
-        register::<S>();
-        let options = self.table_options().await?;
-        let mut ex = self;
-        for stmt in S::create_statements(self.dialect(), &options) {
-            Executor::execute(&mut ex, stmt).await?;
-        }
-        Ok(())
+    #[track_caller]
+    pub fn create_tables<S: ModelSet>(&self) -> impl Future<Output = Result<()>> {
+        orm_core::eval::observe::traced(async move {
+            register::<S>();
+            let options = self.table_options().await?;
+            let mut ex = self;
+            for stmt in S::create_statements(self.dialect(), &options) {
+                Executor::execute(&mut ex, stmt).await?;
+            }
+            Ok(())
+        })
     }
 
     /// Create one model's table (`CREATE TABLE IF NOT EXISTS`).
-    pub async fn create_table<M: Model>(&self) -> Result<()> {
-        self.create_tables::<(M,)>().await
+    #[track_caller]
+    pub fn create_table<M: Model>(&self) -> impl Future<Output = Result<()>> {
+        orm_core::eval::observe::traced(async move { self.create_tables::<(M,)>().await })
     }
 
     /// Run raw SQL that returns no rows (DDL, fixtures). It is counted like every other
     /// statement. The text is sent as it is: never build it from user input.
-    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
-        let mut ex = self;
-        let stmt = Statement {
-            sql: sql.to_owned(),
-            params: Vec::new(),
-        };
-        Ok(Executor::execute(&mut ex, stmt).await?.rows_affected)
+    #[track_caller]
+    pub fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<u64>> {
+        orm_core::eval::observe::traced(async move {
+            let mut ex = self;
+            let stmt = Statement {
+                sql: sql.to_owned(),
+                params: Vec::new(),
+            };
+            Ok(Executor::execute(&mut ex, stmt).await?.rows_affected)
+        })
     }
 }
 
@@ -627,25 +637,28 @@ impl Executor for &Db {
 impl Db {
     /// Start a transaction; pass `&mut tx` wherever an executor is taken, then
     /// `tx.commit()`. Dropped without commit, it rolls back.
-    pub async fn begin(&self) -> Result<Transaction> {
-        match &self.pool {
-            #[cfg(feature = "mysql")]
-            Pool::Mysql(p, server) => {
-                let conn = acquire(p, "BEGIN").await?;
-                Tracked::<sqlx::MySql>::begin(conn, None)
-                    .await
-                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
-                    .map_err(|e| backend::db_error("BEGIN", e))
+    #[track_caller]
+    pub fn begin(&self) -> impl Future<Output = Result<Transaction>> {
+        orm_core::eval::observe::traced(async move {
+            match &self.pool {
+                #[cfg(feature = "mysql")]
+                Pool::Mysql(p, server) => {
+                    let conn = acquire(p, "BEGIN").await?;
+                    Tracked::<sqlx::MySql>::begin(conn, None)
+                        .await
+                        .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
+                        .map_err(|e| backend::db_error("BEGIN", e))
+                }
+                #[allow(unreachable_patterns)]
+                pool => on_pool!(pool, |p, B| {
+                    let conn = acquire(p, "BEGIN").await?;
+                    Tracked::<B>::begin(conn, None)
+                        .await
+                        .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
+                        .map_err(|e| backend::db_error("BEGIN", e))
+                }),
             }
-            #[allow(unreachable_patterns)]
-            pool => on_pool!(pool, |p, B| {
-                let conn = acquire(p, "BEGIN").await?;
-                Tracked::<B>::begin(conn, None)
-                    .await
-                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
-                    .map_err(|e| backend::db_error("BEGIN", e))
-            }),
-        }
+        })
     }
 
     /// Run `f` in a transaction (Django's `transaction.atomic`): committed when `f`
@@ -671,11 +684,14 @@ impl Db {
     /// })).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn atomic<T: Send>(
+    #[track_caller]
+    pub fn atomic<T: Send>(
         &self,
         f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
-    ) -> Result<T> {
-        self.atomic_with(TxOptions::default(), f).await
+    ) -> impl Future<Output = Result<T>> {
+        orm_core::eval::observe::traced(
+            async move { self.atomic_with(TxOptions::default(), f).await },
+        )
     }
 
     /// [`Db::atomic`] with an isolation level or read-only mode ([`TxOptions`], which says
@@ -692,29 +708,33 @@ impl Db {
     /// })).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn atomic_with<T: Send>(
+    #[track_caller]
+    pub fn atomic_with<T: Send>(
         &self,
         options: TxOptions,
         f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
-    ) -> Result<T> {
-        let mut tx = self.open_transaction(options, true).await?;
-        match f(&mut tx).await {
-            Ok(v) => {
-                tx.commit().await?;
-                Ok(v)
+    ) -> impl Future<Output = Result<T>> {
+        orm_core::eval::observe::traced(async move {
+            let mut tx = self.open_transaction(options, true).await?;
+            match f(&mut tx).await {
+                Ok(v) => {
+                    tx.commit().await?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    // The block's error is the one to report; a failed rollback closes the
+                    // connection as the transaction drops.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
             }
-            Err(e) => {
-                // The block's error is the one to report; a failed rollback closes the
-                // connection as the transaction drops.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// [`Db::begin`] with an isolation level or read-only mode ([`TxOptions`]).
-    pub async fn begin_with(&self, options: TxOptions) -> Result<Transaction> {
-        self.open_transaction(options, false).await
+    #[track_caller]
+    pub fn begin_with(&self, options: TxOptions) -> impl Future<Output = Result<Transaction>> {
+        orm_core::eval::observe::traced(async move { self.open_transaction(options, false).await })
     }
 
     /// The `BEGIN` that `options` asks for; on SQLite, `BEGIN IMMEDIATE` when `immediate`
@@ -753,8 +773,11 @@ impl Db {
     }
 
     /// Take one connection out of the pool, to run several statements on it.
-    pub async fn acquire(&self) -> Result<Connection> {
-        self.acquire_for("-- acquire a connection").await
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<Connection>> {
+        orm_core::eval::observe::traced(
+            async move { self.acquire_for("-- acquire a connection").await },
+        )
     }
 
     /// Take a connection for `sql` (what an error names).

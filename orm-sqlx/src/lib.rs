@@ -92,10 +92,10 @@ pub mod web;
 
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
-pub use findings::{Findings, QueryGroup, analyze};
+pub use findings::{Findings, NPlusOne, QueryGroup, UnnecessaryLoad, analyze};
 pub use query_log::{
-    CapturedQuery, StatementKind, assert_num_queries, capture_queries, set_slow_query_threshold,
-    total_queries,
+    CapturedQuery, LoadKind, RelationLoad, StatementKind, assert_num_queries, capture_queries,
+    set_slow_query_threshold, strict_loading, total_queries,
 };
 pub use tx_options::{Isolation, TxOptions};
 

@@ -2,6 +2,9 @@
 //! `assertNumQueries` / `CaptureQueriesContext` on top of it.
 
 use std::cell::RefCell;
+
+use orm_core::eval::observe;
+pub use orm_core::eval::observe::{LoadKind, RelationLoad};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +38,15 @@ pub struct CapturedQuery {
     /// The rows it returned (a SELECT, or a write with `RETURNING`) or changed (a write
     /// without); `None` when it failed or was not read to its end.
     pub rows: Option<u64>,
+    /// The line of the caller's code that sent it: the call of the evaluating, saving or
+    /// deleting method (`fetch`, `save`, `delete`, awaiting a queryset, …), never a line
+    /// inside the ORM. `None` for a statement sent outside such a call.
+    pub origin: Option<&'static std::panic::Location<'static>>,
+    /// The relations it loads: the `select_related` JOINs of a queryset's statement, the
+    /// relation of a `prefetch_related` query or of a lazy `load`. Each eager load's
+    /// [`read`](RelationLoad::read) says, once the capture ends, whether any of its rows
+    /// was read ([`analyze`](crate::analyze) reports those never read).
+    pub loads: Vec<RelationLoad>,
 }
 
 /// What a statement does, read from its first keyword (after blanks, comments and
@@ -277,6 +289,8 @@ pub(crate) fn record(
                 kind: StatementKind::of(sql),
                 duration: None,
                 rows: None,
+                origin: observe::origin(),
+                loads: observe::loads(),
             });
             (c.id, c.queries.len() - 1)
         })
@@ -287,10 +301,19 @@ pub(crate) fn record(
         "db.system.name" = system_name(dialect),
         "db.query.text" = &**sql,
         "db.operation.name" = StatementKind::of(sql).operation_name(),
+        "db.collection.name" = collection_name(sql),
+        "code.file.path" = tracing::field::Empty,
+        "code.line.number" = tracing::field::Empty,
         "db.response.returned_rows" = tracing::field::Empty,
         "error.type" = tracing::field::Empty,
         "duration_us" = tracing::field::Empty,
     );
+    if !span.is_disabled()
+        && let Some(origin) = observe::origin()
+    {
+        span.record("code.file.path", origin.file());
+        span.record("code.line.number", origin.line());
+    }
     let slow = SLOW_NANOS.load(Ordering::Relaxed);
     let slow_sql = (slow > 0).then(|| (sql.clone(), std::time::Duration::from_nanos(slow)));
     let started =
@@ -305,7 +328,13 @@ pub(crate) fn record(
 
 /// Record a transaction-control statement that sqlx sends itself (`BEGIN`, `COMMIT`,
 /// savepoints, rollbacks). Its text is built only while a capture is running.
-pub(crate) fn record_control(kind: StatementKind, text: impl FnOnce() -> String) {
+///
+/// It is a `db.query` span too, with no duration or rows (sqlx times nothing for it).
+pub(crate) fn record_control(
+    kind: StatementKind,
+    dialect: orm_core::Dialect,
+    text: impl FnOnce() -> String,
+) {
     TOTAL.fetch_add(1, Ordering::Relaxed);
     let _ = CAPTURED.try_with(|c| {
         c.borrow_mut().queries.push(CapturedQuery {
@@ -314,8 +343,65 @@ pub(crate) fn record_control(kind: StatementKind, text: impl FnOnce() -> String)
             kind,
             duration: None,
             rows: None,
+            origin: observe::origin(),
+            loads: Vec::new(),
         });
     });
+    let span = tracing::debug_span!(
+        target: "orm_sqlx::query",
+        "db.query",
+        "db.system.name" = system_name(dialect),
+        "db.query.text" = kind.operation_name(),
+        "db.operation.name" = kind.operation_name(),
+        "code.file.path" = tracing::field::Empty,
+        "code.line.number" = tracing::field::Empty,
+    );
+    if !span.is_disabled()
+        && let Some(origin) = observe::origin()
+    {
+        span.record("code.file.path", origin.file());
+        span.record("code.line.number", origin.line());
+    }
+}
+
+/// The table a statement reads or writes first (`db.collection.name`): the quoted or bare
+/// name after its first `FROM`, `INTO`, `UPDATE` or `TABLE`; empty when there is none.
+fn collection_name(sql: &str) -> &str {
+    let upper_at = |word: &str| {
+        sql.as_bytes()
+            .windows(word.len() + 2)
+            .position(|w| {
+                (w[0] == b' ' || w[0] == b'\n')
+                    && w[1..=word.len()].eq_ignore_ascii_case(word.as_bytes())
+                    && w[word.len() + 1] == b' '
+            })
+            .map(|i| i + word.len() + 2)
+    };
+    let start = if sql.len() >= 7 && sql[..7].eq_ignore_ascii_case("UPDATE ") {
+        Some(7)
+    } else {
+        ["FROM", "INTO", "TABLE"]
+            .iter()
+            .filter_map(|w| upper_at(w))
+            .min()
+    };
+    let Some(start) = start else { return "" };
+    let rest = sql[start..].trim_start();
+    let rest = rest
+        .strip_prefix("IF NOT EXISTS ")
+        .or_else(|| rest.strip_prefix("IF EXISTS "))
+        .unwrap_or(rest);
+    let quoted = |q: char| {
+        rest.strip_prefix(q)
+            .and_then(|r| r.split_once(q))
+            .map(|(name, _)| name)
+    };
+    quoted('"').or_else(|| quoted('`')).unwrap_or_else(|| {
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '(' || c == ';')
+            .unwrap_or(rest.len());
+        &rest[..end]
+    })
 }
 
 /// How many statements this process has sent through the ORM so far.
@@ -340,14 +426,49 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
         id,
         queries: Vec::new(),
     };
-    CAPTURED
+    let observer = observe::Observer::new(false);
+    let watched = observe::observed(observer.clone(), fut);
+    let (out, mut queries) = CAPTURED
         .scope(RefCell::new(capture), async move {
-            let out = fut.await;
+            let out = watched.await;
             let queries = CAPTURED.with(|c| std::mem::take(&mut c.borrow_mut().queries));
             (out, queries)
         })
-        .await
-        .inspect_outer()
+        .await;
+    for load in queries.iter_mut().flat_map(|q| q.loads.iter_mut()) {
+        if load.kind != LoadKind::Lazy
+            && let Some(rel) = load.relation()
+        {
+            load.read = Some(observer.was_read(rel));
+        }
+    }
+    (out, queries).inspect_outer()
+}
+
+/// Run `fut` with strict loading (Rails' `strict_loading`): a lazy load
+/// (`book.author.load(&db)`) of a relation that the same line of code already loaded for
+/// another row fails with [`Error::NPlusOne`](crate::Error::NPlusOne), before its query
+/// is sent, naming the relation, the line and the fix (`select_related(…)`). The first
+/// load of a relation from a line is allowed: it is the second that makes a loop of
+/// them. Meant for tests and development.
+///
+/// ```no_run
+/// # use orm_sqlx::prelude::*;
+/// # #[derive(Model, Debug, Clone)] pub struct Author { pub id: i64 }
+/// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub author: ForeignKey<Author> }
+/// # async fn demo(db: &Db) -> orm_sqlx::Result<()> {
+/// let err = orm_sqlx::strict_loading(async {
+///     for mut book in Book::objects().into_vec(db).await? {
+///         book.author.load(db).await?; // the second book's load fails
+///     }
+///     Ok::<_, orm_sqlx::Error>(())
+/// })
+/// .await;
+/// assert!(matches!(err, Err(orm_sqlx::Error::NPlusOne(_))));
+/// # Ok(()) }
+/// ```
+pub fn strict_loading<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    observe::observed(observe::Observer::new(true), fut)
 }
 
 trait InspectOuter {

@@ -22,20 +22,20 @@ fn depth<DB: sqlx::Database>(conn: &DB::Connection) -> usize {
 }
 
 /// `BEGIN` on a connection at `depth` 0, `SAVEPOINT _sqlx_savepoint_{depth}` inside one.
-fn record_begin(depth: usize) {
+fn record_begin(dialect: orm_core::Dialect, depth: usize) {
     let kind = if depth == 0 {
         StatementKind::Begin
     } else {
         StatementKind::Savepoint
     };
-    record_control(kind, || {
+    record_control(kind, dialect, || {
         begin_ansi_transaction_sql(depth).as_str().to_owned()
     });
 }
 
 /// `COMMIT` at `depth` 1, `RELEASE SAVEPOINT _sqlx_savepoint_{depth - 1}` deeper; nothing
 /// at depth 0, where sqlx sends nothing.
-fn record_commit(depth: usize) {
+fn record_commit(dialect: orm_core::Dialect, depth: usize) {
     if depth == 0 {
         return;
     }
@@ -44,14 +44,14 @@ fn record_commit(depth: usize) {
     } else {
         StatementKind::ReleaseSavepoint
     };
-    record_control(kind, || {
+    record_control(kind, dialect, || {
         commit_ansi_transaction_sql(depth).as_str().to_owned()
     });
 }
 
 /// `ROLLBACK` at `depth` 1, `ROLLBACK TO SAVEPOINT _sqlx_savepoint_{depth - 1}` deeper;
 /// nothing at depth 0, where sqlx sends nothing.
-fn record_rollback(depth: usize) {
+fn record_rollback(dialect: orm_core::Dialect, depth: usize) {
     if depth == 0 {
         return;
     }
@@ -60,7 +60,7 @@ fn record_rollback(depth: usize) {
     } else {
         StatementKind::RollbackToSavepoint
     };
-    record_control(kind, || {
+    record_control(kind, dialect, || {
         rollback_ansi_transaction_sql(depth).as_str().to_owned()
     });
 }
@@ -116,7 +116,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         poison: Option<&'c mut bool>,
     ) -> Result<Self, sqlx::Error> {
         let conn = conn.into();
-        record_begin(depth::<DB>(&conn));
+        record_begin(DB::DIALECT, depth::<DB>(&conn));
         // What `sqlx::Transaction::begin` calls; taking the connection first lets the
         // statement be counted only once it has one.
         let mut tracked = Tracked {
@@ -148,7 +148,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         if depth::<DB>(&conn) != 0 {
             return Self::begin(conn, None).await;
         }
-        record_control(StatementKind::Begin, || statement.to_owned());
+        record_control(StatementKind::Begin, DB::DIALECT, || statement.to_owned());
         let mut tracked = Tracked {
             inner: Inner::Own(conn),
             open: false,
@@ -170,7 +170,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// `SAVEPOINT` inside this transaction, on its own connection: the start of a nested
     /// atomic block ([`crate::Transaction::atomic`]).
     pub(crate) async fn savepoint(&mut self) -> Result<(), sqlx::Error> {
-        record_begin(depth::<DB>(self.conn()));
+        record_begin(DB::DIALECT, depth::<DB>(self.conn()));
         self.running = DB::DISCARD_ABANDONED;
         let done = <DB::TransactionManager as TransactionManager>::begin(self.conn(), None).await;
         self.running = false;
@@ -182,10 +182,10 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         let at = depth::<DB>(self.conn());
         self.running = DB::DISCARD_ABANDONED;
         let done = if ok {
-            record_commit(at);
+            record_commit(DB::DIALECT, at);
             <DB::TransactionManager as TransactionManager>::commit(self.conn()).await
         } else {
-            record_rollback(at);
+            record_rollback(DB::DIALECT, at);
             <DB::TransactionManager as TransactionManager>::rollback(self.conn()).await
         };
         self.running = false;
@@ -202,7 +202,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             self.broken = true;
             return;
         }
-        record_rollback(depth::<DB>(self.conn()));
+        record_rollback(DB::DIALECT, depth::<DB>(self.conn()));
         <DB::TransactionManager as TransactionManager>::start_rollback(self.conn());
     }
 
@@ -295,7 +295,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             return Ok(());
         }
         let depth = depth::<DB>(self.conn());
-        record_commit(depth);
+        record_commit(DB::DIALECT, depth);
         self.running = DB::DISCARD_ABANDONED;
         let done = match &mut self.inner {
             Inner::Own(c) => <DB::TransactionManager as TransactionManager>::commit(c).await,
@@ -315,7 +315,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             return Ok(());
         }
         let depth = depth::<DB>(self.conn());
-        record_rollback(depth);
+        record_rollback(DB::DIALECT, depth);
         self.running = DB::DISCARD_ABANDONED;
         let done = match &mut self.inner {
             Inner::Own(c) => <DB::TransactionManager as TransactionManager>::rollback(c).await,
@@ -351,7 +351,7 @@ impl<DB: Backend> Drop for Tracked<'_, DB> {
         if !self.open {
             return;
         }
-        record_rollback(depth::<DB>(self.conn()));
+        record_rollback(DB::DIALECT, depth::<DB>(self.conn()));
         match &mut self.inner {
             Inner::Own(c) => <DB::TransactionManager as TransactionManager>::start_rollback(c),
             // sqlx's `Transaction` queues it itself as it drops, right after this.

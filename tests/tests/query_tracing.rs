@@ -110,6 +110,14 @@ impl Subscriber for Recorder {
     }
 }
 
+fn system_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgresql",
+        Backend::Mysql => "mysql",
+    }
+}
+
 #[tokio::test]
 async fn every_statement_is_a_span_under_the_callers_with_otel_attributes() {
     with_fixture(|db, backend| async move {
@@ -117,6 +125,7 @@ async fn every_statement_is_a_span_under_the_callers_with_otel_attributes() {
         let _guard = tracing::subscriber::set_default(recorder.clone());
         let request = tracing::info_span!("request");
         let request_id = request.id().map(|i| i.into_u64());
+        let call_line = line!() + 6;
         let books = {
             let _in = request.enter();
             Book::objects()
@@ -133,6 +142,11 @@ async fn every_statement_is_a_span_under_the_callers_with_otel_attributes() {
         assert_eq!(n.unwrap(), 3);
         let after = Book::objects().count(&db).await.unwrap();
         assert_eq!(after, 3);
+        // Transaction control sqlx sends is a span too.
+        let atomic_line = line!() + 1;
+        db.atomic(|tx| Box::pin(async move { Book::objects().count(&mut *tx).await }))
+            .await
+            .unwrap();
 
         let seen = recorder.seen.lock().unwrap();
         let queries: Vec<(&u64, &SpanSeen)> = seen
@@ -140,20 +154,27 @@ async fn every_statement_is_a_span_under_the_callers_with_otel_attributes() {
             .iter()
             .filter(|(_, s)| s.name == "db.query")
             .collect();
-        assert_eq!(queries.len(), 3, "{:#?}", seen.spans);
+        assert_eq!(queries.len(), 6, "{:#?}", seen.spans);
+        let ops: Vec<&str> = queries[3..]
+            .iter()
+            .map(|(_, s)| s.fields["db.operation.name"].as_str())
+            .collect();
+        assert_eq!(ops, ["BEGIN", "SELECT", "COMMIT"]);
+        for (_, control) in [queries[3], queries[5]] {
+            assert_eq!(control.fields["code.line.number"], atomic_line.to_string());
+            assert_eq!(control.fields["db.system.name"], system_name(backend));
+        }
         let (first_id, first) = queries[0];
         assert_eq!(first.target, "orm_sqlx::query");
         assert_eq!(first.parent, request_id, "nested under the caller's span");
-        let system = match backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgresql",
-            Backend::Mysql => "mysql",
-        };
-        assert_eq!(first.fields["db.system.name"], system);
+        assert_eq!(first.fields["db.system.name"], system_name(backend));
         assert_eq!(first.fields["db.operation.name"], "SELECT");
         assert!(first.fields["db.query.text"].contains("pages"), "{first:?}");
         assert_eq!(first.fields["db.response.returned_rows"], "3");
         assert!(first.fields.contains_key("duration_us"), "{first:?}");
+        assert_eq!(first.fields["db.collection.name"], "books");
+        assert_eq!(first.fields["code.file.path"], file!());
+        assert_eq!(first.fields["code.line.number"], call_line.to_string());
         assert!(
             !first.fields.values().any(|v| v.contains("150")),
             "parameters stay out of the span: {first:?}"

@@ -4,6 +4,7 @@
 
 pub(crate) mod deletion;
 pub mod executor;
+pub mod observe;
 pub mod prefetch;
 pub mod queryset;
 pub mod related;

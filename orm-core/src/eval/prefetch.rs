@@ -86,7 +86,10 @@ pub fn prefetch_into<'a, P: Model>(
                 keys.push(key);
             }
             if !wanted.is_empty() {
-                let mut fetched = (rel.fetch)(&mut *ex, node, wanted).await?;
+                let fetch = (rel.fetch)(&mut *ex, node, wanted);
+                let mut fetched =
+                    crate::eval::observe::loading(crate::eval::observe::prefetched(rel), fetch)
+                        .await?;
                 for (p, key) in parents.iter_mut().zip(&keys) {
                     let Some(key) = key else { continue };
                     // A copy of the parent for its children's back references, made only
@@ -222,36 +225,39 @@ async fn prefetch_below_loaded<P: Model>(
 /// prefetch_related_objects(&mut authors, books_and_tags, db).await?;       // 2 queries
 /// # Ok(()) }
 /// ```
-pub async fn prefetch_related_objects<M, P, E>(
+#[track_caller]
+pub fn prefetch_related_objects<M, P, E>(
     instances: &mut [M],
     path: impl FnOnce(&M::Fields) -> P,
     mut ex: E,
-) -> Result<()>
+) -> impl Future<Output = Result<()>>
 where
     M: Model,
     P: PrefetchPath<M>,
     E: Executor,
 {
-    let path = path(&M::fields()).prefetch_path();
-    if path.overflowed() {
-        return Err(Error::PathTooDeep {
-            path: format!("{path:?}"),
-            max: MAX_PATH_DEPTH,
-        });
-    }
-    let mut tree = Vec::new();
-    add_path(&mut tree, &path);
-    if instances.is_empty() || tree.is_empty() {
-        return Ok(());
-    }
-    // Every query on one connection, as a queryset's prefetches run; taken only when a
-    // level has keys to fetch, so that nothing missing touches no connection.
-    let mut session = LazySession {
-        dialect: Executor::dialect(&ex),
-        returning: Executor::supports_returning(&ex),
-        state: Lazy::Idle(&mut ex),
-    };
-    prefetch_into(instances, &tree, &mut session).await
+    crate::eval::observe::traced(async move {
+        let path = path(&M::fields()).prefetch_path();
+        if path.overflowed() {
+            return Err(Error::PathTooDeep {
+                path: format!("{path:?}"),
+                max: MAX_PATH_DEPTH,
+            });
+        }
+        let mut tree = Vec::new();
+        add_path(&mut tree, &path);
+        if instances.is_empty() || tree.is_empty() {
+            return Ok(());
+        }
+        // Every query on one connection, as a queryset's prefetches run; taken only when a
+        // level has keys to fetch, so that nothing missing touches no connection.
+        let mut session = LazySession {
+            dialect: Executor::dialect(&ex),
+            returning: Executor::supports_returning(&ex),
+            state: Lazy::Idle(&mut ex),
+        };
+        prefetch_into(instances, &tree, &mut session).await
+    })
 }
 
 /// A session (see [`Executor::session`]) opened by the first statement sent through it,

@@ -204,9 +204,13 @@ impl<T: Model> ForeignKey<T> {
     /// The related object, if it was loaded; otherwise [`Error::NotLoaded`], which names the
     /// relation and the ways to load it.
     pub fn get(&self) -> Result<&T> {
-        self.loaded
-            .as_deref()
-            .ok_or_else(|| not_loaded(self.meta, T::META))
+        match self.loaded.as_deref() {
+            Some(obj) => {
+                crate::eval::observe::read(self.meta);
+                Ok(obj)
+            }
+            None => Err(not_loaded(self.meta, T::META)),
+        }
     }
 
     /// Whether the related object is loaded.
@@ -237,26 +241,48 @@ impl<T: Model> ForeignKey<T> {
     /// The related object as loaded, shared, moved out of this field (which is then not
     /// loaded): never a copy.
     pub fn take_shared(&mut self) -> Result<Arc<T>> {
-        self.loaded
+        let obj = self
+            .loaded
             .take()
-            .ok_or_else(|| not_loaded(self.meta, T::META))
+            .ok_or_else(|| not_loaded(self.meta, T::META))?;
+        crate::eval::observe::read(self.meta);
+        Ok(obj)
     }
 
     /// The related object: from the cache if loaded, otherwise one query, cached on this
     /// field afterwards.
-    pub async fn load<E: Executor>(&mut self, ex: E) -> Result<&T> {
-        if self.unset {
-            return Err(unset_key(self.meta, T::META));
-        }
-        if self.loaded.is_none() {
-            let pk = self.key.to_value();
-            let obj = crate::eval::queryset::QuerySet::<T>::new()
-                .filter_pk(pk)
-                .get(ex)
-                .await?;
-            self.loaded = Some(Arc::new(obj));
-        }
-        self.get()
+    #[track_caller]
+    pub fn load<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<&T>> {
+        crate::eval::observe::traced(async move {
+            if self.unset {
+                return Err(unset_key(self.meta, T::META));
+            }
+            if self.loaded.is_none() {
+                use crate::eval::observe;
+                let loads = match self.meta {
+                    Some(meta) if observe::observing() => {
+                        // Refused here under strict loading, before any query.
+                        observe::lazy_load(meta)?;
+                        vec![observe::RelationLoad {
+                            kind: observe::LoadKind::Lazy,
+                            path: crate::dsl::expr::RelPath::ROOT.join(meta),
+                            read: None,
+                        }]
+                    }
+                    _ => Vec::new(),
+                };
+                let pk = self.key.to_value();
+                let qs = crate::eval::queryset::QuerySet::<T>::new().filter_pk(pk);
+                let obj = observe::loading(loads, qs.get(ex)).await?;
+                self.loaded = Some(Arc::new(obj));
+            } else {
+                // Loaded earlier (select_related, prefetch_related): now read.
+                crate::eval::observe::read(self.meta);
+            }
+            self.loaded
+                .as_deref()
+                .ok_or_else(|| not_loaded(self.meta, T::META))
+        })
     }
 
     #[doc(hidden)]
@@ -699,10 +725,13 @@ impl<T: Model> PartialEq for RelatedSet<T> {
 impl<T: Model> RelatedSet<T> {
     /// The prefetched rows (Q=0), or [`Error::NotLoaded`] naming the relation.
     pub fn all(&self) -> Result<&[T]> {
-        self.rows
-            .as_deref()
-            .map(Vec::as_slice)
-            .ok_or_else(|| not_loaded(self.meta, T::META))
+        match self.rows.as_deref() {
+            Some(rows) => {
+                crate::eval::observe::read(self.meta);
+                Ok(rows)
+            }
+            None => Err(not_loaded(self.meta, T::META)),
+        }
     }
     /// How many rows were prefetched.
     pub fn count(&self) -> Result<usize> {
@@ -743,9 +772,12 @@ impl<T: Model> RelatedSet<T> {
 
     /// The prefetched rows as loaded, shared, moved out of this field: never a copy.
     pub fn take_shared(&mut self) -> Result<Arc<Vec<T>>> {
-        self.rows
+        let rows = self
+            .rows
             .take()
-            .ok_or_else(|| not_loaded(self.meta, T::META))
+            .ok_or_else(|| not_loaded(self.meta, T::META))?;
+        crate::eval::observe::read(self.meta);
+        Ok(rows)
     }
     #[doc(hidden)]
     pub fn __with_meta(meta: &'static RelationMeta) -> Self {

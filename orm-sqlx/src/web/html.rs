@@ -513,6 +513,57 @@ mod tests {
         assert_eq!(highlight("x_from fromage"), "x_from fromage");
     }
 
+    /// What `http` would never let through (`<` in a path) is escaped all the same.
+    #[test]
+    fn every_text_of_a_record_is_escaped() {
+        use super::super::Settings;
+        use super::super::panel::{Panel, Record};
+        use crate::query_log::{CapturedQuery, StatementKind};
+
+        let sql = "SELECT '<b>' FROM \"<i>\"";
+        let record = Record {
+            id: 7,
+            method: "<m>".into(),
+            target: "/<script>alert(1)</script>".into(),
+            status: 200,
+            started: UNIX_EPOCH,
+            total: Duration::from_millis(2),
+            db: Duration::from_millis(1),
+            queries: vec![CapturedQuery {
+                sql: sql.into(),
+                params: vec![orm_core::Value::Text("<v>".into())],
+                kind: StatementKind::of(sql),
+                duration: Some(Duration::from_millis(1)),
+                rows: Some(1),
+            }],
+            findings: crate::findings::analyze(&[]),
+        };
+        let panel = Panel::new("/__orm".into());
+        let settings = Settings {
+            panel: None,
+            keep: 5,
+            show_params: true,
+            headers: true,
+        };
+        let record = std::sync::Arc::new(record);
+        for html in [
+            super::list(&panel, std::slice::from_ref(&record), &settings),
+            super::detail(&panel, &record, &settings),
+        ] {
+            for raw in ["<script", "<m>", "<b>", "<i>", "<v>"] {
+                assert!(!html.contains(raw), "{raw} in {html}");
+            }
+            assert!(
+                html.contains("/&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{html}"
+            );
+            assert!(html.contains("&lt;m&gt;"), "{html}");
+        }
+        let detail = super::detail(&panel, &record, &settings);
+        assert!(detail.contains("&#39;&lt;b&gt;&#39;"), "{detail}");
+        assert!(detail.contains("&#39;&lt;v&gt;&#39;"), "{detail}");
+    }
+
     #[test]
     fn times_are_written_in_utc() {
         assert_eq!(utc(UNIX_EPOCH), "1970-01-01 00:00:00.000 UTC");

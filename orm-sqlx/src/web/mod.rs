@@ -1,7 +1,7 @@
 //! The statements of each HTTP request, for a [tower](https://docs.rs/tower) stack (axum,
 //! tonic's HTTP routes, hyper services): Django debug toolbar's SQL panel, for async Rust.
 //!
-//! [`QueryLayer`] runs every request inside [`capture_queries`](crate::capture_queries),
+//! [`QueryLayer`] runs every request inside [`capture_queries`],
 //! and once the inner service has answered:
 //!
 //! - adds `Server-Timing: db;dur=<ms>;desc="<n> queries", total;dur=<ms>` (a browser's
@@ -344,4 +344,66 @@ where
 /// `d` in milliseconds.
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::convert::Infallible;
+    use std::task::{Context, Poll};
+
+    use futures_util::future::BoxFuture;
+    use http::{Request, Response};
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    use super::QueryLayer;
+    use crate::Db;
+
+    /// Sends `SELECT ?` with 41, 41 again, then 42.
+    #[derive(Clone)]
+    struct App(Db);
+
+    impl Service<Request<()>> for App {
+        type Response = Response<String>;
+        type Error = Infallible;
+        type Future = BoxFuture<'static, Result<Response<String>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            let db = self.0.clone();
+            Box::pin(async move {
+                for n in [41_i64, 41, 42] {
+                    let rows = orm_core::RawQuery::<i64>::new("SELECT ?", [n])
+                        .into_vec(&db)
+                        .await
+                        .unwrap();
+                    assert_eq!(rows, [n]);
+                }
+                Ok(Response::new("ok".to_owned()))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn bound_values_are_dropped_before_a_request_is_stored_unless_shown() {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        for show in [false, true] {
+            let layer = QueryLayer::new().debug_panel("/__orm").show_params(show);
+            let mut service = layer.layer(App(db.clone()));
+            let response = service.call(Request::new(())).await.unwrap();
+            assert_eq!(response.headers()["x-query-count"], "3");
+            let panel = layer.settings.panel.as_ref().unwrap();
+            let records = panel.recent();
+            let record = &records[0];
+            let params: Vec<usize> = record.queries.iter().map(|q| q.params.len()).collect();
+            assert_eq!(params, if show { [1, 1, 1] } else { [0, 0, 0] });
+            // Found from the values, before they were dropped.
+            assert_eq!(record.findings.duplicates.len(), 1, "show_params({show})");
+            assert_eq!(record.findings.duplicates[0].indexes, [0, 1]);
+            assert_eq!(record.findings.similar.len(), 1, "show_params({show})");
+        }
+    }
 }

@@ -67,35 +67,38 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     ///     .aggregate(|b| (b.id.count(), b.pages.sum(), b.rating.avg()), &db)
     ///     .await?;                     // (i64, Option<i64>, Option<f64>)
     /// ```
-    pub async fn aggregate<A: Aggregates<M>, E: Executor>(
+    #[track_caller]
+    pub fn aggregate<A: Aggregates<M>, E: Executor>(
         &self,
         f: impl FnOnce(&M::Fields) -> A,
         mut ex: E,
-    ) -> Result<A::Output> {
-        let terms = f(&M::fields()).into_terms();
-        self.check()?;
-        let none;
-        let query = if self.query.empty {
-            if let Some(v) = empty_aggregates::<A::Output>(&terms) {
-                return v;
+    ) -> impl Future<Output = Result<A::Output>> {
+        crate::eval::observe::traced(async move {
+            let terms = f(&M::fields()).into_terms();
+            self.check()?;
+            let none;
+            let query = if self.query.empty {
+                if let Some(v) = empty_aggregates::<A::Output>(&terms) {
+                    return v;
+                }
+                // What the values are over no rows cannot be computed here (arithmetic on
+                // aggregates): the database computes them over a query that reads none.
+                let mut q = self.query.clone();
+                q.empty = false;
+                q.filter_mut().push(Cond::Const(false));
+                none = q;
+                &none
+            } else {
+                &self.query
+            };
+            let stmt = compiler::aggregate(query, &terms, ex.dialect())?;
+            match ex.fetch_optional::<A::Output>(stmt).await? {
+                Some(v) => Ok(v),
+                None => Err(Error::InvalidInput(
+                    "the database returned no row for an aggregate query".into(),
+                )),
             }
-            // What the values are over no rows cannot be computed here (arithmetic on
-            // aggregates): the database computes them over a query that reads none.
-            let mut q = self.query.clone();
-            q.empty = false;
-            q.filter_mut().push(Cond::Const(false));
-            none = q;
-            &none
-        } else {
-            &self.query
-        };
-        let stmt = compiler::aggregate(query, &terms, ex.dialect())?;
-        match ex.fetch_optional::<A::Output>(stmt).await? {
-            Some(v) => Ok(v),
-            None => Err(Error::InvalidInput(
-                "the database returned no row for an aggregate query".into(),
-            )),
-        }
+        })
     }
 }
 

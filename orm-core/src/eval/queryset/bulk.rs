@@ -215,19 +215,25 @@ impl<M: Model> QuerySet<M, M> {
     /// let tag = Tag::objects().create(Tag { id: 0, name: "rust".into() }, &db).await?;
     /// assert_ne!(tag.id, 0);
     /// ```
-    pub async fn create<E: Executor>(&self, mut obj: M, mut ex: E) -> Result<M> {
-        self.check()?;
-        if !self.query.filter.is_empty() || self.query.is_sliced() || self.query.through.is_some() {
-            return Err(Error::InvalidInput(format!(
-                "create() on a filtered, sliced or related {} queryset: the row would not \
-                 follow the filter (Django ignores it); call it on {}::objects(), or use \
-                 create_related() for a related object",
-                M::META.name,
-                M::META.name
-            )));
-        }
-        insert_one(&mut obj, &mut ex).await?;
-        Ok(obj)
+    #[track_caller]
+    pub fn create<E: Executor>(&self, mut obj: M, mut ex: E) -> impl Future<Output = Result<M>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if !self.query.filter.is_empty()
+                || self.query.is_sliced()
+                || self.query.through.is_some()
+            {
+                return Err(Error::InvalidInput(format!(
+                    "create() on a filtered, sliced or related {} queryset: the row would not \
+                     follow the filter (Django ignores it); call it on {}::objects(), or use \
+                     create_related() for a related object",
+                    M::META.name,
+                    M::META.name
+                )));
+            }
+            insert_one(&mut obj, &mut ex).await?;
+            Ok(obj)
+        })
     }
 
     /// Insert many instances with options (Django's `bulk_create(objs,
@@ -244,50 +250,53 @@ impl<M: Model> QuerySet<M, M> {
     ///     .bulk_create_with(&mut books, |o| o.update_conflicts(|b| b.title, |b| (b.pages,)), &db)
     ///     .await?;
     /// ```
-    pub async fn bulk_create_with<E: Executor>(
+    #[track_caller]
+    pub fn bulk_create_with<E: Executor>(
         &self,
         objs: &mut [M],
         options: impl FnOnce(BulkCreate<M>) -> BulkCreate<M>,
         mut ex: E,
-    ) -> Result<()> {
-        let BulkCreate {
-            mut options,
-            refused,
-            ..
-        } = options(BulkCreate::default());
-        if let Some(why) = refused {
-            return Err(Error::InvalidInput(why));
-        }
-        // An upsert's keys come back only through RETURNING (MySQL's last insert id is
-        // not the updated rows').
-        if options.conflict.is_some() && !ex.supports_returning() {
-            options.read_keys = false;
-        }
-        for obj in objs.iter() {
-            super::require_keys_set(obj)?;
-        }
-        for obj in objs.iter_mut() {
-            obj.touch_auto_now(true, None);
-        }
-        let auto = M::META.has_auto_pk();
-        let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
-            objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
-        let dialect = ex.dialect();
-        let statements = batch_count::<M>(set.len(), false, dialect)
-            + batch_count::<M>(unset.len(), true, dialect);
-        let keys = if statements <= 1 {
-            insert_batches(&set, false, &options, &mut ex).await?;
-            insert_batches(&unset, true, &options, &mut ex).await?
-        } else {
-            // Several statements: all of them or none (Django wraps bulk_create in atomic()).
-            let mut atomic = ex.atomic().await?;
-            insert_batches(&set, false, &options, &mut *atomic).await?;
-            let keys = insert_batches(&unset, true, &options, &mut *atomic).await?;
-            atomic.commit().await?;
-            keys
-        };
-        set_keys(&mut unset, keys);
-        Ok(())
+    ) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            let BulkCreate {
+                mut options,
+                refused,
+                ..
+            } = options(BulkCreate::default());
+            if let Some(why) = refused {
+                return Err(Error::InvalidInput(why));
+            }
+            // An upsert's keys come back only through RETURNING (MySQL's last insert id is
+            // not the updated rows').
+            if options.conflict.is_some() && !ex.supports_returning() {
+                options.read_keys = false;
+            }
+            for obj in objs.iter() {
+                super::require_keys_set(obj)?;
+            }
+            for obj in objs.iter_mut() {
+                obj.touch_auto_now(true, None);
+            }
+            let auto = M::META.has_auto_pk();
+            let (mut unset, set): (Vec<&mut M>, Vec<&mut M>) =
+                objs.iter_mut().partition(|o| auto && is_unset_pk(&**o));
+            let dialect = ex.dialect();
+            let statements = batch_count::<M>(set.len(), false, dialect)
+                + batch_count::<M>(unset.len(), true, dialect);
+            let keys = if statements <= 1 {
+                insert_batches(&set, false, &options, &mut ex).await?;
+                insert_batches(&unset, true, &options, &mut ex).await?
+            } else {
+                // Several statements: all of them or none (Django wraps bulk_create in atomic()).
+                let mut atomic = ex.atomic().await?;
+                insert_batches(&set, false, &options, &mut *atomic).await?;
+                let keys = insert_batches(&unset, true, &options, &mut *atomic).await?;
+                atomic.commit().await?;
+                keys
+            };
+            set_keys(&mut unset, keys);
+            Ok(())
+        })
     }
 
     /// Update the fields `fields` names of every instance in `objs`, each row to its own
@@ -316,88 +325,92 @@ impl<M: Model> QuerySet<M, M> {
     /// let matched = Book::objects().bulk_update(&[b1, b2], |b| b.pages, &db).await?;
     /// assert_eq!(matched, 2);
     /// ```
-    pub async fn bulk_update<P: Projection<M>, E: Executor>(
+    #[track_caller]
+    pub fn bulk_update<P: Projection<M>, E: Executor>(
         &self,
         objs: &[M],
         fields: impl FnOnce(&M::Fields) -> P,
         mut ex: E,
-    ) -> Result<u64>
+    ) -> impl Future<Output = Result<u64>>
     where
         M::Pk: Hash + Eq,
     {
-        self.check()?;
-        if self.query.is_sliced() {
-            return Err(Error::Sliced(SlicedOp::Update));
-        }
-        let columns = field_columns::<M>(fields(&M::fields()).into_terms(), "bulk_update")?;
-        if columns.is_empty() {
-            return Err(Error::InvalidInput(
-                "bulk_update needs at least one field (Django: \"Field names must be given \
-                 to bulk_update().\")"
-                    .into(),
-            ));
-        }
-        refuse_pk::<M>(&columns, "bulk_update")?;
-        if objs.iter().any(|o| M::META.has_auto_pk() && is_unset_pk(o)) {
-            return Err(Error::InvalidInput(format!(
-                "bulk_update: every {} must have a primary key set (one is unsaved)",
-                M::META.name
-            )));
-        }
-        for obj in objs {
-            super::require_keys_set(obj)?;
-        }
-        // One row a key, the last instance's values.
-        let mut last: HashMap<&M::Pk, usize> = HashMap::with_capacity(objs.len());
-        for (i, obj) in objs.iter().enumerate() {
-            last.insert(obj.pk(), i);
-        }
-        let rows: Vec<_> = objs
-            .iter()
-            .enumerate()
-            .filter(|(i, o)| last.get(o.pk()) == Some(i))
-            .map(|(_, o)| {
-                let mut values = o.column_values();
-                let picked = columns
-                    .iter()
-                    .map(|&c| std::mem::replace(&mut values[c], Value::Null(SqlType::I64)))
-                    .collect();
-                (o.pk().to_value(), picked)
-            })
-            .collect();
-        if rows.is_empty() || self.query.empty {
-            return Ok(0);
-        }
-        let dialect = ex.dialect();
-        let filter_params = compiler::select(&self.query, dialect)?.params.len();
-        let per_batch =
-            (dialect.max_params().saturating_sub(filter_params) / (2 * columns.len() + 1)).max(1);
-        let statements = rows
-            .chunks(per_batch)
-            .map(|batch| compiler::bulk_update(&self.query, &columns, batch.to_vec(), dialect))
-            .collect::<Result<Vec<_>>>()?;
-        let mut matched = 0;
-        if statements.len() == 1 {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.query.is_sliced() {
+                return Err(Error::Sliced(SlicedOp::Update));
+            }
+            let columns = field_columns::<M>(fields(&M::fields()).into_terms(), "bulk_update")?;
+            if columns.is_empty() {
+                return Err(Error::InvalidInput(
+                    "bulk_update needs at least one field (Django: \"Field names must be given \
+                     to bulk_update().\")"
+                        .into(),
+                ));
+            }
+            refuse_pk::<M>(&columns, "bulk_update")?;
+            if objs.iter().any(|o| M::META.has_auto_pk() && is_unset_pk(o)) {
+                return Err(Error::InvalidInput(format!(
+                    "bulk_update: every {} must have a primary key set (one is unsaved)",
+                    M::META.name
+                )));
+            }
+            for obj in objs {
+                super::require_keys_set(obj)?;
+            }
+            // One row a key, the last instance's values.
+            let mut last: HashMap<&M::Pk, usize> = HashMap::with_capacity(objs.len());
+            for (i, obj) in objs.iter().enumerate() {
+                last.insert(obj.pk(), i);
+            }
+            let rows: Vec<_> = objs
+                .iter()
+                .enumerate()
+                .filter(|(i, o)| last.get(o.pk()) == Some(i))
+                .map(|(_, o)| {
+                    let mut values = o.column_values();
+                    let picked = columns
+                        .iter()
+                        .map(|&c| std::mem::replace(&mut values[c], Value::Null(SqlType::I64)))
+                        .collect();
+                    (o.pk().to_value(), picked)
+                })
+                .collect();
+            if rows.is_empty() || self.query.empty {
+                return Ok(0);
+            }
+            let dialect = ex.dialect();
+            let filter_params = compiler::select(&self.query, dialect)?.params.len();
+            let per_batch = (dialect.max_params().saturating_sub(filter_params)
+                / (2 * columns.len() + 1))
+                .max(1);
+            let statements = rows
+                .chunks(per_batch)
+                .map(|batch| compiler::bulk_update(&self.query, &columns, batch.to_vec(), dialect))
+                .collect::<Result<Vec<_>>>()?;
+            let mut matched = 0;
+            if statements.len() == 1 {
+                for stmt in statements {
+                    matched += ex
+                        .execute(stmt)
+                        .await
+                        .map_err(name_field::<M>)?
+                        .rows_affected;
+                }
+                return Ok(matched);
+            }
+            // Several statements: all of them or none (Django wraps bulk_update in atomic()).
+            let mut atomic = ex.atomic().await?;
             for stmt in statements {
-                matched += ex
-                    .execute(stmt)
+                matched += atomic
+                    .execute_stmt(stmt)
                     .await
                     .map_err(name_field::<M>)?
                     .rows_affected;
             }
-            return Ok(matched);
-        }
-        // Several statements: all of them or none (Django wraps bulk_update in atomic()).
-        let mut atomic = ex.atomic().await?;
-        for stmt in statements {
-            matched += atomic
-                .execute_stmt(stmt)
-                .await
-                .map_err(name_field::<M>)?
-                .rows_affected;
-        }
-        atomic.commit().await?;
-        Ok(matched)
+            atomic.commit().await?;
+            Ok(matched)
+        })
     }
 }
 

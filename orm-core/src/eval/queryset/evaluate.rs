@@ -42,7 +42,8 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             rows.push(v);
             Ok(())
         };
-        src.for_each_row(stmt, &mut each).await?;
+        let loads = crate::eval::observe::selected(selected);
+        crate::eval::observe::loading(loads, src.for_each_row(stmt, &mut each)).await?;
         Ok(rows)
     }
 
@@ -52,13 +53,16 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     ///
     /// Concurrent calls on the same queryset run one query between them; a call that is
     /// cancelled (its future dropped) leaves the cache empty.
-    pub async fn fetch<E: Executor>(&self, mut ex: E) -> Result<&[T]> {
-        self.check()?;
-        let rows = self
-            .cache
-            .get_or_try_init(|| async { Self::run(&self.query, &mut ex).await })
-            .await?;
-        Ok(rows.as_slice())
+    #[track_caller]
+    pub fn fetch<E: Executor>(&self, mut ex: E) -> impl Future<Output = Result<&[T]>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            let rows = self
+                .cache
+                .get_or_try_init(|| async { Self::run(&self.query, &mut ex).await })
+                .await?;
+            Ok(rows.as_slice())
+        })
     }
 
     /// Every row, handed over instead of lent: the queryset is consumed, so a temporary
@@ -72,13 +76,16 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// let rows: Vec<M> = qs.into_vec(ex).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn into_vec<E: Executor>(self, mut ex: E) -> Result<Vec<T>> {
-        self.check()?;
-        let QuerySet { query, cache, .. } = self;
-        if let Some(rows) = cache.into_inner() {
-            return Ok(rows);
-        }
-        Self::run(&query, &mut ex).await
+    #[track_caller]
+    pub fn into_vec<E: Executor>(self, mut ex: E) -> impl Future<Output = Result<Vec<T>>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            let QuerySet { query, cache, .. } = self;
+            if let Some(rows) = cache.into_inner() {
+                return Ok(rows);
+            }
+            Self::run(&query, &mut ex).await
+        })
     }
 
     /// This queryset bound to an executor, to be awaited: `qs.using(&mut tx).await` is
@@ -101,12 +108,15 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
 
     /// Django's `get(pk=…)`: the row whose primary key is `key`, within this queryset's
     /// filter; [`Error::DoesNotExist`] if there is none. One query.
-    pub async fn get_pk<E: Executor>(&self, key: M::Pk, ex: E) -> Result<T> {
-        use crate::schema::value::FieldType as _;
-        let pk = key.to_value();
-        self.chain_unsliced(SlicedOp::Filter, |q| q.filter_mut().push(pk_eq::<M>(pk)))
-            .get(ex)
-            .await
+    #[track_caller]
+    pub fn get_pk<E: Executor>(&self, key: M::Pk, ex: E) -> impl Future<Output = Result<T>> {
+        crate::eval::observe::traced(async move {
+            use crate::schema::value::FieldType as _;
+            let pk = key.to_value();
+            self.chain_unsliced(SlicedOp::Filter, |q| q.filter_mut().push(pk_eq::<M>(pk)))
+                .get(ex)
+                .await
+        })
     }
 
     /// The database's plan for this queryset's SELECT (Django's `explain()`), as text:
@@ -115,120 +125,137 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// cache is untouched. An empty queryset (`none()`, `is_in([])`) runs no query and
     /// says so. The prefetch queries, which run only after the rows are read,
     /// are not explained.
-    pub async fn explain<E: Executor>(&self, mut ex: E) -> Result<String> {
-        self.check()?;
-        if self.query.empty {
-            // `none()`, or a filter that can match nothing (`is_in([])`): no query would
-            // run, so there is no plan to ask for (S17: Q=0).
-            return Ok(String::from("(empty queryset: no query is run)"));
-        }
-        let dialect = ex.dialect();
-        let (mut stmt, _) = compiler::select_with_plan(&self.query, dialect)?;
-        let prefix = match dialect {
-            Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
-            Dialect::Postgres => "EXPLAIN ",
-            Dialect::Mysql => "EXPLAIN FORMAT=JSON ",
-        };
-        stmt.sql.insert_str(0, prefix);
-        let mut lines: Vec<String> = Vec::new();
-        // SQLite's rows: id, parent, unused, detail; depth from the parent chain.
-        let mut depth_of: Vec<(i64, usize)> = Vec::new();
-        let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
-            if dialect == Dialect::Sqlite {
-                let (id, parent) = (row.get_i64(0)?, row.get_i64(1)?);
-                let depth = depth_of
-                    .iter()
-                    .find(|(i, _)| *i == parent)
-                    .map_or(0, |(_, d)| d + 1);
-                depth_of.push((id, depth));
-                lines.push(format!("{}{}", "  ".repeat(depth), row.get_string(3)?));
-            } else {
-                lines.push(row.get_string(0)?);
+    #[track_caller]
+    pub fn explain<E: Executor>(&self, mut ex: E) -> impl Future<Output = Result<String>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.query.empty {
+                // `none()`, or a filter that can match nothing (`is_in([])`): no query would
+                // run, so there is no plan to ask for (S17: Q=0).
+                return Ok(String::from("(empty queryset: no query is run)"));
             }
-            Ok(())
-        };
-        ex.for_each_row(stmt, &mut each).await?;
-        Ok(lines.join("\n"))
+            let dialect = ex.dialect();
+            let (mut stmt, _) = compiler::select_with_plan(&self.query, dialect)?;
+            let prefix = match dialect {
+                Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+                Dialect::Postgres => "EXPLAIN ",
+                Dialect::Mysql => "EXPLAIN FORMAT=JSON ",
+            };
+            stmt.sql.insert_str(0, prefix);
+            let mut lines: Vec<String> = Vec::new();
+            // SQLite's rows: id, parent, unused, detail; depth from the parent chain.
+            let mut depth_of: Vec<(i64, usize)> = Vec::new();
+            let mut each = |row: &dyn crate::schema::row::Row| -> Result<()> {
+                if dialect == Dialect::Sqlite {
+                    let (id, parent) = (row.get_i64(0)?, row.get_i64(1)?);
+                    let depth = depth_of
+                        .iter()
+                        .find(|(i, _)| *i == parent)
+                        .map_or(0, |(_, d)| d + 1);
+                    depth_of.push((id, depth));
+                    lines.push(format!("{}{}", "  ".repeat(depth), row.get_string(3)?));
+                } else {
+                    lines.push(row.get_string(0)?);
+                }
+                Ok(())
+            };
+            ex.for_each_row(stmt, &mut each).await?;
+            Ok(lines.join("\n"))
+        })
     }
 
     /// The number of rows, by fully evaluating (and caching) the queryset.
-    pub async fn len<E: Executor>(&self, ex: E) -> Result<usize> {
-        Ok(self.fetch(ex).await?.len())
+    #[track_caller]
+    pub fn len<E: Executor>(&self, ex: E) -> impl Future<Output = Result<usize>> {
+        crate::eval::observe::traced(async move { Ok(self.fetch(ex).await?.len()) })
     }
 
     /// Whether there are no rows, by fully evaluating (and caching) the queryset.
-    pub async fn is_empty<E: Executor>(&self, ex: E) -> Result<bool> {
-        Ok(self.fetch(ex).await?.is_empty())
+    #[track_caller]
+    pub fn is_empty<E: Executor>(&self, ex: E) -> impl Future<Output = Result<bool>> {
+        crate::eval::observe::traced(async move { Ok(self.fetch(ex).await?.is_empty()) })
     }
 
     /// `SELECT COUNT(*)`; the cached length if evaluated (even if the table has changed).
-    pub async fn count<E: Executor>(&self, mut ex: E) -> Result<u64> {
-        self.check()?;
-        if let Some(rows) = self.cache.get() {
-            return Ok(rows.len() as u64);
-        }
-        if self.query.empty {
-            return Ok(0);
-        }
-        let stmt = compiler::count(&self.query, ex.dialect())?;
-        let n: Vec<i64> = ex.fetch_all(stmt).await?;
-        Ok(n.first().copied().unwrap_or(0).max(0) as u64)
+    #[track_caller]
+    pub fn count<E: Executor>(&self, mut ex: E) -> impl Future<Output = Result<u64>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if let Some(rows) = self.cache.get() {
+                return Ok(rows.len() as u64);
+            }
+            if self.query.empty {
+                return Ok(0);
+            }
+            let stmt = compiler::count(&self.query, ex.dialect())?;
+            let n: Vec<i64> = ex.fetch_all(stmt).await?;
+            Ok(n.first().copied().unwrap_or(0).max(0) as u64)
+        })
     }
 
     /// Whether any row matches: `SELECT 1 … LIMIT 1`, or the cache if evaluated.
-    pub async fn exists<E: Executor>(&self, mut ex: E) -> Result<bool> {
-        self.check()?;
-        if let Some(rows) = self.cache.get() {
-            return Ok(!rows.is_empty());
-        }
-        if self.query.empty {
-            return Ok(false);
-        }
-        let stmt = compiler::exists(&self.query, ex.dialect())?;
-        let rows: Vec<i32> = ex.fetch_all(stmt).await?;
-        Ok(!rows.is_empty())
+    #[track_caller]
+    pub fn exists<E: Executor>(&self, mut ex: E) -> impl Future<Output = Result<bool>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if let Some(rows) = self.cache.get() {
+                return Ok(!rows.is_empty());
+            }
+            if self.query.empty {
+                return Ok(false);
+            }
+            let stmt = compiler::exists(&self.query, ex.dialect())?;
+            let rows: Vec<i32> = ex.fetch_all(stmt).await?;
+            Ok(!rows.is_empty())
+        })
     }
 
     /// The row at `index` (Django's `qs[i]`): from the cache if evaluated, otherwise
     /// `LIMIT 1 OFFSET index` every call, without filling the cache.
-    pub async fn get_index<E: Executor>(&self, index: usize, mut ex: E) -> Result<T>
+    #[track_caller]
+    pub fn get_index<E: Executor>(&self, index: usize, mut ex: E) -> impl Future<Output = Result<T>>
     where
         T: Clone,
     {
-        self.check()?;
-        let out_of_range = || Error::IndexOutOfRange {
-            model: M::META.name,
-            index,
-        };
-        if let Some(rows) = self.cache.get() {
-            return rows.get(index).cloned().ok_or_else(out_of_range);
-        }
-        let mut q = self.query.clone();
-        let at = index as u64;
-        q.set_limits(Some(at), Some(at.saturating_add(1)));
-        if q.empty {
-            return Err(out_of_range());
-        }
-        let mut rows = Self::run(&q, &mut ex).await?;
-        rows.pop().ok_or_else(out_of_range)
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            let out_of_range = || Error::IndexOutOfRange {
+                model: M::META.name,
+                index,
+            };
+            if let Some(rows) = self.cache.get() {
+                return rows.get(index).cloned().ok_or_else(out_of_range);
+            }
+            let mut q = self.query.clone();
+            let at = index as u64;
+            q.set_limits(Some(at), Some(at.saturating_add(1)));
+            if q.empty {
+                return Err(out_of_range());
+            }
+            let mut rows = Self::run(&q, &mut ex).await?;
+            rows.pop().ok_or_else(out_of_range)
+        })
     }
 
     /// The first row, or `None`. An unordered queryset is ordered by primary key first.
-    pub async fn first<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    #[track_caller]
+    pub fn first<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Option<T>>>
     where
         T: Clone,
     {
-        self.check()?;
-        if self.is_ordered() {
-            if let Some(rows) = self.cache.get() {
-                return Ok(rows.first().cloned());
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.is_ordered() {
+                if let Some(rows) = self.cache.get() {
+                    return Ok(rows.first().cloned());
+                }
+                self.one_row(&self.query, ex).await
+            } else {
+                let qs = self.ordered_by_pk(false);
+                qs.check()?;
+                self.one_row(&qs.query, ex).await
             }
-            self.one_row(&self.query, ex).await
-        } else {
-            let qs = self.ordered_by_pk(false);
-            qs.check()?;
-            self.one_row(&qs.query, ex).await
-        }
+        })
     }
 
     /// Ordered by primary key (Django's `order_by("pk")` / `order_by("-pk")`).
@@ -260,18 +287,21 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     }
 
     /// The last row, or `None`: the ordering reversed (primary key descending if unordered).
-    pub async fn last<E: Executor>(&self, ex: E) -> Result<Option<T>>
+    #[track_caller]
+    pub fn last<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Option<T>>>
     where
         T: Clone,
     {
-        self.check()?;
-        let qs = if self.is_ordered() {
-            self.reverse()
-        } else {
-            self.ordered_by_pk(true)
-        };
-        qs.check()?;
-        self.one_row(&qs.query, ex).await
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            let qs = if self.is_ordered() {
+                self.reverse()
+            } else {
+                self.ordered_by_pk(true)
+            };
+            qs.check()?;
+            self.one_row(&qs.query, ex).await
+        })
     }
 
     async fn one_row<E: Executor>(&self, query: &Query, mut ex: E) -> Result<Option<T>> {
@@ -283,32 +313,44 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
 
     /// Exactly one row: [`Error::DoesNotExist`] if none matches,
     /// [`Error::MultipleObjectsReturned`] if several do. One query, `LIMIT 21`.
-    pub async fn get<E: Executor>(&self, mut ex: E) -> Result<T> {
-        self.check()?;
-        let mut q = self.query.clone();
-        if !q.is_sliced() {
-            q.order_by.clear();
-        }
-        q.set_limits(None, Some(MAX_GET_RESULTS));
-        let mut rows = Self::run(&q, &mut ex).await?;
-        match rows.len() {
-            1 => Ok(rows.pop().expect("one row")),
-            0 => Err(Error::DoesNotExist {
-                model: M::META.name,
-            }),
-            n => Err(Error::MultipleObjectsReturned {
-                model: M::META.name,
-                count: n,
-                more: n as u64 == MAX_GET_RESULTS,
-            }),
-        }
+    #[track_caller]
+    pub fn get<E: Executor>(&self, mut ex: E) -> impl Future<Output = Result<T>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            let mut q = self.query.clone();
+            if !q.is_sliced() {
+                q.order_by.clear();
+            }
+            q.set_limits(None, Some(MAX_GET_RESULTS));
+            let mut rows = Self::run(&q, &mut ex).await?;
+            match rows.len() {
+                1 => Ok(rows.pop().expect("one row")),
+                0 => Err(Error::DoesNotExist {
+                    model: M::META.name,
+                }),
+                n => Err(Error::MultipleObjectsReturned {
+                    model: M::META.name,
+                    count: n,
+                    more: n as u64 == MAX_GET_RESULTS,
+                }),
+            }
+        })
     }
 
     /// Stream the rows without touching the cache (it is neither read nor filled): one
     /// query per call, rows decoded as the driver delivers them, so memory stays bounded.
     /// `chunk_size` is how many rows are handled as one batch (prefetching works per
     /// chunk); 0 is an error.
+    #[track_caller]
     pub fn iterator<'e, E: Executor + 'e>(
+        &self,
+        ex: E,
+        chunk_size: usize,
+    ) -> BoxStream<'e, Result<T>> {
+        crate::eval::observe::traced_stream(self.iterator_untraced(ex, chunk_size)).boxed()
+    }
+
+    fn iterator_untraced<'e, E: Executor + 'e>(
         &self,
         ex: E,
         chunk_size: usize,
@@ -327,9 +369,11 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
+        let loads = crate::eval::observe::selected(&selected);
         let nodes = self.query.prefetch.clone();
         if nodes.is_empty() {
-            return ex.into_stream::<T>(stmt, selected);
+            return crate::eval::observe::loading(loads, ex.into_stream::<T>(stmt, selected))
+                .boxed();
         }
         // Prefetching runs per chunk, while the main query streams: on a second handle.
         let Some(side) = ex.fork() else {
@@ -340,7 +384,8 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
                     .into(),
             ));
         };
-        let rows = ex.into_stream::<T>(stmt, selected);
+        let rows =
+            crate::eval::observe::loading(loads, ex.into_stream::<T>(stmt, selected)).boxed();
         let state = Chunked {
             rows,
             side,

@@ -22,29 +22,32 @@ impl<M: Model> QuerySet<M, M> {
     ///     .get_or_create(|t| t.name.eq("rust"), || Tag { id: 0, name: "rust".into() }, &db)
     ///     .await?;
     /// ```
-    pub async fn get_or_create<E: Executor>(
+    #[track_caller]
+    pub fn get_or_create<E: Executor>(
         &self,
         lookup: impl FnOnce(&M::Fields) -> Q<M>,
         create: impl FnOnce() -> M,
         mut ex: E,
-    ) -> Result<(M, bool)> {
-        let qs = self.filter(lookup);
-        match qs.get(&mut ex).await {
-            Ok(found) => return Ok((found, false)),
-            Err(Error::DoesNotExist { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let mut obj = create();
-        match insert_atomically(&mut obj, &mut ex).await {
-            Ok(()) => Ok((obj, true)),
-            Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
-                Ok(found) => Ok((found, false)),
-                // Not the row the lookup names that was in the way: the violation stands.
-                Err(Error::DoesNotExist { .. }) => Err(e),
-                Err(other) => Err(other),
-            },
-            Err(e) => Err(e),
-        }
+    ) -> impl Future<Output = Result<(M, bool)>> {
+        crate::eval::observe::traced(async move {
+            let qs = self.filter(lookup);
+            match qs.get(&mut ex).await {
+                Ok(found) => return Ok((found, false)),
+                Err(Error::DoesNotExist { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            let mut obj = create();
+            match insert_atomically(&mut obj, &mut ex).await {
+                Ok(()) => Ok((obj, true)),
+                Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
+                    Ok(found) => Ok((found, false)),
+                    // Not the row the lookup names that was in the way: the violation stands.
+                    Err(Error::DoesNotExist { .. }) => Err(e),
+                    Err(other) => Err(other),
+                },
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// The one row matching `lookup` changed by `update` and saved, or a new one made by
@@ -59,39 +62,42 @@ impl<M: Model> QuerySet<M, M> {
     /// `FOR UPDATE` inside a transaction; this ORM has no locking reads yet, so two
     /// concurrent updates of one row both apply, the later one last (run it in a
     /// transaction of yours to make the read and the write one unit).
-    pub async fn update_or_create<E: Executor>(
+    #[track_caller]
+    pub fn update_or_create<E: Executor>(
         &self,
         lookup: impl FnOnce(&M::Fields) -> Q<M>,
         update: impl FnOnce(&mut M),
         create: impl FnOnce() -> M,
         mut ex: E,
-    ) -> Result<(M, bool)> {
-        use crate::eval::queryset::model_ext::ModelExt as _;
-        let qs = self.filter(lookup);
-        let found = match qs.get(&mut ex).await {
-            Ok(found) => Some(found),
-            Err(Error::DoesNotExist { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(mut obj) = found {
-            update(&mut obj);
-            obj.save(&mut ex).await?;
-            return Ok((obj, false));
-        }
-        let mut obj = create();
-        match insert_atomically(&mut obj, &mut ex).await {
-            Ok(()) => Ok((obj, true)),
-            Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
-                Ok(mut found) => {
-                    update(&mut found);
-                    found.save(&mut ex).await?;
-                    Ok((found, false))
-                }
-                Err(Error::DoesNotExist { .. }) => Err(e),
-                Err(other) => Err(other),
-            },
-            Err(e) => Err(e),
-        }
+    ) -> impl Future<Output = Result<(M, bool)>> {
+        crate::eval::observe::traced(async move {
+            use crate::eval::queryset::model_ext::ModelExt as _;
+            let qs = self.filter(lookup);
+            let found = match qs.get(&mut ex).await {
+                Ok(found) => Some(found),
+                Err(Error::DoesNotExist { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(mut obj) = found {
+                update(&mut obj);
+                obj.save(&mut ex).await?;
+                return Ok((obj, false));
+            }
+            let mut obj = create();
+            match insert_atomically(&mut obj, &mut ex).await {
+                Ok(()) => Ok((obj, true)),
+                Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
+                    Ok(mut found) => {
+                        update(&mut found);
+                        found.save(&mut ex).await?;
+                        Ok((found, false))
+                    }
+                    Err(Error::DoesNotExist { .. }) => Err(e),
+                    Err(other) => Err(other),
+                },
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 

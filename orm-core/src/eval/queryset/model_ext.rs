@@ -10,8 +10,9 @@ impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
 
     /// Await a queryset directly on the default database (`Db::set_default()`): the
     /// rows, or the cached rows if it was already evaluated.
+    #[track_caller]
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
+        Box::pin(crate::eval::observe::traced(async move {
             self.check()?;
             let QuerySet { query, cache, .. } = self;
             if let Some(rows) = cache.into_inner() {
@@ -19,7 +20,7 @@ impl<M: Model, T: FromRow> IntoFuture for QuerySet<M, T> {
             }
             let mut db = executor::DefaultHandle::get()?;
             Self::run(&query, &mut db).await
-        })
+        }))
     }
 }
 
@@ -232,43 +233,54 @@ async fn delete_instance<M: Model, E: Executor>(obj: &M, mut ex: E) -> Result<De
 }
 
 impl<M: Model> ModelExt for M {
-    async fn insert<E: Executor>(&mut self, mut ex: E) -> Result<()> {
-        insert_one(self, &mut ex).await
+    #[track_caller]
+    fn insert<E: Executor>(&mut self, mut ex: E) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move { insert_one(self, &mut ex).await })
     }
 
-    async fn save<E: Executor>(&mut self, mut ex: E) -> Result<()> {
-        super::require_keys_set(self)?;
-        if M::META.has_auto_pk() && is_unset_pk(self) {
-            return self.insert(ex).await;
-        }
-        self.pre_save()?;
-        self.touch_auto_now(false, None);
-        let columns: Vec<usize> = (0..M::META.columns.len())
-            .filter(|&i| !M::META.columns[i].primary_key)
-            .collect();
-        let updated = if columns.is_empty() {
-            by_pk(self).count(&mut ex).await?
-        } else {
-            super::bulk::update_row(self, &columns, &mut ex).await?
-        };
-        if updated == 0 {
-            super::insert_unhooked(self, &mut ex).await?;
-        }
-        self.post_save(updated == 0)
+    #[track_caller]
+    fn save<E: Executor>(&mut self, mut ex: E) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            super::require_keys_set(self)?;
+            if M::META.has_auto_pk() && is_unset_pk(self) {
+                return self.insert(ex).await;
+            }
+            self.pre_save()?;
+            self.touch_auto_now(false, None);
+            let columns: Vec<usize> = (0..M::META.columns.len())
+                .filter(|&i| !M::META.columns[i].primary_key)
+                .collect();
+            let updated = if columns.is_empty() {
+                by_pk(self).count(&mut ex).await?
+            } else {
+                super::bulk::update_row(self, &columns, &mut ex).await?
+            };
+            if updated == 0 {
+                super::insert_unhooked(self, &mut ex).await?;
+            }
+            self.post_save(updated == 0)
+        })
     }
 
-    async fn delete<E: Executor>(&self, ex: E) -> Result<Deleted> {
-        self.pre_delete()?;
-        let deleted = delete_instance(self, ex).await?;
-        self.post_delete()?;
-        Ok(deleted)
+    #[track_caller]
+    fn delete<E: Executor>(&self, ex: E) -> impl Future<Output = Result<Deleted>> {
+        crate::eval::observe::traced(async move {
+            self.pre_delete()?;
+            let deleted = delete_instance(self, ex).await?;
+            self.post_delete()?;
+            Ok(deleted)
+        })
     }
 
-    async fn refresh_from_db<E: Executor>(&mut self, ex: E) -> Result<()> {
-        *self = by_pk(self).get(ex).await?;
-        Ok(())
+    #[track_caller]
+    fn refresh_from_db<E: Executor>(&mut self, ex: E) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            *self = by_pk(self).get(ex).await?;
+            Ok(())
+        })
     }
 
+    #[track_caller]
     fn add_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
@@ -283,51 +295,57 @@ impl<M: Model> ModelExt for M {
         // The keys are read before the future: it holds no `K` (a slice of `&T`).
         let path = f(&Self::fields()).prefetch_path();
         let keys = targets.related_keys();
-        async move { m2m::add::<Self, P::Target, E>(self, path, keys?, ex).await }
+        crate::eval::observe::traced(async move {
+            m2m::add::<Self, P::Target, E>(self, path, keys?, ex).await
+        })
     }
 
-    async fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
+    #[track_caller]
+    fn create_related<P: PrefetchPath<Self>, T: Model, E: Executor>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
         obj: &mut T,
         mut ex: E,
-    ) -> Result<()> {
-        let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
-        let pk = m2m::require_saved(self, "create_related")?;
-        match rel.join_on()? {
-            JoinOn::Direct { .. } => {
-                let forward = rel.forward_relation()?;
-                let col = forward.key_column.ok_or_else(|| {
-                    Error::InvalidInput(format!("{} has no key column", forward.label()))
-                })?;
-                obj.set_column_from_row(col, &ValueRow(pk), 0)?;
-                insert_one(obj, &mut ex).await
-            }
-            JoinOn::Through { through, .. } => {
-                // A failed link or commit rolls the INSERT back: the instance gets back
-                // the key it had, never the key of a row that is not there.
-                let before = obj.pk().clone();
-                let done = async {
-                    let mut atomic = ex.atomic().await?;
-                    insert_one(obj, &mut *atomic).await?;
-                    let link = compiler::link(
-                        through,
-                        pk,
-                        std::iter::once(obj.pk().to_value()),
-                        atomic.dialect(),
-                    )?;
-                    atomic.execute_stmt(link).await?;
-                    atomic.commit().await
+    ) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            let rel = relation_for_write::<Self, T>(self, f(&Self::fields()).prefetch_path())?;
+            let pk = m2m::require_saved(self, "create_related")?;
+            match rel.join_on()? {
+                JoinOn::Direct { .. } => {
+                    let forward = rel.forward_relation()?;
+                    let col = forward.key_column.ok_or_else(|| {
+                        Error::InvalidInput(format!("{} has no key column", forward.label()))
+                    })?;
+                    obj.set_column_from_row(col, &ValueRow(pk), 0)?;
+                    insert_one(obj, &mut ex).await
                 }
-                .await;
-                if done.is_err() {
-                    obj.set_pk(before);
+                JoinOn::Through { through, .. } => {
+                    // A failed link or commit rolls the INSERT back: the instance gets back
+                    // the key it had, never the key of a row that is not there.
+                    let before = obj.pk().clone();
+                    let done = async {
+                        let mut atomic = ex.atomic().await?;
+                        insert_one(obj, &mut *atomic).await?;
+                        let link = compiler::link(
+                            through,
+                            pk,
+                            std::iter::once(obj.pk().to_value()),
+                            atomic.dialect(),
+                        )?;
+                        atomic.execute_stmt(link).await?;
+                        atomic.commit().await
+                    }
+                    .await;
+                    if done.is_err() {
+                        obj.set_pk(before);
+                    }
+                    done
                 }
-                done
             }
-        }
+        })
     }
 
+    #[track_caller]
     fn remove_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
@@ -342,9 +360,12 @@ impl<M: Model> ModelExt for M {
         // The keys are read before the future: it holds no `K` (a slice of `&T`).
         let path = f(&Self::fields()).prefetch_path();
         let keys = targets.related_keys();
-        async move { m2m::remove::<Self, P::Target, E>(self, path, keys?, ex).await }
+        crate::eval::observe::traced(async move {
+            m2m::remove::<Self, P::Target, E>(self, path, keys?, ex).await
+        })
     }
 
+    #[track_caller]
     fn set_related<P, K, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
@@ -359,83 +380,94 @@ impl<M: Model> ModelExt for M {
         // The keys are read before the future: it holds no `K` (a slice of `&T`).
         let path = f(&Self::fields()).prefetch_path();
         let keys = targets.related_keys();
-        async move { m2m::set::<Self, P::Target, E>(self, path, keys?, ex).await }
+        crate::eval::observe::traced(async move {
+            m2m::set::<Self, P::Target, E>(self, path, keys?, ex).await
+        })
     }
 
-    async fn clear_related<P, E>(
+    #[track_caller]
+    fn clear_related<P, E>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
         ex: E,
-    ) -> Result<()>
+    ) -> impl Future<Output = Result<()>>
     where
         P: PrefetchPath<Self> + RelationPath<Target: Model>,
         E: Executor,
     {
-        let path = f(&Self::fields()).prefetch_path();
-        m2m::clear::<Self, P::Target, E>(self, path, ex).await
+        crate::eval::observe::traced(async move {
+            let path = f(&Self::fields()).prefetch_path();
+            m2m::clear::<Self, P::Target, E>(self, path, ex).await
+        })
     }
 
-    async fn save_fields<P: Projection<Self>, E: Executor>(
+    #[track_caller]
+    fn save_fields<P: Projection<Self>, E: Executor>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
         ex: E,
-    ) -> Result<()> {
-        let terms = f(&M::fields()).into_terms();
-        super::bulk::save_fields(self, terms, ex).await
+    ) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            let terms = f(&M::fields()).into_terms();
+            super::bulk::save_fields(self, terms, ex).await
+        })
     }
 
-    async fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
+    #[track_caller]
+    fn refresh_from_db_fields<P: Projection<Self>, E: Executor>(
         &mut self,
         f: impl FnOnce(&Self::Fields) -> P + Send,
         mut ex: E,
-    ) -> Result<()> {
-        let terms = f(&M::fields()).into_terms();
-        if terms.is_empty() {
-            return Ok(());
-        }
-        let mut indices = Vec::with_capacity(terms.len());
-        for t in &terms {
-            let Term::Column(c) = t else {
-                return Err(unreachable_projection());
-            };
-            let idx = M::META
-                .columns
-                .iter()
-                .position(|m| m.column == c.column && c.path.is_root())
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "refresh_from_db_fields: `{}` is not a column of {}",
-                        c.column,
-                        M::META.name
-                    ))
-                })?;
-            indices.push(idx);
-        }
-        let mut q = by_pk(self).query;
-        q.select = Select::Terms(terms);
-        q.set_limits(None, Some(MAX_GET_RESULTS));
-        let stmt = compiler::select(&q, ex.dialect())?;
-        let mut seen = 0usize;
-        ex.for_each_row(stmt, &mut |row| {
-            seen += 1;
-            if seen == 1 {
-                for (pos, &col) in indices.iter().enumerate() {
-                    self.set_column_from_row(col, row, pos)?;
-                }
+    ) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move {
+            let terms = f(&M::fields()).into_terms();
+            if terms.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            let mut indices = Vec::with_capacity(terms.len());
+            for t in &terms {
+                let Term::Column(c) = t else {
+                    return Err(unreachable_projection());
+                };
+                let idx = M::META
+                    .columns
+                    .iter()
+                    .position(|m| m.column == c.column && c.path.is_root())
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "refresh_from_db_fields: `{}` is not a column of {}",
+                            c.column,
+                            M::META.name
+                        ))
+                    })?;
+                indices.push(idx);
+            }
+            let mut q = by_pk(self).query;
+            q.select = Select::Terms(terms);
+            q.set_limits(None, Some(MAX_GET_RESULTS));
+            let stmt = compiler::select(&q, ex.dialect())?;
+            let mut seen = 0usize;
+            ex.for_each_row(stmt, &mut |row| {
+                seen += 1;
+                if seen == 1 {
+                    for (pos, &col) in indices.iter().enumerate() {
+                        self.set_column_from_row(col, row, pos)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            match seen {
+                1 => Ok(()),
+                0 => Err(Error::DoesNotExist {
+                    model: M::META.name,
+                }),
+                n => Err(Error::MultipleObjectsReturned {
+                    model: M::META.name,
+                    count: n,
+                    more: false,
+                }),
+            }
         })
-        .await?;
-        match seen {
-            1 => Ok(()),
-            0 => Err(Error::DoesNotExist {
-                model: M::META.name,
-            }),
-            n => Err(Error::MultipleObjectsReturned {
-                model: M::META.name,
-                count: n,
-                more: false,
-            }),
-        }
     }
 }

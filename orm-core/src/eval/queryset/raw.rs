@@ -165,18 +165,21 @@ impl<T> RawQuery<T> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn into_vec<E: Executor>(self, mut ex: E) -> Result<Vec<T>>
+    #[track_caller]
+    pub fn into_vec<E: Executor>(self, mut ex: E) -> impl Future<Output = Result<Vec<T>>>
     where
         T: FromRawRow,
     {
-        let stmt = self.statement(ex.dialect())?;
-        if self.prefetch.is_empty() {
-            return read::<T>(&mut ex, stmt).await;
-        }
-        let mut session = ex.session(&stmt.sql).await?;
-        let mut rows = read::<T>(&mut *session, stmt).await?;
-        T::prefetch_rows(&mut rows, &self.prefetch, &mut *session).await?;
-        Ok(rows)
+        crate::eval::observe::traced(async move {
+            let stmt = self.statement(ex.dialect())?;
+            if self.prefetch.is_empty() {
+                return read::<T>(&mut ex, stmt).await;
+            }
+            let mut session = ex.session(&stmt.sql).await?;
+            let mut rows = read::<T>(&mut *session, stmt).await?;
+            T::prefetch_rows(&mut rows, &self.prefetch, &mut *session).await?;
+            Ok(rows)
+        })
     }
 }
 

@@ -25,66 +25,76 @@ impl Deleted {
 impl<M: Model> QuerySet<M, M> {
     /// Whether `obj` is among the rows: from the cache if evaluated, otherwise one
     /// `filter(pk = obj.pk).exists()` query per call (Django's `contains`).
-    pub async fn contains<E: Executor>(&self, obj: &M, ex: E) -> Result<bool> {
-        self.check()?;
-        if M::META.has_auto_pk() && is_unset_pk(obj) {
-            return Err(Error::InvalidInput(
-                "contains() cannot be used on unsaved objects".into(),
-            ));
-        }
-        if let Some(rows) = self.cache.get() {
-            return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
-        }
-        let qs = self.chain_unsliced(SlicedOp::Filter, |q| {
-            q.filter_mut().push(pk_eq::<M>(obj.pk().to_value()))
-        });
-        qs.check()?;
-        qs.exists(ex).await
+    #[track_caller]
+    pub fn contains<E: Executor>(&self, obj: &M, ex: E) -> impl Future<Output = Result<bool>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if M::META.has_auto_pk() && is_unset_pk(obj) {
+                return Err(Error::InvalidInput(
+                    "contains() cannot be used on unsaved objects".into(),
+                ));
+            }
+            if let Some(rows) = self.cache.get() {
+                return Ok(rows.iter().any(|r| r.pk() == obj.pk()));
+            }
+            let qs = self.chain_unsliced(SlicedOp::Filter, |q| {
+                q.filter_mut().push(pk_eq::<M>(obj.pk().to_value()))
+            });
+            qs.check()?;
+            qs.exists(ex).await
+        })
     }
 
     /// `UPDATE … SET … WHERE …` on the matched rows; returns how many matched. Clears
     /// this queryset's cache. `update(|b| [b.pages.set(b.pages * 2)], &db)`.
-    pub async fn update<A: IntoAssignments<M>, E: Executor>(
+    #[track_caller]
+    pub fn update<A: IntoAssignments<M>, E: Executor>(
         &mut self,
         f: impl FnOnce(&M::Fields) -> A,
         mut ex: E,
-    ) -> Result<u64> {
-        self.check()?;
-        if self.query.is_sliced() {
-            return Err(Error::Sliced(SlicedOp::Update));
-        }
-        let assignments = f(&M::fields()).into_assignments();
-        let stmt = compiler::update(&self.query, &assignments, ex.dialect())?;
-        self.cache.take();
-        if self.query.empty {
-            return Ok(0);
-        }
-        let done = ex.execute(stmt).await.map_err(name_field::<M>)?;
-        Ok(done.rows_affected)
+    ) -> impl Future<Output = Result<u64>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.query.is_sliced() {
+                return Err(Error::Sliced(SlicedOp::Update));
+            }
+            let assignments = f(&M::fields()).into_assignments();
+            let stmt = compiler::update(&self.query, &assignments, ex.dialect())?;
+            self.cache.take();
+            if self.query.empty {
+                return Ok(0);
+            }
+            let done = ex.execute(stmt).await.map_err(name_field::<M>)?;
+            Ok(done.rows_affected)
+        })
     }
 
     /// `DELETE … WHERE …` on the matched rows. Clears this queryset's cache.
-    pub async fn delete<E: Executor>(&mut self, mut ex: E) -> Result<Deleted> {
-        self.check()?;
-        if self.query.is_sliced() {
-            return Err(Error::Sliced(SlicedOp::Delete));
-        }
-        self.cache.take();
-        if self.query.empty {
-            return Ok(Deleted::default());
-        }
-        if !crate::eval::deletion::has_dependents(M::META) {
-            // Nothing else to follow: one DELETE (Django's fast delete).
-            let stmt = compiler::delete(&self.query, ex.dialect())?;
-            let n = ex.execute(stmt).await?.rows_affected;
-            return Ok(Deleted::of::<M>(n));
-        }
-        let mut atomic = ex.atomic().await?;
-        let per_model = crate::eval::deletion::delete_cascading(&self.query, &mut *atomic).await?;
-        atomic.commit().await?;
-        Ok(Deleted {
-            total: per_model.values().sum(),
-            per_model,
+    #[track_caller]
+    pub fn delete<E: Executor>(&mut self, mut ex: E) -> impl Future<Output = Result<Deleted>> {
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.query.is_sliced() {
+                return Err(Error::Sliced(SlicedOp::Delete));
+            }
+            self.cache.take();
+            if self.query.empty {
+                return Ok(Deleted::default());
+            }
+            if !crate::eval::deletion::has_dependents(M::META) {
+                // Nothing else to follow: one DELETE (Django's fast delete).
+                let stmt = compiler::delete(&self.query, ex.dialect())?;
+                let n = ex.execute(stmt).await?.rows_affected;
+                return Ok(Deleted::of::<M>(n));
+            }
+            let mut atomic = ex.atomic().await?;
+            let per_model =
+                crate::eval::deletion::delete_cascading(&self.query, &mut *atomic).await?;
+            atomic.commit().await?;
+            Ok(Deleted {
+                total: per_model.values().sum(),
+                per_model,
+            })
         })
     }
 
@@ -100,42 +110,50 @@ impl<M: Model> QuerySet<M, M> {
     /// received before the drop.
     /// More options (conflicts ignored or updated, keys not read back):
     /// [`bulk_create_with`](QuerySet::bulk_create_with).
-    pub async fn bulk_create<E: Executor>(&self, objs: &mut [M], ex: E) -> Result<()> {
-        self.bulk_create_with(objs, |o| o, ex).await
+    #[track_caller]
+    pub fn bulk_create<E: Executor>(
+        &self,
+        objs: &mut [M],
+        ex: E,
+    ) -> impl Future<Output = Result<()>> {
+        crate::eval::observe::traced(async move { self.bulk_create_with(objs, |o| o, ex).await })
     }
 
     /// The instances with these primary keys, keyed by primary key (Django's `in_bulk`);
     /// the key list is split into batches that fit the backend's parameter limit. No query
     /// for an empty list.
-    pub async fn in_bulk<E: Executor>(
+    #[track_caller]
+    pub fn in_bulk<E: Executor>(
         &self,
         pks: impl IntoIterator<Item = M::Pk>,
         mut ex: E,
-    ) -> Result<HashMap<M::Pk, M>>
+    ) -> impl Future<Output = Result<HashMap<M::Pk, M>>>
     where
         M::Pk: Hash + Eq,
     {
-        self.check()?;
-        if self.query.is_sliced() {
-            return Err(Error::Sliced(SlicedOp::Filter));
-        }
-        let pks: Vec<_> = pks.into_iter().map(|p| p.to_value()).collect();
-        let dialect = ex.dialect();
-        let mut out = HashMap::new();
-        if self.query.empty || pks.is_empty() {
-            return Ok(out);
-        }
-        let limit = compiler::in_list_budget(&self.query, dialect)?;
-        for chunk in pks.chunks(limit) {
-            let mut q = self.query.clone();
-            q.filter_mut().push(Cond::In {
-                lhs: pk_term::<M>(),
-                values: chunk.to_vec(),
-            });
-            for obj in Self::run(&q, &mut ex).await? {
-                out.insert(obj.pk().clone(), obj);
+        crate::eval::observe::traced(async move {
+            self.check()?;
+            if self.query.is_sliced() {
+                return Err(Error::Sliced(SlicedOp::Filter));
             }
-        }
-        Ok(out)
+            let pks: Vec<_> = pks.into_iter().map(|p| p.to_value()).collect();
+            let dialect = ex.dialect();
+            let mut out = HashMap::new();
+            if self.query.empty || pks.is_empty() {
+                return Ok(out);
+            }
+            let limit = compiler::in_list_budget(&self.query, dialect)?;
+            for chunk in pks.chunks(limit) {
+                let mut q = self.query.clone();
+                q.filter_mut().push(Cond::In {
+                    lhs: pk_term::<M>(),
+                    values: chunk.to_vec(),
+                });
+                for obj in Self::run(&q, &mut ex).await? {
+                    out.insert(obj.pk().clone(), obj);
+                }
+            }
+            Ok(out)
+        })
     }
 }

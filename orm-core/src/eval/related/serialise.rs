@@ -18,7 +18,10 @@ where
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.loaded {
             _ if self.unset => s.serialize_none(),
-            Some(obj) => obj.serialize(s),
+            Some(obj) => {
+                crate::eval::observe::read(self.meta);
+                obj.serialize(s)
+            }
             None => self.key.serialize(s),
         }
     }
@@ -83,7 +86,10 @@ where
 impl<T: Model + Serialize> Serialize for RelatedSet<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.rows {
-            Some(rows) => s.collect_seq(rows.iter()),
+            Some(rows) => {
+                crate::eval::observe::read(self.meta);
+                s.collect_seq(rows.iter())
+            }
             None => s.serialize_none(),
         }
     }
