@@ -6,8 +6,8 @@
 //! | `GET /` | links to the others | 0 |
 //! | `GET /books` | the books, filtered (`author`, `min_pages`, `q` in the title) and paginated (`page`) | 3: authors, count, the page (authors with `select_related`) |
 //! | `GET /books/{id}` | one book, its author and tags | 2: the book with its author, its tags |
-//! | `GET /books/new`, `POST /books` | create a book (HTML form, then a redirect) | 2 to show the form; to save: 2 checks, then the INSERT and the tag links in one transaction |
-//! | `GET /books/{id}/edit`, `POST /books/{id}` | update it | as above |
+//! | `GET /books/new`, `POST /books` | create a book (HTML form, then a redirect) | 2 for the form (the authors and tags it offers); to save, those 2, then the INSERT and the tag links in one transaction |
+//! | `GET /books/{id}/edit`, `POST /books/{id}` | update it | 4 for the form (the book, its tags, the choices); to save, 3 reads, then the UPDATE and the tag links in one transaction |
 //! | `POST /books/{id}/delete` | delete it (its tag links go with it) | a read, then the cascade |
 //! | `GET /authors` | books, pages and average rating per author (`annotate`), and totals (`aggregate`) | 2 |
 //! | `GET /books/n-plus-one` | each book's author loaded lazily, one by one | 1 + one per book |
@@ -15,7 +15,8 @@
 //!
 //! A missing book is a 404 page, bad input (a form, a filter, a page number, a key in the
 //! URL that is not a number) a 400 page saying what is wrong; a database failure is a 500
-//! page, and the error goes to the server's standard error. No handler panics.
+//! page, and the error goes to the server's standard error. No handler panics. Only the
+//! N+1 page gives the panel something to report: each page loads what it reads, no more.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

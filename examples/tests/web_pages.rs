@@ -341,3 +341,43 @@ async fn with_the_panel_each_page_links_to_its_own_request() {
     let list = get(&app, examples::web::PANEL_PATH).await;
     assert!(list.body.contains("/books/n-plus-one"));
 }
+
+#[tokio::test]
+async fn only_the_n_plus_one_page_has_findings() {
+    let (_, app) = bookstore().await;
+    for page in [
+        "/",
+        "/books",
+        "/books?author=1&min_pages=100&q=the",
+        "/books/1",
+        "/books/new",
+        "/books/1/edit",
+        "/authors",
+        "/books/select-related",
+    ] {
+        let (answer, queries) = capture_queries(get(&app, page)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{page}");
+        let findings = orm_sqlx::analyze(&queries);
+        assert!(findings.is_empty(), "{page}: {findings:?}");
+    }
+    for (page, form) in [
+        ("/books", "title=Mort&pages=272&author=2&tag=2&tag=4"),
+        ("/books/1", "title=Earthsea&pages=183&author=1&tag=1"),
+        ("/books/2/delete", ""),
+    ] {
+        let (answer, queries) = capture_queries(post(&app, page, form)).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{page}");
+        let findings = orm_sqlx::analyze(&queries);
+        assert!(findings.is_empty(), "POST {page}: {findings:?}");
+    }
+
+    let (_, queries) = capture_queries(get(&app, "/books/n-plus-one")).await;
+    let findings = orm_sqlx::analyze(&queries);
+    assert_eq!(findings.n_plus_one.len(), 1, "{findings:?}");
+    let found = &findings.n_plus_one[0];
+    assert_eq!(found.relation, "Book.author");
+    assert_eq!(found.fix, "select_related(|b| b.author())");
+    assert_eq!(found.indexes.len(), 9, "one lazy load per book");
+    let origin = found.origin.expect("the line that loads the author");
+    assert!(origin.file().ends_with("n_plus_one.rs"), "{origin}");
+}

@@ -89,17 +89,12 @@ fn book_id(path: Result<Path<String>, PathRejection>) -> Result<i64, AppError> {
         .map_err(|_| AppError::BadRequest(format!("“{raw}” is not a book number.")))
 }
 
-/// Book `id` with its author and tags (2 queries), or a 404.
-async fn book_with_relations(db: &Db, id: i64) -> Result<Book, AppError> {
-    Book::objects()
-        .select_related(|b| b.author())
-        .prefetch_related(|b| b.tags())
-        .get_pk(id, db)
-        .await
-        .map_err(|e| match e {
-            Error::DoesNotExist { .. } => AppError::NotFound(format!("There is no book #{id}.")),
-            e => e.into(),
-        })
+/// Book `id` from `books` (which says what to load with it), or a 404.
+async fn find_book(books: QuerySet<Book>, id: i64, db: &Db) -> Result<Book, AppError> {
+    books.get_pk(id, db).await.map_err(|e| match e {
+        Error::DoesNotExist { .. } => AppError::NotFound(format!("There is no book #{id}.")),
+        e => e.into(),
+    })
 }
 
 fn rating(r: Option<f64>) -> String {
@@ -207,7 +202,10 @@ pub(crate) async fn detail(
 ) -> Response {
     respond(panel, async move {
         let id = book_id(path)?;
-        let book = book_with_relations(&db, id).await?;
+        let books = Book::objects()
+            .select_related(|b| b.author())
+            .prefetch_related(|b| b.tags());
+        let book = find_book(books, id, &db).await?;
         let author = book.author.get()?;
         let tags = book
             .tags
@@ -317,7 +315,8 @@ pub(crate) async fn edit_form(
 ) -> Response {
     respond(panel, async move {
         let id = book_id(path)?;
-        let book = book_with_relations(&db, id).await?;
+        let books = Book::objects().prefetch_related(|b| b.tags());
+        let book = find_book(books, id, &db).await?;
         let (authors, tags) = choices(&db).await?;
         let html = BookForm::from_book(&book).html(&format!("/books/{id}"), &authors, &tags, &[]);
         Ok(Page::new(format!("Edit “{}”", book.title), html).into())
@@ -336,7 +335,7 @@ pub(crate) async fn update(
     respond(panel, async move {
         let id = book_id(path)?;
         let form = posted(form)?;
-        let book = book_with_relations(&db, id).await?;
+        let book = find_book(Book::objects(), id, &db).await?;
         let (authors, tags) = choices(&db).await?;
         match form.check(&authors, &tags) {
             Err(problems) => {
@@ -363,10 +362,7 @@ pub(crate) async fn delete(
 ) -> Response {
     respond(panel, async move {
         let id = book_id(path)?;
-        let book = Book::objects().get_pk(id, &db).await.map_err(|e| match e {
-            Error::DoesNotExist { .. } => AppError::NotFound(format!("There is no book #{id}.")),
-            e => e.into(),
-        })?;
+        let book = find_book(Book::objects(), id, &db).await?;
         book.delete(&db).await?;
         Ok(Reply::Redirect("/books".into()))
     })
