@@ -16,7 +16,7 @@ use axum::{Extension, body::Bytes};
 use orm_sqlx::prelude::*;
 use orm_sqlx::web::{PanelLink, QueryLayer};
 use orm_tests::fixture::{Author, Book};
-use orm_tests::with_fixture;
+use orm_tests::{library, with_fixture, with_library};
 use tower::ServiceExt;
 
 /// B1 and B2 are Alice's, B3 Bob's: one query for the books, then one per book for its
@@ -381,10 +381,7 @@ async fn the_panel_lists_requests_and_shows_each_ones_statements_and_findings() 
         let page = get_(&app, &count_page).await;
         assert_eq!(by_id(&page.body, "target"), "/count?x=1");
         assert_eq!(by_id(&page.body, "total-queries"), "1");
-        assert!(
-            page.body
-                .contains("<p class=\"none\">Nothing repeated.</p>")
-        );
+        assert!(page.body.contains("<p class=\"none\">Nothing found.</p>"));
         assert_eq!(query_rows(&page.body).len(), 1);
     })
     .await;
@@ -392,6 +389,137 @@ async fn the_panel_lists_requests_and_shows_each_ones_statements_and_findings() 
 
 async fn search_for(app: &Router, name: &str) -> Reply {
     send(app, Request::get("/search").header("x-name", name)).await
+}
+
+/// Each book's author loaded lazily, one query per book (an N+1), on line `LAZY_LINE`.
+async fn lazy(State(db): State<Db>) -> String {
+    let mut books = library::Book::objects()
+        .order_by(|b| b.id.asc())
+        .into_vec(&db)
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for b in &mut books {
+        names.push(b.author.load(&db).await.unwrap().name.clone()); // LAZY_LINE
+    }
+    names.join(", ")
+}
+
+/// The authors joined (`select_related`) and never read: an unnecessary load.
+async fn eager(State(db): State<Db>) -> String {
+    let books = library::Book::objects().select_related(|b| b.author());
+    books.fetch(&db).await.unwrap().len().to_string()
+}
+
+/// The line of this file marked `LAZY_LINE`.
+fn lazy_line() -> usize {
+    include_str!("web_layer.rs")
+        .lines()
+        .position(|l| l.ends_with("// LAZY_LINE"))
+        .unwrap()
+        + 1
+}
+
+#[tokio::test]
+async fn n_plus_one_and_unnecessary_loads_are_shown_with_their_fix_and_origin() {
+    with_library(|db, _, _| async move {
+        let app = Router::new()
+            .route("/lazy", get(lazy))
+            .route("/eager", get(eager))
+            .with_state(db)
+            .layer(QueryLayer::new().debug_panel("/__orm"));
+        let reply = get_(&app, "/lazy").await;
+        assert_eq!(reply.body, "Alice, Alice, Bob");
+        assert_eq!(reply.count(), 4);
+        let html = get_(&app, reply.panel()).await.body;
+        let findings = section(&html, "findings");
+        let n1: Vec<&str> = findings
+            .split("<li class=\"finding n-plus-one\">")
+            .skip(1)
+            .collect();
+        assert_eq!(n1.len(), 1, "{findings}");
+        let origin = format!("{}:{}", file!(), lazy_line());
+        for text in [
+            "<span class=\"mark n-plus-one\">N+1 ×3</span>",
+            "<code class=\"relation\">Book.author</code>",
+            "<code class=\"fix\">select_related(|b| b.author())</code>",
+            &format!("<code class=\"origin\">{origin}</code>"),
+        ] {
+            assert!(n1[0].contains(text), "{text} not in {}", n1[0]);
+        }
+        let rows = query_rows(&html);
+        assert_eq!(rows.len(), 4);
+        assert!(!rows[0].contains("N+1"), "{}", rows[0]);
+        for row in &rows[1..] {
+            assert!(
+                row.starts_with(" n-plus-one duplicate similar\"")
+                    || row.starts_with(" n-plus-one similar\""),
+                "{row}"
+            );
+            assert!(
+                row.contains("<span class=\"mark n-plus-one\">N+1 ×3</span>"),
+                "{row}"
+            );
+            assert!(
+                row.contains(&format!("<td class=\"origin\">{origin}</td>")),
+                "{row}"
+            );
+            assert!(
+                row.contains("<span class=\"load lazy\">Book.author (lazy)</span>"),
+                "{row}"
+            );
+        }
+        let list = get_(&app, "/__orm").await.body;
+        assert!(
+            list.contains("<span class=\"mark findings\">N+1, duplicates, similar</span>"),
+            "{list}"
+        );
+
+        let reply = get_(&app, "/eager").await;
+        assert_eq!((reply.body.as_str(), reply.count()), ("3", 1));
+        let html = get_(&app, reply.panel()).await.body;
+        let findings = section(&html, "findings");
+        let unneeded: Vec<&str> = findings
+            .split("<li class=\"finding unnecessary\">")
+            .skip(1)
+            .collect();
+        assert_eq!(unneeded.len(), 1, "{findings}");
+        assert!(
+            unneeded[0].contains("<code class=\"relation\">Book.author</code>"),
+            "{}",
+            unneeded[0]
+        );
+        assert!(
+            unneeded[0].contains("<code class=\"fix\">select_related(|b| b.author())</code>"),
+            "{}",
+            unneeded[0]
+        );
+        let rows = query_rows(&html);
+        assert!(rows[0].starts_with(" unnecessary\""), "{}", rows[0]);
+        assert!(
+            rows[0].contains(
+                "<span class=\"load select-related\">Book.author (select_related)</span>"
+            ),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[0].contains(&format!("<td class=\"origin\">{}:", file!())),
+            "{}",
+            rows[0]
+        );
+    })
+    .await;
+}
+
+/// The inside of `<section id="{id}">`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    html.split_once(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id}:\n{html}"))
+        .1
+        .split_once("</section>")
+        .unwrap()
+        .0
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::Settings;
 use super::panel::{Panel, Record};
 use crate::query_log::CapturedQuery;
+use orm_core::eval::observe::LoadKind;
 
 /// `text` with `&`, `<`, `>`, `"` and `'` replaced by their entities: safe as element
 /// content and inside a quoted attribute.
@@ -217,7 +218,7 @@ td.num,th.num{text-align:right;white-space:nowrap}\
 code,pre{font:13px/1.4 ui-monospace,monospace}\
 pre.sql{margin:0;white-space:pre-wrap;word-break:break-word}\
 .kw{color:#a0309b;font-weight:600}\
-.params{color:#555;margin-top:4px}\
+.params,.loads{color:#555;margin-top:4px}\
 .mark{display:inline-block;border-radius:3px;padding:0 5px;margin:1px;font-size:12px;white-space:nowrap}\
 .mark.duplicate{background:#fde2e1;color:#8a1c16}\
 .mark.similar{background:#fff1c2;color:#6b5200}\
@@ -246,6 +247,12 @@ fn page(title: &str, panel: &Panel, body: &str) -> String {
 fn finding_kinds(record: &Record) -> Vec<&'static str> {
     let f = &record.findings;
     let mut kinds = Vec::new();
+    if !f.n_plus_one.is_empty() {
+        kinds.push("N+1");
+    }
+    if !f.unnecessary.is_empty() {
+        kinds.push("unnecessary loads");
+    }
     if !f.duplicates.is_empty() {
         kinds.push("duplicates");
     }
@@ -321,9 +328,34 @@ fn statement_links(indexes: &[usize]) -> String {
     links.join(", ")
 }
 
-/// `file:line` of the code that sent `q`, if known.
-fn origin(_q: &CapturedQuery) -> Option<String> {
-    None
+/// `file:line` of a line of the application.
+fn location(at: &std::panic::Location<'_>) -> String {
+    format!("{}:{}", at.file(), at.line())
+}
+
+/// What the statement loads, with how: `Book.author (lazy)`.
+fn loads(q: &CapturedQuery) -> String {
+    let loads: Vec<String> = q
+        .loads
+        .iter()
+        .map(|l| {
+            let (class, how) = match l.kind {
+                LoadKind::Lazy => ("lazy", "lazy"),
+                LoadKind::SelectRelated => ("select-related", "select_related"),
+                LoadKind::Prefetch => ("prefetch", "prefetch_related"),
+                _ => ("other", "loaded"),
+            };
+            format!(
+                "<span class=\"load {class}\">{} ({how})</span>",
+                escape(&l.label())
+            )
+        })
+        .collect();
+    if loads.is_empty() {
+        String::new()
+    } else {
+        format!("<div class=\"loads\">Loads {}</div>", loads.join(", "))
+    }
 }
 
 /// `GET <path>/<id>`: one request's statements and findings.
@@ -353,6 +385,50 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
 
     let mut marks: Vec<Vec<Mark>> = r.queries.iter().map(|_| Vec::new()).collect();
     let mut items = String::new();
+    for n1 in &r.findings.n_plus_one {
+        let n = n1.indexes.len();
+        let at = n1.origin.map_or_else(String::new, |at| {
+            format!(
+                " at <code class=\"origin\">{}</code>",
+                escape(&location(at))
+            )
+        });
+        let _ = writeln!(
+            items,
+            "<li class=\"finding n-plus-one\"><span class=\"mark n-plus-one\">N+1 ×{n}</span> \
+             <code class=\"relation\">{relation}</code> loaded lazily {n} times{at}, one query \
+             per row (statements {links}): load it with the rows, \
+             <code class=\"fix\">{fix}</code></li>",
+            relation = escape(&n1.relation),
+            links = statement_links(&n1.indexes),
+            fix = escape(&n1.fix),
+        );
+        for &i in &n1.indexes {
+            if let Some(m) = marks.get_mut(i) {
+                m.push(Mark {
+                    class: "n-plus-one",
+                    text: format!("N+1 ×{n}"),
+                });
+            }
+        }
+    }
+    for u in &r.findings.unnecessary {
+        let _ = writeln!(
+            items,
+            "<li class=\"finding unnecessary\"><span class=\"mark unnecessary\">unnecessary</span> \
+             <code class=\"relation\">{relation}</code> was loaded (statement {link}) but never \
+             read: remove <code class=\"fix\">{fix}</code></li>",
+            relation = escape(&u.relation),
+            link = statement_links(&[u.index]),
+            fix = escape(&u.fix),
+        );
+        if let Some(m) = marks.get_mut(u.index) {
+            m.push(Mark {
+                class: "unnecessary",
+                text: format!("unnecessary {}", u.relation),
+            });
+        }
+    }
     for g in &r.findings.duplicates {
         let _ = writeln!(
             items,
@@ -393,7 +469,7 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
     }
     body.push_str("<section id=\"findings\"><h2>Findings</h2>\n");
     if items.is_empty() {
-        body.push_str("<p class=\"none\">Nothing repeated.</p>\n");
+        body.push_str("<p class=\"none\">Nothing found.</p>\n");
     } else {
         body.push_str("<ul>\n");
         body.push_str(&items);
@@ -448,15 +524,18 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
                 body,
                 "<tr class=\"{classes}\" id=\"q{n}\"><td class=\"num index\">{n}</td>\
                  <td class=\"kind\">{kind}</td>\
-                 <td class=\"sql\"><pre class=\"sql\">{sql}</pre>{params}</td>\
+                 <td class=\"sql\"><pre class=\"sql\">{sql}</pre>{params}{loads}</td>\
                  <td class=\"num duration\">{time}</td><td class=\"num rows\">{rows}</td>\
                  <td class=\"origin\">{origin}</td><td class=\"marks\">{marks}</td></tr>",
                 n = i + 1,
                 kind = q.kind.operation_name(),
                 sql = highlight(&q.sql),
+                loads = loads(q),
                 time = q.duration.map_or_else(|| "–".into(), ms),
                 rows = q.rows.map_or_else(|| "–".into(), |n| n.to_string()),
-                origin = origin(q).map_or_else(String::new, |o| escape(&o)),
+                origin = q
+                    .origin
+                    .map_or_else(String::new, |at| escape(&location(at))),
             );
         }
         body.push_str("</tbody></table>\n");
@@ -535,6 +614,8 @@ mod tests {
                 kind: StatementKind::of(sql),
                 duration: Some(Duration::from_millis(1)),
                 rows: Some(1),
+                origin: None,
+                loads: Vec::new(),
             }],
             findings: crate::findings::analyze(&[]),
         };

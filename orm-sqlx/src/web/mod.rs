@@ -5,7 +5,9 @@
 //! and once the inner service has answered:
 //!
 //! - adds `Server-Timing: db;dur=<ms>;desc="<n> queries", total;dur=<ms>` (a browser's
-//!   developer tools show it under the request's timing) and `X-Query-Count: <n>`;
+//!   developer tools show it under the request's timing: `db` is the statements'
+//!   durations added up, `total` the time from calling the inner service to its response
+//!   being ready, in milliseconds with one decimal) and `X-Query-Count: <n>`;
 //! - with [`QueryLayer::debug_panel`], keeps a record of the request (its statements,
 //!   their durations, rows and origins, and what [`analyze`](crate::analyze) finds in
 //!   them: duplicates, similar statements, N+1 loads, unneeded eager loads) and serves
@@ -224,6 +226,10 @@ impl<S> tower_layer::Layer<S> for QueryLayer {
 ///   `axum::body::Body` is one). The inner service's response bodies are passed on as
 ///   they are, never read nor buffered.
 ///
+/// `poll_ready` is the inner service's. A request to the panel is answered without
+/// calling the inner service; a request whose inner service fails (`Err`) is passed on
+/// unrecorded and without headers, as is one whose future is dropped (a client gone).
+///
 /// ```
 /// use orm_sqlx::web::{QueryLayer, QueryService};
 /// use tower_layer::Layer;
@@ -277,6 +283,10 @@ where
         {
             let response = panel.respond(request.method(), page, &self.settings);
             return Box::pin(std::future::ready(Ok(response)));
+        }
+        if !self.settings.headers && self.settings.panel.is_none() {
+            // Nothing would read the capture.
+            return Box::pin(self.inner.call(request));
         }
         let started = Instant::now();
         let wall = SystemTime::now();

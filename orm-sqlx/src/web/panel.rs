@@ -35,7 +35,6 @@ pub(super) struct Record {
 }
 
 /// The panel's path and the requests it keeps.
-#[derive(Debug)]
 pub(super) struct Panel {
     /// Where it is served, without a trailing `/`: `/__orm`.
     path: Box<str>,
@@ -43,6 +42,17 @@ pub(super) struct Panel {
     /// The most recent records, oldest first (by the time each response was ready). A
     /// lock held only to push, pop or copy out `Arc`s, never across an await.
     records: Mutex<VecDeque<Arc<Record>>>,
+}
+
+/// The path and how many requests are kept, not the records (a layer's `Debug` would
+/// print every statement, and its values, otherwise).
+impl std::fmt::Debug for Panel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Panel")
+            .field("path", &self.path)
+            .field("kept", &self.lock().len())
+            .finish()
+    }
 }
 
 /// Which panel page a request asks for.
