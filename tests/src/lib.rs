@@ -6,10 +6,10 @@
 //! fails the test loudly: it is never skipped.
 //!
 //! `tests/tests/browser.rs` drives the web example's SQL debug panel in headless Chromium
-//! through chromedriver (`/usr/bin/chromium`, `/usr/bin/chromedriver`; Debian:
-//! `apt-get install -y chromium chromium-driver`). It is required too: without them it
-//! fails, saying how to install them. Opt out explicitly with `ORM_TEST_BROWSER=none`
-//! ([`browser_required`]).
+//! through chromedriver (`/usr/bin/chromium`, `/usr/bin/chromedriver`, or
+//! `ORM_TEST_CHROMIUM`, `ORM_TEST_CHROMEDRIVER`; Debian: `apt-get install -y chromium
+//! chromium-driver`). It is required too: without them it fails, saying how to install
+//! them. Opt out explicitly with `ORM_TEST_BROWSER=none` ([`browser_required`]).
 
 pub mod catalog;
 pub mod fixture;
