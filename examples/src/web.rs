@@ -17,6 +17,8 @@
 //! URL that is not a number) a 400 page saying what is wrong; a database failure is a 500
 //! page, and the error goes to the server's standard error. No handler panics. Only the
 //! N+1 page gives the panel something to report: each page loads what it reads, no more.
+//! It is a demonstration, not a template for a public site: there is no login and no CSRF
+//! token on the forms.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
