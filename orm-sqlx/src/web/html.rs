@@ -228,7 +228,7 @@ pre.sql{margin:0;white-space:pre-wrap;word-break:break-word}\
 tr.query.duplicate,tr.query.n-plus-one{background:#fff7f6}\
 dl#summary{display:grid;grid-template-columns:max-content auto;gap:2px 12px}\
 dl#summary dt{font-weight:600}dl#summary dd{margin:0}\
-li.finding{margin-bottom:6px}\
+li.finding{margin-bottom:6px}code.fix{white-space:nowrap}\
 .none{color:#666}";
 
 /// A whole page around `body`.
