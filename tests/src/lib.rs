@@ -4,6 +4,12 @@
 //! Which backends run is set by `ORM_TEST_BACKENDS` (comma-separated: `sqlite`,
 //! `postgres`, `mysql`); by default all three. A backend that is listed but unreachable
 //! fails the test loudly: it is never skipped.
+//!
+//! `tests/tests/browser.rs` drives the web example's SQL debug panel in headless Chromium
+//! through chromedriver (`/usr/bin/chromium`, `/usr/bin/chromedriver`, or
+//! `ORM_TEST_CHROMIUM`, `ORM_TEST_CHROMEDRIVER`; Debian: `apt-get install -y chromium
+//! chromium-driver`). It is required too: without them it fails, saying how to install
+//! them. Opt out explicitly with `ORM_TEST_BROWSER=none` ([`browser_required`]).
 
 pub mod catalog;
 pub mod fixture;
@@ -64,6 +70,18 @@ pub fn required_backends() -> Vec<Backend> {
         "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres, mysql)"
     );
     out
+}
+
+/// Whether this run drives a browser (`ORM_TEST_BROWSER`: `chromium`, the default, or
+/// `none` to opt out of `tests/tests/browser.rs`).
+pub fn browser_required() -> bool {
+    match std::env::var("ORM_TEST_BROWSER").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("chromium") => true,
+        Ok("none") => false,
+        Ok(other) => panic!(
+            "ORM_TEST_BROWSER is `{other}`: use chromium (the default) or none (no browser test)"
+        ),
+    }
 }
 
 /// The MySQL/MariaDB server the suite uses (`ORM_TEST_MYSQL_URL`, without a database).
