@@ -15,7 +15,10 @@ pub use orm_sqlx::web::PanelLink;
 pub(crate) fn with_query_layer(pages: Router, panel: bool) -> Router {
     let layer = QueryLayer::new();
     let layer = if panel {
-        layer.debug_panel(super::PANEL_PATH)
+        // PANEL_PATH is a valid path ("/__orm"): the error cannot happen.
+        layer
+            .debug_panel(super::PANEL_PATH)
+            .expect("PANEL_PATH is a valid panel path")
     } else {
         layer
     };

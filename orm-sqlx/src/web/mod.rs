@@ -20,15 +20,15 @@
 //! use orm_sqlx::web::{QueryLayer, QueryService};
 //! use tower_layer::Layer;
 //!
-//! fn with_queries<S>(app: S) -> QueryService<S> {
+//! fn with_queries<S>(app: S) -> orm_sqlx::Result<QueryService<S>> {
 //!     let layer = if cfg!(debug_assertions) {
 //!         // In development: the panel at /__orm as well.
-//!         QueryLayer::new().debug_panel("/__orm")
+//!         QueryLayer::new().debug_panel("/__orm")?
 //!     } else {
 //!         // Headers only.
 //!         QueryLayer::new()
 //!     };
-//!     layer.layer(app)
+//!     Ok(layer.layer(app))
 //! }
 //! ```
 //!
@@ -83,10 +83,11 @@ const DEBUG_PANEL: &str = "x-debug-panel";
 ///
 /// // axum: `Router::new().route(…).layer(layer)`.
 /// let layer = QueryLayer::new()
-///     .debug_panel("/__orm")
+///     .debug_panel("/__orm")?
 ///     .keep(100)
 ///     .show_params(true);
 /// # let _ = layer;
+/// # Ok::<(), orm_sqlx::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct QueryLayer {
@@ -140,28 +141,26 @@ impl QueryLayer {
     /// A trailing `/` is ignored. Calling it again replaces the panel (and forgets what
     /// the previous one kept).
     ///
-    /// # Panics
-    ///
-    /// When `path` does not start with `/`, is `/` alone (the panel would hide the whole
-    /// application), or holds anything but visible ASCII without `?` and `#`: like a bad
-    /// route in a router, a mistake to fix before the application starts.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `path` does not start
+    /// with `/`, is `/` alone (the panel would hide the whole application), or holds
+    /// anything but visible ASCII without `?` and `#`.
     ///
     /// ```
-    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm");
+    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm")?;
+    /// assert!(orm_sqlx::web::QueryLayer::new().debug_panel("/").is_err());
     /// # let _ = layer;
+    /// # Ok::<(), orm_sqlx::Error>(())
     /// ```
-    #[track_caller]
-    pub fn debug_panel(mut self, path: &str) -> Self {
-        let path = match panel::check_path(path) {
-            Ok(path) => path,
-            Err(why) => panic!("QueryLayer::debug_panel({path:?}): {why}"),
-        };
+    pub fn debug_panel(mut self, path: &str) -> crate::Result<Self> {
+        let path = panel::check_path(path).map_err(|why| {
+            crate::Error::InvalidInput(format!("QueryLayer::debug_panel({path:?}): {why}"))
+        })?;
         tracing::warn!(
             target: "orm_sqlx::web",
             "query debug panel enabled at {path}: never enable it in production"
         );
         self.settings.panel = Some(Arc::new(Panel::new(path)));
-        self
+        Ok(self)
     }
 
     /// How many of the most recent requests the panel keeps (default 50); older ones are
@@ -169,8 +168,9 @@ impl QueryLayer {
     /// none. Without a panel it has no effect.
     ///
     /// ```
-    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm").keep(200);
+    /// let layer = orm_sqlx::web::QueryLayer::new().debug_panel("/__orm")?.keep(200);
     /// # let _ = layer;
+    /// # Ok::<(), orm_sqlx::Error>(())
     /// ```
     pub fn keep(mut self, n: usize) -> Self {
         self.settings.keep = n;
@@ -184,9 +184,10 @@ impl QueryLayer {
     ///
     /// ```
     /// let layer = orm_sqlx::web::QueryLayer::new()
-    ///     .debug_panel("/__orm")
+    ///     .debug_panel("/__orm")?
     ///     .show_params(true);
     /// # let _ = layer;
+    /// # Ok::<(), orm_sqlx::Error>(())
     /// ```
     pub fn show_params(mut self, yes: bool) -> Self {
         self.settings.show_params = yes;
@@ -198,8 +199,9 @@ impl QueryLayer {
     /// public. The panel's `X-Debug-Panel` header is not affected.
     ///
     /// ```
-    /// let layer = orm_sqlx::web::QueryLayer::new().headers(false).debug_panel("/__orm");
+    /// let layer = orm_sqlx::web::QueryLayer::new().headers(false).debug_panel("/__orm")?;
     /// # let _ = layer;
+    /// # Ok::<(), orm_sqlx::Error>(())
     /// ```
     pub fn headers(mut self, yes: bool) -> Self {
         self.settings.headers = yes;
@@ -426,7 +428,10 @@ mod tests {
     async fn bound_values_are_dropped_before_a_request_is_stored_unless_shown() {
         let db = Db::connect("sqlite::memory:").await.unwrap();
         for show in [false, true] {
-            let layer = QueryLayer::new().debug_panel("/__orm").show_params(show);
+            let layer = QueryLayer::new()
+                .debug_panel("/__orm")
+                .unwrap()
+                .show_params(show);
             let mut service = layer.layer(App(db.clone()));
             let response = service.call(Request::new(())).await.unwrap();
             assert_eq!(response.headers()["x-query-count"], "3");
