@@ -301,18 +301,21 @@ pub(crate) fn record(
         "db.system.name" = system_name(dialect),
         "db.query.text" = &**sql,
         "db.operation.name" = StatementKind::of(sql).operation_name(),
-        "db.collection.name" = collection_name(sql),
+        "db.collection.name" = tracing::field::Empty,
         "code.file.path" = tracing::field::Empty,
         "code.line.number" = tracing::field::Empty,
         "db.response.returned_rows" = tracing::field::Empty,
         "error.type" = tracing::field::Empty,
         "duration_us" = tracing::field::Empty,
     );
-    if !span.is_disabled()
-        && let Some(origin) = observe::origin()
-    {
-        span.record("code.file.path", origin.file());
-        span.record("code.line.number", origin.line());
+    // Worked out only for a span a subscriber wants (the macro evaluates its field
+    // values even when none does).
+    if !span.is_disabled() {
+        span.record("db.collection.name", collection_name(sql));
+        if let Some(origin) = observe::origin() {
+            span.record("code.file.path", origin.file());
+            span.record("code.line.number", origin.line());
+        }
     }
     let slow = SLOW_NANOS.load(Ordering::Relaxed);
     let slow_sql = (slow > 0).then(|| (sql.clone(), std::time::Duration::from_nanos(slow)));

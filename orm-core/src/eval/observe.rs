@@ -223,11 +223,31 @@ fn is_orm_source(file: &str) -> bool {
     false
 }
 
+thread_local! {
+    /// The last call sites seen, by address, with whether each is the ORM's own: a call
+    /// site's answer never changes, and a loop calls the same few sites again.
+    static SITES: std::cell::Cell<[(usize, bool); 4]> = const {
+        std::cell::Cell::new([(0, false); 4])
+    };
+}
+
 /// The caller's location unless it is inside the ORM.
 #[track_caller]
 fn caller() -> Option<&'static Location<'static>> {
     let loc = Location::caller();
-    (!is_orm_source(loc.file())).then_some(loc)
+    let addr = loc as *const Location<'static> as usize;
+    let slot = (addr >> 3) & 3;
+    let own = SITES.with(|sites| {
+        let mut seen = sites.get();
+        if seen[slot].0 == addr {
+            return seen[slot].1;
+        }
+        let own = is_orm_source(loc.file());
+        seen[slot] = (addr, own);
+        sites.set(seen);
+        own
+    });
+    (!own).then_some(loc)
 }
 
 pin_project_lite::pin_project! {
@@ -276,7 +296,8 @@ pub fn observed<F: Future>(observer: Arc<Observer>, fut: F) -> Traced<F> {
 
 /// Puts the outer frame back when a poll ends, also by a panic.
 struct Restore<'a> {
-    origin: Option<&'static Location<'static>>,
+    /// The outer origin, if this frame replaced it.
+    origin: Option<Option<&'static Location<'static>>>,
     loads: Option<Vec<RelationLoad>>,
     observer: Option<Option<Arc<Observer>>>,
     mine_loads: &'a mut Vec<RelationLoad>,
@@ -285,9 +306,14 @@ struct Restore<'a> {
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
+        if self.origin.is_none() && self.loads.is_none() && self.observer.is_none() {
+            return;
+        }
         FRAME.with(|f| {
             let mut f = f.borrow_mut();
-            f.origin = self.origin;
+            if let Some(outer) = self.origin {
+                f.origin = outer;
+            }
             if let Some(outer) = self.loads.take() {
                 *self.mine_loads = std::mem::replace(&mut f.loads, outer);
             }
@@ -299,17 +325,24 @@ impl Drop for Restore<'_> {
 }
 
 /// Install the frame of a `Traced` for one poll; dropping the guard restores the outer.
+/// A frame that sets nothing (a call the ORM makes to itself) touches no thread-local.
 fn enter<'a>(
     origin: Option<&'static Location<'static>>,
     loads: &'a mut Vec<RelationLoad>,
     observer: &'a mut Option<Arc<Observer>>,
 ) -> Restore<'a> {
+    if origin.is_none() && loads.is_empty() && observer.is_none() {
+        return Restore {
+            origin: None,
+            loads: None,
+            observer: None,
+            mine_loads: loads,
+            mine_observer: observer,
+        };
+    }
     FRAME.with(|f| {
         let mut f = f.borrow_mut();
-        let outer_origin = f.origin;
-        if origin.is_some() {
-            f.origin = origin;
-        }
+        let outer_origin = origin.map(|o| std::mem::replace(&mut f.origin, Some(o)));
         let outer_loads =
             (!loads.is_empty()).then(|| std::mem::replace(&mut f.loads, std::mem::take(loads)));
         let outer_observer = observer
