@@ -14,6 +14,10 @@
 //! `ORM_BENCH_MYSQL_URL` (a server, without a database), else `mysql://root@127.0.0.1:3306`;
 //! the suite creates a database of its own (`orm_bench`) and drops it at the end. SQLite: a
 //! file in the temporary directory, removed at the end.
+//!
+//! `ORM_BENCH_OBSERVE=1` measures the cost of seeing everything: each ORM evaluation runs
+//! inside `capture_queries` with `analyze` after it (what the web layer does per request
+//! with the debug panel on), under a `tracing` subscriber that takes every span of the ORM.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -414,6 +418,34 @@ async fn settle(db: &Db) {
     }
 }
 
+/// Whether ORM evaluations run observed (`ORM_BENCH_OBSERVE=1`).
+static OBSERVE: AtomicBool = AtomicBool::new(false);
+
+/// `fut` captured, its statements analysed, as the web layer does per request.
+async fn observed(fut: impl std::future::Future<Output = Outcome>) -> Outcome {
+    let (out, queries) = orm_sqlx::capture_queries(fut).await;
+    black_box(orm_sqlx::analyze(&queries));
+    out
+}
+
+/// A `tracing` subscriber that wants every span and event of the ORM and keeps nothing:
+/// what its spans cost the ORM, not what a real subscriber costs (nor sqlx's own logging).
+struct TakesAll(AtomicUsize);
+
+impl tracing::Subscriber for TakesAll {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target().starts_with("orm_sqlx")
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(self.0.fetch_add(1, Ordering::Relaxed) as u64 + 1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// Run variant `i` once: 0 ORM, 1 sqlx, 2 ORM on the bare connection, 3 sqlx on it.
 async fn run_variant(
     i: usize,
@@ -422,7 +454,10 @@ async fn run_variant(
     orm_conn: &mut impl AsyncFnMut() -> Outcome,
     hand_conn: &mut impl AsyncFnMut() -> Outcome,
 ) -> Outcome {
+    let observe = OBSERVE.load(Ordering::Relaxed);
     match i {
+        0 if observe => observed(orm()).await,
+        2 if observe => observed(orm_conn()).await,
         0 => orm().await,
         1 => hand().await,
         2 => orm_conn().await,
@@ -1501,6 +1536,10 @@ fn usage() -> ! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Outcome<()> {
+    if std::env::var("ORM_BENCH_OBSERVE").is_ok_and(|v| v == "1") {
+        OBSERVE.store(true, Ordering::Relaxed);
+        tracing::subscriber::set_global_default(TakesAll(AtomicUsize::new(0)))?;
+    }
     let mut backend = "all".to_owned();
     let mut quick = false;
     let mut seconds: Option<u64> = None;

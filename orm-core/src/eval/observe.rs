@@ -120,18 +120,21 @@ pub fn eager_fix(rel: &RelationMeta) -> String {
     format!("{method}(|{var}| {var}.{}())", rel.name)
 }
 
-/// What the ORM is doing on this thread's current task: set around each poll by
-/// [`Traced`].
+/// What the ORM is doing on this thread's current task, besides the origin: set around
+/// each poll by [`Traced`].
 #[derive(Default)]
 struct Frame {
-    origin: Option<&'static Location<'static>>,
     loads: Vec<RelationLoad>,
     observer: Option<Arc<Observer>>,
 }
 
 thread_local! {
+    /// The origin, apart: set by every user call, and a `Cell` of a `Copy` value needs
+    /// neither a borrow flag nor a destructor check.
+    static ORIGIN: std::cell::Cell<Option<&'static Location<'static>>> =
+        const { std::cell::Cell::new(None) };
     static FRAME: RefCell<Frame> = const {
-        RefCell::new(Frame { origin: None, loads: Vec::new(), observer: None })
+        RefCell::new(Frame { loads: Vec::new(), observer: None })
     };
 }
 
@@ -140,7 +143,7 @@ static OBSERVERS: AtomicUsize = AtomicUsize::new(0);
 
 /// The origin of the statement about to be sent: the user's line that caused it.
 pub fn origin() -> Option<&'static Location<'static>> {
-    FRAME.with(|f| f.borrow().origin)
+    ORIGIN.get()
 }
 
 /// The relations the statement about to be sent loads (a copy; only a capture asks).
@@ -306,14 +309,14 @@ struct Restore<'a> {
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        if self.origin.is_none() && self.loads.is_none() && self.observer.is_none() {
+        if let Some(outer) = self.origin {
+            ORIGIN.set(outer);
+        }
+        if self.loads.is_none() && self.observer.is_none() {
             return;
         }
         FRAME.with(|f| {
             let mut f = f.borrow_mut();
-            if let Some(outer) = self.origin {
-                f.origin = outer;
-            }
             if let Some(outer) = self.loads.take() {
                 *self.mine_loads = std::mem::replace(&mut f.loads, outer);
             }
@@ -331,9 +334,10 @@ fn enter<'a>(
     loads: &'a mut Vec<RelationLoad>,
     observer: &'a mut Option<Arc<Observer>>,
 ) -> Restore<'a> {
-    if origin.is_none() && loads.is_empty() && observer.is_none() {
+    let outer_origin = origin.map(|o| ORIGIN.replace(Some(o)));
+    if loads.is_empty() && observer.is_none() {
         return Restore {
-            origin: None,
+            origin: outer_origin,
             loads: None,
             observer: None,
             mine_loads: loads,
@@ -342,7 +346,6 @@ fn enter<'a>(
     }
     FRAME.with(|f| {
         let mut f = f.borrow_mut();
-        let outer_origin = origin.map(|o| std::mem::replace(&mut f.origin, Some(o)));
         let outer_loads =
             (!loads.is_empty()).then(|| std::mem::replace(&mut f.loads, std::mem::take(loads)));
         let outer_observer = observer
