@@ -396,6 +396,9 @@ pub fn traced_stream<S: futures_core::Stream>(stream: S) -> Traced<S> {
 /// backends' capture scopes; a strict one turns a repeated lazy load into an error.
 pub struct Observer {
     strict: bool,
+    /// The relation noted read last: a loop reading one relation row after row takes the
+    /// lock once.
+    last_read: AtomicUsize,
     parent: Option<Arc<Observer>>,
     state: Mutex<Observed>,
 }
@@ -424,6 +427,7 @@ impl Observer {
         OBSERVERS.fetch_add(1, Ordering::Relaxed);
         Arc::new(Observer {
             strict: strict || parent.as_ref().is_some_and(|p| p.strict),
+            last_read: AtomicUsize::new(0),
             parent,
             state: Mutex::new(Observed::default()),
         })
@@ -441,6 +445,9 @@ impl Observer {
     }
 
     fn note_read(&self, key: usize) {
+        if self.last_read.swap(key, Ordering::Relaxed) == key {
+            return;
+        }
         self.lock().read.insert(key);
         if let Some(p) = &self.parent {
             p.note_read(key);
