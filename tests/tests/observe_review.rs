@@ -182,3 +182,70 @@ async fn one_helper_called_from_two_places_is_not_an_n_plus_one() {
     })
     .await;
 }
+
+/// `RelationLoad::path` is documented as "the hops from the evaluated model to the loaded
+/// one" and `closure()` as "the path as the queryset method takes it, from the evaluated
+/// model", which the unnecessary-load finding prints as the fix. For a nested prefetch
+/// level (`Author … prefetch_related(|a| a.books().tags())`) the load is labelled with
+/// one hop, `Book.tags`, so the finding tells the user to remove
+/// `prefetch_related(|b| b.tags())`, a call that is nowhere in their code (on an Author
+/// queryset, `b` is not even the model). A nested select_related gets the full path.
+#[tokio::test]
+async fn a_nested_prefetch_level_is_named_by_its_path_from_the_evaluated_model() {
+    with_library(|db, _, _| async move {
+        let (n, q) = capture_queries(async {
+            let authors = Author::objects()
+                .order_by(|a| a.id.asc())
+                .prefetch_related(|a| a.books().tags())
+                .into_vec(&db)
+                .await
+                .unwrap();
+            // The books are read, their tags never are.
+            authors
+                .iter()
+                .map(|a| a.books.all().unwrap().len())
+                .sum::<usize>()
+        })
+        .await;
+        assert_eq!(n, 3);
+        assert_eq!(q.len(), 3, "{q:#?}");
+        let f = analyze(&q);
+        assert_eq!(f.unnecessary.len(), 1, "{f:#?}");
+        assert_eq!(
+            f.unnecessary[0].fix, "prefetch_related(|a| a.books().tags())",
+            "{f:#?}"
+        );
+    })
+    .await;
+}
+
+/// Template rendering is commonly moved off the async worker (`spawn_blocking`) and
+/// awaited inside the request. The rows are read inside the capture's future, but on
+/// another thread, where the thread-local frame has no observer: the `select_related` is
+/// reported as never read. (The capture does follow the awaited work for statements;
+/// reads are only seen on the polling thread.)
+#[tokio::test]
+async fn a_read_in_awaited_spawn_blocking_is_a_read() {
+    with_library(|db, _, _| async move {
+        let (names, q) = capture_queries(async {
+            let books = Book::objects()
+                .select_related(|b| b.author())
+                .into_vec(&db)
+                .await
+                .unwrap();
+            tokio::task::spawn_blocking(move || {
+                books
+                    .iter()
+                    .map(|b| b.author.get().unwrap().name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap()
+        })
+        .await;
+        assert_eq!(names.len(), 3);
+        let f = analyze(&q);
+        assert!(f.unnecessary.is_empty(), "{:#?}", f.unnecessary);
+    })
+    .await;
+}
