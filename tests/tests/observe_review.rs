@@ -249,3 +249,29 @@ async fn a_read_in_awaited_spawn_blocking_is_a_read() {
     })
     .await;
 }
+
+/// `tokio::join!` takes `IntoFuture`s: joining two awaited querysets (the default
+/// database) is the natural way to run two reads at once. tokio calls `into_future` in
+/// its own `maybe_done` (tokio/src/future/maybe_done.rs), so `QuerySet::into_future`'s
+/// `#[track_caller]` sees tokio's line and reports it as the origin: neither the user's
+/// line nor "no origin", but a line inside a dependency (Django's toolbar hides library
+/// frames as it hides its own).
+#[tokio::test]
+async fn joined_querysets_do_not_report_a_line_inside_tokio() {
+    orm_tests::on_each_backend(|db, _| async move {
+        db.create_tables::<(Tag, Author)>().await.unwrap();
+        db.set_default();
+        let (_, q) = capture_queries(async {
+            let (tags, authors) = tokio::join!(Tag::objects(), Author::objects());
+            (tags.unwrap(), authors.unwrap())
+        })
+        .await;
+        assert_eq!(q.len(), 2);
+        for s in &q {
+            if let Some(at) = s.origin {
+                assert_eq!(at.file(), file!(), "origin of {:?}: {at}", s.sql);
+            }
+        }
+    })
+    .await;
+}
