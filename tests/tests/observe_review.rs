@@ -275,3 +275,27 @@ async fn joined_querysets_do_not_report_a_line_inside_tokio() {
     })
     .await;
 }
+
+/// A stream is lazy: nothing is sent until it is polled, so building `iterator()` and
+/// consuming it inside a capture is a capture of its statement (the origin is right).
+/// But the `select_related` loads are decided when the stream is built, while nothing
+/// observes yet (`observe::selected` checks `observing()` at construction), so the
+/// statement carries no loads and an unread JOIN is never reported.
+#[tokio::test]
+async fn an_iterator_built_before_the_capture_still_labels_its_joins() {
+    with_library(|db, _, _| async move {
+        use futures_util::TryStreamExt;
+        let qs = Book::objects()
+            .order_by(|b| b.id.asc())
+            .select_related(|b| b.author());
+        let stream = qs.iterator(&db, 10);
+        let (rows, q) = capture_queries(stream.try_collect::<Vec<_>>()).await;
+        assert_eq!(rows.unwrap().len(), 3);
+        assert_eq!(q.len(), 1);
+        assert!(q[0].origin.is_some(), "{:?}", q[0]);
+        assert_eq!(q[0].loads.len(), 1, "the JOIN of Book.author: {:?}", q[0]);
+        // The authors were never read.
+        assert_eq!(analyze(&q).unnecessary.len(), 1, "{:?}", analyze(&q));
+    })
+    .await;
+}
