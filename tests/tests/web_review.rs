@@ -120,3 +120,26 @@ async fn server_timing_db_time_is_not_longer_than_the_request() {
     })
     .await;
 }
+
+async fn hello() -> &'static str {
+    "hello"
+}
+
+/// An application mounted under a prefix (`Router::nest("/app", …)`, or any reverse
+/// proxy / `nest_service` that strips one) with the layer on the nested router: axum
+/// hands the nested service the URI without the prefix, so the layer builds the
+/// `X-Debug-Panel` link (and `PanelLink`) from `/__orm`, an address that is not served:
+/// the panel is at `/app/__orm`. (axum keeps the full URI in `OriginalUri`.)
+#[tokio::test]
+async fn the_panel_link_of_a_nested_app_leads_to_its_panel() {
+    let inner = Router::new()
+        .route("/hello", get(hello))
+        .layer(QueryLayer::new().debug_panel("/__orm").unwrap());
+    let app = Router::new().nest("/app", inner);
+    let (body, link) = get_body(&app, "/app/hello").await;
+    assert_eq!(body, "hello");
+    let link = link.expect("an X-Debug-Panel link");
+    let request = Request::get(&link).body(Body::empty()).unwrap();
+    let status = app.clone().oneshot(request).await.unwrap().status();
+    assert_eq!(status, 200, "X-Debug-Panel: {link} answers {status}");
+}
