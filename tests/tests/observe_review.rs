@@ -299,3 +299,43 @@ async fn an_iterator_built_before_the_capture_still_labels_its_joins() {
     })
     .await;
 }
+
+/// Instances the application made itself (a struct literal with `ForeignKey::new`, then
+/// `bulk_create`; likewise `Default`, serde's `Deserialize`, `ForeignKey::to`) carry no
+/// relation meta, so loading each one's author in a loop is an N+1 the observer never
+/// sees: the statements are not labelled `Book.author (lazy)`, `analyze` reports
+/// nothing, and `strict_loading` lets every load through. The relation is known
+/// statically (the field of `Book`), only the runtime meta is missing.
+#[tokio::test]
+async fn lazy_loads_on_created_instances_are_an_n_plus_one_too() {
+    with_library(|db, _, lib| async move {
+        let mut books: Vec<Book> = (0..3)
+            .map(|i| Book {
+                id: 0,
+                title: format!("new {i}"),
+                pages: 10,
+                author: orm_sqlx::core::relation::ForeignKey::new(
+                    [lib.alice.id, lib.bob.id, lib.carol.id][i],
+                ),
+                ..Default::default()
+            })
+            .collect();
+        Book::objects().bulk_create(&mut books, &db).await.unwrap();
+        let strict = orm_sqlx::strict_loading(async {
+            for b in &mut books {
+                b.author.load(&db).await?;
+            }
+            Ok::<_, Error>(())
+        });
+        let (r, q) = capture_queries(strict).await;
+        assert_eq!(q.len(), 3, "{q:#?}");
+        let f = analyze(&q);
+        assert_eq!(
+            (f.n_plus_one.len(), r.is_err()),
+            (1, true),
+            "three lazy loads of Book.author from one line: loads {:?}, result {r:?}",
+            q.iter().map(|s| &s.loads).collect::<Vec<_>>()
+        );
+    })
+    .await;
+}
