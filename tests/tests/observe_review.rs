@@ -339,3 +339,35 @@ async fn lazy_loads_on_created_instances_are_an_n_plus_one_too() {
     })
     .await;
 }
+
+/// The reverse-relation N+1, Django's `for a in authors: a.books.all()` (which `nplusone`
+/// reports, and Rails' `strict_loading` refuses for `author.books`): here the related
+/// manager `a.books()` is a queryset built from the relation (`QuerySet::__related(rel,
+/// pk)`), so the relation is known, but its statements are not labelled as loads of
+/// `Author.books`: `analyze` finds only "similar" statements, no N+1 and no fix
+/// (`prefetch_related(|a| a.books())`), and `strict_loading` lets every one through.
+#[tokio::test]
+async fn a_related_manager_queried_per_row_is_an_n_plus_one() {
+    with_library(|db, _, _| async move {
+        let strict = orm_sqlx::strict_loading(async {
+            let authors = Author::objects()
+                .order_by(|a| a.id.asc())
+                .into_vec(&db)
+                .await?;
+            let mut n = 0;
+            for a in &authors {
+                n += a.books().into_vec(&db).await?.len();
+            }
+            Ok::<_, Error>(n)
+        });
+        let (n, q) = capture_queries(strict).await;
+        assert_eq!(q.len(), 4, "1 + one per author: {q:#?}");
+        let f = analyze(&q);
+        assert_eq!(
+            (f.n_plus_one.len(), n.is_err()),
+            (1, true),
+            "Author.books queried once per author: findings {f:#?}, result {n:?}"
+        );
+    })
+    .await;
+}
