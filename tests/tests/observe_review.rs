@@ -371,3 +371,46 @@ async fn a_related_manager_queried_per_row_is_an_n_plus_one() {
     })
     .await;
 }
+
+/// A subscriber that enables every span (what an OpenTelemetry exporter at DEBUG does).
+struct EverySpan;
+
+impl tracing::Subscriber for EverySpan {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// `db.collection.name` is worked out for every statement while its span is enabled;
+/// `collection_name` tests `sql[..7]` for `UPDATE `, which panics when byte 7 falls
+/// inside a character: raw SQL opening with a comment in Japanese (or any text whose
+/// 7th byte is inside a multi-byte character) makes the ORM panic as soon as tracing is
+/// on, instead of running the statement.
+#[tokio::test]
+async fn a_statement_opening_with_non_ascii_text_runs_while_traced() {
+    orm_tests::on_each_backend(|db, _| async move {
+        let _on = tracing::subscriber::set_default(EverySpan);
+        let sql = "-- 日本\nSELECT 1";
+        let run = std::panic::AssertUnwindSafe(RawQuery::<i64>::new(sql, ()).into_vec(&db));
+        let out = futures_util::FutureExt::catch_unwind(run).await;
+        match out {
+            Ok(rows) => assert_eq!(rows.unwrap(), [1]),
+            Err(panic) => panic!(
+                "running {sql:?} with tracing on panicked: {:?}",
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            ),
+        }
+    })
+    .await;
+}
