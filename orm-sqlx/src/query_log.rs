@@ -18,6 +18,8 @@ tokio::task_local! {
 struct Capture {
     id: u64,
     queries: Vec<CapturedQuery>,
+    /// Only counting and timing (the web layer's headers): no values, origins or loads.
+    light: bool,
 }
 
 static TOTAL: AtomicU64 = AtomicU64::new(0);
@@ -25,6 +27,7 @@ static SCOPES: AtomicU64 = AtomicU64::new(0);
 
 /// One statement sent to the database.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct CapturedQuery {
     pub sql: Arc<str>,
     /// The bound values (copied only while a capture is running).
@@ -283,14 +286,15 @@ pub(crate) fn record(
     let slot = CAPTURED
         .try_with(|c| {
             let mut c = c.borrow_mut();
+            let light = c.light;
             c.queries.push(CapturedQuery {
                 sql: sql.clone(),
-                params: params.to_vec(),
+                params: if light { Vec::new() } else { params.to_vec() },
                 kind: StatementKind::of(sql),
                 duration: None,
                 rows: None,
                 origin: observe::origin(),
-                loads: observe::loads(),
+                loads: if light { Vec::new() } else { observe::loads() },
             });
             (c.id, c.queries.len() - 1)
         })
@@ -380,7 +384,11 @@ fn collection_name(sql: &str) -> &str {
             })
             .map(|i| i + word.len() + 2)
     };
-    let start = if sql.len() >= 7 && sql[..7].eq_ignore_ascii_case("UPDATE ") {
+    let start = if sql
+        .as_bytes()
+        .get(..7)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"UPDATE "))
+    {
         Some(7)
     } else {
         ["FROM", "INTO", "TABLE"]
@@ -428,6 +436,7 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
     let capture = Capture {
         id,
         queries: Vec::new(),
+        light: false,
     };
     let observer = observe::Observer::new(false);
     let watched = observe::observed(observer.clone(), fut);
@@ -446,6 +455,25 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
         }
     }
     (out, queries).inspect_outer()
+}
+
+/// [`capture_queries`] for counting and timing only: the statements' text, kind,
+/// duration and rows, without their values, origins or loads, and without an observer
+/// (no read of a loaded relation is noted). What the web layer needs for its headers.
+pub(crate) async fn capture_light<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery>) {
+    let capture = Capture {
+        id: SCOPES.fetch_add(1, Ordering::Relaxed),
+        queries: Vec::new(),
+        light: true,
+    };
+    CAPTURED
+        .scope(RefCell::new(capture), async move {
+            let out = fut.await;
+            let queries = CAPTURED.with(|c| std::mem::take(&mut c.borrow_mut().queries));
+            (out, queries)
+        })
+        .await
+        .inspect_outer()
 }
 
 /// Run `fut` with strict loading (Rails' `strict_loading`): a lazy load
@@ -470,8 +498,10 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
 /// assert!(matches!(err, Err(orm_sqlx::Error::NPlusOne(_))));
 /// # Ok(()) }
 /// ```
-pub fn strict_loading<F: Future>(fut: F) -> impl Future<Output = F::Output> {
-    observe::observed(observe::Observer::new(true), fut)
+pub async fn strict_loading<F: Future>(fut: F) -> F::Output {
+    // Made when first polled, not when called: under the observer then watching the task
+    // (a capture's), which it reports reads and lazy loads to.
+    observe::observed(observe::Observer::new(true), fut).await
 }
 
 trait InspectOuter {

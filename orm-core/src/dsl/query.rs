@@ -47,6 +47,9 @@ pub struct Query {
     /// `annotate()` with an aggregate on the model's rows: the query groups by the model
     /// (every column of it), also after a `values()` that selects other columns.
     pub group_by_model: bool,
+    /// A related manager's query (`author.books()`): the relation it reads for one parent
+    /// row, so that evaluating it is recorded as a lazy load of that relation.
+    pub related_of: Option<&'static crate::schema::relation::RelationMeta>,
 }
 
 /// `INNER JOIN through ON through.target_column = root.target_pk`.
@@ -74,6 +77,7 @@ impl Query {
             through: None,
             annotations: Vec::new(),
             group_by_model: false,
+            related_of: None,
         }
     }
 

@@ -161,6 +161,16 @@ pub fn observing() -> bool {
 /// The loads of a `select_related` plan, every node (nested ones too) by its path from
 /// the queryset's model; none while nothing observes.
 pub fn selected(nodes: &[SelectNode]) -> Vec<RelationLoad> {
+    if observing() {
+        select_loads(nodes)
+    } else {
+        Vec::new()
+    }
+}
+
+/// [`selected`], whether or not anything observes yet: for a stream, built before it is
+/// read (and perhaps before a capture starts).
+pub fn select_loads(nodes: &[SelectNode]) -> Vec<RelationLoad> {
     fn walk(nodes: &[SelectNode], out: &mut Vec<RelationLoad>) {
         for n in nodes {
             out.push(RelationLoad {
@@ -172,20 +182,27 @@ pub fn selected(nodes: &[SelectNode]) -> Vec<RelationLoad> {
         }
     }
     let mut out = Vec::new();
-    if observing() {
-        walk(nodes, &mut out);
-    }
+    walk(nodes, &mut out);
     out
 }
 
-/// The load of a `prefetch_related` level; none while nothing observes.
+/// The load of a `prefetch_related` level, by its path from the evaluated model: the
+/// level being prefetched below (the frame's prefetch load, if any) and `rel`. None while
+/// nothing observes.
 pub fn prefetched(rel: &'static RelationMeta) -> Vec<RelationLoad> {
     if !observing() {
         return Vec::new();
     }
+    let above = FRAME.with(|f| {
+        f.borrow()
+            .loads
+            .iter()
+            .find(|l| l.kind == LoadKind::Prefetch)
+            .map(|l| l.path)
+    });
     vec![RelationLoad {
         kind: LoadKind::Prefetch,
-        path: RelPath::ROOT.join(rel),
+        path: above.unwrap_or(RelPath::ROOT).join(rel),
         read: None,
     }]
 }
@@ -234,7 +251,19 @@ thread_local! {
     };
 }
 
-/// The caller's location unless it is inside the ORM.
+/// Whether `file` is a dependency's source (a crate from a registry or a git checkout,
+/// or the standard library): a future awaited through `tokio::join!`, `timeout` or
+/// `select!` is turned into a future there, which is not the user's line either.
+fn is_dependency_source(file: &str) -> bool {
+    let file = file.as_bytes();
+    let has = |needle: &[u8]| file.windows(needle.len()).any(|w| w == needle);
+    file.starts_with(b"/rustc/")
+        || has(b"/.cargo/registry/src/")
+        || has(b"/.cargo/git/checkouts/")
+        || has(b"\\.cargo\\registry\\src\\")
+}
+
+/// The caller's location unless it is inside the ORM or another library.
 #[track_caller]
 fn caller() -> Option<&'static Location<'static>> {
     let loc = Location::caller();
@@ -245,7 +274,7 @@ fn caller() -> Option<&'static Location<'static>> {
         if seen[slot].0 == addr {
             return seen[slot].1;
         }
-        let own = is_orm_source(loc.file());
+        let own = is_orm_source(loc.file()) || is_dependency_source(loc.file());
         seen[slot] = (addr, own);
         sites.set(seen);
         own
@@ -515,7 +544,22 @@ pub fn lazy_load(rel: &'static RelationMeta) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_orm_source;
+    use super::{is_dependency_source, is_orm_source};
+
+    #[test]
+    fn dependencies_are_not_the_users_code() {
+        assert!(is_dependency_source(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/future/maybe_done.rs"
+        ));
+        assert!(is_dependency_source(
+            "/home/u/.cargo/git/checkouts/axum-1/abc/src/lib.rs"
+        ));
+        assert!(is_dependency_source(
+            "/rustc/59807616e1fa/library/core/src/future/mod.rs"
+        ));
+        assert!(!is_dependency_source("src/main.rs"));
+        assert!(!is_dependency_source("/home/u/app/src/handlers.rs"));
+    }
 
     #[test]
     fn the_orm_knows_its_own_sources() {

@@ -64,6 +64,9 @@ pub fn prefetch_into<'a, P: Model>(
         }
         for node in nodes {
             let rel = node.rel;
+            // This level's load (its path from the evaluated model), for its query and as
+            // the prefix of the levels below.
+            let level = crate::eval::observe::prefetched(rel);
             let forward = !rel.kind.is_many();
             // The key each parent contributes: its foreign key, or its own primary key;
             // none when the relation is loaded already (or a NULL key).
@@ -87,9 +90,7 @@ pub fn prefetch_into<'a, P: Model>(
             }
             if !wanted.is_empty() {
                 let fetch = (rel.fetch)(&mut *ex, node, wanted);
-                let mut fetched =
-                    crate::eval::observe::loading(crate::eval::observe::prefetched(rel), fetch)
-                        .await?;
+                let mut fetched = crate::eval::observe::loading(level.clone(), fetch).await?;
                 for (p, key) in parents.iter_mut().zip(&keys) {
                     let Some(key) = key else { continue };
                     // A copy of the parent for its children's back references, made only
@@ -120,7 +121,8 @@ pub fn prefetch_into<'a, P: Model>(
                 }
             }
             if !below.is_empty() {
-                prefetch_below_loaded(parents, rel, &below, &mut *ex).await?;
+                let below = prefetch_below_loaded(parents, rel, &below, &mut *ex);
+                crate::eval::observe::loading(level, below).await?;
             }
         }
         Ok(())
@@ -422,7 +424,16 @@ pub fn fetch<'a, T: Model>(
                 child_keys.push(key);
                 Ok(())
             };
-            ex.for_each_row(stmt, &mut each).await?;
+            // A `select_related` of the prefetch queryset: its JOINs, with the prefetch.
+            let joined = crate::eval::observe::selected(&select_nodes);
+            let loads = if joined.is_empty() {
+                Vec::new()
+            } else {
+                let mut loads = crate::eval::observe::loads();
+                loads.extend(joined);
+                loads
+            };
+            crate::eval::observe::loading(loads, ex.for_each_row(stmt, &mut each)).await?;
         }
         Ok(match rel.kind {
             RelationKind::ForeignKey | RelationKind::OneToOne => {

@@ -147,7 +147,11 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.loaded {
             _ if self.unset => f.write_str("ForeignKey(<unset>)"),
-            Some(obj) => write!(f, "ForeignKey({:?} => {:?})", self.key, obj),
+            Some(obj) => {
+                // Printed (a template's `{:?}`, a log line): read.
+                crate::eval::observe::read(self.meta);
+                write!(f, "ForeignKey({:?} => {:?})", self.key, obj)
+            }
             None => write!(f, "ForeignKey({:?})", self.key),
         }
     }
@@ -384,6 +388,9 @@ key_values!(i16, i32, i64, String);
 key_values!(uuid::Uuid);
 
 impl<T: Model> RelationSlot for ForeignKey<T> {
+    fn attach_meta(&mut self, meta: &'static RelationMeta) {
+        self.meta.get_or_insert(meta);
+    }
     fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()> {
         if row.is_null(node.offset + T::META.pk)? {
             return Ok(());
@@ -609,6 +616,11 @@ where
 }
 
 impl<T: Model> RelationSlot for Option<ForeignKey<T>> {
+    fn attach_meta(&mut self, meta: &'static RelationMeta) {
+        if let Some(fk) = self {
+            fk.meta.get_or_insert(meta);
+        }
+    }
     fn load_selected(&mut self, row: &dyn Row, node: &SelectNode) -> Result<()> {
         match self {
             Some(fk) => RelationSlot::load_selected(fk, row, node),
@@ -709,7 +721,10 @@ impl<T: Model> Clone for RelatedSet<T> {
 impl<T: Model + std::fmt::Debug> std::fmt::Debug for RelatedSet<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.rows {
-            Some(rows) => f.debug_list().entries(rows.iter()).finish(),
+            Some(rows) => {
+                crate::eval::observe::read(self.meta);
+                f.debug_list().entries(rows.iter()).finish()
+            }
             None => f.write_str("<not prefetched>"),
         }
     }
@@ -813,6 +828,9 @@ impl<T> Group<T> {
 }
 
 impl<T: Model> RelationSlot for RelatedSet<T> {
+    fn attach_meta(&mut self, meta: &'static RelationMeta) {
+        self.meta.get_or_insert(meta);
+    }
     fn load_selected(&mut self, _row: &dyn Row, _node: &SelectNode) -> Result<()> {
         Err(Error::InvalidInput(
             "select_related cannot follow a many-valued relation; use prefetch_related".into(),

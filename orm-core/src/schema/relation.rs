@@ -276,6 +276,11 @@ pub trait RelationSlot: Send {
     }
     /// Whether something was loaded into it.
     fn is_loaded(&self) -> bool;
+    /// Name the field this slot is (an instance built by the application, saved): lazy
+    /// loads through it are then labelled with their relation, as on a fetched row.
+    fn attach_meta(&mut self, meta: &'static RelationMeta) {
+        let _ = meta;
+    }
     /// Forget what was loaded (the key stays).
     fn clear(&mut self);
     /// Prefetch: take this instance's share of the fetched rows. `parent` is a copy of the

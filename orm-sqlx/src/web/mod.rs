@@ -45,6 +45,19 @@
 //!   (the headers were sent by then);
 //! - statements sent outside the ORM (a bare sqlx pool).
 //!
+//! `db` adds the statements' durations up, as Django's toolbar does: statements run at
+//! once (`tokio::join!` on two connections) can add up to more than `total`.
+//!
+//! Relation reads are noted on the task's own thread: rows read inside
+//! `spawn_blocking` (a template rendered there) are not seen, so their eager load can be
+//! reported as unnecessary.
+//!
+//! # Where to put the layer
+//!
+//! On the outermost router. Under `Router::nest("/app", …)` the layer sees paths
+//! without `/app`, so the panel's links (`X-Debug-Panel`, [`PanelLink`], its own pages)
+//! would miss the prefix.
+//!
 //! # The panel is for development
 //!
 //! Its pages show SQL, and with [`QueryLayer::show_params`] the values bound to it, of
@@ -61,7 +74,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
 
-use crate::query_log::capture_queries;
+use crate::query_log::{capture_light, capture_queries};
 use panel::{Panel, Record};
 
 /// The name of the header holding the number of statements a request sent.
@@ -180,7 +193,9 @@ impl QueryLayer {
     /// Whether the panel shows the values bound to each statement (default `false`: they
     /// can hold personal data, passwords, tokens). When `false` they are dropped before a
     /// request is stored, never kept in memory. Duplicates (same SQL, same values) are
-    /// found either way: the comparison is made before the values are dropped.
+    /// found either way: the comparison is made before the values are dropped. The same
+    /// goes for each request's query string: without values the panel lists
+    /// `/books?…`.
     ///
     /// ```
     /// let layer = orm_sqlx::web::QueryLayer::new()
@@ -317,19 +332,27 @@ where
             let id = panel.next_id();
             let link = panel.link(id);
             request.extensions_mut().insert(PanelLink(link.clone()));
-            let target = request.uri().path_and_query().map_or_else(
-                || request.uri().path().to_owned(),
-                |p| p.as_str().to_owned(),
-            );
+            // The query string can hold values as personal as bound ones (a reset
+            // token, an e-mail): kept only with them.
+            let target = match request.uri().query() {
+                Some(query) if self.settings.show_params => {
+                    format!("{}?{query}", request.uri().path())
+                }
+                Some(_) => format!("{}?…", request.uri().path()),
+                None => request.uri().path().to_owned(),
+            };
             (panel, id, link, request.method().to_string(), target)
         });
         let settings = self.settings.clone();
         let future = self.inner.call(request);
         Box::pin(async move {
-            let (result, mut queries) = if settings.strict {
-                capture_queries(crate::strict_loading(future)).await
-            } else {
-                capture_queries(future).await
+            // Headers alone need counts and times: a light capture (no values, origins,
+            // loads or observer) unless the panel will show them.
+            let (result, mut queries) = match (settings.panel.is_some(), settings.strict) {
+                (true, true) => capture_queries(crate::strict_loading(future)).await,
+                (true, false) => capture_queries(future).await,
+                (false, true) => capture_light(crate::strict_loading(future)).await,
+                (false, false) => capture_light(future).await,
             };
             let mut response = result?;
             let total = started.elapsed();

@@ -204,7 +204,10 @@ fn page_response<B: From<String>>(status: StatusCode, body: String, head: bool) 
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; \
+             base-uri 'none'; frame-ancestors 'none'",
+        ),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

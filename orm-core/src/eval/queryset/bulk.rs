@@ -295,6 +295,9 @@ impl<M: Model> QuerySet<M, M> {
                 keys
             };
             set_keys(&mut unset, keys);
+            for obj in set.into_iter().chain(unset) {
+                attach_relation_metas(obj);
+            }
             Ok(())
         })
     }

@@ -7,6 +7,25 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// Run a SELECT built from `query`: decode the rows (and the relations
     /// `select_related` read with them), then run the prefetch queries.
     pub(super) async fn run<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
+        // A related manager's rows (`author.books()`) read for one parent: a lazy load of
+        // that relation (one per row of a loop is an N+1; refused under strict loading).
+        if let Some(rel) = query.related_of
+            && crate::eval::observe::observing()
+        {
+            use crate::eval::observe;
+            observe::lazy_load(rel)?;
+            let load = observe::RelationLoad {
+                kind: observe::LoadKind::Lazy,
+                path: RelPath::ROOT.join(rel),
+                read: None,
+            };
+            return observe::loading(vec![load], Self::run_unlabelled(query, ex)).await;
+        }
+        Self::run_unlabelled(query, ex).await
+    }
+
+    /// [`run`](Self::run) without the related-manager label.
+    async fn run_unlabelled<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
         if query.empty {
             return Ok(Vec::new());
         }
@@ -369,7 +388,8 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
-        let loads = crate::eval::observe::selected(&selected);
+        // Worked out now (the stream may be read under a capture that starts later).
+        let loads = crate::eval::observe::select_loads(&selected);
         let nodes = self.query.prefetch.clone();
         if nodes.is_empty() {
             return crate::eval::observe::loading(loads, ex.into_stream::<T>(stmt, selected))
@@ -450,7 +470,8 @@ impl<'e, M: Model, T: FromRow, E: Executor + 'e> std::future::IntoFuture for Usi
     type Output = Result<Vec<T>>;
     type IntoFuture = futures_util::future::BoxFuture<'e, Result<Vec<T>>>;
 
+    #[track_caller]
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.qs.into_vec(self.ex))
+        Box::pin(crate::eval::observe::traced(self.qs.into_vec(self.ex)))
     }
 }

@@ -118,6 +118,7 @@ impl<M: Model> QuerySet<M, M> {
     #[doc(hidden)]
     pub fn __related(rel: &'static RelationMeta, parent_pk: Value) -> Self {
         let mut qs = Self::new();
+        qs.query.related_of = Some(rel);
         match rel.join_on() {
             Ok(JoinOn::Direct { target_column, .. }) => qs.query.filter_mut().push(Cond::Compare {
                 lhs: Term::Column(ColumnRef {
@@ -496,6 +497,7 @@ async fn insert_unhooked<M: Model>(
     let mut one = [obj];
     let keys = insert_batches(&one, skip_pk, &bulk::InsertOptions::default(), ex).await?;
     set_keys(&mut one, keys);
+    attach_relation_metas(&mut *one[0]);
     Ok(())
 }
 
@@ -504,6 +506,17 @@ async fn insert_unhooked<M: Model>(
 fn set_keys<M: Model>(objs: &mut [&mut M], keys: Vec<M::Pk>) {
     for (obj, pk) in objs.iter_mut().zip(keys) {
         obj.set_pk(pk);
+    }
+}
+
+/// Name every relation field of a saved instance the application built
+/// (`ForeignKey::new`, `Default`, deserialised): lazy loads through it are labelled with
+/// their relation (N+1 findings, strict loading), as on a fetched row.
+fn attach_relation_metas<M: Model>(obj: &mut M) {
+    for rel in M::META.relations {
+        if let Some(slot) = obj.relation_mut(rel.index) {
+            slot.attach_meta(rel);
+        }
     }
 }
 

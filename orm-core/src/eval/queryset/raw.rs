@@ -189,11 +189,12 @@ impl<T: FromRawRow> IntoFuture for RawQuery<T> {
     type Output = Result<Vec<T>>;
     type IntoFuture = BoxFuture<'static, Result<Vec<T>>>;
 
+    #[track_caller]
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
+        Box::pin(crate::eval::observe::traced(async move {
             let db = executor::DefaultHandle::get()?;
             self.into_vec(db).await
-        })
+        }))
     }
 }
 
