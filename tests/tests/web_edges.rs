@@ -1,4 +1,4 @@
-//! Review of issue 14, the web layer: `QueryLayer` options combined.
+//! Issue 14, the web layer's edges a review found: `QueryLayer` options combined.
 
 use axum::Router;
 use axum::body::Body;

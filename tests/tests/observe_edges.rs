@@ -1,6 +1,7 @@
-//! Review of issue 14 ("see every query"): origins, N+1 and unnecessary-load findings in
-//! cases the issue's own tests do not reach. Each test states the behaviour the issue
-//! promises (README / `observe.rs` / `query_log.rs` docs) and fails where it is not kept.
+//! Issue 14, the edges a review found: origins, N+1 and unnecessary-load findings in
+//! cases the issue's own tests do not reach (awaiting `using`/raw queries, strict loading
+//! inside a capture, Debug reads, prefetch paths, `tokio::join!`, iterators, instances the
+//! application built, related managers per row, non-ASCII SQL under tracing).
 
 use orm_sqlx::prelude::*;
 use orm_sqlx::{CapturedQuery, Error, analyze};
