@@ -429,41 +429,38 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
             });
         }
     }
-    for g in &r.findings.duplicates {
-        let _ = writeln!(
-            items,
-            "<li class=\"finding duplicate\"><span class=\"mark duplicate\">duplicate ×{n}</span> \
-             the same statement with the same values, sent {n} times (statements {links}): \
-             its result could be reused.<pre class=\"sql\">{sql}</pre></li>",
-            n = g.count(),
-            links = statement_links(&g.indexes),
-            sql = highlight(&g.sql),
-        );
-        for &i in &g.indexes {
-            if let Some(m) = marks.get_mut(i) {
-                m.push(Mark {
-                    class: "duplicate",
-                    text: format!("duplicate ×{}", g.count()),
-                });
-            }
-        }
-    }
-    for g in &r.findings.similar {
-        let _ = writeln!(
-            items,
-            "<li class=\"finding similar\"><span class=\"mark similar\">similar ×{n}</span> \
-             the same statement with different values, sent {n} times (statements {links}): \
-             often one query per row of an earlier one.<pre class=\"sql\">{sql}</pre></li>",
-            n = g.count(),
-            links = statement_links(&g.indexes),
-            sql = highlight(&g.sql),
-        );
-        for &i in &g.indexes {
-            if let Some(m) = marks.get_mut(i) {
-                m.push(Mark {
-                    class: "similar",
-                    text: format!("similar ×{}", g.count()),
-                });
+    let groups = [
+        (
+            "duplicate",
+            "the same statement with the same values",
+            "its result could be reused",
+            &r.findings.duplicates,
+        ),
+        (
+            "similar",
+            "the same statement with different values",
+            "often one query per row of an earlier one",
+            &r.findings.similar,
+        ),
+    ];
+    for (class, what, hint, found) in groups {
+        for g in found {
+            let _ = writeln!(
+                items,
+                "<li class=\"finding {class}\"><span class=\"mark {class}\">{class} ×{n}</span> \
+                 {what}, sent {n} times (statements {links}): \
+                 {hint}.<pre class=\"sql\">{sql}</pre></li>",
+                n = g.count(),
+                links = statement_links(&g.indexes),
+                sql = highlight(&g.sql),
+            );
+            for &i in &g.indexes {
+                if let Some(m) = marks.get_mut(i) {
+                    m.push(Mark {
+                        class,
+                        text: format!("{class} ×{}", g.count()),
+                    });
+                }
             }
         }
     }
