@@ -460,6 +460,7 @@ pub async fn capture_queries<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery
 /// [`capture_queries`] for counting and timing only: the statements' text, kind,
 /// duration and rows, without their values, origins or loads, and without an observer
 /// (no read of a loaded relation is noted). What the web layer needs for its headers.
+#[cfg(feature = "web")]
 pub(crate) async fn capture_light<F: Future>(fut: F) -> (F::Output, Vec<CapturedQuery>) {
     let capture = Capture {
         id: SCOPES.fetch_add(1, Ordering::Relaxed),
