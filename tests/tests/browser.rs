@@ -319,8 +319,24 @@ fn chromium_path() -> String {
 }
 
 /// One WebDriver command: `method path` with a JSON body; the answer's `value`, or the
-/// WebDriver error as text.
+/// WebDriver error as text. A command that takes over a minute (a hung browser) is an
+/// error too, so that the suite fails instead of hanging.
 async fn webdriver(
+    port: u16,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let what = format!("{method} {path}");
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        webdriver_untimed(port, method, path, body),
+    )
+    .await
+    .unwrap_or_else(|_| Err(format!("{what}: no answer from chromedriver in 60 s")))
+}
+
+async fn webdriver_untimed(
     port: u16,
     method: Method,
     path: &str,
