@@ -225,6 +225,13 @@ pub enum Error {
     /// says what to do.
     #[error("{0}")]
     Migration(String),
+
+    /// The cache (`orm_sqlx::cache`, Django's low-level cache API) failed: its server is
+    /// unreachable (the message names the URL and how to start it), a key it refuses, a
+    /// stored value that does not deserialise as the type asked for, `incr` on a missing
+    /// key or on a value that is not an integer (Django's `ValueError`).
+    #[error("cache: {0}")]
+    Cache(String),
 }
 
 /// The constraint an [`Error::Integrity`] is about, as far as the database says.
