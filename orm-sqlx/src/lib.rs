@@ -72,6 +72,8 @@
 //! ```
 
 mod backend;
+#[cfg(feature = "cache")]
+pub mod cache;
 mod conn;
 mod db;
 mod findings;

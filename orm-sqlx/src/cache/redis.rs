@@ -1,0 +1,250 @@
+//! The Redis backend: one multiplexed connection behind redis-rs's `ConnectionManager`,
+//! which reconnects when the connection breaks (a Redis restart): the command that was
+//! in flight when it broke fails, and the next ones run on a new connection.
+
+use std::time::Duration;
+
+use orm_core::{Error, Result};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+
+use super::store::Ttl;
+
+/// How Redis is started on a Debian machine, for the unreachable message.
+const START_HINT: &str = "start it (`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" \
+     --appendonly no`, or your service manager) or fix the URL";
+
+/// `INCRBY` that refuses a missing key (Django's `incr` raises `ValueError` there, and
+/// a plain `INCRBY` would create it at 0), in one atomic step.
+const INCR: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('ORM_CACHE_MISSING')
+end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+";
+
+/// `touch(key, Never)`: `PERSIST` answers 0 for a key that exists without expiry; touch
+/// answers whether the key exists.
+const PERSIST: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+return 1
+";
+
+pub(crate) struct RedisStore {
+    conn: ConnectionManager,
+    /// The URL without its password, for messages.
+    url: String,
+    incr: Script,
+    persist: Script,
+}
+
+/// `url` without the password it may hold.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Milliseconds for `PX`/`PEXPIRE`, rounded up so that a sub-millisecond lifetime is not
+/// zero (which Redis refuses).
+fn millis(d: Duration) -> u64 {
+    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    u64::try_from(ms)
+        .unwrap_or(u64::MAX)
+        .clamp(1, i64::MAX as u64 / 2)
+}
+
+impl RedisStore {
+    pub(crate) async fn connect(url: &str) -> Result<RedisStore> {
+        let shown = redact(url);
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::Cache(format!(
+                "invalid Redis URL {shown}: {e} (expected redis://host:port/db)"
+            ))
+        })?;
+        // Two quick retries when connecting: an unreachable server is reported within
+        // seconds, not after the default backoff.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_secs(1))
+            .set_connection_timeout(Some(Duration::from_secs(2)));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| unreachable(&shown, &e))?;
+        Ok(RedisStore {
+            conn,
+            url: shown,
+            incr: Script::new(INCR),
+            persist: Script::new(PERSIST),
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn err(&self, e: RedisError) -> Error {
+        if e.is_io_error()
+            || e.is_connection_refusal()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+        {
+            unreachable(&self.url, &e)
+        } else {
+            Error::Cache(format!("Redis at {} answered an error: {e}", self.url))
+        }
+    }
+
+    pub(crate) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Ttl,
+        only_if_absent: bool,
+    ) -> Result<bool> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(d) = ttl {
+            cmd.arg("PX").arg(millis(d));
+        }
+        if only_if_absent {
+            cmd.arg("NX");
+        }
+        let mut c = self.conn.clone();
+        let r: Option<String> = cmd.query_async(&mut c).await.map_err(|e| self.err(e))?;
+        Ok(r.is_some())
+    }
+
+    pub(crate) async fn set_many(&self, entries: Vec<(String, Vec<u8>)>, ttl: Ttl) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (k, v) in entries {
+            let cmd = pipe.cmd("SET").arg(k).arg(v);
+            if let Some(d) = ttl {
+                cmd.arg("PX").arg(millis(d));
+            }
+            cmd.ignore();
+        }
+        let mut c = self.conn.clone();
+        pipe.query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut c = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        let mut c = self.conn.clone();
+        self.incr
+            .key(key)
+            .arg(delta)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("ORM_CACHE_MISSING") {
+                    super::missing_for_incr(key)
+                } else if text.contains("not an integer") {
+                    super::not_an_integer(key)
+                } else if text.contains("overflow") {
+                    Error::Cache(format!(
+                        "incr of `{key}` by {delta} would overflow a 64-bit integer"
+                    ))
+                } else {
+                    self.err(e)
+                }
+            })
+    }
+
+    pub(crate) async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        let mut c = self.conn.clone();
+        let r: i64 = match ttl {
+            Some(d) => redis::cmd("PEXPIRE")
+                .arg(key)
+                .arg(millis(d))
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?,
+            None => self
+                .persist
+                .key(key)
+                .invoke_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?,
+        };
+        Ok(r == 1)
+    }
+
+    pub(crate) async fn clear(&self, key_prefix: &str) -> Result<()> {
+        let mut pattern = String::with_capacity(key_prefix.len() + 1);
+        for ch in key_prefix.chars() {
+            if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(ch);
+        }
+        pattern.push('*');
+        let mut c = self.conn.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if !keys.is_empty() {
+                redis::cmd("UNLINK")
+                    .arg(keys)
+                    .query_async::<()>(&mut c)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+fn unreachable(url: &str, e: &RedisError) -> Error {
+    Error::Cache(format!(
+        "Redis at {url} is unreachable: {e}; {START_HINT}. A connection lost while running \
+         is re-established by the next command"
+    ))
+}
