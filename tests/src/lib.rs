@@ -2,8 +2,9 @@
 //! and the fixture of `shared/docs/SEMANTICS.md` (without relations, which come later).
 //!
 //! Which backends run is set by `ORM_TEST_BACKENDS` (comma-separated: `sqlite`,
-//! `postgres`, `mysql`); by default all three. A backend that is listed but unreachable
-//! fails the test loudly: it is never skipped.
+//! `postgres`, `mysql`, and `redis` for the cache tests, `tests/tests/cache_api.rs`); by
+//! default all four. A backend that is listed but unreachable fails the test loudly: it
+//! is never skipped.
 //!
 //! `tests/tests/browser.rs` drives the web example's SQL debug panel in headless Chromium
 //! through chromedriver (`/usr/bin/chromium`, `/usr/bin/chromedriver`, or
@@ -60,17 +61,41 @@ pub fn required_backends() -> Vec<Backend> {
             "sqlite" => out.push(Backend::Sqlite),
             "postgres" | "postgresql" => out.push(Backend::Postgres),
             "mysql" | "mariadb" => out.push(Backend::Mysql),
+            // The cache's server, not a database: see `redis_required`.
+            "redis" => {}
             other => panic!(
-                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite, postgres, mysql"
+                "ORM_TEST_BACKENDS names an unknown backend `{other}`; use sqlite, postgres, mysql, redis"
             ),
         }
     }
     assert!(
         !out.is_empty(),
-        "ORM_TEST_BACKENDS is empty: name at least one backend (sqlite, postgres, mysql)"
+        "ORM_TEST_BACKENDS names no database: name at least one (sqlite, postgres, mysql)"
     );
     out
 }
+
+/// Whether this run requires Redis for the cache tests: `ORM_TEST_BACKENDS` unset, or
+/// listing `redis`. Opt out by listing the backends without it
+/// (`ORM_TEST_BACKENDS=sqlite,postgres,mysql`).
+pub fn redis_required() -> bool {
+    match std::env::var("ORM_TEST_BACKENDS") {
+        Err(_) => true,
+        Ok(spec) => spec.split(',').any(|b| b.trim() == "redis"),
+    }
+}
+
+/// The Redis server the cache tests use (`ORM_TEST_REDIS_URL`, default
+/// `redis://127.0.0.1:6379`).
+pub fn redis_url() -> String {
+    std::env::var("ORM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// How to start the Redis server the cache tests need, or opt out: for their messages.
+pub const REDIS_HINT: &str = "Start it (redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+     --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log), point \
+     ORM_TEST_REDIS_URL at a server, or opt out by listing the backends without redis: \
+     ORM_TEST_BACKENDS=sqlite,postgres,mysql";
 
 /// Whether this run drives a browser (`ORM_TEST_BROWSER`: `chromium`, the default, or
 /// `none` to opt out of `tests/tests/browser.rs`).
