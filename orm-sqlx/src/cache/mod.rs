@@ -64,6 +64,14 @@ use store::{Store, Ttl};
 
 /// The longest full key (`prefix:version:key`) accepted, in bytes: Memcached's limit,
 /// which Django warns about.
+///
+/// ```
+/// use orm_sqlx::cache::{Cache, MAX_KEY_BYTES};
+///
+/// let cache = Cache::local(1 << 20); // keys are `:1:key`: 3 bytes before the key
+/// assert!(cache.make_key(&"k".repeat(MAX_KEY_BYTES - 3)).is_ok());
+/// assert!(cache.make_key(&"k".repeat(MAX_KEY_BYTES - 2)).is_err());
+/// ```
 pub const MAX_KEY_BYTES: usize = 250;
 
 /// Django's default timeout: 300 seconds.

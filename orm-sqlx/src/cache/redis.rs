@@ -53,7 +53,7 @@ fn redact(url: &str) -> String {
 /// Milliseconds for `PX`/`PEXPIRE`, rounded up so that a sub-millisecond lifetime is not
 /// zero (which Redis refuses).
 fn millis(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms)
         .unwrap_or(u64::MAX)
         .clamp(1, i64::MAX as u64 / 2)
