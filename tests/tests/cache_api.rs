@@ -672,6 +672,10 @@ async fn a_redis_restart_is_survived() {
             }
         }
     }
+    eprintln!(
+        "-- {failures} command(s) failed after the restart, {:?} to recover",
+        start.elapsed()
+    );
     assert_eq!(
         cache.get::<String>("k").await.unwrap().as_deref(),
         Some("after")
