@@ -174,6 +174,7 @@ impl Cache {
     /// naming the URL (without its password) and how to start Redis. Afterwards the
     /// connection manager reconnects by itself when the connection breaks (a restart):
     /// the command in flight then fails with [`Error::Cache`], the next ones reconnect.
+    /// A command that gets no answer within 5 seconds fails the same way.
     ///
     /// ```no_run
     /// use orm_sqlx::cache::Cache;

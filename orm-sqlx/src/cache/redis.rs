@@ -68,8 +68,10 @@ impl RedisStore {
             ))
         })?;
         // Two quick retries when connecting: an unreachable server is reported within
-        // seconds, not after the default backoff.
+        // seconds, not after the default backoff. Answers may take 5 s (redis-rs's default,
+        // 0.5 s, fails a large MGET or SCAN on a busy server).
         let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_secs(1))
