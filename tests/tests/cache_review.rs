@@ -388,3 +388,67 @@ async fn the_first_command_after_an_idle_redis_restart_succeeds() {
         "the first command after an idle restart failed: {first:?} (the next: {second:?})"
     );
 }
+
+/// When the computed value is not kept — `Timeout::After(0)`, and so also a default
+/// timeout of 0, Django's way to turn caching off — each waiter of the single flight
+/// finds the key still empty when its turn comes and computes in turn while holding the
+/// key's lock: concurrent calls run one after another, so the last of `n` waits `n`
+/// computations. Without a single flight (Django) they run side by side; with one, the
+/// waiters should take the leader's value rather than queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_set_does_not_queue_callers_when_nothing_is_kept() {
+    const CALLERS: u32 = 8;
+    const COMPUTE: Duration = Duration::from_millis(250);
+    let mut cases: Vec<(String, Cache, Timeout, usize)> = Vec::new();
+    for (name, cache) in backends("queue").await {
+        cases.push((
+            format!("{name}, timeout 0"),
+            cache.clone(),
+            Timeout::After(Duration::ZERO),
+            8,
+        ));
+        cases.push((
+            format!("{name}, default timeout 0"),
+            cache.with_default_timeout(Timeout::After(Duration::ZERO)),
+            Timeout::Default,
+            8,
+        ));
+    }
+    let mut failures = Vec::new();
+    for (name, cache, timeout, size) in cases {
+        eprintln!("-- on {name}");
+        let start = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..CALLERS {
+            let cache = cache.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_set(
+                        "k",
+                        || async move {
+                            tokio::time::sleep(COMPUTE).await;
+                            "x".repeat(size)
+                        },
+                        timeout,
+                    )
+                    .await
+                    .unwrap()
+                    .len()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), size);
+        }
+        let took = start.elapsed();
+        cache.clear().await.unwrap();
+        // Side by side: about one computation. Queued: CALLERS of them.
+        if took > COMPUTE * 3 {
+            failures.push(format!(
+                "on {name}: {CALLERS} concurrent calls took {took:?}, {:.1} computations of \
+                 {COMPUTE:?} one after another",
+                took.as_secs_f64() / COMPUTE.as_secs_f64()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
