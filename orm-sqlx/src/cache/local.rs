@@ -90,9 +90,28 @@ impl LocalStore {
         if v.live() {
             Some(v.data.to_vec())
         } else {
-            self.cache.invalidate(key).await;
+            // Removed only if still expired: a value written meanwhile stays.
+            self.cache
+                .entry(key.to_owned())
+                .and_compute_with(|old| async move {
+                    match old {
+                        Some(e) if !e.value().live() => Op::Remove,
+                        _ => Op::Nop,
+                    }
+                })
+                .await;
             None
         }
+    }
+
+    /// Write `new` at `key`. Every write goes through moka's per-key compute, so that it
+    /// is ordered with `add`, `incr` and `touch` (which read, then write) on the same key:
+    /// a plain insert between their read and their write would be undone.
+    async fn put(&self, key: String, new: Arc<Stored>) {
+        self.cache
+            .entry(key)
+            .and_compute_with(|_| async move { Op::Put(new) })
+            .await;
     }
 
     pub(crate) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -115,7 +134,7 @@ impl LocalStore {
             deadline: deadline(ttl),
         });
         if !only_if_absent {
-            self.cache.insert(key.to_owned(), new).await;
+            self.put(key.to_owned(), new).await;
             return Ok(true);
         }
         let r = self
@@ -141,7 +160,7 @@ impl LocalStore {
                 data: v.into(),
                 deadline,
             });
-            self.cache.insert(k, new).await;
+            self.put(k, new).await;
         }
         Ok(())
     }
@@ -149,7 +168,19 @@ impl LocalStore {
     pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64> {
         let mut n = 0;
         for k in keys {
-            if self.cache.remove(k).await.is_some_and(|v| v.live()) {
+            let r = self
+                .cache
+                .entry(k.clone())
+                .and_compute_with(|old| async move {
+                    match old {
+                        Some(_) => Op::Remove,
+                        None => Op::Nop,
+                    }
+                })
+                .await;
+            if let CompResult::Removed(e) = r
+                && e.value().live()
+            {
                 n += 1;
             }
         }
@@ -214,7 +245,15 @@ impl LocalStore {
             .map(|(k, _)| k)
             .collect();
         for k in keys {
-            self.cache.invalidate(k.as_str()).await;
+            self.cache
+                .entry(k.as_ref().clone())
+                .and_compute_with(|old| async move {
+                    match old {
+                        Some(_) => Op::Remove,
+                        None => Op::Nop,
+                    }
+                })
+                .await;
         }
         Ok(())
     }

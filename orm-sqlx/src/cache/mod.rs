@@ -43,6 +43,7 @@
 //! `clear()` flushes the whole Redis database or local cache); caches made with
 //! [`Cache::with_prefix`] from one backend share it, as Django's aliases share a server.
 
+mod finite;
 mod local;
 #[cfg(feature = "redis")]
 mod redis;
@@ -289,8 +290,19 @@ impl Cache {
         self.key_at(key, self.version)
     }
 
+    /// The prefix as it starts every key: `%` and `:` escaped (`%25`, `%3A`), so that a
+    /// prefix holding a colon (`app:sessions`) is not a longer key of another prefix
+    /// (`app`), and `clear()` of one never reaches the other.
+    fn key_prefix(&self) -> std::borrow::Cow<'_, str> {
+        if self.prefix.contains([':', '%']) {
+            std::borrow::Cow::Owned(self.prefix.replace('%', "%25").replace(':', "%3A"))
+        } else {
+            std::borrow::Cow::Borrowed(&self.prefix)
+        }
+    }
+
     fn key_at(&self, key: &str, version: i64) -> Result<String> {
-        let full = format!("{}:{version}:{key}", self.prefix);
+        let full = format!("{}:{version}:{key}", self.key_prefix());
         if full.len() > MAX_KEY_BYTES {
             return Err(Error::Cache(format!(
                 "the key `{}…` is {} bytes with its prefix and version, over the {MAX_KEY_BYTES} \
@@ -500,13 +512,23 @@ impl Cache {
         if let Some(v) = self.get_full(&full).await? {
             return Ok(v);
         }
+        let ttl = match self.life(timeout) {
+            // Nothing will be stored: waiting for another caller would only queue them.
+            Life::Zero => return compute().await,
+            Life::Keep(ttl) => ttl,
+        };
         let _flight = self.flights.join(&full).await;
         if let Some(v) = self.get_full(&full).await? {
             return Ok(v);
         }
         let value = compute().await?;
-        self.set_full(&full, &value, timeout).await?;
-        Ok(value)
+        // Stored only if the key is still free (Django's `add`): a value written while
+        // this one was computed wins, and is what the call returns.
+        let bytes = encode(&full, &value)?;
+        if self.store.set(&full, bytes, ttl, true).await? {
+            return Ok(value);
+        }
+        Ok(self.get_full(&full).await?.unwrap_or(value))
     }
 
     /// Delete `key`; whether it held a value.
@@ -713,7 +735,7 @@ impl Cache {
     /// # Ok(()) }
     /// ```
     pub async fn clear(&self) -> Result<()> {
-        self.store.clear(&format!("{}:", self.prefix)).await
+        self.store.clear(&format!("{}:", self.key_prefix())).await
     }
 
     /// Move the value at `key` to the next version (Django's `incr_version`): it is
@@ -745,7 +767,10 @@ impl Cache {
             )));
         };
         match self.life(Timeout::Default) {
-            Life::Zero => {}
+            // Django's `set` with a timeout of 0 deletes: nothing stays at the new version.
+            Life::Zero => {
+                self.store.delete_many(std::slice::from_ref(&new)).await?;
+            }
             Life::Keep(ttl) => {
                 self.store.set(&new, bytes, ttl, false).await?;
             }
@@ -795,6 +820,16 @@ impl Cache {
 }
 
 fn encode<T: Serialize + ?Sized>(full: &str, value: &T) -> Result<Vec<u8>> {
+    // JSON has no NaN or infinity: serde_json would write `null`, and the value read back
+    // would not be the one stored.
+    finite::check(value).map_err(|f| {
+        Error::Cache(format!(
+            "cannot store the value for `{full}` ({}): it holds the float {f}, which the \
+             cache's JSON cannot keep (it would read back as null); store it as text or \
+             an Option",
+            type_name::<T>()
+        ))
+    })?;
     serde_json::to_vec(value).map_err(|e| {
         Error::Cache(format!(
             "cannot serialise the value for `{full}` ({}) as JSON: {e}",
@@ -875,5 +910,9 @@ impl Drop for Flight<'_> {
         if Arc::strong_count(&lock) == 2 {
             locks.remove(&self.key);
         }
+        // Let go of this clone while the table is still locked: a finisher that takes the
+        // table next then sees only its own clone, and removes the entry.
+        drop(lock);
+        drop(locks);
     }
 }

@@ -92,14 +92,33 @@ impl RedisStore {
     }
 
     fn err(&self, e: RedisError) -> Error {
-        if e.is_io_error()
-            || e.is_connection_refusal()
-            || e.is_connection_dropped()
-            || e.is_timeout()
-        {
+        if e.is_connection_refusal() {
             unreachable(&self.url, &e)
+        } else if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+            Error::Cache(format!(
+                "the connection to Redis at {} failed: {e}; the next command reconnects \
+                 (if Redis is down: {START_HINT})",
+                self.url
+            ))
         } else {
             Error::Cache(format!("Redis at {} answered an error: {e}", self.url))
+        }
+    }
+
+    /// Run `command` on the connection; an idempotent one (`retry`) runs once more when
+    /// the connection turned out to be broken (Redis restarted while it sat idle: the
+    /// connection manager notices only when a command fails, then reconnects). Commands
+    /// whose second run could differ (`INCRBY`, `SET NX`) are not retried.
+    async fn run<T, F, Fut>(&self, retry: bool, command: F) -> Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match command(self.conn.clone()).await {
+            Err(e) if retry && (e.is_connection_dropped() || e.is_io_error()) => {
+                command(self.conn.clone()).await.map_err(|e| self.err(e))
+            }
+            other => other.map_err(|e| self.err(e)),
         }
     }
 
@@ -107,12 +126,10 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut c = self.conn.clone();
-        redis::cmd("MGET")
-            .arg(keys)
-            .query_async(&mut c)
+        let cmd = redis::cmd("MGET").arg(keys).clone();
+        let cmd = &cmd;
+        self.run(true, |mut c| async move { cmd.query_async(&mut c).await })
             .await
-            .map_err(|e| self.err(e))
     }
 
     pub(crate) async fn set(
@@ -130,8 +147,12 @@ impl RedisStore {
         if only_if_absent {
             cmd.arg("NX");
         }
-        let mut c = self.conn.clone();
-        let r: Option<String> = cmd.query_async(&mut c).await.map_err(|e| self.err(e))?;
+        let cmd = &cmd;
+        let r: Option<String> = self
+            .run(!only_if_absent, |mut c| async move {
+                cmd.query_async(&mut c).await
+            })
+            .await?;
         Ok(r.is_some())
     }
 
@@ -148,22 +169,22 @@ impl RedisStore {
             }
             cmd.ignore();
         }
-        let mut c = self.conn.clone();
-        pipe.query_async::<()>(&mut c)
-            .await
-            .map_err(|e| self.err(e))
+        let pipe = &pipe;
+        self.run(
+            true,
+            |mut c| async move { pipe.query_async::<()>(&mut c).await },
+        )
+        .await
     }
 
     pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64> {
         if keys.is_empty() {
             return Ok(0);
         }
-        let mut c = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut c)
+        let cmd = redis::cmd("DEL").arg(keys).clone();
+        let cmd = &cmd;
+        self.run(true, |mut c| async move { cmd.query_async(&mut c).await })
             .await
-            .map_err(|e| self.err(e))
     }
 
     pub(crate) async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
@@ -190,20 +211,20 @@ impl RedisStore {
     }
 
     pub(crate) async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        let mut c = self.conn.clone();
         let r: i64 = match ttl {
-            Some(d) => redis::cmd("PEXPIRE")
-                .arg(key)
-                .arg(millis(d))
-                .query_async(&mut c)
-                .await
-                .map_err(|e| self.err(e))?,
-            None => self
-                .persist
-                .key(key)
-                .invoke_async(&mut c)
-                .await
-                .map_err(|e| self.err(e))?,
+            Some(d) => {
+                let cmd = redis::cmd("PEXPIRE").arg(key).arg(millis(d)).clone();
+                let cmd = &cmd;
+                self.run(true, |mut c| async move { cmd.query_async(&mut c).await })
+                    .await?
+            }
+            None => {
+                let persist = &self.persist;
+                self.run(true, |mut c| async move {
+                    persist.key(key).invoke_async(&mut c).await
+                })
+                .await?
+            }
         };
         Ok(r == 1)
     }
