@@ -12,6 +12,7 @@
 //! chromium-driver`). It is required too: without them it fails, saying how to install
 //! them. Opt out explicitly with `ORM_TEST_BROWSER=none` ([`browser_required`]).
 
+pub mod cache;
 pub mod catalog;
 pub mod fixture;
 pub mod library;

@@ -16,34 +16,15 @@ use orm_tests::{REDIS_HINT, redis_required, redis_url};
 use serde::{Deserialize, Serialize};
 
 fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "cache_api_{name}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    orm_tests::cache::unique("cache_api", name)
 }
 
 async fn shared_redis() -> Cache {
-    Cache::redis(&redis_url()).await.unwrap_or_else(|e| {
-        panic!("Redis is required by this run but unreachable: {e}\n{REDIS_HINT}")
-    })
+    orm_tests::cache::shared_redis().await
 }
 
-/// The in-process cache and, when the run requires it, Redis, each under a fresh prefix.
 async fn backends(name: &str) -> Vec<(&'static str, Cache)> {
-    let prefix = unique(name);
-    let mut out = vec![("local", Cache::local(16 << 20).with_prefix(&prefix))];
-    if redis_required() {
-        out.push(("redis", shared_redis().await.with_prefix(&prefix)));
-    } else {
-        eprintln!("-- Redis left out by ORM_TEST_BACKENDS: local backend only");
-    }
-    out
+    orm_tests::cache::backends("cache_api", name).await
 }
 
 fn secs(s: u64) -> Timeout {

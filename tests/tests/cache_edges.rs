@@ -6,41 +6,14 @@
 //! the shared Redis, each under a fresh prefix cleared at the end.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use orm_sqlx::cache::{Cache, Timeout};
-use orm_tests::{REDIS_HINT, redis_required, redis_url};
+use orm_tests::{REDIS_HINT, redis_required};
 use serde::{Deserialize, Serialize};
 
-fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "cache_review_{name}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-async fn shared_redis() -> Cache {
-    Cache::redis(&redis_url()).await.unwrap_or_else(|e| {
-        panic!("Redis is required by this run but unreachable: {e}\n{REDIS_HINT}")
-    })
-}
-
 async fn backends(name: &str) -> Vec<(&'static str, Cache)> {
-    let prefix = unique(name);
-    let mut out = vec![("local", Cache::local(16 << 20).with_prefix(&prefix))];
-    if redis_required() {
-        out.push(("redis", shared_redis().await.with_prefix(&prefix)));
-    } else {
-        eprintln!("-- Redis left out by ORM_TEST_BACKENDS: local backend only");
-    }
-    out
+    orm_tests::cache::backends("cache_edges", name).await
 }
 
 /// `clear()` is documented to delete "only this cache's prefix" ("Entries of different
