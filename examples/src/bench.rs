@@ -854,6 +854,96 @@ macro_rules! backend_suite {
                     report(&mut lines, format!("W1 load users, N = {n}"), m, target, 1);
                 }
             }
+            if cfg.runs("C1") || cfg.runs("C2") {
+                // C1/C2 (issue 15): a cached queryset's hit, in process (the ORM column) and
+                // on Redis (the ORM-on-connection column), against the query sqlx sends.
+                let redis_url = std::env::var("ORM_BENCH_REDIS_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+                let prefix = format!("orm_bench_{}", std::process::id());
+                let local = db
+                    .clone()
+                    .with_cache(orm_sqlx::cache::Cache::local(64 << 20).with_prefix(&prefix));
+                let redis = db.clone().with_cache(
+                    orm_sqlx::cache::Cache::redis(&redis_url)
+                        .await
+                        .map_err(|e| format!("C1/C2 need Redis ({redis_url}): {e}"))?
+                        .with_prefix(&prefix),
+                );
+                let ttl = std::time::Duration::from_secs(600);
+                if cfg.runs("C1 cached queryset, N = 100") {
+                    let m = measure(
+                        cfg,
+                        db,
+                        async || {
+                            Ok(User::objects()
+                                .slice(..100)
+                                .cached(ttl)
+                                .into_vec(&local)
+                                .await?
+                                .len())
+                        },
+                        async || {
+                            let v: Vec<HUser> =
+                                sqlx::query_as(sql.w1).bind(100i64).fetch_all(pool).await?;
+                            Ok(v.len())
+                        },
+                        async || {
+                            Ok(User::objects()
+                                .slice(..100)
+                                .cached(ttl)
+                                .into_vec(&redis)
+                                .await?
+                                .len())
+                        },
+                        async || {
+                            let v: Vec<HUser> = sqlx::query_as(sql.w1)
+                                .bind(100i64)
+                                .fetch_all(hand_conn!())
+                                .await?;
+                            Ok(v.len())
+                        },
+                    )
+                    .await?;
+                    report(
+                        &mut lines,
+                        "C1 cached queryset, N = 100".into(),
+                        m,
+                        "≤ 0.10",
+                        1,
+                    );
+                }
+                if cfg.runs("C2 cached get by pk") {
+                    let m = measure(
+                        cfg,
+                        db,
+                        async || {
+                            let u = User::objects().cached(ttl).get_pk(7, &local).await?;
+                            Ok(u.id as usize)
+                        },
+                        async || {
+                            let u: HUser =
+                                sqlx::query_as(sql.w2).bind(7i64).fetch_one(pool).await?;
+                            Ok(u.id as usize)
+                        },
+                        async || {
+                            let u = User::objects().cached(ttl).get_pk(7, &redis).await?;
+                            Ok(u.id as usize)
+                        },
+                        async || {
+                            let u: HUser = sqlx::query_as(sql.w2)
+                                .bind(7i64)
+                                .fetch_one(hand_conn!())
+                                .await?;
+                            Ok(u.id as usize)
+                        },
+                    )
+                    .await?;
+                    report(&mut lines, "C2 cached get by pk".into(), m, "≤ 0.10", 1);
+                }
+                if let Some(c) = redis.cache() {
+                    c.cache().clear().await?;
+                }
+            }
             if cfg.runs("W2") {
                 // W2: one user by primary key.
                 let mut k = 0i64;

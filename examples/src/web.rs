@@ -54,6 +54,14 @@ pub const PANEL_PATH: &str = "/__orm";
 /// page links to its own list ([`PanelLink`]); without it, responses still carry the
 /// query count and timing headers.
 pub fn app(db: Db, panel: bool) -> Router {
+    // The list and the author stats are cached across requests (`.cached(CACHE_TTL)`) and
+    // invalidated by every write: edit a book and the list is fresh. A `Db` given a cache
+    // of its own (Redis, to share it between processes) keeps it.
+    let db = if db.cache().is_some() {
+        db
+    } else {
+        db.with_cache(orm_sqlx::cache::Cache::local(32 << 20))
+    };
     let pages = Router::new()
         .route("/", get(page::index))
         .route("/books", get(books::list).post(books::create))
@@ -68,6 +76,10 @@ pub fn app(db: Db, panel: bool) -> Router {
         .with_state(db);
     panel::with_query_layer(pages, panel)
 }
+
+/// How long the cached pages' querysets are kept at most (a write invalidates them
+/// sooner).
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Serve `app` on `listener` until the process ends (axum's `serve`).
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {

@@ -381,3 +381,54 @@ async fn only_the_n_plus_one_page_has_findings() {
     let origin = found.origin.expect("the line that loads the author");
     assert!(origin.file().ends_with("n_plus_one.rs"), "{origin}");
 }
+
+#[tokio::test]
+async fn the_list_is_cached_until_a_book_is_edited() {
+    let (_, app) = bookstore().await;
+    let first = get(&app, "/books").await;
+    assert_eq!(first.queries(), "3 queries");
+    let again = get(&app, "/books").await;
+    assert_eq!(again.queries(), "0 queries", "served from the query cache");
+    assert!(
+        again
+            .body
+            .contains(r#"<span id="cache-hits">3 from the cache"#)
+    );
+    assert_eq!(again.header("x-query-count"), Some("0"));
+    assert_eq!(
+        again.body,
+        first.body.replace(
+            "3 queries</span>",
+            "0 queries</span>, <span id=\"cache-hits\">3 from the cache</span>"
+        )
+    );
+
+    // Edit a book: the list shows it at once (the authors for the filter stay cached).
+    let book = get(&app, "/books/1").await;
+    assert_eq!(book.status, StatusCode::OK);
+    let edited = post(
+        &app,
+        "/books/1",
+        "title=A+Fresh+Title&pages=183&author=1&tag=1",
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER);
+    let fresh = get(&app, "/books").await;
+    assert!(fresh.body.contains("A Fresh Title"), "the edit shows");
+    assert_eq!(fresh.queries(), "2 queries");
+
+    // The author stats too: cached, then fresh after an edit.
+    let stats = get(&app, "/authors").await;
+    assert_eq!(stats.queries(), "2 queries");
+    assert_eq!(get(&app, "/authors").await.queries(), "0 queries");
+    let edited = post(
+        &app,
+        "/books/1",
+        "title=A+Fresh+Title&pages=999&author=1&tag=1",
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER);
+    let after = get(&app, "/authors").await;
+    assert_eq!(after.queries(), "2 queries");
+    assert_ne!(after.body, stats.body, "the page count changed");
+}

@@ -130,9 +130,13 @@ impl<'c> ConnRef<'c> {
     }
 
     /// An atomic block on this connection; `poison` is its owner's abandonment flag.
+    /// `link` and `written` are the owner's query cache and its transaction's written
+    /// tables (a savepoint notes its writes there).
     fn atomic_owned(
         self,
         poison: Option<&'c mut bool>,
+        link: crate::cache_link::Link,
+        written: crate::cache_link::TxWrites,
     ) -> BoxFuture<'c, Result<Box<dyn Atomic<'c> + 'c>>> {
         let returning = self.returning();
         on_conn!(self, |c, B| Box::pin(async move {
@@ -140,7 +144,10 @@ impl<'c> ConnRef<'c> {
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
             let nested = tx.nested();
-            Ok(Box::new(TxScope::<B>(tx, returning, nested)) as Box<dyn Atomic<'c> + 'c>)
+            Ok(
+                Box::new(TxScope::<B>::new(tx, returning, nested, link, written))
+                    as Box<dyn Atomic<'c> + 'c>,
+            )
         }))
     }
 
@@ -166,6 +173,24 @@ impl<T, E> Outcome for std::result::Result<T, E> {
 }
 
 trait Lend {
+    /// The owner's link to the query cache, and the tables its transaction wrote (none
+    /// outside a transaction).
+    fn cache_parts(&self) -> (&crate::cache_link::Link, &crate::cache_link::TxWrites);
+
+    /// The query cache and the scope `stmt` runs in, if the cache concerns `stmt`.
+    #[cfg(feature = "cache")]
+    fn cache_for(
+        &self,
+        stmt: &Statement,
+    ) -> Option<(
+        std::sync::Arc<crate::cache::QueryCache>,
+        crate::cache::query::Scope,
+    )> {
+        let (link, written) = self.cache_parts();
+        let qc = link.concerns(stmt)?.clone();
+        Some((qc, crate::cache::query::scope_of(written)))
+    }
+
     /// The connection, and the owner's flag that a statement on it was abandoned (its
     /// future dropped while it ran): set, the owner closes the connection instead of
     /// reusing it.
@@ -191,8 +216,10 @@ trait Lend {
     /// An atomic block (a savepoint) on the connection, which tells the owner if one of
     /// its statements is abandoned.
     fn atomic_scope(&mut self) -> BoxFuture<'_, Result<Box<dyn Atomic<'_> + '_>>> {
+        let (link, written) = self.cache_parts();
+        let (link, written) = (link.clone(), written.clone());
         let (conn, running) = self.lend_flagged();
-        conn.atomic_owned(Some(running))
+        conn.atomic_owned(Some(running), link, written)
     }
 
     /// A stream of rows, marked running until it ends.
@@ -247,12 +274,23 @@ macro_rules! executor_via_conn {
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Vec<T>>> {
+                #[cfg(feature = "cache")]
+                if (**self).cache_for(&stmt).is_some() {
+                    return Box::pin(crate::cache::query::collect_rows(self, stmt));
+                }
                 (**self).run(|c| c.fetch_all_owned(stmt))
             }
             fn fetch_optional<'a, T: FromRow>(
                 &'a mut self,
                 stmt: Statement,
             ) -> BoxFuture<'a, Result<Option<T>>> {
+                #[cfg(feature = "cache")]
+                if (**self).cache_for(&stmt).is_some() {
+                    return Box::pin(async move {
+                        let rows: Vec<T> = crate::cache::query::collect_rows(self, stmt).await?;
+                        Ok(rows.into_iter().next())
+                    });
+                }
                 (**self).run(|c| c.fetch_optional_owned(stmt))
             }
             fn for_each_row<'a>(
@@ -260,9 +298,34 @@ macro_rules! executor_via_conn {
                 stmt: Statement,
                 each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'a, Result<()>> {
+                #[cfg(feature = "cache")]
+                if let Some((qc, scope)) = (**self).cache_for(&stmt) {
+                    let this = &mut **self;
+                    return Box::pin(async move {
+                        crate::cache::query::cached_rows!(
+                            qc,
+                            scope,
+                            stmt,
+                            each,
+                            this.run(|c| c.for_each_row_owned(stmt, each))
+                        )
+                    });
+                }
                 (**self).run(|c| c.for_each_row_owned(stmt, each))
             }
             fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+                #[cfg(feature = "cache")]
+                if let Some((qc, scope)) = (**self).cache_for(&stmt) {
+                    let this = &mut **self;
+                    return Box::pin(async move {
+                        crate::cache::query::cached_exec!(
+                            qc,
+                            scope,
+                            stmt,
+                            this.run(|c| c.execute_owned(stmt))
+                        )
+                    });
+                }
                 (**self).run(|c| c.execute_owned(stmt))
             }
             fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
@@ -316,7 +379,8 @@ impl Executor for ConnRef<'_> {
         self.reborrow().execute_owned(stmt)
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
-        self.reborrow().atomic_owned(None)
+        self.reborrow()
+            .atomic_owned(None, Default::default(), Default::default())
     }
     fn stream<'a, T: FromRow>(
         &'a mut self,
@@ -350,6 +414,10 @@ pub struct Transaction {
     /// The pool connection this task holds while the transaction is open (see
     /// `held.rs`); released when the transaction ends.
     held: Option<crate::held::Held>,
+    /// The database's query cache, and the tables written so far (new versions after the
+    /// COMMIT).
+    link: crate::cache_link::Link,
+    written: crate::cache_link::TxWrites,
 }
 
 /// The callbacks [`Transaction::on_commit`] registered, in order.
@@ -417,12 +485,18 @@ impl From<Tracked<'static, sqlx::Postgres>> for TxInner {
 }
 
 impl Transaction {
-    pub(crate) fn new(inner: TxInner) -> Self {
+    pub(crate) fn new(inner: TxInner, link: &crate::cache_link::Link) -> Self {
+        #[cfg(feature = "cache")]
+        let written = link.0.as_ref().map(|_| Default::default());
+        #[cfg(not(feature = "cache"))]
+        let written = ();
         Transaction {
             inner,
             level: 0,
             on_commit: OnCommit::default(),
             held: None,
+            link: link.clone(),
+            written,
         }
     }
 
@@ -522,10 +596,10 @@ impl Transaction {
 #[cfg(feature = "mysql")]
 impl From<sqlx::Transaction<'static, sqlx::MySql>> for Transaction {
     fn from(tx: sqlx::Transaction<'static, sqlx::MySql>) -> Self {
-        Transaction::new(TxInner::Mysql(
-            Tracked::wrap(tx),
-            crate::mysql::MysqlServer::default(),
-        ))
+        Transaction::new(
+            TxInner::Mysql(Tracked::wrap(tx), crate::mysql::MysqlServer::default()),
+            &Default::default(),
+        )
     }
 }
 
@@ -534,7 +608,7 @@ impl From<sqlx::Transaction<'static, sqlx::MySql>> for Transaction {
 #[cfg(feature = "sqlite")]
 impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
     fn from(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
-        Transaction::new(TxInner::Sqlite(Tracked::wrap(tx)))
+        Transaction::new(TxInner::Sqlite(Tracked::wrap(tx)), &Default::default())
     }
 }
 
@@ -543,7 +617,7 @@ impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Transaction {
 #[cfg(feature = "postgres")]
 impl From<sqlx::Transaction<'static, sqlx::Postgres>> for Transaction {
     fn from(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Self {
-        Transaction::new(TxInner::Postgres(Tracked::wrap(tx)))
+        Transaction::new(TxInner::Postgres(Tracked::wrap(tx)), &Default::default())
     }
 }
 
@@ -617,6 +691,8 @@ impl Transaction {
                 inner,
                 on_commit,
                 held,
+                link,
+                written,
                 ..
             } = self;
             let r = match inner {
@@ -628,6 +704,14 @@ impl Transaction {
                 TxInner::Mysql(tx, _) => tx.commit().await,
             };
             drop(held);
+            // New versions for what it wrote, also when the COMMIT failed (whether it took
+            // effect is not known), before the callbacks (which may read the cache).
+            #[cfg(feature = "cache")]
+            if let (Some(qc), Some(written)) = (&link.0, &written) {
+                qc.committed(written).await;
+            }
+            #[cfg(not(feature = "cache"))]
+            let _ = (link, written);
             r.map_err(|e| backend::db_error("COMMIT", e))?;
             for (_, callback) in on_commit.0 {
                 callback();
@@ -654,6 +738,10 @@ impl Transaction {
 }
 
 impl Lend for Transaction {
+    fn cache_parts(&self) -> (&crate::cache_link::Link, &crate::cache_link::TxWrites) {
+        (&self.link, &self.written)
+    }
+
     /// As the default, and a failed statement marks the transaction (see
     /// `Tracked::failed`).
     fn run<'a, R: Send + Outcome + 'a>(
@@ -724,7 +812,19 @@ pub struct Connection {
     inner: PoolConnInner,
     /// A statement was sent and its future has not finished.
     running: bool,
+    /// The database's query cache.
+    link: crate::cache_link::Link,
 }
+
+/// A connection's statements run outside a transaction: nothing written to note.
+const NO_TX: crate::cache_link::TxWrites = {
+    #[cfg(feature = "cache")]
+    {
+        None
+    }
+    #[cfg(not(feature = "cache"))]
+    {}
+};
 
 #[derive(Debug)]
 enum PoolConnInner {
@@ -745,6 +845,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for Connection {
         Connection {
             inner: PoolConnInner::Sqlite(c),
             running: false,
+            link: Default::default(),
         }
     }
 }
@@ -755,6 +856,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
         Connection {
             inner: PoolConnInner::Postgres(c),
             running: false,
+            link: Default::default(),
         }
     }
 }
@@ -783,11 +885,18 @@ impl Connection {
         Connection {
             inner: PoolConnInner::Mysql(c, server),
             running: false,
+            link: Default::default(),
         }
     }
 }
 
 impl Connection {
+    /// This connection, linked to its database's query cache.
+    pub(crate) fn linked(mut self, link: &crate::cache_link::Link) -> Self {
+        self.link = link.clone();
+        self
+    }
+
     fn returning(&self) -> bool {
         match &self.inner {
             #[cfg(feature = "mysql")]
@@ -825,8 +934,12 @@ impl Connection {
 /// Dropped with its flag set (a statement's future dropped while it ran), `Drop`
 /// discards the connection.
 impl Lend for Connection {
+    fn cache_parts(&self) -> (&crate::cache_link::Link, &crate::cache_link::TxWrites) {
+        (&self.link, &NO_TX)
+    }
+
     fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
-        let Connection { inner, running } = self;
+        let Connection { inner, running, .. } = self;
         let conn = match inner {
             #[cfg(feature = "sqlite")]
             PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
@@ -869,9 +982,23 @@ impl RowSource for Connection {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
+        #[cfg(feature = "cache")]
+        if self.cache_for(&stmt).is_some() {
+            return Box::pin(async move {
+                let mut this = self;
+                Executor::for_each_row(&mut this, stmt, each).await
+            });
+        }
         self.run(|c| c.for_each_row_owned(stmt, each))
     }
     fn execute_stmt<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        #[cfg(feature = "cache")]
+        if self.cache_for(&stmt).is_some() {
+            return Box::pin(async move {
+                let mut this = self;
+                Executor::execute(&mut this, stmt).await
+            });
+        }
         self.run(|c| c.execute_owned(stmt))
     }
 }
@@ -881,11 +1008,40 @@ impl RowSource for Connection {
 /// The flag says whether `INSERT … RETURNING` can be sent.
 /// An atomic block: its `Tracked`, whether the backend has `RETURNING`, and whether it is a
 /// savepoint inside a transaction.
-pub(crate) struct TxScope<'a, DB: backend::Backend>(
-    pub(crate) Tracked<'a, DB>,
-    pub(crate) bool,
-    pub(crate) bool,
-);
+pub(crate) struct TxScope<'a, DB: backend::Backend> {
+    tx: Tracked<'a, DB>,
+    returning: bool,
+    nested: bool,
+    /// The database's query cache, and the tables written (the enclosing transaction's
+    /// when nested; new versions after the COMMIT of one that is not).
+    link: crate::cache_link::Link,
+    written: crate::cache_link::TxWrites,
+}
+
+impl<'a, DB: backend::Backend> TxScope<'a, DB> {
+    /// `written`: the enclosing transaction's written tables, for a savepoint.
+    pub(crate) fn new(
+        tx: Tracked<'a, DB>,
+        returning: bool,
+        nested: bool,
+        link: crate::cache_link::Link,
+        written: crate::cache_link::TxWrites,
+    ) -> Self {
+        #[cfg(feature = "cache")]
+        let written = match (&link.0, written) {
+            (None, _) => None,
+            (Some(_), Some(w)) if nested => Some(w),
+            (Some(_), _) => Some(Default::default()),
+        };
+        TxScope {
+            tx,
+            returning,
+            nested,
+            link,
+            written,
+        }
+    }
+}
 
 macro_rules! tx_scope {
     ($db:ty) => {
@@ -894,39 +1050,72 @@ macro_rules! tx_scope {
                 <$db as backend::Backend>::DIALECT
             }
             fn supports_returning(&self) -> bool {
-                self.1
+                self.returning
             }
             fn for_each_row<'b>(
                 &'b mut self,
                 stmt: Statement,
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
+                #[cfg(feature = "cache")]
+                if let Some(qc) = self.link.concerns(&stmt).cloned() {
+                    let scope = crate::cache::query::scope_of(&self.written);
+                    let tx = &mut self.tx;
+                    return Box::pin(async move {
+                        crate::cache::query::cached_rows!(qc, scope, stmt, each, async move {
+                            let out = backend::for_each_row::<$db>(tx.start(), stmt, each).await;
+                            tx.finish(out)
+                        })
+                    });
+                }
                 Box::pin(async move {
-                    let out = backend::for_each_row::<$db>(self.0.start(), stmt, each).await;
-                    self.0.finish(out)
+                    let out = backend::for_each_row::<$db>(self.tx.start(), stmt, each).await;
+                    self.tx.finish(out)
                 })
             }
             fn execute_stmt<'b>(
                 &'b mut self,
                 stmt: Statement,
             ) -> BoxFuture<'b, Result<ExecResult>> {
+                #[cfg(feature = "cache")]
+                if let Some(qc) = self.link.concerns(&stmt).cloned() {
+                    let scope = crate::cache::query::scope_of(&self.written);
+                    let tx = &mut self.tx;
+                    return Box::pin(async move {
+                        crate::cache::query::cached_exec!(qc, scope, stmt, async move {
+                            let out = backend::execute::<$db>(tx.start(), stmt).await;
+                            tx.finish(out)
+                        })
+                    });
+                }
                 Box::pin(async move {
-                    let out = backend::execute::<$db>(self.0.start(), stmt).await;
-                    self.0.finish(out)
+                    let out = backend::execute::<$db>(self.tx.start(), stmt).await;
+                    self.tx.finish(out)
                 })
             }
         }
 
         impl<'a> Atomic<'a> for TxScope<'a, $db> {
             fn nested(&self) -> bool {
-                self.2
+                self.nested
             }
             fn commit(self: Box<Self>) -> BoxFuture<'a, Result<()>> {
                 Box::pin(async move {
-                    self.0
-                        .commit()
-                        .await
-                        .map_err(|e| backend::db_error("COMMIT", e))
+                    let TxScope {
+                        tx,
+                        nested,
+                        link,
+                        written,
+                        ..
+                    } = *self;
+                    let r = tx.commit().await;
+                    #[cfg(feature = "cache")]
+                    if let (false, Some(qc), Some(written)) = (nested, &link.0, &written) {
+                        qc.committed(written).await;
+                    }
+                    #[cfg(not(feature = "cache"))]
+                    let _ = (nested, link, written);
+                    r.map_err(|e| backend::db_error("COMMIT", e))
                 })
             }
         }

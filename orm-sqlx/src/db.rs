@@ -23,6 +23,8 @@ use crate::tx_options::TxOptions;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// The query cache, if [`Db::with_cache`] gave it one.
+    link: crate::cache_link::Link,
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +238,7 @@ impl Db {
                     .await
                     .map(|(pool, server)| Db {
                         pool: Pool::Mysql(pool, server),
+                        link: Default::default(),
                     })
                     .map_err(|e| connect_error(Box::new(e))),
                 other => Err(connect_error(
@@ -318,6 +321,45 @@ impl Db {
             let _ = on;
             self
         }
+    }
+
+    /// This database with a query cache (feature `cache`): querysets marked
+    /// [`cached(ttl)`](orm_core::QuerySet::cached) are served from it, and every write sent
+    /// through this `Db` (its clones, its connections and transactions) invalidates what
+    /// read the written tables. Give it a [`Cache`](crate::cache::Cache) (in process, or
+    /// Redis to share it between processes) or a configured
+    /// [`QueryCache`](crate::cache::QueryCache).
+    ///
+    /// It takes the `Db` (`Db::connect(url).await?.with_cache(cache)`): a clone made
+    /// before has no cache, and its writes invalidate nothing.
+    ///
+    /// Keys are scoped to this database (a hash of its connection options; an in-memory
+    /// SQLite database also gets a random part, being its own each time), so one cache can
+    /// serve several databases. Call it before [`set_default`](Db::set_default), which
+    /// registers the `Db` as it is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> orm_sqlx::Result<()> {
+    /// use orm_sqlx::cache::Cache;
+    /// let db = orm_sqlx::Db::connect("sqlite::memory:").await?.with_cache(Cache::local(64 << 20));
+    /// assert!(db.cache().is_some());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "cache")]
+    pub fn with_cache(self, cache: impl Into<crate::cache::QueryCache>) -> Db {
+        let id = self.identity();
+        let mut db = self;
+        db.link = crate::cache::query::Link(Some(Arc::new(cache.into().for_database(id))));
+        db
+    }
+
+    /// The query cache [`with_cache`](Db::with_cache) gave this database: its
+    /// [`stats`](crate::cache::QueryCache::stats), explicit invalidation and
+    /// [`cached_as`](crate::cache::QueryCache::cached_as).
+    #[cfg(feature = "cache")]
+    pub fn cache(&self) -> Option<&crate::cache::QueryCache> {
+        self.link.0.as_deref()
     }
 
     /// What the ORM knows of the MySQL/MariaDB server, if this is one.
@@ -420,10 +462,7 @@ impl Db {
     pub fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<u64>> {
         orm_core::eval::observe::traced(async move {
             let mut ex = self;
-            let stmt = Statement {
-                sql: sql.to_owned(),
-                params: Vec::new(),
-            };
+            let stmt = Statement::new(sql, Vec::new());
             Ok(Executor::execute(&mut ex, stmt).await?.rows_affected)
         })
     }
@@ -439,6 +478,7 @@ impl From<sqlx::SqlitePool> for Db {
     fn from(pool: sqlx::SqlitePool) -> Db {
         Db {
             pool: Pool::Sqlite(pool),
+            link: Default::default(),
         }
     }
 }
@@ -452,6 +492,7 @@ impl From<sqlx::MySqlPool> for Db {
     fn from(pool: sqlx::MySqlPool) -> Db {
         Db {
             pool: Pool::Mysql(pool, crate::mysql::MysqlServer::default()),
+            link: Default::default(),
         }
     }
 }
@@ -461,6 +502,7 @@ impl From<sqlx::PgPool> for Db {
     fn from(pool: sqlx::PgPool) -> Db {
         Db {
             pool: Pool::Postgres(pool),
+            link: Default::default(),
         }
     }
 }
@@ -557,6 +599,10 @@ impl Executor for &Db {
         Db::supports_returning(self)
     }
     fn fetch_all<'a, T: FromRow>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<Vec<T>>> {
+        #[cfg(feature = "cache")]
+        if self.link.concerns(&stmt).is_some() {
+            return Box::pin(crate::cache::query::collect_rows(self, stmt));
+        }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
             let out = backend::fetch_all::<B, T>(c.start(), stmt).await;
@@ -567,6 +613,13 @@ impl Executor for &Db {
         &'a mut self,
         stmt: Statement,
     ) -> BoxFuture<'a, Result<Option<T>>> {
+        #[cfg(feature = "cache")]
+        if self.link.concerns(&stmt).is_some() {
+            return Box::pin(async move {
+                let rows: Vec<T> = crate::cache::query::collect_rows(self, stmt).await?;
+                Ok(rows.into_iter().next())
+            });
+        }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
             let out = backend::fetch_optional::<B, T>(c.start(), stmt).await;
@@ -578,6 +631,22 @@ impl Executor for &Db {
         stmt: Statement,
         each: &'a mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
     ) -> BoxFuture<'a, Result<()>> {
+        #[cfg(feature = "cache")]
+        if let Some(qc) = self.link.concerns(&stmt).cloned() {
+            return on_pool!(&self.pool, |p, B| Box::pin(async move {
+                crate::cache::query::cached_rows!(
+                    qc,
+                    crate::cache::query::Scope::Auto,
+                    stmt,
+                    each,
+                    async move {
+                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+                        let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
+                        c.finish(out)
+                    }
+                )
+            }));
+        }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
             let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
@@ -585,6 +654,21 @@ impl Executor for &Db {
         }))
     }
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
+        #[cfg(feature = "cache")]
+        if let Some(qc) = self.link.concerns(&stmt).cloned() {
+            return on_pool!(&self.pool, |p, B| Box::pin(async move {
+                crate::cache::query::cached_exec!(
+                    qc,
+                    crate::cache::query::Scope::Auto,
+                    stmt,
+                    async move {
+                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+                        let out = backend::execute::<B>(c.start(), stmt).await;
+                        c.finish(out)
+                    }
+                )
+            }));
+        }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
             let out = backend::execute::<B>(c.start(), stmt).await;
@@ -619,8 +703,13 @@ impl Executor for &Db {
             let tx = Tracked::<B>::begin(conn, None)
                 .await
                 .map_err(|e| backend::db_error("BEGIN", e))?;
-            Ok(Box::new(crate::conn::TxScope::<B>(tx, returning, false))
-                as Box<dyn Atomic<'a> + 'a>)
+            Ok(Box::new(crate::conn::TxScope::<B>::new(
+                tx,
+                returning,
+                false,
+                self.link.clone(),
+                Default::default(),
+            )) as Box<dyn Atomic<'a> + 'a>)
         }))
     }
     fn fork(&self) -> Option<Self> {
@@ -646,7 +735,9 @@ impl Db {
                     let conn = acquire(p, "BEGIN").await?;
                     Tracked::<sqlx::MySql>::begin(conn, None)
                         .await
-                        .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
+                        .map(|tx| {
+                            Transaction::new(TxInner::Mysql(tx, *server), &self.link).holding(p)
+                        })
                         .map_err(|e| backend::db_error("BEGIN", e))
                 }
                 #[allow(unreachable_patterns)]
@@ -654,7 +745,7 @@ impl Db {
                     let conn = acquire(p, "BEGIN").await?;
                     Tracked::<B>::begin(conn, None)
                         .await
-                        .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
+                        .map(|tx| Transaction::new(TxInner::from(tx), &self.link).holding(p))
                         .map_err(|e| backend::db_error("BEGIN", e))
                 }),
             }
@@ -749,7 +840,7 @@ impl Db {
                 let conn = acquire(p, "BEGIN IMMEDIATE").await?;
                 Tracked::<sqlx::Sqlite>::begin_with(conn, "BEGIN IMMEDIATE")
                     .await
-                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
+                    .map(|tx| Transaction::new(TxInner::from(tx), &self.link).holding(p))
                     .map_err(|e| backend::db_error("BEGIN IMMEDIATE", e))
             }
             #[cfg(feature = "postgres")]
@@ -757,7 +848,7 @@ impl Db {
                 let conn = acquire(p, statement).await?;
                 Tracked::<sqlx::Postgres>::begin_with(conn, statement)
                     .await
-                    .map(|tx| Transaction::new(TxInner::from(tx)).holding(p))
+                    .map(|tx| Transaction::new(TxInner::from(tx), &self.link).holding(p))
                     .map_err(|e| backend::db_error(statement, e))
             }
             #[cfg(feature = "mysql")]
@@ -765,7 +856,7 @@ impl Db {
                 let conn = acquire(p, statement).await?;
                 Tracked::<sqlx::MySql>::begin_with(conn, statement)
                     .await
-                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server)).holding(p))
+                    .map(|tx| Transaction::new(TxInner::Mysql(tx, *server), &self.link).holding(p))
                     .map_err(|e| backend::db_error(statement, e))
             }
             _ => self.begin().await,
@@ -784,11 +875,15 @@ impl Db {
     async fn acquire_for(&self, sql: &str) -> Result<Connection> {
         match &self.pool {
             #[cfg(feature = "mysql")]
-            Pool::Mysql(p, server) => acquire(p, sql).await.map(|c| Connection::mysql(c, *server)),
+            Pool::Mysql(p, server) => acquire(p, sql)
+                .await
+                .map(|c| Connection::mysql(c, *server).linked(&self.link)),
             #[allow(unreachable_patterns)]
             pool => on_pool!(pool, |p, B| {
                 let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-                acquire(p, sql).await.map(Connection::from)
+                acquire(p, sql)
+                    .await
+                    .map(|c| Connection::from(c).linked(&self.link))
             }),
         }
     }
@@ -820,6 +915,31 @@ impl DefaultDatabase for Db {
         Box::pin(
             async move { Ok(Box::new(self.acquire_for(first).await?) as Box<dyn RowSource + 'a>) },
         )
+    }
+}
+
+#[cfg(feature = "cache")]
+impl Db {
+    /// Which database this is, for the cache's keys: its connection options, hashed.
+    #[cfg(feature = "cache")]
+    fn identity(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(1, 2);
+        let text = on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            format!("{:?}", p.connect_options())
+        });
+        h.write(text.as_bytes());
+        // An in-memory SQLite database is another one in every pool.
+        if text.contains("in_memory: true") {
+            h.write_u64(
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish(),
+            );
+        }
+        h.finish()
     }
 }
 

@@ -139,7 +139,8 @@ pub fn analyze(queries: &[CapturedQuery]) -> Findings {
     let mut by_sql: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
     for (i, q) in queries.iter().enumerate() {
-        if q.kind.is_transaction_control() {
+        // A result the query cache served cost the database nothing: not a duplicate.
+        if q.kind.is_transaction_control() || !q.reached_database() {
             continue;
         }
         let entry = by_sql.entry(&q.sql).or_default();

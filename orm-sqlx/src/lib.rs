@@ -74,6 +74,7 @@
 mod backend;
 #[cfg(feature = "cache")]
 pub mod cache;
+mod cache_link;
 mod conn;
 mod db;
 mod findings;
@@ -96,8 +97,8 @@ pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
 pub use findings::{Findings, NPlusOne, QueryGroup, UnnecessaryLoad, analyze};
 pub use query_log::{
-    CapturedQuery, LoadKind, RelationLoad, StatementKind, assert_num_queries, capture_queries,
-    set_slow_query_threshold, strict_loading, total_queries,
+    CacheOutcome, CapturedQuery, LoadKind, RelationLoad, StatementKind, assert_num_queries,
+    capture_queries, set_slow_query_threshold, strict_loading, total_queries,
 };
 pub use tx_options::{Isolation, TxOptions};
 

@@ -50,6 +50,98 @@ pub struct CapturedQuery {
     /// [`read`](RelationLoad::read) says, once the capture ends, whether any of its rows
     /// was read ([`analyze`](crate::analyze) reports those never read).
     pub loads: Vec<RelationLoad>,
+    /// What the query cache did for it (feature `cache`): `Some(Hit)` for a result served
+    /// from the cache, which sent nothing to the database; `None` for a statement the
+    /// cache had no part in.
+    pub cache: Option<CacheOutcome>,
+}
+
+/// What the query cache did for one statement of a cached evaluation
+/// ([`QuerySet::cached`](orm_core::QuerySet::cached)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheOutcome {
+    /// Served from the cache: no statement was sent.
+    Hit,
+    /// Sent to the database for want of a valid entry (and its result offered to the
+    /// cache).
+    Miss,
+    /// Sent to the database without looking: a transaction reading a table it wrote, or
+    /// a cache that could not be reached.
+    Bypassed,
+}
+
+impl CapturedQuery {
+    /// Whether the database ran it (everything but a [cache hit](CacheOutcome::Hit)):
+    /// what [`assert_num_queries`] counts.
+    pub fn reached_database(&self) -> bool {
+        self.cache != Some(CacheOutcome::Hit)
+    }
+}
+
+thread_local! {
+    /// The cache outcome of the statement about to be sent, set around each poll of its
+    /// future (see [`with_outcome`]).
+    static OUTCOME: std::cell::Cell<Option<CacheOutcome>> = const { std::cell::Cell::new(None) };
+}
+
+pin_project_lite::pin_project! {
+    /// A statement's future whose captured entry carries a cache outcome.
+    pub(crate) struct WithOutcome<F> {
+        #[pin]
+        inner: F,
+        outcome: Option<CacheOutcome>,
+    }
+}
+
+/// Run `fut` (one statement) with `outcome` noted in its captured entry.
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+pub(crate) fn with_outcome<F: Future>(outcome: Option<CacheOutcome>, fut: F) -> WithOutcome<F> {
+    WithOutcome {
+        inner: fut,
+        outcome,
+    }
+}
+
+impl<F: Future> Future for WithOutcome<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        if this.outcome.is_none() {
+            return this.inner.poll(cx);
+        }
+        let outer = OUTCOME.replace(*this.outcome);
+        let out = this.inner.poll(cx);
+        OUTCOME.set(outer);
+        out
+    }
+}
+
+/// Record a result served by the query cache: in the running capture only (no statement
+/// was sent, so no span and no count).
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+pub(crate) fn record_hit(stmt: &orm_core::Statement, rows: u64, took: std::time::Duration) {
+    let _ = CAPTURED.try_with(|c| {
+        let mut c = c.borrow_mut();
+        let light = c.light;
+        c.queries.push(CapturedQuery {
+            sql: stmt.sql.as_str().into(),
+            params: if light {
+                Vec::new()
+            } else {
+                stmt.params.clone()
+            },
+            kind: StatementKind::Select,
+            duration: Some(took),
+            rows: Some(rows),
+            origin: observe::origin(),
+            loads: if light { Vec::new() } else { observe::loads() },
+            cache: Some(CacheOutcome::Hit),
+        });
+    });
 }
 
 /// What a statement does, read from its first keyword (after blanks, comments and
@@ -295,6 +387,7 @@ pub(crate) fn record(
                 rows: None,
                 origin: observe::origin(),
                 loads: if light { Vec::new() } else { observe::loads() },
+                cache: OUTCOME.get(),
             });
             (c.id, c.queries.len() - 1)
         })
@@ -352,6 +445,7 @@ pub(crate) fn record_control(
             rows: None,
             origin: observe::origin(),
             loads: Vec::new(),
+            cache: None,
         });
     });
     let span = tracing::debug_span!(
@@ -518,14 +612,16 @@ impl<T> InspectOuter for (T, Vec<CapturedQuery>) {
 }
 
 /// Run `fut` and panic, listing the statements, unless it sent exactly `expected` of them
-/// (Django's `assertNumQueries`). Meant for tests.
+/// (Django's `assertNumQueries`). Results served by the query cache are not counted: the
+/// database never saw them ([`CapturedQuery::reached_database`]). Meant for tests.
 #[track_caller]
 pub fn assert_num_queries<F: Future>(expected: usize, fut: F) -> impl Future<Output = F::Output> {
     let caller = std::panic::Location::caller();
     async move {
         let (out, queries) = capture_queries(fut).await;
-        if queries.len() != expected {
-            let list: Vec<String> = queries
+        let sent: Vec<&CapturedQuery> = queries.iter().filter(|q| q.reached_database()).collect();
+        if sent.len() != expected {
+            let list: Vec<String> = sent
                 .iter()
                 .enumerate()
                 .map(|(i, q)| format!("  {}. {}", i + 1, q.sql))
@@ -533,7 +629,7 @@ pub fn assert_num_queries<F: Future>(expected: usize, fut: F) -> impl Future<Out
             panic!(
                 "{}: expected {expected} queries, ran {}:\n{}",
                 caller,
-                queries.len(),
+                sent.len(),
                 list.join("\n")
             );
         }

@@ -28,9 +28,11 @@ pub(crate) async fn stats(State(db): State<Db>, panel: Option<Extension<PanelLin
                 )
             })
             .order_by(|a| [a.books().count().desc(), a.name.asc()])
+            .cached(crate::web::CACHE_TTL)
             .into_vec(&db)
             .await?;
         let (books, pages, avg_pages, avg_rating) = Book::objects()
+            .cached(crate::web::CACHE_TTL)
             .aggregate(
                 |b| (b.id.count(), b.pages.sum(), b.pages.avg(), b.rating.avg()),
                 &db,

@@ -113,10 +113,11 @@ pub(crate) async fn list(
         let f = Filters::parse(&pairs)?;
         let authors = Author::objects()
             .order_by(|a| a.name.asc())
+            .cached(crate::web::CACHE_TTL)
             .into_vec(&db)
             .await?;
 
-        let mut qs = Book::objects();
+        let mut qs = Book::objects().cached(crate::web::CACHE_TTL);
         if let Some(author) = f.author {
             qs = qs.filter(|b| b.author.eq(author));
         }

@@ -77,11 +77,16 @@ impl Page {
         self
     }
 
-    /// The whole document, with a footer counting `queries` and linking to `panel`.
-    fn render(&self, queries: usize, panel: Option<&str>) -> Response {
+    /// The whole document, with a footer counting `queries` (and the results the query
+    /// cache served, `hits`) and linking to `panel`.
+    fn render(&self, queries: usize, hits: usize, panel: Option<&str>) -> Response {
         let count = match queries {
             1 => "1 query".to_string(),
             n => format!("{n} queries"),
+        };
+        let count = match hits {
+            0 => count,
+            n => format!(r#"{count}</span>, <span id="cache-hits">{n} from the cache"#),
         };
         let link = panel
             .map(|href| {
@@ -145,7 +150,8 @@ pub(crate) async fn respond(
     let link = panel
         .as_ref()
         .map(|Extension(PanelLink(href))| href.as_str());
-    page.render(queries.len(), link)
+    let sent = queries.iter().filter(|q| q.reached_database()).count();
+    page.render(sent, queries.len() - sent, link)
 }
 
 /// `GET /`: what there is to see.

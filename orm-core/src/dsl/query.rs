@@ -50,6 +50,9 @@ pub struct Query {
     /// A related manager's query (`author.books()`): the relation it reads for one parent
     /// row, so that evaluating it is recorded as a lazy load of that relation.
     pub related_of: Option<&'static crate::schema::relation::RelationMeta>,
+    /// `cached(ttl)`: results may be served from (and stored in) the backend's query
+    /// cache for this long.
+    pub cache_ttl: Option<std::time::Duration>,
 }
 
 /// `INNER JOIN through ON through.target_column = root.target_pk`.
@@ -78,6 +81,7 @@ impl Query {
             annotations: Vec::new(),
             group_by_model: false,
             related_of: None,
+            cache_ttl: None,
         }
     }
 

@@ -583,3 +583,70 @@ mod tests {
         }
     }
 }
+
+/// What a cached evaluation asks of the backend's query cache
+/// ([`QuerySet::cached`](crate::QuerySet::cached)): how long a result may be kept, and
+/// what reads its rows (the result type), which is part of the cache key: the same SQL read
+/// as another type is another entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheRequest {
+    /// How long a stored result may be served (zero: never stored).
+    pub ttl: std::time::Duration,
+    /// The type the rows are read as (`std::any::type_name`).
+    pub reader: &'static str,
+}
+
+thread_local! {
+    /// The cache request of the evaluation being polled on this thread, if any.
+    static CACHING: std::cell::Cell<Option<CacheRequest>> = const { std::cell::Cell::new(None) };
+}
+
+/// The cache request of the statement about to be sent: set while a cached queryset is
+/// evaluated (its prefetch queries too), `None` otherwise.
+#[inline]
+pub fn cache_request() -> Option<CacheRequest> {
+    CACHING.get()
+}
+
+pin_project_lite::pin_project! {
+    /// A future whose statements carry a [`CacheRequest`]: see [`caching`].
+    pub struct Caching<F> {
+        #[pin]
+        inner: F,
+        request: Option<CacheRequest>,
+    }
+}
+
+/// Run `fut` with `request` as the cache request of its statements (set and restored
+/// around each poll, as the frame of [`traced`] is). `None` leaves the current one.
+///
+/// Executors look at the request when they are *called*, so `fut` must call them when
+/// polled: `caching(r, async { ex.fetch_all(stmt).await })`, not
+/// `caching(r, ex.fetch_all(stmt))`.
+pub fn caching<F: Future>(request: Option<CacheRequest>, fut: F) -> Caching<F> {
+    Caching {
+        inner: fut,
+        request,
+    }
+}
+
+/// Puts the outer cache request back when a poll ends, also by a panic.
+struct RestoreCaching(Option<CacheRequest>);
+
+impl Drop for RestoreCaching {
+    fn drop(&mut self) {
+        CACHING.set(self.0);
+    }
+}
+
+impl<F: Future> Future for Caching<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _restore = this
+            .request
+            .map(|r| RestoreCaching(CACHING.replace(Some(r))));
+        this.inner.poll(cx)
+    }
+}

@@ -892,12 +892,7 @@ impl Operation {
             Operation::RunSql { sql: text, .. } => text
                 .statements(dialect)
                 .into_iter()
-                .map(|s| {
-                    Step::Raw(Statement {
-                        sql: s,
-                        params: Vec::new(),
-                    })
-                })
+                .map(|s| Step::Raw(Statement::new(s, Vec::new())))
                 .collect(),
             Operation::RunRust { function, .. } => vec![Step::Rust(function.clone())],
         }
@@ -926,10 +921,7 @@ fn count(dialect: Dialect, table: &str, condition: Option<String>) -> Statement 
         sql.push_str(" WHERE ");
         sql.push_str(&c);
     }
-    Statement {
-        sql,
-        params: Vec::new(),
-    }
+    Statement::new(sql, Vec::new())
 }
 
 /// The checks an `alter_field` runs first: rows whose values the new definition would
@@ -1034,10 +1026,7 @@ fn duplicates_check(table: &str, columns: &[String], dialect: Dialect) -> Step {
             .iter()
             .map(|c| (table.to_owned(), Some(c.clone())))
             .collect(),
-        count: Statement {
-            sql,
-            params: Vec::new(),
-        },
+        count: Statement::new(sql, Vec::new()),
         message: format!(
             "`{table}` ({}) becomes unique, and {{n}} value(s) appear in more than one row: \
              make them unique first (a run_sql or run_rust migration)",

@@ -42,6 +42,8 @@ pub type Alias = std::borrow::Cow<'static, str>;
 #[derive(Default, Debug)]
 pub struct Aliases {
     used: Vec<Alias>,
+    /// Every table named, each once: what the statement reads.
+    tables: Vec<&'static str>,
 }
 
 impl Aliases {
@@ -51,8 +53,17 @@ impl Aliases {
         } else {
             Alias::Borrowed(table)
         };
+        // The empty name is the placeholder model of a statement on a join table alone.
+        if !table.is_empty() && !self.tables.contains(&table) {
+            self.tables.push(table);
+        }
         self.used.push(alias.clone());
         alias
+    }
+
+    /// The tables named, each once, in the order they were first taken.
+    pub fn into_tables(self) -> Vec<&'static str> {
+        self.tables
     }
 }
 

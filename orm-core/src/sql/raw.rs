@@ -146,10 +146,7 @@ pub fn raw_statement(sql: &str, params: Vec<Value>, dialect: Dialect) -> Result<
             crate::error::sql_excerpt(sql)
         )));
     }
-    Ok(Statement {
-        sql: out.sql,
-        params,
-    })
+    Ok(Statement::new(out.sql, params))
 }
 
 struct Translated {

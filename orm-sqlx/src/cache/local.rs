@@ -67,6 +67,9 @@ impl moka::Expiry<String, Arc<Stored>> for ByDeadline {
 pub(crate) struct LocalStore {
     cache: Moka<String, Arc<Stored>>,
     max_bytes: u64,
+    /// The query cache's version keys: a few per table, never evicted (moka could evict
+    /// one under pressure, which would only cost misses, but there is no reason to).
+    versions: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl LocalStore {
@@ -78,7 +81,11 @@ impl LocalStore {
             })
             .expire_after(ByDeadline)
             .build();
-        LocalStore { cache, max_bytes }
+        LocalStore {
+            cache,
+            max_bytes,
+            versions: Default::default(),
+        }
     }
 
     pub(crate) fn max_bytes(&self) -> u64 {
@@ -237,7 +244,46 @@ impl LocalStore {
         Ok(matches!(r, CompResult::ReplacedWith(_)))
     }
 
+    pub(crate) async fn get_versioned(
+        &self,
+        key: &str,
+        version_keys: &[String],
+        fresh: &[u64],
+    ) -> Result<(Vec<u64>, Option<Arc<[u8]>>)> {
+        let tokens = {
+            let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+            version_keys
+                .iter()
+                .zip(fresh)
+                .map(|(k, &f)| match versions.get(k.as_str()) {
+                    Some(&t) => t,
+                    None => {
+                        versions.insert(k.clone(), f);
+                        f
+                    }
+                })
+                .collect()
+        };
+        let value = match self.cache.get(key).await {
+            Some(v) if v.live() => Some(v.data.clone()),
+            _ => None,
+        };
+        Ok((tokens, value))
+    }
+
+    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, &t) in version_keys.iter().zip(tokens) {
+            versions.insert(k.clone(), t);
+        }
+        Ok(())
+    }
+
     pub(crate) async fn clear(&self, key_prefix: &str) -> Result<()> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !k.starts_with(key_prefix));
         let keys: Vec<Arc<String>> = self
             .cache
             .iter()

@@ -45,6 +45,9 @@
 
 mod finite;
 mod local;
+pub(crate) mod query;
+
+pub use query::{CacheStats, DEFAULT_MAX_ENTRY_BYTES, QueryCache, TableStats};
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
@@ -875,29 +878,38 @@ struct Flights {
 
 /// Holding it means computing `key`; dropping it lets the next waiter in, and the last
 /// one out removes the key's lock from the table.
-struct Flight<'a> {
-    flights: &'a Flights,
+struct Flight {
+    flights: Arc<Flights>,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl Flights {
-    async fn join(&self, key: &str) -> Flight<'_> {
+    async fn join(self: &Arc<Self>, key: &str) -> Flight {
+        self.join_noting(key).await.0
+    }
+
+    /// [`join`](Self::join), and whether another flight of `key` had to end first.
+    async fn join_noting(self: &Arc<Self>, key: &str) -> (Flight, bool) {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(key.to_owned()).or_default().clone()
         };
         // A waiter cancelled here drops its clone of the lock: the count below stays right.
-        let guard = lock.lock_owned().await;
-        Flight {
-            flights: self,
+        let (guard, waited) = match lock.clone().try_lock_owned() {
+            Ok(g) => (g, false),
+            Err(_) => (lock.lock_owned().await, true),
+        };
+        let flight = Flight {
+            flights: self.clone(),
             key: key.to_owned(),
             guard: Some(guard),
-        }
+        };
+        (flight, waited)
     }
 }
 
-impl Drop for Flight<'_> {
+impl Drop for Flight {
     fn drop(&mut self) {
         let Some(guard) = self.guard.take() else {
             return;

@@ -31,12 +31,32 @@ redis.call('PERSIST', KEYS[1])
 return 1
 ";
 
+/// The query cache's read: every version key (KEYS[2..]), created with its fresh token
+/// (ARGV) when missing, then the entry (KEYS[1]), in one atomic step. Version keys get no
+/// expiry: under a `volatile-*` eviction policy Redis never evicts them, and under an
+/// `allkeys-*` one an evicted version key only makes a new random token, which no stored
+/// entry carries.
+const GET_VERSIONED: &str = r"
+local out = {}
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v then
+    redis.call('SET', KEYS[i], ARGV[i - 1])
+    v = ARGV[i - 1]
+  end
+  out[i - 1] = v
+end
+out[#KEYS] = redis.call('GET', KEYS[1])
+return out
+";
+
 pub(crate) struct RedisStore {
     conn: ConnectionManager,
     /// The URL without its password, for messages.
     url: String,
     incr: Script,
     persist: Script,
+    get_versioned: Script,
 }
 
 /// `url` without the password it may hold.
@@ -84,6 +104,7 @@ impl RedisStore {
             url: shown,
             incr: Script::new(INCR),
             persist: Script::new(PERSIST),
+            get_versioned: Script::new(GET_VERSIONED),
         })
     }
 
@@ -227,6 +248,57 @@ impl RedisStore {
             }
         };
         Ok(r == 1)
+    }
+
+    pub(crate) async fn get_versioned(
+        &self,
+        key: &str,
+        version_keys: &[String],
+        fresh: &[u64],
+    ) -> Result<(Vec<u64>, Option<std::sync::Arc<[u8]>>)> {
+        let script = &self.get_versioned;
+        let mut invocation = script.prepare_invoke();
+        invocation.key(key);
+        for (k, f) in version_keys.iter().zip(fresh) {
+            invocation.key(k).arg(f.to_string());
+        }
+        let invocation = &invocation;
+        // Idempotent: a second run reads the tokens the first one set.
+        let mut out: Vec<Option<Vec<u8>>> = self
+            .run(true, |mut c| async move {
+                invocation.invoke_async(&mut c).await
+            })
+            .await?;
+        let value = out.pop().flatten().map(std::sync::Arc::<[u8]>::from);
+        let tokens = out
+            .into_iter()
+            .map(|t| {
+                t.and_then(|t| std::str::from_utf8(&t).ok()?.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        Error::Cache(format!(
+                            "Redis at {} holds a query-cache version key that is not a token",
+                            self.url
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<u64>>>()?;
+        Ok((tokens, value))
+    }
+
+    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+        if version_keys.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("MSET");
+        for (k, t) in version_keys.iter().zip(tokens) {
+            cmd.arg(k).arg(t.to_string());
+        }
+        let cmd = &cmd;
+        self.run(
+            true,
+            |mut c| async move { cmd.query_async::<()>(&mut c).await },
+        )
+        .await
     }
 
     pub(crate) async fn clear(&self, key_prefix: &str) -> Result<()> {

@@ -9,11 +9,13 @@
 //! - `set_many` one `MULTI`/`EXEC` pipeline,
 //! - `incr` and `touch` small Lua scripts.
 //!
-//! The next step (cached querysets with invalidation) adds multi-key operations here —
-//! reading several version keys and a value in one round trip is a Lua script on Redis
-//! and one pass under the entries' locks in process — without changing [`super::Cache`]'s
-//! public API.
+//! The query cache adds two operations on *version keys* (one per table, holding a random
+//! token, never expiring): `get_versioned` reads (creating the missing ones) several version
+//! keys and an entry in one round trip (a Lua script on Redis), and `bump` gives version
+//! keys new tokens (one `MSET`). In process, version keys live in a map of their own that
+//! moka never evicts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use orm_core::Result;
@@ -80,6 +82,22 @@ impl Store {
     /// Give the entry at `key` a new lifetime; whether there was one.
     pub(crate) async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         dispatch!(self, s => s.touch(key, ttl).await)
+    }
+
+    /// The tokens at `version_keys` (each missing one set to the matching `fresh` token
+    /// first) and the value at `key`, in one atomic step.
+    pub(crate) async fn get_versioned(
+        &self,
+        key: &str,
+        version_keys: &[String],
+        fresh: &[u64],
+    ) -> Result<(Vec<u64>, Option<Arc<[u8]>>)> {
+        dispatch!(self, s => s.get_versioned(key, version_keys, fresh).await)
+    }
+
+    /// Set each version key to its new token.
+    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+        dispatch!(self, s => s.bump(version_keys, tokens).await)
     }
 
     /// Delete every key starting with `key_prefix`.

@@ -145,10 +145,7 @@ fn fail<T>(msg: impl Into<String>) -> Result<T> {
 }
 
 fn stmt(sql: impl Into<String>, params: Vec<Value>) -> Statement {
-    Statement {
-        sql: sql.into(),
-        params,
-    }
+    Statement::new(sql, params)
 }
 
 async fn exec(conn: &mut Connection, sql: impl Into<String>, params: Vec<Value>) -> Result<u64> {

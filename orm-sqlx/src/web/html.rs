@@ -221,6 +221,7 @@ pre.sql{margin:0;white-space:pre-wrap;word-break:break-word}\
 .params,.loads{color:#555;margin-top:4px}\
 .mark{display:inline-block;border-radius:3px;padding:0 5px;margin:1px;font-size:12px;white-space:nowrap}\
 .mark.duplicate{background:#fde2e1;color:#8a1c16}\
+.cache.hit{color:#1b5e20;font-weight:600}.cache.miss{color:#8a5a00}\
 .mark.similar{background:#fff1c2;color:#6b5200}\
 .mark.n-plus-one{background:#f6d5f7;color:#6a1b6e}\
 .mark.unnecessary{background:#e0ecff;color:#1d3f7a}\
@@ -373,12 +374,24 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
          <dt>Status</dt><dd id=\"status\">{status}</dd>\
          <dt>Started</dt><dd id=\"started\">{started}</dd>\
          <dt>Queries</dt><dd id=\"total-queries\">{n}</dd>\
+         <dt>Query cache</dt><dd id=\"cache\"><span id=\"cache-hits\">{hits}</span> hits, \
+         <span id=\"cache-misses\">{misses}</span> misses</dd>\
          <dt>DB time</dt><dd id=\"db-time\">{db}</dd>\
          <dt>Total time</dt><dd id=\"total-time\">{total}</dd></dl>",
         id = r.id,
         status = r.status,
         started = utc(r.started),
-        n = r.queries.len(),
+        n = r.queries.iter().filter(|q| q.reached_database()).count(),
+        hits = r
+            .queries
+            .iter()
+            .filter(|q| q.cache == Some(crate::CacheOutcome::Hit))
+            .count(),
+        misses = r
+            .queries
+            .iter()
+            .filter(|q| q.cache == Some(crate::CacheOutcome::Miss))
+            .count(),
         db = ms(r.db),
         total = ms(r.total),
     );
@@ -525,7 +538,20 @@ pub(super) fn detail(panel: &Panel, r: &Record, settings: &Settings) -> String {
                  <td class=\"num duration\">{time}</td><td class=\"num rows\">{rows}</td>\
                  <td class=\"origin\">{origin}</td><td class=\"marks\">{marks}</td></tr>",
                 n = i + 1,
-                kind = q.kind.operation_name(),
+                kind = match q.cache {
+                    Some(crate::CacheOutcome::Hit) => {
+                        "<span class=\"cache hit\">cache hit</span>".to_owned()
+                    }
+                    Some(crate::CacheOutcome::Miss) => format!(
+                        "{}<br><span class=\"cache miss\">cache miss</span>",
+                        q.kind.operation_name()
+                    ),
+                    Some(_) => format!(
+                        "{}<br><span class=\"cache bypassed\">cache bypassed</span>",
+                        q.kind.operation_name()
+                    ),
+                    None => q.kind.operation_name().to_owned(),
+                },
                 sql = highlight(&q.sql),
                 loads = loads(q),
                 time = q.duration.map_or_else(|| "–".into(), ms),
@@ -613,6 +639,7 @@ mod tests {
                 rows: Some(1),
                 origin: None,
                 loads: Vec::new(),
+                cache: None,
             }],
             findings: crate::findings::analyze(&[]),
         };

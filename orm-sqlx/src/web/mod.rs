@@ -356,12 +356,18 @@ where
             };
             let mut response = result?;
             let total = started.elapsed();
-            let db: Duration = queries.iter().filter_map(|q| q.duration).sum();
+            // What reached the database: a result served by the query cache is no query.
+            let sent = queries.iter().filter(|q| q.reached_database()).count();
+            let db: Duration = queries
+                .iter()
+                .filter(|q| q.reached_database())
+                .filter_map(|q| q.duration)
+                .sum();
             if settings.headers {
                 let timing = format!(
                     "db;dur={:.1};desc=\"{} queries\", total;dur={:.1}",
                     millis(db),
-                    queries.len(),
+                    sent,
                     millis(total)
                 );
                 let headers = response.headers_mut();
@@ -369,7 +375,7 @@ where
                     // Appended: the application may have timings of its own.
                     headers.append(SERVER_TIMING, value);
                 }
-                headers.insert(QUERY_COUNT, HeaderValue::from(queries.len()));
+                headers.insert(QUERY_COUNT, HeaderValue::from(sent));
             }
             if let Some((panel, id, link, method, target)) = pending {
                 if let Ok(value) = HeaderValue::try_from(link) {

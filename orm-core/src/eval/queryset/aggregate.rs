@@ -92,7 +92,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
                 &self.query
             };
             let stmt = compiler::aggregate(query, &terms, ex.dialect())?;
-            match ex.fetch_optional::<A::Output>(stmt).await? {
+            let request = super::cache_request::<A::Output>(query);
+            let row = async { ex.fetch_optional::<A::Output>(stmt).await };
+            match crate::eval::observe::caching(request, row).await? {
                 Some(v) => Ok(v),
                 None => Err(Error::InvalidInput(
                     "the database returned no row for an aggregate query".into(),

@@ -7,6 +7,12 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
     /// Run a SELECT built from `query`: decode the rows (and the relations
     /// `select_related` read with them), then run the prefetch queries.
     pub(super) async fn run<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
+        let request = super::cache_request::<T>(query);
+        crate::eval::observe::caching(request, Self::run_uncached(query, ex)).await
+    }
+
+    /// [`run`](Self::run), whatever `cached()` asked.
+    async fn run_uncached<E: Executor>(query: &Query, ex: &mut E) -> Result<Vec<T>> {
         // A related manager's rows (`author.books()`) read for one parent: a lazy load of
         // that relation (one per row of a loop is an N+1; refused under strict loading).
         if let Some(rel) = query.related_of
@@ -207,7 +213,10 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
                 return Ok(0);
             }
             let stmt = compiler::count(&self.query, ex.dialect())?;
-            let n: Vec<i64> = ex.fetch_all(stmt).await?;
+            let request = super::cache_request::<u64>(&self.query);
+            // Called inside the request's frame: the executor looks at it when called.
+            let n: Vec<i64> =
+                crate::eval::observe::caching(request, async { ex.fetch_all(stmt).await }).await?;
             Ok(n.first().copied().unwrap_or(0).max(0) as u64)
         })
     }
@@ -224,7 +233,9 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
                 return Ok(false);
             }
             let stmt = compiler::exists(&self.query, ex.dialect())?;
-            let rows: Vec<i32> = ex.fetch_all(stmt).await?;
+            let request = super::cache_request::<bool>(&self.query);
+            let rows: Vec<i32> =
+                crate::eval::observe::caching(request, async { ex.fetch_all(stmt).await }).await?;
             Ok(!rows.is_empty())
         })
     }

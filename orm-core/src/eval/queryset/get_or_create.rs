@@ -30,7 +30,8 @@ impl<M: Model> QuerySet<M, M> {
         mut ex: E,
     ) -> impl Future<Output = Result<(M, bool)>> {
         crate::eval::observe::traced(async move {
-            let qs = self.filter(lookup);
+            // Deciding whether to create reads the database, never a cached result.
+            let qs = self.uncached().filter(lookup);
             match qs.get(&mut ex).await {
                 Ok(found) => return Ok((found, false)),
                 Err(Error::DoesNotExist { .. }) => {}
@@ -72,7 +73,8 @@ impl<M: Model> QuerySet<M, M> {
     ) -> impl Future<Output = Result<(M, bool)>> {
         crate::eval::observe::traced(async move {
             use crate::eval::queryset::model_ext::ModelExt as _;
-            let qs = self.filter(lookup);
+            // Deciding whether to create reads the database, never a cached result.
+            let qs = self.uncached().filter(lookup);
             let found = match qs.get(&mut ex).await {
                 Ok(found) => Some(found),
                 Err(Error::DoesNotExist { .. }) => None,

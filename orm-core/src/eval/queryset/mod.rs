@@ -274,6 +274,38 @@ impl<M: Model, T: FromRow> QuerySet<M, T> {
         self.chain(|_| {})
     }
 
+    /// Serve this queryset's results from the database's shared query cache, across
+    /// requests and processes, for up to `ttl` (django-cacheops' `cache(timeout)`).
+    ///
+    /// Each SELECT its evaluation sends (the query, its prefetch queries, a `count()` or
+    /// an aggregate) is looked up by its SQL, values and result type; a miss runs it and
+    /// stores the rows, tagged with the versions of every table it read (joins, subqueries
+    /// and join tables too) as they were *before* it ran. Any write the ORM sends to one of
+    /// those tables (`save`, `delete` and its cascades, `update`, the bulk operations,
+    /// many-to-many changes, raw SQL, DDL) gives the table a new random version once it is
+    /// committed, so the stored result is never served again. A zero `ttl` stores nothing.
+    ///
+    /// It needs a cache on the executor (`orm_sqlx::Db::with_cache`); without one the
+    /// queryset runs as usual, as Django's dummy cache backend does. Never cached:
+    /// `iterator()` streams, raw SQL, and what a transaction reads of tables it has
+    /// written; inside a transaction nothing is stored.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, QuerySet, Executor, Result};
+    /// # async fn demo<M: Model, E: Executor>(qs: QuerySet<M>, ex: E) -> Result<()> {
+    /// use std::time::Duration;
+    /// let rows = qs.cached(Duration::from_secs(60)).into_vec(ex).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cached(&self, ttl: std::time::Duration) -> Self {
+        self.chain(|q| q.cache_ttl = Some(ttl))
+    }
+
+    /// This queryset without [`cached`](Self::cached): it always reads the database.
+    pub fn uncached(&self) -> Self {
+        self.chain(|q| q.cache_ttl = None)
+    }
+
     /// A queryset that matches nothing and never queries (Django's `none()`).
     pub fn none(&self) -> Self {
         self.chain(|q| q.empty = true)
@@ -738,4 +770,13 @@ fn is_unset_pk<M: Model>(obj: &M) -> bool {
         | crate::schema::value::Value::I64(0) => true,
         v => v.is_null(),
     }
+}
+
+/// The cache request of an evaluation of `q` read as `T`: `None` unless `cached(ttl)` was
+/// asked.
+pub(super) fn cache_request<T>(q: &Query) -> Option<crate::eval::observe::CacheRequest> {
+    q.cache_ttl.map(|ttl| crate::eval::observe::CacheRequest {
+        ttl,
+        reader: std::any::type_name::<T>(),
+    })
 }

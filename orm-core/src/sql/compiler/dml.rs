@@ -195,7 +195,7 @@ pub fn update<R>(q: &Query, assignments: &[Assignment<R>], dialect: Dialect) -> 
     if !reads_earlier {
         write_dml_where(&mut w, q)?;
     }
-    w.finish()
+    w.finish().map(|s| s.writing(q.meta.table))
 }
 
 /// The alias of the old row in a MySQL UPDATE whose values read columns it sets.
@@ -207,7 +207,7 @@ pub fn delete(q: &Query, dialect: Dialect) -> Result<Statement> {
     w.push("DELETE FROM ");
     w.ident(q.meta.table);
     write_dml_where(&mut w, q)?;
-    w.finish()
+    w.finish().map(|s| s.writing(q.meta.table))
 }
 
 /// `DELETE FROM … WHERE pk IN (k1, k2, …)`, deleting the rows in the order of `keys`.
@@ -242,7 +242,7 @@ pub fn delete_keys_in_order(
     } else {
         w.bind_list(keys);
     }
-    w.finish()
+    w.finish().map(|s| s.writing(meta.table))
 }
 
 /// Link a parent to targets in a many-to-many join table; pairs already there are kept.
@@ -282,7 +282,7 @@ pub fn link(
     } else {
         w.push(" ON CONFLICT DO NOTHING");
     }
-    w.finish()
+    w.finish().map(|s| s.writing(through.table))
 }
 
 /// Unlink a parent from targets in a many-to-many join table.
@@ -301,7 +301,7 @@ pub fn unlink(
     w.push(" IN ");
     w.target = Some(BindTarget::Table(through.table, through.target_column));
     w.bind_list(targets);
-    w.finish()
+    w.finish().map(|s| s.writing(through.table))
 }
 
 /// Drop every link of the parents `keys` (column `col`) in a join table.
@@ -324,7 +324,7 @@ pub fn unlink_all(
     };
     w.target = Some(BindTarget::Table(through.table, col));
     w.bind_list(keys);
-    w.finish()
+    w.finish().map(|s| s.writing(through.table))
 }
 
 /// A multi-row `INSERT`, leaving out the auto primary key when `skip_auto_pk`, with
@@ -402,5 +402,5 @@ pub fn insert_on_conflict(
         w.push(" RETURNING ");
         w.ident(meta.pk_column().column);
     }
-    w.finish()
+    w.finish().map(|s| s.writing(meta.table))
 }

@@ -35,7 +35,7 @@ pub fn unlink_except(
             w.bind_list(keep);
         }
     }
-    w.finish()
+    w.finish().map(|s| s.writing(through.table))
 }
 
 /// `SELECT target FROM through WHERE parent = ?`: the keys `parent` is linked to.
@@ -46,7 +46,7 @@ pub fn linked_keys(through: &ThroughMeta, parent: Value, dialect: Dialect) -> Re
     w.push(" FROM ");
     w.ident(through.table);
     where_parent(&mut w, through, parent);
-    w.finish()
+    w.finish().map(|s| s.reading(through.table))
 }
 
 /// ` WHERE parent = ?`: the links of one parent in a join table (every statement here and

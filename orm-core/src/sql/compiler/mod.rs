@@ -40,6 +40,50 @@ use crate::sql::join::{Aliases, Frame, JoinKind};
 pub struct Statement {
     pub sql: String,
     pub params: Vec<Value>,
+    /// The tables it reads or writes, as the compiler saw them: what the query cache
+    /// keys its invalidation on.
+    pub tables: Tables,
+}
+
+/// The tables a [`Statement`] touches, from the compiler: every table named in its FROM
+/// clauses, joins and subqueries (a read), or the one table it changes (a write). A
+/// statement the compiler did not build (raw SQL, DDL, migrations' checks) is
+/// [`Tables::Unknown`]: the query cache never stores what it reads, and treats it as a
+/// write to every table unless it is a `SELECT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tables {
+    /// Not known: raw SQL, DDL.
+    #[default]
+    Unknown,
+    /// A query reading these tables (each once, in the order the SQL names them).
+    Read(Vec<&'static str>),
+    /// A statement changing this table's rows (`INSERT`, `UPDATE`, `DELETE`, including
+    /// those with `RETURNING`); what it reads besides (a subquery) does not matter.
+    Write(&'static str),
+}
+
+impl Statement {
+    /// A statement with SQL and values only ([`Tables::Unknown`]): raw SQL, DDL.
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            params,
+            tables: Tables::Unknown,
+        }
+    }
+
+    /// This statement, marked as a query reading `table` only.
+    pub(crate) fn reading(mut self, table: &'static str) -> Statement {
+        self.tables = Tables::Read(vec![table]);
+        self
+    }
+
+    /// This statement, marked as a write to `table`.
+    pub(crate) fn writing(mut self, table: &'static str) -> Statement {
+        self.tables = Tables::Write(table);
+        self
+    }
 }
 
 impl std::fmt::Display for Statement {
@@ -132,6 +176,7 @@ impl SqlWriter {
             None => Ok(Statement {
                 sql: self.sql,
                 params: self.params,
+                tables: Tables::Read(self.aliases.into_tables()),
             }),
         }
     }
@@ -147,10 +192,7 @@ impl SqlWriter {
     /// A statement that binds nothing (DDL).
     fn ddl(self) -> Statement {
         debug_assert!(self.params.is_empty());
-        Statement {
-            sql: self.sql,
-            params: self.params,
-        }
+        Statement::new(self.sql, self.params)
     }
 
     /// Bind a value. Every value of every statement passes here, so this is where values no

@@ -140,5 +140,5 @@ pub fn bulk_update(
         values: rows.into_iter().map(|(k, _)| k).collect(),
     });
     write_dml_where(&mut w, &keys)?;
-    w.finish()
+    w.finish().map(|s| s.writing(meta.table))
 }

@@ -1,0 +1,1286 @@
+//! The query cache: querysets cached across requests and processes
+//! ([`QuerySet::cached`](orm_core::QuerySet::cached)), invalidated by the writes the ORM
+//! sends.
+//!
+//! **What is stored.** One entry per SELECT statement of a cached evaluation (its query,
+//! each prefetch query, a count, an aggregate), keyed by a 128-bit hash of the database,
+//! the SQL, the values and the type the rows are read as. The entry holds the cells the
+//! decoder read from each row, recorded through [`Recorder`] (a [`Row`] that passes every
+//! read through and writes down its answer) and replayed by [`CachedRow`]: so whatever a
+//! row decodes into (a model with its `select_related` relations, a tuple, a count), the
+//! replay decodes the same, without the models being `Serialize`.
+//!
+//! **Invalidation.** Every table has a *version key* holding a random token (no clock).
+//! A read takes the tokens of its tables (and of the database's epoch key) and the entry
+//! in one round trip; the entry is served only if it was stored with exactly those tokens.
+//! A miss runs the query and stores the rows with the tokens read *before* it ran. A write
+//! gives its table a new token once it is committed: at once for a statement outside a
+//! transaction (also when it failed or was cancelled: its outcome is not known), after the
+//! COMMIT for one inside (nothing on a rollback). So a result that raced a write is stored
+//! with the old token and never served; a version key that is lost (evicted, or Redis
+//! restarted empty) comes back with a new random token, which no entry carries. Raw SQL
+//! that is not a SELECT, and DDL, change the epoch: everything is invalid.
+//!
+//! **Transactions.** A transaction's reads of tables it wrote go to the database (it reads
+//! its own writes); its other reads may be served from the cache, but nothing it reads is
+//! stored (its snapshot may be older than the tokens it read).
+//!
+//! **Degraded mode.** When the cache cannot be reached, reads go to the database; a write
+//! whose new token cannot be written is kept and written before this process uses the cache
+//! again (until then it reads the database). Other processes may serve what they cached
+//! until its TTL: the one staleness the ORM cannot prevent, with writes made outside it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orm_core::compiler::Tables;
+use orm_core::{Error, Result, Row, Statement};
+
+use super::Cache;
+use super::store::Store;
+
+/// The largest result stored by default: 1 MiB of recorded cells.
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 1 << 20;
+
+/// The first byte of every entry: its layout's version.
+const LAYOUT: u8 = 1;
+
+/// A [`Cache`] used as the query cache of a [`Db`](crate::Db)
+/// ([`Db::with_cache`](crate::Db::with_cache)): cached querysets, their invalidation, and
+/// [`cached_as`](QueryCache::cached_as).
+///
+/// ```
+/// use orm_sqlx::cache::{Cache, QueryCache};
+///
+/// let cache = QueryCache::new(Cache::local(64 << 20)).max_entry_bytes(256 * 1024);
+/// # let _ = cache;
+/// ```
+pub struct QueryCache {
+    cache: Cache,
+    /// Every key of this database starts with it: `prefix:orm:<database>:`.
+    ns: String,
+    max_entry_bytes: usize,
+    stats: Mutex<HashMap<&'static str, TableStats>>,
+    /// Tables whose new token could not be written (`None` in the set: the epoch).
+    pending: Mutex<Vec<Option<&'static str>>>,
+    /// Set once a cache error was logged, cleared when the cache answers again.
+    degraded: AtomicBool,
+    /// Tests only: awaited after a miss's query, before its result is stored.
+    pause: Mutex<Option<Pause>>,
+}
+
+/// See [`QueryCache::pause_before_store`].
+type Pause = Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+impl std::fmt::Debug for QueryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryCache")
+            .field("cache", &self.cache)
+            .field("max_entry_bytes", &self.max_entry_bytes)
+            .finish()
+    }
+}
+
+impl From<Cache> for QueryCache {
+    fn from(cache: Cache) -> QueryCache {
+        QueryCache::new(cache)
+    }
+}
+
+/// What the query cache did for one table, counted since the [`Db`](crate::Db) got its
+/// cache ([`QueryCache::stats`]). A statement reading several tables counts for each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableStats {
+    /// Results served from the cache.
+    pub hits: u64,
+    /// Results read from the database for want of a valid entry.
+    pub misses: u64,
+    /// Results stored after a miss.
+    pub stores: u64,
+    /// Results not stored: bigger than [`QueryCache::max_entry_bytes`].
+    pub too_large: u64,
+    /// Reads sent to the database by a transaction that wrote the table.
+    pub bypassed: u64,
+    /// Writes that gave the table a new version.
+    pub invalidations: u64,
+    /// Reads or writes the cache could not serve (the database answered instead).
+    pub errors: u64,
+}
+
+/// [`QueryCache::stats`]: the counters per table, and the cache's key prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// The key prefix of the cache ([`Cache::with_prefix`]).
+    pub prefix: String,
+    /// Per table; `"*"` counts the changes of the epoch (raw SQL, DDL).
+    pub tables: BTreeMap<String, TableStats>,
+}
+
+impl CacheStats {
+    /// The counters of every table added up.
+    pub fn total(&self) -> TableStats {
+        let mut t = TableStats::default();
+        for s in self.tables.values() {
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.stores += s.stores;
+            t.too_large += s.too_large;
+            t.bypassed += s.bypassed;
+            t.invalidations += s.invalidations;
+            t.errors += s.errors;
+        }
+        t
+    }
+}
+
+/// A random token: std's `RandomState` is seeded from the operating system once per
+/// process and stepped for each instance; a counter makes every token distinct.
+fn random_token() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+/// A 128-bit fingerprint, the same in every process: two SipHash-2-4 with fixed, different
+/// keys (std's `SipHasher`, deprecated for hash tables but stable and specified).
+fn fingerprint(parts: impl Fn(&mut dyn FnMut(&[u8]))) -> [u64; 2] {
+    let mut out = [0u64; 2];
+    for (i, o) in out.iter_mut().enumerate() {
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, i as u64);
+        parts(&mut |b| {
+            h.write_usize(b.len());
+            h.write(b);
+        });
+        *o = h.finish();
+    }
+    out
+}
+
+impl QueryCache {
+    /// `cache` as a query cache, storing results up to [`DEFAULT_MAX_ENTRY_BYTES`].
+    pub fn new(cache: Cache) -> QueryCache {
+        QueryCache {
+            cache,
+            ns: String::new(),
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            stats: Mutex::default(),
+            pending: Mutex::default(),
+            degraded: AtomicBool::new(false),
+            pause: Mutex::default(),
+        }
+    }
+
+    /// For tests of races: `pause` is awaited after each miss's query ran and before its
+    /// result is stored (a write can then commit in between).
+    #[doc(hidden)]
+    pub fn pause_before_store(&self, pause: Option<Pause>) {
+        *self.pause.lock().unwrap_or_else(|p| p.into_inner()) = pause;
+    }
+
+    async fn paused(&self) {
+        let pause = self.pause.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(pause) = pause {
+            pause().await;
+        }
+    }
+
+    /// Results whose recorded rows are bigger than `bytes` are not stored (and counted in
+    /// [`TableStats::too_large`]); recording stops as soon as one is, so a huge result is
+    /// never held twice.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> QueryCache {
+        self.max_entry_bytes = bytes;
+        self
+    }
+
+    /// Scope every key to one database (`database`: a hash of its connection options).
+    pub(crate) fn for_database(mut self, database: u64) -> QueryCache {
+        self.ns = format!("{}:orm:{database:016x}:", self.cache.key_prefix());
+        self
+    }
+
+    /// The low-level cache underneath.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    fn store(&self) -> &Store {
+        &self.cache.store
+    }
+
+    /// The counters so far, per table.
+    pub fn stats(&self) -> CacheStats {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        CacheStats {
+            prefix: self.cache.prefix().to_owned(),
+            tables: stats.iter().map(|(t, s)| ((*t).to_owned(), *s)).collect(),
+        }
+    }
+
+    fn count(&self, tables: &[&'static str], f: impl Fn(&mut TableStats)) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tables {
+            f(stats.entry(t).or_default());
+        }
+    }
+
+    fn version_key(&self, table: Option<&str>) -> String {
+        match table {
+            Some(t) => format!("{}v:{t}", self.ns),
+            None => format!("{}e", self.ns),
+        }
+    }
+
+    /// The version keys of a read of `tables`: the epoch's, then each table's.
+    fn version_keys(&self, tables: &[&'static str]) -> Vec<String> {
+        let mut keys = Vec::with_capacity(tables.len() + 1);
+        keys.push(self.version_key(None));
+        keys.extend(tables.iter().map(|t| self.version_key(Some(t))));
+        keys
+    }
+
+    /// Note that the cache failed (logged once until it answers again).
+    fn failed(&self, what: &str, e: &Error) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "orm_sqlx::cache",
+                "the query cache failed ({what}): {e}; reads go to the database until it \
+                 answers again"
+            );
+        }
+    }
+
+    fn answered(&self) {
+        if self.degraded.load(Ordering::Relaxed) {
+            self.degraded.store(false, Ordering::Relaxed);
+            tracing::info!(target: "orm_sqlx::cache", "the query cache answers again");
+        }
+    }
+
+    /// Give `tables` (`None`: the epoch) new tokens. A failure is kept and retried before
+    /// this process reads the cache again.
+    async fn bump(&self, tables: &[Option<&'static str>]) {
+        let named: Vec<&'static str> = tables.iter().map(|t| t.unwrap_or("*")).collect();
+        self.count(&named, |s| s.invalidations += 1);
+        let keys: Vec<String> = tables.iter().map(|t| self.version_key(*t)).collect();
+        let tokens: Vec<u64> = keys.iter().map(|_| random_token()).collect();
+        if let Err(e) = self.store().bump(&keys, &tokens).await {
+            self.failed("writing new versions after a write", &e);
+            self.count(&named, |s| s.errors += 1);
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for t in tables {
+                if !pending.contains(t) {
+                    pending.push(*t);
+                }
+            }
+        }
+    }
+
+    /// Write the new versions a failed write left behind; whether none is left.
+    async fn flush_pending(&self) -> bool {
+        let tables: Vec<Option<&'static str>> = {
+            let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.is_empty() {
+                return true;
+            }
+            pending.clone()
+        };
+        let keys: Vec<String> = tables.iter().map(|t| self.version_key(*t)).collect();
+        let tokens: Vec<u64> = keys.iter().map(|_| random_token()).collect();
+        match self.store().bump(&keys, &tokens).await {
+            Ok(()) => {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.retain(|t| !tables.contains(t));
+                pending.is_empty()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Make every cached result that read `table` invalid (for a write the ORM did not
+    /// send: another program, a database trigger, `psql`).
+    pub async fn invalidate_table(&self, table: &str) -> Result<()> {
+        let key = self.version_key(Some(table));
+        self.store().bump(&[key], &[random_token()]).await
+    }
+
+    /// [`invalidate_table`](Self::invalidate_table) of model `M`'s table.
+    pub async fn invalidate<M: orm_core::Model>(&self) -> Result<()> {
+        self.invalidate_table(M::META.table).await
+    }
+
+    /// Make every cached result of this database invalid (a new epoch).
+    pub async fn invalidate_all(&self) -> Result<()> {
+        let key = self.version_key(None);
+        self.store().bump(&[key], &[random_token()]).await
+    }
+
+    /// Django cacheops' `cached_as`: the value `compute` returns, cached under `key` for
+    /// `ttl` and invalid as soon as one of `models`' tables is written (through the ORM).
+    /// The tables' versions are read before `compute` runs; concurrent calls for one key
+    /// compute once. A zero `ttl` computes every time.
+    ///
+    /// The value goes through serde_json, as in [`Cache::set`]. A computation that reads
+    /// (through this database) a table that is not among `models` is refused with
+    /// [`Error::Cache`] naming it, and nothing is stored: a write to that table would not
+    /// invalidate the value.
+    ///
+    /// ```no_run
+    /// # use orm_sqlx::prelude::*;
+    /// # #[derive(Model, Debug, Clone)] pub struct Book { pub id: i64, pub pages: i32 }
+    /// # async fn demo(db: &Db) -> orm_sqlx::Result<()> {
+    /// use std::time::Duration;
+    /// let cache = db.cache().expect("Db::with_cache was called");
+    /// let long: u64 = cache
+    ///     .cached_as(&[Book::META], "long-books", Duration::from_secs(300), || async {
+    ///         Book::objects().filter(|b| b.pages.gte(500)).count(db).await
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cached_as<T, F, Fut>(
+        &self,
+        models: &[&'static orm_core::ModelMeta],
+        key: &str,
+        ttl: Duration,
+        compute: F,
+    ) -> Result<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let full = self.cache.make_key(key)?;
+        let mut tables: Vec<&'static str> = models.iter().map(|m| m.table).collect();
+        tables.sort_unstable();
+        tables.dedup();
+        let entry_key = format!("{}f:{}", self.ns, hex(fingerprint(|w| w(full.as_bytes()))));
+        if ttl.is_zero() || !self.flush_pending().await {
+            return compute().await;
+        }
+        let Some(looked) = self.lookup(&entry_key, &tables).await else {
+            return compute().await;
+        };
+        if let Some(bytes) = looked.valid_payload() {
+            self.count(&tables, |s| s.hits += 1);
+            return super::decode(&full, bytes);
+        }
+        let _flight = self.cache.flights.join(&entry_key).await;
+        let looked = match self.lookup(&entry_key, &tables).await {
+            Some(l) => l,
+            None => return compute().await,
+        };
+        if let Some(bytes) = looked.valid_payload() {
+            self.count(&tables, |s| s.hits += 1);
+            return super::decode(&full, bytes);
+        }
+        self.count(&tables, |s| s.misses += 1);
+        let (value, reads) = NotingReads {
+            inner: compute(),
+            reads: Some(Vec::new()),
+        }
+        .await;
+        let value = value?;
+        if let Some(missing) = reads.iter().find(|t| !tables.contains(t)) {
+            return Err(Error::Cache(format!(
+                "cached_as(`{key}`): the computation read the table `{missing}`, which is not \
+                 among its models ({}): a write to it would not invalidate the value, so it \
+                 is not stored; add that table's model",
+                tables.join(", ")
+            )));
+        }
+        let payload = super::encode(&full, &value)?;
+        if payload.len() > self.max_entry_bytes {
+            self.count(&tables, |s| s.too_large += 1);
+        } else {
+            self.put(&entry_key, &looked.tokens, &payload, ttl, &tables)
+                .await;
+        }
+        Ok(value)
+    }
+
+    /// The tokens of `tables` and the entry at `key`, or `None` when the cache failed.
+    async fn lookup(&self, key: &str, tables: &[&'static str]) -> Option<Looked> {
+        let keys = self.version_keys(tables);
+        let fresh: Vec<u64> = keys.iter().map(|_| random_token()).collect();
+        match self.store().get_versioned(key, &keys, &fresh).await {
+            Ok((tokens, entry)) => {
+                self.answered();
+                Some(Looked { tokens, entry })
+            }
+            Err(e) => {
+                self.failed("reading", &e);
+                self.count(tables, |s| s.errors += 1);
+                None
+            }
+        }
+    }
+
+    /// Store `payload` with the `tokens` read before it was computed.
+    async fn put(
+        &self,
+        key: &str,
+        tokens: &[u64],
+        payload: &[u8],
+        ttl: Duration,
+        tables: &[&'static str],
+    ) {
+        let mut bytes = Vec::with_capacity(payload.len() + 5 + 8 * tokens.len());
+        bytes.push(LAYOUT);
+        bytes.extend_from_slice(&(tokens.len() as u32).to_le_bytes());
+        for t in tokens {
+            bytes.extend_from_slice(&t.to_le_bytes());
+        }
+        bytes.extend_from_slice(payload);
+        match self.store().set(key, bytes, Some(ttl), false).await {
+            Ok(_) => self.count(tables, |s| s.stores += 1),
+            Err(e) => {
+                self.failed("storing", &e);
+                self.count(tables, |s| s.errors += 1);
+            }
+        }
+    }
+
+    /// What a write does for the cache, in `scope`: `None` for a read; otherwise the new
+    /// versions to write after it (outside a transaction), or none (inside one, where its
+    /// tables are noted now, for the COMMIT).
+    pub(crate) fn after_write(&self, scope: &Scope, stmt: &Statement) -> Option<AfterWrite> {
+        let tables: Vec<Option<&'static str>> = match &stmt.tables {
+            Tables::Read(_) => return None,
+            Tables::Write(t) => vec![Some(*t)],
+            _ if crate::query_log::StatementKind::of(&stmt.sql)
+                == crate::query_log::StatementKind::Select =>
+            {
+                return None;
+            }
+            _ => vec![None],
+        };
+        Some(match scope {
+            Scope::Tx(w) => {
+                w.lock().unwrap_or_else(|p| p.into_inner()).note(&tables);
+                AfterWrite::none()
+            }
+            Scope::Auto => AfterWrite::bump(tables),
+        })
+    }
+
+    /// What to do with `stmt`, whose rows are read, about to be sent on an executor in
+    /// `scope`.
+    pub(crate) async fn plan(&self, scope: &Scope, stmt: &Statement) -> Plan {
+        if let Some(after) = self.after_write(scope, stmt) {
+            return Plan::Direct(after);
+        }
+        let (Tables::Read(tables), Some(request)) =
+            (&stmt.tables, orm_core::eval::observe::cache_request())
+        else {
+            return Plan::Direct(AfterWrite::none());
+        };
+        let in_tx = match scope {
+            Scope::Tx(w) => {
+                if w.lock().unwrap_or_else(|p| p.into_inner()).touches(tables) {
+                    self.count(tables, |s| s.bypassed += 1);
+                    return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+                }
+                true
+            }
+            Scope::Auto => false,
+        };
+        if !self.flush_pending().await {
+            return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+        }
+        let key = self.entry_key(stmt, request.reader);
+        let Some(looked) = self.lookup(&key, tables).await else {
+            return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+        };
+        if let Some(hit) = Hit::of(&looked) {
+            self.count(tables, |s| s.hits += 1);
+            return Plan::Hit(hit);
+        }
+        if in_tx || request.ttl.is_zero() {
+            self.count(tables, |s| s.misses += 1);
+            return Plan::Direct(AfterWrite::outcome(CacheOutcome::Miss));
+        }
+        // Single flight: concurrent misses of one key wait for the first, then read what it
+        // stored (a waiter reads the tokens again: they may have changed meanwhile).
+        let (flight, waited) = self.cache.flights.join_noting(&key).await;
+        let looked = if waited {
+            let Some(looked) = self.lookup(&key, tables).await else {
+                return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+            };
+            if let Some(hit) = Hit::of(&looked) {
+                self.count(tables, |s| s.hits += 1);
+                return Plan::Hit(hit);
+            }
+            looked
+        } else {
+            looked
+        };
+        self.count(tables, |s| s.misses += 1);
+        Plan::Miss(Miss {
+            key,
+            tokens: looked.tokens,
+            tables: tables.clone(),
+            ttl: request.ttl,
+            limit: self.max_entry_bytes,
+            rows: Vec::new(),
+            n_rows: 0,
+            over: false,
+            _flight: flight,
+        })
+    }
+
+    /// The key of `stmt`'s entry: the database, the SQL, the values, the reading type.
+    fn entry_key(&self, stmt: &Statement, reader: &str) -> String {
+        let f = fingerprint(|w| {
+            w(stmt.sql.as_bytes());
+            w(reader.as_bytes());
+            // Each value as its `Debug` text, which names its variant and shows it exactly
+            // (floats round-trip, text is quoted and escaped).
+            let mut text = String::new();
+            for p in &stmt.params {
+                text.clear();
+                let _ = write!(text, "{p:?}");
+                w(text.as_bytes());
+            }
+        });
+        format!("{}q:{}", self.ns, hex(f))
+    }
+
+    /// A transaction in `written` committed (or its COMMIT failed: its outcome is
+    /// unknown): its tables get new versions.
+    pub(crate) async fn committed(&self, written: &Mutex<Written>) {
+        let tables = std::mem::take(&mut *written.lock().unwrap_or_else(|p| p.into_inner()));
+        if !tables.0.is_empty() {
+            self.bump(&tables.0).await;
+        }
+    }
+
+    /// Replay a hit into `each`, recording it in the running capture.
+    pub(crate) fn replay(
+        &self,
+        hit: Hit,
+        stmt: &Statement,
+        each: &mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
+        let rows = hit.replay(each)?;
+        crate::query_log::record_hit(stmt, rows, started.elapsed());
+        Ok(())
+    }
+}
+
+fn hex(f: [u64; 2]) -> String {
+    format!("{:016x}{:016x}", f[0], f[1])
+}
+
+/// The tokens read and the entry found.
+struct Looked {
+    tokens: Vec<u64>,
+    entry: Option<Arc<[u8]>>,
+}
+
+impl Looked {
+    /// The entry's payload, if it was stored with exactly the current tokens.
+    fn valid_payload(&self) -> Option<&[u8]> {
+        let e = self.entry.as_deref()?;
+        let (&layout, rest) = e.split_first()?;
+        if layout != LAYOUT {
+            return None;
+        }
+        let n = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        if n != self.tokens.len() {
+            return None;
+        }
+        let toks = rest.get(4..4 + 8 * n)?;
+        for (i, t) in self.tokens.iter().enumerate() {
+            if toks[8 * i..8 * i + 8] != t.to_le_bytes() {
+                return None;
+            }
+        }
+        Some(&rest[4 + 8 * n..])
+    }
+}
+
+/// Where a statement runs: outside a transaction, or inside one (whose written tables
+/// are shared with its savepoints).
+pub(crate) enum Scope {
+    Auto,
+    Tx(Arc<Mutex<Written>>),
+}
+
+/// The tables a transaction wrote (`None`: every table, by raw SQL or DDL).
+#[derive(Debug, Default)]
+pub(crate) struct Written(Vec<Option<&'static str>>);
+
+impl Written {
+    fn note(&mut self, tables: &[Option<&'static str>]) {
+        for t in tables {
+            if !self.0.contains(t) {
+                self.0.push(*t);
+            }
+        }
+    }
+
+    fn touches(&self, tables: &[&'static str]) -> bool {
+        self.0.iter().any(|w| w.is_none_or(|w| tables.contains(&w)))
+    }
+}
+
+/// What a statement's executor does: see [`QueryCache::plan`].
+pub(crate) enum Plan {
+    /// Send it; then [`AfterWrite::done`].
+    Direct(AfterWrite),
+    /// Serve it from the cache ([`QueryCache::replay`]).
+    Hit(Hit),
+    /// Send it through [`Miss::wrap`]'s recorder, then [`Miss::finish`].
+    Miss(Miss),
+}
+
+/// After a statement sent directly: the new versions of what it wrote outside a
+/// transaction (written even if the statement's future is dropped: then by a spawned
+/// task), and what the capture notes.
+pub(crate) struct AfterWrite {
+    tables: Vec<Option<&'static str>>,
+    outcome: Option<CacheOutcome>,
+    armed: Option<Arc<QueryCache>>,
+}
+
+pub use crate::query_log::CacheOutcome;
+
+impl AfterWrite {
+    pub(crate) fn none() -> AfterWrite {
+        AfterWrite {
+            tables: Vec::new(),
+            outcome: None,
+            armed: None,
+        }
+    }
+
+    fn outcome(outcome: CacheOutcome) -> AfterWrite {
+        AfterWrite {
+            tables: Vec::new(),
+            outcome: Some(outcome),
+            armed: None,
+        }
+    }
+
+    fn bump(tables: Vec<Option<&'static str>>) -> AfterWrite {
+        AfterWrite {
+            tables,
+            outcome: None,
+            armed: None,
+        }
+    }
+
+    /// Arm the guard: from here on, a drop bumps.
+    pub(crate) fn arm(&mut self, qc: &Arc<QueryCache>) {
+        if !self.tables.is_empty() {
+            self.armed = Some(qc.clone());
+        }
+    }
+
+    /// What the capture notes of the statement sent directly.
+    pub(crate) fn noted(&self) -> Option<CacheOutcome> {
+        self.outcome
+    }
+
+    /// The statement ended (whatever its result): write the new versions.
+    pub(crate) async fn done(mut self) {
+        if let Some(qc) = self.armed.take() {
+            let tables = std::mem::take(&mut self.tables);
+            // Dropped while bumping, the guard below bumps again: harmless.
+            let mut guard = AfterWrite {
+                tables: tables.clone(),
+                outcome: None,
+                armed: Some(qc.clone()),
+            };
+            qc.bump(&tables).await;
+            guard.armed = None;
+        }
+    }
+}
+
+impl Drop for AfterWrite {
+    fn drop(&mut self) {
+        if let Some(qc) = self.armed.take() {
+            let tables = std::mem::take(&mut self.tables);
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move { qc.bump(&tables).await });
+                }
+                Err(_) => {
+                    let mut pending = qc.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    pending.extend(tables);
+                }
+            }
+        }
+    }
+}
+
+/// A valid entry, to be replayed.
+pub(crate) struct Hit {
+    entry: Arc<[u8]>,
+    /// Where its rows start.
+    at: usize,
+}
+
+impl Hit {
+    fn of(looked: &Looked) -> Option<Hit> {
+        let payload = looked.valid_payload()?;
+        let entry = looked.entry.clone()?;
+        let at = entry.len() - payload.len();
+        Some(Hit { entry, at })
+    }
+
+    /// Hand every stored row to `each`; how many there were.
+    fn replay(&self, each: &mut (dyn FnMut(&dyn Row) -> Result<()> + Send)) -> Result<u64> {
+        let mut data = &self.entry[self.at..];
+        let n = take_u32(&mut data)?;
+        let mut cells = Vec::new();
+        for _ in 0..n {
+            let len = take_u32(&mut data)? as usize;
+            let row = data.get(..len).ok_or_else(corrupt)?;
+            data = &data[len..];
+            index_cells(row, &mut cells)?;
+            each(&CachedRow {
+                data: row,
+                cells: &cells,
+            })?;
+        }
+        Ok(u64::from(n))
+    }
+}
+
+/// A miss being recorded: the rows as the decoder reads them, stored when the query ends.
+pub(crate) struct Miss {
+    key: String,
+    tokens: Vec<u64>,
+    tables: Vec<&'static str>,
+    ttl: Duration,
+    limit: usize,
+    rows: Vec<u8>,
+    n_rows: u32,
+    over: bool,
+    /// Concurrent misses of this key wait until it is dropped.
+    _flight: super::Flight,
+}
+
+impl Miss {
+    /// `each`, recording every read of every row.
+    pub(crate) fn wrap<'r>(
+        &'r mut self,
+        each: &'r mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
+    ) -> impl FnMut(&dyn Row) -> Result<()> + Send + 'r {
+        let mut cells = Vec::new();
+        move |row: &dyn Row| {
+            if self.over {
+                return each(row);
+            }
+            let rec = Recorder {
+                inner: row,
+                cells: std::cell::RefCell::new(std::mem::take(&mut cells)),
+            };
+            let out = each(&rec);
+            cells = rec.cells.into_inner();
+            if out.is_ok() {
+                self.rows
+                    .extend_from_slice(&(cells.len() as u32).to_le_bytes());
+                self.rows.extend_from_slice(&cells);
+                self.n_rows += 1;
+                if self.rows.len() > self.limit {
+                    self.over = true;
+                    self.rows = Vec::new();
+                }
+            }
+            cells.clear();
+            out
+        }
+    }
+
+    /// The query ended: store its rows if it succeeded and they are not too big.
+    pub(crate) async fn finish(self, qc: &QueryCache, ok: bool) {
+        if !ok {
+            return;
+        }
+        if self.over {
+            qc.count(&self.tables, |s| s.too_large += 1);
+            return;
+        }
+        qc.paused().await;
+        let mut payload = Vec::with_capacity(self.rows.len() + 4);
+        payload.extend_from_slice(&self.n_rows.to_le_bytes());
+        payload.extend_from_slice(&self.rows);
+        qc.put(&self.key, &self.tokens, &payload, self.ttl, &self.tables)
+            .await;
+    }
+}
+
+fn corrupt() -> Error {
+    Error::Cache(
+        "a query-cache entry is damaged; it is ignored (QueryCache::invalidate_all drops them all)"
+            .into(),
+    )
+}
+
+fn take_u32(data: &mut &[u8]) -> Result<u32> {
+    let b = data.get(..4).ok_or_else(corrupt)?;
+    let v = u32::from_le_bytes(b.try_into().map_err(|_| corrupt())?);
+    *data = &data[4..];
+    Ok(v)
+}
+
+// ---- the cells ---------------------------------------------------------------------
+
+const NULL: u8 = 0;
+const NOT_NULL: u8 = 1;
+const BOOL: u8 = 2;
+const I16: u8 = 3;
+const I32: u8 = 4;
+const I64: u8 = 5;
+const F32: u8 = 6;
+const F64: u8 = 7;
+const TEXT: u8 = 8;
+const BYTES: u8 = 9;
+#[cfg(feature = "chrono")]
+const DATE: u8 = 10;
+#[cfg(feature = "chrono")]
+const TIME: u8 = 11;
+#[cfg(feature = "chrono")]
+const DATETIME: u8 = 12;
+#[cfg(feature = "chrono")]
+const DATETIME_UTC: u8 = 13;
+#[cfg(feature = "uuid")]
+const UUID: u8 = 14;
+#[cfg(feature = "decimal")]
+const DECIMAL: u8 = 15;
+#[cfg(feature = "json")]
+const JSON: u8 = 16;
+
+/// The payload size of a fixed-size tag; `None` for a length-prefixed one.
+fn fixed_size(tag: u8) -> Option<usize> {
+    Some(match tag {
+        NULL | NOT_NULL => 0,
+        BOOL => 1,
+        I16 => 2,
+        I32 | F32 => 4,
+        I64 | F64 => 8,
+        TEXT | BYTES => return None,
+        #[cfg(feature = "chrono")]
+        DATE => 4,
+        #[cfg(feature = "chrono")]
+        TIME => 8,
+        #[cfg(feature = "chrono")]
+        DATETIME | DATETIME_UTC => 12,
+        #[cfg(feature = "uuid")]
+        UUID => 16,
+        #[cfg(feature = "decimal")]
+        DECIMAL => 16,
+        #[cfg(feature = "json")]
+        JSON => return None,
+        _ => return Some(usize::MAX),
+    })
+}
+
+/// A row as the decoder reads it, writing down each answer: `[column u16][tag][payload]`.
+struct Recorder<'a> {
+    inner: &'a dyn Row,
+    cells: std::cell::RefCell<Vec<u8>>,
+}
+
+impl Recorder<'_> {
+    fn put(&self, idx: usize, tag: u8, payload: &[u8]) {
+        let mut c = self.cells.borrow_mut();
+        c.extend_from_slice(&(idx as u16).to_le_bytes());
+        c.push(tag);
+        if fixed_size(tag).is_none() {
+            c.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        }
+        c.extend_from_slice(payload);
+    }
+}
+
+macro_rules! record_num {
+    ($name:ident, $ty:ty, $tag:expr) => {
+        fn $name(&self, idx: usize) -> Result<$ty> {
+            let v = self.inner.$name(idx)?;
+            self.put(idx, $tag, &v.to_le_bytes());
+            Ok(v)
+        }
+    };
+}
+
+impl Row for Recorder<'_> {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    fn is_null(&self, idx: usize) -> Result<bool> {
+        let null = self.inner.is_null(idx)?;
+        self.put(idx, if null { NULL } else { NOT_NULL }, &[]);
+        Ok(null)
+    }
+    fn get_bool(&self, idx: usize) -> Result<bool> {
+        let v = self.inner.get_bool(idx)?;
+        self.put(idx, BOOL, &[u8::from(v)]);
+        Ok(v)
+    }
+    record_num!(get_i16, i16, I16);
+    record_num!(get_i32, i32, I32);
+    record_num!(get_i64, i64, I64);
+    record_num!(get_f32, f32, F32);
+    record_num!(get_f64, f64, F64);
+    fn get_string(&self, idx: usize) -> Result<String> {
+        let v = self.inner.get_string(idx)?;
+        self.put(idx, TEXT, v.as_bytes());
+        Ok(v)
+    }
+    fn get_bytes(&self, idx: usize) -> Result<Vec<u8>> {
+        let v = self.inner.get_bytes(idx)?;
+        self.put(idx, BYTES, &v);
+        Ok(v)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_date(&self, idx: usize) -> Result<chrono::NaiveDate> {
+        use chrono::Datelike as _;
+        let v = self.inner.get_date(idx)?;
+        self.put(idx, DATE, &v.num_days_from_ce().to_le_bytes());
+        Ok(v)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_time(&self, idx: usize) -> Result<chrono::NaiveTime> {
+        use chrono::Timelike as _;
+        let v = self.inner.get_time(idx)?;
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&v.num_seconds_from_midnight().to_le_bytes());
+        b[4..].copy_from_slice(&v.nanosecond().to_le_bytes());
+        self.put(idx, TIME, &b);
+        Ok(v)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime(&self, idx: usize) -> Result<chrono::NaiveDateTime> {
+        let v = self.inner.get_datetime(idx)?;
+        self.put(idx, DATETIME, &datetime_bytes(v.and_utc()));
+        Ok(v)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime_utc(&self, idx: usize) -> Result<chrono::DateTime<chrono::Utc>> {
+        let v = self.inner.get_datetime_utc(idx)?;
+        self.put(idx, DATETIME_UTC, &datetime_bytes(v));
+        Ok(v)
+    }
+    #[cfg(feature = "uuid")]
+    fn get_uuid(&self, idx: usize) -> Result<uuid::Uuid> {
+        let v = self.inner.get_uuid(idx)?;
+        self.put(idx, UUID, v.as_bytes());
+        Ok(v)
+    }
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        let v = self.inner.get_decimal(idx)?;
+        self.put(idx, DECIMAL, &v.serialize());
+        Ok(v)
+    }
+    #[cfg(feature = "json")]
+    fn get_json(&self, idx: usize) -> Result<serde_json::Value> {
+        let v = self.inner.get_json(idx)?;
+        let text = serde_json::to_vec(&v).map_err(|e| Error::Cache(e.to_string()))?;
+        self.put(idx, JSON, &text);
+        Ok(v)
+    }
+}
+
+#[cfg(feature = "chrono")]
+fn datetime_bytes(v: chrono::DateTime<chrono::Utc>) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..8].copy_from_slice(&v.timestamp().to_le_bytes());
+    b[8..].copy_from_slice(&v.timestamp_subsec_nanos().to_le_bytes());
+    b
+}
+
+#[cfg(feature = "chrono")]
+fn datetime_from(b: &[u8]) -> Result<chrono::DateTime<chrono::Utc>> {
+    let secs = i64::from_le_bytes(b[..8].try_into().map_err(|_| corrupt())?);
+    let nanos = u32::from_le_bytes(b[8..12].try_into().map_err(|_| corrupt())?);
+    chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(corrupt)
+}
+
+/// What one column of a stored row holds: whether it is null, and its value's tag and
+/// payload.
+#[derive(Clone, Copy, Default)]
+struct CellAt {
+    null: Option<bool>,
+    value: Option<(u8, usize, usize)>,
+}
+
+/// Index a stored row's cells by column.
+fn index_cells(row: &[u8], out: &mut Vec<CellAt>) -> Result<()> {
+    out.clear();
+    let mut at = 0;
+    while at < row.len() {
+        let idx = u16::from_le_bytes(
+            row.get(at..at + 2)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .map_err(|_| corrupt())?,
+        ) as usize;
+        let tag = *row.get(at + 2).ok_or_else(corrupt)?;
+        at += 3;
+        let len = match fixed_size(tag) {
+            Some(usize::MAX) => return Err(corrupt()),
+            Some(n) => n,
+            None => {
+                let mut rest = row.get(at..).ok_or_else(corrupt)?;
+                let n = take_u32(&mut rest)? as usize;
+                at += 4;
+                n
+            }
+        };
+        if row.len() < at + len {
+            return Err(corrupt());
+        }
+        if out.len() <= idx {
+            out.resize(idx + 1, CellAt::default());
+        }
+        match tag {
+            NULL => out[idx].null = Some(true),
+            NOT_NULL => out[idx].null = Some(false),
+            _ => out[idx].value = Some((tag, at, len)),
+        }
+        at += len;
+    }
+    Ok(())
+}
+
+/// A stored row, read back by column as the decoder read it when it was recorded.
+struct CachedRow<'a> {
+    data: &'a [u8],
+    cells: &'a [CellAt],
+}
+
+impl CachedRow<'_> {
+    fn value(&self, idx: usize, tag: u8) -> Result<&[u8]> {
+        match self.cells.get(idx).and_then(|c| c.value) {
+            Some((t, at, len)) if t == tag => Ok(&self.data[at..at + len]),
+            _ => Err(Error::Cache(format!(
+                "a cached result does not match what reads it (column {idx} was not read that \
+                 way when it was stored); it is a bug: please report it, and drop the entries \
+                 with QueryCache::invalidate_all"
+            ))),
+        }
+    }
+}
+
+macro_rules! replay_num {
+    ($name:ident, $ty:ty, $tag:expr) => {
+        fn $name(&self, idx: usize) -> Result<$ty> {
+            let b = self.value(idx, $tag)?;
+            Ok(<$ty>::from_le_bytes(b.try_into().map_err(|_| corrupt())?))
+        }
+    };
+}
+
+impl Row for CachedRow<'_> {
+    fn backend(&self) -> &'static str {
+        "the query cache"
+    }
+    fn is_null(&self, idx: usize) -> Result<bool> {
+        match self.cells.get(idx) {
+            Some(CellAt { null: Some(n), .. }) => Ok(*n),
+            Some(CellAt { value: Some(_), .. }) => Ok(false),
+            _ => self.value(idx, NULL).map(|_| true),
+        }
+    }
+    fn get_bool(&self, idx: usize) -> Result<bool> {
+        Ok(self.value(idx, BOOL)?[0] != 0)
+    }
+    replay_num!(get_i16, i16, I16);
+    replay_num!(get_i32, i32, I32);
+    replay_num!(get_i64, i64, I64);
+    replay_num!(get_f32, f32, F32);
+    replay_num!(get_f64, f64, F64);
+    fn get_string(&self, idx: usize) -> Result<String> {
+        String::from_utf8(self.value(idx, TEXT)?.to_vec()).map_err(|_| corrupt())
+    }
+    fn get_bytes(&self, idx: usize) -> Result<Vec<u8>> {
+        Ok(self.value(idx, BYTES)?.to_vec())
+    }
+    #[cfg(feature = "chrono")]
+    fn get_date(&self, idx: usize) -> Result<chrono::NaiveDate> {
+        let b = self.value(idx, DATE)?;
+        let days = i32::from_le_bytes(b.try_into().map_err(|_| corrupt())?);
+        chrono::NaiveDate::from_num_days_from_ce_opt(days).ok_or_else(corrupt)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_time(&self, idx: usize) -> Result<chrono::NaiveTime> {
+        let b = self.value(idx, TIME)?;
+        let secs = u32::from_le_bytes(b[..4].try_into().map_err(|_| corrupt())?);
+        let nanos = u32::from_le_bytes(b[4..].try_into().map_err(|_| corrupt())?);
+        chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos).ok_or_else(corrupt)
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime(&self, idx: usize) -> Result<chrono::NaiveDateTime> {
+        Ok(datetime_from(self.value(idx, DATETIME)?)?.naive_utc())
+    }
+    #[cfg(feature = "chrono")]
+    fn get_datetime_utc(&self, idx: usize) -> Result<chrono::DateTime<chrono::Utc>> {
+        datetime_from(self.value(idx, DATETIME_UTC)?)
+    }
+    #[cfg(feature = "uuid")]
+    fn get_uuid(&self, idx: usize) -> Result<uuid::Uuid> {
+        uuid::Uuid::from_slice(self.value(idx, UUID)?).map_err(|_| corrupt())
+    }
+    #[cfg(feature = "decimal")]
+    fn get_decimal(&self, idx: usize) -> Result<rust_decimal::Decimal> {
+        let b: [u8; 16] = self
+            .value(idx, DECIMAL)?
+            .try_into()
+            .map_err(|_| corrupt())?;
+        Ok(rust_decimal::Decimal::deserialize(b))
+    }
+    #[cfg(feature = "json")]
+    fn get_json(&self, idx: usize) -> Result<serde_json::Value> {
+        serde_json::from_slice(self.value(idx, JSON)?).map_err(|_| corrupt())
+    }
+}
+
+/// Every row of `stmt` read as `T` through `ex.for_each_row` (where the cache is): what
+/// `fetch_all` and `fetch_optional` do for a statement the cache concerns.
+pub(crate) async fn collect_rows<E: orm_core::Executor, T: orm_core::FromRow>(
+    mut ex: E,
+    stmt: Statement,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut push = |row: &dyn Row| -> Result<()> {
+        out.push(T::from_row(row, 0)?);
+        Ok(())
+    };
+    ex.for_each_row(stmt, &mut push).await?;
+    Ok(out)
+}
+
+/// The link from an executor to its database's query cache.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Link(pub(crate) Option<Arc<QueryCache>>);
+
+impl Link {
+    /// The cache, if `stmt` concerns it: a write, or a read of a cached evaluation. One
+    /// branch for an executor without a cache; a thread-local read for a plain query.
+    #[inline]
+    pub(crate) fn concerns(&self, stmt: &Statement) -> Option<&Arc<QueryCache>> {
+        let qc = self.0.as_ref()?;
+        match &stmt.tables {
+            Tables::Read(tables) => {
+                note_reads(tables);
+                orm_core::eval::observe::cache_request().map(|_| qc)
+            }
+            _ => Some(qc),
+        }
+    }
+}
+
+thread_local! {
+    /// The tables read by the `cached_as` computation being polled on this thread.
+    static READS: std::cell::RefCell<Option<Vec<&'static str>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Note `tables` as read, if a `cached_as` computation is being polled.
+fn note_reads(tables: &[&'static str]) {
+    READS.with(|r| {
+        if let Some(reads) = r.borrow_mut().as_mut() {
+            for t in tables {
+                if !reads.contains(t) {
+                    reads.push(t);
+                }
+            }
+        }
+    });
+}
+
+pin_project_lite::pin_project! {
+    /// A `cached_as` computation, noting the tables its statements read.
+    struct NotingReads<F> {
+        #[pin]
+        inner: F,
+        reads: Option<Vec<&'static str>>,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for NotingReads<F> {
+    type Output = (F::Output, Vec<&'static str>);
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let outer = READS.with(|r| r.replace(this.reads.take()));
+        let out = this.inner.poll(cx);
+        *this.reads = READS.with(|r| r.replace(outer));
+        out.map(|v| (v, this.reads.take().unwrap_or_default()))
+    }
+}
+
+/// The tables written so far by a transaction (and its savepoints), when its database
+/// has a cache.
+pub(crate) type TxWrites = Option<Arc<Mutex<Written>>>;
+
+/// `scope` of a transaction whose writes are `written` (`None`: not in one).
+pub(crate) fn scope_of(written: &TxWrites) -> Scope {
+    match written {
+        Some(w) => Scope::Tx(w.clone()),
+        None => Scope::Auto,
+    }
+}
+
+/// Run a statement whose rows are read through the query cache `$qc` (in `$scope`):
+/// `$run` is the future that sends it, naming `$stmt` and `$each` (the row callback, which
+/// a miss replaces with its recorder).
+macro_rules! cached_rows {
+    ($qc:expr, $scope:expr, $stmt:ident, $each:ident, $run:expr) => {{
+        use $crate::cache::query::Plan;
+        let qc: std::sync::Arc<$crate::cache::query::QueryCache> = $qc;
+        let scope = $scope;
+        match qc.plan(&scope, &$stmt).await {
+            Plan::Hit(hit) => qc.replay(hit, &$stmt, $each),
+            Plan::Direct(mut after) => {
+                after.arm(&qc);
+                let out = $crate::query_log::with_outcome(after.noted(), $run).await;
+                after.done().await;
+                out
+            }
+            Plan::Miss(mut miss) => {
+                let out = {
+                    let mut wrapped = miss.wrap($each);
+                    let $each: &mut (dyn FnMut(&dyn orm_core::Row) -> orm_core::Result<()> + Send) =
+                        &mut wrapped;
+                    $crate::query_log::with_outcome(Some($crate::CacheOutcome::Miss), $run).await
+                };
+                miss.finish(&qc, out.is_ok()).await;
+                out
+            }
+        }
+    }};
+}
+pub(crate) use cached_rows;
+
+/// Run a statement that returns no rows (`$run`, naming `$stmt`) past the query cache
+/// `$qc` (in `$scope`): a write gives its tables new versions once it is committed.
+macro_rules! cached_exec {
+    ($qc:expr, $scope:expr, $stmt:ident, $run:expr) => {{
+        let qc: std::sync::Arc<$crate::cache::query::QueryCache> = $qc;
+        let mut after = qc
+            .after_write(&$scope, &$stmt)
+            .unwrap_or_else($crate::cache::query::AfterWrite::none);
+        after.arm(&qc);
+        let out = $run.await;
+        after.done().await;
+        out
+    }};
+}
+pub(crate) use cached_exec;
