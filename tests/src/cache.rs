@@ -41,3 +41,72 @@ pub async fn backends(file: &str, name: &str) -> Vec<(&'static str, Cache)> {
     }
     out
 }
+
+/// A Redis server of one test's own, on a free loopback port, with no persistence: a test
+/// can stop it, start it again (empty) or give it a memory limit without touching the
+/// shared server other tests use. Killed when dropped.
+pub struct PrivateRedis {
+    port: u16,
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Start `redis-server` with `args` added (`--maxmemory 1mb` …); a missing binary
+    /// fails the test with what to do.
+    pub fn start(args: &[&str]) -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut r = PrivateRedis {
+            port,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stop the server (SIGKILL: nothing is saved).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start it again, empty, on the same port; wait until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server for this test: {e}\n{REDIS_HINT}")
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the private redis-server on port {} did not start",
+                self.port
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
