@@ -920,6 +920,12 @@ impl DefaultDatabase for Db {
 
 #[cfg(feature = "cache")]
 impl Db {
+    /// The query cache, shared (for the page cache).
+    #[cfg(all(feature = "web", feature = "cache"))]
+    pub(crate) fn cache_handle(&self) -> Option<Arc<crate::cache::QueryCache>> {
+        self.link.0.clone()
+    }
+
     /// Which database this is, for the cache's keys: its connection options, hashed.
     #[cfg(feature = "cache")]
     fn identity(&self) -> u64 {

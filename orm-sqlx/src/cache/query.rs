@@ -239,10 +239,10 @@ impl QueryCache {
     }
 
     /// The version keys of a read of `tables`: the epoch's, then each table's.
-    fn version_keys(&self, tables: &[&'static str]) -> Vec<String> {
+    fn version_keys(&self, tables: &[impl AsRef<str>]) -> Vec<String> {
         let mut keys = Vec::with_capacity(tables.len() + 1);
         keys.push(self.version_key(None));
-        keys.extend(tables.iter().map(|t| self.version_key(Some(t))));
+        keys.extend(tables.iter().map(|t| self.version_key(Some(t.as_ref()))));
         keys
     }
 
@@ -382,12 +382,14 @@ impl QueryCache {
             return super::decode(&full, bytes);
         }
         self.count(&tables, |s| s.misses += 1);
-        let (value, reads) = NotingReads {
-            inner: compute(),
-            reads: Some(Vec::new()),
-        }
-        .await;
+        let (value, reads) = noting_reads(compute()).await;
         let value = value?;
+        if reads.contains(&UNKNOWN_TABLES) {
+            return Err(Error::Cache(format!(
+                "cached_as(`{key}`): the computation ran raw SQL, whose tables cannot be known: \
+                 a write to them would not invalidate the value, so it is not stored"
+            )));
+        }
         if let Some(missing) = reads.iter().find(|t| !tables.contains(t)) {
             return Err(Error::Cache(format!(
                 "cached_as(`{key}`): the computation read the table `{missing}`, which is not \
@@ -406,8 +408,27 @@ impl QueryCache {
         Ok(value)
     }
 
+    /// The full key of a `kind` of entry (`q` queries, `f` cached_as, `p` pages) with
+    /// this fingerprint.
+    pub(crate) fn entry_key_of(&self, kind: &str, parts: impl Fn(&mut dyn FnMut(&[u8]))) -> String {
+        format!("{}{kind}:{}", self.ns, hex(fingerprint(parts)))
+    }
+
     /// The tokens of `tables` and the entry at `key`, or `None` when the cache failed.
-    async fn lookup(&self, key: &str, tables: &[&'static str]) -> Option<Looked> {
+    pub(crate) async fn lookup(&self, key: &str, tables: &[&'static str]) -> Option<Looked> {
+        let looked = self.lookup_tables(key, tables).await;
+        if looked.is_none() {
+            self.count(tables, |s| s.errors += 1);
+        }
+        looked
+    }
+
+    /// [`lookup`](Self::lookup) of tables named at run time (not counted per table).
+    pub(crate) async fn lookup_tables(
+        &self,
+        key: &str,
+        tables: &[impl AsRef<str>],
+    ) -> Option<Looked> {
         let keys = self.version_keys(tables);
         let fresh: Vec<u64> = keys.iter().map(|_| random_token()).collect();
         match self.store().get_versioned(key, &keys, &fresh).await {
@@ -417,14 +438,18 @@ impl QueryCache {
             }
             Err(e) => {
                 self.failed("reading", &e);
-                self.count(tables, |s| s.errors += 1);
                 None
             }
         }
     }
 
+    /// The low-level store (for the page cache's own entries).
+    pub(crate) fn raw_store(&self) -> &Store {
+        self.store()
+    }
+
     /// Store `payload` with the `tokens` read before it was computed.
-    async fn put(
+    pub(crate) async fn put(
         &self,
         key: &str,
         tokens: &[u64],
@@ -581,14 +606,14 @@ fn hex(f: [u64; 2]) -> String {
 }
 
 /// The tokens read and the entry found.
-struct Looked {
-    tokens: Vec<u64>,
+pub(crate) struct Looked {
+    pub(crate) tokens: Vec<u64>,
     entry: Option<Arc<[u8]>>,
 }
 
 impl Looked {
     /// The entry's payload, if it was stored with exactly the current tokens.
-    fn valid_payload(&self) -> Option<&[u8]> {
+    pub(crate) fn valid_payload(&self) -> Option<&[u8]> {
         let e = self.entry.as_deref()?;
         let (&layout, rest) = e.split_first()?;
         if layout != LAYOUT {
@@ -1179,10 +1204,19 @@ impl Link {
                 note_reads(tables);
                 orm_core::eval::observe::cache_request().map(|_| qc)
             }
+            Tables::Unknown => {
+                // Raw SQL reads tables nobody can name: a computation noting its reads
+                // cannot be cached against them.
+                note_reads(&[UNKNOWN_TABLES]);
+                Some(qc)
+            }
             _ => Some(qc),
         }
     }
 }
+
+/// What [`note_reads`] notes for a statement whose tables are not known (raw SQL).
+pub(crate) const UNKNOWN_TABLES: &str = "(raw SQL)";
 
 thread_local! {
     /// The tables read by the `cached_as` computation being polled on this thread.
@@ -1204,11 +1238,20 @@ fn note_reads(tables: &[&'static str]) {
 }
 
 pin_project_lite::pin_project! {
-    /// A `cached_as` computation, noting the tables its statements read.
-    struct NotingReads<F> {
+    /// A computation (`cached_as`, a cached page's view), noting the tables its statements
+    /// read through a database with a cache; its output comes with them.
+    pub(crate) struct NotingReads<F> {
         #[pin]
         inner: F,
         reads: Option<Vec<&'static str>>,
+    }
+}
+
+/// Run `fut`, noting the tables its statements read ([`UNKNOWN_TABLES`] for raw SQL).
+pub(crate) fn noting_reads<F: std::future::Future>(fut: F) -> NotingReads<F> {
+    NotingReads {
+        inner: fut,
+        reads: Some(Vec::new()),
     }
 }
 

@@ -64,8 +64,15 @@
 //! every visitor's requests, to whoever asks for them: never enable it in production.
 //! [`QueryLayer::debug_panel`] logs a `WARN` (target `orm_sqlx::web`) to say so.
 
+#[cfg(feature = "cache")]
+mod cache_page;
 mod html;
 mod panel;
+
+#[cfg(feature = "cache")]
+pub use cache_page::{
+    CachePage, CachePageLayer, DEFAULT_MAX_PAGE_BYTES, cache_control, never_cache,
+};
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
