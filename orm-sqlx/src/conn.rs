@@ -187,6 +187,9 @@ trait Lend {
         crate::cache::query::Scope,
     )> {
         let (link, written) = self.cache_parts();
+        if written.is_some() {
+            crate::cache::query::note_transaction();
+        }
         let qc = link.concerns(stmt)?.clone();
         Some((qc, crate::cache::query::scope_of(written)))
     }
@@ -305,6 +308,7 @@ macro_rules! executor_via_conn {
                         crate::cache::query::cached_rows!(
                             qc,
                             scope,
+                            true,
                             stmt,
                             each,
                             this.run(|c| c.for_each_row_owned(stmt, each))
@@ -643,8 +647,18 @@ impl Transaction {
         }
     }
 
-    /// The transaction's connection, borrowed.
+    /// The transaction's connection, borrowed: statements sent through it go straight to
+    /// the driver. With a query cache, which cannot see them, the transaction counts as
+    /// having written every table: its reads go to the database, and its COMMIT
+    /// invalidates every cached result.
     pub fn conn(&mut self) -> ConnRef<'_> {
+        #[cfg(feature = "cache")]
+        if let Some(written) = &self.written {
+            written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .note_everything();
+        }
         match &mut self.inner {
             #[cfg(feature = "sqlite")]
             TxInner::Sqlite(tx) => ConnRef::Sqlite(tx.conn()),
@@ -695,6 +709,17 @@ impl Transaction {
                 written,
                 ..
             } = self;
+            // New versions for what it wrote once the COMMIT is answered (also when it
+            // failed: whether it took effect is not known), before the callbacks (which may
+            // read the cache); armed first, so that a COMMIT abandoned mid-flight still
+            // gives them.
+            #[cfg(feature = "cache")]
+            let after = match (&link.0, &written) {
+                (Some(qc), Some(written)) => Some(qc.commit_guard(written)),
+                _ => None,
+            };
+            #[cfg(not(feature = "cache"))]
+            let _ = (link, written);
             let r = match inner {
                 #[cfg(feature = "sqlite")]
                 TxInner::Sqlite(tx) => tx.commit().await,
@@ -704,14 +729,10 @@ impl Transaction {
                 TxInner::Mysql(tx, _) => tx.commit().await,
             };
             drop(held);
-            // New versions for what it wrote, also when the COMMIT failed (whether it took
-            // effect is not known), before the callbacks (which may read the cache).
             #[cfg(feature = "cache")]
-            if let (Some(qc), Some(written)) = (&link.0, &written) {
-                qc.committed(written).await;
+            if let Some(after) = after {
+                after.done().await;
             }
-            #[cfg(not(feature = "cache"))]
-            let _ = (link, written);
             r.map_err(|e| backend::db_error("COMMIT", e))?;
             for (_, callback) in on_commit.0 {
                 callback();
@@ -814,17 +835,11 @@ pub struct Connection {
     running: bool,
     /// The database's query cache.
     link: crate::cache_link::Link,
+    /// Once [`conn`](Connection::conn) lent it out raw (statements the cache cannot see):
+    /// "everything written", so that its reads go to the database and, when it is dropped,
+    /// every table gets a new version.
+    written: crate::cache_link::TxWrites,
 }
-
-/// A connection's statements run outside a transaction: nothing written to note.
-const NO_TX: crate::cache_link::TxWrites = {
-    #[cfg(feature = "cache")]
-    {
-        None
-    }
-    #[cfg(not(feature = "cache"))]
-    {}
-};
 
 #[derive(Debug)]
 enum PoolConnInner {
@@ -846,6 +861,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for Connection {
             inner: PoolConnInner::Sqlite(c),
             running: false,
             link: Default::default(),
+            written: Default::default(),
         }
     }
 }
@@ -857,6 +873,7 @@ impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for Connection {
             inner: PoolConnInner::Postgres(c),
             running: false,
             link: Default::default(),
+            written: Default::default(),
         }
     }
 }
@@ -886,6 +903,7 @@ impl Connection {
             inner: PoolConnInner::Mysql(c, server),
             running: false,
             link: Default::default(),
+            written: Default::default(),
         }
     }
 }
@@ -918,8 +936,18 @@ impl Connection {
         }
     }
 
-    /// The connection, borrowed.
+    /// The connection, borrowed: statements sent through it go straight to the driver.
+    /// With a query cache ([`Db::with_cache`](crate::Db::with_cache)), which cannot see
+    /// them, the connection counts as having written every table from then on: its own
+    /// reads go to the database, and every cached result is invalidated when it is
+    /// dropped.
     pub fn conn(&mut self) -> ConnRef<'_> {
+        #[cfg(feature = "cache")]
+        if self.link.0.is_some() && self.written.is_none() {
+            self.written = Some(std::sync::Arc::new(std::sync::Mutex::new(
+                crate::cache::query::Written::everything(),
+            )));
+        }
         match &mut self.inner {
             #[cfg(feature = "sqlite")]
             PoolConnInner::Sqlite(c) => ConnRef::Sqlite(c),
@@ -935,7 +963,7 @@ impl Connection {
 /// discards the connection.
 impl Lend for Connection {
     fn cache_parts(&self) -> (&crate::cache_link::Link, &crate::cache_link::TxWrites) {
-        (&self.link, &NO_TX)
+        (&self.link, &self.written)
     }
 
     fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool) {
@@ -954,6 +982,10 @@ impl Lend for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        #[cfg(feature = "cache")]
+        if let (Some(qc), Some(written)) = (&self.link.0, &self.written) {
+            qc.defer(written);
+        }
         if self.running {
             match &mut self.inner {
                 #[cfg(feature = "sqlite")]
@@ -1058,11 +1090,15 @@ macro_rules! tx_scope {
                 each: &'b mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
             ) -> BoxFuture<'b, Result<()>> {
                 #[cfg(feature = "cache")]
+                if self.written.is_some() {
+                    crate::cache::query::note_transaction();
+                }
+                #[cfg(feature = "cache")]
                 if let Some(qc) = self.link.concerns(&stmt).cloned() {
                     let scope = crate::cache::query::scope_of(&self.written);
                     let tx = &mut self.tx;
                     return Box::pin(async move {
-                        crate::cache::query::cached_rows!(qc, scope, stmt, each, async move {
+                        crate::cache::query::cached_rows!(qc, scope, true, stmt, each, async move {
                             let out = backend::for_each_row::<$db>(tx.start(), stmt, each).await;
                             tx.finish(out)
                         })
@@ -1108,13 +1144,18 @@ macro_rules! tx_scope {
                         written,
                         ..
                     } = *self;
-                    let r = tx.commit().await;
                     #[cfg(feature = "cache")]
-                    if let (false, Some(qc), Some(written)) = (nested, &link.0, &written) {
-                        qc.committed(written).await;
-                    }
+                    let after = match (nested, &link.0, &written) {
+                        (false, Some(qc), Some(written)) => Some(qc.commit_guard(written)),
+                        _ => None,
+                    };
                     #[cfg(not(feature = "cache"))]
                     let _ = (nested, link, written);
+                    let r = tx.commit().await;
+                    #[cfg(feature = "cache")]
+                    if let Some(after) = after {
+                        after.done().await;
+                    }
                     r.map_err(|e| backend::db_error("COMMIT", e))
                 })
             }

@@ -637,6 +637,7 @@ impl Executor for &Db {
                 crate::cache::query::cached_rows!(
                     qc,
                     crate::cache::query::Scope::Auto,
+                    false,
                     stmt,
                     each,
                     async move {

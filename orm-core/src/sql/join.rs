@@ -61,6 +61,16 @@ impl Aliases {
         alias
     }
 
+    /// Note the tables another writer's statement named (a subquery written apart): the
+    /// statement reads them too. Their aliases are the other's own.
+    pub fn absorb_tables(&mut self, other: &Aliases) {
+        for t in &other.tables {
+            if !self.tables.contains(t) {
+                self.tables.push(t);
+            }
+        }
+    }
+
     /// The tables named, each once, in the order they were first taken.
     pub fn into_tables(self) -> Vec<&'static str> {
         self.tables

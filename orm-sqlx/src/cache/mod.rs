@@ -889,6 +889,32 @@ impl Flights {
         self.join_noting(key).await.0
     }
 
+    /// The flight of `key` if nobody else holds it, without waiting.
+    fn try_join(self: &Arc<Self>, key: &str) -> Option<Flight> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(key.to_owned()).or_default().clone()
+        };
+        match lock.try_lock_owned() {
+            Ok(guard) => Some(Flight {
+                flights: self.clone(),
+                key: key.to_owned(),
+                guard: Some(guard),
+            }),
+            Err(_) => {
+                // Not joined: drop this clone under the table's lock, and the entry if
+                // nobody else holds it (as a finished flight does).
+                let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(l) = locks.get(key)
+                    && Arc::strong_count(l) == 1
+                {
+                    locks.remove(key);
+                }
+                None
+            }
+        }
+    }
+
     /// [`join`](Self::join), and whether another flight of `key` had to end first.
     async fn join_noting(self: &Arc<Self>, key: &str) -> (Flight, bool) {
         let lock = {

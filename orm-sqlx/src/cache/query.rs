@@ -71,7 +71,15 @@ pub struct QueryCache {
     degraded: AtomicBool,
     /// Tests only: awaited after a miss's query, before its result is stored.
     pause: Mutex<Option<Pause>>,
+    /// Tables an abandoned write may still change (its statement or COMMIT was dropped
+    /// mid-flight: the server may finish it later), until when: this process reads them
+    /// from the database meanwhile, and they get new versions again at the end.
+    unsettled: Mutex<Vec<(Option<&'static str>, std::time::Instant)>>,
 }
+
+/// How long the tables of an abandoned write stay unsettled: see
+/// [`QueryCache::unsettled`](QueryCache).
+pub const ABANDONED_WRITE_GRACE: Duration = Duration::from_secs(30);
 
 /// See [`QueryCache::pause_before_store`].
 type Pause = Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
@@ -175,7 +183,45 @@ impl QueryCache {
             pending: Mutex::default(),
             degraded: AtomicBool::new(false),
             pause: Mutex::default(),
+            unsettled: Mutex::default(),
         }
+    }
+
+    /// Note that an abandoned write may still change `tables`: new versions now, again
+    /// when the grace period ends, and reads of them from the database meanwhile.
+    fn abandoned(self: &Arc<Self>, tables: Vec<Option<&'static str>>) {
+        let until = std::time::Instant::now() + ABANDONED_WRITE_GRACE;
+        {
+            let mut unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
+            unsettled.retain(|(_, u)| *u > std::time::Instant::now());
+            for t in &tables {
+                unsettled.push((*t, until));
+            }
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let qc = self.clone();
+                rt.spawn(async move {
+                    qc.bump(&tables).await;
+                    tokio::time::sleep(ABANDONED_WRITE_GRACE).await;
+                    qc.bump(&tables).await;
+                });
+            }
+            Err(_) => {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.extend(tables);
+            }
+        }
+    }
+
+    /// Whether a read of `tables` must go to the database: an abandoned write may still
+    /// change one of them.
+    fn unsettled(&self, tables: &[&'static str]) -> bool {
+        let unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        unsettled
+            .iter()
+            .any(|(t, until)| *until > now && t.is_none_or(|t| tables.contains(&t)))
     }
 
     /// For tests of races: `pause` is awaited after each miss's query ran and before its
@@ -283,6 +329,27 @@ impl QueryCache {
         }
     }
 
+    /// New versions for what `written` holds, before this process next reads the cache
+    /// (and as soon as a task can write them): for a connection lent out raw, dropped.
+    pub(crate) fn defer(self: &Arc<Self>, written: &Mutex<Written>) {
+        let tables = std::mem::take(&mut *written.lock().unwrap_or_else(|p| p.into_inner()));
+        if tables.0.is_empty() {
+            return;
+        }
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for t in tables.0 {
+                if !pending.contains(&t) {
+                    pending.push(t);
+                }
+            }
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let qc = self.clone();
+            rt.spawn(async move { qc.flush_pending().await });
+        }
+    }
+
     /// Write the new versions a failed write left behind; whether none is left.
     async fn flush_pending(&self) -> bool {
         let tables: Vec<Option<&'static str>> = {
@@ -384,6 +451,11 @@ impl QueryCache {
         self.count(&tables, |s| s.misses += 1);
         let (value, reads) = noting_reads(compute()).await;
         let value = value?;
+        if reads.contains(&IN_TRANSACTION) {
+            // Read inside a transaction: maybe writes not committed yet (gone on a
+            // rollback), maybe a snapshot older than the versions. Returned, not kept.
+            return Ok(value);
+        }
         if reads.contains(&UNKNOWN_TABLES) {
             return Err(Error::Cache(format!(
                 "cached_as(`{key}`): the computation ran raw SQL, whose tables cannot be known: \
@@ -497,8 +569,10 @@ impl QueryCache {
     }
 
     /// What to do with `stmt`, whose rows are read, about to be sent on an executor in
-    /// `scope`.
-    pub(crate) async fn plan(&self, scope: &Scope, stmt: &Statement) -> Plan {
+    /// `scope`. `holding`: the executor holds a connection already (a `Connection`, a
+    /// transaction, an evaluation's session): it never waits for another task's flight of
+    /// the same key, which may be waiting for a connection from the same pool.
+    pub(crate) async fn plan(&self, scope: &Scope, stmt: &Statement, holding: bool) -> Plan {
         if let Some(after) = self.after_write(scope, stmt) {
             return Plan::Direct(after);
         }
@@ -517,7 +591,7 @@ impl QueryCache {
             }
             Scope::Auto => false,
         };
-        if !self.flush_pending().await {
+        if !self.flush_pending().await || self.unsettled(tables) {
             return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
         }
         let key = self.entry_key(stmt, request.reader);
@@ -534,7 +608,15 @@ impl QueryCache {
         }
         // Single flight: concurrent misses of one key wait for the first, then read what it
         // stored (a waiter reads the tokens again: they may have changed meanwhile).
-        let (flight, waited) = self.cache.flights.join_noting(&key).await;
+        let (flight, waited) = if holding {
+            match self.cache.flights.try_join(&key) {
+                Some(f) => (Some(f), false),
+                None => (None, false),
+            }
+        } else {
+            let (f, waited) = self.cache.flights.join_noting(&key).await;
+            (Some(f), waited)
+        };
         let looked = if waited {
             let Some(looked) = self.lookup(&key, tables).await else {
                 return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
@@ -578,13 +660,15 @@ impl QueryCache {
         format!("{}q:{}", self.ns, hex(f))
     }
 
-    /// A transaction in `written` committed (or its COMMIT failed: its outcome is
-    /// unknown): its tables get new versions.
-    pub(crate) async fn committed(&self, written: &Mutex<Written>) {
+    /// Before a transaction's COMMIT is sent: the guard that gives the tables it wrote
+    /// new versions once the COMMIT is answered ([`AfterWrite::done`], also when it
+    /// failed: its outcome is not known), or, dropped before (the COMMIT abandoned), as an
+    /// abandoned write.
+    pub(crate) fn commit_guard(self: &Arc<Self>, written: &Mutex<Written>) -> AfterWrite {
         let tables = std::mem::take(&mut *written.lock().unwrap_or_else(|p| p.into_inner()));
-        if !tables.0.is_empty() {
-            self.bump(&tables.0).await;
-        }
+        let mut after = AfterWrite::bump(tables.0);
+        after.arm(self);
+        after
     }
 
     /// Replay a hit into `each`, recording it in the running capture.
@@ -645,6 +729,15 @@ pub(crate) enum Scope {
 pub(crate) struct Written(Vec<Option<&'static str>>);
 
 impl Written {
+    /// Written: anything (a connection lent out raw, whose statements are not seen).
+    pub(crate) fn everything() -> Written {
+        Written(vec![None])
+    }
+
+    pub(crate) fn note_everything(&mut self) {
+        self.note(&[None]);
+    }
+
     fn note(&mut self, tables: &[Option<&'static str>]) {
         for t in tables {
             if !self.0.contains(t) {
@@ -733,18 +826,11 @@ impl AfterWrite {
 }
 
 impl Drop for AfterWrite {
+    /// Dropped armed: the statement (or COMMIT) was abandoned mid-flight, and the server
+    /// may still carry it out.
     fn drop(&mut self) {
         if let Some(qc) = self.armed.take() {
-            let tables = std::mem::take(&mut self.tables);
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn(async move { qc.bump(&tables).await });
-                }
-                Err(_) => {
-                    let mut pending = qc.pending.lock().unwrap_or_else(|p| p.into_inner());
-                    pending.extend(tables);
-                }
-            }
+            qc.abandoned(std::mem::take(&mut self.tables));
         }
     }
 }
@@ -793,8 +879,9 @@ pub(crate) struct Miss {
     rows: Vec<u8>,
     n_rows: u32,
     over: bool,
-    /// Concurrent misses of this key wait until it is dropped.
-    _flight: super::Flight,
+    /// Concurrent misses of this key wait until it is dropped (none: a connection holder
+    /// that found another flight running).
+    _flight: Option<super::Flight>,
 }
 
 impl Miss {
@@ -1218,6 +1305,15 @@ impl Link {
 /// What [`note_reads`] notes for a statement whose tables are not known (raw SQL).
 pub(crate) const UNKNOWN_TABLES: &str = "(raw SQL)";
 
+/// What [`note_reads`] notes for a statement sent inside a transaction, whose snapshot
+/// may hold uncommitted writes or be older than the versions.
+pub(crate) const IN_TRANSACTION: &str = "(in a transaction)";
+
+/// Note that a statement is sent inside a transaction, if a computation is being polled.
+pub(crate) fn note_transaction() {
+    note_reads(&[IN_TRANSACTION]);
+}
+
 thread_local! {
     /// The tables read by the `cached_as` computation being polled on this thread.
     static READS: std::cell::RefCell<Option<Vec<&'static str>>> =
@@ -1285,11 +1381,11 @@ pub(crate) fn scope_of(written: &TxWrites) -> Scope {
 /// `$run` is the future that sends it, naming `$stmt` and `$each` (the row callback, which
 /// a miss replaces with its recorder).
 macro_rules! cached_rows {
-    ($qc:expr, $scope:expr, $stmt:ident, $each:ident, $run:expr) => {{
+    ($qc:expr, $scope:expr, $holding:expr, $stmt:ident, $each:ident, $run:expr) => {{
         use $crate::cache::query::Plan;
         let qc: std::sync::Arc<$crate::cache::query::QueryCache> = $qc;
         let scope = $scope;
-        match qc.plan(&scope, &$stmt).await {
+        match qc.plan(&scope, &$stmt, $holding).await {
             Plan::Hit(hit) => qc.replay(hit, &$stmt, $each),
             Plan::Direct(mut after) => {
                 after.arm(&qc);

@@ -1123,6 +1123,8 @@ impl SqlWriter {
                 };
                 self.params = std::mem::take(&mut inner.params);
                 written?;
+                // Its tables are read by this statement too (the query cache's invalidation).
+                self.aliases.absorb_tables(&inner.aliases);
                 // A value the subquery refused is this statement's refusal too.
                 if let Some(e) = inner.invalid.take() {
                     self.invalid.get_or_insert(e);

@@ -254,6 +254,7 @@ pub fn aggregate(q: &Query, terms: &[Term], dialect: Dialect) -> Result<Statemen
         let written = write_select(&mut inner, &inner_q, false);
         w.params = std::mem::take(&mut inner.params);
         written?;
+        w.aliases.absorb_tables(&inner.aliases);
         if let Some(e) = inner.invalid.take() {
             w.invalid.get_or_insert(e);
         }
