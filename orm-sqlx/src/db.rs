@@ -698,6 +698,23 @@ impl Executor for &Db {
         ))
     }
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
+        let db: &'a Db = self;
+        db.atomic_scope()
+    }
+    fn fork(&self) -> Option<Self> {
+        // A pool of one connection (an in-memory SQLite database) cannot lend a second one
+        // while the first streams: waiting for it would never end.
+        let max = on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            p.options().get_max_connections()
+        });
+        (max > 1).then_some(self)
+    }
+}
+
+impl Db {
+    /// An atomic block on a connection of this pool: what `Executor::atomic` gives.
+    pub(crate) fn atomic_scope<'a>(&'a self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         let returning = Db::supports_returning(self);
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let conn = acquire(p, "BEGIN").await?;
@@ -713,18 +730,7 @@ impl Executor for &Db {
             )) as Box<dyn Atomic<'a> + 'a>)
         }))
     }
-    fn fork(&self) -> Option<Self> {
-        // A pool of one connection (an in-memory SQLite database) cannot lend a second one
-        // while the first streams: waiting for it would never end.
-        let max = on_pool!(&self.pool, |p, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            p.options().get_max_connections()
-        });
-        (max > 1).then_some(self)
-    }
-}
 
-impl Db {
     /// Start a transaction; pass `&mut tx` wherever an executor is taken, then
     /// `tx.commit()`. Dropped without commit, it rolls back.
     #[track_caller]
@@ -921,6 +927,15 @@ impl DefaultDatabase for Db {
 
 #[cfg(feature = "cache")]
 impl Db {
+    /// This database with `other`'s query cache (a replica of it: one namespace, so the
+    /// primary's writes invalidate what was read anywhere).
+    pub(crate) fn sharing_cache_of(mut self, other: &Db) -> Db {
+        if other.link.0.is_some() {
+            self.link = other.link.clone();
+        }
+        self
+    }
+
     /// The query cache, shared (for the page cache).
     #[cfg(all(feature = "web", feature = "cache"))]
     pub(crate) fn cache_handle(&self) -> Option<Arc<crate::cache::QueryCache>> {

@@ -86,6 +86,7 @@ pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod query_log;
+pub mod replicas;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod tx;
