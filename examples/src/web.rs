@@ -73,8 +73,8 @@ pub fn app(db: Db, panel: bool) -> Router {
         .route("/books/{id}/delete", post(books::delete))
         .route("/authors", get(authors::stats))
         .fallback(page::not_found)
-        .with_state(db);
-    panel::with_query_layer(pages, panel)
+        .with_state(db.clone());
+    panel::with_query_layer(pages, &db, panel)
 }
 
 /// How long the cached pages' querysets are kept at most (a write invalidates them

@@ -432,3 +432,38 @@ async fn the_list_is_cached_until_a_book_is_edited() {
     assert_eq!(after.queries(), "2 queries");
     assert_ne!(after.body, stats.body, "the page count changed");
 }
+
+#[tokio::test]
+async fn the_panel_shows_cache_hits_and_the_counters_per_table() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    examples::web::setup(&db).await.unwrap();
+    let app = examples::web::app(db, true);
+    get(&app, "/books").await;
+    let again = get(&app, "/books").await;
+    let link = again.header("x-debug-panel").unwrap().to_owned();
+    let detail = get(&app, &link).await;
+    assert!(
+        detail
+            .body
+            .contains(r#"<span id="cache-hits">3</span> hits"#),
+        "{}",
+        detail.body
+    );
+    assert!(detail.body.contains(r#"<dd id="total-queries">0</dd>"#));
+    assert_eq!(detail.body.matches("cache hit</span>").count(), 3);
+    let list = get(&app, examples::web::PANEL_PATH).await;
+    assert!(
+        list.body.contains(r#"<section id="query-cache">"#),
+        "{}",
+        list.body
+    );
+    let books_row = list
+        .body
+        .split("<tr class=\"cache-table\">")
+        .find(|r| r.starts_with("<td>books</td>"))
+        .expect("a row for books");
+    assert!(
+        books_row.contains(r#"<td class="num hits">2</td>"#),
+        "{books_row}"
+    );
+}

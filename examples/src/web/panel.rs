@@ -12,8 +12,9 @@ pub use orm_sqlx::web::PanelLink;
 /// and `X-Query-Count` on every response, and with `panel` the debug panel at
 /// [`super::PANEL_PATH`] (the layer answers its pages itself) and a [`PanelLink`] in each
 /// request.
-pub(crate) fn with_query_layer(pages: Router, panel: bool) -> Router {
-    let layer = QueryLayer::new();
+pub(crate) fn with_query_layer(pages: Router, db: &orm_sqlx::Db, panel: bool) -> Router {
+    // The panel's list shows the query cache's counters per table.
+    let layer = QueryLayer::new().cache_stats(db);
     let layer = if panel {
         // PANEL_PATH is a valid path ("/__orm"): the error cannot happen.
         layer

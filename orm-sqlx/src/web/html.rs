@@ -276,6 +276,10 @@ pub(super) fn list(
         settings.keep,
         records.len()
     );
+    #[cfg(feature = "cache")]
+    if let Some(cache) = &settings.cache {
+        cache_counters(&mut body, &cache.stats());
+    }
     if records.is_empty() {
         body.push_str("<p id=\"empty\" class=\"none\">No request recorded yet.</p>\n");
         return page("Recent requests", panel, &body);
@@ -305,13 +309,51 @@ pub(super) fn list(
             method = escape(&r.method),
             target = escape(&r.target),
             status = r.status,
-            n = r.queries.len(),
+            n = r.queries.iter().filter(|q| q.reached_database()).count(),
             db = ms(r.db),
             total = ms(r.total),
         );
     }
     body.push_str("</tbody></table>\n");
     page("Recent requests", panel, &body)
+}
+
+/// The query cache's counters per table, under its prefix.
+#[cfg(feature = "cache")]
+fn cache_counters(body: &mut String, stats: &crate::cache::CacheStats) {
+    let _ = writeln!(
+        body,
+        "<section id=\"query-cache\"><h2>Query cache</h2><p>Key prefix: \
+         <code id=\"cache-prefix\">{}</code></p>",
+        escape(if stats.prefix.is_empty() {
+            "(none)"
+        } else {
+            &stats.prefix
+        })
+    );
+    body.push_str(
+        "<table id=\"cache-tables\"><thead><tr><th>Table</th><th class=\"num\">Hits</th>\
+         <th class=\"num\">Misses</th><th class=\"num\">Stored</th>\
+         <th class=\"num\">Too large</th><th class=\"num\">Bypassed</th>\
+         <th class=\"num\">Invalidations</th><th class=\"num\">Errors</th></tr></thead><tbody>\n",
+    );
+    for (table, s) in &stats.tables {
+        let _ = writeln!(
+            body,
+            "<tr class=\"cache-table\"><td>{}</td><td class=\"num hits\">{}</td>\
+             <td class=\"num misses\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(table),
+            s.hits,
+            s.misses,
+            s.stores,
+            s.too_large,
+            s.bypassed,
+            s.invalidations,
+            s.errors
+        );
+    }
+    body.push_str("</tbody></table></section>\n");
 }
 
 /// A mark on a statement of the detail page.
@@ -650,6 +692,8 @@ mod tests {
             show_params: true,
             headers: true,
             strict: false,
+            #[cfg(feature = "cache")]
+            cache: None,
         };
         let record = std::sync::Arc::new(record);
         for html in [

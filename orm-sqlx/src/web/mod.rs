@@ -124,6 +124,9 @@ struct Settings {
     show_params: bool,
     headers: bool,
     strict: bool,
+    /// The query cache whose counters the panel's list shows ([`QueryLayer::cache_stats`]).
+    #[cfg(feature = "cache")]
+    cache: Option<Arc<crate::cache::QueryCache>>,
 }
 
 impl Default for QueryLayer {
@@ -147,6 +150,8 @@ impl QueryLayer {
                 show_params: false,
                 headers: true,
                 strict: false,
+                #[cfg(feature = "cache")]
+                cache: None,
             },
         }
     }
@@ -241,6 +246,15 @@ impl QueryLayer {
     /// ```
     pub fn strict_loading(mut self, yes: bool) -> Self {
         self.settings.strict = yes;
+        self
+    }
+
+    /// Show `db`'s query cache counters (hits, misses, stores, invalidations per table,
+    /// and its key prefix) on the panel's list page (feature `cache`). A `Db` without a
+    /// cache shows none.
+    #[cfg(feature = "cache")]
+    pub fn cache_stats(mut self, db: &crate::Db) -> Self {
+        self.settings.cache = db.cache_handle();
         self
     }
 }
