@@ -120,6 +120,12 @@ impl<F: Future> Future for WithOutcome<F> {
     }
 }
 
+/// Whether a capture is running on this task.
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+pub(crate) fn capturing() -> bool {
+    CAPTURED.try_with(|_| ()).is_ok()
+}
+
 /// Record a result served by the query cache: in the running capture only (no statement
 /// was sent, so no span and no count).
 #[cfg_attr(not(feature = "cache"), allow(dead_code))]

@@ -247,18 +247,18 @@ impl LocalStore {
     pub(crate) async fn get_versioned(
         &self,
         key: &str,
-        version_keys: &[String],
-        fresh: &[u64],
+        version_keys: &[Arc<str>],
+        fresh: fn() -> u64,
     ) -> Result<(Vec<u64>, Option<Arc<[u8]>>)> {
         let tokens = {
             let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
             version_keys
                 .iter()
-                .zip(fresh)
-                .map(|(k, &f)| match versions.get(k.as_str()) {
+                .map(|k| match versions.get(&**k) {
                     Some(&t) => t,
                     None => {
-                        versions.insert(k.clone(), f);
+                        let f = fresh();
+                        versions.insert(k.to_string(), f);
                         f
                     }
                 })
@@ -271,10 +271,10 @@ impl LocalStore {
         Ok((tokens, value))
     }
 
-    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+    pub(crate) async fn bump(&self, version_keys: &[Arc<str>], tokens: &[u64]) -> Result<()> {
         let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
         for (k, &t) in version_keys.iter().zip(tokens) {
-            versions.insert(k.clone(), t);
+            versions.insert(k.to_string(), t);
         }
         Ok(())
     }

@@ -71,6 +71,8 @@ pub struct QueryCache {
     degraded: AtomicBool,
     /// Tests only: awaited after a miss's query, before its result is stored.
     pause: Mutex<Option<Pause>>,
+    /// The version keys made so far, by table (`None`: the epoch).
+    version_keys: Mutex<HashMap<Option<&'static str>, Arc<str>>>,
     /// Tables an abandoned write may still change (its statement or COMMIT was dropped
     /// mid-flight: the server may finish it later), until when: this process reads them
     /// from the database meanwhile, and they get new versions again at the end.
@@ -157,19 +159,46 @@ fn random_token() -> u64 {
 }
 
 /// A 128-bit fingerprint, the same in every process: two SipHash-2-4 with fixed, different
-/// keys (std's `SipHasher`, deprecated for hash tables but stable and specified).
-fn fingerprint(parts: impl Fn(&mut dyn FnMut(&[u8]))) -> [u64; 2] {
-    let mut out = [0u64; 2];
-    for (i, o) in out.iter_mut().enumerate() {
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, i as u64);
-        parts(&mut |b| {
+/// keys (std's `SipHasher`, deprecated for hash tables but stable and specified), fed
+/// together; text formatted into it (`write!`) is hashed as it is written, never built.
+#[allow(deprecated)]
+struct Fingerprint([std::hash::SipHasher; 2]);
+
+#[allow(deprecated)]
+impl Fingerprint {
+    fn new() -> Fingerprint {
+        Fingerprint([
+            std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, 0),
+            std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, 1),
+        ])
+    }
+
+    /// A part: its length, then its bytes (so that parts never run into each other).
+    fn part(&mut self, b: &[u8]) {
+        for h in &mut self.0 {
             h.write_usize(b.len());
             h.write(b);
-        });
-        *o = h.finish();
+        }
     }
-    out
+
+    fn finish(&self) -> [u64; 2] {
+        [self.0[0].finish(), self.0[1].finish()]
+    }
+}
+
+impl std::fmt::Write for Fingerprint {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for h in &mut self.0 {
+            h.write(s.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+fn fingerprint(parts: impl Fn(&mut dyn FnMut(&[u8]))) -> [u64; 2] {
+    let mut f = Fingerprint::new();
+    parts(&mut |b| f.part(b));
+    f.finish()
 }
 
 impl QueryCache {
@@ -183,6 +212,7 @@ impl QueryCache {
             pending: Mutex::default(),
             degraded: AtomicBool::new(false),
             pause: Mutex::default(),
+            version_keys: Mutex::default(),
             unsettled: Mutex::default(),
         }
     }
@@ -277,18 +307,34 @@ impl QueryCache {
         }
     }
 
-    fn version_key(&self, table: Option<&str>) -> String {
+    fn version_key_text(&self, table: Option<&str>) -> Arc<str> {
         match table {
-            Some(t) => format!("{}v:{t}", self.ns),
-            None => format!("{}e", self.ns),
+            Some(t) => format!("{}v:{t}", self.ns).into(),
+            None => format!("{}e", self.ns).into(),
         }
     }
 
+    /// The version key of `table` (`None`: the epoch), made once.
+    fn version_key(&self, table: Option<&'static str>) -> Arc<str> {
+        let mut keys = self.version_keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.entry(table)
+            .or_insert_with(|| self.version_key_text(table))
+            .clone()
+    }
+
     /// The version keys of a read of `tables`: the epoch's, then each table's.
-    fn version_keys(&self, tables: &[impl AsRef<str>]) -> Vec<String> {
+    fn version_keys(&self, tables: &[&'static str]) -> Vec<Arc<str>> {
         let mut keys = Vec::with_capacity(tables.len() + 1);
         keys.push(self.version_key(None));
-        keys.extend(tables.iter().map(|t| self.version_key(Some(t.as_ref()))));
+        keys.extend(tables.iter().map(|t| self.version_key(Some(t))));
+        keys
+    }
+
+    /// [`version_keys`](Self::version_keys) of tables named at run time.
+    fn version_keys_named(&self, tables: &[impl AsRef<str>]) -> Vec<Arc<str>> {
+        let mut keys = Vec::with_capacity(tables.len() + 1);
+        keys.push(self.version_key(None));
+        keys.extend(tables.iter().map(|t| self.version_key_text(Some(t.as_ref()))));
         keys
     }
 
@@ -315,7 +361,7 @@ impl QueryCache {
     async fn bump(&self, tables: &[Option<&'static str>]) {
         let named: Vec<&'static str> = tables.iter().map(|t| t.unwrap_or("*")).collect();
         self.count(&named, |s| s.invalidations += 1);
-        let keys: Vec<String> = tables.iter().map(|t| self.version_key(*t)).collect();
+        let keys: Vec<Arc<str>> = tables.iter().map(|t| self.version_key(*t)).collect();
         let tokens: Vec<u64> = keys.iter().map(|_| random_token()).collect();
         if let Err(e) = self.store().bump(&keys, &tokens).await {
             self.failed("writing new versions after a write", &e);
@@ -359,7 +405,7 @@ impl QueryCache {
             }
             pending.clone()
         };
-        let keys: Vec<String> = tables.iter().map(|t| self.version_key(*t)).collect();
+        let keys: Vec<Arc<str>> = tables.iter().map(|t| self.version_key(*t)).collect();
         let tokens: Vec<u64> = keys.iter().map(|_| random_token()).collect();
         match self.store().bump(&keys, &tokens).await {
             Ok(()) => {
@@ -374,7 +420,7 @@ impl QueryCache {
     /// Make every cached result that read `table` invalid (for a write the ORM did not
     /// send: another program, a database trigger, `psql`).
     pub async fn invalidate_table(&self, table: &str) -> Result<()> {
-        let key = self.version_key(Some(table));
+        let key = self.version_key_text(Some(table));
         self.store().bump(&[key], &[random_token()]).await
     }
 
@@ -488,7 +534,7 @@ impl QueryCache {
 
     /// The tokens of `tables` and the entry at `key`, or `None` when the cache failed.
     pub(crate) async fn lookup(&self, key: &str, tables: &[&'static str]) -> Option<Looked> {
-        let looked = self.lookup_tables(key, tables).await;
+        let looked = self.lookup_keys(key, self.version_keys(tables)).await;
         if looked.is_none() {
             self.count(tables, |s| s.errors += 1);
         }
@@ -501,9 +547,11 @@ impl QueryCache {
         key: &str,
         tables: &[impl AsRef<str>],
     ) -> Option<Looked> {
-        let keys = self.version_keys(tables);
-        let fresh: Vec<u64> = keys.iter().map(|_| random_token()).collect();
-        match self.store().get_versioned(key, &keys, &fresh).await {
+        self.lookup_keys(key, self.version_keys_named(tables)).await
+    }
+
+    async fn lookup_keys(&self, key: &str, keys: Vec<Arc<str>>) -> Option<Looked> {
+        match self.store().get_versioned(key, &keys, random_token).await {
             Ok((tokens, entry)) => {
                 self.answered();
                 Some(Looked { tokens, entry })
@@ -645,19 +693,17 @@ impl QueryCache {
 
     /// The key of `stmt`'s entry: the database, the SQL, the values, the reading type.
     fn entry_key(&self, stmt: &Statement, reader: &str) -> String {
-        let f = fingerprint(|w| {
-            w(stmt.sql.as_bytes());
-            w(reader.as_bytes());
-            // Each value as its `Debug` text, which names its variant and shows it exactly
-            // (floats round-trip, text is quoted and escaped).
-            let mut text = String::new();
-            for p in &stmt.params {
-                text.clear();
-                let _ = write!(text, "{p:?}");
-                w(text.as_bytes());
-            }
-        });
-        format!("{}q:{}", self.ns, hex(f))
+        let mut f = Fingerprint::new();
+        f.part(stmt.sql.as_bytes());
+        f.part(reader.as_bytes());
+        // Each value as its `Debug` text (which names its variant and shows it exactly:
+        // floats round-trip, text is quoted and escaped), then a separator the text cannot
+        // hold unescaped.
+        for p in &stmt.params {
+            let _ = write!(f, "{p:?}");
+            f.part(b"\0");
+        }
+        format!("{}q:{}", self.ns, hex(f.finish()))
     }
 
     /// Before a transaction's COMMIT is sent: the guard that gives the tables it wrote
@@ -678,6 +724,9 @@ impl QueryCache {
         stmt: &Statement,
         each: &mut (dyn FnMut(&dyn Row) -> Result<()> + Send),
     ) -> Result<()> {
+        if !crate::query_log::capturing() {
+            return hit.replay(each).map(drop);
+        }
         let started = std::time::Instant::now();
         let rows = hit.replay(each)?;
         crate::query_log::record_hit(stmt, rows, started.elapsed());

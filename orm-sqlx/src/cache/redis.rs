@@ -253,14 +253,14 @@ impl RedisStore {
     pub(crate) async fn get_versioned(
         &self,
         key: &str,
-        version_keys: &[String],
-        fresh: &[u64],
+        version_keys: &[std::sync::Arc<str>],
+        fresh: fn() -> u64,
     ) -> Result<(Vec<u64>, Option<std::sync::Arc<[u8]>>)> {
         let script = &self.get_versioned;
         let mut invocation = script.prepare_invoke();
         invocation.key(key);
-        for (k, f) in version_keys.iter().zip(fresh) {
-            invocation.key(k).arg(f.to_string());
+        for k in version_keys {
+            invocation.key(&**k).arg(fresh().to_string());
         }
         let invocation = &invocation;
         // Idempotent: a second run reads the tokens the first one set.
@@ -285,13 +285,17 @@ impl RedisStore {
         Ok((tokens, value))
     }
 
-    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+    pub(crate) async fn bump(
+        &self,
+        version_keys: &[std::sync::Arc<str>],
+        tokens: &[u64],
+    ) -> Result<()> {
         if version_keys.is_empty() {
             return Ok(());
         }
         let mut cmd = redis::cmd("MSET");
         for (k, t) in version_keys.iter().zip(tokens) {
-            cmd.arg(k).arg(t.to_string());
+            cmd.arg(&**k).arg(t.to_string());
         }
         let cmd = &cmd;
         self.run(

@@ -84,19 +84,19 @@ impl Store {
         dispatch!(self, s => s.touch(key, ttl).await)
     }
 
-    /// The tokens at `version_keys` (each missing one set to the matching `fresh` token
-    /// first) and the value at `key`, in one atomic step.
+    /// The tokens at `version_keys` (each missing one set to a `fresh()` token first) and
+    /// the value at `key`, in one atomic step.
     pub(crate) async fn get_versioned(
         &self,
         key: &str,
-        version_keys: &[String],
-        fresh: &[u64],
+        version_keys: &[Arc<str>],
+        fresh: fn() -> u64,
     ) -> Result<(Vec<u64>, Option<Arc<[u8]>>)> {
         dispatch!(self, s => s.get_versioned(key, version_keys, fresh).await)
     }
 
     /// Set each version key to its new token.
-    pub(crate) async fn bump(&self, version_keys: &[String], tokens: &[u64]) -> Result<()> {
+    pub(crate) async fn bump(&self, version_keys: &[Arc<str>], tokens: &[u64]) -> Result<()> {
         dispatch!(self, s => s.bump(version_keys, tokens).await)
     }
 
