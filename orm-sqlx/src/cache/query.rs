@@ -703,7 +703,11 @@ impl QueryCache {
             let _ = write!(f, "{p:?}");
             f.part(b"\0");
         }
-        format!("{}q:{}", self.ns, hex(f.finish()))
+        let mut key = String::with_capacity(self.ns.len() + 34);
+        key.push_str(&self.ns);
+        key.push_str("q:");
+        push_hex(&mut key, f.finish());
+        key
     }
 
     /// Before a transaction's COMMIT is sent: the guard that gives the tables it wrote
@@ -735,7 +739,20 @@ impl QueryCache {
 }
 
 fn hex(f: [u64; 2]) -> String {
-    format!("{:016x}{:016x}", f[0], f[1])
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, f);
+    out
+}
+
+/// The fingerprint as 32 hex digits, without the formatting machinery (a hit's key is
+/// made on every cached read).
+fn push_hex(out: &mut String, f: [u64; 2]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for word in f {
+        for i in (0..16).rev() {
+            out.push(DIGITS[((word >> (i * 4)) & 0xf) as usize] as char);
+        }
+    }
 }
 
 /// The tokens read and the entry found.
@@ -1472,3 +1489,17 @@ macro_rules! cached_exec {
     }};
 }
 pub(crate) use cached_exec;
+
+#[cfg(test)]
+mod tests {
+    use super::{hex, push_hex};
+
+    #[test]
+    fn hex_is_the_fingerprint_in_32_lowercase_digits() {
+        let f = [0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210];
+        assert_eq!(hex(f), format!("{:016x}{:016x}", f[0], f[1]));
+        let mut s = String::from("q:");
+        push_hex(&mut s, [0, u64::MAX]);
+        assert_eq!(s, format!("q:{}{}", "0".repeat(16), "f".repeat(16)));
+    }
+}
