@@ -331,10 +331,15 @@ impl QueryCache {
     }
 
     /// [`version_keys`](Self::version_keys) of tables named at run time.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     fn version_keys_named(&self, tables: &[impl AsRef<str>]) -> Vec<Arc<str>> {
         let mut keys = Vec::with_capacity(tables.len() + 1);
         keys.push(self.version_key(None));
-        keys.extend(tables.iter().map(|t| self.version_key_text(Some(t.as_ref()))));
+        keys.extend(
+            tables
+                .iter()
+                .map(|t| self.version_key_text(Some(t.as_ref()))),
+        );
         keys
     }
 
@@ -528,6 +533,7 @@ impl QueryCache {
 
     /// The full key of a `kind` of entry (`q` queries, `f` cached_as, `p` pages) with
     /// this fingerprint.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn entry_key_of(&self, kind: &str, parts: impl Fn(&mut dyn FnMut(&[u8]))) -> String {
         format!("{}{kind}:{}", self.ns, hex(fingerprint(parts)))
     }
@@ -542,6 +548,7 @@ impl QueryCache {
     }
 
     /// [`lookup`](Self::lookup) of tables named at run time (not counted per table).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) async fn lookup_tables(
         &self,
         key: &str,
@@ -564,6 +571,7 @@ impl QueryCache {
     }
 
     /// The low-level store (for the page cache's own entries).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn raw_store(&self) -> &Store {
         self.store()
     }

@@ -112,7 +112,7 @@ pub struct CachePage<S> {
 
 /// What the meta entry of a URL holds: the request headers its answer varies on, and the
 /// tables its view read.
-#[derive(serde::Serialize, serde::Deserialize, Default, PartialEq)]
+#[derive(Default, PartialEq)]
 struct Meta {
     vary: Vec<String>,
     tables: Vec<String>,
@@ -294,13 +294,16 @@ fn keepable<B>(response: &Response<B>, ttl: Duration) -> Option<Duration> {
     (!lifetime.is_zero()).then_some(lifetime)
 }
 
+/// The meta entry at `key`, stored as JSON `[vary, tables]`.
 async fn read_meta(qc: &QueryCache, key: &str) -> Option<Meta> {
     let got = qc.raw_store().get_many(&[key.to_owned()]).await.ok()?;
-    serde_json::from_slice(got.into_iter().next()??.as_slice()).ok()
+    let (vary, tables): (Vec<String>, Vec<String>) =
+        serde_json::from_slice(got.into_iter().next()??.as_slice()).ok()?;
+    Some(Meta { vary, tables })
 }
 
 async fn write_meta(qc: &QueryCache, key: &str, meta: &Meta, ttl: Duration) {
-    if let Ok(bytes) = serde_json::to_vec(meta) {
+    if let Ok(bytes) = serde_json::to_vec(&(&meta.vary, &meta.tables)) {
         let _ = qc.raw_store().set(key, bytes, Some(ttl), false).await;
     }
 }
