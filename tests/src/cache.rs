@@ -110,3 +110,68 @@ impl Drop for PrivateRedis {
         self.stop();
     }
 }
+
+/// Run `test` on every database backend with the library fixture (a fresh database per
+/// run), once per cache backend, each with a `Db` that has that cache (`file`, `name`:
+/// the cache's unique prefix).
+pub async fn with_cached_library<F, Fut>(file: &str, name: &str, test: F)
+where
+    F: Fn(orm_sqlx::Db, crate::Backend, std::sync::Arc<crate::library::Library>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for cache_index in 0..2 {
+        crate::with_library(|db, backend, lib| {
+            let test = &test;
+            async move {
+                let caches = backends(file, name).await;
+                let Some((cache_name, cache)) = caches.into_iter().nth(cache_index) else {
+                    return;
+                };
+                eprintln!("-- cache: {cache_name}");
+                test(db.with_cache(cache), backend, std::sync::Arc::new(lib)).await;
+            }
+        })
+        .await;
+    }
+}
+
+/// The titles of the library's books, by id, read through the cache (`cached(60 s)`),
+/// with how many statements reached the database.
+pub async fn cached_titles(db: &orm_sqlx::Db) -> (Vec<String>, usize) {
+    use orm_sqlx::prelude::*;
+    let (rows, q) = capture_queries(async {
+        crate::library::Book::objects()
+            .order_by(|b| b.id.asc())
+            .cached(std::time::Duration::from_secs(60))
+            .into_vec(db)
+            .await
+    })
+    .await;
+    let sent = q.iter().filter(|q| q.reached_database()).count();
+    (rows.unwrap().into_iter().map(|b| b.title).collect(), sent)
+}
+
+/// Make the next miss of `db`'s query cache pause after its query, before storing: the
+/// first receiver says it got there, the sender lets it go on. Later misses do not pause.
+pub fn pause_first_store(
+    db: &orm_sqlx::Db,
+) -> (
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (reached_tx, reached_rx) = tokio::sync::oneshot::channel::<()>();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let slots = std::sync::Arc::new(std::sync::Mutex::new(Some((reached_tx, go_rx))));
+    db.cache()
+        .expect("a Db with a cache")
+        .pause_before_store(Some(std::sync::Arc::new(move || {
+            let slot = slots.lock().unwrap().take();
+            Box::pin(async move {
+                if let Some((reached, go)) = slot {
+                    let _ = reached.send(());
+                    let _ = go.await;
+                }
+            })
+        })));
+    (reached_rx, go_tx)
+}

@@ -5,60 +5,21 @@
 //! transactions read their own writes and a rollback invalidates nothing; concurrent
 //! misses run one query; iterators, oversize and zero-TTL results are not stored.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use orm_sqlx::cache::{Cache, QueryCache};
 use orm_sqlx::prelude::*;
 use orm_sqlx::{CacheOutcome, Db, Error};
+use orm_tests::cache::{cached_titles, pause_first_store, with_cached_library};
 use orm_tests::library::{Author, Book, Tag};
 use orm_tests::{Backend, with_library};
 
 const TTL: Duration = Duration::from_secs(60);
 
-/// Run `test` on every database backend with the library fixture, once per cache backend,
-/// each with a `Db` that has that cache.
-async fn with_cache<F, Fut>(name: &str, test: F)
-where
-    F: Fn(Db, Backend, Arc<orm_tests::library::Library>) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    // A fresh database (and fixture) per cache backend: each run starts from the fixture.
-    for cache_index in 0..2 {
-        with_library(|db, backend, lib| {
-            let test = &test;
-            async move {
-                let caches = orm_tests::cache::backends("query_cache", name).await;
-                let Some((cache_name, cache)) = caches.into_iter().nth(cache_index) else {
-                    return;
-                };
-                eprintln!("-- cache: {cache_name}");
-                test(db.clone().with_cache(cache), backend, Arc::new(lib)).await;
-            }
-        })
-        .await;
-    }
-}
-
-/// The titles of the books, by id, read through the cache; with how many statements
-/// reached the database.
-async fn titles(db: &Db) -> (Vec<String>, usize) {
-    let (rows, q) = capture_queries(async {
-        Book::objects()
-            .order_by(|b| b.id.asc())
-            .cached(TTL)
-            .into_vec(db)
-            .await
-    })
-    .await;
-    let sent = q.iter().filter(|q| q.reached_database()).count();
-    (rows.unwrap().into_iter().map(|b| b.title).collect(), sent)
-}
-
 #[tokio::test]
 async fn a_hit_sends_nothing_and_a_save_invalidates_it() {
-    with_cache("save", |db, _, lib| async move {
-        let (first, sent) = titles(&db).await;
+    with_cached_library("query_cache", "save", |db, _, lib| async move {
+        let (first, sent) = cached_titles(&db).await;
         assert_eq!(sent, 1, "a miss queries");
         let (again, q) = capture_queries(async {
             Book::objects()
@@ -87,7 +48,7 @@ async fn a_hit_sends_nothing_and_a_save_invalidates_it() {
         let mut b1 = lib.b1.clone();
         b1.title = "Renamed".into();
         b1.save(&db).await.unwrap();
-        let (after, sent) = titles(&db).await;
+        let (after, sent) = cached_titles(&db).await;
         assert_eq!(sent, 1, "the save invalidated the entry");
         assert_eq!(after[0], "Renamed");
         let stats = db.cache().unwrap().stats();
@@ -102,7 +63,7 @@ async fn a_hit_sends_nothing_and_a_save_invalidates_it() {
 
 #[tokio::test]
 async fn every_kind_of_write_invalidates() {
-    with_cache("writes", |db, backend, lib| async move {
+    with_cached_library("query_cache", "writes", |db, backend, lib| async move {
         // Each step: warm the cache, write, and the next read must see the write.
         let count = || async { Book::objects().cached(TTL).count(&db).await.unwrap() };
         let pages = || async {
@@ -202,7 +163,7 @@ async fn every_kind_of_write_invalidates() {
 
 #[tokio::test]
 async fn joins_subqueries_prefetches_and_join_tables_are_read_tables() {
-    with_cache("joins", |db, _, lib| async move {
+    with_cached_library("query_cache", "joins", |db, _, lib| async move {
         // select_related: the authors table is read too.
         let author_of_b1 = || async {
             Book::objects()
@@ -261,7 +222,7 @@ async fn joins_subqueries_prefetches_and_join_tables_are_read_tables() {
 
 #[tokio::test]
 async fn a_write_to_another_table_keeps_the_entry() {
-    with_cache("other_table", |db, _, _| async move {
+    with_cached_library("query_cache", "other_table", |db, _, _| async move {
         let authors = || async {
             Author::objects()
                 .order_by(|a| a.id.asc())
@@ -289,22 +250,9 @@ async fn a_write_to_another_table_keeps_the_entry() {
 
 #[tokio::test]
 async fn a_result_that_raced_a_write_is_never_served_after_it() {
-    with_cache("race", |db, _, lib| async move {
+    with_cached_library("query_cache", "race", |db, _, lib| async move {
         // The read runs its query, then pauses before storing; meanwhile a write commits.
-        let (reached_tx, reached_rx) = tokio::sync::oneshot::channel::<()>();
-        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
-        let slots = Arc::new(std::sync::Mutex::new(Some((reached_tx, go_rx))));
-        db.cache()
-            .unwrap()
-            .pause_before_store(Some(Arc::new(move || {
-                let slot = slots.lock().unwrap().take();
-                Box::pin(async move {
-                    if let Some((reached, go)) = slot {
-                        let _ = reached.send(());
-                        let _ = go.await;
-                    }
-                })
-            })));
+        let (reached_rx, go_tx) = pause_first_store(&db);
         let reader = {
             let db = db.clone();
             tokio::spawn(async move {
@@ -327,7 +275,7 @@ async fn a_result_that_raced_a_write_is_never_served_after_it() {
             "the read saw the row before the write"
         );
         db.cache().unwrap().pause_before_store(None);
-        let (now, sent) = titles(&db).await;
+        let (now, sent) = cached_titles(&db).await;
         assert_eq!(now[0], "After", "never the pre-write result");
         assert_eq!(sent, 1);
     })
@@ -336,8 +284,8 @@ async fn a_result_that_raced_a_write_is_never_served_after_it() {
 
 #[tokio::test]
 async fn transactions_read_their_writes_and_a_rollback_invalidates_nothing() {
-    with_cache("tx", |db, _, lib| async move {
-        let (before, _) = titles(&db).await;
+    with_cached_library("query_cache", "tx", |db, _, lib| async move {
+        let (before, _) = cached_titles(&db).await;
         let invalidations = || db.cache().unwrap().stats().tables["books"].invalidations;
         let n = invalidations();
 
@@ -358,10 +306,10 @@ async fn transactions_read_their_writes_and_a_rollback_invalidates_nothing() {
         assert_eq!(inside.unwrap()[0].title, "Rolled back");
         assert_eq!(q[0].cache, Some(CacheOutcome::Bypassed));
         // Outside, before the commit, the cached result is still right.
-        assert_eq!(titles(&db).await, (before.clone(), 0));
+        assert_eq!(cached_titles(&db).await, (before.clone(), 0));
         tx.rollback().await.unwrap();
         assert_eq!(invalidations(), n, "a rollback bumps nothing");
-        assert_eq!(titles(&db).await, (before.clone(), 0));
+        assert_eq!(cached_titles(&db).await, (before.clone(), 0));
 
         // Committed: invalidated after the COMMIT.
         db.atomic(|tx| {
@@ -375,7 +323,7 @@ async fn transactions_read_their_writes_and_a_rollback_invalidates_nothing() {
         .await
         .unwrap();
         assert!(invalidations() > n);
-        let (after, sent) = titles(&db).await;
+        let (after, sent) = cached_titles(&db).await;
         assert_eq!((after[0].as_str(), sent), ("Committed", 1));
     })
     .await;
@@ -383,22 +331,9 @@ async fn transactions_read_their_writes_and_a_rollback_invalidates_nothing() {
 
 #[tokio::test]
 async fn concurrent_misses_run_one_query() {
-    with_cache("flight", |db, _, _| async move {
+    with_cached_library("query_cache", "flight", |db, _, _| async move {
         // The first miss pauses before storing; the others queue behind it.
-        let (reached_tx, reached_rx) = tokio::sync::oneshot::channel::<()>();
-        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
-        let slots = Arc::new(std::sync::Mutex::new(Some((reached_tx, go_rx))));
-        db.cache()
-            .unwrap()
-            .pause_before_store(Some(Arc::new(move || {
-                let slot = slots.lock().unwrap().take();
-                Box::pin(async move {
-                    if let Some((reached, go)) = slot {
-                        let _ = reached.send(());
-                        let _ = go.await;
-                    }
-                })
-            })));
+        let (reached_rx, go_tx) = pause_first_store(&db);
         let before = db.cache().unwrap().stats().tables.get("authors").copied();
         assert!(before.is_none());
         let tasks: Vec<_> = (0..8)
@@ -430,7 +365,7 @@ async fn concurrent_misses_run_one_query() {
 
 #[tokio::test]
 async fn iterators_oversize_zero_ttl_and_uncached_are_not_stored() {
-    with_cache("not_stored", |db, _, _| async move {
+    with_cached_library("query_cache", "not_stored", |db, _, _| async move {
         use futures_util::TryStreamExt as _;
         let qs = Book::objects().cached(TTL);
         let streamed: Vec<Book> = qs.iterator(&db, 2).try_collect().await.unwrap();
@@ -497,7 +432,7 @@ async fn without_a_cache_a_cached_queryset_queries() {
 
 #[tokio::test]
 async fn cached_as_is_invalidated_by_its_models() {
-    with_cache("cached_as", |db, _, lib| async move {
+    with_cached_library("query_cache", "cached_as", |db, _, lib| async move {
         let cache = db.cache().unwrap();
         let total = || async {
             cache
@@ -549,8 +484,8 @@ async fn two_handles_on_one_database_share_the_cache() {
             .await
             .unwrap()
             .with_cache(orm_tests::cache::shared_redis().await.with_prefix(&prefix));
-        let (a, _) = titles(&one).await;
-        let (b, sent) = titles(&two).await;
+        let (a, _) = cached_titles(&one).await;
+        let (b, sent) = cached_titles(&two).await;
         assert_eq!(
             (a.clone(), 0),
             (b, sent),
@@ -561,7 +496,7 @@ async fn two_handles_on_one_database_share_the_cache() {
             .update(|b| [b.title.set("Through two")], &two)
             .await
             .unwrap();
-        let (seen, sent) = titles(&one).await;
+        let (seen, sent) = cached_titles(&one).await;
         assert_eq!(sent, 1);
         assert!(seen.iter().any(|t| t == "Through two"), "{seen:?}");
         t.cleanup().await;

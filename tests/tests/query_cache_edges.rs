@@ -4,54 +4,15 @@
 //! as it was then). Same setup as `query_cache.rs`: every database backend × every cache
 //! backend (in process, Redis).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use orm_sqlx::Db;
 use orm_sqlx::prelude::*;
+use orm_tests::cache::{cached_titles, with_cached_library};
 use orm_tests::library::{Author, Book};
-use orm_tests::{Backend, with_library};
 
 const TTL: Duration = Duration::from_secs(60);
-
-/// Run `test` on every database backend with the library fixture, once per cache backend,
-/// each with a `Db` that has that cache (as in `query_cache.rs`).
-async fn with_cache<F, Fut>(name: &str, test: F)
-where
-    F: Fn(Db, Backend, Arc<orm_tests::library::Library>) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for cache_index in 0..2 {
-        with_library(|db, backend, lib| {
-            let test = &test;
-            async move {
-                let caches = orm_tests::cache::backends("query_cache_review", name).await;
-                let Some((cache_name, cache)) = caches.into_iter().nth(cache_index) else {
-                    return;
-                };
-                eprintln!("-- cache: {cache_name}");
-                test(db.clone().with_cache(cache), backend, Arc::new(lib)).await;
-            }
-        })
-        .await;
-    }
-}
-
-/// The titles of the books, by id, read through the cache; with how many statements
-/// reached the database.
-async fn titles(db: &Db) -> (Vec<String>, usize) {
-    let (rows, q) = capture_queries(async {
-        Book::objects()
-            .order_by(|b| b.id.asc())
-            .cached(TTL)
-            .into_vec(db)
-            .await
-    })
-    .await;
-    let sent = q.iter().filter(|q| q.reached_database()).count();
-    (rows.unwrap().into_iter().map(|b| b.title).collect(), sent)
-}
 
 /// B1's title as the database has it now (never through the cache).
 async fn b1_title_in_db(db: &Db, id: i64) -> String {
@@ -86,33 +47,37 @@ async fn wait_for_b1_title(db: &Db, id: i64, title: &str) {
 /// promise that subqueries are read tables.
 #[tokio::test]
 async fn a_write_to_a_table_read_by_an_in_subquery_invalidates() {
-    with_cache("in_subquery", |db, _, lib| async move {
-        let long_authors = || async {
-            let long = Book::objects()
-                .filter(|b| b.pages.gte(200))
-                .values(|b| b.author);
-            Author::objects()
-                .filter(|a| a.id.is_in(long))
-                .cached(TTL)
-                .count(&db)
+    with_cached_library(
+        "query_cache_review",
+        "in_subquery",
+        |db, _, lib| async move {
+            let long_authors = || async {
+                let long = Book::objects()
+                    .filter(|b| b.pages.gte(200))
+                    .values(|b| b.author);
+                Author::objects()
+                    .filter(|a| a.id.is_in(long))
+                    .cached(TTL)
+                    .count(&db)
+                    .await
+                    .unwrap()
+            };
+            // Alice (B1, 300 pages) and Bob (B3, 200 pages).
+            assert_eq!(long_authors().await, 2);
+            assert_num_queries(0, long_authors()).await;
+            // B3 becomes short: Bob has no long book any more.
+            Book::objects()
+                .filter(|b| b.id.eq(lib.b3.id))
+                .update(|b| [b.pages.set(50)], &db)
                 .await
-                .unwrap()
-        };
-        // Alice (B1, 300 pages) and Bob (B3, 200 pages).
-        assert_eq!(long_authors().await, 2);
-        assert_num_queries(0, long_authors()).await;
-        // B3 becomes short: Bob has no long book any more.
-        Book::objects()
-            .filter(|b| b.id.eq(lib.b3.id))
-            .update(|b| [b.pages.set(50)], &db)
-            .await
-            .unwrap();
-        assert_eq!(
-            long_authors().await,
-            1,
-            "a write to `books`, read by the IN subquery, must invalidate the cached count"
-        );
-    })
+                .unwrap();
+            assert_eq!(
+                long_authors().await,
+                1,
+                "a write to `books`, read by the IN subquery, must invalidate the cached count"
+            );
+        },
+    )
     .await;
 }
 
@@ -126,27 +91,31 @@ async fn a_write_to_a_table_read_by_an_in_subquery_invalidates() {
 /// "Bob's books" in place.
 #[tokio::test]
 async fn a_distinct_aggregate_reads_the_tables_its_filter_joins() {
-    with_cache("distinct_aggregate", |db, _, lib| async move {
-        let bobs_pages = || async {
-            Book::objects()
-                .filter(|b| b.author().name.eq("Bob"))
-                .distinct()
-                .cached(TTL)
-                .aggregate(|b| b.pages.sum(), &db)
-                .await
-                .unwrap()
-        };
-        assert_eq!(bobs_pages().await, Some(200), "B3");
-        assert_num_queries(0, bobs_pages()).await;
-        let mut bob = lib.bob.clone();
-        bob.name = "Robert".into();
-        bob.save(&db).await.unwrap();
-        assert_eq!(
-            bobs_pages().await,
-            None,
-            "a write to `authors`, joined by the aggregated subquery, must invalidate"
-        );
-    })
+    with_cached_library(
+        "query_cache_review",
+        "distinct_aggregate",
+        |db, _, lib| async move {
+            let bobs_pages = || async {
+                Book::objects()
+                    .filter(|b| b.author().name.eq("Bob"))
+                    .distinct()
+                    .cached(TTL)
+                    .aggregate(|b| b.pages.sum(), &db)
+                    .await
+                    .unwrap()
+            };
+            assert_eq!(bobs_pages().await, Some(200), "B3");
+            assert_num_queries(0, bobs_pages()).await;
+            let mut bob = lib.bob.clone();
+            bob.name = "Robert".into();
+            bob.save(&db).await.unwrap();
+            assert_eq!(
+                bobs_pages().await,
+                None,
+                "a write to `authors`, joined by the aggregated subquery, must invalidate"
+            );
+        },
+    )
     .await;
 }
 
@@ -160,26 +129,30 @@ async fn a_distinct_aggregate_reads_the_tables_its_filter_joins() {
 /// transaction arm an `AfterWrite` guard for exactly this; the COMMIT has none.
 #[tokio::test]
 async fn a_commit_whose_future_is_dropped_still_invalidates() {
-    with_cache("dropped_commit", |db, _, lib| async move {
-        let (before, _) = titles(&db).await;
-        assert_eq!(before[0], lib.b1.title);
-        let mut tx = db.begin().await.unwrap();
-        let mut b1 = lib.b1.clone();
-        b1.title = "Committed".into();
-        b1.save(&mut tx).await.unwrap();
-        {
-            // One poll sends the COMMIT; then the future is dropped (cancelled).
-            let mut commit = Box::pin(tx.commit());
-            let _ = (&mut commit).now_or_never();
-        }
-        // The server commits it all the same.
-        wait_for_b1_title(&db, lib.b1.id, "Committed").await;
-        let (after, _) = titles(&db).await;
-        assert_eq!(
-            after[0], "Committed",
-            "the committed write must invalidate the cached result (stale read)"
-        );
-    })
+    with_cached_library(
+        "query_cache_review",
+        "dropped_commit",
+        |db, _, lib| async move {
+            let (before, _) = cached_titles(&db).await;
+            assert_eq!(before[0], lib.b1.title);
+            let mut tx = db.begin().await.unwrap();
+            let mut b1 = lib.b1.clone();
+            b1.title = "Committed".into();
+            b1.save(&mut tx).await.unwrap();
+            {
+                // One poll sends the COMMIT; then the future is dropped (cancelled).
+                let mut commit = Box::pin(tx.commit());
+                let _ = (&mut commit).now_or_never();
+            }
+            // The server commits it all the same.
+            wait_for_b1_title(&db, lib.b1.id, "Committed").await;
+            let (after, _) = cached_titles(&db).await;
+            assert_eq!(
+                after[0], "Committed",
+                "the committed write must invalidate the cached result (stale read)"
+            );
+        },
+    )
     .await;
 }
 
@@ -193,8 +166,8 @@ async fn a_commit_whose_future_is_dropped_still_invalidates() {
 /// through this Db (its clones, its connections and transactions) invalidates".
 #[tokio::test]
 async fn a_write_through_a_borrowed_connection_invalidates() {
-    with_cache("conn_ref", |db, _, lib| async move {
-        let (before, _) = titles(&db).await;
+    with_cached_library("query_cache_review", "conn_ref", |db, _, lib| async move {
+        let (before, _) = cached_titles(&db).await;
         assert_eq!(before[0], lib.b1.title);
         let mut conn = db.acquire().await.unwrap();
         Book::objects()
@@ -204,7 +177,7 @@ async fn a_write_through_a_borrowed_connection_invalidates() {
             .unwrap();
         drop(conn);
         assert_eq!(b1_title_in_db(&db, lib.b1.id).await, "Via conn");
-        let (after, _) = titles(&db).await;
+        let (after, _) = cached_titles(&db).await;
         assert_eq!(
             after[0], "Via conn",
             "a write through Connection::conn() must invalidate (stale read)"
@@ -287,41 +260,45 @@ async fn a_miss_waiting_for_a_flight_does_not_deadlock_with_the_pool() {
 /// computation read. django-cacheops never caches inside a dirty transaction.
 #[tokio::test]
 async fn cached_as_never_stores_what_a_transaction_has_not_committed() {
-    with_cache("cached_as_tx", |db, _, lib| async move {
-        let cache = db.cache().unwrap();
-        let id = lib.b1.id;
-        let mut tx = db.begin().await.unwrap();
-        let mut b1 = lib.b1.clone();
-        b1.title = "Uncommitted".into();
-        b1.save(&mut tx).await.unwrap();
-        let txr = &mut tx;
-        let inside: String = cache
-            .cached_as(&[Book::META], "b1-title", TTL, move || async move {
-                Book::objects()
-                    .filter(|b| b.id.eq(id))
-                    .get(&mut *txr)
-                    .await
-                    .map(|b| b.title)
-            })
-            .await
-            .unwrap();
-        assert_eq!(inside, "Uncommitted", "the transaction reads its own write");
-        tx.rollback().await.unwrap();
-        let outside: String = cache
-            .cached_as(&[Book::META], "b1-title", TTL, || async {
-                Book::objects()
-                    .filter(|b| b.id.eq(id))
-                    .get(&db)
-                    .await
-                    .map(|b| b.title)
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            outside, lib.b1.title,
-            "a rolled-back write must never be served from cached_as (dirty read)"
-        );
-    })
+    with_cached_library(
+        "query_cache_review",
+        "cached_as_tx",
+        |db, _, lib| async move {
+            let cache = db.cache().unwrap();
+            let id = lib.b1.id;
+            let mut tx = db.begin().await.unwrap();
+            let mut b1 = lib.b1.clone();
+            b1.title = "Uncommitted".into();
+            b1.save(&mut tx).await.unwrap();
+            let txr = &mut tx;
+            let inside: String = cache
+                .cached_as(&[Book::META], "b1-title", TTL, move || async move {
+                    Book::objects()
+                        .filter(|b| b.id.eq(id))
+                        .get(&mut *txr)
+                        .await
+                        .map(|b| b.title)
+                })
+                .await
+                .unwrap();
+            assert_eq!(inside, "Uncommitted", "the transaction reads its own write");
+            tx.rollback().await.unwrap();
+            let outside: String = cache
+                .cached_as(&[Book::META], "b1-title", TTL, || async {
+                    Book::objects()
+                        .filter(|b| b.id.eq(id))
+                        .get(&db)
+                        .await
+                        .map(|b| b.title)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                outside, lib.b1.title,
+                "a rolled-back write must never be served from cached_as (dirty read)"
+            );
+        },
+    )
     .await;
 }
 
@@ -336,53 +313,57 @@ async fn cached_as_never_stores_what_a_transaction_has_not_committed() {
 /// cancelled statement "is not known"; bumping before it is known is not enough.
 #[tokio::test]
 async fn a_write_abandoned_mid_statement_invalidates_when_it_lands() {
-    with_cache("abandoned_write", |db, _, lib| async move {
-        let id = lib.b1.id;
-        let (before, _) = titles(&db).await;
-        assert_eq!(before[0], lib.b1.title);
-        // Another transaction holds B1's row (SQLite: the write lock).
-        let mut holder = db.begin().await.unwrap();
-        Book::objects()
-            .filter(|b| b.id.eq(id))
-            .update(|b| [b.pages.set(b.pages + 0)], &mut holder)
-            .await
-            .unwrap();
-        let invalidations = || {
-            db.cache()
-                .unwrap()
-                .stats()
-                .tables
-                .get("books")
-                .map_or(0, |s| s.invalidations)
-        };
-        let n = invalidations();
-        // The write is sent, waits for the lock, and its future is dropped (a request
-        // timeout): the server keeps the statement.
-        let mut to_write = Book::objects().filter(|b| b.id.eq(id));
-        let write = to_write.update(|b| [b.title.set("Landed")], &db);
-        let abandoned = tokio::time::timeout(Duration::from_millis(500), write).await;
-        assert!(abandoned.is_err(), "the write waits for the lock");
-        for _ in 0..500 {
-            if invalidations() > n {
-                break;
+    with_cached_library(
+        "query_cache_review",
+        "abandoned_write",
+        |db, _, lib| async move {
+            let id = lib.b1.id;
+            let (before, _) = cached_titles(&db).await;
+            assert_eq!(before[0], lib.b1.title);
+            // Another transaction holds B1's row (SQLite: the write lock).
+            let mut holder = db.begin().await.unwrap();
+            Book::objects()
+                .filter(|b| b.id.eq(id))
+                .update(|b| [b.pages.set(b.pages + 0)], &mut holder)
+                .await
+                .unwrap();
+            let invalidations = || {
+                db.cache()
+                    .unwrap()
+                    .stats()
+                    .tables
+                    .get("books")
+                    .map_or(0, |s| s.invalidations)
+            };
+            let n = invalidations();
+            // The write is sent, waits for the lock, and its future is dropped (a request
+            // timeout): the server keeps the statement.
+            let mut to_write = Book::objects().filter(|b| b.id.eq(id));
+            let write = to_write.update(|b| [b.title.set("Landed")], &db);
+            let abandoned = tokio::time::timeout(Duration::from_millis(500), write).await;
+            assert!(abandoned.is_err(), "the write waits for the lock");
+            for _ in 0..500 {
+                if invalidations() > n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        assert!(
-            invalidations() > n,
-            "the dropped write bumped `books` at once"
-        );
-        // A read now misses and stores the rows as they still are, under the new versions.
-        let (mid, _) = titles(&db).await;
-        assert_eq!(mid[0], lib.b1.title);
-        // The lock goes; the server finishes the abandoned UPDATE and commits it.
-        holder.rollback().await.unwrap();
-        wait_for_b1_title(&db, id, "Landed").await;
-        let (after, _) = titles(&db).await;
-        assert_eq!(
-            after[0], "Landed",
-            "the abandoned write landed after its bump: the cached result is stale"
-        );
-    })
+            assert!(
+                invalidations() > n,
+                "the dropped write bumped `books` at once"
+            );
+            // A read now misses and stores the rows as they still are, under the new versions.
+            let (mid, _) = cached_titles(&db).await;
+            assert_eq!(mid[0], lib.b1.title);
+            // The lock goes; the server finishes the abandoned UPDATE and commits it.
+            holder.rollback().await.unwrap();
+            wait_for_b1_title(&db, id, "Landed").await;
+            let (after, _) = cached_titles(&db).await;
+            assert_eq!(
+                after[0], "Landed",
+                "the abandoned write landed after its bump: the cached result is stale"
+            );
+        },
+    )
     .await;
 }

@@ -71,8 +71,8 @@ pub struct QueryCache {
     degraded: AtomicBool,
     /// Tests only: awaited after a miss's query, before its result is stored.
     pause: Mutex<Option<Pause>>,
-    /// The version keys made so far, by table (`None`: the epoch).
-    version_keys: Mutex<HashMap<Option<&'static str>, Arc<str>>>,
+    /// The version keys made so far, by table (`None`: the epoch): a few, scanned.
+    version_keys: Mutex<Vec<(Option<&'static str>, Arc<str>)>>,
     /// Tables an abandoned write may still change (its statement or COMMIT was dropped
     /// mid-flight: the server may finish it later), until when: this process reads them
     /// from the database meanwhile, and they get new versions again at the end.
@@ -181,6 +181,14 @@ impl Fingerprint {
         }
     }
 
+    /// A tag byte, then a part.
+    fn tagged(&mut self, tag: u8, b: &[u8]) {
+        for h in &mut self.0 {
+            h.write_u8(tag);
+        }
+        self.part(b);
+    }
+
     fn finish(&self) -> [u64; 2] {
         [self.0[0].finish(), self.0[1].finish()]
     }
@@ -192,6 +200,28 @@ impl std::fmt::Write for Fingerprint {
             h.write(s.as_bytes());
         }
         Ok(())
+    }
+}
+
+/// A bound value into the fingerprint: a tag per kind, then its bytes (the common kinds
+/// directly; the others as their `Debug` text, which names the variant and shows the value
+/// exactly).
+fn hash_value(f: &mut Fingerprint, v: &orm_core::Value) {
+    use orm_core::Value as V;
+    match v {
+        V::Bool(b) => f.part(&[1, u8::from(*b)]),
+        V::I16(n) => f.tagged(2, &n.to_le_bytes()),
+        V::I32(n) => f.tagged(3, &n.to_le_bytes()),
+        V::I64(n) => f.tagged(4, &n.to_le_bytes()),
+        V::F32(x) => f.tagged(5, &x.to_bits().to_le_bytes()),
+        V::F64(x) => f.tagged(6, &x.to_bits().to_le_bytes()),
+        V::Text(t) => f.tagged(7, t.as_bytes()),
+        V::Bytes(b) => f.tagged(8, b),
+        other => {
+            f.part(&[255]);
+            let _ = write!(f, "{other:?}");
+            f.part(b"\0");
+        }
     }
 }
 
@@ -317,9 +347,12 @@ impl QueryCache {
     /// The version key of `table` (`None`: the epoch), made once.
     fn version_key(&self, table: Option<&'static str>) -> Arc<str> {
         let mut keys = self.version_keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.entry(table)
-            .or_insert_with(|| self.version_key_text(table))
-            .clone()
+        if let Some((_, k)) = keys.iter().find(|(t, _)| *t == table) {
+            return k.clone();
+        }
+        let k = self.version_key_text(table);
+        keys.push((table, k.clone()));
+        k
     }
 
     /// The version keys of a read of `tables`: the epoch's, then each table's.
@@ -708,8 +741,7 @@ impl QueryCache {
         // floats round-trip, text is quoted and escaped), then a separator the text cannot
         // hold unescaped.
         for p in &stmt.params {
-            let _ = write!(f, "{p:?}");
-            f.part(b"\0");
+            hash_value(&mut f, p);
         }
         let mut key = String::with_capacity(self.ns.len() + 34);
         key.push_str(&self.ns);
