@@ -161,6 +161,11 @@ where
                     before = Some((page_key, looked.tokens));
                 }
             }
+            if head {
+                // A HEAD answer has no body: it is served from GET's page, never kept as
+                // one (a GET would then get an empty page).
+                return inner.call(request).await;
+            }
             let req_headers = request.headers().clone();
             let (response, reads) = noting_reads(inner.call(request)).await;
             let response = response?;
