@@ -225,3 +225,57 @@ async fn misuse_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn under_the_query_layer_each_request_reads_its_writes() {
+    use axum::Router;
+    use axum::extract::State;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    on_each_backend(|_, backend| async move {
+        let (p, r, lib) = pair(backend).await;
+        let dbs = Databases::new(p.db.clone())
+            .replica("replica", r.db.clone())
+            .unwrap();
+        let id = lib.b1.id;
+        // Writes B1's pages, then reads its title: the primary's, not the replica's.
+        async fn handler(State((dbs, id)): State<(Databases, i64)>) -> String {
+            Book::objects()
+                .filter(|b| b.id.eq(id))
+                .update(|b| [b.pages.set(1)], &dbs)
+                .await
+                .unwrap();
+            Book::objects().get_pk(id, &dbs).await.unwrap().title
+        }
+        async fn read_only(State((dbs, id)): State<(Databases, i64)>) -> String {
+            Book::objects().get_pk(id, &dbs).await.unwrap().title
+        }
+        let app = Router::new()
+            .route("/write", get(handler))
+            .route("/read", get(read_only))
+            .with_state((dbs, id))
+            .layer(orm_sqlx::web::QueryLayer::new());
+        let body = |r: axum::response::Response| async move {
+            let b = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(b.to_vec()).unwrap()
+        };
+        let req = |path: &str| {
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let wrote = app.clone().oneshot(req("/write")).await.unwrap();
+        assert_eq!(body(wrote).await, "B1", "read after its write: the primary");
+        let read = app.oneshot(req("/read")).await.unwrap();
+        assert_eq!(
+            body(read).await,
+            "B1 (replica)",
+            "another request: the replica"
+        );
+        p.cleanup().await;
+        r.cleanup().await;
+    })
+    .await;
+}

@@ -32,6 +32,10 @@
 //! }
 //! ```
 //!
+//! Each request is also a [`read_your_writes`](crate::replicas::read_your_writes) scope:
+//! once its handler has written through a [`Databases`](crate::replicas::Databases), its
+//! reads go to the primary.
+//!
 //! # What a request's count holds
 //!
 //! Every statement the handler's future sent through the ORM from when the inner service
@@ -340,7 +344,7 @@ where
         }
         if !self.settings.headers && self.settings.panel.is_none() {
             // Nothing would read the capture.
-            let future = self.inner.call(request);
+            let future = crate::replicas::read_your_writes(self.inner.call(request));
             return if self.settings.strict {
                 Box::pin(crate::strict_loading(future))
             } else {
@@ -365,7 +369,9 @@ where
             (panel, id, link, request.method().to_string(), target)
         });
         let settings = self.settings.clone();
-        let future = self.inner.call(request);
+        // Each request is a read-your-writes scope: once it has written through a
+        // `replicas::Databases`, its reads go to the primary.
+        let future = crate::replicas::read_your_writes(self.inner.call(request));
         Box::pin(async move {
             // Headers alone need counts and times: a light capture (no values, origins,
             // loads or observer) unless the panel will show them.
