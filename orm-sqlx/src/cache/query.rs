@@ -64,9 +64,12 @@ pub struct QueryCache {
     /// Every key of this database starts with it: `prefix:orm:<database>:`.
     ns: String,
     max_entry_bytes: usize,
-    stats: Mutex<HashMap<&'static str, TableStats>>,
+    /// Per table, scanned (an application has tens of tables, and a hit counts once).
+    stats: Mutex<Vec<(&'static str, TableStats)>>,
     /// Tables whose new token could not be written (`None` in the set: the epoch).
     pending: Mutex<Vec<Option<&'static str>>>,
+    /// Whether `pending` or `unsettled` may hold anything: one atomic load on a hit.
+    troubled: AtomicBool,
     /// Set once a cache error was logged, cleared when the cache answers again.
     degraded: AtomicBool,
     /// Tests only: awaited after a miss's query, before its result is stored.
@@ -240,6 +243,7 @@ impl QueryCache {
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             stats: Mutex::default(),
             pending: Mutex::default(),
+            troubled: AtomicBool::new(false),
             degraded: AtomicBool::new(false),
             pause: Mutex::default(),
             version_keys: Mutex::default(),
@@ -257,6 +261,7 @@ impl QueryCache {
             for t in &tables {
                 unsettled.push((*t, until));
             }
+            self.troubled.store(true, Ordering::Release);
         }
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
@@ -270,7 +275,19 @@ impl QueryCache {
             Err(_) => {
                 let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                 pending.extend(tables);
+                self.troubled.store(true, Ordering::Release);
             }
+        }
+    }
+
+    /// Clear `troubled` when nothing is pending and nothing unsettled (under both locks,
+    /// which whoever adds to them holds while setting it).
+    fn settle_trouble(&self) {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if pending.is_empty() && unsettled.iter().all(|(_, until)| *until <= now) {
+            self.troubled.store(false, Ordering::Release);
         }
     }
 
@@ -333,7 +350,14 @@ impl QueryCache {
     fn count(&self, tables: &[&'static str], f: impl Fn(&mut TableStats)) {
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         for t in tables {
-            f(stats.entry(t).or_default());
+            match stats.iter_mut().find(|(name, _)| name == t) {
+                Some((_, s)) => f(s),
+                None => {
+                    let mut s = TableStats::default();
+                    f(&mut s);
+                    stats.push((t, s));
+                }
+            }
         }
     }
 
@@ -410,6 +434,7 @@ impl QueryCache {
                     pending.push(*t);
                 }
             }
+            self.troubled.store(true, Ordering::Release);
         }
     }
 
@@ -427,6 +452,7 @@ impl QueryCache {
                     pending.push(t);
                 }
             }
+            self.troubled.store(true, Ordering::Release);
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let qc = self.clone();
@@ -680,8 +706,11 @@ impl QueryCache {
             }
             Scope::Auto => false,
         };
-        if !self.flush_pending().await || self.unsettled(tables) {
-            return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+        if self.troubled.load(Ordering::Acquire) {
+            if !self.flush_pending().await || self.unsettled(tables) {
+                return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
+            }
+            self.settle_trouble();
         }
         let key = self.entry_key(stmt, request.reader);
         let Some(looked) = self.lookup(&key, tables).await else {
