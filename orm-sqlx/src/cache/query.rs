@@ -30,7 +30,7 @@
 //! again (until then it reads the database). Other processes may serve what they cached
 //! until its TTL: the one staleness the ORM cannot prevent, with writes made outside it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
