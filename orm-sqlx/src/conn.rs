@@ -653,6 +653,8 @@ impl Transaction {
     /// invalidates every cached result.
     pub fn conn(&mut self) -> ConnRef<'_> {
         #[cfg(feature = "cache")]
+        crate::cache::query::note_unknown_reads();
+        #[cfg(feature = "cache")]
         if let Some(written) = &self.written {
             written
                 .lock()
@@ -942,6 +944,10 @@ impl Connection {
     /// reads go to the database, and every cached result is invalidated when it is
     /// dropped.
     pub fn conn(&mut self) -> ConnRef<'_> {
+        // What it reads cannot be named either: a computation noting its reads (a cached
+        // page's view, `cached_as`) is not kept.
+        #[cfg(feature = "cache")]
+        crate::cache::query::note_unknown_reads();
         #[cfg(feature = "cache")]
         if self.link.0.is_some() && self.written.is_none() {
             self.written = Some(std::sync::Arc::new(std::sync::Mutex::new(

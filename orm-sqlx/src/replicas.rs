@@ -8,8 +8,9 @@
 //!   [`db_for_write`](Router::db_for_write), else the primary;
 //! - a read: the primary if this task wrote through the `Databases` inside a
 //!   [`read_your_writes`] scope (reads that follow a write see it, whatever the replicas'
-//!   lag), or if it is a cached queryset's (its result is shared with every request, and a
-//!   lagging replica's rows would be kept as current); else the router's
+//!   lag), or if it is a cached queryset's, a cached page's view's or a `cached_as`
+//!   computation's (its result is shared with every request, and a lagging replica's rows
+//!   would be kept as current); else the router's
 //!   [`db_for_read`](Router::db_for_read), else the first replica, else the primary.
 //!
 //! Transactions run on the primary: [`Databases::atomic`], [`Databases::begin`] (and
@@ -171,6 +172,8 @@ impl Databases {
     /// A transaction on the primary ([`Db::begin`]).
     #[track_caller]
     pub fn begin(&self) -> impl Future<Output = Result<Transaction>> {
+        // What it writes is the scope's write (conservatively, from the moment it starts).
+        note_write();
         self.primary.begin()
     }
 
@@ -180,6 +183,7 @@ impl Databases {
         &self,
         f: impl for<'t> FnOnce(&'t mut Transaction) -> BoxFuture<'t, Result<T>> + Send,
     ) -> impl Future<Output = Result<T>> {
+        note_write();
         self.primary.atomic(f)
     }
 
@@ -203,7 +207,10 @@ impl Databases {
         };
         match read_tables {
             Some(table) => {
-                if wrote_in_scope() || orm_core::eval::observe::cache_request().is_some() {
+                if wrote_in_scope()
+                    || orm_core::eval::observe::cache_request().is_some()
+                    || kept_for_everyone()
+                {
                     return &self.primary;
                 }
                 let default = self
@@ -230,6 +237,19 @@ impl Databases {
 thread_local! {
     /// The read-your-writes flag of the scope being polled on this thread, if any.
     static SCOPE: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Whether what is being read will be kept for everyone: a cached page's view or a
+/// `cached_as` computation (a lagging replica's rows must not be kept as current).
+fn kept_for_everyone() -> bool {
+    #[cfg(feature = "cache")]
+    {
+        crate::cache::query::noting()
+    }
+    #[cfg(not(feature = "cache"))]
+    {
+        false
+    }
 }
 
 fn note_write() {

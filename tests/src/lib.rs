@@ -437,3 +437,20 @@ mod portable_sql_tests {
         }
     }
 }
+
+/// A primary and a "replica" (two databases of `backend`, each with the library fixture;
+/// the replica's B1 is renamed "B1 (replica)", so a read shows where it went), for the
+/// read-replica tests.
+pub async fn replica_pair(backend: Backend) -> (TestDb, TestDb, library::Library) {
+    use orm_sqlx::prelude::*;
+    let primary = TestDb::open(backend).await;
+    let replica = TestDb::open(backend).await;
+    let lib = library::load(&primary.db).await;
+    library::load(&replica.db).await;
+    library::Book::objects()
+        .filter(|b| b.id.eq(lib.b1.id))
+        .update(|b| [b.title.set("B1 (replica)")], &replica.db)
+        .await
+        .expect("rename the replica's B1");
+    (primary, replica, lib)
+}

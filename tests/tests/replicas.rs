@@ -11,22 +11,8 @@ use orm_sqlx::cache::Cache;
 use orm_sqlx::prelude::*;
 use orm_sqlx::replicas::{Databases, Router, read_your_writes};
 use orm_sqlx::{Db, Error};
-use orm_tests::library::{self, Author, Book, Library};
-use orm_tests::{TestDb, on_each_backend};
-
-/// A primary and a replica with the fixture; the replica's B1 is "B1 (replica)".
-async fn pair(backend: orm_tests::Backend) -> (TestDb, TestDb, Library) {
-    let primary = TestDb::open(backend).await;
-    let replica = TestDb::open(backend).await;
-    let lib = library::load(&primary.db).await;
-    library::load(&replica.db).await;
-    Book::objects()
-        .filter(|b| b.id.eq(lib.b1.id))
-        .update(|b| [b.title.set("B1 (replica)")], &replica.db)
-        .await
-        .unwrap();
-    (primary, replica, lib)
-}
+use orm_tests::library::{Author, Book};
+use orm_tests::on_each_backend;
 
 async fn title(ex: &Databases, id: i64) -> String {
     Book::objects().get_pk(id, ex).await.unwrap().title
@@ -35,7 +21,7 @@ async fn title(ex: &Databases, id: i64) -> String {
 #[tokio::test]
 async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     on_each_backend(|_, backend| async move {
-        let (p, r, lib) = pair(backend).await;
+        let (p, r, lib) = orm_tests::replica_pair(backend).await;
         let dbs = Databases::new(p.db.clone())
             .replica("replica", r.db.clone())
             .unwrap();
@@ -84,7 +70,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
 #[tokio::test]
 async fn reads_after_a_write_in_the_scope_go_to_the_primary() {
     on_each_backend(|_, backend| async move {
-        let (p, r, lib) = pair(backend).await;
+        let (p, r, lib) = orm_tests::replica_pair(backend).await;
         let dbs = Databases::new(p.db.clone())
             .replica("replica", r.db.clone())
             .unwrap();
@@ -122,7 +108,7 @@ impl Router for AuthorsOnPrimary {
 #[tokio::test]
 async fn a_router_picks_the_database_per_model() {
     on_each_backend(|_, backend| async move {
-        let (p, r, lib) = pair(backend).await;
+        let (p, r, lib) = orm_tests::replica_pair(backend).await;
         let mut alice = lib.alice.clone();
         alice.name = "Alice (replica)".into();
         alice.save(&r.db).await.unwrap();
@@ -160,7 +146,7 @@ async fn a_router_picks_the_database_per_model() {
 #[tokio::test]
 async fn transactions_and_cached_querysets_use_the_primary() {
     on_each_backend(|_, backend| async move {
-        let (p, r, lib) = pair(backend).await;
+        let (p, r, lib) = orm_tests::replica_pair(backend).await;
         let primary = p.db.clone().with_cache(Cache::local(1 << 20));
         let dbs = Databases::new(primary)
             .replica("replica", r.db.clone())
@@ -233,7 +219,7 @@ async fn under_the_query_layer_each_request_reads_its_writes() {
     use axum::routing::get;
     use tower::ServiceExt;
     on_each_backend(|_, backend| async move {
-        let (p, r, lib) = pair(backend).await;
+        let (p, r, lib) = orm_tests::replica_pair(backend).await;
         let dbs = Databases::new(p.db.clone())
             .replica("replica", r.db.clone())
             .unwrap();

@@ -293,12 +293,23 @@ impl QueryCache {
 
     /// Whether a read of `tables` must go to the database: an abandoned write may still
     /// change one of them.
-    fn unsettled(&self, tables: &[&'static str]) -> bool {
+    fn unsettled(&self, tables: &[impl AsRef<str>]) -> bool {
         let unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::time::Instant::now();
-        unsettled
-            .iter()
-            .any(|(t, until)| *until > now && t.is_none_or(|t| tables.contains(&t)))
+        unsettled.iter().any(|(t, until)| {
+            *until > now && t.is_none_or(|t| tables.iter().any(|x| x.as_ref() == t))
+        })
+    }
+
+    /// Whether results over `tables` may be read from or stored in the cache now: the
+    /// new versions a failed write left are written first, and no abandoned write may
+    /// still change one of them (what the page cache asks before it looks or stores).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) async fn ready_for(&self, tables: &[impl AsRef<str>]) -> bool {
+        if !self.troubled.load(Ordering::Acquire) {
+            return true;
+        }
+        self.flush_pending().await && !self.unsettled(tables)
     }
 
     /// For tests of races: `pause` is awaited after each miss's query ran and before its
@@ -1447,6 +1458,18 @@ pub(crate) const IN_TRANSACTION: &str = "(in a transaction)";
 /// Note that a statement is sent inside a transaction, if a computation is being polled.
 pub(crate) fn note_transaction() {
     note_reads(&[IN_TRANSACTION]);
+}
+
+/// Note reads of tables nobody can name (a raw connection lent out), if a computation is
+/// being polled.
+pub(crate) fn note_unknown_reads() {
+    note_reads(&[UNKNOWN_TABLES]);
+}
+
+/// Whether a computation noting its reads (a cached page's view, `cached_as`) is being
+/// polled on this thread: what it reads is kept for everyone, so it must read the primary.
+pub(crate) fn noting() -> bool {
+    READS.with(|r| r.borrow().is_some())
 }
 
 thread_local! {

@@ -22,7 +22,7 @@ use http_body::Body;
 use http_body_util::BodyExt as _;
 
 use crate::Db;
-use crate::cache::query::{QueryCache, UNKNOWN_TABLES, noting_reads};
+use crate::cache::query::{IN_TRANSACTION, QueryCache, UNKNOWN_TABLES, noting_reads};
 use orm_core::{Error, Result};
 
 /// The largest response body kept by default: 1 MiB.
@@ -30,12 +30,14 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 1 << 20;
 
 /// Django's `cache_page(ttl)` as a tower layer: `GET` and `HEAD` answers kept for `ttl`.
 ///
-/// Kept: a `200 OK` without `Set-Cookie`, whose `Cache-Control` is not `private`,
-/// `no-store` or `no-cache` and whose `Vary` is not `*`, with a body of at most
-/// [`max_bytes`](CachePageLayer::max_bytes). A `max-age` in the response's
-/// `Cache-Control` is its lifetime instead of `ttl` (as in Django); a response without
-/// `Cache-Control` gets `max-age=<ttl>`. The key is the `Host`, the path and query, and
-/// the values of the request headers the response names in `Vary`.
+/// Kept: a `200 OK` without `Set-Cookie`, whose `Cache-Control` does not mention
+/// `private`, `no-store` or `no-cache` and whose `Vary` is not `*`, with a body of at most
+/// [`max_bytes`](CachePageLayer::max_bytes), for `ttl` (as Django's `cache_page(timeout)`,
+/// whatever the response's own `max-age`). The response's `Cache-Control` gets
+/// `max-age=<ttl>` (its own kept if shorter). The key is the `Host`, the path and query,
+/// and the values of the request headers the response names in `Vary`; like Django, not
+/// `Authorization` or cookies: a view whose answer depends on them must say so in `Vary`
+/// (or never be cached).
 ///
 /// The page is invalidated when the ORM writes a table the view read through this
 /// database (as a cached queryset is). Reads through another `Db` and raw SQL cannot be
@@ -152,7 +154,9 @@ where
             let meta = read_meta(qc, &meta_key).await;
             // The tokens of the tables the view read last time, read before it runs now.
             let mut before = None;
-            if let Some(meta) = &meta {
+            if let Some(meta) = &meta
+                && qc.ready_for(&meta.tables).await
+            {
                 let page_key = page_key(qc, &url, &meta.vary, &request);
                 if let Some(looked) = qc.lookup_tables(&page_key, &meta.tables).await {
                     if let Some(page) = looked.valid_payload().and_then(decode_page) {
@@ -172,7 +176,12 @@ where
             let Some(lifetime) = keepable(&response, layer.ttl) else {
                 return Ok(response);
             };
-            if reads.contains(&UNKNOWN_TABLES) {
+            // Raw SQL reads tables nobody can name; a transaction's reads may be writes not
+            // committed yet; and an abandoned write may still change what it read.
+            if reads.contains(&UNKNOWN_TABLES)
+                || reads.contains(&IN_TRANSACTION)
+                || !qc.ready_for(&reads).await
+            {
                 return Ok(response);
             }
             let (mut parts, body) = response.into_parts();
@@ -185,11 +194,7 @@ where
                     return Ok(failed);
                 }
             };
-            if !parts.headers.contains_key(header::CACHE_CONTROL)
-                && let Ok(v) = HeaderValue::try_from(format!("max-age={}", lifetime.as_secs()))
-            {
-                parts.headers.insert(header::CACHE_CONTROL, v);
-            }
+            patch_max_age(&mut parts.headers, lifetime);
             if bytes.len() <= layer.max_bytes {
                 let vary = vary_of(&parts.headers);
                 let mut tables: Vec<String> = reads.iter().map(|t| (*t).to_owned()).collect();
@@ -270,7 +275,8 @@ fn vary_of(headers: &http::HeaderMap) -> Vec<String> {
     names
 }
 
-/// How long `response` may be kept, or `None` when it must not be.
+/// How long `response` may be kept (the layer's `ttl`, as Django's `cache_page(timeout)`
+/// whatever the response's `max-age`), or `None` when it must not be.
 fn keepable<B>(response: &Response<B>, ttl: Duration) -> Option<Duration> {
     let h = response.headers();
     if response.status() != StatusCode::OK || h.contains_key(header::SET_COOKIE) {
@@ -279,24 +285,47 @@ fn keepable<B>(response: &Response<B>, ttl: Duration) -> Option<Duration> {
     if vary_of(h).iter().any(|n| n == "*") {
         return None;
     }
-    let mut lifetime = ttl;
-    for directive in h
+    // Any form of these (`private="x"`, `no-cache="Set-Cookie"`) too, as Django refuses a
+    // `Cache-Control` that mentions `private` at all.
+    let refused = h
         .get_all(header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|d| d.trim().to_ascii_lowercase())
-    {
-        match directive.as_str() {
-            "private" | "no-store" | "no-cache" => return None,
-            d => {
-                if let Some(secs) = d.strip_prefix("max-age=").and_then(|s| s.parse().ok()) {
-                    lifetime = Duration::from_secs(secs);
-                }
+        .any(|d| {
+            ["private", "no-store", "no-cache"]
+                .iter()
+                .any(|r| d.starts_with(r))
+        });
+    (!refused && !ttl.is_zero()).then_some(ttl)
+}
+
+/// Django's `patch_response_headers`: a `max-age` of the page's lifetime in the response's
+/// `Cache-Control` (kept if the response's own is shorter; the other directives kept).
+fn patch_max_age(headers: &mut http::HeaderMap, lifetime: Duration) {
+    let mut directives: Vec<String> = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let mut max_age = lifetime.as_secs();
+    directives.retain(|d| match d.to_ascii_lowercase().strip_prefix("max-age=") {
+        Some(n) => {
+            if let Ok(n) = n.parse::<u64>() {
+                max_age = max_age.min(n);
             }
+            false
         }
+        None => true,
+    });
+    directives.push(format!("max-age={max_age}"));
+    if let Ok(v) = HeaderValue::try_from(directives.join(", ")) {
+        headers.insert(header::CACHE_CONTROL, v);
     }
-    (!lifetime.is_zero()).then_some(lifetime)
 }
 
 /// The meta entry at `key`, stored as JSON `[vary, tables]`.
