@@ -421,23 +421,6 @@ where
     .await;
 }
 
-#[cfg(test)]
-mod portable_sql_tests {
-    use super::{Backend, portable_sql};
-
-    #[test]
-    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
-        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
-        assert_eq!(
-            portable_sql(Backend::Mysql, sql),
-            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
-        );
-        for backend in [Backend::Sqlite, Backend::Postgres] {
-            assert_eq!(portable_sql(backend, sql), sql);
-        }
-    }
-}
-
 /// A primary and a "replica" (two databases of `backend`, each with the library fixture;
 /// the replica's B1 is renamed "B1 (replica)", so a read shows where it went), for the
 /// read-replica tests.
@@ -453,4 +436,21 @@ pub async fn replica_pair(backend: Backend) -> (TestDb, TestDb, library::Library
         .await
         .expect("rename the replica's B1");
     (primary, replica, lib)
+}
+
+#[cfg(test)]
+mod portable_sql_tests {
+    use super::{Backend, portable_sql};
+
+    #[test]
+    fn mysql_identifiers_are_written_in_double_quotes_and_literals_are_kept() {
+        let sql = r#"SELECT `books`.`id` FROM `books` `T2` WHERE `a``b`.`c""d` LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#;
+        assert_eq!(
+            portable_sql(Backend::Mysql, sql),
+            r#"SELECT "books"."id" FROM "books" "T2" WHERE "a`b"."c""""d" LIKE BINARY ? ESCAPE '\\' AND x = 'it''s `not` an `ident`'"#
+        );
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(portable_sql(backend, sql), sql);
+        }
+    }
 }
