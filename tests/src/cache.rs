@@ -175,3 +175,43 @@ pub fn pause_first_store(
         })));
     (reached_rx, go_tx)
 }
+
+/// Abandon a write to book `id` (its title set to `"Landed"`) while another transaction
+/// holds the row (SQLite: the write lock): the write is sent, waits for the lock, and its
+/// future is dropped after 500 ms (a request timeout), so the server keeps the statement.
+/// Returns the holding transaction: rolling it back lets the write land. Asserts that the
+/// dropped write gave `books` a new version at once.
+pub async fn abandon_a_write_to(db: &orm_sqlx::Db, id: i64) -> orm_sqlx::Transaction {
+    use orm_sqlx::prelude::*;
+    use std::time::Duration;
+    let mut holder = db.begin().await.unwrap();
+    crate::library::Book::objects()
+        .filter(|b| b.id.eq(id))
+        .update(|b| [b.pages.set(b.pages + 0)], &mut holder)
+        .await
+        .unwrap();
+    let invalidations = || {
+        db.cache()
+            .expect("a Db with a cache")
+            .stats()
+            .tables
+            .get("books")
+            .map_or(0, |s| s.invalidations)
+    };
+    let n = invalidations();
+    let mut to_write = crate::library::Book::objects().filter(|b| b.id.eq(id));
+    let write = to_write.update(|b| [b.title.set("Landed")], db);
+    let abandoned = tokio::time::timeout(Duration::from_millis(500), write).await;
+    assert!(abandoned.is_err(), "the write waits for the lock");
+    for _ in 0..500 {
+        if invalidations() > n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(
+        invalidations() > n,
+        "the dropped write bumped `books` at once"
+    );
+    holder
+}

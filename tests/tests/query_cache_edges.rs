@@ -320,38 +320,7 @@ async fn a_write_abandoned_mid_statement_invalidates_when_it_lands() {
             let id = lib.b1.id;
             let (before, _) = cached_titles(&db).await;
             assert_eq!(before[0], lib.b1.title);
-            // Another transaction holds B1's row (SQLite: the write lock).
-            let mut holder = db.begin().await.unwrap();
-            Book::objects()
-                .filter(|b| b.id.eq(id))
-                .update(|b| [b.pages.set(b.pages + 0)], &mut holder)
-                .await
-                .unwrap();
-            let invalidations = || {
-                db.cache()
-                    .unwrap()
-                    .stats()
-                    .tables
-                    .get("books")
-                    .map_or(0, |s| s.invalidations)
-            };
-            let n = invalidations();
-            // The write is sent, waits for the lock, and its future is dropped (a request
-            // timeout): the server keeps the statement.
-            let mut to_write = Book::objects().filter(|b| b.id.eq(id));
-            let write = to_write.update(|b| [b.title.set("Landed")], &db);
-            let abandoned = tokio::time::timeout(Duration::from_millis(500), write).await;
-            assert!(abandoned.is_err(), "the write waits for the lock");
-            for _ in 0..500 {
-                if invalidations() > n {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            assert!(
-                invalidations() > n,
-                "the dropped write bumped `books` at once"
-            );
+            let holder = orm_tests::cache::abandon_a_write_to(&db, id).await;
             // A read now misses and stores the rows as they still are, under the new versions.
             let (mid, _) = cached_titles(&db).await;
             assert_eq!(mid[0], lib.b1.title);

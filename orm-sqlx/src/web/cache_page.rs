@@ -301,19 +301,23 @@ fn keepable<B>(response: &Response<B>, ttl: Duration) -> Option<Duration> {
     (!refused && !ttl.is_zero()).then_some(ttl)
 }
 
-/// Django's `patch_response_headers`: a `max-age` of the page's lifetime in the response's
-/// `Cache-Control` (kept if the response's own is shorter; the other directives kept).
-fn patch_max_age(headers: &mut http::HeaderMap, lifetime: Duration) {
-    let mut directives: Vec<String> = headers
+/// The directives of the `Cache-Control` headers, trimmed, empty ones left out.
+fn directives_of(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all(header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|d| d.trim().to_owned())
+        .map(str::trim)
         .filter(|d| !d.is_empty())
-        .collect();
+}
+
+/// Django's `patch_response_headers`: a `max-age` of the page's lifetime in the response's
+/// `Cache-Control` (kept if the response's own is shorter; the other directives kept).
+fn patch_max_age(headers: &mut http::HeaderMap, lifetime: Duration) {
+    let mut kept: Vec<String> = directives_of(headers).map(str::to_owned).collect();
     let mut max_age = lifetime.as_secs();
-    directives.retain(|d| match d.to_ascii_lowercase().strip_prefix("max-age=") {
+    kept.retain(|d| match d.to_ascii_lowercase().strip_prefix("max-age=") {
         Some(n) => {
             if let Ok(n) = n.parse::<u64>() {
                 max_age = max_age.min(n);
@@ -322,8 +326,8 @@ fn patch_max_age(headers: &mut http::HeaderMap, lifetime: Duration) {
         }
         None => true,
     });
-    directives.push(format!("max-age={max_age}"));
-    if let Ok(v) = HeaderValue::try_from(directives.join(", ")) {
+    kept.push(format!("max-age={max_age}"));
+    if let Ok(v) = HeaderValue::try_from(kept.join(", ")) {
         headers.insert(header::CACHE_CONTROL, v);
     }
 }
@@ -434,14 +438,8 @@ pub fn cache_control<B>(response: &mut Response<B>, directives: &[&str]) -> Resu
             .trim()
             .to_ascii_lowercase()
     };
-    let mut all: Vec<String> = response
-        .headers()
-        .get_all(header::CACHE_CONTROL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
+    let mut all: Vec<String> = directives_of(response.headers())
+        .map(str::to_owned)
         .collect();
     for d in directives {
         let d = d.trim();
