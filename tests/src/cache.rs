@@ -215,3 +215,26 @@ pub async fn abandon_a_write_to(db: &orm_sqlx::Db, id: i64) -> orm_sqlx::Transac
     );
     holder
 }
+
+/// Book `id`'s title as the database has it now (never through the cache).
+pub async fn title_in_db(db: &orm_sqlx::Db, id: i64) -> String {
+    use orm_sqlx::prelude::*;
+    crate::library::Book::objects()
+        .filter(|b| b.id.eq(id))
+        .get(db)
+        .await
+        .unwrap()
+        .title
+}
+
+/// Wait (bounded) until the database shows book `id` titled `title`: for a statement
+/// whose future was dropped after it was sent, which the server finishes on its own.
+pub async fn wait_for_title(db: &orm_sqlx::Db, id: i64, title: &str) {
+    for _ in 0..500 {
+        if title_in_db(db, id).await == title {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the database never showed book {id} titled {title:?}");
+}

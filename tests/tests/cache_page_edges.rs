@@ -49,26 +49,6 @@ fn titles(books: &[Book]) -> String {
         .join(", ")
 }
 
-/// B1's title as the database has it now (never through the cache).
-async fn b1_title_in_db(db: &Db, id: i64) -> String {
-    Book::objects()
-        .filter(|b| b.id.eq(id))
-        .get(db)
-        .await
-        .unwrap()
-        .title
-}
-
-async fn wait_for_b1_title(db: &Db, id: i64, title: &str) {
-    for _ in 0..500 {
-        if b1_title_in_db(db, id).await == title {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the database never showed B1 titled {title:?}");
-}
-
 // ---- 1. a view reading through a transaction's raw connection -------------------------
 
 #[derive(Clone)]
@@ -173,7 +153,7 @@ async fn a_page_is_not_served_stale_while_an_abandoned_write_may_still_land() {
             }
             // The lock goes; the server finishes the abandoned UPDATE.
             holder.rollback().await.unwrap();
-            wait_for_b1_title(&db, id, "Landed").await;
+            orm_tests::cache::wait_for_title(&db, id, "Landed").await;
             let after = get_body(&app, "/books").await;
             assert!(
                 after.starts_with("Landed"),
@@ -286,8 +266,8 @@ async fn the_page_cache_and_cached_as_never_keep_a_lagging_replicas_rows() {
             .update(|b| [b.title.set("New")], &r.db)
             .await
             .unwrap();
-        assert_eq!(b1_title_in_db(&p.db, id).await, "New");
-        assert_eq!(b1_title_in_db(&r.db, id).await, "New");
+        assert_eq!(orm_tests::cache::title_in_db(&p.db, id).await, "New");
+        assert_eq!(orm_tests::cache::title_in_db(&r.db, id).await, "New");
         let page = get_body(&app, "/b1").await;
         let value: String = computed().await.unwrap();
         p.cleanup().await;

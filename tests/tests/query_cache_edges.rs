@@ -7,34 +7,11 @@
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use orm_sqlx::Db;
 use orm_sqlx::prelude::*;
 use orm_tests::cache::{cached_titles, with_cached_library};
 use orm_tests::library::{Author, Book};
 
 const TTL: Duration = Duration::from_secs(60);
-
-/// B1's title as the database has it now (never through the cache).
-async fn b1_title_in_db(db: &Db, id: i64) -> String {
-    Book::objects()
-        .filter(|b| b.id.eq(id))
-        .get(db)
-        .await
-        .unwrap()
-        .title
-}
-
-/// Wait (bounded) until the database shows B1 titled `title`: for a statement whose
-/// future was dropped after it was sent, which the server finishes on its own.
-async fn wait_for_b1_title(db: &Db, id: i64, title: &str) {
-    for _ in 0..500 {
-        if b1_title_in_db(db, id).await == title {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the database never showed B1 titled {title:?}");
-}
 
 // ---- 1. a subquery's tables are not read tables ---------------------------------------
 
@@ -145,7 +122,7 @@ async fn a_commit_whose_future_is_dropped_still_invalidates() {
                 let _ = (&mut commit).now_or_never();
             }
             // The server commits it all the same.
-            wait_for_b1_title(&db, lib.b1.id, "Committed").await;
+            orm_tests::cache::wait_for_title(&db, lib.b1.id, "Committed").await;
             let (after, _) = cached_titles(&db).await;
             assert_eq!(
                 after[0], "Committed",
@@ -176,7 +153,10 @@ async fn a_write_through_a_borrowed_connection_invalidates() {
             .await
             .unwrap();
         drop(conn);
-        assert_eq!(b1_title_in_db(&db, lib.b1.id).await, "Via conn");
+        assert_eq!(
+            orm_tests::cache::title_in_db(&db, lib.b1.id).await,
+            "Via conn"
+        );
         let (after, _) = cached_titles(&db).await;
         assert_eq!(
             after[0], "Via conn",
@@ -326,7 +306,7 @@ async fn a_write_abandoned_mid_statement_invalidates_when_it_lands() {
             assert_eq!(mid[0], lib.b1.title);
             // The lock goes; the server finishes the abandoned UPDATE and commits it.
             holder.rollback().await.unwrap();
-            wait_for_b1_title(&db, id, "Landed").await;
+            orm_tests::cache::wait_for_title(&db, id, "Landed").await;
             let (after, _) = cached_titles(&db).await;
             assert_eq!(
                 after[0], "Landed",
