@@ -113,10 +113,15 @@ impl<F: Future> Future for WithOutcome<F> {
         if this.outcome.is_none() {
             return this.inner.poll(cx);
         }
-        let outer = OUTCOME.replace(*this.outcome);
-        let out = this.inner.poll(cx);
-        OUTCOME.set(outer);
-        out
+        /// Puts the outer outcome back when the poll ends, also by a panic.
+        struct Restore(Option<CacheOutcome>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OUTCOME.set(self.0);
+            }
+        }
+        let _restore = Restore(OUTCOME.replace(*this.outcome));
+        this.inner.poll(cx)
     }
 }
 

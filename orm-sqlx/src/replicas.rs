@@ -304,10 +304,16 @@ impl<F: Future> Future for ReadYourWrites<F> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
         let this = self.project();
-        let outer = SCOPE.with(|s| s.replace(Some(this.flag.clone())));
-        let out = this.inner.poll(cx);
-        SCOPE.with(|s| *s.borrow_mut() = outer);
-        out
+        /// Puts the outer scope back when the poll ends, also by a panic.
+        struct Restore(Option<Arc<AtomicBool>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let outer = self.0.take();
+                SCOPE.with(|s| *s.borrow_mut() = outer);
+            }
+        }
+        let _restore = Restore(SCOPE.with(|s| s.replace(Some(this.flag.clone()))));
+        this.inner.poll(cx)
     }
 }
 
@@ -379,5 +385,24 @@ impl Executor for &Databases {
     }
     fn fork(&self) -> Option<Self> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SCOPE, note_write, read_your_writes, wrote_in_scope};
+    use futures_util::FutureExt as _;
+
+    #[test]
+    fn a_panic_inside_the_scope_puts_the_outer_one_back() {
+        let fut = read_your_writes(async {
+            note_write();
+            assert!(wrote_in_scope());
+            panic!("the handler fails");
+        });
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.now_or_never()));
+        assert!(r.is_err());
+        assert!(SCOPE.with(|s| s.borrow().is_none()), "the scope leaked");
+        assert!(!wrote_in_scope());
     }
 }

@@ -1516,9 +1516,25 @@ impl<F: std::future::Future> std::future::Future for NotingReads<F> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         let this = self.project();
+        /// Takes this computation's list back and puts the outer one back when the poll
+        /// ends, also by a panic.
+        struct Restore<'a> {
+            outer: Option<Vec<&'static str>>,
+            mine: &'a mut Option<Vec<&'static str>>,
+        }
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let outer = self.outer.take();
+                *self.mine = READS.with(|r| r.replace(outer));
+            }
+        }
         let outer = READS.with(|r| r.replace(this.reads.take()));
+        let restore = Restore {
+            outer,
+            mine: this.reads,
+        };
         let out = this.inner.poll(cx);
-        *this.reads = READS.with(|r| r.replace(outer));
+        drop(restore);
         out.map(|v| (v, this.reads.take().unwrap_or_default()))
     }
 }
