@@ -503,3 +503,80 @@ async fn two_handles_on_one_database_share_the_cache() {
     })
     .await;
 }
+
+/// A write made outside the ORM (here a bare sqlx statement on the pool): the cache cannot
+/// see it.
+async fn write_outside(db: &Db, id: i64, title: &str) {
+    use orm_sqlx::sqlx;
+    if let Some(p) = db.sqlite_pool() {
+        sqlx::query("UPDATE books SET title = ? WHERE id = ?")
+            .bind(title)
+            .bind(id)
+            .execute(p)
+            .await
+            .unwrap();
+    } else if let Some(p) = db.pg_pool() {
+        sqlx::query("UPDATE books SET title = $1 WHERE id = $2")
+            .bind(title)
+            .bind(id)
+            .execute(p)
+            .await
+            .unwrap();
+    } else if let Some(p) = db.mysql_pool() {
+        sqlx::query("UPDATE books SET title = ? WHERE id = ?")
+            .bind(title)
+            .bind(id)
+            .execute(p)
+            .await
+            .unwrap();
+    }
+}
+
+/// SEMANTICS C6: a write made outside the ORM is served stale until an explicit
+/// invalidation (of the model, the table, or everything) or the TTL.
+#[tokio::test]
+async fn writes_outside_the_orm_need_an_explicit_invalidation_or_the_ttl() {
+    with_cached_library("query_cache", "outside", |db, _, lib| async move {
+        let id = lib.b1.id;
+        let cache = db.cache().unwrap();
+        let (mut before, _) = cached_titles(&db).await;
+        for (title, how) in [("Outside", "model"), ("Again", "table"), ("Third", "all")] {
+            write_outside(&db, id, title).await;
+            assert_eq!(cached_titles(&db).await, (before.clone(), 0), "{how}: unseen");
+            match how {
+                "model" => cache.invalidate::<Book>().await.unwrap(),
+                "table" => cache.invalidate_table("books").await.unwrap(),
+                _ => cache.invalidate_all().await.unwrap(),
+            }
+            let (after, sent) = cached_titles(&db).await;
+            assert_eq!((after[0].as_str(), sent), (title, 1), "{how}");
+            // Served again from the cache, under the new version.
+            let (again, sent) = cached_titles(&db).await;
+            assert_eq!((again[0].as_str(), sent), (title, 0));
+            before = again;
+        }
+        // The TTL bounds the rest (another query: the entry above lives 60 s).
+        let short = || async {
+            capture_queries(async {
+                Book::objects()
+                    .filter(|b| b.pages.gte(0))
+                    .order_by(|b| b.id.asc())
+                    .cached(Duration::from_millis(300))
+                    .into_vec(&db)
+                    .await
+                    .unwrap()[0]
+                    .title
+                    .clone()
+            })
+            .await
+        };
+        assert_eq!(short().await.0, "Third");
+        write_outside(&db, id, "Fourth").await;
+        let (stale, q) = short().await;
+        assert_eq!((stale.as_str(), q[0].cache), ("Third", Some(CacheOutcome::Hit)));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let (fresh, q) = short().await;
+        assert_eq!((fresh.as_str(), q[0].cache), ("Fourth", Some(CacheOutcome::Miss)));
+    })
+    .await;
+}

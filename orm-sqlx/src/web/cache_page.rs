@@ -157,7 +157,7 @@ where
             if let Some(meta) = &meta
                 && qc.ready_for(&meta.tables).await
             {
-                let page_key = page_key(qc, &url, &meta.vary, &request);
+                let page_key = page_key(qc, &url, &meta.vary, request.headers());
                 if let Some(looked) = qc.lookup_tables(&page_key, &meta.tables).await {
                     if let Some(page) = looked.valid_payload().and_then(decode_page) {
                         return Ok(page.into_response(head));
@@ -215,7 +215,7 @@ where
                         write_meta(qc, &meta_key, &learned, lifetime).await;
                         // A view that read no table depends on no version but the epoch's.
                         if tables.is_empty() {
-                            let page_key = key_of_page(qc, &url, &vary, &req_headers);
+                            let page_key = page_key(qc, &url, &vary, &req_headers);
                             if let Some(looked) = qc.lookup_tables(&page_key, &tables).await {
                                 let payload = encode_page(parts.status, &parts.headers, &bytes);
                                 qc.put(&page_key, &looked.tokens, &payload, lifetime, &[])
@@ -242,12 +242,8 @@ fn url_of<B>(request: &Request<B>) -> String {
     format!("{host}{path}")
 }
 
-fn page_key<B>(qc: &QueryCache, url: &str, vary: &[String], request: &Request<B>) -> String {
-    key_of_page(qc, url, vary, request.headers())
-}
-
 /// The page's key: the URL and each `Vary` header's values in the request.
-fn key_of_page(qc: &QueryCache, url: &str, vary: &[String], headers: &http::HeaderMap) -> String {
+fn page_key(qc: &QueryCache, url: &str, vary: &[String], headers: &http::HeaderMap) -> String {
     qc.entry_key_of("p", |w| {
         w(url.as_bytes());
         for name in vary {
