@@ -533,19 +533,32 @@ async fn write_outside(db: &Db, id: i64, title: &str) {
 }
 
 /// SEMANTICS C6: a write made outside the ORM is served stale until an explicit
-/// invalidation (of the model, the table, or everything) or the TTL.
+/// invalidation (of the model, the table, or everything), a flush of the cache (C3) or the
+/// TTL.
 #[tokio::test]
 async fn writes_outside_the_orm_need_an_explicit_invalidation_or_the_ttl() {
     with_cached_library("query_cache", "outside", |db, _, lib| async move {
         let id = lib.b1.id;
         let cache = db.cache().unwrap();
         let (mut before, _) = cached_titles(&db).await;
-        for (title, how) in [("Outside", "model"), ("Again", "table"), ("Third", "all")] {
+        let steps = [
+            ("Outside", "model"),
+            ("Again", "table"),
+            ("Flushed", "flush"),
+            ("Third", "all"),
+        ];
+        for (title, how) in steps {
             write_outside(&db, id, title).await;
-            assert_eq!(cached_titles(&db).await, (before.clone(), 0), "{how}: unseen");
+            assert_eq!(
+                cached_titles(&db).await,
+                (before.clone(), 0),
+                "{how}: unseen"
+            );
             match how {
                 "model" => cache.invalidate::<Book>().await.unwrap(),
                 "table" => cache.invalidate_table("books").await.unwrap(),
+                // C3: a flush of the cache (Django's `cache.clear()`) serves nothing old.
+                "flush" => cache.cache().clear().await.unwrap(),
                 _ => cache.invalidate_all().await.unwrap(),
             }
             let (after, sent) = cached_titles(&db).await;
@@ -573,10 +586,16 @@ async fn writes_outside_the_orm_need_an_explicit_invalidation_or_the_ttl() {
         assert_eq!(short().await.0, "Third");
         write_outside(&db, id, "Fourth").await;
         let (stale, q) = short().await;
-        assert_eq!((stale.as_str(), q[0].cache), ("Third", Some(CacheOutcome::Hit)));
+        assert_eq!(
+            (stale.as_str(), q[0].cache),
+            ("Third", Some(CacheOutcome::Hit))
+        );
         tokio::time::sleep(Duration::from_millis(600)).await;
         let (fresh, q) = short().await;
-        assert_eq!((fresh.as_str(), q[0].cache), ("Fourth", Some(CacheOutcome::Miss)));
+        assert_eq!(
+            (fresh.as_str(), q[0].cache),
+            ("Fourth", Some(CacheOutcome::Miss))
+        );
     })
     .await;
 }
