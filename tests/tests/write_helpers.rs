@@ -144,6 +144,65 @@ async fn sixteen_concurrent_get_or_create_of_one_key_make_one_row() {
     .await;
 }
 
+/// The InnoDB deadlock behind a CI failure, made on purpose: two INSERTs of one key wait
+/// for a third's lock; it rolls back, both take their shared locks, and InnoDB kills the
+/// smaller transaction (`get_or_create`'s) while the bigger one has not committed yet.
+/// Read again at once, the row is not there: the INSERT is tried again, waits for the
+/// winner and then finds its row. (Elsewhere no deadlock happens: the second INSERT waits
+/// for the first; the result must be the same one row.)
+#[tokio::test]
+async fn a_get_or_create_that_loses_a_deadlock_finds_the_row_once_the_winner_commits() {
+    with_library(|db, backend, _lib| async move {
+        if backend == orm_tests::Backend::Sqlite {
+            // One writer at a time: the transactions below would queue, not race.
+            return;
+        }
+        unique_tag_names(&db).await;
+        let mut first = db.begin().await.unwrap();
+        tag("rust").save(&mut first).await.unwrap();
+        let racer = tokio::spawn({
+            let db = db.clone();
+            async move {
+                Tag::objects()
+                    .get_or_create(|t| t.name.eq("rust"), || tag("rust"), &db)
+                    .await
+            }
+        });
+        let winner = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                // Rows written make this the transaction InnoDB keeps.
+                for name in ["a", "b", "c", "d"] {
+                    tag(name).save(&mut tx).await.unwrap();
+                }
+                let won = tag("rust").save(&mut tx).await;
+                // The loser reads again while this has not committed.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                match won {
+                    Ok(()) => tx.commit().await.map(|()| true),
+                    Err(e) => Err(e),
+                }
+            }
+        });
+        // Both INSERTs are waiting for `first`'s lock.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        first.rollback().await.unwrap();
+        let (row, created) = racer
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+        let winner = winner.await.unwrap();
+        let qs = Tag::objects().filter(|t| t.name.eq("rust"));
+        let rows = qs.fetch(&db).await.unwrap();
+        assert_eq!(rows.len(), 1, "{backend:?}");
+        assert_eq!(rows[0].id, row.id, "{backend:?}");
+        // Exactly one of the two inserted it.
+        assert_eq!(created, winner.is_err(), "{backend:?}: {winner:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn update_or_create_updates_the_match_or_inserts() {
     with_library(|db, _backend, lib| async move {

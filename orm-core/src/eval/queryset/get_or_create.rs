@@ -38,15 +38,9 @@ impl<M: Model> QuerySet<M, M> {
                 Err(e) => return Err(e),
             }
             let mut obj = create();
-            match insert_atomically(&mut obj, &mut ex).await {
-                Ok(()) => Ok((obj, true)),
-                Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
-                    Ok(found) => Ok((found, false)),
-                    // Not the row the lookup names that was in the way: the violation stands.
-                    Err(Error::DoesNotExist { .. }) => Err(e),
-                    Err(other) => Err(other),
-                },
-                Err(e) => Err(e),
+            match insert_or_find(&qs, &mut obj, &mut ex).await? {
+                None => Ok((obj, true)),
+                Some(found) => Ok((found, false)),
             }
         })
     }
@@ -86,21 +80,63 @@ impl<M: Model> QuerySet<M, M> {
                 return Ok((obj, false));
             }
             let mut obj = create();
-            match insert_atomically(&mut obj, &mut ex).await {
-                Ok(()) => Ok((obj, true)),
-                Err(e) if e.is_unique_violation() => match qs.get(&mut ex).await {
-                    Ok(mut found) => {
-                        update(&mut found);
-                        found.save(&mut ex).await?;
-                        Ok((found, false))
-                    }
-                    Err(Error::DoesNotExist { .. }) => Err(e),
-                    Err(other) => Err(other),
-                },
-                Err(e) => Err(e),
+            match insert_or_find(&qs, &mut obj, &mut ex).await? {
+                None => Ok((obj, true)),
+                Some(mut found) => {
+                    update(&mut found);
+                    found.save(&mut ex).await?;
+                    Ok((found, false))
+                }
             }
         })
     }
+}
+
+/// How many more times an INSERT that lost an InnoDB deadlock is tried when the row
+/// that won is not visible yet.
+const DEADLOCK_RETRIES: usize = 4;
+
+/// Insert `obj` (`None`), or find the row a concurrent insert of the same key made first
+/// (`Some`): the race half of `get_or_create` and `update_or_create`.
+///
+/// A unique violation means the other row has committed (both PostgreSQL and InnoDB wait
+/// for the other INSERT's transaction before they report it), so it is read again; when
+/// the lookup still finds nothing, another key was in the way and the violation stands.
+/// A lost InnoDB deadlock says less: the winner may not have committed yet, so the row is
+/// read and, while it is not there, inserted again (this time waiting for the winner's
+/// lock), a few times at most.
+async fn insert_or_find<M: Model, E: Executor>(
+    qs: &QuerySet<M, M>,
+    obj: &mut M,
+    ex: &mut E,
+) -> Result<Option<M>> {
+    let mut retries = 0;
+    loop {
+        let (lost_deadlock, e) = match insert_atomically(obj, &mut *ex).await {
+            Ok(()) => return Ok(None),
+            Err(Attempt::LostDeadlock(e)) => (true, e),
+            Err(Attempt::Failed(e)) if e.is_unique_violation() => (false, e),
+            Err(Attempt::Failed(e)) => return Err(e),
+        };
+        match qs.get(&mut *ex).await {
+            Ok(found) => return Ok(Some(found)),
+            Err(Error::DoesNotExist { .. }) if lost_deadlock && retries < DEADLOCK_RETRIES => {
+                retries += 1;
+            }
+            // Not the row the lookup names that was in the way: the violation stands.
+            Err(Error::DoesNotExist { .. }) => return Err(e),
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+/// Why [`insert_atomically`] did not insert.
+enum Attempt {
+    /// The INSERT, in a transaction of its own, lost an InnoDB deadlock: only it was
+    /// rolled back, and the race is reported as the unique violation it is.
+    LostDeadlock(Error),
+    /// Any other failure, as it came.
+    Failed(Error),
 }
 
 /// Insert `obj` in an atomic block of its own: a failed INSERT leaves the surrounding
@@ -108,23 +144,28 @@ impl<M: Model> QuerySet<M, M> {
 ///
 /// Concurrent INSERTs of one unique key can deadlock on InnoDB (its duplicate-key checks
 /// take shared locks): when this block is a transaction of its own, only this INSERT was
-/// rolled back, and the race is reported as the unique violation it is, so that the row
-/// is read again. In a savepoint the deadlock rolled the whole enclosing transaction back
-/// (MySQL's rule), and it is returned as it is.
-async fn insert_atomically<M: Model, E: Executor>(obj: &mut M, ex: &mut E) -> Result<()> {
-    let mut atomic = ex.atomic().await?;
+/// rolled back ([`Attempt::LostDeadlock`]). In a savepoint the deadlock rolled the whole
+/// enclosing transaction back (MySQL's rule), and it is returned as it is.
+async fn insert_atomically<M: Model, E: Executor>(
+    obj: &mut M,
+    ex: &mut E,
+) -> std::result::Result<(), Attempt> {
+    let mut atomic = ex.atomic().await.map_err(Attempt::Failed)?;
     let nested = atomic.nested();
     let done = match insert_one(obj, &mut *atomic).await {
         Ok(()) => atomic.commit().await,
         Err(e) => Err(e),
     };
     match done {
-        Err(Error::Deadlock { message, sql }) if !nested => Err(Error::Integrity {
-            kind: crate::error::Violation::Unique,
-            on: Box::default(),
-            message: format!("a concurrent insert of the same key won (deadlock: {message})"),
-            sql,
-        }),
-        other => other,
+        Ok(()) => Ok(()),
+        Err(Error::Deadlock { message, sql }) if !nested => {
+            Err(Attempt::LostDeadlock(Error::Integrity {
+                kind: crate::error::Violation::Unique,
+                on: Box::default(),
+                message: format!("a concurrent insert of the same key won (deadlock: {message})"),
+                sql,
+            }))
+        }
+        Err(e) => Err(Attempt::Failed(e)),
     }
 }
