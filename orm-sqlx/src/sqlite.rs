@@ -70,10 +70,47 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
     }
 });
 
+/// Turn off SQLite's memory statistics for this process, if SQLite has not started yet
+/// (`sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)`); `true` when they are off.
+///
+/// With them on (the bundled SQLite's default), every allocation and free inside SQLite
+/// takes one process-wide mutex to count bytes. sqlx steps each connection on a worker
+/// thread that copies every column value while the reader frees the previous row on the
+/// async thread, so the two threads fight over that lock for every value read: off, a
+/// 10,000-row read is about twice as fast (BENCHMARKS.md, issue 16). The trade-off, as
+/// SQLite documents it: `sqlite3_memory_used()`, `sqlite3_memory_highwater()` and the
+/// soft and hard heap limits stop working.
+///
+/// The ORM calls this before it opens SQLite ([`connect_options`], [`pool_options`],
+/// `Db::connect`), and it is done once per process. SQLite accepts the setting only before
+/// it initialises: if something else in the process opened a SQLite database first,
+/// nothing changes and this returns `false` (call it first thing in `main` then). Other
+/// code that runs SQLite in this process is affected the same way.
+///
+/// ```
+/// // First thing in `main`, before anything opens SQLite:
+/// assert!(orm_sqlx::sqlite::disable_memory_statistics());
+/// ```
+pub fn disable_memory_statistics() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| {
+        // SAFETY: `sqlite3_config` takes this option with one int argument. Before
+        // SQLite initialises it sets the flag; after, it changes nothing and returns
+        // SQLITE_MISUSE. It is called once per process (the `OnceLock`), and the ORM
+        // calls it before it opens any connection of its own.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as c_int)
+        };
+        rc == libsqlite3_sys::SQLITE_OK
+    })
+}
+
 /// Connection options for an ORM-ready SQLite pool: foreign keys on, sqlx's `REGEXP`
 /// function (which [`register_functions`] replaces with the ORM's), and a file created if
-/// missing.
+/// missing. SQLite's memory statistics are turned off first
+/// ([`disable_memory_statistics`]).
 pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
+    disable_memory_statistics();
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .foreign_keys(true)
@@ -82,8 +119,10 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
 
 /// Pool options that register, on every new connection, the ORM's SQL functions (see
 /// [`register_functions`]). Build your own pool from these and wrap it with
-/// `Db::from(pool)`.
+/// `Db::from(pool)`. SQLite's memory statistics are turned off first
+/// ([`disable_memory_statistics`]).
 pub fn pool_options() -> SqlitePoolOptions {
+    disable_memory_statistics();
     SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
 }
 
