@@ -397,7 +397,7 @@ fn order(round: usize) -> [usize; 4] {
 /// when its connection is handed back, but sqlx returns (and pings) it in a task of its
 /// own; without this, that work is billed to whichever sample runs next.
 async fn settle(db: &Db) {
-    let idle = || -> (usize, u32) {
+    let state = |db: &Db| -> (usize, u32) {
         if let Some(p) = db.pg_pool() {
             (p.num_idle(), p.size())
         } else if let Some(p) = db.sqlite_pool() {
@@ -408,14 +408,26 @@ async fn settle(db: &Db) {
             (0, 0)
         }
     };
+    let hand = HAND_POOL.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
-        let (idle, size) = idle();
-        if idle >= size as usize || Instant::now() > deadline {
+        let (idle, size) = state(db);
+        let (hand_idle, hand_size) = hand.as_ref().map_or((0, 0), state);
+        let settled = idle >= size as usize && hand_idle >= hand_size as usize;
+        if settled || Instant::now() > deadline {
             return;
         }
         tokio::task::yield_now().await;
     }
+}
+
+/// The hand-written sqlx variants' pool (sqlx's default pool options, as a sqlx user has
+/// them; the ORM's `Db` has a pool of its own, built with the ORM's pool options as
+/// `Db::connect` builds it), wrapped only so that [`settle`] can wait for it too.
+static HAND_POOL: std::sync::Mutex<Option<Db>> = std::sync::Mutex::new(None);
+
+fn set_hand_pool(db: Db) {
+    *HAND_POOL.lock().unwrap_or_else(|e| e.into_inner()) = Some(db);
 }
 
 /// Whether ORM evaluations run observed (`ORM_BENCH_OBSERVE=1`).
@@ -1501,10 +1513,15 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
     let url = format!("sqlite://{}", path.display());
     let result = async {
         let options = orm_sqlx::sqlite::connect_options(&url)?;
-        let pool = orm_sqlx::sqlite::pool_options()
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .connect_with(options.clone())
             .await?;
-        let db = Db::from(pool.clone());
+        set_hand_pool(Db::from(pool.clone()));
+        let db = Db::from(
+            orm_sqlx::sqlite::pool_options()
+                .connect_with(options.clone())
+                .await?,
+        );
         eprintln!("sqlite: seeding {}", path.display());
         seed(&db).await?;
         let mut conn_orm = options.connect().await?;
@@ -1544,7 +1561,12 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .connect_with(options.clone())
             .await?;
-        let db = Db::from(pool.clone());
+        set_hand_pool(Db::from(pool.clone()));
+        let db = Db::from(
+            orm_sqlx::postgres::pool_options()
+                .connect_with(options.clone())
+                .await?,
+        );
         eprintln!("postgres: seeding schema {SCHEMA}");
         seed(&db).await?;
         let mut conn_orm = options.connect().await?;
@@ -1585,9 +1607,13 @@ async fn bench_mysql(cfg: Config) -> Outcome<()> {
     }
     let options = base.clone().database(MYSQL_DATABASE);
     let result = async {
-        let pool = orm_sqlx::mysql::pool_options()
+        // The hand-written columns' pool: sqlx's pool options, the ORM's session set-up
+        // (so that both run under one sql_mode and collation).
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .after_connect(|conn, _meta| orm_sqlx::mysql::set_up(conn))
             .connect_with(options.clone())
             .await?;
+        set_hand_pool(Db::from(pool.clone()));
         // Both bare connections get the pool's session set-up, so that the conn columns
         // run under the same sql_mode and collation as the pool columns.
         let mut conn_orm = options.connect().await?;
@@ -1598,7 +1624,12 @@ async fn bench_mysql(cfg: Config) -> Outcome<()> {
         // `Db::from(pool)` does not ask the server what it is, so it would read new keys
         // without `RETURNING`, where the hand-written W6 uses it (MariaDB 10.5+): say what
         // the server has.
-        let db = Db::from(pool.clone()).with_returning(server.returning);
+        let db = Db::from(
+            orm_sqlx::mysql::pool_options()
+                .connect_with(options.clone())
+                .await?,
+        )
+        .with_returning(server.returning);
         eprintln!("mysql: seeding database {MYSQL_DATABASE}");
         seed(&db).await?;
         let (lines, memory) = run_mysql(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;

@@ -758,6 +758,59 @@ where
     .boxed()
 }
 
+/// How long a pooled connection may sit idle before it is checked (pinged) as it is lent.
+///
+/// sqlx's pools ping every idle connection they lend by default (`test_before_acquire`),
+/// one round trip before every pooled statement. The ORM's pools check only a connection
+/// idle for longer than this: a server that closes idle connections (MySQL's
+/// `wait_timeout`, PostgreSQL's `idle_session_timeout`) does so after seconds at the
+/// least, so such a connection is still caught and replaced, while a busy application's
+/// statements pay one round trip instead of two (BENCHMARKS.md, issue 16). A connection
+/// that dies within this second fails its next statement, as one dying mid-statement does.
+pub const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `options` with the ORM's check on lending ([`check_idle_connection`] as
+/// `before_acquire`) in place of sqlx's ping of every connection.
+pub(crate) fn check_when_idle<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+) -> sqlx::pool::PoolOptions<DB> {
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| check_idle_connection(conn, meta))
+}
+
+/// The check the ORM's pool options make as a connection is lent (their
+/// `before_acquire`): a ping when it has been idle for [`IDLE_CHECK_AFTER`], nothing
+/// otherwise; an error discards the connection and the pool opens another.
+///
+/// The ORM's `pool_options()` turn sqlx's ping of every lent connection off and set this
+/// as `before_acquire`. A `before_acquire` of your own replaces it: call this from yours.
+///
+/// ```no_run
+/// # async fn demo(url: &str) -> Result<(), orm_sqlx::sqlx::Error> {
+/// let pool = orm_sqlx::postgres::pool_options()
+///     .before_acquire(|conn, meta| {
+///         Box::pin(async move {
+///             // … your own check …
+///             orm_sqlx::check_idle_connection(conn, meta).await
+///         })
+///     })
+///     .connect_with(orm_sqlx::postgres::connect_options(url)?)
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub fn check_idle_connection<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for >= IDLE_CHECK_AFTER {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}
+
 /// A pool connection lent to one statement. If the statement's future is dropped while
 /// the statement runs, the connection is closed instead of returned to the pool, where
 /// its next user would wait for the server to finish the abandoned statement (on

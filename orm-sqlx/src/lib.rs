@@ -94,6 +94,7 @@ mod tx_options;
 #[cfg(feature = "web")]
 pub mod web;
 
+pub use backend::{IDLE_CHECK_AFTER, check_idle_connection};
 pub use conn::{ConnRef, Connection, Transaction};
 pub use db::{Db, ModelSet, register};
 pub use findings::{Findings, NPlusOne, QueryGroup, UnnecessaryLoad, analyze};

@@ -173,10 +173,12 @@ pub fn connect_options(url: &str) -> std::result::Result<MySqlConnectOptions, sq
         .timezone(Some("+00:00".to_owned())))
 }
 
-/// Pool options that set up every new connection (see [`set_up`]). Build your own pool
-/// from these and wrap it with `Db::from(pool)`.
+/// Pool options that set up every new connection (see [`set_up`]), and ping a connection
+/// as it is lent only when it has been idle for [`crate::IDLE_CHECK_AFTER`] (sqlx pings
+/// every one). Build your own pool from these and wrap it with `Db::from(pool)`.
 pub fn pool_options() -> MySqlPoolOptions {
-    MySqlPoolOptions::new().after_connect(|conn, _meta| set_up(conn))
+    crate::backend::check_when_idle(MySqlPoolOptions::new())
+        .after_connect(|conn, _meta| set_up(conn))
 }
 
 /// Set up one connection (what [`pool_options`] does on connect): the strict

@@ -144,7 +144,14 @@ pub(crate) async fn connect(url: &str) -> std::result::Result<sqlx::PgPool, sqlx
         }
         Err(e) => return Err(e),
     };
-    Ok(sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options))
+    Ok(pool_options().connect_lazy_with(options))
+}
+
+/// Pool options for an ORM pool: a connection is pinged as it is lent only when it has
+/// been idle for [`crate::IDLE_CHECK_AFTER`] (sqlx pings every one). Build your own pool
+/// from these and wrap it with `Db::from(pool)`.
+pub fn pool_options() -> sqlx::postgres::PgPoolOptions {
+    crate::backend::check_when_idle(sqlx::postgres::PgPoolOptions::new())
 }
 
 /// Bind a list of scalars as one PostgreSQL array (`= ANY($1)`).

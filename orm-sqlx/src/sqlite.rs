@@ -123,7 +123,8 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
 /// ([`disable_memory_statistics`]).
 pub fn pool_options() -> SqlitePoolOptions {
     disable_memory_statistics();
-    SqlitePoolOptions::new().after_connect(|conn, _meta| register_functions(conn))
+    crate::backend::check_when_idle(SqlitePoolOptions::new())
+        .after_connect(|conn, _meta| register_functions(conn))
 }
 
 /// Register the ORM's SQL functions on one connection (what [`pool_options`] does on

@@ -295,7 +295,7 @@ impl TestDb {
         use orm_sqlx::sqlx;
         use std::sync::Arc;
 
-        fn counter<C>(
+        fn counter<C: sqlx::Connection>(
             n: Arc<AtomicU64>,
         ) -> impl for<'c> Fn(
             &'c mut C,
@@ -305,9 +305,10 @@ impl TestDb {
         + Send
         + Sync
         + 'static {
-            move |_, _| {
+            move |conn, meta| {
                 n.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async { Ok(true) })
+                // The ORM's check, which a hook of one's own replaces.
+                orm_sqlx::check_idle_connection(conn, meta)
             }
         }
 
@@ -321,7 +322,7 @@ impl TestDb {
                 .await
                 .unwrap()
                 .into(),
-            Backend::Postgres => sqlx::postgres::PgPoolOptions::new()
+            Backend::Postgres => orm_sqlx::postgres::pool_options()
                 .max_connections(1)
                 .acquire_timeout(acquire_timeout)
                 .before_acquire(counter(acquired.clone()))
