@@ -422,8 +422,8 @@ async fn settle(db: &Db) {
 }
 
 /// The hand-written sqlx variants' pool (sqlx's default pool options, as a sqlx user has
-/// them; the ORM's `Db` has a pool of its own, built with the ORM's pool options as
-/// `Db::connect` builds it), wrapped only so that [`settle`] can wait for it too.
+/// them; the ORM's `Db` has a pool of its own, made by `Db::connect`), wrapped only so
+/// that [`settle`] can wait for it too.
 static HAND_POOL: std::sync::Mutex<Option<Db>> = std::sync::Mutex::new(None);
 
 fn set_hand_pool(db: Db) {
@@ -1517,11 +1517,7 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
             .connect_with(options.clone())
             .await?;
         set_hand_pool(Db::from(pool.clone()));
-        let db = Db::from(
-            orm_sqlx::sqlite::pool_options()
-                .connect_with(options.clone())
-                .await?,
-        );
+        let db = Db::connect(&url).await?;
         eprintln!("sqlite: seeding {}", path.display());
         seed(&db).await?;
         let mut conn_orm = options.connect().await?;
@@ -1529,6 +1525,9 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
         let mut conn_hand = options.connect().await?;
         let (lines, memory) = run_sqlite(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;
         pool.close().await;
+        if let Some(p) = db.sqlite_pool() {
+            p.close().await;
+        }
         print_table("SQLite (file, WAL)", &lines, &memory);
         Ok::<_, BoxError>(())
     }
@@ -1562,17 +1561,17 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
             .connect_with(options.clone())
             .await?;
         set_hand_pool(Db::from(pool.clone()));
-        let db = Db::from(
-            orm_sqlx::postgres::pool_options()
-                .connect_with(options.clone())
-                .await?,
-        );
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let db = Db::connect(&format!("{url}{sep}options[search_path]={SCHEMA}")).await?;
         eprintln!("postgres: seeding schema {SCHEMA}");
         seed(&db).await?;
         let mut conn_orm = options.connect().await?;
         let mut conn_hand = options.connect().await?;
         let (lines, memory) = run_postgres(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;
         pool.close().await;
+        if let Some(p) = db.pg_pool() {
+            p.close().await;
+        }
         print_table("PostgreSQL (TCP, localhost)", &lines, &memory);
         Ok::<_, BoxError>(())
     }
@@ -1621,19 +1620,16 @@ async fn bench_mysql(cfg: Config) -> Outcome<()> {
         let mut conn_hand = options.connect().await?;
         orm_sqlx::mysql::set_up(&mut conn_hand).await?;
         let server = orm_sqlx::mysql::MysqlServer::detect(&mut conn_hand).await?;
-        // `Db::from(pool)` does not ask the server what it is, so it would read new keys
-        // without `RETURNING`, where the hand-written W6 uses it (MariaDB 10.5+): say what
-        // the server has.
-        let db = Db::from(
-            orm_sqlx::mysql::pool_options()
-                .connect_with(options.clone())
-                .await?,
-        )
-        .with_returning(server.returning);
+        // `Db::connect` asks the server what it is (keys read back with `RETURNING` on
+        // MariaDB 10.5+, as the hand-written W6 does).
+        let db = Db::connect(&format!("{}/{MYSQL_DATABASE}", url.trim_end_matches('/'))).await?;
         eprintln!("mysql: seeding database {MYSQL_DATABASE}");
         seed(&db).await?;
         let (lines, memory) = run_mysql(cfg, &db, &pool, &mut conn_orm, &mut conn_hand).await?;
         pool.close().await;
+        if let Some(p) = db.mysql_pool() {
+            p.close().await;
+        }
         let title = if server.mariadb {
             "MariaDB (TCP, localhost)"
         } else {

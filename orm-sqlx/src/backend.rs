@@ -761,13 +761,20 @@ where
 /// How long a pooled connection may sit idle before it is checked (pinged) as it is lent.
 ///
 /// sqlx's pools ping every idle connection they lend by default (`test_before_acquire`),
-/// one round trip before every pooled statement. The ORM's pools check only a connection
-/// idle for longer than this: a server that closes idle connections (MySQL's
-/// `wait_timeout`, PostgreSQL's `idle_session_timeout`) does so after seconds at the
-/// least, so such a connection is still caught and replaced, while a busy application's
-/// statements pay one round trip instead of two (BENCHMARKS.md, issue 16). A connection
-/// that dies within this second fails its next statement, as one dying mid-statement does.
-pub const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// one round trip before every pooled statement, and every connection handed back to
+/// them. The ORM's pools (and the shelf of `Db::connect`, which keeps cleanly finished
+/// connections out of sqlx's pool) check only a connection idle for longer than this,
+/// as HikariCP skips its check of a connection used within the last 500 ms
+/// (`aliveBypassWindowMs`).
+///
+/// The trade-off: a connection the server ended less than this long after its last use
+/// (a server restart or failover, `pg_terminate_backend`, `KILL`, an
+/// `idle_session_timeout` below it) is lent unchecked, and its next statement fails
+/// with a connection error, which may be a write's. Such a connection is then discarded
+/// (sqlx checks a connection that comes back after an error). A server that closes idle
+/// connections after longer than this (MySQL's `wait_timeout`, seconds at the least) is
+/// always caught.
+pub const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `options` with the ORM's check on lending ([`check_idle_connection`] as
 /// `before_acquire`) in place of sqlx's ping of every connection.
@@ -814,38 +821,56 @@ pub fn check_idle_connection<C: sqlx::Connection>(
 /// A pool connection lent to one statement. If the statement's future is dropped while
 /// the statement runs, the connection is closed instead of returned to the pool, where
 /// its next user would wait for the server to finish the abandoned statement (on
-/// PostgreSQL; see [`Backend::DISCARD_ABANDONED`]). The happy path costs a flag
-/// write before the statement and one after.
-pub(crate) struct Lent<DB: sqlx::Database> {
-    conn: sqlx::pool::PoolConnection<DB>,
+/// PostgreSQL; see [`Backend::DISCARD_ABANDONED`]). A statement that finished cleanly
+/// puts its connection on the pool's shelf, if it has one (`crate::shelf`); any other
+/// end returns it to sqlx's pool. The happy path costs a flag write before the statement
+/// and one after.
+pub(crate) struct Lent<'l, DB: sqlx::Database> {
+    conn: std::mem::ManuallyDrop<sqlx::pool::PoolConnection<DB>>,
+    lender: &'l crate::shelf::Lender<DB>,
     running: bool,
+    clean: bool,
 }
 
-impl<DB: Backend> Lent<DB> {
-    pub(crate) fn new(conn: sqlx::pool::PoolConnection<DB>) -> Self {
+impl<'l, DB: Backend> Lent<'l, DB> {
+    pub(crate) fn new(
+        conn: sqlx::pool::PoolConnection<DB>,
+        lender: &'l crate::shelf::Lender<DB>,
+    ) -> Self {
         Lent {
-            conn,
+            conn: std::mem::ManuallyDrop::new(conn),
+            lender,
             running: false,
+            clean: false,
         }
     }
 
     /// The connection, for a statement about to be sent.
     pub(crate) fn start(&mut self) -> &mut DB::Connection {
         self.running = DB::DISCARD_ABANDONED;
+        self.clean = false;
         &mut self.conn
     }
 
     /// The statement's future finished (with its rows or its error).
-    pub(crate) fn finish<R>(&mut self, out: R) -> R {
+    pub(crate) fn finish<T, E>(
+        &mut self,
+        out: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         self.running = false;
+        self.clean = out.is_ok();
         out
     }
 }
 
-impl<DB: sqlx::Database> Drop for Lent<DB> {
+impl<DB: sqlx::Database> Drop for Lent<'_, DB> {
     fn drop(&mut self) {
+        // SAFETY: taken once, here, and never touched again.
+        let mut conn = unsafe { std::mem::ManuallyDrop::take(&mut self.conn) };
         if self.running {
-            self.conn.close_on_drop();
+            conn.close_on_drop();
+        } else if let (true, Some(shelf)) = (self.clean, self.lender.shelf()) {
+            shelf.put(conn, self.lender);
         }
     }
 }
@@ -856,7 +881,7 @@ impl<DB: sqlx::Database> Drop for Lent<DB> {
 /// for the connection's next user to wait through; and sent again, as `each_row` does,
 /// after [`Backend::plan_changed`].
 pub(crate) fn pool_stream<'c, DB, T>(
-    pool: &'c sqlx::Pool<DB>,
+    pool: &'c crate::shelf::Lender<DB>,
     stmt: Statement,
     selected: Vec<SelectNode>,
 ) -> BoxStream<'c, Result<T>>
@@ -885,7 +910,7 @@ where
         };
         let text = sql.clone();
         let steps = TryAsyncStream::new(move |out| async move {
-            let mut lent = Lent::new(conn);
+            let mut lent = Lent::new(conn, pool);
             let conn = lent.start();
             let mut args = Some(args);
             let mut retried = false;

@@ -10,6 +10,7 @@ use orm_core::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 
 use crate::backend;
 use crate::conn::{Connection, Transaction, TxInner};
+use crate::shelf::Lender;
 use crate::tx::Tracked;
 use crate::tx_options::TxOptions;
 
@@ -30,11 +31,11 @@ pub struct Db {
 #[derive(Clone, Debug)]
 enum Pool {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(Lender<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
+    Postgres(Lender<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    Mysql(sqlx::MySqlPool, crate::mysql::MysqlServer),
+    Mysql(Lender<sqlx::MySql>, crate::mysql::MysqlServer),
 }
 
 /// Query parameters whose value is a password (compared without regard to case).
@@ -226,18 +227,24 @@ impl Db {
                 #[cfg(feature = "sqlite")]
                 "sqlite" => crate::sqlite::connect(url)
                     .await
-                    .map(Db::from)
+                    .map(|pool| Db {
+                        pool: Pool::Sqlite(Lender::shelving(pool)),
+                        link: Default::default(),
+                    })
                     .map_err(|e| connect_error(Box::new(e))),
                 #[cfg(feature = "postgres")]
                 "postgres" | "postgresql" => crate::postgres::connect(url)
                     .await
-                    .map(Db::from)
+                    .map(|pool| Db {
+                        pool: Pool::Postgres(Lender::shelving(pool)),
+                        link: Default::default(),
+                    })
                     .map_err(|e| connect_error(Box::new(e))),
                 #[cfg(feature = "mysql")]
                 "mysql" | "mariadb" => crate::mysql::connect(url)
                     .await
                     .map(|(pool, server)| Db {
-                        pool: Pool::Mysql(pool, server),
+                        pool: Pool::Mysql(Lender::shelving(pool), server),
                         link: Default::default(),
                     })
                     .map_err(|e| connect_error(Box::new(e))),
@@ -384,7 +391,7 @@ impl Db {
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         #[allow(irrefutable_let_patterns)]
         if let Pool::Sqlite(p) = &self.pool {
-            Some(p)
+            Some(&**p)
         } else {
             None
         }
@@ -395,7 +402,7 @@ impl Db {
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         #[allow(irrefutable_let_patterns)]
         if let Pool::Postgres(p) = &self.pool {
-            Some(p)
+            Some(&**p)
         } else {
             None
         }
@@ -406,7 +413,7 @@ impl Db {
     pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
         #[allow(irrefutable_let_patterns)]
         if let Pool::Mysql(p, _) = &self.pool {
-            Some(p)
+            Some(&**p)
         } else {
             None
         }
@@ -477,7 +484,7 @@ impl From<sqlx::SqlitePool> for Db {
     /// collation) on a connection without them.
     fn from(pool: sqlx::SqlitePool) -> Db {
         Db {
-            pool: Pool::Sqlite(pool),
+            pool: Pool::Sqlite(Lender::plain(pool)),
             link: Default::default(),
         }
     }
@@ -491,7 +498,7 @@ impl From<sqlx::MySqlPool> for Db {
     /// is, so keys are read without `RETURNING` (see [`Db::with_returning`]).
     fn from(pool: sqlx::MySqlPool) -> Db {
         Db {
-            pool: Pool::Mysql(pool, crate::mysql::MysqlServer::default()),
+            pool: Pool::Mysql(Lender::plain(pool), crate::mysql::MysqlServer::default()),
             link: Default::default(),
         }
     }
@@ -501,7 +508,7 @@ impl From<sqlx::MySqlPool> for Db {
 impl From<sqlx::PgPool> for Db {
     fn from(pool: sqlx::PgPool) -> Db {
         Db {
-            pool: Pool::Postgres(pool),
+            pool: Pool::Postgres(Lender::plain(pool)),
             link: Default::default(),
         }
     }
@@ -578,7 +585,7 @@ macro_rules! on_pool {
 /// acquire, which every row would pass through.
 /// `sql` is what an error in taking the connection names.
 async fn acquire<DB: sqlx::Database>(
-    pool: &sqlx::Pool<DB>,
+    pool: &Lender<DB>,
     sql: &str,
 ) -> Result<sqlx::pool::PoolConnection<DB>> {
     crate::held::check(pool)?;
@@ -604,7 +611,7 @@ impl Executor for &Db {
             return Box::pin(crate::cache::query::collect_rows(self, stmt));
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
             let out = backend::fetch_all::<B, T>(c.start(), stmt).await;
             c.finish(out)
         }))
@@ -621,7 +628,7 @@ impl Executor for &Db {
             });
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
             let out = backend::fetch_optional::<B, T>(c.start(), stmt).await;
             c.finish(out)
         }))
@@ -641,7 +648,7 @@ impl Executor for &Db {
                     stmt,
                     each,
                     async move {
-                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
                         let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
                         c.finish(out)
                     }
@@ -649,7 +656,7 @@ impl Executor for &Db {
             }));
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
             let out = backend::for_each_row::<B>(c.start(), stmt, each).await;
             c.finish(out)
         }))
@@ -663,7 +670,7 @@ impl Executor for &Db {
                     crate::cache::query::Scope::Auto,
                     stmt,
                     async move {
-                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+                        let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
                         let out = backend::execute::<B>(c.start(), stmt).await;
                         c.finish(out)
                     }
@@ -671,7 +678,7 @@ impl Executor for &Db {
             }));
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
-            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?);
+            let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
             let out = backend::execute::<B>(c.start(), stmt).await;
             c.finish(out)
         }))

@@ -87,6 +87,7 @@ pub mod mysql;
 pub mod postgres;
 mod query_log;
 pub mod replicas;
+mod shelf;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod tx;

@@ -176,6 +176,8 @@ pub fn connect_options(url: &str) -> std::result::Result<MySqlConnectOptions, sq
 /// Pool options that set up every new connection (see [`set_up`]), and ping a connection
 /// as it is lent only when it has been idle for [`crate::IDLE_CHECK_AFTER`] (sqlx pings
 /// every one). Build your own pool from these and wrap it with `Db::from(pool)`.
+/// A `before_acquire` of your own replaces that check: call
+/// [`crate::check_idle_connection`] from it.
 pub fn pool_options() -> MySqlPoolOptions {
     crate::backend::check_when_idle(MySqlPoolOptions::new())
         .after_connect(|conn, _meta| set_up(conn))

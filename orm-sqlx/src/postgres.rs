@@ -150,6 +150,8 @@ pub(crate) async fn connect(url: &str) -> std::result::Result<sqlx::PgPool, sqlx
 /// Pool options for an ORM pool: a connection is pinged as it is lent only when it has
 /// been idle for [`crate::IDLE_CHECK_AFTER`] (sqlx pings every one). Build your own pool
 /// from these and wrap it with `Db::from(pool)`.
+/// A `before_acquire` of your own replaces that check: call
+/// [`crate::check_idle_connection`] from it.
 pub fn pool_options() -> sqlx::postgres::PgPoolOptions {
     crate::backend::check_when_idle(sqlx::postgres::PgPoolOptions::new())
 }

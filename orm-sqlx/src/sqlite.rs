@@ -85,7 +85,8 @@ impl_row!(SqliteRowRef, SqliteRow, "SQLite", fixed_types: false, {
 /// `Db::connect`), and it is done once per process. SQLite accepts the setting only before
 /// it initialises: if something else in the process opened a SQLite database first,
 /// nothing changes and this returns `false` (call it first thing in `main` then). Other
-/// code that runs SQLite in this process is affected the same way.
+/// code that runs SQLite in this process is affected the same way. Call it before other
+/// threads use SQLite: SQLite's configuration call is not thread-safe.
 ///
 /// ```
 /// // First thing in `main`, before anything opens SQLite:
@@ -96,8 +97,11 @@ pub fn disable_memory_statistics() -> bool {
     *OFF.get_or_init(|| {
         // SAFETY: `sqlite3_config` takes this option with one int argument. Before
         // SQLite initialises it sets the flag; after, it changes nothing and returns
-        // SQLITE_MISUSE. It is called once per process (the `OnceLock`), and the ORM
-        // calls it before it opens any connection of its own.
+        // SQLITE_MISUSE. SQLite documents it as not threadsafe: it writes a plain global
+        // that `sqlite3_initialize` reads. It runs once per process (the `OnceLock`),
+        // before the ORM opens any connection of its own; only another library starting
+        // SQLite on another thread at this very moment could race it, and then only the
+        // statistics setting is at stake (documented above).
         let rc = unsafe {
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as c_int)
         };
@@ -120,7 +124,10 @@ pub fn connect_options(url: &str) -> std::result::Result<SqliteConnectOptions, s
 /// Pool options that register, on every new connection, the ORM's SQL functions (see
 /// [`register_functions`]). Build your own pool from these and wrap it with
 /// `Db::from(pool)`. SQLite's memory statistics are turned off first
-/// ([`disable_memory_statistics`]).
+/// ([`disable_memory_statistics`]). A connection is pinged as it is lent only when it has
+/// been idle for [`crate::IDLE_CHECK_AFTER`] (sqlx pings every one).
+/// A `before_acquire` of your own replaces that check: call
+/// [`crate::check_idle_connection`] from it.
 pub fn pool_options() -> SqlitePoolOptions {
     disable_memory_statistics();
     crate::backend::check_when_idle(SqlitePoolOptions::new())

@@ -104,15 +104,19 @@ const DEADLOCK_RETRIES: usize = 4;
 /// the lookup still finds nothing, another key was in the way and the violation stands.
 /// A lost InnoDB deadlock says less: the winner may not have committed yet, so the row is
 /// read and, while it is not there, inserted again (this time waiting for the winner's
-/// lock), a few times at most.
+/// lock), a few times at most. The row's hooks run once whatever the attempts:
+/// `pre_save` before the first, `post_save` after the INSERT that succeeded (inside its
+/// atomic block, as Django sends `post_save` inside `get_or_create`'s).
 async fn insert_or_find<M: Model, E: Executor>(
     qs: &QuerySet<M, M>,
     obj: &mut M,
     ex: &mut E,
 ) -> Result<Option<M>> {
+    obj.pre_save()?;
+    let mut post_saved = false;
     let mut retries = 0;
     loop {
-        let (lost_deadlock, e) = match insert_atomically(obj, &mut *ex).await {
+        let (lost_deadlock, e) = match insert_atomically(obj, &mut *ex, &mut post_saved).await {
             Ok(()) => return Ok(None),
             Err(Attempt::LostDeadlock(e)) => (true, e),
             Err(Attempt::Failed(e)) if e.is_unique_violation() => (false, e),
@@ -139,8 +143,11 @@ enum Attempt {
     Failed(Error),
 }
 
-/// Insert `obj` in an atomic block of its own: a failed INSERT leaves the surrounding
-/// transaction usable (PostgreSQL aborts a transaction at its first error otherwise).
+/// Insert `obj` (its `pre_save` already run) in an atomic block of its own, running its
+/// `post_save` inside the block unless an earlier attempt did: a failed INSERT leaves the
+/// surrounding transaction usable (PostgreSQL aborts a transaction at its first error
+/// otherwise). A failed attempt leaves `obj`'s key as it was (a key read back before a
+/// failed COMMIT names no row).
 ///
 /// Concurrent INSERTs of one unique key can deadlock on InnoDB (its duplicate-key checks
 /// take shared locks): when this block is a transaction of its own, only this INSERT was
@@ -149,13 +156,23 @@ enum Attempt {
 async fn insert_atomically<M: Model, E: Executor>(
     obj: &mut M,
     ex: &mut E,
+    post_saved: &mut bool,
 ) -> std::result::Result<(), Attempt> {
+    let key = obj.pk().clone();
     let mut atomic = ex.atomic().await.map_err(Attempt::Failed)?;
     let nested = atomic.nested();
-    let done = match insert_one(obj, &mut *atomic).await {
+    let mut done = insert_unhooked(obj, &mut *atomic).await;
+    if done.is_ok() && !*post_saved {
+        done = obj.post_save(true);
+        *post_saved = true;
+    }
+    let done = match done {
         Ok(()) => atomic.commit().await,
         Err(e) => Err(e),
     };
+    if done.is_err() {
+        obj.set_pk(key);
+    }
     match done {
         Ok(()) => Ok(()),
         Err(Error::Deadlock { message, sql }) if !nested => {

@@ -1,0 +1,194 @@
+//! Connections kept ready between statements, out of sqlx's pool, so that a clean return
+//! costs nothing.
+//!
+//! sqlx 0.9's pool pings every connection handed back to it (`return_to_pool`,
+//! unconditionally, in a spawned task): one round trip per pooled statement, which the
+//! next statement waits for whenever the pool has no other idle connection. A [`Db`]
+//! made by `Db::connect` keeps the connection of a statement that finished cleanly on a
+//! shelf of its own instead, and lends it again from there: no ping, no pool semaphore.
+//! Only a clean finish is shelved: a statement abandoned mid-way closes its connection
+//! (see `backend::Lent`), and one that failed goes back to sqlx, whose ping tells a
+//! broken connection from a refused statement.
+//!
+//! The shelf is bounded and leaves room in the pool:
+//! - it holds at most `max_connections - 1` connections, so code that takes connections
+//!   from the sqlx pool itself (`Db::pg_pool()` and the like) always finds one (a pool of
+//!   one connection, an in-memory SQLite database, has no shelf);
+//! - a connection idle on it for [`IDLE_CHECK_AFTER`] is pinged before it is lent (a
+//!   server's idle timeout closed it, perhaps); one idle for [`SHELF_IDLE_LIMIT`] goes
+//!   back to sqlx, whose idle timeout and `min_connections` then apply;
+//! - when the pool is closed (`pool.close()`), the shelf hands every connection back, so
+//!   the close completes.
+//!
+//! A pool brought with `Db::from(pool)` has no shelf: its own options (an
+//! `after_release` hook, say) apply as they are.
+//!
+//! [`Db`]: crate::Db
+//! [`IDLE_CHECK_AFTER`]: crate::IDLE_CHECK_AFTER
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+
+use crate::backend::IDLE_CHECK_AFTER;
+
+/// How long a connection may sit on the shelf before it is handed back to sqlx's pool.
+const SHELF_IDLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// A sqlx pool, with the shelf of connections kept out of it when the ORM made the pool.
+pub(crate) struct Lender<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    shelf: Option<Arc<Shelf<DB>>>,
+}
+
+impl<DB: sqlx::Database> Clone for Lender<DB> {
+    fn clone(&self) -> Self {
+        Lender {
+            pool: self.pool.clone(),
+            shelf: self.shelf.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> fmt::Debug for Lender<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lender")
+            .field("pool", &self.pool)
+            .field("shelved", &self.shelf.as_ref().map(|s| s.len()))
+            .finish()
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Lender<DB> {
+    type Target = sqlx::Pool<DB>;
+    fn deref(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+}
+
+impl<DB: sqlx::Database> Lender<DB> {
+    /// A pool someone else configured (`Db::from`): lent as sqlx lends it.
+    pub(crate) fn plain(pool: sqlx::Pool<DB>) -> Self {
+        Lender { pool, shelf: None }
+    }
+
+    /// A pool the ORM made: clean connections are shelved (see the module). Must be
+    /// called inside a tokio runtime (it watches for the pool's close).
+    pub(crate) fn shelving(pool: sqlx::Pool<DB>) -> Self {
+        let room = pool.options().get_max_connections().saturating_sub(1) as usize;
+        if room == 0 {
+            return Lender::plain(pool);
+        }
+        let (gone, watch) = tokio::sync::oneshot::channel::<()>();
+        let shelf = Arc::new(Shelf {
+            slots: Mutex::new(Vec::new()),
+            room,
+            _gone: gone,
+        });
+        // Hand everything back when the pool closes (its close waits for every lent
+        // connection); stop watching when the shelf is dropped.
+        let weak = Arc::downgrade(&shelf);
+        let closed = pool.close_event();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = closed => {
+                    if let Some(shelf) = weak.upgrade() {
+                        shelf.drain();
+                    }
+                }
+                _ = watch => {}
+            }
+        });
+        Lender {
+            pool,
+            shelf: Some(shelf),
+        }
+    }
+
+    /// The shelf, if this pool has one.
+    pub(crate) fn shelf(&self) -> Option<&Shelf<DB>> {
+        self.shelf.as_deref()
+    }
+
+    /// A connection for one statement or transaction: from the shelf if it has one (pinged
+    /// first if it sat idle, see the module), else from the pool.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+        if let Some(shelf) = &self.shelf {
+            while let Some((mut conn, since)) = shelf.take(&self.pool) {
+                if since.elapsed() < IDLE_CHECK_AFTER {
+                    return Ok(conn);
+                }
+                match sqlx::Connection::ping(&mut *conn).await {
+                    Ok(()) => return Ok(conn),
+                    // Dead: closed, not returned; try the next one, then the pool.
+                    Err(_) => conn.close_on_drop(),
+                }
+            }
+        }
+        self.pool.acquire().await
+    }
+}
+
+/// The connections kept out of the pool: the most recently returned last (lent first).
+pub(crate) struct Shelf<DB: sqlx::Database> {
+    slots: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
+    /// At most this many (the pool's size less one).
+    room: usize,
+    /// Dropped with the shelf: ends the close watcher.
+    _gone: tokio::sync::oneshot::Sender<()>,
+}
+
+impl<DB: sqlx::Database> Shelf<DB> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<(PoolConnection<DB>, Instant)>> {
+        // A panic while the lock was held left the vector whole (push/pop only).
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn len(&self) -> usize {
+        self.slots().len()
+    }
+
+    /// The most recently shelved connection and when it was shelved, unless the pool is
+    /// closed (then everything goes back).
+    fn take(&self, pool: &sqlx::Pool<DB>) -> Option<(PoolConnection<DB>, Instant)> {
+        if pool.is_closed() {
+            self.drain();
+            return None;
+        }
+        self.slots().pop()
+    }
+
+    /// Keep `conn`, whose statement finished cleanly, for the next statement; or hand it
+    /// back to the pool when the shelf is full or the pool closed. The oldest connection
+    /// goes back too once it has sat for [`SHELF_IDLE_LIMIT`].
+    pub(crate) fn put(&self, conn: PoolConnection<DB>, pool: &sqlx::Pool<DB>) {
+        if pool.is_closed() {
+            drop(conn);
+            self.drain();
+            return;
+        }
+        let mut slots = self.slots();
+        let stale = slots
+            .first()
+            .is_some_and(|(_, since)| since.elapsed() >= SHELF_IDLE_LIMIT)
+            .then(|| slots.remove(0));
+        let back = if slots.len() < self.room {
+            slots.push((conn, Instant::now()));
+            None
+        } else {
+            Some(conn)
+        };
+        drop(slots);
+        // Dropped outside the lock: sqlx's return spawns a task.
+        drop(stale);
+        drop(back);
+    }
+
+    /// Hand every connection back to the pool.
+    fn drain(&self) {
+        let all = std::mem::take(&mut *self.slots());
+        drop(all);
+    }
+}

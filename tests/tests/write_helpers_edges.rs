@@ -1,0 +1,86 @@
+//! A review's case (issue 16): the deadlock retry of get_or_create ran the row's
+//! `pre_save` hook once per INSERT attempt; it runs once (Django's get_or_create saves
+//! once; Hooks' doc: `pre_save`, the write, `post_save`, around "the row
+//! `get_or_create`/`update_or_create` write").
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use orm_sqlx::prelude::*;
+use orm_tests::library::Tag;
+use orm_tests::with_library;
+
+static PRE_SAVES: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "tags", hooks)]
+pub struct HookedTag {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Hooks for HookedTag {
+    fn pre_save(&mut self) -> Result<()> {
+        PRE_SAVES.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn tag(name: &str) -> Tag {
+    Tag {
+        id: 0,
+        name: name.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_get_or_create_that_loses_a_deadlock_runs_pre_save_once() {
+    with_library(|db, backend, _lib| async move {
+        if backend != orm_tests::Backend::Mysql {
+            return;
+        }
+        db.execute_raw("CREATE UNIQUE INDEX tags_name ON tags (name)")
+            .await
+            .unwrap();
+        PRE_SAVES.store(0, Ordering::SeqCst);
+        let mut first = db.begin().await.unwrap();
+        tag("rust").save(&mut first).await.unwrap();
+        let racer = tokio::spawn({
+            let db = db.clone();
+            async move {
+                HookedTag::objects()
+                    .get_or_create(
+                        |t| t.name.eq("rust"),
+                        || HookedTag {
+                            id: 0,
+                            name: "rust".into(),
+                        },
+                        &db,
+                    )
+                    .await
+            }
+        });
+        let winner = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                for name in ["a", "b", "c", "d"] {
+                    tag(name).save(&mut tx).await.unwrap();
+                }
+                let won = tag("rust").save(&mut tx).await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                match won {
+                    Ok(()) => tx.commit().await.map(|()| true),
+                    Err(e) => Err(e),
+                }
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        first.rollback().await.unwrap();
+        let (_row, created) = racer.await.unwrap().unwrap();
+        let winner = winner.await.unwrap();
+        eprintln!("created: {created}, winner: {winner:?}");
+        // One get_or_create, at most one row written by it: pre_save once.
+        assert_eq!(PRE_SAVES.load(Ordering::SeqCst), 1, "pre_save runs");
+    })
+    .await;
+}
