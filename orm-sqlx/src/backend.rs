@@ -466,7 +466,7 @@ where
 
 /// Record a statement: the first step of every function here. The returned
 /// [`Recorded`] is finished with the rows once the statement is done.
-fn prepare<DB: Backend>(stmt: Statement) -> (Arc<str>, Vec<Value>, Recorded) {
+pub(crate) fn prepare<DB: Backend>(stmt: Statement) -> (Arc<str>, Vec<Value>, Recorded) {
     let sql: Arc<str> = stmt.sql.into();
     let recorded = record(&sql, &stmt.params, DB::DIALECT);
     (sql, stmt.params, recorded)

@@ -14,7 +14,10 @@ use sqlx::sqlite::{
 
 use crate::backend::{Backend, CheckedColumns, bind_values, impl_row};
 
+pub(crate) mod direct;
 pub(crate) mod functions;
+
+pub use direct::without_direct_reads;
 
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;

@@ -271,7 +271,13 @@ fn run<M: RoundTrip>(strategy: BoxedStrategy<M::T>, spec: Spec<M::T>, sorts_as_t
         .enable_all()
         .build()
         .unwrap();
-    for backend in required_backends() {
+    // SQLite twice: its reads on the direct path (stepped on the connection's handle), then
+    // all on sqlx's.
+    let runs = required_backends().into_iter().flat_map(|b| {
+        let sqlx_too = (b == Backend::Sqlite).then_some((b, false));
+        [(b, true)].into_iter().chain(sqlx_too)
+    });
+    for (backend, direct) in runs {
         let t = rt.block_on(TestDb::open(backend));
         let db = t.db.clone();
         rt.block_on(db.create_table::<M>()).unwrap();
@@ -284,11 +290,17 @@ fn run<M: RoundTrip>(strategy: BoxedStrategy<M::T>, spec: Spec<M::T>, sorts_as_t
         let values =
             prop::collection::vec((strategy.clone(), prop::option::of(strategy.clone())), 1..6);
         let result = runner.run(&values, |values| {
-            rt.block_on(check_case::<M>(&db, backend, &spec, sort, values))
+            let case = check_case::<M>(&db, backend, &spec, sort, values);
+            if direct {
+                rt.block_on(case)
+            } else {
+                rt.block_on(orm_sqlx::sqlite::without_direct_reads(case))
+            }
         });
         rt.block_on(t.cleanup());
         if let Err(e) = result {
-            panic!("{} on {}: {e}", M::META.name, backend.name());
+            let path = if direct { "" } else { " (sqlx's read path)" };
+            panic!("{} on {}{path}: {e}", M::META.name, backend.name());
         }
     }
 }
@@ -741,22 +753,31 @@ async fn null_into_a_non_option_field_is_unexpected_null_for_every_type() {
             other => panic!("{}: expected UnexpectedNull, got {other:?}", meta.name),
         }
     }
-    orm_tests::on_each_backend(|db, _| async move {
-        check::<RtBool>(&db).await;
-        check::<RtI16>(&db).await;
-        check::<RtI32>(&db).await;
-        check::<RtI64>(&db).await;
-        check::<RtF32>(&db).await;
-        check::<RtF64>(&db).await;
-        check::<RtText>(&db).await;
-        check::<RtBytes>(&db).await;
-        check::<RtDate>(&db).await;
-        check::<RtTime>(&db).await;
-        check::<RtDateTime>(&db).await;
-        check::<RtInstant>(&db).await;
-        check::<RtUuid>(&db).await;
-        check::<RtDecimal>(&db).await;
-        check::<RtJson>(&db).await;
+    async fn every_type(db: &Db) {
+        check::<RtBool>(db).await;
+        check::<RtI16>(db).await;
+        check::<RtI32>(db).await;
+        check::<RtI64>(db).await;
+        check::<RtF32>(db).await;
+        check::<RtF64>(db).await;
+        check::<RtText>(db).await;
+        check::<RtBytes>(db).await;
+        check::<RtDate>(db).await;
+        check::<RtTime>(db).await;
+        check::<RtDateTime>(db).await;
+        check::<RtInstant>(db).await;
+        check::<RtUuid>(db).await;
+        check::<RtDecimal>(db).await;
+        check::<RtJson>(db).await;
+    }
+    orm_tests::on_each_backend(|db, backend| async move {
+        every_type(&db).await;
+        if backend == Backend::Sqlite {
+            // Again with every read on sqlx's path (the above took the direct one).
+            let fresh = TestDb::open(backend).await;
+            orm_sqlx::sqlite::without_direct_reads(every_type(&fresh.db)).await;
+            fresh.cleanup().await;
+        }
     })
     .await;
 }
