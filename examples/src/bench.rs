@@ -397,23 +397,10 @@ fn order(round: usize) -> [usize; 4] {
 /// when its connection is handed back, but sqlx returns (and pings) it in a task of its
 /// own; without this, that work is billed to whichever sample runs next.
 async fn settle(db: &Db) {
-    let state = |db: &Db| -> (usize, u32) {
-        if let Some(p) = db.pg_pool() {
-            (p.num_idle(), p.size())
-        } else if let Some(p) = db.sqlite_pool() {
-            (p.num_idle(), p.size())
-        } else if let Some(p) = db.mysql_pool() {
-            (p.num_idle(), p.size())
-        } else {
-            (0, 0)
-        }
-    };
     let hand = HAND_POOL.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
-        let (idle, size) = state(db);
-        let (hand_idle, hand_size) = hand.as_ref().map_or((0, 0), state);
-        let settled = idle >= size as usize && hand_idle >= hand_size as usize;
+        let settled = db.is_settled() && hand.as_ref().is_none_or(Db::is_settled);
         if settled || Instant::now() > deadline {
             return;
         }

@@ -738,6 +738,16 @@ impl Executor for &Db {
 }
 
 impl Db {
+    /// Whether every connection of the pool is idle (in sqlx's pool or on the ORM's
+    /// shelf): for benchmarks, which wait for it between samples.
+    #[doc(hidden)]
+    pub fn is_settled(&self) -> bool {
+        on_pool!(&self.pool, |p, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            p.num_idle() + p.shelved() >= p.size() as usize
+        })
+    }
+
     /// An atomic block on a connection of this pool: what `Executor::atomic` gives.
     pub(crate) fn atomic_scope<'a>(&'a self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         let returning = Db::supports_returning(self);

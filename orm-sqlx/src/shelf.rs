@@ -107,6 +107,11 @@ impl<DB: sqlx::Database> Lender<DB> {
         }
     }
 
+    /// How many connections are on the shelf.
+    pub(crate) fn shelved(&self) -> usize {
+        self.shelf.as_ref().map_or(0, |s| s.len())
+    }
+
     /// The shelf, if this pool has one.
     pub(crate) fn shelf(&self) -> Option<&Shelf<DB>> {
         self.shelf.as_deref()
