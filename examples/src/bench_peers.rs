@@ -899,10 +899,22 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
         seed(&db).await?;
         let mut conn = options.connect().await?;
         let set_path = format!("SET search_path TO {SCHEMA}");
-        let mut dconn = diesel::PgConnection::establish(&url)?;
+        // libpq prefers TLS when the server offers it (Debian's does); sqlx here is built
+        // without TLS and diesel-async connects with `NoTls`: every column in plain TCP.
+        let mut dconn = diesel::PgConnection::establish(&without_tls(&url))?;
         dconn.batch_execute(&set_path)?;
         let mut aconn = AsyncPgConnection::establish(&url).await?;
         aconn.batch_execute(&set_path).await?;
+        let tls = || {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "(SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
+            ))
+        };
+        let sync_tls: bool = diesel::RunQueryDsl::get_result(tls(), &mut dconn)?;
+        let async_tls: bool = diesel_async::RunQueryDsl::get_result(tls(), &mut aconn).await?;
+        if sync_tls || async_tls {
+            return Err("a Diesel connection runs over TLS, the sqlx ones do not".into());
+        }
         let lines = run_postgres(cfg, &db, &pool, &mut conn, &mut dconn, Some(&mut aconn)).await?;
         pool.close().await;
         print_table("PostgreSQL (TCP, localhost)", &lines);
@@ -916,6 +928,17 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
     .execute(&mut admin)
     .await?;
     result
+}
+
+/// `url` with `sslmode=disable`, unless it names an `sslmode` already.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
 }
 
 fn usage() -> ! {
