@@ -1,6 +1,7 @@
 //! The ORM against its peers (issue 16): the read workloads of `bench` (W1 at N = 1 and
-//! N = 10,000, W2, W3, W4, W5; same tables, same rows) done by the ORM on its pool, by
-//! hand-written sqlx on the same pool (the baseline, ratio 1.00) and on a bare connection,
+//! N = 10,000, W2, W3, W4, W5; same tables, same rows) done by the ORM on its pool (the
+//! ORM's pool options, as `Db::connect` builds it), by hand-written sqlx on a pool with
+//! sqlx's default options (the baseline, ratio 1.00) and on a bare connection,
 //! by Diesel (sync; `SqliteConnection`, `PgConnection`) and by diesel-async
 //! (`AsyncPgConnection`, PostgreSQL only). One process, one run, sampled in turn so that a
 //! change of machine load hits every column alike; every column's result is checked to
@@ -17,8 +18,9 @@
 //! removed at the end. BENCHMARKS.md ("Peers") has the numbers.
 //!
 //! The Diesel columns run on one bare connection each (Diesel has no pool of its own, and
-//! diesel-async's pools are optional): compare them with the "sqlx bare conn" column, the
-//! pool columns pay sqlx's pool ping on every acquire.
+//! diesel-async's pools are optional): compare them with the "sqlx bare conn" column; the
+//! pool columns pay what a pool costs (sqlx's pings: on every acquire and return with
+//! sqlx's defaults, on return only with the ORM's options).
 
 mod peers;
 
@@ -454,11 +456,19 @@ fn order(round: usize, k: usize) -> Vec<usize> {
     out
 }
 
-/// Wait, untimed, until every pool connection is back in the pool (sqlx returns, and
-/// pings, a connection in a task of its own; that work must not be billed to the next
-/// sample).
-async fn settle(db: &Db) {
-    let idle = || -> (usize, u32) {
+/// The two pools: the ORM's `Db` (built with the ORM's pool options, as `Db::connect`
+/// builds it) and the hand-written sqlx columns' pool (sqlx's default options, as a sqlx
+/// user has it), wrapped in a `Db` only so that [`settle`] can wait for it.
+#[derive(Clone, Copy)]
+struct Pools<'a> {
+    orm: &'a Db,
+    hand: &'a Db,
+}
+
+/// Wait, untimed, until every connection of both pools is back (sqlx returns, and pings,
+/// a connection in a task of its own; that work must not be billed to the next sample).
+async fn settle(pools: Pools<'_>) {
+    let state = |db: &Db| -> (usize, u32) {
         if let Some(p) = db.pg_pool() {
             (p.num_idle(), p.size())
         } else if let Some(p) = db.sqlite_pool() {
@@ -469,8 +479,10 @@ async fn settle(db: &Db) {
     };
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
-        let (idle, size) = idle();
-        if idle >= size as usize || Instant::now() > deadline {
+        let (idle, size) = state(pools.orm);
+        let (hand_idle, hand_size) = state(pools.hand);
+        let settled = idle >= size as usize && hand_idle >= hand_size as usize;
+        if settled || Instant::now() > deadline {
             return;
         }
         tokio::task::yield_now().await;
@@ -483,7 +495,7 @@ async fn settle(db: &Db) {
 /// be equal, for every `k`, or the run fails.
 async fn measure(
     cfg: Config,
-    db: &Db,
+    pools: Pools<'_>,
     columns: &[Variant],
     mut run: impl AsyncFnMut(Variant, usize) -> Outcome,
 ) -> Outcome<Medians> {
@@ -494,7 +506,7 @@ async fn measure(
     let mut round = 0usize;
     while round < cfg.warmup || start.elapsed() < cfg.budget || times[0].len() < cfg.min_samples {
         for i in order(round, k) {
-            settle(db).await;
+            settle(pools).await;
             let call = sums[i].len();
             let t = Instant::now();
             let sum = run(columns[i], call).await?;
@@ -706,6 +718,7 @@ macro_rules! backend_suite {
             cfg: Config,
             db: &Db,
             pool: &sqlx::Pool<$DB>,
+            hand: &Db,
             conn: &mut $Conn,
             dconn: &mut $DConn,
             mut aconn: Option<&mut AsyncPgConnection>,
@@ -723,7 +736,8 @@ macro_rules! backend_suite {
                 if !cfg.runs(&name) {
                     continue;
                 }
-                let m = measure(cfg, db, columns, async |v, k| {
+                let pools = Pools { orm: db, hand };
+                let m = measure(cfg, pools, columns, async |v, k| {
                     Ok(match v {
                         Variant::Orm => orm_work(work, db, k).await?,
                         Variant::SqlxPool => sqlx_work!(work, k, &sql, pool, $children),
@@ -844,23 +858,23 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
     let path = std::env::temp_dir().join(format!("orm-bench-peers-{}.db", std::process::id()));
     let url = format!("sqlite://{}", path.display());
     let result = async {
-        // The ORM's pool opens SQLite first in this process (the one-per-process settings
-        // of the library are the ORM's, and every column runs under them).
-        // TODO(lead): call orm_sqlx::sqlite::disable_memory_statistics() (or what the
-        // SQLITE_CONFIG_MEMSTATUS switch is named) first in main once it exists; all
-        // columns share this process's SQLite, so all get it.
         let options = orm_sqlx::sqlite::connect_options(&url)?;
-        let pool = orm_sqlx::sqlite::pool_options()
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .connect_with(options.clone())
             .await?;
-        let db = Db::from(pool.clone());
+        let hand = Db::from(pool.clone());
+        let db = Db::from(
+            orm_sqlx::sqlite::pool_options()
+                .connect_with(options.clone())
+                .await?,
+        );
         eprintln!("sqlite: seeding {}", path.display());
         seed(&db).await?;
         let mut conn = options.connect().await?;
         let mut dconn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
         // What sqlx's connect options set on each connection.
         dconn.batch_execute("PRAGMA foreign_keys = ON")?;
-        let lines = run_sqlite(cfg, &db, &pool, &mut conn, &mut dconn, None).await?;
+        let lines = run_sqlite(cfg, &db, &pool, &hand, &mut conn, &mut dconn, None).await?;
         pool.close().await;
         print_table("SQLite (file)", &lines);
         Ok::<_, BoxError>(())
@@ -894,7 +908,12 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .connect_with(options.clone())
             .await?;
-        let db = Db::from(pool.clone());
+        let hand = Db::from(pool.clone());
+        let db = Db::from(
+            orm_sqlx::postgres::pool_options()
+                .connect_with(options.clone())
+                .await?,
+        );
         eprintln!("postgres: seeding schema {SCHEMA}");
         seed(&db).await?;
         let mut conn = options.connect().await?;
@@ -915,7 +934,16 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
         if sync_tls || async_tls {
             return Err("a Diesel connection runs over TLS, the sqlx ones do not".into());
         }
-        let lines = run_postgres(cfg, &db, &pool, &mut conn, &mut dconn, Some(&mut aconn)).await?;
+        let lines = run_postgres(
+            cfg,
+            &db,
+            &pool,
+            &hand,
+            &mut conn,
+            &mut dconn,
+            Some(&mut aconn),
+        )
+        .await?;
         pool.close().await;
         print_table("PostgreSQL (TCP, localhost)", &lines);
         Ok::<_, BoxError>(())
@@ -950,6 +978,12 @@ fn usage() -> ! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Outcome<()> {
+    // SQLite's memory statistics are per process (the ORM turns them off before it opens
+    // SQLite): off for every column, sqlx's and Diesel's too, which share this process's
+    // SQLite (one libsqlite3-sys), or the comparison would flatter the ORM.
+    if !orm_sqlx::sqlite::disable_memory_statistics() {
+        return Err("SQLite started before the bench could turn its memory statistics off".into());
+    }
     let mut backend = "all".to_owned();
     let mut quick = false;
     let mut seconds: Option<u64> = None;
