@@ -20,7 +20,7 @@
 //! The Diesel columns run on one bare connection each (Diesel has no pool of its own, and
 //! diesel-async's pools are optional): compare them with the "sqlx bare conn" column; the
 //! pool columns pay what a pool costs (sqlx's pings: on every acquire and return with
-//! sqlx's defaults, on return only with the ORM's options).
+//! sqlx's defaults; with the ORM's, on return, and on acquire only after a second idle).
 
 mod peers;
 
