@@ -1,6 +1,6 @@
 //! The ORM against its peers (issue 16): the read workloads of `bench` (W1 at N = 1 and
 //! N = 10,000, W2, W3, W4, W5; same tables, same rows) done by the ORM on its pool (the
-//! ORM's pool options, as `Db::connect` builds it), by hand-written sqlx on a pool with
+//! `Db::connect`), by hand-written sqlx on a pool with
 //! sqlx's default options (the baseline, ratio 1.00) and on a bare connection,
 //! by Diesel (sync; `SqliteConnection`, `PgConnection`) and by diesel-async
 //! (`AsyncPgConnection`, PostgreSQL only). One process, one run, sampled in turn so that a
@@ -456,8 +456,7 @@ fn order(round: usize, k: usize) -> Vec<usize> {
     out
 }
 
-/// The two pools: the ORM's `Db` (built with the ORM's pool options, as `Db::connect`
-/// builds it) and the hand-written sqlx columns' pool (sqlx's default options, as a sqlx
+/// The two pools: the ORM's `Db` (made by `Db::connect`) and the hand-written sqlx columns' pool (sqlx's default options, as a sqlx
 /// user has it), wrapped in a `Db` only so that [`settle`] can wait for it.
 #[derive(Clone, Copy)]
 struct Pools<'a> {
@@ -468,20 +467,10 @@ struct Pools<'a> {
 /// Wait, untimed, until every connection of both pools is back (sqlx returns, and pings,
 /// a connection in a task of its own; that work must not be billed to the next sample).
 async fn settle(pools: Pools<'_>) {
-    let state = |db: &Db| -> (usize, u32) {
-        if let Some(p) = db.pg_pool() {
-            (p.num_idle(), p.size())
-        } else if let Some(p) = db.sqlite_pool() {
-            (p.num_idle(), p.size())
-        } else {
-            (0, 0)
-        }
-    };
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
-        let (idle, size) = state(pools.orm);
-        let (hand_idle, hand_size) = state(pools.hand);
-        let settled = idle >= size as usize && hand_idle >= hand_size as usize;
+        // Shelved connections (a `Db::connect` pool's) count as idle.
+        let settled = pools.orm.is_settled() && pools.hand.is_settled();
         if settled || Instant::now() > deadline {
             return;
         }
@@ -863,11 +852,7 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
             .connect_with(options.clone())
             .await?;
         let hand = Db::from(pool.clone());
-        let db = Db::from(
-            orm_sqlx::sqlite::pool_options()
-                .connect_with(options.clone())
-                .await?,
-        );
+        let db = Db::connect(&url).await?;
         eprintln!("sqlite: seeding {}", path.display());
         seed(&db).await?;
         let mut conn = options.connect().await?;
@@ -909,11 +894,8 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
             .connect_with(options.clone())
             .await?;
         let hand = Db::from(pool.clone());
-        let db = Db::from(
-            orm_sqlx::postgres::pool_options()
-                .connect_with(options.clone())
-                .await?,
-        );
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let db = Db::connect(&format!("{url}{sep}options[search_path]={SCHEMA}")).await?;
         eprintln!("postgres: seeding schema {SCHEMA}");
         seed(&db).await?;
         let mut conn = options.connect().await?;
