@@ -14,9 +14,14 @@
 //! - it holds at most `max_connections - 1` connections, so code that takes connections
 //!   from the sqlx pool itself (`Db::pg_pool()` and the like) always finds one (a pool of
 //!   one connection, an in-memory SQLite database, has no shelf);
-//! - a connection idle on it for [`IDLE_CHECK_AFTER`] is pinged before it is lent (a
-//!   server's idle timeout closed it, perhaps); one idle for [`SHELF_IDLE_LIMIT`] goes
-//!   back to sqlx, whose idle timeout and `min_connections` then apply;
+//! - nothing is shelved while every connection the pool may open is out and none is idle
+//!   in sqlx's pool: a task may be waiting there, and only a connection handed back to
+//!   sqlx wakes it;
+//! - a connection idle on it for [`IDLE_CHECK_AFTER`] is pinged (within the pool's
+//!   acquire timeout) before it is lent; the oldest one, once idle for
+//!   [`SHELF_IDLE_LIMIT`], goes back to sqlx when another is shelved, and sqlx's idle
+//!   timeout and `min_connections` then apply. sqlx's `max_lifetime` applies to a
+//!   connection only as it goes back through sqlx (one kept busy on the shelf lives on);
 //! - when the pool is closed (`pool.close()`), the shelf hands every connection back, so
 //!   the close completes.
 //!
@@ -125,10 +130,13 @@ impl<DB: sqlx::Database> Lender<DB> {
                 if since.elapsed() < IDLE_CHECK_AFTER {
                     return Ok(conn);
                 }
-                match sqlx::Connection::ping(&mut *conn).await {
-                    Ok(()) => return Ok(conn),
+                // Within the pool's acquire timeout, as sqlx's own check on lending: a
+                // peer that vanished without closing the connection never answers.
+                let limit = self.pool.options().get_acquire_timeout();
+                match tokio::time::timeout(limit, sqlx::Connection::ping(&mut *conn)).await {
+                    Ok(Ok(())) => return Ok(conn),
                     // Dead: closed, not returned; try the next one, then the pool.
-                    Err(_) => conn.close_on_drop(),
+                    Ok(Err(_)) | Err(_) => conn.close_on_drop(),
                 }
             }
         }
@@ -169,9 +177,14 @@ impl<DB: sqlx::Database> Shelf<DB> {
     /// back to the pool when the shelf is full or the pool closed. The oldest connection
     /// goes back too once it has sat for [`SHELF_IDLE_LIMIT`].
     pub(crate) fn put(&self, conn: PoolConnection<DB>, pool: &sqlx::Pool<DB>) {
-        if pool.is_closed() {
+        // Every connection the pool may open is out and none is idle: someone may be
+        // waiting in sqlx's pool for one, and only a connection returned to it wakes them.
+        let wanted = pool.size() >= pool.options().get_max_connections() && pool.num_idle() == 0;
+        if pool.is_closed() || wanted {
             drop(conn);
-            self.drain();
+            if pool.is_closed() {
+                self.drain();
+            }
             return;
         }
         let mut slots = self.slots();
@@ -185,15 +198,34 @@ impl<DB: sqlx::Database> Shelf<DB> {
         } else {
             Some(conn)
         };
+        // Closed since the check above, its watcher may have drained already: drain again
+        // under the lock, or the close would wait for this connection.
+        let closed = pool.is_closed().then(|| std::mem::take(&mut *slots));
         drop(slots);
         // Dropped outside the lock: sqlx's return spawns a task.
         drop(stale);
         drop(back);
+        drop(closed);
     }
 
     /// Hand every connection back to the pool.
     fn drain(&self) {
         let all = std::mem::take(&mut *self.slots());
         drop(all);
+    }
+}
+
+impl<DB: sqlx::Database> Drop for Shelf<DB> {
+    /// The last `Db` of the pool is gone. A connection handed back to sqlx spawns a task,
+    /// which needs a tokio runtime: outside one (a `Db` dropped after its runtime, in a
+    /// plain `main`), the connections are detached from the pool and closed by dropping
+    /// them instead (the pool is being dropped too).
+    fn drop(&mut self) {
+        let all = std::mem::take(&mut *self.slots());
+        if tokio::runtime::Handle::try_current().is_err() {
+            for (conn, _) in all {
+                drop(conn.detach());
+            }
+        }
     }
 }

@@ -1,0 +1,64 @@
+//! Issue 16.3, a review's cases: the shelf of a `Db::connect` pool (connections of
+//! cleanly finished statements kept out of sqlx's pool) must not starve a task waiting in
+//! sqlx's pool, and must not panic when the last `Db` is dropped outside a runtime. On
+//! SQLite files: no server needed.
+
+use std::time::Duration;
+
+use orm_sqlx::Db;
+
+fn file_url(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "orm_shelf_{name}_{}_{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    format!("sqlite://{}", path.display())
+}
+
+/// Every connection out (nine held, one running a slow statement), a statement waits in
+/// sqlx's pool: the slow statement's connection must go back to sqlx, not to the shelf.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_waiting_for_a_full_pool_gets_the_next_connection_back() {
+    let db = Db::connect(&file_url("full")).await.unwrap();
+    let max = db.sqlite_pool().unwrap().options().get_max_connections() as usize;
+    let mut held = Vec::new();
+    for _ in 0..max - 1 {
+        held.push(db.acquire().await.unwrap());
+    }
+    let slow = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.execute_raw(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                 WHERE x < 2000000) SELECT count(*) FROM c",
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waited = tokio::time::timeout(Duration::from_secs(10), db.execute_raw("SELECT 1")).await;
+    assert!(
+        matches!(waited, Ok(Ok(_))),
+        "the waiting statement got no connection: {waited:?}"
+    );
+    slow.await.unwrap().unwrap();
+    drop(held);
+}
+
+/// The last `Db` dropped after its runtime: the shelved connections cannot go back to
+/// sqlx (that spawns a task) and are closed instead, without a panic.
+#[test]
+fn a_db_dropped_after_its_runtime_is_gone_does_not_panic() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(async {
+        let db = Db::connect(&file_url("late")).await.unwrap();
+        db.execute_raw("SELECT 1").await.unwrap();
+        db
+    });
+    drop(rt);
+    drop(db);
+}
