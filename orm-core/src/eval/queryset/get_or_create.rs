@@ -15,7 +15,9 @@ impl<M: Model> QuerySet<M, M> {
     /// recognised only by a unique constraint).
     ///
     /// Queries (S35): found → 1; created → the SELECT, then BEGIN (SAVEPOINT in a
-    /// transaction), INSERT, COMMIT (RELEASE).
+    /// transaction), INSERT, COMMIT (RELEASE). An INSERT that lost an InnoDB deadlock
+    /// while the winner's row was not yet visible is followed by the SELECT and the
+    /// atomic INSERT again (at most 4 more times); the row's hooks still run once.
     ///
     /// ```text
     /// let (tag, created) = Tag::objects()
