@@ -102,14 +102,26 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |_c, B| <B as backend::Backend>::DIALECT)
     }
 
+    // SQLite's reads take the direct path where it applies (`sqlite::direct`).
+
     fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt)))
+        match self {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_fetch_all(c, stmt)),
+            #[allow(unreachable_patterns)]
+            other => on_conn!(other, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt))),
+        }
     }
 
     fn fetch_optional_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Option<T>>> {
-        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, T>(
-            c, stmt
-        )))
+        match self {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_fetch_optional(c, stmt)),
+            #[allow(unreachable_patterns)]
+            other => on_conn!(other, |c, B| Box::pin(backend::fetch_optional::<B, T>(
+                c, stmt
+            ))),
+        }
     }
 
     fn for_each_row_owned<'a>(
@@ -120,9 +132,14 @@ impl<'c> ConnRef<'c> {
     where
         'c: 'a,
     {
-        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B>(
-            c, stmt, each
-        )))
+        match self {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_for_each_row(c, stmt, each)),
+            #[allow(unreachable_patterns)]
+            other => on_conn!(other, |c, B| Box::pin(backend::for_each_row::<B>(
+                c, stmt, each
+            ))),
+        }
     }
 
     fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {

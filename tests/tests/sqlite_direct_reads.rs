@@ -460,3 +460,228 @@ async fn errors_are_the_same_on_both_paths() {
         assert_eq!(direct, sqlx, "{sql}");
     }
 }
+
+/// How many statements sqlx's path prepared on the pool's only connection while `f` ran
+/// (the cache cleared first).
+async fn prepared_by_sqlx<F: std::future::Future<Output = ()>>(db: &Db, f: F) -> usize {
+    clear(db).await;
+    f.await;
+    cached(db).await
+}
+
+/// A `Connection`'s reads, a transaction's and a savepoint's take the direct path too
+/// (an evaluation's session is a `Connection`): nothing but `BEGIN`/`COMMIT` reaches
+/// sqlx, and the rows are sqlx's.
+#[tokio::test]
+async fn reads_on_a_connection_and_in_a_transaction_take_the_direct_path() {
+    let db = memory_db_with_items(3).await;
+    let expected = without_direct_reads(DirectItem::objects().order_by(|m| m.id.asc()).fetch(&db))
+        .await
+        .unwrap()
+        .to_vec();
+    let on_connection = prepared_by_sqlx(&db, async {
+        let mut c = db.acquire().await.unwrap();
+        let rows = DirectItem::objects()
+            .order_by(|m| m.id.asc())
+            .into_vec(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(rows, expected);
+        let one = DirectItem::objects()
+            .filter(|m| m.n.eq(2))
+            .first(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(one.as_ref(), expected.get(1));
+        assert_eq!(DirectItem::objects().count(&mut c).await.unwrap(), 3);
+    })
+    .await;
+    assert_eq!(on_connection, 0, "a Connection's reads went through sqlx");
+
+    let empty_tx = prepared_by_sqlx(&db, async {
+        db.begin().await.unwrap().commit().await.unwrap();
+    })
+    .await;
+    let in_tx = prepared_by_sqlx(&db, async {
+        let mut tx = db.begin().await.unwrap();
+        let rows = DirectItem::objects()
+            .order_by(|m| m.id.asc())
+            .into_vec(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(rows, expected);
+        assert_eq!(DirectItem::objects().count(&mut tx).await.unwrap(), 3);
+        tx.commit().await.unwrap();
+    })
+    .await;
+    assert_eq!(in_tx, empty_tx, "a transaction's reads went through sqlx");
+    let in_tx_sqlx = prepared_by_sqlx(&db, async {
+        let mut tx = db.begin().await.unwrap();
+        let rows = without_direct_reads(DirectItem::objects().into_vec(&mut tx))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        tx.commit().await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        in_tx_sqlx,
+        empty_tx + 1,
+        "without_direct_reads in a transaction"
+    );
+
+    let in_atomic = prepared_by_sqlx(&db, async {
+        let n = db
+            .atomic(|tx| {
+                Box::pin(async move {
+                    tx.atomic(|sp| {
+                        Box::pin(async move { DirectItem::objects().count(&mut *sp).await })
+                    })
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+    })
+    .await;
+    let empty_atomic = prepared_by_sqlx(&db, async {
+        db.atomic(|tx| Box::pin(async move { tx.atomic(|_| Box::pin(async { Ok(()) })).await }))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(
+        in_atomic, empty_atomic,
+        "a savepoint's read went through sqlx"
+    );
+}
+
+/// Inside a transaction the direct path reads the transaction's own uncommitted writes,
+/// exactly as sqlx's path does, and a rollback after direct reads undoes the writes.
+#[tokio::test]
+async fn a_transaction_reads_its_own_writes_on_the_direct_path_and_rolls_back() {
+    let db = memory_db_with_items(3).await;
+    let mut tx = db.begin().await.unwrap();
+    DirectItem {
+        id: 0,
+        n: 99,
+        name: "uncommitted".into(),
+    }
+    .insert(&mut tx)
+    .await
+    .unwrap();
+    DirectItem::objects()
+        .filter(|m| m.n.eq(1))
+        .update(|m| [m.name.set("renamed")], &mut tx)
+        .await
+        .unwrap();
+    let direct = DirectItem::objects()
+        .order_by(|m| m.id.asc())
+        .into_vec(&mut tx)
+        .await
+        .unwrap();
+    let sqlx = without_direct_reads(
+        DirectItem::objects()
+            .order_by(|m| m.id.asc())
+            .into_vec(&mut tx),
+    )
+    .await
+    .unwrap();
+    assert_eq!(direct, sqlx);
+    assert_eq!(direct.len(), 4);
+    assert_eq!(direct[0].name, "renamed");
+    assert_eq!(direct[3].name, "uncommitted");
+    tx.rollback().await.unwrap();
+    let after = DirectItem::objects()
+        .order_by(|m| m.id.asc())
+        .into_vec(&db)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[0].name, "item 1");
+}
+
+/// A transaction holds its connection: the pool's pings never reach it, so only the
+/// direct path's own ping keeps back-to-back reads from piling up stale unlock commands
+/// (see `two_hundred_back_to_back_direct_reads_on_one_connection_complete`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_direct_reads_in_one_transaction_complete() {
+    let db = memory_db_with_items(1).await;
+    let mut tx = db.begin().await.unwrap();
+    let reads = async {
+        for _ in 0..1000 {
+            assert_eq!(
+                DirectItem::objects().into_vec(&mut tx).await.unwrap().len(),
+                1
+            );
+            let mut ex = &mut tx;
+            let one: Option<i64> = ex.fetch_optional(read("SELECT 1", vec![])).await.unwrap();
+            assert_eq!(one, Some(1));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), reads)
+        .await
+        .expect("back-to-back direct reads in a transaction deadlocked in lock_handle");
+    tx.commit().await.unwrap();
+}
+
+/// A prefetch's queries run on its evaluation's session (a `Connection`): all on the
+/// direct path, with the rows and the query count sqlx's path gives.
+#[tokio::test]
+async fn a_prefetch_reads_through_its_session_on_the_direct_path() {
+    use orm_tests::library::{Author, load};
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    load(&db).await;
+    let names = |rows: &[Author]| -> Vec<(String, Vec<String>)> {
+        rows.iter()
+            .map(|a| {
+                let books = a
+                    .books
+                    .all()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.title.clone())
+                    .collect();
+                (a.name.clone(), books)
+            })
+            .collect()
+    };
+    let qs = || {
+        Author::objects()
+            .order_by(|a| a.id.asc())
+            .prefetch_related(|a| a.books().tags())
+    };
+    let sqlx_rows = without_direct_reads(qs().into_vec(&db)).await.unwrap();
+    let mut direct_rows = Vec::new();
+    let prepared = prepared_by_sqlx(&db, async {
+        let (rows, q) = capture_queries(qs().into_vec(&db)).await;
+        assert_eq!(q.len(), 3, "{q:#?}");
+        direct_rows = rows.unwrap();
+    })
+    .await;
+    assert_eq!(prepared, 0, "a prefetch's queries went through sqlx");
+    assert_eq!(names(&direct_rows), names(&sqlx_rows));
+    assert!(
+        names(&direct_rows)
+            .iter()
+            .any(|(_, books)| !books.is_empty())
+    );
+}
+
+/// A `ConnRef` on the user's own sqlx connection reads on the direct path, and leaves
+/// the connection usable by sqlx.
+#[tokio::test]
+async fn a_conn_ref_reads_on_the_direct_path() {
+    let db = memory_db_with_items(2).await;
+    let mut raw = db.sqlite_pool().unwrap().acquire().await.unwrap();
+    raw.clear_cached_statements().await.unwrap();
+    let rows = DirectItem::objects()
+        .order_by(|m| m.id.asc())
+        .into_vec(orm_sqlx::ConnRef::from(&mut *raw))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(raw.cached_statements_size(), 0);
+    raw.ping().await.unwrap();
+}

@@ -4,12 +4,14 @@
 //! sqlx runs each SQLite connection on a worker thread that copies every value of every
 //! row and hands the rows over a channel; reading them back on the async thread costs
 //! about ten times what stepping the statement costs (issue 16: 10,000 rows in 12 ms
-//! through `fetch_all`, 0.9 ms stepped here). So the pooled `&Db` reads (`fetch_all`,
+//! through `fetch_all`, 0.9 ms stepped here). So the reads (`fetch_all`,
 //! `fetch_optional`, `for_each_row`) of a statement the compiler built as a read
 //! ([`Tables::Read`]), outside the query cache, lock the connection's handle
 //! (`SqliteConnection::lock_handle`), prepare, bind and step the statement here, and
-//! decode each row in place. Everything else (writes, raw SQL, transactions, streams, a
-//! `Connection`'s and a transaction's reads) stays on sqlx's path.
+//! decode each row in place: on a pooled `&Db`, on a [`Connection`](crate::Connection)
+//! (an evaluation's session, which prefetching reads through), in a transaction or a
+//! savepoint, and on a [`ConnRef`](crate::ConnRef). Everything else (writes, raw SQL,
+//! transaction control, streams) stays on sqlx's path.
 //!
 //! What this path keeps identical to sqlx's, and how:
 //! - the values bound: each [`Value`] is bound as sqlx's `Encode` for SQLite binds it (the
@@ -45,8 +47,12 @@
 //!   close that finds one): none is kept across calls; [`Prepared`] resets and finalizes
 //!   its statement when dropped, also while a panicking decoder unwinds.
 //! - **transaction control never goes through the raw handle**: only read-only statements
-//!   with result columns are run here, and only on a pool's connection outside any
-//!   transaction.
+//!   with result columns are run here (`sqlite3_stmt_readonly`: no `BEGIN`, `COMMIT`,
+//!   `SAVEPOINT` or write). A read inside a transaction runs in it, as it would on the
+//!   worker (same connection, so it sees the transaction's own writes); sqlx's record of
+//!   the transaction's depth is untouched, since only its worker sends transaction
+//!   control. A transaction holds its connection, so the pool never pings it: the ping
+//!   every [`PING_EVERY`] reads is the deadlock guard there.
 //! - **stepping blocks the async thread**: the whole read runs within one poll. That is
 //!   what wins (no thread hop per row), and it costs about 0.1 µs per row and column; a
 //!   read of 10,000 rows holds the thread about 1 ms, less than sqlx's path spends on the
@@ -118,10 +124,7 @@ pub(crate) async fn pooled_fetch_all<T: FromRow>(
     stmt: Statement,
 ) -> Result<Vec<T>> {
     let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = match fetch_all::<T>(c.start(), stmt).await {
-        Ok(out) => out,
-        Err(stmt) => crate::backend::fetch_all::<Sqlite, T>(c.start(), stmt).await,
-    };
+    let out = conn_fetch_all(c.start(), stmt).await;
     c.finish(out)
 }
 
@@ -131,10 +134,7 @@ pub(crate) async fn pooled_fetch_optional<T: FromRow>(
     stmt: Statement,
 ) -> Result<Option<T>> {
     let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = match fetch_optional::<T>(c.start(), stmt).await {
-        Ok(out) => out,
-        Err(stmt) => crate::backend::fetch_optional::<Sqlite, T>(c.start(), stmt).await,
-    };
+    let out = conn_fetch_optional(c.start(), stmt).await;
     c.finish(out)
 }
 
@@ -145,11 +145,59 @@ pub(crate) async fn pooled_for_each_row(
     each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
 ) -> Result<()> {
     let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = match for_each_row(c.start(), stmt, each).await {
-        Ok(out) => out,
-        Err(stmt) => crate::backend::for_each_row::<Sqlite>(c.start(), stmt, each).await,
-    };
+    let out = conn_for_each_row(c.start(), stmt, each).await;
     c.finish(out)
+}
+
+/// `fetch_all` on one connection (a pooled one, a [`Connection`](crate::Connection), a
+/// transaction's, a [`ConnRef`](crate::ConnRef)): the direct path when the statement
+/// [`applies`] and the path takes it, sqlx's otherwise.
+pub(crate) async fn conn_fetch_all<T: FromRow>(
+    conn: &mut SqliteConnection,
+    stmt: Statement,
+) -> Result<Vec<T>> {
+    let stmt = if applies(&stmt) {
+        match fetch_all::<T>(conn, stmt).await {
+            Ok(out) => return out,
+            Err(stmt) => stmt,
+        }
+    } else {
+        stmt
+    };
+    crate::backend::fetch_all::<Sqlite, T>(conn, stmt).await
+}
+
+/// `fetch_optional` on one connection (see [`conn_fetch_all`]).
+pub(crate) async fn conn_fetch_optional<T: FromRow>(
+    conn: &mut SqliteConnection,
+    stmt: Statement,
+) -> Result<Option<T>> {
+    let stmt = if applies(&stmt) {
+        match fetch_optional::<T>(conn, stmt).await {
+            Ok(out) => return out,
+            Err(stmt) => stmt,
+        }
+    } else {
+        stmt
+    };
+    crate::backend::fetch_optional::<Sqlite, T>(conn, stmt).await
+}
+
+/// `for_each_row` on one connection (see [`conn_fetch_all`]).
+pub(crate) async fn conn_for_each_row(
+    conn: &mut SqliteConnection,
+    stmt: Statement,
+    each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
+) -> Result<()> {
+    let stmt = if applies(&stmt) {
+        match for_each_row(conn, stmt, each).await {
+            Ok(out) => return out,
+            Err(stmt) => stmt,
+        }
+    } else {
+        stmt
+    };
+    crate::backend::for_each_row::<Sqlite>(conn, stmt, each).await
 }
 
 /// `fetch_all` on the direct path, or the statement back.
