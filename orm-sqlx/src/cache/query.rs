@@ -161,47 +161,42 @@ fn random_token() -> u64 {
     h.finish()
 }
 
-/// A 128-bit fingerprint, the same in every process: two SipHash-2-4 with fixed, different
-/// keys (std's `SipHasher`, deprecated for hash tables but stable and specified), fed
-/// together; text formatted into it (`write!`) is hashed as it is written, never built.
-#[allow(deprecated)]
-struct Fingerprint([std::hash::SipHasher; 2]);
+/// A 128-bit fingerprint, the same in every process: SipHash-1-3 with 128-bit output and
+/// fixed keys (the `siphasher` crate; one pass where two 64-bit SipHash-2-4 took four
+/// times the work), fed in parts; text formatted into it (`write!`) is hashed as it is
+/// written, never built.
+struct Fingerprint(siphasher::sip128::SipHasher13);
 
-#[allow(deprecated)]
 impl Fingerprint {
     fn new() -> Fingerprint {
-        Fingerprint([
-            std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, 0),
-            std::hash::SipHasher::new_with_keys(0x6f72_6d5f_6361_6368, 1),
-        ])
+        Fingerprint(siphasher::sip128::SipHasher13::new_with_keys(
+            0x6f72_6d5f_6361_6368,
+            0x6b65_795f_7631_3238,
+        ))
     }
 
     /// A part: its length, then its bytes (so that parts never run into each other).
     fn part(&mut self, b: &[u8]) {
-        for h in &mut self.0 {
-            h.write_usize(b.len());
-            h.write(b);
-        }
+        self.0.write_usize(b.len());
+        self.0.write(b);
     }
 
     /// A tag byte, then a part.
     fn tagged(&mut self, tag: u8, b: &[u8]) {
-        for h in &mut self.0 {
-            h.write_u8(tag);
-        }
+        self.0.write_u8(tag);
         self.part(b);
     }
 
     fn finish(&self) -> [u64; 2] {
-        [self.0[0].finish(), self.0[1].finish()]
+        use siphasher::sip128::Hasher128 as _;
+        let h = self.0.finish128();
+        [h.h1, h.h2]
     }
 }
 
 impl std::fmt::Write for Fingerprint {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        for h in &mut self.0 {
-            h.write(s.as_bytes());
-        }
+        self.0.write(s.as_bytes());
         Ok(())
     }
 }
@@ -718,7 +713,7 @@ impl QueryCache {
             Scope::Auto => false,
         };
         if self.troubled.load(Ordering::Acquire) {
-            if !self.flush_pending().await || self.unsettled(tables) {
+            if !Box::pin(self.flush_pending()).await || self.unsettled(tables) {
                 return Plan::Direct(AfterWrite::outcome(CacheOutcome::Bypassed));
             }
             self.settle_trouble();
@@ -743,7 +738,7 @@ impl QueryCache {
                 None => (None, false),
             }
         } else {
-            let (f, waited) = self.cache.flights.join_noting(&key).await;
+            let (f, waited) = Box::pin(self.cache.flights.join_noting(&key)).await;
             (Some(f), waited)
         };
         let looked = if waited {
@@ -965,7 +960,7 @@ impl AfterWrite {
                 outcome: None,
                 armed: Some(qc.clone()),
             };
-            qc.bump(&tables).await;
+            Box::pin(qc.bump(&tables)).await;
             guard.armed = None;
         }
     }
@@ -1561,9 +1556,12 @@ macro_rules! cached_rows {
         let scope = $scope;
         match qc.plan(&scope, &$stmt, $holding).await {
             Plan::Hit(hit) => qc.replay(hit, &$stmt, $each),
+            // The statement's future and the store's are boxed where they run: inline,
+            // they would size this whole future, which a hit builds and moves into its
+            // box on every call.
             Plan::Direct(mut after) => {
                 after.arm(&qc);
-                let out = $crate::query_log::with_outcome(after.noted(), $run).await;
+                let out = $crate::query_log::with_outcome(after.noted(), Box::pin($run)).await;
                 after.done().await;
                 out
             }
@@ -1572,9 +1570,13 @@ macro_rules! cached_rows {
                     let mut wrapped = miss.wrap($each);
                     let $each: &mut (dyn FnMut(&dyn orm_core::Row) -> orm_core::Result<()> + Send) =
                         &mut wrapped;
-                    $crate::query_log::with_outcome(Some($crate::CacheOutcome::Miss), $run).await
+                    $crate::query_log::with_outcome(
+                        Some($crate::CacheOutcome::Miss),
+                        Box::pin($run),
+                    )
+                    .await
                 };
-                miss.finish(&qc, out.is_ok()).await;
+                Box::pin(miss.finish(&qc, out.is_ok())).await;
                 out
             }
         }

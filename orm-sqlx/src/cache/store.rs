@@ -92,7 +92,13 @@ impl Store {
         version_keys: &[Arc<str>],
         fresh: fn() -> u64,
     ) -> Result<(Vec<u64>, Option<Arc<[u8]>>)> {
-        dispatch!(self, s => s.get_versioned(key, version_keys, fresh).await)
+        match self {
+            Store::Local(s) => s.get_versioned(key, version_keys, fresh).await,
+            // Boxed: Redis's future is large, and it would size every future that awaits
+            // a lookup (a cache hit's, moved into its box on every call) even in process.
+            #[cfg(feature = "redis")]
+            Store::Redis(s) => Box::pin(s.get_versioned(key, version_keys, fresh)).await,
+        }
     }
 
     /// Set each version key to its new token.
