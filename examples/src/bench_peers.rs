@@ -2,8 +2,9 @@
 //! N = 10,000, W2, W3, W4, W5; same tables, same rows) done by the ORM on its pool (the
 //! `Db::connect`), by hand-written sqlx on a pool with
 //! sqlx's default options (the baseline, ratio 1.00) and on a bare connection,
-//! by Diesel (sync; `SqliteConnection`, `PgConnection`) and by diesel-async
-//! (`AsyncPgConnection`, PostgreSQL only). One process, one run, sampled in turn so that a
+//! by Diesel (sync; `SqliteConnection`, `PgConnection`), by diesel-async
+//! (`AsyncPgConnection`, PostgreSQL only) and by SeaORM 2.0 (on its `DatabaseConnection`,
+//! a sqlx pool with SeaORM's defaults). One process, one run, sampled in turn so that a
 //! change of machine load hits every column alike; every column's result is checked to
 //! agree (a checksum of the rows, `peers::check`) before its time counts.
 //!
@@ -21,6 +22,8 @@
 //! diesel-async's pools are optional): compare them with the "sqlx bare conn" column; the
 //! pool columns pay what a pool costs (sqlx's pings: on every acquire and return with
 //! sqlx's defaults; with the ORM's, on return, and on acquire only after a second idle).
+//! SeaORM's pool is sqlx's with SeaORM's defaults: `test_before_acquire` on (as sqlx's),
+//! and on SQLite one connection at most.
 
 mod peers;
 
@@ -354,14 +357,17 @@ enum Variant {
     Diesel,
     /// diesel-async on one bare `AsyncPgConnection`.
     DieselAsync,
+    /// SeaORM on its `DatabaseConnection` (a sqlx pool, SeaORM's default options).
+    Sea,
 }
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 6] = [
     Variant::Orm,
     Variant::SqlxPool,
     Variant::SqlxConn,
     Variant::Diesel,
     Variant::DieselAsync,
+    Variant::Sea,
 ];
 
 impl Variant {
@@ -372,6 +378,7 @@ impl Variant {
             Variant::SqlxConn => "sqlx bare conn",
             Variant::Diesel => "Diesel",
             Variant::DieselAsync => "diesel-async",
+            Variant::Sea => "SeaORM",
         }
     }
 }
@@ -430,7 +437,7 @@ impl Config {
 
 /// The medians of one workload, by column (`None`: the column does not run here).
 struct Medians {
-    times: [Option<Duration>; 5],
+    times: [Option<Duration>; 6],
     samples: usize,
 }
 
@@ -456,21 +463,24 @@ fn order(round: usize, k: usize) -> Vec<usize> {
     out
 }
 
-/// The two pools: the ORM's `Db` (made by `Db::connect`) and the hand-written sqlx columns' pool (sqlx's default options, as a sqlx
-/// user has it), wrapped in a `Db` only so that [`settle`] can wait for it.
+/// The three pools: the ORM's `Db` (made by `Db::connect`), the hand-written sqlx columns'
+/// pool (sqlx's default options, as a sqlx user has it) and the sqlx pool inside SeaORM's
+/// `DatabaseConnection`, the last two wrapped in a `Db` only so that [`settle`] can wait
+/// for them.
 #[derive(Clone, Copy)]
 struct Pools<'a> {
     orm: &'a Db,
     hand: &'a Db,
+    sea: &'a Db,
 }
 
-/// Wait, untimed, until every connection of both pools is back (sqlx returns, and pings,
+/// Wait, untimed, until every connection of the three pools is back (sqlx returns, and pings,
 /// a connection in a task of its own; that work must not be billed to the next sample).
 async fn settle(pools: Pools<'_>) {
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
         // Shelved connections (a `Db::connect` pool's) count as idle.
-        let settled = pools.orm.is_settled() && pools.hand.is_settled();
+        let settled = pools.orm.is_settled() && pools.hand.is_settled() && pools.sea.is_settled();
         if settled || Instant::now() > deadline {
             return;
         }
@@ -524,7 +534,7 @@ async fn measure(
     }
     let samples = times[0].len();
     let mut out = Medians {
-        times: [None; 5],
+        times: [None; 6],
         samples,
     };
     for (c, t) in columns.iter().zip(times) {
@@ -699,34 +709,47 @@ async fn diesel_async_work(work: Work, conn: &mut AsyncPgConnection, k: usize) -
     })
 }
 
+/// SeaORM on its `DatabaseConnection`.
+async fn sea_work(work: Work, db: &sea_orm::DatabaseConnection, k: usize) -> Outcome {
+    use peers::sea as s;
+    Ok(match work {
+        Work::W1(n) => s::w1(db, n).await?,
+        Work::W2 => s::w2(db, w2_key(k)).await?,
+        Work::W3 => s::w3(db).await?,
+        Work::W4 => s::w4(db, W4_USERS).await?,
+        Work::W5 => s::w5(db).await?,
+    })
+}
+
 /// Generate the suite for one backend: `$DB`/`$Conn` sqlx's, `$children` W4's key queries
-/// by hand, `$DConn` and `$diesel` Diesel's connection and workloads.
+/// by hand, `$DConn` and `$diesel` Diesel's connection and workloads; `pools.hand` wraps
+/// `pool`, `pools.sea` the pool inside `sea`.
 macro_rules! backend_suite {
     ($run:ident, $DB:ty, $Conn:ty, $children:ident, $DConn:ty, $diesel:path) => {
         async fn $run(
             cfg: Config,
-            db: &Db,
+            pools: Pools<'_>,
             pool: &sqlx::Pool<$DB>,
-            hand: &Db,
             conn: &mut $Conn,
             dconn: &mut $DConn,
             mut aconn: Option<&mut AsyncPgConnection>,
+            sea: &sea_orm::DatabaseConnection,
         ) -> Outcome<Vec<Line>> {
             use $diesel as d;
+            let db = pools.orm;
             let sql = HandSql::new(db.dialect());
-            let columns: &[Variant] = if aconn.is_some() {
-                &VARIANTS
-            } else {
-                &VARIANTS[..4]
-            };
+            let with_async = aconn.is_some();
+            let columns: Vec<Variant> = VARIANTS
+                .into_iter()
+                .filter(|&v| v != Variant::DieselAsync || with_async)
+                .collect();
             let mut lines = Vec::new();
             for work in WORKS {
                 let name = work.name();
                 if !cfg.runs(&name) {
                     continue;
                 }
-                let pools = Pools { orm: db, hand };
-                let m = measure(cfg, pools, columns, async |v, k| {
+                let m = measure(cfg, pools, &columns, async |v, k| {
                     Ok(match v {
                         Variant::Orm => orm_work(work, db, k).await?,
                         Variant::SqlxPool => sqlx_work!(work, k, &sql, pool, $children),
@@ -742,6 +765,7 @@ macro_rules! backend_suite {
                             let c = aconn.as_deref_mut().ok_or("diesel-async: no connection")?;
                             diesel_async_work(work, c, k).await?
                         }
+                        Variant::Sea => sea_work(work, sea, k).await?,
                     })
                 })
                 .await?;
@@ -801,6 +825,15 @@ fn cell(m: &Medians, v: Variant) -> String {
     }
 }
 
+/// The ORM's median over SeaORM's.
+fn orm_over_sea(m: &Medians) -> String {
+    let slot = |v| VARIANTS.iter().position(|c| *c == v).expect("a column");
+    match (m.times[slot(Variant::Orm)], m.times[slot(Variant::Sea)]) {
+        (Some(orm), Some(sea)) => format!("{:.2}", orm.as_secs_f64() / sea.as_secs_f64()),
+        _ => "—".into(),
+    }
+}
+
 fn report(workload: &str, m: &Medians) {
     let cells: Vec<String> = VARIANTS
         .iter()
@@ -808,9 +841,10 @@ fn report(workload: &str, m: &Medians) {
         .map(|&v| format!("{} {}", v.label(), cell(m, v)))
         .collect();
     eprintln!(
-        "  {workload}: sqlx pool {}; {}; {} samples",
+        "  {workload}: sqlx pool {}; {}; ORM / SeaORM {}; {} samples",
         m.times[1].map(fmt_time).unwrap_or_default(),
         cells.join(", "),
+        orm_over_sea(m),
         m.samples
     );
 }
@@ -819,23 +853,28 @@ fn print_table(backend: &str, lines: &[Line]) {
     println!();
     println!("### {backend}");
     println!();
-    println!("Ratio to hand-written sqlx on the pool (below 1.00: faster), then the median.");
+    println!(
+        "Ratio to hand-written sqlx on the pool (below 1.00: faster), then the median; \
+         the last column is the ORM's time over SeaORM's (below 1.00: the ORM is faster)."
+    );
     println!();
     println!(
-        "| workload | sqlx pool (= 1.00) | ORM | sqlx bare conn | Diesel | diesel-async | samples |"
+        "| workload | sqlx pool (= 1.00) | ORM | sqlx bare conn | Diesel | diesel-async | SeaORM | samples | ORM / SeaORM |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for l in lines {
         let m = &l.m;
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             l.workload,
             m.times[1].map(fmt_time).unwrap_or_default(),
             cell(m, Variant::Orm),
             cell(m, Variant::SqlxConn),
             cell(m, Variant::Diesel),
             cell(m, Variant::DieselAsync),
+            cell(m, Variant::Sea),
             m.samples,
+            orm_over_sea(m),
         );
     }
 }
@@ -859,8 +898,19 @@ async fn bench_sqlite(cfg: Config) -> Outcome<()> {
         let mut dconn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
         // What sqlx's connect options set on each connection.
         dconn.batch_execute("PRAGMA foreign_keys = ON")?;
-        let lines = run_sqlite(cfg, &db, &pool, &hand, &mut conn, &mut dconn, None).await?;
+        // SeaORM as its docs connect: `Database::connect(url)`, its default options (a
+        // sqlx pool of one connection on SQLite, sqlx's `foreign_keys = ON` from the URL).
+        let sea = sea_orm::Database::connect(&url).await?;
+        check_sea_sqlite(&sea).await?;
+        let sea_pool = Db::from(sea.get_sqlite_connection_pool().clone());
+        let pools = Pools {
+            orm: &db,
+            hand: &hand,
+            sea: &sea_pool,
+        };
+        let lines = run_sqlite(cfg, pools, &pool, &mut conn, &mut dconn, None, &sea).await?;
         pool.close().await;
+        sea.close().await?;
         print_table("SQLite (file)", &lines);
         Ok::<_, BoxError>(())
     }
@@ -916,17 +966,29 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
         if sync_tls || async_tls {
             return Err("a Diesel connection runs over TLS, the sqlx ones do not".into());
         }
+        // SeaORM as its docs connect, with its own option for the schema (a
+        // `SET search_path` on each new connection); otherwise its defaults.
+        let mut sea_options = sea_orm::ConnectOptions::new(url.clone());
+        sea_options.set_schema_search_path(SCHEMA);
+        let sea = sea_orm::Database::connect(sea_options).await?;
+        let sea_pool = Db::from(sea.get_postgres_connection_pool().clone());
+        let pools = Pools {
+            orm: &db,
+            hand: &hand,
+            sea: &sea_pool,
+        };
         let lines = run_postgres(
             cfg,
-            &db,
+            pools,
             &pool,
-            &hand,
             &mut conn,
             &mut dconn,
             Some(&mut aconn),
+            &sea,
         )
         .await?;
         pool.close().await;
+        sea.close().await?;
         print_table("PostgreSQL (TCP, localhost)", &lines);
         Ok::<_, BoxError>(())
     }
@@ -938,6 +1000,23 @@ async fn bench_postgres(cfg: Config) -> Outcome<()> {
     .execute(&mut admin)
     .await?;
     result
+}
+
+/// SeaORM's SQLite connection runs with the setting the others have: `foreign_keys` on.
+async fn check_sea_sqlite(sea: &sea_orm::DatabaseConnection) -> Outcome<()> {
+    use sea_orm::ConnectionTrait as _;
+    let row = sea
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea.get_database_backend(),
+            "PRAGMA foreign_keys",
+        ))
+        .await?
+        .ok_or("PRAGMA foreign_keys: no row")?;
+    let on: i64 = row.try_get_by_index(0)?;
+    if on != 1 {
+        return Err("SeaORM's SQLite connection has foreign_keys off".into());
+    }
+    Ok(())
 }
 
 /// `url` with `sslmode=disable`, unless it names an `sslmode` already.
@@ -1027,7 +1106,7 @@ async fn main() -> Outcome<()> {
 mod tests {
     #[test]
     fn the_sampling_orders_are_all_the_permutations() {
-        for k in 1..=5 {
+        for k in 1..=6 {
             let fact: usize = (1..=k).product();
             let mut seen: Vec<Vec<usize>> = (0..fact).map(|r| super::order(r, k)).collect();
             for o in &seen {
