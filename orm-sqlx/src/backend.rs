@@ -487,7 +487,8 @@ async fn retry_after<DB: Backend>(conn: &mut DB::Connection, e: &sqlx::Error) ->
         return false;
     }
     let in_transaction = sqlx::Connection::is_in_transaction(conn);
-    let cleared = sqlx::Connection::clear_cached_statements(conn)
+    // Boxed: a rare path, kept out of the size of every statement's future.
+    let cleared = Box::pin(sqlx::Connection::clear_cached_statements(conn))
         .await
         .is_ok();
     cleared && !in_transaction

@@ -124,23 +124,45 @@ impl<DB: sqlx::Database> Lender<DB> {
 
     /// A connection for one statement or transaction: from the shelf if it has one (pinged
     /// first if it sat idle, see the module), else from the pool.
+    ///
+    /// The common case, a connection fresh off the shelf, awaits nothing. Everything else
+    /// (a ping, sqlx's own acquire) runs as a future boxed on its own: sqlx's acquire
+    /// future is several kilobytes (it holds the connect future), and held inline it would
+    /// make every statement's future that large, copied whole into its box on each call.
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
-        if let Some(shelf) = &self.shelf {
-            while let Some((mut conn, since)) = shelf.take(&self.pool) {
-                if since.elapsed() < IDLE_CHECK_AFTER {
-                    return Ok(conn);
-                }
-                // Within the pool's acquire timeout, as sqlx's own check on lending: a
-                // peer that vanished without closing the connection never answers.
-                let limit = self.pool.options().get_acquire_timeout();
-                match tokio::time::timeout(limit, sqlx::Connection::ping(&mut *conn)).await {
-                    Ok(Ok(())) => return Ok(conn),
-                    // Dead: closed, not returned; try the next one, then the pool.
-                    Ok(Err(_)) | Err(_) => conn.close_on_drop(),
-                }
+        if let Some(shelf) = &self.shelf
+            && let Some((conn, since)) = shelf.take(&self.pool)
+        {
+            if since.elapsed() < IDLE_CHECK_AFTER {
+                return Ok(conn);
             }
+            return Box::pin(self.revive(shelf, conn)).await;
         }
-        self.pool.acquire().await
+        Box::pin(self.pool.acquire()).await
+    }
+
+    /// [`acquire`](Self::acquire) after taking `conn` off the shelf idle for too long: it
+    /// is pinged first; a dead one is closed and the next one tried, then the pool.
+    async fn revive(
+        &self,
+        shelf: &Shelf<DB>,
+        mut conn: PoolConnection<DB>,
+    ) -> Result<PoolConnection<DB>, sqlx::Error> {
+        loop {
+            // Within the pool's acquire timeout, as sqlx's own check on lending: a peer
+            // that vanished without closing the connection never answers.
+            let limit = self.pool.options().get_acquire_timeout();
+            match tokio::time::timeout(limit, sqlx::Connection::ping(&mut *conn)).await {
+                Ok(Ok(())) => return Ok(conn),
+                // Dead: closed, not returned; try the next one, then the pool.
+                Ok(Err(_)) | Err(_) => conn.close_on_drop(),
+            }
+            conn = match shelf.take(&self.pool) {
+                Some((next, since)) if since.elapsed() < IDLE_CHECK_AFTER => return Ok(next),
+                Some((next, _)) => next,
+                None => return self.pool.acquire().await,
+            };
+        }
     }
 }
 

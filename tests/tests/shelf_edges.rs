@@ -1,11 +1,13 @@
 //! Issue 16.3, a review's cases: the shelf of a `Db::connect` pool (connections of
 //! cleanly finished statements kept out of sqlx's pool) must not starve a task waiting in
 //! sqlx's pool, and must not panic when the last `Db` is dropped outside a runtime. On
-//! SQLite files: no server needed.
+//! SQLite files: no server needed. And a shelved connection the server ended while it
+//! sat idle is replaced (PostgreSQL).
 
 use std::time::Duration;
 
 use orm_sqlx::Db;
+use orm_tests::{Backend, postgres_url, required_backends};
 
 fn file_url(name: &str) -> String {
     let path = std::env::temp_dir().join(format!(
@@ -61,4 +63,37 @@ fn a_db_dropped_after_its_runtime_is_gone_does_not_panic() {
     });
     drop(rt);
     drop(db);
+}
+
+/// Every connection of a `Db::connect` pool ended by the server while idle (a restart, a
+/// failover, `pg_terminate_backend`), past `IDLE_CHECK_AFTER`: the shelved one is pinged
+/// as it is lent, found dead and closed, and the statement runs on a new connection.
+#[tokio::test]
+async fn a_shelved_connection_the_server_ended_is_replaced() {
+    if !required_backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let url = postgres_url();
+    let name = format!("orm_shelf_ended_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Db::connect(&format!("{url}{sep}application_name={name}"))
+        .await
+        .unwrap();
+    // On the shelf.
+    db.execute_raw("SELECT 1").await.unwrap();
+    let admin = Db::connect(&url).await.unwrap();
+    admin
+        .execute_raw(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = '{name}'"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(orm_sqlx::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
+    let ran = db.execute_raw("SELECT 1").await;
+    assert!(ran.is_ok(), "the statement got a dead connection: {ran:?}");
+    let shelved = db.pg_pool().unwrap().clone();
+    tokio::time::timeout(Duration::from_secs(10), shelved.close())
+        .await
+        .expect("the pool closed");
 }
