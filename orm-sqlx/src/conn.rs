@@ -235,6 +235,8 @@ trait Lend {
 
     /// An atomic block (a savepoint) on the connection, which tells the owner if one of
     /// its statements is abandoned.
+    // Without the cache feature the written tables are `()`.
+    #[cfg_attr(not(feature = "cache"), allow(clippy::clone_on_copy))]
     fn atomic_scope(&mut self) -> BoxFuture<'_, Result<Box<dyn Atomic<'_> + '_>>> {
         let (link, written) = self.cache_parts();
         let (link, written) = (link.clone(), written.clone());
@@ -399,6 +401,7 @@ impl Executor for ConnRef<'_> {
     fn execute<'a>(&'a mut self, stmt: Statement) -> BoxFuture<'a, Result<ExecResult>> {
         self.reborrow().execute_owned(stmt)
     }
+    #[cfg_attr(not(feature = "cache"), allow(clippy::unit_arg))]
     fn atomic<'a>(&'a mut self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         self.reborrow()
             .atomic_owned(None, Default::default(), Default::default())

@@ -749,6 +749,8 @@ impl Db {
     }
 
     /// An atomic block on a connection of this pool: what `Executor::atomic` gives.
+    // Without the cache feature the written tables are `()`.
+    #[cfg_attr(not(feature = "cache"), allow(clippy::unit_arg))]
     pub(crate) fn atomic_scope<'a>(&'a self) -> BoxFuture<'a, Result<Box<dyn Atomic<'a> + 'a>>> {
         let returning = Db::supports_returning(self);
         on_pool!(&self.pool, |p, B| Box::pin(async move {
