@@ -141,3 +141,45 @@ async fn a_dead_shelved_connection_is_closed_before_the_pool_is_asked_at_its_siz
     );
     drop(others);
 }
+
+/// A statement cancelled while the connection it took off the shelf is being pinged
+/// (idle past `IDLE_CHECK_AFTER`): the ping is abandoned mid-protocol (sent, its reply
+/// unread). MySQL's connection does not track the reply it owes, so handed back to the
+/// pool as it is, it answers every later command with the previous one's reply. It must be
+/// closed, as a statement abandoned mid-way is (`DISCARD_ABANDONED`).
+#[tokio::test]
+async fn a_statement_cancelled_during_the_idle_ping_leaves_no_connection_out_of_step() {
+    use futures_util::FutureExt as _;
+    use orm_sqlx::core::Executor as _;
+    if !required_backends().contains(&Backend::Mysql) {
+        return;
+    }
+    let db = Db::connect(&orm_tests::mysql_url()).await.unwrap();
+    // Cancelled after one poll, the statement may be in its ping (the case) or past it
+    // (a statement abandoned, whose connection is closed): every time, whatever runs next
+    // must get its own reply.
+    for _ in 0..10 {
+        // On the shelf, then idle long enough to be pinged.
+        db.execute_raw("SELECT 1").await.unwrap();
+        tokio::time::sleep(orm_sqlx::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
+        if db.execute_raw("SELECT 1").now_or_never().is_some() {
+            continue;
+        }
+        // Let the dropped connection find its way back to the pool.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..3i64 {
+            let mut ex = &db;
+            let got = ex
+                .fetch_optional::<i64>(orm_sqlx::Statement::new(
+                    format!("SELECT {}", 40 + i),
+                    vec![],
+                ))
+                .await;
+            assert!(
+                matches!(got, Ok(Some(n)) if n == 40 + i),
+                "after a statement cancelled in its ping, SELECT {} gave {got:?}",
+                40 + i
+            );
+        }
+    }
+}
