@@ -289,3 +289,37 @@ async fn a_nested_block_dropped_between_statements_is_rolled_back_and_the_outer_
     })
     .await;
 }
+
+/// As above, with nothing sent between the dropped nested block and the outer block's
+/// end: the outer block must commit (T1, an inner rollback leaves the outer block usable).
+/// On SQLite the nested block's `ROLLBACK TO SAVEPOINT` is queued on the connection's
+/// worker (`start_rollback`), which lowers sqlx's transaction depth only once it has run
+/// it; `Transaction::commit` reads that depth (`at_top_level`) before anything else is
+/// sent, finds the savepoint still counted, and refuses the COMMIT as "abandoned".
+#[tokio::test]
+async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_outer() {
+    with_library(|db, backend, _lib| async move {
+        let r = db
+            .atomic(|tx| {
+                Box::pin(async move {
+                    tag("a").save(&mut *tx).await?;
+                    let cancelled = tokio::time::timeout(
+                        Duration::from_millis(200),
+                        tx.atomic(|tx| {
+                            Box::pin(async move {
+                                std::future::pending::<()>().await;
+                                Ok(())
+                            })
+                        }),
+                    )
+                    .await;
+                    assert!(cancelled.is_err());
+                    Ok(())
+                })
+            })
+            .await;
+        r.unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+        assert_eq!(names(&db).await, ["a", "classic", "sf"], "{backend:?}");
+    })
+    .await;
+}

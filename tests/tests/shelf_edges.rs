@@ -97,3 +97,89 @@ async fn a_shelved_connection_the_server_ended_is_replaced() {
         .await
         .expect("the pool closed");
 }
+
+/// The pool at its size (every other connection out) and the shelved one ended by the
+/// server while idle: the statement's ping finds it dead, and it must be closed before
+/// the pool is asked for another, since it still holds one of the pool's slots. Held while
+/// `pool.acquire()` waits, the statement waits for the slot it holds itself, until the
+/// pool's acquire timeout (30 s by default).
+#[tokio::test]
+async fn a_dead_shelved_connection_is_closed_before_the_pool_is_asked_at_its_size() {
+    if !required_backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let url = postgres_url();
+    let name = format!("orm_shelf_full_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Db::connect(&format!("{url}{sep}application_name={name}"))
+        .await
+        .unwrap();
+    // On the shelf, the pool's only connection so far.
+    db.execute_raw("SELECT 1").await.unwrap();
+    let admin = Db::connect(&url).await.unwrap();
+    admin
+        .execute_raw(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = '{name}'"
+        ))
+        .await
+        .unwrap();
+    // Every other connection the pool may open, taken out of it (new ones: the shelved
+    // one is not in sqlx's idle queue).
+    let pool = db.pg_pool().unwrap().clone();
+    let max = pool.options().get_max_connections();
+    let mut others = Vec::new();
+    for _ in 1..max {
+        others.push(pool.acquire().await.unwrap());
+    }
+    assert_eq!(pool.size(), max);
+    tokio::time::sleep(orm_sqlx::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
+    let ran = tokio::time::timeout(Duration::from_secs(10), db.execute_raw("SELECT 1")).await;
+    assert!(
+        matches!(ran, Ok(Ok(_))),
+        "the statement waited for the slot of the dead connection it held: {ran:?}"
+    );
+    drop(others);
+}
+
+/// A statement cancelled while the connection it took off the shelf is being pinged
+/// (idle past `IDLE_CHECK_AFTER`): the ping is abandoned mid-protocol (sent, its reply
+/// unread). MySQL's connection does not track the reply it owes, so handed back to the
+/// pool as it is, it answers every later command with the previous one's reply. It must be
+/// closed, as a statement abandoned mid-way is (`DISCARD_ABANDONED`).
+#[tokio::test]
+async fn a_statement_cancelled_during_the_idle_ping_leaves_no_connection_out_of_step() {
+    use futures_util::FutureExt as _;
+    use orm_sqlx::core::Executor as _;
+    if !required_backends().contains(&Backend::Mysql) {
+        return;
+    }
+    let db = Db::connect(&orm_tests::mysql_url()).await.unwrap();
+    // Cancelled after one poll, the statement may be in its ping (the case) or past it
+    // (a statement abandoned, whose connection is closed): every time, whatever runs next
+    // must get its own reply.
+    for _ in 0..10 {
+        // On the shelf, then idle long enough to be pinged.
+        db.execute_raw("SELECT 1").await.unwrap();
+        tokio::time::sleep(orm_sqlx::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
+        if db.execute_raw("SELECT 1").now_or_never().is_some() {
+            continue;
+        }
+        // Let the dropped connection find its way back to the pool.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..3i64 {
+            let mut ex = &db;
+            let got = ex
+                .fetch_optional::<i64>(orm_sqlx::Statement::new(
+                    format!("SELECT {}", 40 + i),
+                    vec![],
+                ))
+                .await;
+            assert!(
+                matches!(got, Ok(Some(n)) if n == 40 + i),
+                "after a statement cancelled in its ping, SELECT {} gave {got:?}",
+                40 + i
+            );
+        }
+    }
+}
