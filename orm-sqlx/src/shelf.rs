@@ -149,19 +149,42 @@ impl<DB: sqlx::Database> Lender<DB> {
         mut conn: PoolConnection<DB>,
     ) -> Result<PoolConnection<DB>, sqlx::Error> {
         loop {
+            // Closed unless the ping is answered: dead, or abandoned with its reply
+            // outstanding (the statement's future dropped), when the connection would be
+            // out of step (MySQL would read the owed reply as the next command's).
+            let mut held = CloseUnlessKept(Some(conn));
             // Within the pool's acquire timeout, as sqlx's own check on lending: a peer
             // that vanished without closing the connection never answers.
             let limit = self.pool.options().get_acquire_timeout();
-            match tokio::time::timeout(limit, sqlx::Connection::ping(&mut *conn)).await {
-                Ok(Ok(())) => return Ok(conn),
-                // Dead: closed, not returned; try the next one, then the pool.
-                Ok(Err(_)) | Err(_) => conn.close_on_drop(),
+            let answered = match held.0.as_mut() {
+                Some(c) => matches!(
+                    tokio::time::timeout(limit, sqlx::Connection::ping(&mut **c)).await,
+                    Ok(Ok(()))
+                ),
+                None => false,
+            };
+            if answered && let Some(c) = held.0.take() {
+                return Ok(c);
             }
+            // Dead: closed now, before the pool is asked (it still counts against the
+            // pool's size while it is held); try the next one, then the pool.
+            drop(held);
             conn = match shelf.take(&self.pool) {
                 Some((next, since)) if since.elapsed() < IDLE_CHECK_AFTER => return Ok(next),
                 Some((next, _)) => next,
                 None => return self.pool.acquire().await,
             };
+        }
+    }
+}
+
+/// A connection closed when this is dropped still holding it (see [`Lender::revive`]).
+struct CloseUnlessKept<DB: sqlx::Database>(Option<PoolConnection<DB>>);
+
+impl<DB: sqlx::Database> Drop for CloseUnlessKept<DB> {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            c.close_on_drop();
         }
     }
 }
