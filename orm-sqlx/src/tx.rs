@@ -250,7 +250,14 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// Whether sqlx counts exactly one open transaction on the connection (no savepoint
     /// left open): what the outermost COMMIT requires, or it would only release one.
     /// Otherwise the transaction is marked broken (its connection is closed as it drops).
-    pub(crate) fn at_top_level(&mut self) -> bool {
+    pub(crate) async fn at_top_level(&mut self) -> bool {
+        if depth::<DB>(self.conn()) != 1 && !self.abandoned() {
+            // A nested block dropped just before leaves its `ROLLBACK TO SAVEPOINT` queued
+            // (`start_rollback`): sent with the connection's next command, and on SQLite
+            // the depth drops only once the worker ran it. A ping sends it (or waits for
+            // the worker), in order; the depth is read again after.
+            let _ = sqlx::Connection::ping(self.conn()).await;
+        }
         let top = depth::<DB>(self.conn()) == 1;
         if !top {
             self.broken = true;
