@@ -711,7 +711,7 @@ impl Transaction {
             }
             // A savepoint left open (a block cancelled mid-statement, whose rollback could not
             // be sent) would turn COMMIT into a RELEASE: refused, and everything rolled back.
-            let top = on_tracked!(&mut self.inner, |t| t.at_top_level());
+            let top = on_tracked!(&mut self.inner, |t| t.at_top_level().await);
             let abandoned = !top || on_tracked!(&self.inner, |t| t.abandoned());
             if abandoned {
                 // A statement of a (nested) block was cancelled mid-statement: the connection
@@ -1101,8 +1101,10 @@ impl<'a, DB: backend::Backend> TxScope<'a, DB> {
     }
 }
 
+/// `$read`: how a read runs on the transaction's connection (on SQLite the direct path
+/// where it applies, `sqlite::direct`).
 macro_rules! tx_scope {
-    ($db:ty) => {
+    ($db:ty, $read:path) => {
         impl RowSource for TxScope<'_, $db> {
             fn dialect(&self) -> Dialect {
                 <$db as backend::Backend>::DIALECT
@@ -1125,13 +1127,13 @@ macro_rules! tx_scope {
                     let tx = &mut self.tx;
                     return Box::pin(async move {
                         crate::cache::query::cached_rows!(qc, scope, true, stmt, each, async move {
-                            let out = backend::for_each_row::<$db>(tx.start(), stmt, each).await;
+                            let out = $read(tx.start(), stmt, each).await;
                             tx.finish(out)
                         })
                     });
                 }
                 Box::pin(async move {
-                    let out = backend::for_each_row::<$db>(self.tx.start(), stmt, each).await;
+                    let out = $read(self.tx.start(), stmt, each).await;
                     self.tx.finish(out)
                 })
             }
@@ -1189,8 +1191,8 @@ macro_rules! tx_scope {
     };
 }
 #[cfg(feature = "sqlite")]
-tx_scope!(sqlx::Sqlite);
+tx_scope!(sqlx::Sqlite, crate::sqlite::direct::conn_for_each_row);
 #[cfg(feature = "postgres")]
-tx_scope!(sqlx::Postgres);
+tx_scope!(sqlx::Postgres, backend::for_each_row::<sqlx::Postgres>);
 #[cfg(feature = "mysql")]
-tx_scope!(sqlx::MySql);
+tx_scope!(sqlx::MySql, backend::for_each_row::<sqlx::MySql>);

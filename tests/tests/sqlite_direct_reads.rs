@@ -685,3 +685,45 @@ async fn a_conn_ref_reads_on_the_direct_path() {
     assert_eq!(raw.cached_statements_size(), 0);
     raw.ping().await.unwrap();
 }
+
+/// The reads of an atomic block the ORM opens itself (`Executor::atomic`: a delete's
+/// cascade collects the related rows with SELECTs inside it) take the direct path too:
+/// sqlx prepares only the writes, and the result is sqlx's path's.
+#[tokio::test]
+async fn a_cascading_deletes_reads_inside_its_block_take_the_direct_path() {
+    use orm_tests::library::{Author, Book, load};
+    async fn delete_alice(db: &Db) -> u64 {
+        let deleted = Author::objects()
+            .filter(|a| a.name.eq("Alice"))
+            .delete(db)
+            .await
+            .unwrap();
+        deleted.total
+    }
+    let direct_db = Db::connect("sqlite::memory:").await.unwrap();
+    load(&direct_db).await;
+    let sqlx_db = Db::connect("sqlite::memory:").await.unwrap();
+    load(&sqlx_db).await;
+    let mut direct = 0;
+    let on_direct = prepared_by_sqlx(&direct_db, async {
+        direct = delete_alice(&direct_db).await;
+    })
+    .await;
+    let mut sqlx = 0;
+    let on_sqlx = prepared_by_sqlx(&sqlx_db, async {
+        sqlx = without_direct_reads(delete_alice(&sqlx_db)).await;
+    })
+    .await;
+    assert_eq!(direct, sqlx);
+    assert!(direct > 1, "the delete cascaded: {direct}");
+    async fn left(db: &Db) -> Vec<String> {
+        let books = Book::objects().order_by(|b| b.id.asc()).into_vec(db).await;
+        books.unwrap().into_iter().map(|b| b.title).collect()
+    }
+    assert_eq!(left(&direct_db).await, left(&sqlx_db).await);
+    assert!(
+        on_direct < on_sqlx,
+        "the block's reads went through sqlx: {on_direct} prepared, {on_sqlx} without the \
+         direct path"
+    );
+}
