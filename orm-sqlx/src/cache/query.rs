@@ -175,9 +175,10 @@ impl Fingerprint {
         ))
     }
 
-    /// A part: its length, then its bytes (so that parts never run into each other).
+    /// A part: its length (as 8 bytes, whatever the machine's pointer width: processes
+    /// sharing Redis may differ), then its bytes (so that parts never run into each other).
     fn part(&mut self, b: &[u8]) {
-        self.0.write_usize(b.len());
+        self.0.write_u64(b.len() as u64);
         self.0.write(b);
     }
 
