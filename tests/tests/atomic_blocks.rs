@@ -305,7 +305,7 @@ async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_
                     tag("a").save(&mut *tx).await?;
                     let cancelled = tokio::time::timeout(
                         Duration::from_millis(200),
-                        tx.atomic(|tx| {
+                        tx.atomic(|_tx| {
                             Box::pin(async move {
                                 std::future::pending::<()>().await;
                                 Ok(())
