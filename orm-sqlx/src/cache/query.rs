@@ -996,6 +996,9 @@ impl Hit {
     fn replay(&self, each: &mut (dyn FnMut(&dyn Row) -> Result<()> + Send)) -> Result<u64> {
         let mut data = &self.entry[self.at..];
         let n = take_u32(&mut data)?;
+        // Bounded by what the entry can hold (each row has at least its length), so a
+        // corrupt count cannot ask for a huge allocation.
+        let _ahead = RowsAhead::set(n.min(u32::try_from(data.len() / 4).unwrap_or(u32::MAX)));
         let mut cells = Vec::new();
         for _ in 0..n {
             let len = take_u32(&mut data)? as usize;
@@ -1403,14 +1406,39 @@ impl Row for CachedRow<'_> {
     }
 }
 
+thread_local! {
+    /// While a hit replays its rows on this thread: how many it holds.
+    static ROWS_AHEAD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// [`ROWS_AHEAD`] set for a replay, and zero again once it ends (or unwinds).
+struct RowsAhead;
+
+impl RowsAhead {
+    fn set(n: u32) -> RowsAhead {
+        ROWS_AHEAD.set(n);
+        RowsAhead
+    }
+}
+
+impl Drop for RowsAhead {
+    fn drop(&mut self) {
+        ROWS_AHEAD.set(0);
+    }
+}
+
 /// Every row of `stmt` read as `T` through `ex.for_each_row` (where the cache is): what
-/// `fetch_all` and `fetch_optional` do for a statement the cache concerns.
+/// `fetch_all` and `fetch_optional` do for a statement the cache concerns. A hit's rows
+/// are counted before they are replayed, so the vector is allocated once, at its size.
 pub(crate) async fn collect_rows<E: orm_core::Executor, T: orm_core::FromRow>(
     mut ex: E,
     stmt: Statement,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut push = |row: &dyn Row| -> Result<()> {
+        if out.capacity() == 0 {
+            out.reserve(ROWS_AHEAD.get() as usize);
+        }
         out.push(T::from_row(row, 0)?);
         Ok(())
     };
