@@ -65,21 +65,15 @@ fn a_db_dropped_after_its_runtime_is_gone_does_not_panic() {
     drop(db);
 }
 
-/// Every connection of a `Db::connect` pool ended by the server while idle (a restart, a
-/// failover, `pg_terminate_backend`), past `IDLE_CHECK_AFTER`: the shelved one is pinged
-/// as it is lent, found dead and closed, and the statement runs on a new connection.
-#[tokio::test]
-async fn a_shelved_connection_the_server_ended_is_replaced() {
-    if !required_backends().contains(&Backend::Postgres) {
-        return;
-    }
+/// A PostgreSQL `Db::connect` pool whose one connection is on the shelf, ended by the
+/// server (`pg_terminate_backend`, found by its `application_name`, `{prefix}_{pid}`).
+async fn shelved_and_ended(prefix: &str) -> Db {
     let url = postgres_url();
-    let name = format!("orm_shelf_ended_{}", std::process::id());
+    let name = format!("{prefix}_{}", std::process::id());
     let sep = if url.contains('?') { '&' } else { '?' };
     let db = Db::connect(&format!("{url}{sep}application_name={name}"))
         .await
         .unwrap();
-    // On the shelf.
     db.execute_raw("SELECT 1").await.unwrap();
     let admin = Db::connect(&url).await.unwrap();
     admin
@@ -89,6 +83,18 @@ async fn a_shelved_connection_the_server_ended_is_replaced() {
         ))
         .await
         .unwrap();
+    db
+}
+
+/// Every connection of a `Db::connect` pool ended by the server while idle (a restart, a
+/// failover, `pg_terminate_backend`), past `IDLE_CHECK_AFTER`: the shelved one is pinged
+/// as it is lent, found dead and closed, and the statement runs on a new connection.
+#[tokio::test]
+async fn a_shelved_connection_the_server_ended_is_replaced() {
+    if !required_backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let db = shelved_and_ended("orm_shelf_ended").await;
     tokio::time::sleep(orm_sqlx::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
     let ran = db.execute_raw("SELECT 1").await;
     assert!(ran.is_ok(), "the statement got a dead connection: {ran:?}");
@@ -108,22 +114,8 @@ async fn a_dead_shelved_connection_is_closed_before_the_pool_is_asked_at_its_siz
     if !required_backends().contains(&Backend::Postgres) {
         return;
     }
-    let url = postgres_url();
-    let name = format!("orm_shelf_full_{}", std::process::id());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = Db::connect(&format!("{url}{sep}application_name={name}"))
-        .await
-        .unwrap();
-    // On the shelf, the pool's only connection so far.
-    db.execute_raw("SELECT 1").await.unwrap();
-    let admin = Db::connect(&url).await.unwrap();
-    admin
-        .execute_raw(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = '{name}'"
-        ))
-        .await
-        .unwrap();
+    // Its only connection so far, shelved and ended.
+    let db = shelved_and_ended("orm_shelf_full").await;
     // Every other connection the pool may open, taken out of it (new ones: the shelved
     // one is not in sqlx's idle queue).
     let pool = db.pg_pool().unwrap().clone();
