@@ -385,3 +385,50 @@ async fn review2_statements_right_after_a_dropped_nested_block_are_recorded_as_s
     }
     assert!(wrong.is_empty(), "recorded, not as sent: {wrong:#?}");
 }
+
+/// Review 2: on SQLite, a nested block that wrote a row, then read on the direct path
+/// (`sqlite::direct`, which locks the connection's handle), is dropped; the outer
+/// transaction's next read must not see the row. The dropped block's `ROLLBACK TO
+/// SAVEPOINT` is queued on the worker (`start_rollback`) behind the `UnlockDb` commands
+/// the direct reads left stale (see the module `sqlite::direct`): the worker hands the
+/// handle to the next direct read as it takes those, before it runs the rollback, so the
+/// read sees the rolled-back row. On sqlx's path (`without_direct_reads`) the read is
+/// queued behind the rollback and never does.
+#[tokio::test]
+async fn review2_a_read_after_a_dropped_nested_block_does_not_see_its_writes() {
+    with_library(|db, backend, _lib| async move {
+        if backend != Backend::Sqlite {
+            return;
+        }
+        let mut seen = 0;
+        for i in 0..1000 {
+            let ghost = format!("ghost{i}");
+            let mut tx = db.begin().await.unwrap();
+            let cancelled = tokio::time::timeout(
+                Duration::from_millis(5),
+                tx.atomic(|tx| {
+                    let ghost = ghost.clone();
+                    Box::pin(async move {
+                        tag(&ghost).save(&mut *tx).await?;
+                        for _ in 0..8 {
+                            Tag::objects().into_vec(&mut *tx).await?;
+                        }
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    })
+                }),
+            )
+            .await;
+            assert!(cancelled.is_err());
+            let found = Tag::objects()
+                .filter(|t| t.name.eq(ghost.clone()))
+                .into_vec(&mut tx)
+                .await
+                .unwrap();
+            seen += found.len();
+            tx.rollback().await.unwrap();
+        }
+        assert_eq!(seen, 0, "reads saw the rows of a rolled-back savepoint");
+    })
+    .await;
+}
