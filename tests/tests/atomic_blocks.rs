@@ -323,3 +323,112 @@ async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_
     })
     .await;
 }
+
+/// Review 2: as above on SQLite, but the outer transaction is rolled back (or opens
+/// another nested block) right after the nested block is dropped. sqlx's worker sends
+/// `ROLLBACK` (and `SAVEPOINT _sqlx_savepoint_1`): it runs the queued `ROLLBACK TO
+/// SAVEPOINT` first. The ORM's record of those statements (`capture_queries`, the query
+/// log, the counts) reads sqlx's transaction depth before the worker ran the queued
+/// rollback, as `at_top_level` did before its ping, and names a statement that was never
+/// sent: `ROLLBACK TO SAVEPOINT _sqlx_savepoint_1` for the `ROLLBACK`,
+/// `SAVEPOINT _sqlx_savepoint_2` for `SAVEPOINT _sqlx_savepoint_1`. Repeated, since the
+/// worker may win the race now and then.
+#[tokio::test]
+async fn review2_statements_right_after_a_dropped_nested_block_are_recorded_as_sent() {
+    async fn dropped_nested(tx: &mut orm_sqlx::Transaction) {
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(20),
+            tx.atomic(|_tx| {
+                Box::pin(async move {
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+            }),
+        )
+        .await;
+        assert!(cancelled.is_err());
+    }
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let mut wrong = Vec::new();
+    for _ in 0..100 {
+        let (r, q) = capture_queries(async {
+            let mut tx = db.begin().await?;
+            dropped_nested(&mut tx).await;
+            // Another nested block at once: `SAVEPOINT _sqlx_savepoint_1` again.
+            tx.atomic(|_tx| Box::pin(async move { Ok(()) })).await?;
+            dropped_nested(&mut tx).await;
+            tx.rollback().await
+        })
+        .await;
+        r.unwrap();
+        let control: Vec<(StatementKind, String)> = q
+            .iter()
+            .filter(|c| c.kind.is_transaction_control())
+            .map(|c| (c.kind, c.sql.to_string()))
+            .collect();
+        let sent: Vec<(StatementKind, String)> = [
+            (Begin, "BEGIN"),
+            (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
+            (RollbackToSavepoint, "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"),
+            (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
+            (ReleaseSavepoint, "RELEASE SAVEPOINT _sqlx_savepoint_1"),
+            (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
+            (RollbackToSavepoint, "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"),
+            (Rollback, "ROLLBACK"),
+        ]
+        .into_iter()
+        .map(|(k, s)| (k, s.to_owned()))
+        .collect();
+        if control != sent {
+            wrong.push(control);
+        }
+    }
+    assert!(wrong.is_empty(), "recorded, not as sent: {wrong:#?}");
+}
+
+/// Review 2: on SQLite, a nested block that wrote a row, then read on the direct path
+/// (`sqlite::direct`, which locks the connection's handle), is dropped; the outer
+/// transaction's next read must not see the row. The dropped block's `ROLLBACK TO
+/// SAVEPOINT` is queued on the worker (`start_rollback`) behind the `UnlockDb` commands
+/// the direct reads left stale (see the module `sqlite::direct`): the worker hands the
+/// handle to the next direct read as it takes those, before it runs the rollback, so the
+/// read sees the rolled-back row. On sqlx's path (`without_direct_reads`) the read is
+/// queued behind the rollback and never does.
+#[tokio::test]
+async fn review2_a_read_after_a_dropped_nested_block_does_not_see_its_writes() {
+    with_library(|db, backend, _lib| async move {
+        if backend != Backend::Sqlite {
+            return;
+        }
+        let mut seen = 0;
+        for i in 0..1000 {
+            let ghost = format!("ghost{i}");
+            let mut tx = db.begin().await.unwrap();
+            let cancelled = tokio::time::timeout(
+                Duration::from_millis(5),
+                tx.atomic(|tx| {
+                    let ghost = ghost.clone();
+                    Box::pin(async move {
+                        tag(&ghost).save(&mut *tx).await?;
+                        for _ in 0..8 {
+                            Tag::objects().into_vec(&mut *tx).await?;
+                        }
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    })
+                }),
+            )
+            .await;
+            assert!(cancelled.is_err());
+            let found = Tag::objects()
+                .filter(|t| t.name.eq(ghost.clone()))
+                .into_vec(&mut tx)
+                .await
+                .unwrap();
+            seen += found.len();
+            tx.rollback().await.unwrap();
+        }
+        assert_eq!(seen, 0, "reads saw the rows of a rolled-back savepoint");
+    })
+    .await;
+}
