@@ -51,8 +51,12 @@
 //!   `SAVEPOINT` or write). A read inside a transaction runs in it, as it would on the
 //!   worker (same connection, so it sees the transaction's own writes); sqlx's record of
 //!   the transaction's depth is untouched, since only its worker sends transaction
-//!   control. A transaction holds its connection, so the pool never pings it: the ping
-//!   every [`PING_EVERY`] reads is the deadlock guard there.
+//!   control. But a dropped block's rollback is queued on the worker without waiting,
+//!   and stale unlock commands ahead of it could hand a read the handle before it ran
+//!   (the read would see rolled-back writes): so a read that finds the connection in a
+//!   transaction (`sqlite3_get_autocommit`) unlocks, pings (answered after everything
+//!   queued) and locks again. Reads in transactions pay that round trip to the worker;
+//!   reads outside (a `Db`'s, an evaluation's session, prefetching) do not.
 //! - **stepping blocks the async thread**: the whole read runs within one poll. That is
 //!   what wins (no thread hop per row), and it costs about 0.1 µs per row and column; a
 //!   read of 10,000 rows holds the thread about 1 ms, less than sqlx's path spends on the
@@ -259,13 +263,27 @@ async fn run<F>(
 where
     F: FnMut(&DirectRow<'_>) -> Result<()>,
 {
-    let (out, ping) = {
+    let mut settled = false;
+    let (out, ping) = loop {
         let Ok(mut handle) = conn.lock_handle().await else {
             // The worker is gone: sqlx's path says so in its own words.
             return Outcome::Declined(stmt);
         };
+        // SAFETY: the handle is locked for this thread.
+        if !settled && unsafe { ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } == 0
+        {
+            // In a transaction, a rollback (a transaction's or a savepoint's) may be queued
+            // on the worker, sent without waiting by a block dropped just before; stale
+            // unlock commands ahead of it would have handed this read the handle before
+            // the worker ran it, and the read would see the rolled-back writes. A ping is
+            // answered after everything queued; then lock again.
+            drop(handle);
+            let _ = sqlx::Connection::ping(&mut *conn).await;
+            settled = true;
+            continue;
+        }
         let ping = count_use(&mut handle);
-        (read_locked(&mut handle, stmt, limit, each), ping)
+        break (read_locked(&mut handle, stmt, limit, each), ping);
     };
     if ping {
         // Drains the stale `UnlockDb` commands. A failure here means the worker is gone,
