@@ -93,6 +93,15 @@ impl<'c> ConnRef<'c> {
         }
     }
 
+    /// Ping the connection, for its answer's place in the command order (an error shows
+    /// at the next statement).
+    async fn ping(&mut self) {
+        let _ = on_conn!(self, |c, B| {
+            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
+            sqlx::Connection::ping(&mut **c).await
+        });
+    }
+
     /// See [`backend::Backend::DISCARD_ABANDONED`].
     fn discards_abandoned(&self) -> bool {
         on_conn!(self, |_c, B| <B as backend::Backend>::DISCARD_ABANDONED)
@@ -216,18 +225,27 @@ trait Lend {
     /// reusing it.
     fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool);
 
+    /// Whether a nested block's rollback queued on SQLite's worker may not have run yet
+    /// (cleared: the caller pings before its statement; see `Tracked::queued`).
+    fn take_queued(&mut self) -> bool {
+        false
+    }
+
     /// Run the future of one statement, `f(connection)`, marked running while it runs:
     /// one flag write before it, one after. Dropped in between, the flag stays set.
     fn run<'a, R: Send + Outcome + 'a>(
         &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R> + Send + 'a,
     ) -> BoxFuture<'a, R> {
-        let (conn, running) = self.lend_flagged();
+        let queued = self.take_queued();
+        let (mut conn, running) = self.lend_flagged();
         let discard = conn.discards_abandoned();
-        let fut = f(conn);
         Box::pin(async move {
+            if queued {
+                conn.ping().await;
+            }
             *running = discard;
-            let out = fut.await;
+            let out = f(conn).await;
             *running = false;
             out
         })
@@ -240,8 +258,15 @@ trait Lend {
     fn atomic_scope(&mut self) -> BoxFuture<'_, Result<Box<dyn Atomic<'_> + '_>>> {
         let (link, written) = self.cache_parts();
         let (link, written) = (link.clone(), written.clone());
-        let (conn, running) = self.lend_flagged();
-        conn.atomic_owned(Some(running), link, written)
+        let queued = self.take_queued();
+        let (mut conn, running) = self.lend_flagged();
+        if !queued {
+            return conn.atomic_owned(Some(running), link, written);
+        }
+        Box::pin(async move {
+            conn.ping().await;
+            conn.atomic_owned(Some(running), link, written).await
+        })
     }
 
     /// A stream of rows, marked running until it ends.
@@ -787,11 +812,16 @@ impl Lend for Transaction {
 
     /// As the default, and a failed statement marks the transaction (see
     /// `Tracked::failed`).
+    fn take_queued(&mut self) -> bool {
+        on_tracked!(&mut self.inner, |t| t.take_queued())
+    }
+
     fn run<'a, R: Send + Outcome + 'a>(
         &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R> + Send + 'a,
     ) -> BoxFuture<'a, R> {
-        let (conn, running, failed) = match &mut self.inner {
+        let queued = self.take_queued();
+        let (mut conn, running, failed) = match &mut self.inner {
             #[cfg(feature = "sqlite")]
             TxInner::Sqlite(tx) => {
                 let (c, r, f) = tx.conn_and_flags();
@@ -809,10 +839,12 @@ impl Lend for Transaction {
             }
         };
         let discard = conn.discards_abandoned();
-        let fut = f(conn);
         Box::pin(async move {
+            if queued {
+                conn.ping().await;
+            }
             *running = discard;
-            let out = fut.await;
+            let out = f(conn).await;
             *running = false;
             if out.is_failure() {
                 *failed = true;

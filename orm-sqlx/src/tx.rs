@@ -99,6 +99,11 @@ pub(crate) struct Tracked<'c, DB: Backend> {
     /// rolled back since): on PostgreSQL the transaction is aborted, and its COMMIT would
     /// silently roll back.
     failed: bool,
+    /// SQLite: a nested block's `ROLLBACK TO SAVEPOINT` was queued on the connection's
+    /// worker (`abandon_savepoint`) and may not have run yet. sqlx's depth drops only once
+    /// it has, and a direct read could take the handle before it (stale unlock commands
+    /// ahead of it hand the lock over): the next use pings first ([`Tracked::settle`]).
+    queued: bool,
 }
 
 enum Inner<'c, DB: sqlx::Database> {
@@ -126,6 +131,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             poison,
             broken: false,
             failed: false,
+            queued: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -156,6 +162,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             poison: None,
             broken: false,
             failed: false,
+            queued: false,
         };
         let Inner::Own(conn) = &mut tracked.inner else {
             unreachable!("just built")
@@ -170,6 +177,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// `SAVEPOINT` inside this transaction, on its own connection: the start of a nested
     /// atomic block ([`crate::Transaction::atomic`]).
     pub(crate) async fn savepoint(&mut self) -> Result<(), sqlx::Error> {
+        self.settle().await;
         record_begin(DB::DIALECT, depth::<DB>(self.conn()));
         self.running = DB::DISCARD_ABANDONED;
         let done = <DB::TransactionManager as TransactionManager>::begin(self.conn(), None).await;
@@ -179,6 +187,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
 
     /// `RELEASE SAVEPOINT` (`ok`) or `ROLLBACK TO SAVEPOINT`: the end of a nested block.
     pub(crate) async fn end_savepoint(&mut self, ok: bool) -> Result<(), sqlx::Error> {
+        self.settle().await;
         let at = depth::<DB>(self.conn());
         self.running = DB::DISCARD_ABANDONED;
         let done = if ok {
@@ -204,6 +213,20 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         }
         record_rollback(DB::DIALECT, depth::<DB>(self.conn()));
         <DB::TransactionManager as TransactionManager>::start_rollback(self.conn());
+        // PostgreSQL and MySQL count it at once and send it before their next command.
+        self.queued = DB::DIALECT == orm_core::Dialect::Sqlite;
+    }
+
+    /// Whether a queued rollback may not have run yet (cleared: the caller pings).
+    pub(crate) fn take_queued(&mut self) -> bool {
+        std::mem::take(&mut self.queued)
+    }
+
+    /// Wait for a queued rollback (see `queued`): a ping, answered in order after it.
+    async fn settle(&mut self) {
+        if self.take_queued() {
+            let _ = sqlx::Connection::ping(self.conn()).await;
+        }
     }
 
     /// Wrap a transaction begun elsewhere (its `BEGIN` was not sent by the ORM).
@@ -215,6 +238,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
             poison: None,
             broken: false,
             failed: false,
+            queued: false,
         }
     }
 
@@ -251,6 +275,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// left open): what the outermost COMMIT requires, or it would only release one.
     /// Otherwise the transaction is marked broken (its connection is closed as it drops).
     pub(crate) async fn at_top_level(&mut self) -> bool {
+        self.settle().await;
         if depth::<DB>(self.conn()) != 1 && !self.abandoned() {
             // A nested block dropped just before leaves its `ROLLBACK TO SAVEPOINT` queued
             // (`start_rollback`): sent with the connection's next command, and on SQLite
@@ -301,6 +326,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         if !self.open {
             return Ok(());
         }
+        self.settle().await;
         let depth = depth::<DB>(self.conn());
         record_commit(DB::DIALECT, depth);
         self.running = DB::DISCARD_ABANDONED;
@@ -321,6 +347,7 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
         if !self.open {
             return Ok(());
         }
+        self.settle().await;
         let depth = depth::<DB>(self.conn());
         record_rollback(DB::DIALECT, depth);
         self.running = DB::DISCARD_ABANDONED;

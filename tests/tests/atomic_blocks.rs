@@ -334,7 +334,7 @@ async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_
 /// `SAVEPOINT _sqlx_savepoint_2` for `SAVEPOINT _sqlx_savepoint_1`. Repeated, since the
 /// worker may win the race now and then.
 #[tokio::test]
-async fn review2_statements_right_after_a_dropped_nested_block_are_recorded_as_sent() {
+async fn statements_right_after_a_dropped_nested_block_are_recorded_as_sent() {
     async fn dropped_nested(tx: &mut orm_sqlx::Transaction) {
         let cancelled = tokio::time::timeout(
             Duration::from_millis(20),
@@ -369,11 +369,17 @@ async fn review2_statements_right_after_a_dropped_nested_block_are_recorded_as_s
         let sent: Vec<(StatementKind, String)> = [
             (Begin, "BEGIN"),
             (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
-            (RollbackToSavepoint, "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"),
+            (
+                RollbackToSavepoint,
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+            ),
             (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
             (ReleaseSavepoint, "RELEASE SAVEPOINT _sqlx_savepoint_1"),
             (Savepoint, "SAVEPOINT _sqlx_savepoint_1"),
-            (RollbackToSavepoint, "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"),
+            (
+                RollbackToSavepoint,
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+            ),
             (Rollback, "ROLLBACK"),
         ]
         .into_iter()
@@ -395,7 +401,7 @@ async fn review2_statements_right_after_a_dropped_nested_block_are_recorded_as_s
 /// read sees the rolled-back row. On sqlx's path (`without_direct_reads`) the read is
 /// queued behind the rollback and never does.
 #[tokio::test]
-async fn review2_a_read_after_a_dropped_nested_block_does_not_see_its_writes() {
+async fn a_read_after_a_dropped_nested_block_does_not_see_its_writes() {
     with_library(|db, backend, _lib| async move {
         if backend != Backend::Sqlite {
             return;
