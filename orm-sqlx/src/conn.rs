@@ -226,7 +226,9 @@ trait Lend {
     fn lend_flagged(&mut self) -> (ConnRef<'_>, &mut bool);
 
     /// Whether a nested block's rollback queued on SQLite's worker may not have run yet
-    /// (cleared: the caller pings before its statement; see `Tracked::queued`).
+    /// (cleared: the caller pings before it reads sqlx's depth; see `Tracked::queued`).
+    /// A statement needs no such wait: sqlx's worker runs commands in order, and a
+    /// direct read in a transaction pings first (`sqlite::direct`).
     fn take_queued(&mut self) -> bool {
         false
     }
@@ -235,17 +237,14 @@ trait Lend {
     /// one flag write before it, one after. Dropped in between, the flag stays set.
     fn run<'a, R: Send + Outcome + 'a>(
         &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R> + Send + 'a,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
     ) -> BoxFuture<'a, R> {
-        let queued = self.take_queued();
-        let (mut conn, running) = self.lend_flagged();
+        let (conn, running) = self.lend_flagged();
         let discard = conn.discards_abandoned();
+        let fut = f(conn);
         Box::pin(async move {
-            if queued {
-                conn.ping().await;
-            }
             *running = discard;
-            let out = f(conn).await;
+            let out = fut.await;
             *running = false;
             out
         })
@@ -810,18 +809,17 @@ impl Lend for Transaction {
         (&self.link, &self.written)
     }
 
-    /// As the default, and a failed statement marks the transaction (see
-    /// `Tracked::failed`).
     fn take_queued(&mut self) -> bool {
         on_tracked!(&mut self.inner, |t| t.take_queued())
     }
 
+    /// As the default, and a failed statement marks the transaction (see
+    /// `Tracked::failed`).
     fn run<'a, R: Send + Outcome + 'a>(
         &'a mut self,
-        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R> + Send + 'a,
+        f: impl FnOnce(ConnRef<'a>) -> BoxFuture<'a, R>,
     ) -> BoxFuture<'a, R> {
-        let queued = self.take_queued();
-        let (mut conn, running, failed) = match &mut self.inner {
+        let (conn, running, failed) = match &mut self.inner {
             #[cfg(feature = "sqlite")]
             TxInner::Sqlite(tx) => {
                 let (c, r, f) = tx.conn_and_flags();
@@ -839,12 +837,10 @@ impl Lend for Transaction {
             }
         };
         let discard = conn.discards_abandoned();
+        let fut = f(conn);
         Box::pin(async move {
-            if queued {
-                conn.ping().await;
-            }
             *running = discard;
-            let out = f(conn).await;
+            let out = fut.await;
             *running = false;
             if out.is_failure() {
                 *failed = true;

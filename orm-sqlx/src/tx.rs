@@ -100,9 +100,9 @@ pub(crate) struct Tracked<'c, DB: Backend> {
     /// silently roll back.
     failed: bool,
     /// SQLite: a nested block's `ROLLBACK TO SAVEPOINT` was queued on the connection's
-    /// worker (`abandon_savepoint`) and may not have run yet. sqlx's depth drops only once
-    /// it has, and a direct read could take the handle before it (stale unlock commands
-    /// ahead of it hand the lock over): the next use pings first ([`Tracked::settle`]).
+    /// worker (`abandon_savepoint`) and may not have run yet, and sqlx's depth drops only
+    /// once it has: what reads that depth (recording transaction control, the commit's
+    /// check) pings first ([`Tracked::settle`]).
     queued: bool,
 }
 
@@ -277,10 +277,10 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     pub(crate) async fn at_top_level(&mut self) -> bool {
         self.settle().await;
         if depth::<DB>(self.conn()) != 1 && !self.abandoned() {
-            // A nested block dropped just before leaves its `ROLLBACK TO SAVEPOINT` queued
-            // (`start_rollback`): sent with the connection's next command, and on SQLite
-            // the depth drops only once the worker ran it. A ping sends it (or waits for
-            // the worker), in order; the depth is read again after.
+            // An atomic block of the ORM's own on this connection (`Executor::atomic`: a
+            // savepoint `Tracked` of its own, which this one does not see) dropped just
+            // before: its `ROLLBACK TO SAVEPOINT` is queued too, and on SQLite the depth
+            // drops only once the worker ran it. A ping waits for it; read again after.
             let _ = sqlx::Connection::ping(self.conn()).await;
         }
         let top = depth::<DB>(self.conn()) == 1;
