@@ -574,13 +574,29 @@ where
     }
 }
 
-pub(crate) async fn fetch_all<DB, T>(conn: &mut DB::Connection, stmt: Statement) -> Result<Vec<T>>
+/// Every row of `stmt` as `T`. This and [`fetch_optional`] and [`for_each_row`] are every
+/// read's way to the driver: on SQLite, a read the compiler built takes the direct path
+/// where it applies (`sqlite::direct`: stepped on the connection's handle from this
+/// thread), whatever lends the connection (a pool, a `Connection`, a transaction).
+#[allow(unused_mut)]
+pub(crate) async fn fetch_all<DB, T>(
+    conn: &mut DB::Connection,
+    mut stmt: Statement,
+) -> Result<Vec<T>>
 where
     DB: Backend,
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
+    #[cfg(feature = "sqlite")]
+    if let Some(c) = crate::sqlite::direct::taken_by(conn, &stmt) {
+        // Boxed: this future stays small on the other backends.
+        match Box::pin(crate::sqlite::direct::fetch_all::<T>(c, stmt)).await {
+            Ok(out) => return out,
+            Err(declined) => stmt = declined,
+        }
+    }
     let mut out = Vec::new();
     each_row::<DB>(conn, stmt, |row, seen| {
         out.push(DB::decode::<T>(row, seen)?);
@@ -590,9 +606,11 @@ where
     Ok(out)
 }
 
+/// The first row of `stmt` as `T` (see [`fetch_all`]).
+#[allow(unused_mut)]
 pub(crate) async fn fetch_optional<DB, T>(
     conn: &mut DB::Connection,
-    stmt: Statement,
+    mut stmt: Statement,
 ) -> Result<Option<T>>
 where
     DB: Backend,
@@ -600,6 +618,13 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     T: FromRow,
 {
+    #[cfg(feature = "sqlite")]
+    if let Some(c) = crate::sqlite::direct::taken_by(conn, &stmt) {
+        match Box::pin(crate::sqlite::direct::fetch_optional::<T>(c, stmt)).await {
+            Ok(out) => return out,
+            Err(declined) => stmt = declined,
+        }
+    }
     let (sql, mut params, recorded) = prepare::<DB>(stmt);
     let mut first_error = None;
     let row = loop {
@@ -628,9 +653,11 @@ where
         .transpose()
 }
 
+/// Every row of `stmt`, handed to `each` (see [`fetch_all`]).
+#[allow(unused_mut)]
 pub(crate) async fn for_each_row<DB>(
     conn: &mut DB::Connection,
-    stmt: Statement,
+    mut stmt: Statement,
     each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
 ) -> Result<()>
 where
@@ -638,6 +665,13 @@ where
     DB::Arguments: sqlx::IntoArguments<DB> + 'static,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
+    #[cfg(feature = "sqlite")]
+    if let Some(c) = crate::sqlite::direct::taken_by(conn, &stmt) {
+        match Box::pin(crate::sqlite::direct::for_each_row(c, stmt, each)).await {
+            Ok(out) => return out,
+            Err(declined) => stmt = declined,
+        }
+    }
     each_row::<DB>(conn, stmt, |row, seen| DB::visit(row, seen, each)).await
 }
 

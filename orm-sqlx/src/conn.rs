@@ -111,26 +111,14 @@ impl<'c> ConnRef<'c> {
         on_conn!(self, |_c, B| <B as backend::Backend>::DIALECT)
     }
 
-    // SQLite's reads take the direct path where it applies (`sqlite::direct`).
-
     fn fetch_all_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Vec<T>>> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_fetch_all(c, stmt)),
-            #[allow(unreachable_patterns)]
-            other => on_conn!(other, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt))),
-        }
+        on_conn!(self, |c, B| Box::pin(backend::fetch_all::<B, T>(c, stmt)))
     }
 
     fn fetch_optional_owned<T: FromRow>(self, stmt: Statement) -> BoxFuture<'c, Result<Option<T>>> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_fetch_optional(c, stmt)),
-            #[allow(unreachable_patterns)]
-            other => on_conn!(other, |c, B| Box::pin(backend::fetch_optional::<B, T>(
-                c, stmt
-            ))),
-        }
+        on_conn!(self, |c, B| Box::pin(backend::fetch_optional::<B, T>(
+            c, stmt
+        )))
     }
 
     fn for_each_row_owned<'a>(
@@ -141,14 +129,9 @@ impl<'c> ConnRef<'c> {
     where
         'c: 'a,
     {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => Box::pin(crate::sqlite::direct::conn_for_each_row(c, stmt, each)),
-            #[allow(unreachable_patterns)]
-            other => on_conn!(other, |c, B| Box::pin(backend::for_each_row::<B>(
-                c, stmt, each
-            ))),
-        }
+        on_conn!(self, |c, B| Box::pin(backend::for_each_row::<B>(
+            c, stmt, each
+        )))
     }
 
     fn execute_owned(self, stmt: Statement) -> BoxFuture<'c, Result<ExecResult>> {
@@ -1129,10 +1112,8 @@ impl<'a, DB: backend::Backend> TxScope<'a, DB> {
     }
 }
 
-/// `$read`: how a read runs on the transaction's connection (on SQLite the direct path
-/// where it applies, `sqlite::direct`).
 macro_rules! tx_scope {
-    ($db:ty, $read:path) => {
+    ($db:ty) => {
         impl RowSource for TxScope<'_, $db> {
             fn dialect(&self) -> Dialect {
                 <$db as backend::Backend>::DIALECT
@@ -1155,13 +1136,13 @@ macro_rules! tx_scope {
                     let tx = &mut self.tx;
                     return Box::pin(async move {
                         crate::cache::query::cached_rows!(qc, scope, true, stmt, each, async move {
-                            let out = $read(tx.start(), stmt, each).await;
+                            let out = backend::for_each_row::<$db>(tx.start(), stmt, each).await;
                             tx.finish(out)
                         })
                     });
                 }
                 Box::pin(async move {
-                    let out = $read(self.tx.start(), stmt, each).await;
+                    let out = backend::for_each_row::<$db>(self.tx.start(), stmt, each).await;
                     self.tx.finish(out)
                 })
             }
@@ -1219,8 +1200,8 @@ macro_rules! tx_scope {
     };
 }
 #[cfg(feature = "sqlite")]
-tx_scope!(sqlx::Sqlite, crate::sqlite::direct::conn_for_each_row);
+tx_scope!(sqlx::Sqlite);
 #[cfg(feature = "postgres")]
-tx_scope!(sqlx::Postgres, backend::for_each_row::<sqlx::Postgres>);
+tx_scope!(sqlx::Postgres);
 #[cfg(feature = "mysql")]
-tx_scope!(sqlx::MySql, backend::for_each_row::<sqlx::MySql>);
+tx_scope!(sqlx::MySql);

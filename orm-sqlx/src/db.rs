@@ -584,7 +584,7 @@ macro_rules! on_pool {
 /// connection (rather than handing the pool to sqlx) saves sqlx's extra stream around the
 /// acquire, which every row would pass through.
 /// `sql` is what an error in taking the connection names.
-pub(crate) async fn acquire<DB: sqlx::Database>(
+async fn acquire<DB: sqlx::Database>(
     pool: &Lender<DB>,
     sql: &str,
 ) -> Result<sqlx::pool::PoolConnection<DB>> {
@@ -610,12 +610,6 @@ impl Executor for &Db {
         if self.link.concerns(&stmt).is_some() {
             return Box::pin(crate::cache::query::collect_rows(self, stmt));
         }
-        #[cfg(feature = "sqlite")]
-        if let Pool::Sqlite(p) = &self.pool
-            && crate::sqlite::direct::applies(&stmt)
-        {
-            return Box::pin(crate::sqlite::direct::pooled_fetch_all(p, stmt));
-        }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
             let out = backend::fetch_all::<B, T>(c.start(), stmt).await;
@@ -632,12 +626,6 @@ impl Executor for &Db {
                 let rows: Vec<T> = crate::cache::query::collect_rows(self, stmt).await?;
                 Ok(rows.into_iter().next())
             });
-        }
-        #[cfg(feature = "sqlite")]
-        if let Pool::Sqlite(p) = &self.pool
-            && crate::sqlite::direct::applies(&stmt)
-        {
-            return Box::pin(crate::sqlite::direct::pooled_fetch_optional(p, stmt));
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);
@@ -666,12 +654,6 @@ impl Executor for &Db {
                     }
                 )
             }));
-        }
-        #[cfg(feature = "sqlite")]
-        if let Pool::Sqlite(p) = &self.pool
-            && crate::sqlite::direct::applies(&stmt)
-        {
-            return Box::pin(crate::sqlite::direct::pooled_for_each_row(p, stmt, each));
         }
         on_pool!(&self.pool, |p, B| Box::pin(async move {
             let mut c = backend::Lent::new(acquire(p, &stmt.sql).await?, p);

@@ -10,8 +10,10 @@
 //! (`SqliteConnection::lock_handle`), prepare, bind and step the statement here, and
 //! decode each row in place: on a pooled `&Db`, on a [`Connection`](crate::Connection)
 //! (an evaluation's session, which prefetching reads through), in a transaction or a
-//! savepoint, and on a [`ConnRef`](crate::ConnRef). Everything else (writes, raw SQL,
-//! transaction control, streams) stays on sqlx's path.
+//! savepoint, and on a [`ConnRef`](crate::ConnRef): `backend`'s `fetch_all`,
+//! `fetch_optional` and `for_each_row`, which every read goes through, ask [`taken_by`]
+//! first. Everything else (writes, raw SQL, transaction control, streams) stays on sqlx's
+//! path.
 //!
 //! What this path keeps identical to sqlx's, and how:
 //! - the values bound: each [`Value`] is bound as sqlx's `Encode` for SQLite binds it (the
@@ -77,7 +79,7 @@ use orm_core::{ColumnAt, Error, FromRow, Result, Statement, Value};
 use sqlx::TypeInfo as _;
 use sqlx::sqlite::{LockedSqliteHandle, Sqlite, SqliteConnection, SqliteTypeInfo};
 
-use crate::backend::{Lent, db_error, short_type_name};
+use crate::backend::{db_error, short_type_name};
 
 /// After this many direct reads on one connection, the next one pings it (see the
 /// module's documentation); well under sqlx's 50-command channel.
@@ -121,91 +123,18 @@ enum Outcome {
     Declined(Statement),
 }
 
-/// `&Db`'s `fetch_all` when [`applies`]: on a connection of `pool`, the direct path, or
-/// sqlx's when the direct path declines the statement.
-pub(crate) async fn pooled_fetch_all<T: FromRow>(
-    pool: &crate::shelf::Lender<Sqlite>,
-    stmt: Statement,
-) -> Result<Vec<T>> {
-    let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = conn_fetch_all(c.start(), stmt).await;
-    c.finish(out)
-}
-
-/// `&Db`'s `fetch_optional` when [`applies`] (see [`pooled_fetch_all`]).
-pub(crate) async fn pooled_fetch_optional<T: FromRow>(
-    pool: &crate::shelf::Lender<Sqlite>,
-    stmt: Statement,
-) -> Result<Option<T>> {
-    let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = conn_fetch_optional(c.start(), stmt).await;
-    c.finish(out)
-}
-
-/// `&Db`'s `for_each_row` when [`applies`] (see [`pooled_fetch_all`]).
-pub(crate) async fn pooled_for_each_row(
-    pool: &crate::shelf::Lender<Sqlite>,
-    stmt: Statement,
-    each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
-) -> Result<()> {
-    let mut c = Lent::new(crate::db::acquire(pool, &stmt.sql).await?, pool);
-    let out = conn_for_each_row(c.start(), stmt, each).await;
-    c.finish(out)
-}
-
-/// `fetch_all` on one connection (a pooled one, a [`Connection`](crate::Connection), a
-/// transaction's, a [`ConnRef`](crate::ConnRef)): the direct path when the statement
-/// [`applies`] and the path takes it, sqlx's otherwise.
-pub(crate) async fn conn_fetch_all<T: FromRow>(
-    conn: &mut SqliteConnection,
-    stmt: Statement,
-) -> Result<Vec<T>> {
-    let stmt = if applies(&stmt) {
-        match fetch_all::<T>(conn, stmt).await {
-            Ok(out) => return out,
-            Err(stmt) => stmt,
-        }
-    } else {
-        stmt
-    };
-    crate::backend::fetch_all::<Sqlite, T>(conn, stmt).await
-}
-
-/// `fetch_optional` on one connection (see [`conn_fetch_all`]).
-pub(crate) async fn conn_fetch_optional<T: FromRow>(
-    conn: &mut SqliteConnection,
-    stmt: Statement,
-) -> Result<Option<T>> {
-    let stmt = if applies(&stmt) {
-        match fetch_optional::<T>(conn, stmt).await {
-            Ok(out) => return out,
-            Err(stmt) => stmt,
-        }
-    } else {
-        stmt
-    };
-    crate::backend::fetch_optional::<Sqlite, T>(conn, stmt).await
-}
-
-/// `for_each_row` on one connection (see [`conn_fetch_all`]).
-pub(crate) async fn conn_for_each_row(
-    conn: &mut SqliteConnection,
-    stmt: Statement,
-    each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
-) -> Result<()> {
-    let stmt = if applies(&stmt) {
-        match for_each_row(conn, stmt, each).await {
-            Ok(out) => return out,
-            Err(stmt) => stmt,
-        }
-    } else {
-        stmt
-    };
-    crate::backend::for_each_row::<Sqlite>(conn, stmt, each).await
+/// `conn` as a SQLite connection, when it is one and `stmt` may take the direct path
+/// ([`applies`]): what `backend`'s reads ask before they go to sqlx.
+pub(crate) fn taken_by<'c, C: std::any::Any>(
+    conn: &'c mut C,
+    stmt: &Statement,
+) -> Option<&'c mut SqliteConnection> {
+    let c = (conn as &mut dyn std::any::Any).downcast_mut::<SqliteConnection>()?;
+    applies(stmt).then_some(c)
 }
 
 /// `fetch_all` on the direct path, or the statement back.
-async fn fetch_all<T: FromRow>(
+pub(crate) async fn fetch_all<T: FromRow>(
     conn: &mut SqliteConnection,
     stmt: Statement,
 ) -> std::result::Result<Result<Vec<T>>, Statement> {
@@ -224,7 +153,7 @@ async fn fetch_all<T: FromRow>(
 /// `fetch_optional` on the direct path, or the statement back. As on sqlx's path, the
 /// statement is stepped once, and it is recorded as read (one row or none) before the
 /// row is decoded.
-async fn fetch_optional<T: FromRow>(
+pub(crate) async fn fetch_optional<T: FromRow>(
     conn: &mut SqliteConnection,
     stmt: Statement,
 ) -> std::result::Result<Result<Option<T>>, Statement> {
@@ -241,7 +170,7 @@ async fn fetch_optional<T: FromRow>(
 }
 
 /// `for_each_row` on the direct path, or the statement back.
-async fn for_each_row(
+pub(crate) async fn for_each_row(
     conn: &mut SqliteConnection,
     stmt: Statement,
     each: &mut (dyn FnMut(&dyn orm_core::Row) -> Result<()> + Send),
