@@ -202,3 +202,44 @@ pub async fn load(db: &Db) -> Library {
         b3: b.next().unwrap(),
     }
 }
+
+/// The race of a `get_or_create` that loses an InnoDB deadlock (write_helpers tests):
+/// a transaction holds the lock on a `tags` row named "rust" while `racer` (spawned)
+/// and a bigger transaction both insert "rust"; the holder rolls back, so the two
+/// INSERTs deadlock on MariaDB and InnoDB rolls back the smaller one, the racer's. The
+/// winner commits 300 ms later, after the racer read again. Elsewhere the second INSERT
+/// waits for the first. Returns the racer's output and whether the winner committed
+/// (its error when its INSERT lost). `tags.name` must be unique.
+pub async fn race_a_deadlock_on_a_tag<R: Send + 'static>(
+    db: &Db,
+    racer: impl std::future::Future<Output = R> + Send + 'static,
+) -> (R, orm_sqlx::Result<bool>) {
+    let tag = |name: &str| Tag {
+        id: 0,
+        name: name.into(),
+    };
+    let mut first = db.begin().await.unwrap();
+    tag("rust").save(&mut first).await.unwrap();
+    let racer = tokio::spawn(racer);
+    let winner = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            // Rows written make this the transaction InnoDB keeps.
+            for name in ["a", "b", "c", "d"] {
+                tag(name).save(&mut tx).await.unwrap();
+            }
+            let won = tag("rust").save(&mut tx).await;
+            // The loser reads again while this has not committed.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            match won {
+                Ok(()) => tx.commit().await.map(|()| true),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    // Both INSERTs are waiting for `first`'s lock.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.rollback().await.unwrap();
+    (racer.await.unwrap(), winner.await.unwrap())
+}

@@ -158,41 +158,16 @@ async fn a_get_or_create_that_loses_a_deadlock_finds_the_row_once_the_winner_com
             return;
         }
         unique_tag_names(&db).await;
-        let mut first = db.begin().await.unwrap();
-        tag("rust").save(&mut first).await.unwrap();
-        let racer = tokio::spawn({
+        let racer = {
             let db = db.clone();
             async move {
                 Tag::objects()
                     .get_or_create(|t| t.name.eq("rust"), || tag("rust"), &db)
                     .await
             }
-        });
-        let winner = tokio::spawn({
-            let db = db.clone();
-            async move {
-                let mut tx = db.begin().await.unwrap();
-                // Rows written make this the transaction InnoDB keeps.
-                for name in ["a", "b", "c", "d"] {
-                    tag(name).save(&mut tx).await.unwrap();
-                }
-                let won = tag("rust").save(&mut tx).await;
-                // The loser reads again while this has not committed.
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                match won {
-                    Ok(()) => tx.commit().await.map(|()| true),
-                    Err(e) => Err(e),
-                }
-            }
-        });
-        // Both INSERTs are waiting for `first`'s lock.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        first.rollback().await.unwrap();
-        let (row, created) = racer
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
-        let winner = winner.await.unwrap();
+        };
+        let (row, winner) = orm_tests::library::race_a_deadlock_on_a_tag(&db, racer).await;
+        let (row, created) = row.unwrap_or_else(|e| panic!("{backend:?}: {e}"));
         let qs = Tag::objects().filter(|t| t.name.eq("rust"));
         let rows = qs.fetch(&db).await.unwrap();
         assert_eq!(rows.len(), 1, "{backend:?}");

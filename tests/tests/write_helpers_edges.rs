@@ -6,7 +6,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orm_sqlx::prelude::*;
-use orm_tests::library::Tag;
 use orm_tests::with_library;
 
 static PRE_SAVES: AtomicUsize = AtomicUsize::new(0);
@@ -25,13 +24,6 @@ impl Hooks for HookedTag {
     }
 }
 
-fn tag(name: &str) -> Tag {
-    Tag {
-        id: 0,
-        name: name.into(),
-    }
-}
-
 #[tokio::test]
 async fn a_get_or_create_that_loses_a_deadlock_runs_pre_save_once() {
     with_library(|db, backend, _lib| async move {
@@ -42,9 +34,7 @@ async fn a_get_or_create_that_loses_a_deadlock_runs_pre_save_once() {
             .await
             .unwrap();
         PRE_SAVES.store(0, Ordering::SeqCst);
-        let mut first = db.begin().await.unwrap();
-        tag("rust").save(&mut first).await.unwrap();
-        let racer = tokio::spawn({
+        let racer = {
             let db = db.clone();
             async move {
                 HookedTag::objects()
@@ -58,26 +48,9 @@ async fn a_get_or_create_that_loses_a_deadlock_runs_pre_save_once() {
                     )
                     .await
             }
-        });
-        let winner = tokio::spawn({
-            let db = db.clone();
-            async move {
-                let mut tx = db.begin().await.unwrap();
-                for name in ["a", "b", "c", "d"] {
-                    tag(name).save(&mut tx).await.unwrap();
-                }
-                let won = tag("rust").save(&mut tx).await;
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                match won {
-                    Ok(()) => tx.commit().await.map(|()| true),
-                    Err(e) => Err(e),
-                }
-            }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        first.rollback().await.unwrap();
-        let (_row, created) = racer.await.unwrap().unwrap();
-        let winner = winner.await.unwrap();
+        };
+        let (row, winner) = orm_tests::library::race_a_deadlock_on_a_tag(&db, racer).await;
+        let (_row, created) = row.unwrap();
         // The scenario happened: the racer lost the deadlock (InnoDB rolls back the
         // smaller transaction) and found the winner's row.
         assert!(
