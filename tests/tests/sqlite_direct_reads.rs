@@ -1,5 +1,6 @@
-//! SQLite's direct read path (issue 16): a plain read on a pooled `Db` is stepped on the
-//! connection's raw handle from the calling thread instead of sqlx's worker. These tests
+//! SQLite's direct read path (issue 16): a plain read (on a pooled `Db`, a `Connection`,
+//! in a transaction or an atomic block, on a `ConnRef`) is stepped on the connection's
+//! raw handle from the calling thread instead of sqlx's worker. These tests
 //! hold it to its hazards (the `lock_handle` deadlock, a panicking decoder) and to giving
 //! what sqlx's path gives (`orm_sqlx::sqlite::without_direct_reads` runs a read there):
 //! the same values and the same errors for every stored value read as every type, and the
