@@ -1649,6 +1649,11 @@ async fn main() -> Outcome<()> {
         OBSERVE.store(true, Ordering::Relaxed);
         tracing::subscriber::set_global_default(TakesAll(AtomicUsize::new(0)))?;
     }
+    // The compiled-SQL cache off, to measure what it saves (issue 16, item 4). The
+    // runtime has one thread, whose cache this is.
+    if std::env::var("ORM_BENCH_COMPILED_SQL_CACHE").is_ok_and(|v| v == "off") {
+        orm_sqlx::core::compiler::set_compiled_sql_cache(false);
+    }
     let mut backend = "all".to_owned();
     let mut quick = false;
     let mut seconds: Option<u64> = None;

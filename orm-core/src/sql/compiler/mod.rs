@@ -11,6 +11,7 @@ mod ddl;
 mod dml;
 mod link;
 mod select;
+mod shape;
 mod upsert;
 
 pub(crate) use aggregate::aggregate_type as aggregate_result_type;
@@ -20,6 +21,8 @@ pub use dml::*;
 pub use link::*;
 use select::write_select;
 pub use select::*;
+#[doc(hidden)]
+pub use shape::{CacheStats, compiled_sql_cache_stats, set_compiled_sql_cache};
 pub use upsert::*;
 
 use crate::dsl::expr::{ArithOp, ColumnRef, RelPath, Term};
@@ -131,6 +134,9 @@ pub struct SqlWriter {
     /// How many items the last SELECT list written has (for the DISTINCT ordering terms
     /// added after it).
     items_written: u64,
+    /// Where each bound value came from, recorded while the compiled-SQL cache compiles a
+    /// shape the first time (`shape.rs`); `None` otherwise.
+    sources: Option<Vec<shape::Source>>,
 }
 
 /// What a bound value belongs to.
@@ -165,6 +171,7 @@ impl SqlWriter {
             grouping: false,
             alias_items: false,
             items_written: 0,
+            sources: None,
         }
     }
 
@@ -207,8 +214,30 @@ impl SqlWriter {
             self.refuse(&v, support);
         }
         self.params.push(v);
+        if let Some(s) = &mut self.sources {
+            s.push(shape::Source::Derived);
+        }
         self.dialect
             .placeholder_into(&mut self.sql, self.params.len());
+    }
+
+    /// Bind a clone of the query's value `v`, recording where it came from if the
+    /// compiled-SQL cache asks (a value bound with [`bind`](Self::bind) is one the
+    /// compiler built, and keeps the statement out of the cache).
+    #[inline(always)]
+    fn bind_query_value(&mut self, v: &Value) {
+        self.bind(v.clone());
+        self.note_source(shape::Source::At(v));
+    }
+
+    /// Record where the parameter just bound came from.
+    #[inline(always)]
+    fn note_source(&mut self, source: shape::Source) {
+        if let Some(s) = &mut self.sources
+            && let Some(last) = s.last_mut()
+        {
+            *last = source;
+        }
     }
 
     /// `(p1, p2, …)`: every value bound, in parentheses.
@@ -656,7 +685,7 @@ impl SqlWriter {
                 Ok(())
             }
             Term::Value(v) => {
-                self.bind(v.clone());
+                self.bind_query_value(v);
                 Ok(())
             }
             Term::Aggregate(a) => self.aggregate(a),
@@ -1159,7 +1188,14 @@ impl SqlWriter {
                 if let (true, Some(ty)) = (array, ty) {
                     self.term(lhs)?;
                     self.sql.push_str(" = ANY(");
+                    let sources = self
+                        .sources
+                        .is_some()
+                        .then(|| values.iter().map(|v| *v as *const Value).collect());
                     self.bind(Value::List(ty, values.into_iter().cloned().collect()));
+                    if let Some(ptrs) = sources {
+                        self.note_source(shape::Source::Array(ty, ptrs));
+                    }
                     self.sql.push(')');
                     return Ok(());
                 }
@@ -1176,10 +1212,11 @@ impl SqlWriter {
                     }
                     if json_text {
                         self.sql.push_str("CAST(");
-                        self.bind(v.clone());
+                        self.bind_query_value(v);
                         self.sql.push_str(self.text_cast());
                     } else {
                         self.compared_value(v.clone());
+                        self.note_source(shape::Source::At(v));
                     }
                 }
                 self.sql.push(')');

@@ -18,10 +18,11 @@ pub fn select(q: &Query, dialect: Dialect) -> Result<Statement> {
 }
 
 /// The SELECT and where each `select_related` model's columns start in its rows.
+///
+/// A query of a shape compiled before on this thread takes its text from the compiled-SQL
+/// cache (`shape.rs`) and only clones its values.
 pub fn select_with_plan(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<SelectNode>)> {
-    let mut w = SqlWriter::new(dialect, q.meta);
-    let selected = write_select(&mut w, q, true)?;
-    Ok((w.finish()?, selected))
+    super::shape::cached_select(q, dialect)
 }
 
 pub(super) fn write_select(
