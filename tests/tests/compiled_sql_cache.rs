@@ -13,10 +13,11 @@
 //! Then on each backend, evaluating queries of one shape with other values reads the
 //! right rows, one query each, from the cache.
 
+use orm_sqlx::Value;
 use orm_sqlx::core::compiler::{compiled_sql_cache_stats, set_compiled_sql_cache};
 use orm_sqlx::prelude::*;
 use orm_sqlx::{Dialect, Q};
-use orm_tests::library::Author;
+use orm_tests::library::{Author, Book, Tag};
 use orm_tests::with_library;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -33,6 +34,14 @@ struct Kinds {
     doc: serde_json::Value,
     flag: bool,
     note: Option<String>,
+    small: i16,
+    single: f32,
+    blob: Vec<u8>,
+    day: chrono::NaiveDate,
+    time: chrono::NaiveTime,
+    stamp: chrono::DateTime<chrono::Utc>,
+    key: uuid::Uuid,
+    extra: Option<serde_json::Value>,
 }
 
 /// A deterministic source of values (splitmix64), so that one recipe built from two
@@ -103,6 +112,7 @@ enum Leaf {
     AgeIsNull(bool),
     NameEq,
     NameContains,
+    /// Longer than 16 sometimes: compiled each time.
     IdIn(usize),
     /// Some of its items are `None` (dropped from the list).
     AgeIn(usize),
@@ -121,7 +131,7 @@ enum Tree {
 }
 
 #[derive(Clone, Debug)]
-struct Recipe {
+struct Recipes {
     filters: Vec<(bool, Tree)>,
     order: Vec<(u8, bool)>,
     reverse: bool,
@@ -144,6 +154,14 @@ enum KindLeaf {
     FlagEq,
     NoteEq,
     NoteIn(usize),
+    SmallGt,
+    SingleLte,
+    BlobEq,
+    DayIn(usize),
+    TimeLt,
+    StampGte,
+    KeyIn(usize),
+    ExtraEq,
 }
 
 fn leaf() -> impl Strategy<Value = Leaf> {
@@ -156,7 +174,7 @@ fn leaf() -> impl Strategy<Value = Leaf> {
         any::<bool>().prop_map(Leaf::AgeIsNull),
         Just(Leaf::NameEq),
         Just(Leaf::NameContains),
-        (0..4usize).prop_map(Leaf::IdIn),
+        (0..20usize).prop_map(Leaf::IdIn),
         (0..4usize).prop_map(Leaf::AgeIn),
         (0..4usize).prop_map(Leaf::NameIn),
         Just(Leaf::CountryName),
@@ -177,7 +195,7 @@ fn tree() -> impl Strategy<Value = Tree> {
         })
 }
 
-fn recipe() -> impl Strategy<Value = Recipe> {
+fn recipe() -> impl Strategy<Value = Recipes> {
     (
         prop::collection::vec((any::<bool>(), tree()), 0..3),
         prop::collection::vec((0..4u8, any::<bool>()), 0..3),
@@ -188,7 +206,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
         any::<bool>(),
     )
         .prop_map(
-            |(filters, order, reverse, slice, related, distinct, values)| Recipe {
+            |(filters, order, reverse, slice, related, distinct, values)| Recipes {
                 filters,
                 order,
                 reverse,
@@ -212,6 +230,14 @@ fn kind_leaf() -> impl Strategy<Value = KindLeaf> {
         Just(KindLeaf::FlagEq),
         Just(KindLeaf::NoteEq),
         (0..4usize).prop_map(KindLeaf::NoteIn),
+        Just(KindLeaf::SmallGt),
+        Just(KindLeaf::SingleLte),
+        Just(KindLeaf::BlobEq),
+        (0..4usize).prop_map(KindLeaf::DayIn),
+        Just(KindLeaf::TimeLt),
+        Just(KindLeaf::StampGte),
+        (0..4usize).prop_map(KindLeaf::KeyIn),
+        Just(KindLeaf::ExtraEq),
     ]
 }
 
@@ -259,7 +285,7 @@ fn build_tree(t: &Tree, v: &mut Vals) -> Q<Author> {
 
 /// The recipe's queryset with values from `seed`, as its statement on `dialect`
 /// (`Debug` text: a NaN parameter is not equal to itself).
-fn statement(r: &Recipe, seed: u64, dialect: Dialect) -> String {
+fn statement(r: &Recipes, seed: u64, dialect: Dialect) -> String {
     let mut v = Vals(seed);
     let mut qs = Author::objects();
     for (exclude, t) in &r.filters {
@@ -324,25 +350,69 @@ fn kind_statement(leaves: &[KindLeaf], seed: u64, dialect: Dialect) -> String {
             KindLeaf::NoteIn(n) => k
                 .note
                 .is_in((0..*n).map(|_| v.opt_text()).collect::<Vec<_>>()),
+            KindLeaf::SmallGt => k.small.gt(v.pick(200) as i16 - 100),
+            KindLeaf::SingleLte => k.single.lte(v.f64() as f32),
+            KindLeaf::BlobEq => k.blob.eq(v.text().into_bytes()),
+            KindLeaf::DayIn(n) => k
+                .day
+                .is_in((0..*n).map(|_| v.at().date()).collect::<Vec<_>>()),
+            KindLeaf::TimeLt => k.time.lt(v.at().time()),
+            KindLeaf::StampGte => k.stamp.gte(v.at().and_utc()),
+            KindLeaf::KeyIn(n) => k.key.is_in(
+                (0..*n)
+                    .map(|_| uuid::Uuid::from_u64_pair(v.next(), v.next()))
+                    .collect::<Vec<_>>(),
+            ),
+            KindLeaf::ExtraEq => k.extra.eq((v.pick(3) != 0).then(|| v.json())),
         };
         qs = qs.filter(|_| q);
     }
     format!("{:?}", qs.statement(dialect))
 }
 
-/// Compile `of(seed_a)` and then `of(seed_b)` through the cache, then both fresh: each
-/// must be what the cache said.
-fn agree(of: impl Fn(u64) -> String, seeds: (u64, u64)) -> Result<(), TestCaseError> {
+/// What the property needs of a recipe besides building it.
+trait Recipe: std::fmt::Debug {
+    /// The recipes one structural step away (another operator, AND for OR, a flag
+    /// flipped…): compiled after this one, each must get its own text, never this one's.
+    fn neighbours(&self) -> Vec<Self>
+    where
+        Self: Sized;
+    /// Whether the cache keeps its shape (no `LIKE`, no long `IN` list).
+    fn cacheable(&self) -> bool;
+}
+
+/// `of(seed)` through the cache and fresh.
+fn both(of: &impl Fn(u64) -> String, seed: u64) -> (String, String) {
     set_compiled_sql_cache(true);
-    let a = of(seeds.0);
-    let b = of(seeds.1);
-    let again = of(seeds.1);
+    let cached = of(seed);
     set_compiled_sql_cache(false);
-    let (a_fresh, b_fresh) = (of(seeds.0), of(seeds.1));
+    let fresh = of(seed);
     set_compiled_sql_cache(true);
+    (cached, fresh)
+}
+
+/// Compile `of(seed_a)` and then `of(seed_b)` through the cache, then both fresh: each
+/// must be what the cache said; a cacheable query compiled again is a hit.
+fn agree(
+    of: impl Fn(u64) -> String,
+    seeds: (u64, u64),
+    cacheable: bool,
+) -> Result<(), TestCaseError> {
+    let (a, a_fresh) = both(&of, seeds.0);
+    let (b, b_fresh) = both(&of, seeds.1);
+    let hits = compiled_sql_cache_stats().hits;
+    let again = of(seeds.1);
+    let hit = compiled_sql_cache_stats().hits - hits;
     prop_assert_eq!(&a, &a_fresh, "the first query, through the cache");
     prop_assert_eq!(&b, &b_fresh, "the second query, same recipe, other values");
     prop_assert_eq!(&again, &b_fresh, "the second query again");
+    if cacheable && b_fresh.starts_with("Ok(Some(") {
+        prop_assert_eq!(
+            hit,
+            1,
+            "a cacheable query compiled again comes from the cache"
+        );
+    }
     Ok(())
 }
 
@@ -354,9 +424,13 @@ fn cases() -> u32 {
 }
 
 /// Run the property over `strategy`'s recipes: `of(recipe, seed, dialect)` is a recipe's
-/// statement with values from `seed`. The cache must also have answered more than once
-/// a case, or the property was hardly tested.
-fn check_property<S: Strategy>(strategy: S, of: impl Fn(&S::Value, u64, Dialect) -> String) {
+/// statement with values from `seed`. Each recipe's neighbours are compiled right after
+/// it with the same values, so a key that leaves out something the text depends on
+/// serves one of them the recipe's text.
+fn check_property<S: Strategy>(strategy: S, of: impl Fn(&S::Value, u64, Dialect) -> String)
+where
+    S::Value: Recipe,
+{
     let before = compiled_sql_cache_stats();
     let mut runner = TestRunner::new(Config {
         cases: cases(),
@@ -366,19 +440,162 @@ fn check_property<S: Strategy>(strategy: S, of: impl Fn(&S::Value, u64, Dialect)
     runner
         .run(&(strategy, any::<(u64, u64)>()), |(r, seeds)| {
             for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
-                agree(|seed| of(&r, seed, dialect), seeds)?;
+                agree(|seed| of(&r, seed, dialect), seeds, r.cacheable())?;
+                for n in r.neighbours() {
+                    set_compiled_sql_cache(true);
+                    of(&r, seeds.0, dialect);
+                    let (cached, fresh) = both(&|seed| of(&n, seed, dialect), seeds.0);
+                    prop_assert_eq!(cached, fresh, "{:?}, after {:?}", n, r);
+                }
             }
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let after = compiled_sql_cache_stats();
     let (hits, misses) = (after.hits - before.hits, after.misses - before.misses);
-    // Three compilations through the cache per dialect and case; most recipes are
-    // cacheable, and of those at least the repeat is a hit.
     assert!(
         hits > u64::from(cases()),
         "the cache answered {hits} times (missed {misses}): the property was hardly tested"
     );
+}
+
+fn sibling(l: &Leaf) -> Leaf {
+    match l {
+        Leaf::IdEq => Leaf::IdGt,
+        Leaf::IdGt => Leaf::IdEq,
+        Leaf::IdRange => Leaf::IdGt,
+        Leaf::AgeEq => Leaf::AgeGt,
+        Leaf::AgeGt => Leaf::AgeEq,
+        Leaf::AgeIsNull(b) => Leaf::AgeIsNull(!b),
+        Leaf::NameEq => Leaf::NameContains,
+        Leaf::NameContains => Leaf::NameEq,
+        Leaf::IdIn(n) => Leaf::IdIn(n + 1),
+        Leaf::AgeIn(n) => Leaf::AgeIn(n + 1),
+        Leaf::NameIn(n) => Leaf::NameIn(n + 1),
+        Leaf::CountryName => Leaf::BookTitle,
+        Leaf::BookTitle => Leaf::CountryName,
+        Leaf::BookPagesGte => Leaf::IdGt,
+    }
+}
+
+fn nodes(t: &Tree) -> usize {
+    1 + match t {
+        Tree::Leaf(_) => 0,
+        Tree::And(p) | Tree::Or(p) => p.iter().map(nodes).sum(),
+        Tree::Not(x) => nodes(x),
+    }
+}
+
+/// `t` with its node number `k` (depth first) changed one step.
+fn mutate(t: &Tree, k: &mut usize) -> Tree {
+    if *k == 0 {
+        *k = usize::MAX;
+        return match t {
+            Tree::Leaf(l) => Tree::Leaf(sibling(l)),
+            Tree::And(p) => Tree::Or(p.clone()),
+            Tree::Or(p) => Tree::And(p.clone()),
+            Tree::Not(x) => (**x).clone(),
+        };
+    }
+    *k -= 1;
+    match t {
+        Tree::Leaf(l) => Tree::Leaf(l.clone()),
+        Tree::And(p) => Tree::And(p.iter().map(|c| mutate(c, k)).collect()),
+        Tree::Or(p) => Tree::Or(p.iter().map(|c| mutate(c, k)).collect()),
+        Tree::Not(x) => Tree::Not(Box::new(mutate(x, k))),
+    }
+}
+
+fn leaves(t: &Tree) -> Vec<&Leaf> {
+    match t {
+        Tree::Leaf(l) => vec![l],
+        Tree::And(p) | Tree::Or(p) => p.iter().flat_map(leaves).collect(),
+        Tree::Not(x) => leaves(x),
+    }
+}
+
+impl Recipe for Recipes {
+    fn neighbours(&self) -> Vec<Recipes> {
+        let mut out = Vec::new();
+        let mut with = |f: &dyn Fn(&mut Recipes)| {
+            let mut r = self.clone();
+            f(&mut r);
+            out.push(r);
+        };
+        with(&|r| r.related = !r.related);
+        with(&|r| r.distinct = !r.distinct);
+        with(&|r| r.reverse = !r.reverse);
+        with(&|r| r.values = !r.values);
+        with(&|r| {
+            r.slice = match r.slice {
+                None => Some((1, Some(4))),
+                Some((lo, hi)) => Some((lo + 1, hi)),
+            }
+        });
+        with(&|r| {
+            r.slice = match r.slice {
+                Some((lo, Some(hi))) => Some((lo, Some(hi + 1))),
+                _ => Some((2, None)),
+            }
+        });
+        with(&|r| r.order.push((0, false)));
+        for i in 0..self.order.len() {
+            with(&|r| r.order[i].1 = !r.order[i].1);
+            with(&|r| r.order[i].0 = (r.order[i].0 + 1) % 4);
+        }
+        for i in 0..self.filters.len() {
+            with(&|r| r.filters[i].0 = !r.filters[i].0);
+            for k in 0..nodes(&self.filters[i].1) {
+                with(&|r| r.filters[i].1 = mutate(&r.filters[i].1, &mut { k }));
+            }
+        }
+        out
+    }
+
+    fn cacheable(&self) -> bool {
+        self.filters.iter().flat_map(|(_, t)| leaves(t)).all(|l| {
+            !matches!(l, Leaf::NameContains)
+                && !matches!(l, Leaf::IdIn(n) | Leaf::AgeIn(n) | Leaf::NameIn(n) if *n > 16)
+        })
+    }
+}
+
+impl Recipe for Vec<KindLeaf> {
+    fn neighbours(&self) -> Vec<Vec<KindLeaf>> {
+        let all = [
+            KindLeaf::PriceEq,
+            KindLeaf::PriceIn(2),
+            KindLeaf::RatioLt,
+            KindLeaf::RatioIn(2),
+            KindLeaf::AtGte,
+            KindLeaf::DocEq,
+            KindLeaf::DocIn(2),
+            KindLeaf::FlagEq,
+            KindLeaf::NoteEq,
+            KindLeaf::NoteIn(2),
+            KindLeaf::SmallGt,
+            KindLeaf::SingleLte,
+            KindLeaf::BlobEq,
+            KindLeaf::DayIn(2),
+            KindLeaf::TimeLt,
+            KindLeaf::StampGte,
+            KindLeaf::KeyIn(2),
+            KindLeaf::ExtraEq,
+        ];
+        let mut out = Vec::new();
+        for i in 0..self.len() {
+            for other in &all {
+                let mut r = self.clone();
+                r[i] = other.clone();
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    fn cacheable(&self) -> bool {
+        true
+    }
 }
 
 #[test]
@@ -438,6 +655,122 @@ fn the_shapes_that_look_alike_stay_apart() {
     }
 }
 
+/// Querysets that differ in what they join (`select_related`) each get their own text.
+#[test]
+fn each_select_related_has_its_own_text() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+        let variants = [
+            Book::objects(),
+            Book::objects().select_related(|b| b.author()),
+            Book::objects().select_related(|b| b.publisher()),
+            Book::objects().select_related(|b| b.author().country()),
+            Book::objects()
+                .select_related(|b| b.author())
+                .select_related(|b| b.publisher()),
+        ];
+        let mut seen = Vec::new();
+        for qs in &variants {
+            for _ in 0..2 {
+                let (cached, fresh) = both(&|_| format!("{:?}", qs.statement(dialect)), 0);
+                assert_eq!(cached, fresh);
+            }
+            seen.push(format!("{:?}", qs.statement(dialect)));
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), variants.len());
+    }
+}
+
+/// A prefetch's query (built by `prefetch.rs`: a join table joined to the root, its
+/// parent column selected as an extra term, a key list on it) each way it can differ:
+/// every variant gets its own text.
+#[test]
+fn each_join_table_and_extra_column_has_its_own_text() {
+    use orm_sqlx::core::compiler;
+    use orm_sqlx::core::expr::Term;
+    use orm_sqlx::core::q::Cond;
+    use orm_sqlx::core::query::ThroughJoin;
+    use orm_sqlx::core::relation::ThroughMeta;
+    static BOOK_TAGS: ThroughMeta = ThroughMeta {
+        table: "books_tags",
+        parent_column: "book_id",
+        target_column: "tag_id",
+    };
+    static SHELF_TAGS: ThroughMeta = ThroughMeta {
+        table: "shelf_tags",
+        parent_column: "shelf_id",
+        target_column: "tag_id",
+    };
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+        let mut seen = Vec::new();
+        let mut count = 0;
+        for through in [None, Some(&BOOK_TAGS), Some(&SHELF_TAGS)] {
+            for extra in [false, true] {
+                for on in [&BOOK_TAGS, &SHELF_TAGS] {
+                    for keys in [vec![1i64, 2], vec![3, 4]] {
+                        let mut q = Tag::objects().query().clone();
+                        let parent = Term::TableColumn {
+                            table: on.table,
+                            column: on.parent_column,
+                        };
+                        q.through = through.map(|t| ThroughJoin {
+                            through: t,
+                            target_pk: "id",
+                        });
+                        if extra {
+                            q.extra = vec![parent.clone()];
+                        }
+                        q.filter = std::sync::Arc::new(vec![Cond::In {
+                            lhs: parent,
+                            values: keys.into_iter().map(Value::I64).collect(),
+                        }]);
+                        let of = |_| {
+                            format!("{:?}", compiler::select_with_plan(&q, dialect).map(|s| s.0))
+                        };
+                        let (cached, fresh) = both(&of, 0);
+                        assert_eq!(cached, fresh);
+                        seen.push(compiler::select(&q, dialect).unwrap().sql);
+                        count += 1;
+                    }
+                }
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            count / 2,
+            "one text per join table and extra column"
+        );
+    }
+}
+
+/// A query built by hand (`Query`'s fields are public) can order by a value and select
+/// one: under DISTINCT the compiler compares those terms by content (an ordering term
+/// already selected is ordered by its position), so the text depends on the values
+/// themselves. Such a query is compiled each time.
+#[test]
+fn values_in_the_select_list_and_ordering_are_compiled_each_time() {
+    use orm_sqlx::core::compiler;
+    use orm_sqlx::core::expr::Term;
+    use orm_sqlx::core::ordering::OrderTerm;
+    use orm_sqlx::core::query::Select;
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+        for order in [7i64, 8, 7, 9] {
+            let mut q = Author::objects().query().clone();
+            q.select = Select::Terms(vec![Term::Value(Value::I64(7))]);
+            q.distinct = true;
+            q.order_by = vec![OrderTerm {
+                term: Term::Value(Value::I64(order)),
+                descending: false,
+            }];
+            let of = |_| format!("{:?}", compiler::select_with_plan(&q, dialect).map(|s| s.0));
+            let (cached, fresh) = both(&of, 0);
+            assert_eq!(cached, fresh, "ordered by {order}");
+        }
+    }
+}
+
 /// On each backend: queries of one shape with other values, each read right, each one
 /// query, the later ones compiled by the cache.
 #[tokio::test]
@@ -492,6 +825,34 @@ async fn one_shape_with_other_values_reads_the_right_rows_on_every_backend() {
                 assert_eq!(got, want, "{list:?}");
             }
         }
+        // Prefetching (its queries select an extra key column, or join the many-to-many
+        // table) sends the same statements with the cache as without it.
+        let prefetching = || async {
+            let qs = Author::objects()
+                .order_by(|a| a.id.asc())
+                .prefetch_related(|a| a.books().tags());
+            let (authors, q1) = capture_queries(qs.into_vec(&db)).await;
+            let authors = authors.unwrap();
+            let books: Vec<usize> = authors.iter().map(|a| a.books.count().unwrap()).collect();
+            let sent: Vec<(String, Vec<Value>)> = q1
+                .iter()
+                .map(|q| (q.sql.to_string(), q.params.clone()))
+                .collect();
+            (books, sent)
+        };
+        let cold = prefetching().await;
+        let warm = prefetching().await;
+        set_compiled_sql_cache(false);
+        let fresh = prefetching().await;
+        set_compiled_sql_cache(true);
+        assert_eq!(cold, fresh);
+        assert_eq!(warm, fresh);
+        assert_eq!(
+            fresh.0,
+            vec![2, 1, 0],
+            "Alice wrote two books, Bob one, Carol none"
+        );
+        assert_eq!(fresh.1.len(), 3, "authors, their books, the books' tags");
     })
     .await;
 }

@@ -18,11 +18,14 @@
 //! the clone of the value at the recorded position in the new query's walk, which
 //! [`shape_of`] makes the same position for every query of the shape.
 //!
-//! Only the shapes [`shape_of`] knows are cached: plain columns, values, comparisons,
-//! `IN` lists, `IS NULL`, `BETWEEN`, `AND`/`OR`/`NOT`, orderings, slices,
-//! `select_related`, `values()` of columns, prefetch's extra columns and join table. A
-//! query with anything else (a `LIKE`, an expression, an aggregate, a subquery, an
-//! annotation) is compiled each time, as before. Its matches name every variant and
+//! Only the shapes [`shape_of`] knows are cached: conditions on columns (comparisons with
+//! values, `IN` lists of up to [`MAX_IN_ITEMS`] values, `IS NULL`, `BETWEEN`,
+//! `AND`/`OR`/`NOT`), orderings by columns, slices, `select_related`, `values()` of
+//! columns, prefetch's extra columns and join table. A query with anything else (a
+//! `LIKE`, a longer `IN` list, an expression, an aggregate, a subquery, an annotation, a
+//! value in the SELECT list or the ordering) is compiled each time, as before. Slices and
+//! `IN` lengths are part of the shape: paging through offsets makes a shape per page, and
+//! the cache, full, starts again empty (the cost is then a compilation, as without it). Its matches name every variant and
 //! destructure [`Query`] whole, so a new field or variant does not compile until it is
 //! decided here whether it changes the text.
 //!
@@ -37,10 +40,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// The most shapes one thread keeps.
 const CAPACITY: usize = 512;
 
-/// The longest key cached, in words: a query with long `IN` lists (a prefetch's keys) is
-/// compiled each time, where binding its values is most of the work anyway, rather than
-/// keep a long text per list length.
+/// The longest key cached, in words.
 const MAX_KEY_WORDS: usize = 256;
+
+/// The longest `IN` list cached: a longer one (a prefetch's keys) is compiled each time.
+const MAX_IN_ITEMS: usize = 16;
 
 /// Where one bound parameter came from, recorded while a shape is compiled the first time.
 #[derive(Clone, Debug)]
@@ -96,30 +100,46 @@ pub struct CacheStats {
 /// This thread's compiled-SQL cache counters.
 #[doc(hidden)]
 pub fn compiled_sql_cache_stats() -> CacheStats {
-    STATS.with(|s| s.get())
+    STATS.try_with(|s| s.get()).unwrap_or_default()
 }
 
 /// Turn this thread's compiled-SQL cache on or off (tests compare both; a benchmark
 /// measures both), returning what it was.
 #[doc(hidden)]
 pub fn set_compiled_sql_cache(on: bool) -> bool {
-    ENABLED.with(|e| e.replace(on))
+    ENABLED.try_with(|e| e.replace(on)).unwrap_or(false)
 }
 
-/// [`select_with_plan`]'s way through the cache.
+fn count(f: impl FnOnce(&mut CacheStats)) {
+    let _ = STATS.try_with(|s| {
+        let mut v = s.get();
+        f(&mut v);
+        s.set(v)
+    });
+}
+
+/// [`select_with_plan`]'s way through the cache. Every thread-local is reached with
+/// `try_with`: a query compiled while the thread's locals are being destroyed is
+/// compiled fresh.
 pub(super) fn cached_select(q: &Query, dialect: Dialect) -> Result<(Statement, Vec<SelectNode>)> {
-    if !ENABLED.with(|e| e.get()) {
+    if !ENABLED.try_with(|e| e.get()).unwrap_or(false) {
         return fresh(q, dialect, None);
     }
     let Some(shape) = shape_of(q, dialect) else {
         return fresh(q, dialect, None);
     };
     let out = through_cache(q, dialect, &shape);
-    // The key's buffer goes back for the next query (a miss stored a copy).
-    let mut key = shape.key;
-    key.clear();
-    SCRATCH.with(|s| s.set(key));
+    give_back(shape.key);
     out
+}
+
+/// The key's buffer goes back for the next query (a miss stored a copy), unless a long
+/// key grew it.
+fn give_back(mut key: Vec<usize>) {
+    if key.capacity() <= 2 * MAX_KEY_WORDS {
+        key.clear();
+        let _ = SCRATCH.try_with(|s| s.set(key));
+    }
 }
 
 fn through_cache(
@@ -127,37 +147,29 @@ fn through_cache(
     dialect: Dialect,
     shape: &Shape<'_>,
 ) -> Result<(Statement, Vec<SelectNode>)> {
-    let hit = CACHE.with(|c| {
-        let c = c.borrow();
-        match c.get(shape.key.as_slice()) {
-            // Known not to be cacheable.
-            Some(None) => Some(None),
-            Some(Some(e)) => Some(Some(from_entry(e, shape, dialect))),
-            None => None,
-        }
-    });
+    // `Some(None)`: known not to be cacheable; `Some(Some(None))`: a value to refuse.
+    let hit = CACHE
+        .try_with(|c| {
+            let c = c.borrow();
+            c.get(shape.key.as_slice())
+                .map(|e| e.as_ref().map(|e| from_entry(e, shape, dialect)))
+        })
+        .ok()
+        .flatten();
     match hit {
         Some(Some(Some(done))) => {
-            STATS.with(|s| {
-                let mut v = s.get();
-                v.hits += 1;
-                s.set(v)
-            });
+            count(|s| s.hits += 1);
             return Ok(done);
         }
-        // Uncacheable, or a value to refuse: the compiler says what.
-        Some(None) | Some(Some(None)) => return fresh(q, dialect, None),
+        // The compiler says what.
+        Some(_) => return fresh(q, dialect, None),
         None => {}
     }
-    STATS.with(|s| {
-        let mut v = s.get();
-        v.misses += 1;
-        s.set(v)
-    });
+    count(|s| s.misses += 1);
     let mut sources = Vec::new();
     let (stmt, plan) = fresh(q, dialect, Some(&mut sources))?;
     let entry = to_entry(&stmt, &plan, &sources, shape);
-    CACHE.with(|c| {
+    let _ = CACHE.try_with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= CAPACITY {
             c.clear();
@@ -262,7 +274,7 @@ fn from_entry(
 /// The shape of `q` on `dialect`, or `None` if it holds something this cache does not
 /// know (compiled fresh each time).
 pub(super) fn shape_of(q: &Query, dialect: Dialect) -> Option<Shape<'_>> {
-    let mut key = SCRATCH.with(|s| s.take());
+    let mut key = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
     key.reserve(32);
     let mut s = Shape {
         key,
@@ -271,9 +283,7 @@ pub(super) fn shape_of(q: &Query, dialect: Dialect) -> Option<Shape<'_>> {
     if walk(&mut s, q, dialect).is_some() && s.key.len() <= MAX_KEY_WORDS {
         return Some(s);
     }
-    let mut key = s.key;
-    key.clear();
-    SCRATCH.with(|s| s.set(key));
+    give_back(s.key);
     None
 }
 
@@ -312,7 +322,7 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
             s.word(1);
             s.word(terms.len());
             for t in terms {
-                s.term(t)?;
+                s.plain(t)?;
             }
         }
     }
@@ -322,18 +332,18 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
     }
     s.word(order_by.len());
     for o in order_by {
-        s.term(&o.term)?;
+        s.plain(&o.term)?;
         s.word(o.descending as usize);
     }
     s.word(*standard_ordering as usize);
     s.word(*distinct as usize);
     s.word(*empty as usize);
-    s.word(*low as usize);
+    s.word64(*low);
     match high {
         None => s.word(0),
         Some(h) => {
             s.word(1);
-            s.word(*h as usize);
+            s.word64(*h);
         }
     }
     s.word(select_related.len());
@@ -342,7 +352,7 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
     }
     s.word(extra.len());
     for t in extra {
-        s.term(t)?;
+        s.plain(t)?;
     }
     match through {
         None => s.word(0),
@@ -357,6 +367,14 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
 impl<'q> Shape<'q> {
     fn word(&mut self, w: usize) {
         self.key.push(w);
+    }
+
+    /// A `u64` whole, in two words where a word is narrower.
+    fn word64(&mut self, n: u64) {
+        self.word(n as usize);
+        if usize::BITS < u64::BITS {
+            self.word((n >> 32) as usize);
+        }
     }
 
     /// A `&'static str` by address and length: a name from a model's metadata, never
@@ -378,6 +396,17 @@ impl<'q> Shape<'q> {
         self.path(&c.path);
         self.str(c.column);
         self.word(c.nullable as usize);
+    }
+
+    /// A term of the SELECT list, the ordering or the extra columns: a column only. The
+    /// compiler compares these terms with each other by content (an ordering term
+    /// already selected under DISTINCT is not selected again, and is ordered by its
+    /// position), so a value there would make the text depend on the value itself.
+    fn plain(&mut self, t: &'q Term) -> Option<()> {
+        match t {
+            Term::Column(_) | Term::TableColumn { .. } => self.term(t),
+            _ => None,
+        }
     }
 
     fn term(&mut self, t: &'q Term) -> Option<()> {
@@ -467,6 +496,10 @@ impl<'q> Shape<'q> {
                 self.word(*is_null as usize);
                 self.term(lhs)?;
             }
+            // A long list is compiled each time: walking, hashing and comparing it in
+            // the key costs more than compiling it (PostgreSQL binds it as one array
+            // whatever its length), and each length is another shape.
+            Cond::In { values, .. } if values.len() > MAX_IN_ITEMS => return None,
             Cond::In { lhs, values } => {
                 self.word(3);
                 self.term(lhs)?;
