@@ -745,6 +745,68 @@ fn each_join_table_and_extra_column_has_its_own_text() {
     }
 }
 
+/// The typed API gives each field values of its own type, but a query built by hand can
+/// compare a column with a value of another kind, and the text depends on the kind: a
+/// decimal is collated on SQLite, JSON compared as text, a list of one type is one array
+/// on PostgreSQL and of mixed types an `IN` list. Each kind is its own shape.
+#[test]
+fn each_kind_of_value_has_its_own_shape() {
+    use orm_sqlx::core::compiler;
+    use orm_sqlx::core::expr::{ColumnRef, RelPath, Term};
+    use orm_sqlx::core::q::{CmpOp, Cond};
+    let column = |name: &'static str| {
+        Term::Column(ColumnRef {
+            path: RelPath::ROOT,
+            column: name,
+            nullable: false,
+        })
+    };
+    let dec = Value::Decimal(rust_decimal::Decimal::new(15, 1));
+    let json = Value::Json(serde_json::json!({"k": 1}));
+    let conds = [
+        Cond::Compare {
+            lhs: column("note"),
+            op: CmpOp::Eq,
+            rhs: Term::Value(Value::Text("1.5".into())),
+        },
+        Cond::Compare {
+            lhs: column("note"),
+            op: CmpOp::Eq,
+            rhs: Term::Value(dec.clone()),
+        },
+        Cond::Compare {
+            lhs: column("note"),
+            op: CmpOp::Eq,
+            rhs: Term::Value(json.clone()),
+        },
+        Cond::In {
+            lhs: column("note"),
+            values: vec![Value::I64(1), Value::I64(2)],
+        },
+        Cond::In {
+            lhs: column("note"),
+            values: vec![Value::I64(1), Value::Text("2".into())],
+        },
+        Cond::In {
+            lhs: column("note"),
+            values: vec![Value::I64(1), dec],
+        },
+        Cond::In {
+            lhs: column("note"),
+            values: vec![Value::I64(1), json],
+        },
+    ];
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+        for c in &conds {
+            let mut q = Kinds::objects().query().clone();
+            q.filter = std::sync::Arc::new(vec![c.clone()]);
+            let of = |_| format!("{:?}", compiler::select_with_plan(&q, dialect).map(|s| s.0));
+            let (cached, fresh) = both(&of, 0);
+            assert_eq!(cached, fresh, "{c:?}");
+        }
+    }
+}
+
 /// A query built by hand (`Query`'s fields are public) can order by a value and select
 /// one: under DISTINCT the compiler compares those terms by content (an ordering term
 /// already selected is ordered by its position), so the text depends on the values
