@@ -283,8 +283,11 @@ async fn mysql_a_write_dropped_mid_transaction_leaves_nothing_partial() {
     );
     assert_eq!(state().await, (3, 3, 2));
 
+    // The first batch (thousands of wide rows) must be done before the timeout, the
+    // second still sleeping in its trigger (2 s on its last row): 500 ms was too short
+    // for the first on a loaded two-core machine.
     let (r, q) = capture_queries(tokio::time::timeout(
-        Duration::from_millis(500),
+        Duration::from_millis(1_500),
         Wide::objects().bulk_create(&mut rows, &db),
     ))
     .await;
