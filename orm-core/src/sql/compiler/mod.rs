@@ -137,6 +137,30 @@ pub struct SqlWriter {
     /// Where each bound value came from, recorded while the compiled-SQL cache compiles a
     /// shape the first time (`shape.rs`); `None` otherwise.
     sources: Option<Vec<shape::Source>>,
+    /// Where the last LIMIT/OFFSET written starts in `sql` (the compiled-SQL cache keeps
+    /// the text before it, and writes each hit's own).
+    limits_at: usize,
+}
+
+/// ` LIMIT … OFFSET …` for the rows `low..high`, written into the text (numbers the
+/// queryset's slice computed, not values a user bound).
+pub(super) fn write_limits(sql: &mut String, dialect: Dialect, low: u64, high: Option<u64>) {
+    // Databases take signed 64-bit limits; past that a window is as good as unbounded.
+    let cap = i64::MAX as u64;
+    let (low, high) = (low.min(cap), high.map(|h| h.min(cap)));
+    match (high, dialect) {
+        (Some(h), _) => {
+            sql.push_str(" LIMIT ");
+            crate::sql::dialect::push_decimal(sql, h.saturating_sub(low));
+        }
+        (None, Dialect::Sqlite) if low > 0 => sql.push_str(" LIMIT -1"),
+        (None, Dialect::Mysql) if low > 0 => sql.push_str(" LIMIT 18446744073709551615"),
+        (None, _) => {}
+    }
+    if low > 0 {
+        sql.push_str(" OFFSET ");
+        crate::sql::dialect::push_decimal(sql, low);
+    }
 }
 
 /// What a bound value belongs to.
@@ -172,6 +196,7 @@ impl SqlWriter {
             alias_items: false,
             items_written: 0,
             sources: None,
+            limits_at: 0,
         }
     }
 
@@ -227,7 +252,7 @@ impl SqlWriter {
     #[inline(always)]
     fn bind_query_value(&mut self, v: &Value) {
         self.bind(v.clone());
-        self.note_source(shape::Source::At(v));
+        self.note_source(shape::Source::At(shape::address(v)));
     }
 
     /// Record where the parameter just bound came from.
@@ -1191,7 +1216,7 @@ impl SqlWriter {
                     let sources = self
                         .sources
                         .is_some()
-                        .then(|| values.iter().map(|v| *v as *const Value).collect());
+                        .then(|| values.iter().map(|v| shape::address(v)).collect());
                     self.bind(Value::List(ty, values.into_iter().cloned().collect()));
                     if let Some(ptrs) = sources {
                         self.note_source(shape::Source::Array(ty, ptrs));
@@ -1216,7 +1241,7 @@ impl SqlWriter {
                         self.sql.push_str(self.text_cast());
                     } else {
                         self.compared_value(v.clone());
-                        self.note_source(shape::Source::At(v));
+                        self.note_source(shape::Source::At(shape::address(v)));
                     }
                 }
                 self.sql.push(')');
@@ -1348,22 +1373,8 @@ impl SqlWriter {
     }
 
     fn limits(&mut self, low: u64, high: Option<u64>) {
-        // Databases take signed 64-bit limits; past that a window is as good as unbounded.
-        let cap = i64::MAX as u64;
-        let (low, high) = (low.min(cap), high.map(|h| h.min(cap)));
-        match (high, self.dialect) {
-            (Some(h), _) => {
-                self.sql.push_str(" LIMIT ");
-                crate::sql::dialect::push_decimal(&mut self.sql, h.saturating_sub(low));
-            }
-            (None, Dialect::Sqlite) if low > 0 => self.sql.push_str(" LIMIT -1"),
-            (None, Dialect::Mysql) if low > 0 => self.sql.push_str(" LIMIT 18446744073709551615"),
-            (None, _) => {}
-        }
-        if low > 0 {
-            self.sql.push_str(" OFFSET ");
-            crate::sql::dialect::push_decimal(&mut self.sql, low);
-        }
+        self.limits_at = self.sql.len();
+        write_limits(&mut self.sql, self.dialect, low, high);
     }
 
     fn register_filter(&mut self, filter: &[Cond]) -> Result<()> {

@@ -23,11 +23,14 @@
 //! `AND`/`OR`/`NOT`), orderings by columns, slices, `select_related`, `values()` of
 //! columns, prefetch's extra columns and join table. A query with anything else (a
 //! `LIKE`, a longer `IN` list, an expression, an aggregate, a subquery, an annotation, a
-//! value in the SELECT list or the ordering) is compiled each time, as before. Slices and
-//! `IN` lengths are part of the shape: paging through offsets makes a shape per page, and
-//! the cache, full, starts again empty (the cost is then a compilation, as without it). Its matches name every variant and
-//! destructure [`Query`] whole, so a new field or variant does not compile until it is
-//! decided here whether it changes the text.
+//! value in the SELECT list or the ordering) is compiled each time, as before. Its
+//! matches name every variant and destructure [`Query`] whole, so a new field or variant
+//! does not compile until it is decided here whether it changes the text.
+//!
+//! A slice's bounds are not in the key, only whether it has an offset and an end: the
+//! LIMIT/OFFSET is the text's last part (checked when an entry is made), kept out of the
+//! stored text and written for each hit's own bounds, so paging makes no shape per page.
+//! An `IN` list's length is in the key (on SQLite and MySQL it is in the text).
 //!
 //! The cache is per thread (no lock on the hot path; compiling is synchronous) and holds
 //! at most [`CAPACITY`] shapes; when full it starts again empty.
@@ -51,10 +54,16 @@ const MAX_IN_ITEMS: usize = 16;
 pub(super) enum Source {
     /// Built by the compiler: a shape with one is never cached.
     Derived,
-    /// A clone of the query's value at this address.
-    At(*const Value),
+    /// A clone of the query's value at this address (a number, only ever compared: the
+    /// writer stays `Send`).
+    At(usize),
     /// PostgreSQL's `= ANY($1)`: an array of these values of the query, in order.
-    Array(SqlType, Vec<*const Value>),
+    Array(SqlType, Vec<usize>),
+}
+
+/// The address [`Source`] records for a value of the query.
+pub(super) fn address(v: &Value) -> usize {
+    std::ptr::from_ref(v).addr()
 }
 
 /// A cached parameter: which of the walk's values it is.
@@ -65,6 +74,7 @@ enum Param {
 }
 
 struct Entry {
+    /// The text up to its LIMIT/OFFSET, which a hit writes for its own slice.
     sql: String,
     tables: Vec<&'static str>,
     plan: Vec<SelectNode>,
@@ -152,7 +162,7 @@ fn through_cache(
         .try_with(|c| {
             let c = c.borrow();
             c.get(shape.key.as_slice())
-                .map(|e| e.as_ref().map(|e| from_entry(e, shape, dialect)))
+                .map(|e| e.as_ref().map(|e| from_entry(e, shape, q, dialect)))
         })
         .ok()
         .flatten();
@@ -166,9 +176,9 @@ fn through_cache(
         None => {}
     }
     count(|s| s.misses += 1);
-    let mut sources = Vec::new();
-    let (stmt, plan) = fresh(q, dialect, Some(&mut sources))?;
-    let entry = to_entry(&stmt, &plan, &sources, shape);
+    let mut seen = Recorded::default();
+    let (stmt, plan) = fresh(q, dialect, Some(&mut seen))?;
+    let entry = to_entry(q, dialect, &stmt, &plan, &seen, shape);
     let _ = CACHE.try_with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= CAPACITY {
@@ -179,19 +189,29 @@ fn through_cache(
     Ok((stmt, plan))
 }
 
-/// Compile `q`, recording where its parameters come from into `sources` if given.
+/// What the writer recorded while compiling a shape the first time.
+#[derive(Default)]
+struct Recorded {
+    /// Where each parameter came from.
+    sources: Vec<Source>,
+    /// Where the LIMIT/OFFSET starts in the text (its end if there is none).
+    limits_at: usize,
+}
+
+/// Compile `q`, recording where its parameters come from if asked.
 fn fresh(
     q: &Query,
     dialect: Dialect,
-    sources: Option<&mut Vec<Source>>,
+    record: Option<&mut Recorded>,
 ) -> Result<(Statement, Vec<SelectNode>)> {
     let mut w = SqlWriter::new(dialect, q.meta);
-    if sources.is_some() {
+    if record.is_some() {
         w.sources = Some(Vec::new());
     }
     let selected = write_select(&mut w, q, true)?;
-    if let Some(out) = sources {
-        *out = w.sources.take().unwrap_or_default();
+    if let Some(out) = record {
+        out.sources = w.sources.take().unwrap_or_default();
+        out.limits_at = w.limits_at;
     }
     Ok((w.finish()?, selected))
 }
@@ -199,24 +219,34 @@ fn fresh(
 /// The entry for a shape just compiled, or `None` if a parameter is not one of the
 /// query's values.
 fn to_entry(
+    q: &Query,
+    dialect: Dialect,
     stmt: &Statement,
     plan: &[SelectNode],
-    sources: &[Source],
+    seen: &Recorded,
     shape: &Shape<'_>,
 ) -> Option<Entry> {
     let Tables::Read(tables) = &stmt.tables else {
         return None;
     };
+    let sources = &seen.sources;
     if sources.len() != stmt.params.len() {
+        return None;
+    }
+    // The LIMIT/OFFSET must be the text's last part, as a hit writes it.
+    let (before, limits) = stmt.sql.split_at_checked(seen.limits_at)?;
+    let mut expected = String::new();
+    write_limits(&mut expected, dialect, q.low, q.high);
+    if limits != expected {
         return None;
     }
     // Parameters mostly come in the walk's order: look from after the last one found.
     let mut next = 0;
-    let mut slot = |p: *const Value| -> Option<u32> {
+    let mut slot = |p: usize| -> Option<u32> {
         let n = shape.values.len();
         let i = (0..n)
             .map(|k| (next + k) % n)
-            .find(|&i| std::ptr::eq(shape.values[i], p))?;
+            .find(|&i| address(shape.values[i]) == p)?;
         next = i + 1;
         u32::try_from(i).ok()
     };
@@ -232,7 +262,7 @@ fn to_entry(
         });
     }
     Some(Entry {
-        sql: stmt.sql.clone(),
+        sql: before.to_owned(),
         tables: tables.clone(),
         plan: plan.to_vec(),
         params,
@@ -244,6 +274,7 @@ fn to_entry(
 fn from_entry(
     e: &Entry,
     shape: &Shape<'_>,
+    q: &Query,
     dialect: Dialect,
 ) -> Option<(Statement, Vec<SelectNode>)> {
     let support = dialect.value_support();
@@ -261,9 +292,12 @@ fn from_entry(
             ),
         });
     }
+    let mut sql = String::with_capacity(e.sql.len() + 40);
+    sql.push_str(&e.sql);
+    write_limits(&mut sql, dialect, q.low, q.high);
     Some((
         Statement {
-            sql: e.sql.clone(),
+            sql,
             params,
             tables: Tables::Read(e.tables.clone()),
         },
@@ -338,14 +372,10 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
     s.word(*standard_ordering as usize);
     s.word(*distinct as usize);
     s.word(*empty as usize);
-    s.word64(*low);
-    match high {
-        None => s.word(0),
-        Some(h) => {
-            s.word(1);
-            s.word64(*h);
-        }
-    }
+    // Only whether there is an offset and an end: the LIMIT/OFFSET is the text's last
+    // part, written for each hit's own slice (paging makes no shape per page).
+    s.word((*low > 0) as usize);
+    s.word(high.is_some() as usize);
     s.word(select_related.len());
     for p in select_related {
         s.path(p);
@@ -367,14 +397,6 @@ fn walk<'q>(s: &mut Shape<'q>, q: &'q Query, dialect: Dialect) -> Option<()> {
 impl<'q> Shape<'q> {
     fn word(&mut self, w: usize) {
         self.key.push(w);
-    }
-
-    /// A `u64` whole, in two words where a word is narrower.
-    fn word64(&mut self, n: u64) {
-        self.word(n as usize);
-        if usize::BITS < u64::BITS {
-            self.word((n >> 32) as usize);
-        }
     }
 
     /// A `&'static str` by address and length: a name from a model's metadata, never
