@@ -14,6 +14,26 @@ fn kinds(q: &[orm_sqlx::CapturedQuery]) -> Vec<StatementKind> {
     q.iter().map(|q| q.kind).collect()
 }
 
+/// A nested block of `tx` that saves a tag named `saves` (if any) and then waits
+/// forever, dropped after `after`.
+async fn dropped_nested(tx: &mut orm_sqlx::Transaction, after: Duration, saves: Option<&str>) {
+    let saves = saves.map(str::to_owned);
+    let cancelled = tokio::time::timeout(
+        after,
+        tx.atomic(|tx| {
+            Box::pin(async move {
+                if let Some(name) = saves {
+                    tag(&name).save(&mut *tx).await?;
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }),
+    )
+    .await;
+    assert!(cancelled.is_err());
+}
+
 fn tag(name: &str) -> Tag {
     Tag {
         id: 0,
@@ -267,18 +287,7 @@ async fn a_nested_block_dropped_between_statements_is_rolled_back_and_the_outer_
             .atomic(|tx| {
                 Box::pin(async move {
                     tag("a").save(&mut *tx).await?;
-                    let cancelled = tokio::time::timeout(
-                        Duration::from_millis(200),
-                        tx.atomic(|tx| {
-                            Box::pin(async move {
-                                tag("b").save(&mut *tx).await?;
-                                std::future::pending::<()>().await;
-                                Ok(())
-                            })
-                        }),
-                    )
-                    .await;
-                    assert!(cancelled.is_err());
+                    dropped_nested(tx, Duration::from_millis(200), Some("b")).await;
                     tag("c").save(&mut *tx).await?;
                     Ok(())
                 })
@@ -303,17 +312,7 @@ async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_
             .atomic(|tx| {
                 Box::pin(async move {
                     tag("a").save(&mut *tx).await?;
-                    let cancelled = tokio::time::timeout(
-                        Duration::from_millis(200),
-                        tx.atomic(|_tx| {
-                            Box::pin(async move {
-                                std::future::pending::<()>().await;
-                                Ok(())
-                            })
-                        }),
-                    )
-                    .await;
-                    assert!(cancelled.is_err());
+                    dropped_nested(tx, Duration::from_millis(200), None).await;
                     Ok(())
                 })
             })
@@ -335,28 +334,15 @@ async fn a_nested_block_dropped_right_before_the_outer_commit_does_not_lose_the_
 /// worker may win the race now and then.
 #[tokio::test]
 async fn statements_right_after_a_dropped_nested_block_are_recorded_as_sent() {
-    async fn dropped_nested(tx: &mut orm_sqlx::Transaction) {
-        let cancelled = tokio::time::timeout(
-            Duration::from_millis(20),
-            tx.atomic(|_tx| {
-                Box::pin(async move {
-                    std::future::pending::<()>().await;
-                    Ok(())
-                })
-            }),
-        )
-        .await;
-        assert!(cancelled.is_err());
-    }
     let db = Db::connect("sqlite::memory:").await.unwrap();
     let mut wrong = Vec::new();
     for _ in 0..100 {
         let (r, q) = capture_queries(async {
             let mut tx = db.begin().await?;
-            dropped_nested(&mut tx).await;
+            dropped_nested(&mut tx, Duration::from_millis(20), None).await;
             // Another nested block at once: `SAVEPOINT _sqlx_savepoint_1` again.
             tx.atomic(|_tx| Box::pin(async move { Ok(()) })).await?;
-            dropped_nested(&mut tx).await;
+            dropped_nested(&mut tx, Duration::from_millis(20), None).await;
             tx.rollback().await
         })
         .await;
