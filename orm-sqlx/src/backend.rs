@@ -578,7 +578,8 @@ where
 /// read's way to the driver: on SQLite, a read the compiler built takes the direct path
 /// where it applies (`sqlite::direct`: stepped on the connection's handle from this
 /// thread), whatever lends the connection (a pool, a `Connection`, a transaction).
-#[allow(unused_mut)]
+// `stmt` is handed back by the direct path, which only SQLite has.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
 pub(crate) async fn fetch_all<DB, T>(
     conn: &mut DB::Connection,
     mut stmt: Statement,
@@ -607,7 +608,8 @@ where
 }
 
 /// The first row of `stmt` as `T` (see [`fetch_all`]).
-#[allow(unused_mut)]
+// `stmt` is handed back by the direct path, which only SQLite has.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
 pub(crate) async fn fetch_optional<DB, T>(
     conn: &mut DB::Connection,
     mut stmt: Statement,
@@ -654,7 +656,8 @@ where
 }
 
 /// Every row of `stmt`, handed to `each` (see [`fetch_all`]).
-#[allow(unused_mut)]
+// `stmt` is handed back by the direct path, which only SQLite has.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
 pub(crate) async fn for_each_row<DB>(
     conn: &mut DB::Connection,
     mut stmt: Statement,

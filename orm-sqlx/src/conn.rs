@@ -97,8 +97,7 @@ impl<'c> ConnRef<'c> {
     /// at the next statement).
     async fn ping(&mut self) {
         let _ = on_conn!(self, |c, B| {
-            let _: std::marker::PhantomData<B> = std::marker::PhantomData;
-            sqlx::Connection::ping(&mut **c).await
+            <<B as sqlx::Database>::Connection as sqlx::Connection>::ping(&mut **c).await
         });
     }
 

@@ -276,7 +276,10 @@ impl<'c, DB: Backend> Tracked<'c, DB> {
     /// Otherwise the transaction is marked broken (its connection is closed as it drops).
     pub(crate) async fn at_top_level(&mut self) -> bool {
         self.settle().await;
-        if depth::<DB>(self.conn()) != 1 && !self.abandoned() {
+        if DB::DIALECT == orm_core::Dialect::Sqlite
+            && depth::<DB>(self.conn()) != 1
+            && !self.abandoned()
+        {
             // An atomic block of the ORM's own on this connection (`Executor::atomic`: a
             // savepoint `Tracked` of its own, which this one does not see) dropped just
             // before: its `ROLLBACK TO SAVEPOINT` is queued too, and on SQLite the depth

@@ -424,3 +424,44 @@ async fn a_read_after_a_dropped_nested_block_does_not_see_its_writes() {
     })
     .await;
 }
+
+/// Review 2, for the ORM's own blocks (`Executor::atomic`: a cascading delete's, a
+/// get_or_create's) on a transaction: one opened right after a dropped nested block reads
+/// sqlx's depth to name its savepoint, and on SQLite the nested block's `ROLLBACK TO
+/// SAVEPOINT` may still be queued on the worker. `atomic_scope` pings first; without that
+/// the block's `SAVEPOINT _sqlx_savepoint_1` would be recorded as `_sqlx_savepoint_2`
+/// (about one run in 25 did).
+#[tokio::test]
+async fn an_orm_block_right_after_a_dropped_nested_block_is_recorded_as_sent() {
+    use orm_tests::library::{Book, load};
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    load(&db).await;
+    let mut wrong = Vec::new();
+    for _ in 0..300 {
+        let (r, q) = capture_queries(async {
+            let mut tx = db.begin().await?;
+            dropped_nested(&mut tx, Duration::from_millis(20), None).await;
+            Book::objects().delete(&mut tx).await?;
+            tx.rollback().await
+        })
+        .await;
+        r.unwrap();
+        let control: Vec<String> = q
+            .iter()
+            .filter(|c| c.kind.is_transaction_control())
+            .map(|c| c.sql.to_string())
+            .collect();
+        let sent = [
+            "BEGIN",
+            "SAVEPOINT _sqlx_savepoint_1",
+            "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+            "SAVEPOINT _sqlx_savepoint_1",
+            "RELEASE SAVEPOINT _sqlx_savepoint_1",
+            "ROLLBACK",
+        ];
+        if control != sent {
+            wrong.push(control);
+        }
+    }
+    assert!(wrong.is_empty(), "recorded, not as sent: {wrong:#?}");
+}
